@@ -1,0 +1,519 @@
+//! Canonicalizing constructors: the simplifier lives here, so every node is born simplified.
+//!
+//! Rules: constants fold; linear combinations flatten and collect like terms; scalar factors
+//! float out of products to one coefficient; products flatten and drop identities; transposes
+//! move onto leaves through products (not through sums, which keeps `(W'*W*x - x)'` compact)
+//! and vanish on symmetric nodes.
+
+use super::{Func, Graph, NodeId, Num, Op};
+use crate::shape::{DimId, Shape};
+use std::collections::BTreeMap;
+
+impl Graph {
+    pub fn constant(&mut self, c: f64) -> NodeId {
+        self.intern(Op::Const(Num::new(c)), Shape::SCALAR, true)
+    }
+    /// A constant-filled array (a scalar constant when `shape` is scalar).
+    pub fn fill(&mut self, c: f64, shape: Shape) -> NodeId {
+        if shape.is_scalar() {
+            return self.constant(c);
+        }
+        let sym = shape.is_square();
+        self.intern(Op::Fill(Num::new(c)), shape, sym)
+    }
+    pub fn zero(&mut self, shape: Shape) -> NodeId {
+        self.fill(0.0, shape)
+    }
+    pub fn identity(&mut self, n: DimId) -> NodeId {
+        self.intern(Op::Identity, Shape::mat(n, n), true)
+    }
+    /// The constant value of a constant node, scalar or filled.
+    pub fn fill_value(&self, id: NodeId) -> Option<f64> {
+        match self.op(id) {
+            Op::Const(c) | Op::Fill(c) => Some(c.get()),
+            _ => None,
+        }
+    }
+    fn is_zero(&self, id: NodeId) -> bool {
+        self.fill_value(id) == Some(0.0)
+    }
+    /// `(c, t)` when `id` is `c*t` (a one-term linear combination), else `(1, id)`.
+    fn split_coef(&self, id: NodeId) -> (f64, NodeId) {
+        match self.op(id) {
+            Op::Lin(ts) if ts.len() == 1 => (ts[0].0.get(), ts[0].1),
+            _ => (1.0, id),
+        }
+    }
+    /// `(b, p)` when `id` is `b.^p`, else `(id, 1)`.
+    fn split_pow(&self, id: NodeId) -> (NodeId, f64) {
+        match self.op(id) {
+            Op::Pow(b, p) => (*b, p.get()),
+            _ => (id, 1.0),
+        }
+    }
+
+    pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.lin(vec![(1.0, a), (1.0, b)])
+    }
+    pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        self.lin(vec![(1.0, a), (-1.0, b)])
+    }
+    pub fn neg(&mut self, a: NodeId) -> NodeId {
+        self.lin(vec![(-1.0, a)])
+    }
+    pub fn times(&mut self, c: f64, a: NodeId) -> NodeId {
+        self.lin(vec![(c, a)])
+    }
+    /// Sum of nodes (all the same shape); `zero(shape)` when empty.
+    pub fn sum_of(&mut self, terms: &[NodeId], shape: Shape) -> NodeId {
+        if terms.is_empty() {
+            return self.zero(shape);
+        }
+        self.lin(terms.iter().map(|&t| (1.0, t)).collect())
+    }
+
+    /// Linear combination of same-shaped nodes.
+    pub fn lin(&mut self, terms: Vec<(f64, NodeId)>) -> NodeId {
+        let shape = self.shape(terms[0].1);
+        let mut acc: BTreeMap<NodeId, f64> = BTreeMap::new();
+        let mut konst = 0.0;
+        let mut work: Vec<(f64, NodeId)> = terms;
+        while let Some((c, t)) = work.pop() {
+            if c == 0.0 {
+                continue;
+            }
+            match self.op(t) {
+                Op::Lin(inner) => work.extend(inner.iter().map(|(ci, ti)| (c * ci.get(), *ti))),
+                Op::Const(k) | Op::Fill(k) => konst += c * k.get(),
+                _ => *acc.entry(t).or_insert(0.0) += c,
+            }
+        }
+        acc.retain(|_, c| *c != 0.0);
+        if konst != 0.0 {
+            let k = self.fill(konst, shape);
+            acc.insert(k, 1.0);
+        }
+        match acc.len() {
+            0 => self.zero(shape),
+            1 => {
+                let (&t, &c) = acc.iter().next().unwrap();
+                if c == 1.0 {
+                    return t;
+                }
+                if let Some(k) = self.fill_value(t) {
+                    return self.fill(c * k, shape);
+                }
+                let sym = self.node(t).symmetric;
+                self.intern(Op::Lin(vec![(Num::new(c), t)]), shape, sym)
+            }
+            _ => {
+                let sym = acc.keys().all(|&t| self.node(t).symmetric);
+                let ts = acc.into_iter().map(|(t, c)| (Num::new(c), t)).collect();
+                self.intern(Op::Lin(ts), shape, sym)
+            }
+        }
+    }
+
+    /// `a*b`: scaling when either side is a scalar, else the matrix product.
+    pub fn mul(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            self.scale(a, b)
+        } else if self.shape(b).is_scalar() {
+            self.scale(b, a)
+        } else {
+            self.matmul(vec![a, b])
+        }
+    }
+
+    /// Scalar `s` times `x`.
+    pub fn scale(&mut self, s: NodeId, x: NodeId) -> NodeId {
+        let (mut s, mut x) = (s, x);
+        if !self.shape(s).is_scalar() {
+            std::mem::swap(&mut s, &mut x);
+        }
+        debug_assert!(self.shape(s).is_scalar());
+        if let Some(c) = self.as_const(s) {
+            return self.times(c, x);
+        }
+        if let Some(c) = self.fill_value(x) {
+            if c == 0.0 {
+                return x;
+            }
+            if self.shape(x).is_scalar() {
+                return self.times(c, s);
+            }
+        }
+        let (cs, s1) = self.split_coef(s);
+        let (cx, x1) = self.split_coef(x);
+        if cs != 1.0 || cx != 1.0 {
+            let inner = self.scale(s1, x1);
+            return self.times(cs * cx, inner);
+        }
+        let xs = self.shape(x);
+        if !xs.is_scalar() {
+            if let Op::Scale(t, y) = *self.op(x) {
+                let st = self.scale(s, t);
+                return self.scale(st, y);
+            }
+            let sym = self.node(x).symmetric;
+            return self.intern(Op::Scale(s, x), xs, sym);
+        }
+        // Scalar times scalar: merge powers of the same base, then order the factors.
+        let ((bs, ps), (bx, px)) = (self.split_pow(s), self.split_pow(x));
+        if bs == bx {
+            return self.pow(bs, ps + px);
+        }
+        let (a, b) = if s <= x { (s, x) } else { (x, s) };
+        self.intern(Op::Scale(a, b), Shape::SCALAR, true)
+    }
+
+    /// Product chain of non-scalar factors (scalars, if any, are pulled out).
+    pub fn matmul(&mut self, factors: Vec<NodeId>) -> NodeId {
+        let mut coef = 1.0;
+        let mut scalars: Vec<NodeId> = vec![];
+        let mut fs: Vec<NodeId> = vec![];
+        let mut dropped_identity = None;
+        let mut work: Vec<NodeId> = factors.into_iter().rev().collect();
+        while let Some(f) = work.pop() {
+            if self.shape(f).is_scalar() {
+                scalars.push(f);
+                continue;
+            }
+            match self.op(f).clone() {
+                Op::MatMul(inner) => work.extend(inner.into_iter().rev()),
+                Op::Lin(ts) if ts.len() == 1 => {
+                    coef *= ts[0].0.get();
+                    work.push(ts[0].1);
+                }
+                Op::Scale(s, y) => {
+                    scalars.push(s);
+                    work.push(y);
+                }
+                Op::Identity => dropped_identity = Some(f),
+                _ => fs.push(f),
+            }
+        }
+        let mut result = match fs.len() {
+            0 => dropped_identity.expect("matmul of nothing"),
+            1 => fs[0],
+            _ => {
+                if fs.iter().any(|&f| self.is_zero(f)) {
+                    let shape = Shape { rows: self.shape(fs[0]).rows, cols: self.shape(fs[fs.len() - 1]).cols };
+                    return self.zero(shape);
+                }
+                let shape = Shape { rows: self.shape(fs[0]).rows, cols: self.shape(fs[fs.len() - 1]).cols };
+                let sym = self.palindrome(&fs);
+                self.intern(Op::MatMul(fs), shape, sym)
+            }
+        };
+        for s in scalars {
+            result = self.scale(s, result);
+        }
+        self.times(coef, result)
+    }
+
+    /// A product that reads the same transposed: `A*B*A'`, `X*X'`, `U*S*U'` with S symmetric.
+    fn palindrome(&self, fs: &[NodeId]) -> bool {
+        let k = fs.len();
+        (0..k.div_ceil(2)).all(|i| {
+            let (a, b) = (fs[i], fs[k - 1 - i]);
+            (a == b && self.node(a).symmetric)
+                || *self.op(a) == Op::Transpose(b)
+                || *self.op(b) == Op::Transpose(a)
+        })
+    }
+
+    /// Elementwise product.
+    pub fn hadamard(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() || self.shape(b).is_scalar() {
+            return self.mul(a, b);
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(c) = self.fill_value(x) {
+                return self.times(c, y);
+            }
+        }
+        let (ca, a1) = self.split_coef(a);
+        let (cb, b1) = self.split_coef(b);
+        if ca != 1.0 || cb != 1.0 {
+            let inner = self.hadamard(a1, b1);
+            return self.times(ca * cb, inner);
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            if let Op::Scale(s, x1) = *self.op(x) {
+                let inner = self.hadamard(x1, y);
+                return self.scale(s, inner);
+            }
+        }
+        let ((ba, pa), (bb, pb)) = (self.split_pow(a), self.split_pow(b));
+        if ba == bb {
+            return self.pow(ba, pa + pb);
+        }
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        let sym = self.node(x).symmetric && self.node(y).symmetric;
+        self.intern(Op::Hadamard(x, y), self.shape(a), sym)
+    }
+
+    /// Elementwise power by a constant.
+    pub fn pow(&mut self, a: NodeId, p: f64) -> NodeId {
+        let shape = self.shape(a);
+        if p == 1.0 {
+            return a;
+        }
+        if p == 0.0 {
+            return self.fill(1.0, shape);
+        }
+        if let Some(c) = self.fill_value(a) {
+            return self.fill(c.powf(p), shape);
+        }
+        let integer = p.fract() == 0.0;
+        match self.op(a).clone() {
+            Op::Pow(b, q) if integer => return self.pow(b, q.get() * p),
+            Op::Norm2(e) if p == 2.0 => return self.sqnorm(e),
+            Op::Lin(ts) if ts.len() == 1 && integer => {
+                let inner = self.pow(ts[0].1, p);
+                return self.times(ts[0].0.get().powf(p), inner);
+            }
+            _ => {}
+        }
+        let sym = self.node(a).symmetric;
+        self.intern(Op::Pow(a, Num::new(p)), shape, sym)
+    }
+
+    /// Elementwise function.
+    pub fn map(&mut self, f: Func, a: NodeId) -> NodeId {
+        let shape = self.shape(a);
+        if let Some(c) = self.fill_value(a) {
+            return self.fill(f.apply(c), shape);
+        }
+        if let (Func::Log, Op::Map(Func::Exp, x)) = (f, self.op(a)) {
+            return *x;
+        }
+        let sym = self.node(a).symmetric;
+        self.intern(Op::Map(f, a), shape, sym)
+    }
+
+    pub fn transpose(&mut self, a: NodeId) -> NodeId {
+        let shape = self.shape(a);
+        if shape.is_scalar() || self.node(a).symmetric {
+            return a;
+        }
+        match self.op(a).clone() {
+            Op::Transpose(b) => b,
+            Op::MatMul(fs) => {
+                let ts = fs.into_iter().rev().map(|f| self.transpose(f)).collect();
+                self.matmul(ts)
+            }
+            Op::Scale(s, x) => {
+                let xt = self.transpose(x);
+                self.scale(s, xt)
+            }
+            Op::Lin(ts) if ts.len() == 1 => {
+                let t = self.transpose(ts[0].1);
+                self.times(ts[0].0.get(), t)
+            }
+            Op::Fill(c) => self.fill(c.get(), shape.t()),
+            _ => self.intern(Op::Transpose(a), shape.t(), false),
+        }
+    }
+
+    /// Sum of all entries.
+    pub fn sum(&mut self, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return a;
+        }
+        let (c, a1) = self.split_coef(a);
+        if c != 1.0 {
+            let inner = self.sum(a1);
+            return self.times(c, inner);
+        }
+        match *self.op(a) {
+            Op::Scale(s, x) => {
+                let inner = self.sum(x);
+                self.scale(s, inner)
+            }
+            Op::Transpose(x) => self.sum(x),
+            _ => self.intern(Op::Sum(a), Shape::SCALAR, true),
+        }
+    }
+    /// `norm2(a)^2`.
+    pub fn sqnorm(&mut self, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return self.pow(a, 2.0);
+        }
+        let (c, a1) = self.split_coef(a);
+        if c != 1.0 {
+            let inner = self.sqnorm(a1);
+            return self.times(c * c, inner);
+        }
+        match *self.op(a) {
+            Op::Transpose(x) => self.sqnorm(x),
+            _ => self.intern(Op::SqNorm(a), Shape::SCALAR, true),
+        }
+    }
+    pub fn norm2(&mut self, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return self.map(Func::Abs, a);
+        }
+        match *self.op(a) {
+            Op::Transpose(x) => self.norm2(x),
+            _ => self.intern(Op::Norm2(a), Shape::SCALAR, true),
+        }
+    }
+    pub fn norm1(&mut self, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return self.map(Func::Abs, a);
+        }
+        match *self.op(a) {
+            Op::Transpose(x) => self.norm1(x),
+            _ => self.intern(Op::Norm1(a), Shape::SCALAR, true),
+        }
+    }
+
+    /// Inner product `sum(a.*b)` of same-shaped values, written the most readable way.
+    pub fn dot(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        let shape = self.shape(a);
+        if shape.is_scalar() {
+            return self.scale(a, b);
+        }
+        if shape.is_col() {
+            let at = self.transpose(a);
+            return self.matmul(vec![at, b]);
+        }
+        if shape.is_row() {
+            let bt = self.transpose(b);
+            return self.matmul(vec![a, bt]);
+        }
+        if a == b {
+            return self.sqnorm(a);
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            match self.op(x).clone() {
+                Op::Identity => return self.trace(y),
+                Op::Fill(c) => {
+                    let s = self.sum(y);
+                    return self.times(c.get(), s);
+                }
+                Op::Lin(ts) if ts.len() == 1 => {
+                    let inner = self.dot(ts[0].1, y);
+                    return self.times(ts[0].0.get(), inner);
+                }
+                Op::Scale(s, x1) => {
+                    let inner = self.dot(x1, y);
+                    return self.scale(s, inner);
+                }
+                _ => {}
+            }
+        }
+        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        self.intern(Op::Dot(x, y), Shape::SCALAR, true)
+    }
+
+    pub fn trace(&mut self, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return a;
+        }
+        let (c, a1) = self.split_coef(a);
+        if c != 1.0 {
+            let inner = self.trace(a1);
+            return self.times(c, inner);
+        }
+        match self.op(a).clone() {
+            Op::Scale(s, x) => {
+                let inner = self.trace(x);
+                self.scale(s, inner)
+            }
+            Op::Transpose(x) => self.trace(x),
+            // tr(A*x*y'*B) = y'*B*A*x: rotate a row-vector factor to the front.
+            Op::MatMul(fs) => match fs.iter().position(|&f| self.shape(f).is_row()) {
+                Some(i) => {
+                    let rotated = fs[i..].iter().chain(&fs[..i]).copied().collect();
+                    self.matmul(rotated)
+                }
+                None => self.intern(Op::Trace(a), Shape::SCALAR, true),
+            },
+            _ => self.intern(Op::Trace(a), Shape::SCALAR, true),
+        }
+    }
+    pub fn det(&mut self, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return a;
+        }
+        if let Op::Transpose(x) = *self.op(a) {
+            return self.det(x);
+        }
+        self.intern(Op::Det(a), Shape::SCALAR, true)
+    }
+    pub fn logdet(&mut self, a: NodeId) -> NodeId {
+        if self.shape(a).is_scalar() {
+            return self.map(Func::Log, a);
+        }
+        match *self.op(a) {
+            Op::Transpose(x) => self.logdet(x),
+            Op::Inv(x) => {
+                let l = self.logdet(x);
+                self.neg(l)
+            }
+            _ => self.intern(Op::LogDet(a), Shape::SCALAR, true),
+        }
+    }
+    pub fn inv(&mut self, a: NodeId) -> NodeId {
+        let shape = self.shape(a);
+        if shape.is_scalar() {
+            return self.pow(a, -1.0);
+        }
+        let (c, a1) = self.split_coef(a);
+        if c != 1.0 {
+            let inner = self.inv(a1);
+            return self.times(1.0 / c, inner);
+        }
+        match *self.op(a) {
+            Op::Inv(x) => x,
+            Op::Identity => a,
+            Op::Transpose(x) => {
+                let i = self.inv(x);
+                self.transpose(i)
+            }
+            Op::Scale(s, x) => {
+                let si = self.pow(s, -1.0);
+                let xi = self.inv(x);
+                self.scale(si, xi)
+            }
+            _ => {
+                let sym = self.node(a).symmetric;
+                self.intern(Op::Inv(a), shape, sym)
+            }
+        }
+    }
+    /// Vector to diagonal matrix.
+    pub fn diag(&mut self, v: NodeId) -> NodeId {
+        let n = self.shape(v).rows.expect("diag of a column vector");
+        if self.fill_value(v) == Some(1.0) {
+            return self.identity(n);
+        }
+        let (c, v1) = self.split_coef(v);
+        if c != 1.0 {
+            let inner = self.diag(v1);
+            return self.times(c, inner);
+        }
+        self.intern(Op::Diag(v), Shape::mat(n, n), true)
+    }
+    /// Diagonal of a square matrix as a column vector.
+    pub fn diag_part(&mut self, m: NodeId) -> NodeId {
+        let n = self.shape(m).rows.expect("diag of a matrix");
+        match self.op(m).clone() {
+            Op::Diag(v) => v,
+            Op::Identity => self.fill(1.0, Shape::col(n)),
+            Op::Transpose(x) => self.diag_part(x),
+            Op::Lin(ts) if ts.len() == 1 => {
+                let inner = self.diag_part(ts[0].1);
+                self.times(ts[0].0.get(), inner)
+            }
+            Op::Scale(s, x) => {
+                let inner = self.diag_part(x);
+                self.scale(s, inner)
+            }
+            _ => self.intern(Op::DiagPart(m), Shape::col(n), false),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Copying a graph into another through the constructors (re-canonicalizing as it goes).
+
+use super::{Graph, NodeId, Op};
+use crate::shape::DimId;
+
+impl Graph {
+    /// Copy every node of `other` into `self` through the canonicalizing constructors,
+    /// mapping dimensions; returns the new id of each old node.
+    pub fn import(&mut self, other: &Graph, dim: impl Fn(DimId) -> DimId) -> Vec<NodeId> {
+        let mut ids: Vec<NodeId> = Vec::with_capacity(other.len());
+        for i in 0..other.len() {
+            let node = other.node(NodeId(i as u32));
+            let shape = node.shape.map(&dim);
+            let m = |c: &NodeId| ids[c.index()];
+            let new = match &node.op {
+                Op::Var(v) => self.var_node(*v),
+                Op::Const(c) => self.constant(c.get()),
+                Op::Fill(c) => self.fill(c.get(), shape),
+                Op::Identity => self.identity(shape.rows.unwrap()),
+                Op::Lin(ts) => {
+                    let ts = ts.iter().map(|(c, t)| (c.get(), m(t))).collect();
+                    self.lin(ts)
+                }
+                Op::Scale(s, x) => self.scale(m(s), m(x)),
+                Op::MatMul(fs) => {
+                    let fs = fs.iter().map(m).collect();
+                    self.matmul(fs)
+                }
+                Op::Hadamard(a, b) => self.hadamard(m(a), m(b)),
+                Op::Pow(a, p) => self.pow(m(a), p.get()),
+                Op::Map(f, a) => self.map(*f, m(a)),
+                Op::Transpose(a) => self.transpose(m(a)),
+                Op::Sum(a) => self.sum(m(a)),
+                Op::SqNorm(a) => self.sqnorm(m(a)),
+                Op::Norm1(a) => self.norm1(m(a)),
+                Op::Norm2(a) => self.norm2(m(a)),
+                Op::Dot(a, b) => self.dot(m(a), m(b)),
+                Op::Trace(a) => self.trace(m(a)),
+                Op::Det(a) => self.det(m(a)),
+                Op::LogDet(a) => self.logdet(m(a)),
+                Op::Inv(a) => self.inv(m(a)),
+                Op::Diag(a) => self.diag(m(a)),
+                Op::DiagPart(a) => self.diag_part(m(a)),
+            };
+            ids.push(new);
+        }
+        ids
+    }
+}

@@ -1,0 +1,191 @@
+//! The IR: a hash-consed DAG of matrix operations; every node knows its shape.
+//!
+//! Nodes are only created through the canonicalizing constructors in `build`, so two
+//! structurally equal expressions are the same `NodeId`, and children always have smaller ids
+//! than their parents (ids are a topological order).
+
+mod build;
+mod func;
+mod import;
+
+pub use func::Func;
+
+use crate::shape::{DimTable, Shape};
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// An `f64` that can be hashed (bit pattern, with -0 folded into 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Num(u64);
+
+impl Num {
+    pub fn new(x: f64) -> Num {
+        Num(if x == 0.0 { 0.0f64.to_bits() } else { x.to_bits() })
+    }
+    pub fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Input variable, index into `Graph::vars`.
+    Var(u32),
+    /// Scalar constant.
+    Const(Num),
+    /// Non-scalar array with every entry equal to the constant.
+    Fill(Num),
+    /// Identity matrix (square shape).
+    Identity,
+    /// Linear combination `Σ cᵢ·tᵢ` of same-shaped terms, sorted by id, no zero coefficients.
+    Lin(Vec<(Num, NodeId)>),
+    /// Scalar `s` (first) times anything.
+    Scale(NodeId, NodeId),
+    /// Matrix product chain of two or more non-scalar factors.
+    MatMul(Vec<NodeId>),
+    /// Elementwise product of same-shaped non-scalars, sorted by id.
+    Hadamard(NodeId, NodeId),
+    /// Elementwise power by a constant.
+    Pow(NodeId, Num),
+    /// Elementwise function.
+    Map(Func, NodeId),
+    Transpose(NodeId),
+    /// Sum of all entries.
+    Sum(NodeId),
+    /// Squared Euclidean/Frobenius norm, `norm2(x)^2`.
+    SqNorm(NodeId),
+    Norm1(NodeId),
+    Norm2(NodeId),
+    /// Frobenius inner product `sum(A.*B)` of same-shaped matrices, sorted by id.
+    Dot(NodeId, NodeId),
+    Trace(NodeId),
+    Det(NodeId),
+    LogDet(NodeId),
+    Inv(NodeId),
+    /// Vector to diagonal matrix.
+    Diag(NodeId),
+    /// Matrix diagonal as a vector.
+    DiagPart(NodeId),
+}
+
+impl Op {
+    /// Child nodes in order.
+    pub fn children(&self) -> Vec<NodeId> {
+        use Op::*;
+        match self {
+            Var(_) | Const(_) | Fill(_) | Identity => vec![],
+            Lin(ts) => ts.iter().map(|t| t.1).collect(),
+            MatMul(fs) => fs.clone(),
+            Scale(a, b) | Hadamard(a, b) | Dot(a, b) => vec![*a, *b],
+            Pow(a, _) | Map(_, a) | Transpose(a) | Sum(a) | SqNorm(a) | Norm1(a) | Norm2(a)
+            | Trace(a) | Det(a) | LogDet(a) | Inv(a) | Diag(a) | DiagPart(a) => vec![*a],
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub op: Op,
+    pub shape: Shape,
+    /// Known to equal its own transpose (structurally: S', X*X', inv(sym), …).
+    pub symmetric: bool,
+}
+
+/// An input variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Var {
+    pub name: String,
+    pub shape: Shape,
+    /// Declared `symmetric(n)`: the simplifier may use S' = S.
+    pub symmetric: bool,
+}
+
+/// The expression DAG of one problem: nodes, variables and dimensions.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    index: HashMap<(Op, Shape), NodeId>,
+    pub vars: Vec<Var>,
+    pub dims: DimTable,
+}
+
+impl Graph {
+    pub fn new(dims: DimTable) -> Graph {
+        Graph { dims, ..Graph::default() }
+    }
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+    pub fn op(&self, id: NodeId) -> &Op {
+        &self.nodes[id.index()].op
+    }
+    pub fn shape(&self, id: NodeId) -> Shape {
+        self.nodes[id.index()].shape
+    }
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+    pub fn var_id(&self, name: &str) -> Option<u32> {
+        self.vars.iter().position(|v| v.name == name).map(|i| i as u32)
+    }
+    /// The node of a variable (created if the expression never mentions it).
+    pub fn var_node(&mut self, var: u32) -> NodeId {
+        let v = &self.vars[var as usize];
+        let (shape, sym) = (v.shape, v.symmetric);
+        self.intern(Op::Var(var), shape, sym)
+    }
+    /// Constant value of a scalar constant node.
+    pub fn as_const(&self, id: NodeId) -> Option<f64> {
+        match self.op(id) {
+            Op::Const(c) => Some(c.get()),
+            _ => None,
+        }
+    }
+    /// Whether a node's value depends on any variable.
+    pub fn is_constant(&self, id: NodeId) -> bool {
+        self.reachable(&[id]).iter().all(|&n| !matches!(self.op(n), Op::Var(_)))
+    }
+    /// All nodes reachable from `roots`, in increasing id (topological) order.
+    pub fn reachable(&self, roots: &[NodeId]) -> Vec<NodeId> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack: Vec<NodeId> = roots.to_vec();
+        while let Some(n) = stack.pop() {
+            if !seen[n.index()] {
+                seen[n.index()] = true;
+                stack.extend(self.op(n).children());
+            }
+        }
+        (0..self.nodes.len()).filter(|&i| seen[i]).map(|i| NodeId(i as u32)).collect()
+    }
+    /// How many times each node is used as a child within the part reachable from `roots`.
+    pub fn use_counts(&self, roots: &[NodeId]) -> Vec<u32> {
+        let mut counts = vec![0u32; self.nodes.len()];
+        for n in self.reachable(roots) {
+            for c in self.op(n).children() {
+                counts[c.index()] += 1;
+            }
+        }
+        counts
+    }
+
+    fn intern(&mut self, op: Op, shape: Shape, symmetric: bool) -> NodeId {
+        if let Some(&id) = self.index.get(&(op.clone(), shape)) {
+            return id;
+        }
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.push(Node { op: op.clone(), shape, symmetric });
+        self.index.insert((op, shape), id);
+        id
+    }
+}

@@ -1,0 +1,406 @@
+//! IR to text: the plain input syntax (re-parseable) and LaTeX, with optional shared-subterm names.
+
+use crate::ir::{Func, Graph, NodeId, Op};
+use std::collections::HashMap;
+
+/// Output notation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// The input language: `W*(W'*W*x - x)*x'`.
+    Plain,
+    /// LaTeX math: `W \left(W^\top W x - x\right) x^\top`.
+    Latex,
+}
+
+/// Binding strength of a printed form; a child weaker than its slot needs parentheses.
+const SUM: u8 = 1;
+const PROD: u8 = 2;
+const NEG: u8 = 3;
+const POW: u8 = 4;
+const POSTFIX: u8 = 5;
+const ATOM: u8 = 6;
+
+/// An expression with where-clauses for shared subterms.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Printed {
+    pub expr: String,
+    /// `(name, definition)` in dependency order.
+    pub defs: Vec<(String, String)>,
+}
+
+/// Print `root` fully inlined.
+pub fn print(g: &Graph, root: NodeId, style: Style) -> String {
+    Printer { g, style, names: HashMap::new() }.show(root, 0)
+}
+
+/// Print `roots` with subterms that occur more than once (and are not tiny) named `t0`, `t1`, …
+pub fn print_shared(g: &Graph, roots: &[NodeId], style: Style) -> Vec<Printed> {
+    let counts = g.use_counts(roots);
+    let mut p = Printer { g, style, names: HashMap::new() };
+    let mut defs = vec![];
+    for n in g.reachable(roots) {
+        if counts[n.index()] >= 2 && worth_naming(g, n) {
+            let body = p.show(n, 0);
+            let name = match style {
+                Style::Plain => format!("t{}", defs.len()),
+                Style::Latex => format!("t_{{{}}}", defs.len()),
+            };
+            defs.push((name.clone(), body));
+            p.names.insert(n, name);
+        }
+    }
+    roots.iter().map(|&r| Printed { expr: p.show(r, 0), defs: defs.clone() }).collect()
+}
+
+/// Leaves and near-leaves read better inline than as a name.
+fn worth_naming(g: &Graph, n: NodeId) -> bool {
+    let small = |x: NodeId| matches!(g.op(x), Op::Var(_) | Op::Const(_) | Op::Fill(_) | Op::Identity);
+    match g.op(n) {
+        Op::Var(_) | Op::Const(_) | Op::Fill(_) | Op::Identity => false,
+        Op::Transpose(a) | Op::Pow(a, _) => !small(*a),
+        Op::Lin(ts) if ts.len() == 1 => !small(ts[0].1),
+        _ => true,
+    }
+}
+
+/// Shortest round-tripping decimal for a number.
+pub fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// `p/q` with a small denominator when `x` is exactly such a fraction.
+fn fraction(x: f64) -> Option<(i64, i64)> {
+    (2..=12).find_map(|q| {
+        let p = x * q as f64;
+        (p.fract() == 0.0 && p.abs() < 1e9).then_some((p as i64, q))
+    })
+}
+
+struct Printer<'a> {
+    g: &'a Graph,
+    style: Style,
+    names: HashMap<NodeId, String>,
+}
+
+impl Printer<'_> {
+    fn latex(&self) -> bool {
+        self.style == Style::Latex
+    }
+
+    /// Print `n` so that it binds at least as tightly as `min`.
+    fn show(&self, n: NodeId, min: u8) -> String {
+        let (s, level) = self.form(n);
+        if level < min {
+            if self.latex() {
+                format!("\\left({s}\\right)")
+            } else {
+                format!("({s})")
+            }
+        } else {
+            s
+        }
+    }
+
+    fn number(&self, x: f64) -> (String, u8) {
+        let level = if x < 0.0 { NEG } else { ATOM };
+        if self.latex() {
+            if let Some((p, q)) = fraction(x) {
+                let sign = if p < 0 { "-" } else { "" };
+                return (format!("{sign}\\frac{{{}}}{{{q}}}", p.abs()), level);
+            }
+        }
+        (num(x), level)
+    }
+
+    fn var_name(&self, name: &str) -> String {
+        if !self.latex() {
+            return name.to_string();
+        }
+        latex_name(name)
+    }
+
+    fn call(&self, f: &str, arg: NodeId) -> (String, u8) {
+        let a = self.show(arg, 0);
+        if self.latex() {
+            (format!("{f}\\left({a}\\right)"), ATOM)
+        } else {
+            (format!("{f}({a})"), ATOM)
+        }
+    }
+
+    fn form(&self, n: NodeId) -> (String, u8) {
+        if let Some(name) = self.names.get(&n) {
+            return (name.clone(), ATOM);
+        }
+        let g = self.g;
+        let latex = self.latex();
+        let shape = g.shape(n);
+        match g.op(n) {
+            Op::Var(v) => (self.var_name(&g.vars[*v as usize].name), ATOM),
+            Op::Const(c) => self.number(c.get()),
+            Op::Fill(c) => {
+                let c = c.get();
+                if latex {
+                    let one = "\\mathbf{1}".to_string();
+                    let body = if c == 1.0 { one } else if c == 0.0 { "\\mathbf{0}".into() } else { format!("{}\\,\\mathbf{{1}}", self.number(c).0) };
+                    let body = if shape.is_row() { format!("{body}^\\top") } else { body };
+                    (body, if c == 1.0 || c == 0.0 { ATOM } else { PROD })
+                } else if shape.is_matrix() {
+                    (format!("matrix({})", num(c)), ATOM)
+                } else if shape.is_row() {
+                    (format!("vector({})'", num(c)), POSTFIX)
+                } else {
+                    (format!("vector({})", num(c)), ATOM)
+                }
+            }
+            Op::Identity => {
+                if latex {
+                    return ("I".into(), ATOM);
+                }
+                let d = &g.dims.dims[shape.rows.unwrap() as usize];
+                if d.declared {
+                    (format!("eye({})", d.name), ATOM)
+                } else {
+                    ("I".into(), ATOM)
+                }
+            }
+            Op::Lin(ts) => self.lin(ts.iter().map(|(c, t)| (c.get(), *t)).collect()),
+            Op::Scale(s, x) => self.scale(*s, *x),
+            Op::MatMul(fs) => {
+                let sep = if latex { " " } else { "*" };
+                let parts: Vec<String> =
+                    fs.iter().enumerate().map(|(i, &f)| self.show(f, if i == 0 { PROD } else { NEG })).collect();
+                (parts.join(sep), PROD)
+            }
+            Op::Hadamard(a, b) => {
+                let (a, b) = match (g.op(*a), g.op(*b)) {
+                    (Op::Pow(_, p), Op::Pow(_, q)) if p.get() < 0.0 && q.get() >= 0.0 => (*b, *a),
+                    (Op::Pow(_, p), _) if p.get() < 0.0 && !matches!(g.op(*b), Op::Pow(..)) => (*b, *a),
+                    _ => (*a, *b),
+                };
+                let left = self.show(a, PROD);
+                if let Op::Pow(base, p) = g.op(b) {
+                    if p.get() < 0.0 {
+                        let den = self.power(*base, -p.get(), NEG);
+                        let op = if latex { " \\oslash " } else { "./" };
+                        return (format!("{left}{op}{den}"), PROD);
+                    }
+                }
+                let op = if latex { " \\odot " } else { ".*" };
+                (format!("{left}{op}{}", self.show(b, NEG)), PROD)
+            }
+            Op::Pow(a, p) => {
+                let p = p.get();
+                if p < 0.0 && shape.is_scalar() {
+                    let den = self.power(*a, -p, NEG);
+                    return if latex { (format!("\\frac{{1}}{{{}}}", self.power(*a, -p, 0)), ATOM) } else { (format!("1/{den}"), PROD) };
+                }
+                (self.power(*a, p, 0), POW)
+            }
+            Op::Map(f, a) => self.map(*f, *a),
+            Op::Transpose(a) => {
+                let inner = self.show(*a, POSTFIX);
+                (if latex { format!("{inner}^\\top") } else { format!("{inner}'") }, POSTFIX)
+            }
+            Op::Sum(a) => self.call(if latex { "\\operatorname{sum}" } else { "sum" }, *a),
+            Op::SqNorm(a) => {
+                if latex {
+                    let sub = if g.shape(*a).is_matrix() { "_F" } else { "" };
+                    (format!("\\left\\|{}\\right\\|{sub}^2", self.show(*a, 0)), POW)
+                } else {
+                    (format!("norm2({})^2", self.show(*a, 0)), POW)
+                }
+            }
+            Op::Norm2(a) => {
+                if latex {
+                    let sub = if g.shape(*a).is_matrix() { "_F" } else { "" };
+                    (format!("\\left\\|{}\\right\\|{sub}", self.show(*a, 0)), ATOM)
+                } else {
+                    self.call("norm2", *a)
+                }
+            }
+            Op::Norm1(a) => {
+                if latex {
+                    (format!("\\left\\|{}\\right\\|_1", self.show(*a, 0)), ATOM)
+                } else {
+                    self.call("norm1", *a)
+                }
+            }
+            Op::Dot(a, b) => {
+                if latex {
+                    (format!("\\operatorname{{tr}}\\left({}^\\top {}\\right)", self.show(*a, POSTFIX), self.show(*b, NEG)), ATOM)
+                } else {
+                    (format!("sum({}.*{})", self.show(*a, PROD), self.show(*b, NEG)), ATOM)
+                }
+            }
+            Op::Trace(a) => self.call(if latex { "\\operatorname{tr}" } else { "tr" }, *a),
+            Op::Det(a) => self.call(if latex { "\\det" } else { "det" }, *a),
+            Op::LogDet(a) => self.call(if latex { "\\log\\det" } else { "logdet" }, *a),
+            Op::Inv(a) => {
+                if latex {
+                    (format!("{}^{{-1}}", self.show(*a, POSTFIX)), POSTFIX)
+                } else {
+                    self.call("inv", *a)
+                }
+            }
+            Op::Diag(a) | Op::DiagPart(a) => self.call(if latex { "\\operatorname{diag}" } else { "diag" }, *a),
+        }
+    }
+
+    /// `base^p` (`.^` for non-scalars), `base` printed tightly enough for a postfix.
+    fn power(&self, base: NodeId, p: f64, min: u8) -> String {
+        if p == 1.0 {
+            return self.show(base, min);
+        }
+        let scalar = self.g.shape(base).is_scalar();
+        if self.latex() {
+            let b = self.show(base, POSTFIX);
+            let ps = if p == 0.5 { "\\frac{1}{2}".to_string() } else { num(p) };
+            return if scalar { format!("{b}^{{{ps}}}") } else { format!("{b}^{{\\circ {ps}}}") };
+        }
+        let b = self.show(base, POSTFIX);
+        let ps = if p < 0.0 { format!("({})", num(p)) } else { num(p) };
+        let s = format!("{b}{}{ps}", if scalar { "^" } else { ".^" });
+        if min > POW {
+            format!("({s})")
+        } else {
+            s
+        }
+    }
+
+    fn lin(&self, mut ts: Vec<(f64, NodeId)>) -> (String, u8) {
+        // Positive terms first, constants last: `W'*W*x - x`, `x + 1`.
+        ts.sort_by_key(|&(c, t)| (c < 0.0, self.g.fill_value(t).is_some(), t));
+        if ts.len() == 1 {
+            let (c, t) = ts[0];
+            return self.coef_term(c, t);
+        }
+        let mut out = String::new();
+        for (i, &(c, t)) in ts.iter().enumerate() {
+            let (body, _) = self.coef_term(c.abs(), t);
+            let body = if self.g.fill_value(t).is_some() && !self.g.shape(t).is_scalar() {
+                // A filled constant term keeps its own coefficient inside.
+                let (b, l) = self.form(t);
+                let b = if l < PROD { format!("({b})") } else { b };
+                if c.abs() == 1.0 {
+                    b
+                } else {
+                    body
+                }
+            } else {
+                body
+            };
+            if i == 0 {
+                out.push_str(if c < 0.0 { "-" } else { "" });
+            } else {
+                out.push_str(if c < 0.0 { " - " } else { " + " });
+            }
+            out.push_str(&body);
+        }
+        (out, SUM)
+    }
+
+    /// `c*t` (or `t`, `-t`), with `t` at product level.
+    fn coef_term(&self, c: f64, t: NodeId) -> (String, u8) {
+        if let Some(k) = self.g.fill_value(t).filter(|_| self.g.shape(t).is_scalar()) {
+            return self.number(c * k);
+        }
+        let body = self.show(t, PROD);
+        if c == 1.0 {
+            return (body, PROD.min(self.form(t).1));
+        }
+        if c == -1.0 {
+            return (format!("-{}", self.show(t, NEG)), SUM);
+        }
+        let (cs, _) = self.number(c.abs());
+        let sign = if c < 0.0 { "-" } else { "" };
+        let sep = if self.latex() { " " } else { "*" };
+        (format!("{sign}{cs}{sep}{body}"), if c < 0.0 { SUM } else { PROD })
+    }
+
+    /// `s*x`, or `x/b` when the scalar is a reciprocal.
+    fn scale(&self, s: NodeId, x: NodeId) -> (String, u8) {
+        let g = self.g;
+        let latex = self.latex();
+        for (a, b) in [(s, x), (x, s)] {
+            if let Op::Pow(base, p) = g.op(a) {
+                if p.get() < 0.0 && g.shape(a).is_scalar() && !(g.shape(b).is_scalar() && matches!(g.op(b), Op::Pow(_, q) if q.get() < 0.0)) {
+                    if latex {
+                        let num = self.show(b, 0);
+                        let den = self.power(*base, -p.get(), 0);
+                        if g.shape(b).is_scalar() {
+                            return (format!("\\frac{{{num}}}{{{den}}}"), ATOM);
+                        }
+                        return (format!("\\frac{{1}}{{{den}}} {}", self.show(b, NEG)), PROD);
+                    }
+                    let den = self.power(*base, -p.get(), POW);
+                    let den = if matches!(g.op(*base), Op::Lin(_) | Op::Scale(..) | Op::MatMul(_)) && p.get() == -1.0 {
+                        format!("({})", self.show(*base, 0))
+                    } else {
+                        den
+                    };
+                    return (format!("{}/{den}", self.show(b, PROD)), PROD);
+                }
+            }
+        }
+        let sep = if latex { " " } else { "*" };
+        (format!("{}{sep}{}", self.show(s, PROD), self.show(x, PROD)), PROD)
+    }
+
+    fn map(&self, f: Func, a: NodeId) -> (String, u8) {
+        if !self.latex() {
+            return self.call(f.name(), a);
+        }
+        let name = match f {
+            Func::Exp => "\\exp",
+            Func::Log => "\\log",
+            Func::Sin => "\\sin",
+            Func::Cos => "\\cos",
+            Func::Tan => "\\tan",
+            Func::Tanh => "\\tanh",
+            Func::Sigmoid => "\\sigma",
+            Func::Sqrt => return (format!("\\sqrt{{{}}}", self.show(a, 0)), ATOM),
+            Func::Abs => return (format!("\\left|{}\\right|", self.show(a, 0)), ATOM),
+            Func::Sign => "\\operatorname{sign}",
+            Func::Relu => "\\operatorname{relu}",
+            Func::Softplus => "\\operatorname{softplus}",
+            Func::Swish => "\\operatorname{swish}",
+            Func::Step => "\\operatorname{step}",
+        };
+        self.call(name, a)
+    }
+}
+
+/// A variable name in LaTeX: Greek words as letters, trailing digits as subscripts.
+pub fn latex_name(name: &str) -> String {
+    const GREEK: &[&str] = &[
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
+        "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta",
+        "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
+    ];
+    let (stem, sub) = match name.find('_') {
+        Some(i) => (&name[..i], &name[i + 1..]),
+        None => {
+            let cut = name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            (&name[..cut], &name[cut..])
+        }
+    };
+    let stem = if stem == "lam" {
+        "\\lambda".to_string()
+    } else if GREEK.contains(&stem) {
+        format!("\\{stem}")
+    } else if stem.chars().count() > 1 {
+        format!("\\mathrm{{{stem}}}")
+    } else {
+        stem.to_string()
+    };
+    if sub.is_empty() {
+        stem
+    } else {
+        format!("{stem}_{{{sub}}}")
+    }
+}

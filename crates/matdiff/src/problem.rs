@@ -1,0 +1,84 @@
+//! The front door: text in, a typed problem out; gradients, printing and checks on top.
+
+use crate::diff::{gradients, Backward};
+use crate::error::{Error, Input, Result, Span};
+use crate::ir::{Graph, NodeId, Op};
+use crate::lower::{lower, Kind};
+use crate::numcheck::{check_gradients, FdReport};
+use crate::print::{print, print_shared, Printed, Style};
+use crate::syntax::{parse_decls, parse_program};
+
+/// A parsed, shape-checked expression.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub graph: Graph,
+    /// The expression's node.
+    pub output: NodeId,
+    /// Undeclared names and the kind each was given.
+    pub inferred: Vec<(String, Kind)>,
+    /// Length of the expression source, for whole-expression spans.
+    source_len: usize,
+}
+
+/// Gradients of a problem's scalar output w.r.t. some variables, with the backward pass.
+#[derive(Clone, Debug)]
+pub struct Gradients {
+    /// Variable indices (into `graph.vars`), as asked.
+    pub vars: Vec<usize>,
+    /// Gradient node per variable.
+    pub nodes: Vec<NodeId>,
+    pub backward: Backward,
+}
+
+impl Problem {
+    /// Parse and type-check `expr` under `decls` (the `--decl` string, possibly empty).
+    pub fn new(expr: &str, decls: &str) -> Result<Problem> {
+        let decls = parse_decls(decls)?;
+        let program = parse_program(expr)?;
+        let lowered = lower(&program, &decls)?;
+        Ok(Problem { graph: lowered.graph, output: lowered.output, inferred: lowered.inferred, source_len: expr.len() })
+    }
+
+    /// The variable called `name`, or an error listing the ones that exist.
+    pub fn var_index(&self, name: &str) -> Result<usize> {
+        self.graph.var_id(name).map(|v| v as usize).ok_or_else(|| {
+            let names: Vec<&str> = self.graph.vars.iter().map(|v| v.name.as_str()).collect();
+            Error::unspanned(Input::None, format!("`{name}` does not occur in the expression"))
+                .with_note(format!("its variables are: {}", names.join(", ")))
+        })
+    }
+
+    /// Differentiate the (scalar) output w.r.t. each named variable.
+    pub fn gradients(&mut self, wrt: &[&str]) -> Result<Gradients> {
+        let shape = self.graph.shape(self.output);
+        if !shape.is_scalar() {
+            let d = self.graph.dims.describe(shape);
+            return Err(Error::new(Input::Expr, Span::new(0, self.source_len), format!("a gradient needs a scalar expression, but this one is {d}"))
+                .with_label(format!("this is {d}"))
+                .with_note("wrap it in sum(..), norm2(..)^2 or tr(..) to get a scalar"));
+        }
+        let vars = wrt.iter().map(|n| self.var_index(n)).collect::<Result<Vec<_>>>()?;
+        let var_nodes: Vec<NodeId> = vars.iter().map(|&v| self.graph.var_node(v as u32)).collect();
+        let (nodes, backward) = gradients(&mut self.graph, self.output, &var_nodes);
+        Ok(Gradients { vars, nodes, backward })
+    }
+
+    pub fn print(&self, id: NodeId, style: Style) -> String {
+        print(&self.graph, id, style)
+    }
+    pub fn print_shared(&self, roots: &[NodeId], style: Style) -> Vec<Printed> {
+        print_shared(&self.graph, roots, style)
+    }
+    /// Dimension names of a node's shape, e.g. `["m","n"]`.
+    pub fn shape_names(&self, id: NodeId) -> Vec<String> {
+        self.graph.dims.shape_names(self.graph.shape(id))
+    }
+    /// Check gradients against central differences at random inputs, `settings` dimension settings.
+    pub fn fd_check(&self, grads: &Gradients, seed: u64, settings: usize) -> FdReport {
+        check_gradients(&self.graph, self.output, &grads.vars, &grads.nodes, seed, settings)
+    }
+    /// Whether the node is a plain variable (for display).
+    pub fn is_var(&self, id: NodeId) -> bool {
+        matches!(self.graph.op(id), Op::Var(_))
+    }
+}
