@@ -4,6 +4,7 @@ mod commands;
 mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -13,7 +14,8 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+/// Output format of `grad` (and `check`, `audit`, which use text and json).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Format {
     Text,
     Latex,
@@ -21,34 +23,113 @@ pub enum Format {
     Markdown,
 }
 
+/// Target language of `grad --emit`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Emit {
+    Numpy,
+    Jax,
+    Torch,
+    Rust,
+}
+
+/// Output format of `graph`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Svg,
+}
+
+/// Output format of `grade`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum TableFormat {
+    Csv,
+    Json,
+}
+
+/// Options shared by commands that read an expression.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ExprArgs {
+    /// The expression, in plain syntax ("0.5*norm2(W'*W*x - x)^2") or LaTeX (auto-detected).
+    pub expr: String,
+    /// Declarations, e.g. "W: matrix(m,n); x: vector(n); a: scalar; S: symmetric(n)".
+    #[arg(long, default_value = "")]
+    pub decl: String,
+    /// Read the expression as LaTeX even if it does not look like it.
+    #[arg(long)]
+    pub latex: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Gradient of a scalar expression with respect to a variable.
+    /// Gradient of a scalar expression with respect to one or more variables.
     Grad {
-        /// The expression, e.g. "0.5*norm2(W'*W*x - x)^2".
-        expr: String,
+        #[command(flatten)]
+        input: ExprArgs,
         /// The variable(s) to differentiate with respect to (comma-separated).
         #[arg(long, value_delimiter = ',', required = true)]
         wrt: Vec<String>,
-        /// Declarations, e.g. "W: matrix(m,n); x: vector(n)".
-        #[arg(long, default_value = "")]
-        decl: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
-        /// Also check the result against central finite differences.
+        /// Show the derivation: forward graph, backward pass node by node, numeric check.
+        #[arg(long)]
+        steps: bool,
+        /// Export the value and gradient as code.
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
+        /// Also check the result against central finite differences (exit 1 if it fails).
         #[arg(long)]
         check: bool,
     },
     /// Evaluate an expression at the values in a JSON file.
     Eval {
-        expr: String,
-        #[arg(long, default_value = "")]
-        decl: String,
+        #[command(flatten)]
+        input: ExprArgs,
         /// JSON object mapping names to numbers, lists (vectors) or lists of rows (matrices).
         #[arg(long)]
-        at: String,
+        at: PathBuf,
     },
-    /// Run the built-in seed models: losses, gradients and numeric checks.
+    /// Draw the computational graph (with --wrt, label each node with its adjoint).
+    Graph {
+        #[command(flatten)]
+        input: ExprArgs,
+        #[arg(long)]
+        wrt: Option<String>,
+        #[arg(long, value_enum, default_value = "svg")]
+        format: GraphFormat,
+    },
+    /// Decide whether a claimed gradient is right (exit 0 right, 1 wrong, 2 user error).
+    Check {
+        #[command(flatten)]
+        input: ExprArgs,
+        #[arg(long, required = true)]
+        wrt: String,
+        /// The claimed gradient, plain syntax or LaTeX.
+        #[arg(long, required = true)]
+        claim: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Follow the derivation in a document and report each step and the final answer.
+    Audit {
+        file: PathBuf,
+        #[arg(long, required = true)]
+        problem: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Audit many submissions in parallel and summarize.
+    Grade {
+        #[arg(long, required = true)]
+        problem: PathBuf,
+        /// Files or directories of submissions.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: TableFormat,
+    },
+    /// Run the built-in seed models: losses, gradients, numeric checks, and one derivation.
     Demo,
 }
 
@@ -62,9 +143,15 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Command::Grad { expr, wrt, decl, format, check } => commands::grad(&expr, &wrt, &decl, format, check),
-        Command::Eval { expr, decl, at } => commands::eval(&expr, &decl, &at),
-        Command::Demo => commands::demo(),
+        Command::Grad { input, wrt, format, steps, emit, check } => {
+            commands::grad::grad(&input, &wrt, format, steps, emit, check)
+        }
+        Command::Eval { input, at } => commands::eval::eval(&input, &at),
+        Command::Graph { input, wrt, format } => commands::graph::graph(&input, wrt.as_deref(), format),
+        Command::Check { input, wrt, claim, format } => commands::check::check(&input, &wrt, &claim, format),
+        Command::Audit { file, problem, format } => commands::audit::audit(&file, &problem, format),
+        Command::Grade { problem, paths, jobs, format } => commands::grade::grade(&problem, &paths, jobs, format),
+        Command::Demo => commands::demo::demo(),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -172,8 +172,15 @@ impl Printer<'_> {
             Op::Scale(s, x) => self.scale(*s, *x),
             Op::MatMul(fs) => {
                 let sep = if latex { " " } else { "*" };
-                let parts: Vec<String> =
-                    fs.iter().enumerate().map(|(i, &f)| self.show(f, if i == 0 { PROD } else { NEG })).collect();
+                // An elementwise product inside a matrix product is always bracketed for the reader.
+                let parts: Vec<String> = fs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &f)| {
+                        let min = if i == 0 && !matches!(g.op(f), Op::Hadamard(..)) { PROD } else { NEG };
+                        self.show(f, min)
+                    })
+                    .collect();
                 (parts.join(sep), PROD)
             }
             Op::Hadamard(a, b) => {
@@ -182,7 +189,9 @@ impl Printer<'_> {
                     (Op::Pow(_, p), _) if p.get() < 0.0 && !matches!(g.op(*b), Op::Pow(..)) => (*b, *a),
                     _ => (*a, *b),
                 };
-                let left = self.show(a, PROD);
+                // Matrix products inside an elementwise product are bracketed too.
+                let operand = |x: NodeId| if matches!(g.op(x), Op::MatMul(_) | Op::Scale(..)) { NEG } else { PROD };
+                let left = self.show(a, operand(a));
                 if let Op::Pow(base, p) = g.op(b) {
                     if p.get() < 0.0 {
                         let den = self.power(*base, -p.get(), NEG);
@@ -281,7 +290,12 @@ impl Printer<'_> {
         }
         let mut out = String::new();
         for (i, &(c, t)) in ts.iter().enumerate() {
-            let (body, _) = self.coef_term(c.abs(), t);
+            // A nested sum added as a whole needs no brackets: a + (b + c) reads as a + b + c.
+            let (body, _) = if c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) {
+                self.form(t)
+            } else {
+                self.coef_term(c.abs(), t)
+            };
             let body = if self.g.fill_value(t).is_some() && !self.g.shape(t).is_scalar() {
                 // A filled constant term keeps its own coefficient inside.
                 let (b, l) = self.form(t);

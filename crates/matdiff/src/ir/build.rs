@@ -77,13 +77,18 @@ impl Graph {
         let shape = self.shape(terms[0].1);
         let mut acc: BTreeMap<NodeId, f64> = BTreeMap::new();
         let mut konst = 0.0;
+        let collisions = self.colliding_sums(&terms);
         let mut work: Vec<(f64, NodeId)> = terms;
         while let Some((c, t)) = work.pop() {
             if c == 0.0 {
                 continue;
             }
             match self.op(t) {
-                Op::Lin(inner) => work.extend(inner.iter().map(|(ci, ti)| (c * ci.get(), *ti))),
+                // A scaled term, or a sum sharing terms with its siblings, is opened up so that
+                // like terms meet; other sums stay whole (`h + y - t` keeps `h` recognizable).
+                Op::Lin(inner) if inner.len() == 1 || collisions.contains(&t) => {
+                    work.extend(inner.iter().map(|(ci, ti)| (c * ci.get(), *ti)))
+                }
                 Op::Const(k) | Op::Fill(k) => konst += c * k.get(),
                 _ => *acc.entry(t).or_insert(0.0) += c,
             }
@@ -108,10 +113,48 @@ impl Graph {
             }
             _ => {
                 let sym = acc.keys().all(|&t| self.node(t).symmetric);
-                let ts = acc.into_iter().map(|(t, c)| (Num::new(c), t)).collect();
-                self.intern(Op::Lin(ts), shape, sym)
+                // A common factor is pulled out: 0.5*A - 0.5*B is 0.5*(A - B).
+                let k = acc.values().next().unwrap().abs();
+                let common = k != 1.0 && acc.values().all(|c| c.abs() == k);
+                let ts = acc.into_iter().map(|(t, c)| (Num::new(if common { c / k } else { c }), t)).collect();
+                let sum = self.intern(Op::Lin(ts), shape, sym);
+                if common {
+                    self.intern(Op::Lin(vec![(Num::new(k), sum)]), shape, sym)
+                } else {
+                    sum
+                }
             }
         }
+    }
+
+    /// The multi-term sums among `terms` that share a term (or a constant) with another term.
+    fn colliding_sums(&self, terms: &[(f64, NodeId)]) -> Vec<NodeId> {
+        let inner_of = |t: NodeId| -> Vec<NodeId> {
+            match self.op(t) {
+                Op::Lin(ts) if ts.len() == 1 => match self.op(ts[0].1) {
+                    Op::Lin(inner) => inner.iter().map(|p| p.1).collect(),
+                    _ => vec![ts[0].1],
+                },
+                Op::Lin(ts) => ts.iter().map(|p| p.1).collect(),
+                _ => vec![t],
+            }
+        };
+        let key = |g: &Graph, t: NodeId| if g.fill_value(t).is_some() { NodeId(u32::MAX) } else { t };
+        let groups: Vec<Vec<NodeId>> = terms.iter().map(|&(_, t)| inner_of(t).into_iter().map(|x| key(self, x)).collect()).collect();
+        let mut out = vec![];
+        for (i, &(_, t)) in terms.iter().enumerate() {
+            let sum = match self.op(t) {
+                Op::Lin(ts) if ts.len() == 1 && matches!(self.op(ts[0].1), Op::Lin(_)) => ts[0].1,
+                Op::Lin(ts) if ts.len() > 1 => t,
+                _ => continue,
+            };
+            let clash = groups[i].iter().any(|x| groups.iter().enumerate().any(|(j, gj)| j != i && gj.contains(x)));
+            if clash {
+                out.push(sum);
+                out.push(t);
+            }
+        }
+        out
     }
 
     /// `a*b`: scaling when either side is a scalar, else the matrix product.

@@ -210,7 +210,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn unexpected_char(&self, c: char) -> Error {
-        let shown: String = c.escape_debug().collect();
+        // Escape invisible characters, but show quotes and backslashes as typed.
+        let shown: String = match c {
+            '"' | '\\' => c.to_string(),
+            _ => c.escape_debug().collect(),
+        };
         let err = self
             .error(self.pos, self.pos + c.len_utf8(), format!("unexpected character `{shown}`"))
             .with_label("not part of the language");
@@ -230,6 +234,7 @@ fn hint_for(c: char) -> Option<&'static str> {
         '\u{d7}' | '\u{b7}' | '\u{22c5}' => "use `*` for products",
         '\u{2019}' | '\u{2032}' => "use the ASCII `'` for transpose",
         '"' => "`'` is the transpose operator; there are no strings",
+        '\\' => "left division `\\` is not supported",
         c if c.is_alphabetic() => "names may only use ASCII letters, digits and `_`",
         _ => return None,
     })

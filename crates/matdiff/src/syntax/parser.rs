@@ -61,7 +61,8 @@ struct Node {
 /// Where an operand was expected, for the label of "expected an expression" errors.
 #[derive(Clone, Copy)]
 enum Ctx<'a> {
-    Start,
+    /// The start of a statement; `after_newline` when a previous statement ended at a line break.
+    Start { after_newline: bool },
     RightOf(BinOp),
     Prefix(&'static str),
     Paren,
@@ -72,7 +73,7 @@ enum Ctx<'a> {
 impl Ctx<'_> {
     fn label(self) -> String {
         match self {
-            Ctx::Start => "expected an expression here".to_string(),
+            Ctx::Start { .. } => "expected an expression here".to_string(),
             Ctx::RightOf(op) => format!("expected the right operand of `{}` here", op.symbol()),
             Ctx::Prefix(op) => format!("expected an operand for `{op}` here"),
             Ctx::Paren => "expected an expression inside the parentheses".to_string(),
@@ -197,7 +198,7 @@ impl<'a> Parser<'a> {
     fn program(mut self) -> Result<Program, Error> {
         let mut defs = Vec::new();
         loop {
-            self.skip_separators()?;
+            let saw_newline = self.skip_separators()?;
             let tok = self.peek()?;
             if tok.kind == Tok::Eof {
                 return Err(self.missing_body(tok, &defs));
@@ -208,7 +209,8 @@ impl<'a> Parser<'a> {
                 defs.push(def);
                 continue;
             }
-            let body = self.expr(0, Ctx::Start)?.expr;
+            let start = Ctx::Start { after_newline: saw_newline && !defs.is_empty() };
+            let body = self.expr(0, start)?.expr;
             self.end_of_statement(None, body.span)?;
             let saw_newline = self.skip_separators()?;
             let tok = self.peek()?;
@@ -318,15 +320,17 @@ impl<'a> Parser<'a> {
             )
             .with_label("this comes after the final expression");
         if saw_newline && binary_op(tok.kind).is_some() {
-            let op = tok.describe(self.src);
-            err.with_note(format!(
-                "a line cannot start with {op}; to continue an expression on the next line, end the previous line with {op}"
-            ))
+            err.with_note(self.leading_operator_note(tok))
         } else if !self.allow_defs {
             err.with_note("only a single expression is accepted here")
         } else {
             err.with_note("only the last statement may be an expression; the ones before it must be definitions like `h = ...`")
         }
+    }
+
+    fn leading_operator_note(&self, tok: Token) -> String {
+        let op = tok.describe(self.src);
+        format!("a line cannot start with {op}; to continue an expression on the next line, end the previous line with {op}")
     }
 
     // ----- expressions -------------------------------------------------------------------
@@ -387,8 +391,11 @@ impl<'a> Parser<'a> {
         let msg = format!("expected an expression, found {}", tok.describe(self.src));
         let err = self.error(tok.span, msg).with_label(ctx.label());
         match (tok.kind, ctx) {
-            (Tok::RParen, Ctx::Start | Ctx::Value(_)) if self.open.is_empty() => {
+            (Tok::RParen, Ctx::Start { .. } | Ctx::Value(_)) if self.open.is_empty() => {
                 err.with_note("this `)` has no matching `(`")
+            }
+            (_, Ctx::Start { after_newline: true }) if binary_op(tok.kind).is_some() => {
+                err.with_note(self.leading_operator_note(tok))
             }
             (Tok::Star, Ctx::RightOf(BinOp::Mul)) => err.with_note("write `^` for a power, e.g. `x^2`"),
             (Tok::Eq, Ctx::Value(_)) => err.with_note("each definition is a single `name = expression`"),

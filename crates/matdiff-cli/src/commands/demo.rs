@@ -1,0 +1,32 @@
+//! `matdiff demo`: the seed models, their gradients and numeric checks.
+
+use super::{fail, Failure};
+use matdiff::{Problem, Style, EXAMPLES};
+
+pub fn demo() -> Result<u8, Failure> {
+    let mut worst: f64 = 0.0;
+    for ex in EXAMPLES {
+        println!("== {} ==", ex.title);
+        println!("loss:   {}", ex.expr.replace('\n', "; "));
+        println!("decl:   {}", ex.decls);
+        let mut p = Problem::new(ex.expr, ex.decls).map_err(|e| fail(&e, ex.expr, ex.decls))?;
+        let grads = p.gradients(ex.wrt).map_err(|e| fail(&e, ex.expr, ex.decls))?;
+        let report = p.fd_check(&grads, 7, 2);
+        let shared = p.print_shared(&grads.nodes, Style::Plain);
+        for (name, cse) in ex.wrt.iter().zip(&shared) {
+            println!("d/d{name} = {}", cse.expr);
+            for (n, d) in &cse.defs {
+                println!("    where {n} = {d}");
+            }
+        }
+        let dims: Vec<String> = report
+            .dims
+            .iter()
+            .map(|d| p.graph.dims.dims.iter().zip(d).map(|(dim, k)| format!("{}={k}", dim.name)).collect::<Vec<_>>().join(","))
+            .collect();
+        println!("check:  max relative error {:.1e} vs central differences at [{}]\n", report.max_err, dims.join("] and ["));
+        worst = worst.max(report.max_err);
+    }
+    println!("all gradients checked; worst relative error {worst:.1e}");
+    Ok(if worst < 1e-5 { 0 } else { 1 })
+}

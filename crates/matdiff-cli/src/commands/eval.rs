@@ -1,0 +1,30 @@
+//! `matdiff eval`: the value of an expression at given inputs, as JSON.
+
+use super::{fail, json_to_value, load, value_to_json, Failure};
+use matdiff::{bind, check_sizes, eval as evaluate, to_value};
+use serde_json::Value as Json;
+use crate::ExprArgs;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub fn eval(input: &ExprArgs, at: &Path) -> Result<u8, Failure> {
+    let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
+    let at = at.display();
+    let p = load(input)?;
+    let text = std::fs::read_to_string(at.to_string()).map_err(|e| format!("error: cannot read {at}: {e}\n"))?;
+    let parsed: Json = serde_json::from_str(&text).map_err(|e| format!("error: {at} is not valid JSON: {e}\n"))?;
+    let Json::Object(obj) = parsed else {
+        return Err(format!("error: {at} must hold a JSON object mapping names to values\n"));
+    };
+    let mut inputs = HashMap::new();
+    for (k, v) in &obj {
+        inputs.insert(k.clone(), json_to_value(k, v).map_err(|m| format!("error: in {at}: {m}\n"))?);
+    }
+    let env = bind(&p.graph, &inputs).map_err(|e| fail(&e, expr, decl))?;
+    check_sizes(&p.graph, &[p.output], &env).map_err(|e| fail(&e, expr, decl))?;
+    let out = evaluate(&p.graph, &[p.output], &env);
+    let v = to_value(&out[0], p.graph.shape(p.output));
+    println!("{}", value_to_json(&v));
+    Ok(0)
+}
+

@@ -1,0 +1,77 @@
+//! `matdiff grad`: the gradient in text, LaTeX or JSON (steps and code export hang off it).
+
+use super::{fail, load, Failure};
+use crate::{Emit, ExprArgs, Format};
+use matdiff::Style;
+use serde_json::{json, Map, Value as Json};
+
+pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit: Option<Emit>, check: bool) -> Result<u8, Failure> {
+    let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
+    let mut p = load(input)?;
+    let names: Vec<&str> = wrt.iter().map(|s| s.trim()).collect();
+    let grads = p.gradients(&names).map_err(|e| fail(&e, expr, decl))?;
+    if steps {
+        return Err("error: --steps is not implemented yet\n".into());
+    }
+    if let Some(lang) = emit {
+        return Err(format!("error: --emit {lang:?} is not implemented yet\n"));
+    }
+    let report = check.then(|| p.fd_check(&grads, 1, 2));
+    let shared = p.print_shared(&grads.nodes, Style::Plain);
+    match format {
+        Format::Json => {
+            let items: Vec<Json> = grads
+                .nodes
+                .iter()
+                .zip(&names)
+                .zip(&shared)
+                .map(|((&g, name), cse)| {
+                    let mut o = Map::new();
+                    o.insert("wrt".into(), json!(name));
+                    o.insert("gradient".into(), json!(p.print(g, Style::Plain)));
+                    o.insert("latex".into(), json!(p.print(g, Style::Latex)));
+                    o.insert("shape".into(), json!(p.shape_names(g)));
+                    let defs: Map<String, Json> = cse.defs.iter().map(|(n, d)| (n.clone(), json!(d))).collect();
+                    o.insert("cse".into(), json!(cse.expr));
+                    o.insert("where".into(), Json::Object(defs));
+                    if let Some(r) = &report {
+                        o.insert("check".into(), json!({"max_rel_error": r.max_err, "settings": r.dims.len()}));
+                    }
+                    Json::Object(o)
+                })
+                .collect();
+            let out = if items.len() == 1 { items.into_iter().next().unwrap() } else { Json::Array(items) };
+            println!("{}", serde_json::to_string_pretty(&out).unwrap());
+        }
+        Format::Latex => {
+            for (&g, name) in grads.nodes.iter().zip(&names) {
+                let lhs = format!("\\frac{{\\partial f}}{{\\partial {}}}", matdiff::latex_name(name));
+                if names.len() == 1 {
+                    println!("{}", p.print(g, Style::Latex));
+                } else {
+                    println!("{lhs} = {}", p.print(g, Style::Latex));
+                }
+            }
+        }
+        Format::Text | Format::Markdown => {
+            for (cse, name) in shared.iter().zip(&names) {
+                if names.len() == 1 {
+                    println!("{}", cse.expr);
+                } else {
+                    println!("{name}: {}", cse.expr);
+                }
+                for (n, d) in &cse.defs {
+                    println!("where {n} = {d}");
+                }
+            }
+        }
+    }
+    if let Some(r) = report {
+        eprintln!("numeric check: max relative error {:.1e} against central differences ({} dimension settings)", r.max_err, r.dims.len());
+        if r.max_err > 1e-5 {
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
