@@ -116,6 +116,57 @@ pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
     Err(best_err)
 }
 
+/// Lower `program` into an existing graph (a claimed answer next to the expression it answers):
+/// same variables, same dimensions; new dimensions (from `I`, `vector(1)`) are added.
+pub fn lower_into(program: &Program, decls: &[Decl], base: &mut Graph) -> Result<NodeId> {
+    let kinds = HashMap::new();
+    let mut lw = Lowerer {
+        graph: Graph::default(),
+        u: Unifier::default(),
+        decls: decls.iter().map(|d| (d.name.as_str(), d)).collect(),
+        kinds: &kinds,
+        vars: HashMap::new(),
+        defs: HashMap::new(),
+        named_dims: HashMap::new(),
+        undeclared: vec![],
+        progress: 0,
+        closed: true,
+    };
+    // Unifier variable i is the base's dimension i, pinned by name so it cannot merge with another.
+    for d in &base.dims.dims {
+        let id = match d.size {
+            Some(k) => lw.u.sized(k),
+            None => lw.u.named(&d.name),
+        };
+        lw.named_dims.insert(d.name.clone(), id);
+    }
+    for (i, v) in base.vars.iter().enumerate() {
+        lw.graph.vars.push(v.clone());
+        let id = lw.graph.var_node(i as u32);
+        lw.vars.insert(v.name.clone(), id);
+    }
+    let out = lw.program(program)?;
+    let k = base.dims.dims.len() as u32;
+    let mut map = vec![u32::MAX; lw.u.len()];
+    for d in 0..lw.u.len() as u32 {
+        let r = lw.u.find(d);
+        if r < k {
+            map[d as usize] = r;
+        }
+    }
+    for d in 0..lw.u.len() as u32 {
+        let r = lw.u.find(d);
+        if map[r as usize] == u32::MAX {
+            map[r as usize] = base.dims.dims.len() as u32;
+            let name = base.dims.fresh_name();
+            base.dims.dims.push(crate::shape::Dim { name, size: None, declared: false });
+        }
+        map[d as usize] = map[r as usize];
+    }
+    let ids = base.import(&lw.graph, |d| map[d as usize]);
+    Ok(ids[out.index()])
+}
+
 struct Failure {
     error: Error,
     progress: usize,
@@ -132,6 +183,8 @@ struct Lowerer<'a> {
     named_dims: HashMap<String, DimId>,
     undeclared: Vec<String>,
     progress: usize,
+    /// Lowering a claim against an existing problem: no new variables may appear.
+    closed: bool,
 }
 
 impl<'a> Lowerer<'a> {
@@ -146,6 +199,7 @@ impl<'a> Lowerer<'a> {
             named_dims: HashMap::new(),
             undeclared: vec![],
             progress: 0,
+            closed: false,
         };
         let result = lw.program(program);
         match result {
@@ -251,6 +305,12 @@ impl<'a> Lowerer<'a> {
             let d = self.u.fresh("n");
             return Ok(self.graph.identity(d));
         }
+        if self.closed {
+            let known: Vec<&str> = self.graph.vars.iter().map(|v| v.name.as_str()).collect();
+            return Err(Error::new(Input::Expr, span, format!("`{n}` is not a variable of the expression"))
+                .with_label("unknown name")
+                .with_note(format!("the expression's variables are: {}", known.join(", "))));
+        }
         let (shape, symmetric) = match self.decls.get(n).copied() {
             Some(decl) => self.decl_shape(decl),
             None => {
@@ -264,7 +324,6 @@ impl<'a> Lowerer<'a> {
                 (shape, false)
             }
         };
-        let _ = span;
         let idx = self.graph.vars.len() as u32;
         self.graph.vars.push(Var { name: n.to_string(), shape, symmetric });
         let id = self.graph.var_node(idx);

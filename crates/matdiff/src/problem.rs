@@ -3,10 +3,10 @@
 use crate::diff::{gradients, Backward};
 use crate::error::{Error, Input, Result, Span};
 use crate::ir::{Graph, NodeId, Op};
-use crate::lower::{lower, Kind};
+use crate::lower::{lower, lower_into, Kind};
 use crate::numcheck::{check_gradients, FdReport};
 use crate::print::{print, print_shared, Printed, Style};
-use crate::syntax::{parse_decls, parse_program};
+use crate::syntax::{parse_decls, parse_program, Decl};
 
 /// A parsed, shape-checked expression.
 #[derive(Clone, Debug)]
@@ -18,6 +18,8 @@ pub struct Problem {
     pub inferred: Vec<(String, Kind)>,
     /// Length of the expression source, for whole-expression spans.
     source_len: usize,
+    /// The declarations, reused for claims.
+    decls: Vec<Decl>,
 }
 
 /// Gradients of a problem's scalar output w.r.t. some variables, with the backward pass.
@@ -36,7 +38,15 @@ impl Problem {
         let decls = parse_decls(decls)?;
         let program = parse_program(expr)?;
         let lowered = lower(&program, &decls)?;
-        Ok(Problem { graph: lowered.graph, output: lowered.output, inferred: lowered.inferred, source_len: expr.len() })
+        Ok(Problem { graph: lowered.graph, output: lowered.output, inferred: lowered.inferred, source_len: expr.len(), decls })
+    }
+
+    /// Lower another expression (a claimed answer) into this problem's graph: same variables,
+    /// same dimensions. Errors point into `src` (`Input::Claim`). Equal canonical forms get
+    /// the same `NodeId`, which is the exact symbolic comparison.
+    pub fn claim(&mut self, src: &str) -> Result<NodeId> {
+        let program = parse_program(src).map_err(|e| e.in_input(Input::Claim))?;
+        lower_into(&program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
     }
 
     /// The variable called `name`, or an error listing the ones that exist.

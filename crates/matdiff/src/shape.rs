@@ -69,6 +69,10 @@ impl DimTable {
     pub fn name(&self, d: DimId) -> &str {
         &self.dims[d as usize].name
     }
+    /// A generated name not used by any dimension yet.
+    pub fn fresh_name(&self) -> String {
+        (1..).map(|i| format!("k{i}")).find(|n| self.by_name(n).is_none()).unwrap()
+    }
     pub fn by_name(&self, name: &str) -> Option<DimId> {
         self.dims.iter().position(|d| d.name == name).map(|i| i as DimId)
     }
@@ -138,6 +142,9 @@ impl Unifier {
         let d = self.fresh(&k.to_string());
         self.pin[d as usize] = Pin::Size(k);
         d
+    }
+    pub fn len(&self) -> usize {
+        self.parent.len()
     }
     pub fn find(&mut self, d: DimId) -> DimId {
         let mut r = d;
