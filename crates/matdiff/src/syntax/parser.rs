@@ -16,13 +16,18 @@ pub fn parse_program(src: &str) -> Result<Program, Error> {
 /// Parse exactly one expression; definitions are an error.
 pub fn parse_expr(src: &str) -> Result<Expr, Error> {
     check_length(src, Input::Expr)?;
-    Parser::new(src, Input::Expr, false).program().map(|p| p.body)
+    Parser::new(src, Input::Expr, false)
+        .program()
+        .map(|p| p.body)
 }
 
 /// Refuse huge inputs up front, before spending time lexing them.
 pub(crate) fn check_length(src: &str, input: Input) -> Result<(), Error> {
     if src.len() > MAX_INPUT_LEN {
-        let msg = format!("input too long: {} bytes (the limit is {MAX_INPUT_LEN})", src.len());
+        let msg = format!(
+            "input too long: {} bytes (the limit is {MAX_INPUT_LEN})",
+            src.len()
+        );
         return Err(Error::unspanned(input, msg));
     }
     Ok(())
@@ -62,7 +67,9 @@ struct Node {
 #[derive(Clone, Copy)]
 enum Ctx<'a> {
     /// The start of a statement; `after_newline` when a previous statement ended at a line break.
-    Start { after_newline: bool },
+    Start {
+        after_newline: bool,
+    },
     RightOf(BinOp),
     Prefix(&'static str),
     Paren,
@@ -83,6 +90,56 @@ impl Ctx<'_> {
     }
 }
 
+/// A construct waiting for its (next) operand while the parser reads it.
+enum Frame {
+    /// `-` or `+`, waiting for its operand.
+    Prefix { op: Token },
+    /// `lhs op`, waiting for the right operand.
+    Binary {
+        lhs: Node,
+        op: BinOp,
+        op_tok: Token,
+        rbp: u8,
+    },
+    /// `(`, waiting for its contents and the `)`.
+    Paren { lparen: Token },
+    /// `name(args,`, waiting for the next argument; `depth` is the deepest argument so far.
+    Call {
+        name: Token,
+        lparen: Token,
+        args: Vec<Expr>,
+        depth: usize,
+    },
+}
+
+impl Frame {
+    /// The binding power the operand being read must respect.
+    fn min_bp(&self) -> u8 {
+        match self {
+            Frame::Prefix { .. } => PREFIX_BP,
+            Frame::Binary { rbp, .. } => *rbp,
+            _ => 0,
+        }
+    }
+
+    fn is_open_paren(&self) -> bool {
+        matches!(self, Frame::Paren { .. } | Frame::Call { .. })
+    }
+
+    /// What the operand being read is for, to label "expected an expression" errors.
+    fn ctx<'s>(&self, src: &'s str) -> Ctx<'s> {
+        match self {
+            Frame::Prefix { op } if op.kind == Tok::Minus => Ctx::Prefix("-"),
+            Frame::Prefix { .. } => Ctx::Prefix("+"),
+            Frame::Binary { op, .. } => Ctx::RightOf(*op),
+            Frame::Paren { .. } => Ctx::Paren,
+            Frame::Call { name, .. } => {
+                Ctx::Arg(src.get(name.span.start..name.span.end).unwrap_or(""))
+            }
+        }
+    }
+}
+
 struct Parser<'a> {
     src: &'a str,
     lexer: Lexer<'a>,
@@ -90,10 +147,10 @@ struct Parser<'a> {
     ahead: VecDeque<Token>,
     input: Input,
     allow_defs: bool,
-    /// How many operands are being parsed inside one another; bounds the recursion.
-    nesting: usize,
-    /// Open `(`s, innermost last: inside them line breaks are insignificant.
-    open: Vec<Span>,
+    /// Constructs waiting for an operand, innermost last (see `expr`).
+    stack: Vec<Frame>,
+    /// How many of those are `(`s, inside which line breaks are insignificant.
+    open_parens: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -104,8 +161,8 @@ impl<'a> Parser<'a> {
             ahead: VecDeque::new(),
             input,
             allow_defs,
-            nesting: 0,
-            open: Vec::new(),
+            stack: Vec::new(),
+            open_parens: 0,
         }
     }
 
@@ -147,7 +204,7 @@ impl<'a> Parser<'a> {
     /// The token after a complete operand: at the top level a line break ends the
     /// statement; inside parentheses it is just whitespace.
     fn peek_after_operand(&mut self) -> Result<Token, Error> {
-        if self.open.is_empty() {
+        if self.open_parens == 0 {
             self.peek()
         } else {
             self.skip_newlines()
@@ -164,33 +221,24 @@ impl<'a> Parser<'a> {
 
     // ----- nesting limit -----------------------------------------------------------------
 
-    /// Enter one more level of operand nesting at `at`. Every level ends up wrapping at least
-    /// one unit of depth, so refusing here (before recursing) never rejects a tree that would
-    /// fit, and keeps the recursion, hence the stack, bounded by `MAX_DEPTH` levels.
-    fn enter(&mut self, at: Span) -> Result<(), Error> {
-        if self.nesting + 1 >= MAX_DEPTH {
-            return Err(self.too_deep(at));
-        }
-        self.nesting += 1;
-        Ok(())
-    }
-
-    fn leave(&mut self) {
-        self.nesting -= 1;
-    }
-
     /// Check the depth of a node being built; chains like `x+x+x` and `x'''` grow the tree
-    /// without recursing, so they are caught here rather than in `enter`.
+    /// without nesting pending constructs, so they are caught here rather than in `push`.
     fn node(&self, kind: ExprKind, span: Span, depth: usize, at: Span) -> Result<Node, Error> {
         if depth > MAX_DEPTH {
             return Err(self.too_deep(at));
         }
-        Ok(Node { expr: Expr { kind, span }, depth })
+        Ok(Node {
+            expr: Expr { kind, span },
+            depth,
+        })
     }
 
     fn too_deep(&self, at: Span) -> Error {
-        self.error(at, format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
-            .with_label("the nesting limit is exceeded here")
+        self.error(
+            at,
+            format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
+        )
+        .with_label("the nesting limit is exceeded here")
     }
 
     // ----- statements --------------------------------------------------------------------
@@ -209,8 +257,10 @@ impl<'a> Parser<'a> {
                 defs.push(def);
                 continue;
             }
-            let start = Ctx::Start { after_newline: saw_newline && !defs.is_empty() };
-            let body = self.expr(0, start)?.expr;
+            let start = Ctx::Start {
+                after_newline: saw_newline && !defs.is_empty(),
+            };
+            let body = self.expr(start)?.expr;
             self.end_of_statement(None, body.span)?;
             let saw_newline = self.skip_separators()?;
             let tok = self.peek()?;
@@ -240,14 +290,21 @@ impl<'a> Parser<'a> {
         if !self.allow_defs {
             let eq = self.peek_nth(1)?;
             return Err(self
-                .error(name_tok.span.join(eq.span), "definitions are not allowed here")
+                .error(
+                    name_tok.span.join(eq.span),
+                    "definitions are not allowed here",
+                )
                 .with_label(format!("this defines `{name}`"))
                 .with_note("only a single expression is accepted here"));
         }
         self.bump();
         self.bump();
-        let value = self.expr(0, Ctx::Value(name))?.expr;
-        Ok(Def { name: name.to_string(), name_span: name_tok.span, value })
+        let value = self.expr(Ctx::Value(name))?.expr;
+        Ok(Def {
+            name: name.to_string(),
+            name_span: name_tok.span,
+            value,
+        })
     }
 
     /// After a definition or the final expression: only `;`, a line break or the end may follow.
@@ -268,19 +325,26 @@ impl<'a> Parser<'a> {
             "expected an operator or the end of the expression"
         };
         let err = self
-            .error(tok.span, format!("{expected}, found {}", tok.describe(self.src)))
+            .error(
+                tok.span,
+                format!("{expected}, found {}", tok.describe(self.src)),
+            )
             .with_label("unexpected here");
         implicit_product_hint(err, tok)
     }
 
     fn unmatched_rparen(&self, tok: Token) -> Error {
-        self.error(tok.span, "unmatched `)`").with_label("there is no `(` for this to close")
+        self.error(tok.span, "unmatched `)`")
+            .with_label("there is no `(` for this to close")
     }
 
     fn misplaced_eq(&self, tok: Token, def: Option<&str>, lhs: Span) -> Error {
         match def {
             Some(name) => self
-                .error(tok.span, format!("unexpected `=` after the definition of `{name}`"))
+                .error(
+                    tok.span,
+                    format!("unexpected `=` after the definition of `{name}`"),
+                )
                 .with_label("expected `;` or a line break here")
                 .with_note("each definition is a single `name = expression`"),
             None if !self.allow_defs => self
@@ -300,7 +364,10 @@ impl<'a> Parser<'a> {
                 .error(eof.span, "empty input: expected an expression")
                 .with_label("expected an expression here"),
             Some(last) => self
-                .error(eof.span, "expected a final expression after the definitions")
+                .error(
+                    eof.span,
+                    "expected a final expression after the definitions",
+                )
                 .with_label("the input ends here")
                 .with_note(format!(
                     "end the input with the expression to compute, e.g. `{}`",
@@ -316,7 +383,10 @@ impl<'a> Parser<'a> {
         let err = self
             .error(
                 tok.span,
-                format!("expected the end of the input, found {}", tok.describe(self.src)),
+                format!(
+                    "expected the end of the input, found {}",
+                    tok.describe(self.src)
+                ),
             )
             .with_label("this comes after the final expression");
         if saw_newline && binary_op(tok.kind).is_some() {
@@ -334,139 +404,269 @@ impl<'a> Parser<'a> {
     }
 
     // ----- expressions -------------------------------------------------------------------
+    //
+    // A Pratt parser run on an explicit stack of pending constructs instead of recursion, so
+    // the native stack stays flat however deep the input (and in unoptimized builds too).
 
-    /// Pratt loop: an operand, then any operators binding at least as tightly as `min_bp`.
-    fn expr(&mut self, min_bp: u8, ctx: Ctx<'a>) -> Result<Node, Error> {
-        let mut lhs = self.operand(ctx)?;
-        loop {
-            let tok = self.peek_after_operand()?;
-            if tok.kind == Tok::Quote {
-                // Postfix `'` binds tighter than anything, so it always applies here.
-                self.bump();
-                let span = lhs.expr.span.join(tok.span);
-                let depth = lhs.depth + 1;
-                lhs = self.node(ExprKind::Transpose(Box::new(lhs.expr)), span, depth, tok.span)?;
-                continue;
+    /// One expression, with operators binding at least as tightly as 0 (i.e. all of them).
+    fn expr(&mut self, bottom: Ctx<'a>) -> Result<Node, Error> {
+        debug_assert!(self.stack.is_empty() && self.open_parens == 0);
+        'operand: loop {
+            let mut lhs = self.operand(bottom)?;
+            loop {
+                let tok = self.peek_after_operand()?;
+                if tok.kind == Tok::Quote {
+                    // Postfix `'` binds tighter than anything, so it always applies here.
+                    self.bump();
+                    lhs = self.transpose(lhs, tok)?;
+                    continue;
+                }
+                let min_bp = self.stack.last().map_or(0, Frame::min_bp);
+                if let Some((op, (lbp, rbp))) = binary_op(tok.kind) {
+                    if lbp >= min_bp {
+                        self.bump();
+                        self.push(
+                            Frame::Binary {
+                                lhs,
+                                op,
+                                op_tok: tok,
+                                rbp,
+                            },
+                            tok.span,
+                        )?;
+                        continue 'operand;
+                    }
+                }
+                // No operator continues `lhs`: it completes the innermost pending construct.
+                let Some(frame) = self.pop() else {
+                    return Ok(lhs);
+                };
+                match self.reduce(frame, lhs, tok)? {
+                    Some(node) => lhs = node,
+                    None => continue 'operand,
+                }
             }
-            let Some((op, (lbp, rbp))) = binary_op(tok.kind) else { break };
-            if lbp < min_bp {
-                break;
-            }
-            self.bump();
-            self.enter(tok.span)?;
-            let rhs = self.expr(rbp, Ctx::RightOf(op))?;
-            self.leave();
-            let span = lhs.expr.span.join(rhs.expr.span);
-            let depth = 1 + lhs.depth.max(rhs.depth);
-            let kind = ExprKind::Binary(op, Box::new(lhs.expr), Box::new(rhs.expr));
-            lhs = self.node(kind, span, depth, tok.span)?;
         }
-        Ok(lhs)
     }
 
-    /// A number, a name, a call, a parenthesized expression, or a prefix `-`/`+` and operand.
-    fn operand(&mut self, ctx: Ctx<'a>) -> Result<Node, Error> {
-        let tok = self.peek_operand()?;
-        match tok.kind {
-            Tok::Num(v) => {
-                self.bump();
-                Ok(Node { expr: Expr { kind: ExprKind::Num(v), span: tok.span }, depth: 1 })
-            }
-            Tok::Ident => {
-                self.bump();
-                // No line break allowed between a function name and its `(`.
-                if self.peek()?.kind == Tok::LParen {
-                    return self.call(tok);
-                }
-                let kind = ExprKind::Name(self.text(tok.span).to_string());
-                Ok(Node { expr: Expr { kind, span: tok.span }, depth: 1 })
-            }
-            Tok::LParen => self.parenthesized(tok),
-            Tok::Minus | Tok::Plus => self.prefix(tok),
-            _ => Err(self.expected_expression(tok, ctx)),
+    /// Push a pending construct, refusing to nest deeper than `MAX_DEPTH`. Every pending
+    /// construct wraps at least one level around what follows, so refusing here never rejects
+    /// a tree that would fit, and stops `((((...` at the first level too many.
+    fn push(&mut self, frame: Frame, at: Span) -> Result<(), Error> {
+        if self.stack.len() + 1 >= MAX_DEPTH {
+            return Err(self.too_deep(at));
         }
+        if frame.is_open_paren() {
+            self.open_parens += 1;
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Option<Frame> {
+        let frame = self.stack.pop()?;
+        if frame.is_open_paren() {
+            self.open_parens -= 1;
+        }
+        Some(frame)
+    }
+
+    /// Read prefix operators and `(`s (pushing them) up to an atom: a number, a name, or `f()`.
+    fn operand(&mut self, bottom: Ctx<'a>) -> Result<Node, Error> {
+        loop {
+            let tok = self.peek_operand()?;
+            match tok.kind {
+                Tok::Num(v) => {
+                    self.bump();
+                    return Ok(Node {
+                        expr: Expr {
+                            kind: ExprKind::Num(v),
+                            span: tok.span,
+                        },
+                        depth: 1,
+                    });
+                }
+                Tok::Ident => {
+                    self.bump();
+                    // No line break allowed between a function name and its `(`.
+                    if self.peek()?.kind == Tok::LParen {
+                        if let Some(call) = self.open_call(tok)? {
+                            return Ok(call);
+                        }
+                        continue;
+                    }
+                    let kind = ExprKind::Name(self.text(tok.span).to_string());
+                    return Ok(Node {
+                        expr: Expr {
+                            kind,
+                            span: tok.span,
+                        },
+                        depth: 1,
+                    });
+                }
+                Tok::LParen => {
+                    self.bump();
+                    self.push(Frame::Paren { lparen: tok }, tok.span)?;
+                }
+                Tok::Minus | Tok::Plus => {
+                    self.bump();
+                    self.push(Frame::Prefix { op: tok }, tok.span)?;
+                }
+                _ => {
+                    let ctx = self.stack.last().map_or(bottom, |f| f.ctx(self.src));
+                    return Err(self.expected_expression(tok, ctx));
+                }
+            }
+        }
+    }
+
+    /// `name(` with `(` next: finish the call at once if it has no arguments, else push it.
+    fn open_call(&mut self, name: Token) -> Result<Option<Node>, Error> {
+        let lparen = self.peek()?;
+        self.bump();
+        let tok = self.peek_operand()?;
+        if tok.kind == Tok::RParen {
+            self.bump();
+            return Ok(Some(self.call_node(name, Vec::new(), 0, tok)?));
+        }
+        self.push(
+            Frame::Call {
+                name,
+                lparen,
+                args: Vec::new(),
+                depth: 0,
+            },
+            lparen.span,
+        )?;
+        Ok(None)
+    }
+
+    /// Complete `frame` with its last operand `lhs`; `tok` is the (unconsumed) token after
+    /// `lhs`. Returns `None` when a call wants another argument (the frame is pushed back).
+    fn reduce(&mut self, frame: Frame, lhs: Node, tok: Token) -> Result<Option<Node>, Error> {
+        let node = match frame {
+            Frame::Prefix { op } => self.prefix(op, lhs)?,
+            Frame::Binary {
+                lhs: left,
+                op,
+                op_tok,
+                ..
+            } => {
+                let span = left.expr.span.join(lhs.expr.span);
+                let depth = 1 + left.depth.max(lhs.depth);
+                let kind = ExprKind::Binary(op, Box::new(left.expr), Box::new(lhs.expr));
+                self.node(kind, span, depth, op_tok.span)?
+            }
+            Frame::Paren { lparen } => {
+                if tok.kind != Tok::RParen {
+                    return Err(self.unclosed(lparen, tok, "expected `)` or an operator", None));
+                }
+                self.bump();
+                // No node for the parentheses, but the span covers them.
+                self.node(
+                    lhs.expr.kind,
+                    lparen.span.join(tok.span),
+                    lhs.depth + 1,
+                    lparen.span,
+                )?
+            }
+            Frame::Call {
+                name,
+                lparen,
+                mut args,
+                depth,
+            } => {
+                let depth = depth.max(lhs.depth);
+                args.push(lhs.expr);
+                match tok.kind {
+                    Tok::Comma => {
+                        self.bump();
+                        self.push(
+                            Frame::Call {
+                                name,
+                                lparen,
+                                args,
+                                depth,
+                            },
+                            lparen.span,
+                        )?;
+                        return Ok(None);
+                    }
+                    Tok::RParen => {
+                        self.bump();
+                        self.call_node(name, args, depth, tok)?
+                    }
+                    _ => {
+                        let func = self.text(name.span);
+                        let expected =
+                            format!("expected `,` or `)` in the argument list of `{func}`");
+                        return Err(self.unclosed(lparen, tok, &expected, Some(func)));
+                    }
+                }
+            }
+        };
+        Ok(Some(node))
+    }
+
+    fn transpose(&self, lhs: Node, quote: Token) -> Result<Node, Error> {
+        let span = lhs.expr.span.join(quote.span);
+        self.node(
+            ExprKind::Transpose(Box::new(lhs.expr)),
+            span,
+            lhs.depth + 1,
+            quote.span,
+        )
+    }
+
+    /// `-operand`, or `+operand`: a no-op that leaves no node but still counts as a level.
+    fn prefix(&self, op: Token, operand: Node) -> Result<Node, Error> {
+        let span = op.span.join(operand.expr.span);
+        let depth = operand.depth + 1;
+        let kind = match op.kind {
+            Tok::Minus => ExprKind::Neg(Box::new(operand.expr)),
+            _ => operand.expr.kind,
+        };
+        self.node(kind, span, depth, op.span)
+    }
+
+    /// `name(args)`; `depth` is that of the deepest argument (0 for none).
+    fn call_node(
+        &self,
+        name: Token,
+        args: Vec<Expr>,
+        depth: usize,
+        rparen: Token,
+    ) -> Result<Node, Error> {
+        let func = self.text(name.span).to_string();
+        let kind = ExprKind::Call {
+            func,
+            func_span: name.span,
+            args,
+        };
+        self.node(kind, name.span.join(rparen.span), depth + 1, name.span)
     }
 
     fn expected_expression(&self, tok: Token, ctx: Ctx<'_>) -> Error {
         let msg = format!("expected an expression, found {}", tok.describe(self.src));
         let err = self.error(tok.span, msg).with_label(ctx.label());
         match (tok.kind, ctx) {
-            (Tok::RParen, Ctx::Start { .. } | Ctx::Value(_)) if self.open.is_empty() => {
+            (Tok::RParen, Ctx::Start { .. } | Ctx::Value(_)) => {
                 err.with_note("this `)` has no matching `(`")
             }
-            (_, Ctx::Start { after_newline: true }) if binary_op(tok.kind).is_some() => {
-                err.with_note(self.leading_operator_note(tok))
+            (
+                _,
+                Ctx::Start {
+                    after_newline: true,
+                },
+            ) if binary_op(tok.kind).is_some() => err.with_note(self.leading_operator_note(tok)),
+            (Tok::Star, Ctx::RightOf(BinOp::Mul)) => {
+                err.with_note("write `^` for a power, e.g. `x^2`")
             }
-            (Tok::Star, Ctx::RightOf(BinOp::Mul)) => err.with_note("write `^` for a power, e.g. `x^2`"),
-            (Tok::Eq, Ctx::Value(_)) => err.with_note("each definition is a single `name = expression`"),
+            (Tok::Eq, Ctx::Value(_)) => {
+                err.with_note("each definition is a single `name = expression`")
+            }
             _ => err,
         }
-    }
-
-    /// `-operand` or `+operand` (a no-op that leaves no node).
-    fn prefix(&mut self, tok: Token) -> Result<Node, Error> {
-        self.bump();
-        self.enter(tok.span)?;
-        let (symbol, negate) = if tok.kind == Tok::Minus { ("-", true) } else { ("+", false) };
-        let inner = self.expr(PREFIX_BP, Ctx::Prefix(symbol))?;
-        self.leave();
-        let span = tok.span.join(inner.expr.span);
-        let depth = inner.depth + 1;
-        if negate {
-            self.node(ExprKind::Neg(Box::new(inner.expr)), span, depth, tok.span)
-        } else {
-            self.node(inner.expr.kind, span, depth, tok.span)
-        }
-    }
-
-    /// `( expr )`; the result's span widens to include the parentheses.
-    fn parenthesized(&mut self, lparen: Token) -> Result<Node, Error> {
-        self.bump();
-        self.enter(lparen.span)?;
-        self.open.push(lparen.span);
-        let inner = self.expr(0, Ctx::Paren)?;
-        let tok = self.peek_after_operand()?;
-        if tok.kind != Tok::RParen {
-            return Err(self.unclosed(lparen, tok, "expected `)` or an operator", None));
-        }
-        self.bump();
-        self.open.pop();
-        self.leave();
-        let span = lparen.span.join(tok.span);
-        self.node(inner.expr.kind, span, inner.depth + 1, lparen.span)
-    }
-
-    /// `name(arg, ...)` with zero or more arguments; `name_tok` consumed, `(` next.
-    fn call(&mut self, name_tok: Token) -> Result<Node, Error> {
-        let lparen = self.peek()?;
-        self.bump();
-        self.enter(lparen.span)?;
-        self.open.push(lparen.span);
-        let func = self.text(name_tok.span);
-        let mut args = Vec::new();
-        let mut depth = 0;
-        let mut tok = self.peek_operand()?;
-        if tok.kind != Tok::RParen {
-            loop {
-                let arg = self.expr(0, Ctx::Arg(func))?;
-                depth = depth.max(arg.depth);
-                args.push(arg.expr);
-                tok = self.peek_after_operand()?;
-                match tok.kind {
-                    Tok::Comma => self.bump(),
-                    Tok::RParen => break,
-                    _ => {
-                        let expected = format!("expected `,` or `)` in the argument list of `{func}`");
-                        return Err(self.unclosed(lparen, tok, &expected, Some(func)));
-                    }
-                }
-            }
-        }
-        self.bump();
-        self.open.pop();
-        self.leave();
-        let kind = ExprKind::Call { func: func.to_string(), func_span: name_tok.span, args };
-        self.node(kind, name_tok.span.join(tok.span), depth + 1, name_tok.span)
     }
 
     /// The token after a `(`'s contents is not `)`: either the input ended ("unclosed `(`",
@@ -481,13 +681,20 @@ impl<'a> Parser<'a> {
             return self
                 .error(lparen.span, "unclosed `(`")
                 .with_label(label)
-                .with_note(format!("the input ended at line {line}, column {col}, before a matching `)`"));
+                .with_note(format!(
+                    "the input ended at line {line}, column {col}, before a matching `)`"
+                ));
         }
         let err = self
-            .error(tok.span, format!("{expected}, found {}", tok.describe(self.src)))
+            .error(
+                tok.span,
+                format!("{expected}, found {}", tok.describe(self.src)),
+            )
             .with_label("expected `)` before this");
         let (line, col) = line_col(self.src, lparen.span.start);
-        let err = err.with_note(format!("the `(` at line {line}, column {col} is still open"));
+        let err = err.with_note(format!(
+            "the `(` at line {line}, column {col} is still open"
+        ));
         implicit_product_hint(err, tok)
     }
 }
