@@ -42,7 +42,7 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
     for v in &g.vars {
         let Some(value) = inputs.get(&v.name) else {
             return Err(Error::unspanned(Input::Values, format!("no value given for `{}`", v.name))
-                .with_note(format!("`{}` is {}", v.name, g.dims.describe(v.shape))));
+                .with_note(format!("`{}` is {}; add it to the inputs, e.g. \"{}\": {}", v.name, g.dims.describe(v.shape), v.name, example_value(v.shape))));
         };
         let m = to_mat(value).map_err(|msg| Error::unspanned(Input::Values, format!("the value of `{}` {msg}", v.name)))?;
         let kind_ok = match (v.shape.rows, v.shape.cols) {
@@ -54,18 +54,24 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
             return Err(Error::unspanned(
                 Input::Values,
                 format!("`{}` should be {}, but its value is {}", v.name, g.dims.describe(v.shape), describe_value(value)),
-            ));
+            )
+            .with_note(format!("write {} as {}", g.dims.describe(v.shape), example_value(v.shape))));
         }
-        for (d, k, which) in [(v.shape.rows, m.nrows(), "rows"), (v.shape.cols, m.ncols(), "columns")] {
+        let along_rows = if v.shape.cols.is_none() { "length" } else { "rows" };
+        for (d, k, which) in [(v.shape.rows, m.nrows(), along_rows), (v.shape.cols, m.ncols(), "columns")] {
             let Some(d) = d else { continue };
             let from = format!("the {which} of `{}`", v.name);
             match &dims[d as usize] {
                 Some((k0, from0)) if *k0 != k => {
-                    return Err(Error::unspanned(
-                        Input::Values,
-                        format!("dimension {} is {k0} from {from0} but {k} from {from}", g.dims.name(d)),
-                    )
-                    .with_note(format!("`{}` is {}", v.name, g.dims.describe(v.shape))));
+                    let name = g.dims.name(d);
+                    let uses: Vec<String> = g
+                        .vars
+                        .iter()
+                        .filter(|w| [w.shape.rows, w.shape.cols].contains(&Some(d)))
+                        .map(|w| format!("`{}` is {}", w.name, g.dims.describe(w.shape)))
+                        .collect();
+                    return Err(Error::unspanned(Input::Values, format!("dimension {name} is {k0} from {from0} but {k} from {from}"))
+                        .with_note(format!("{}: all sizes named {name} must agree", uses.join(", "))));
                 }
                 Some(_) => {}
                 None => dims[d as usize] = Some((k, from)),
@@ -93,8 +99,17 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
 fn describe_value(v: &Value) -> String {
     match v {
         Value::Scalar(_) => "a number".into(),
-        Value::Vector(x) => format!("a list of {}", x.len()),
-        Value::Matrix(r) => format!("{} rows of {}", r.len(), r.first().map_or(0, |x| x.len())),
+        Value::Vector(x) => format!("a list of {} numbers", x.len()),
+        Value::Matrix(r) => format!("a list of {} rows of {} numbers", r.len(), r.first().map_or(0, |x| x.len())),
+    }
+}
+
+/// How a value of this shape is written in the inputs.
+fn example_value(s: Shape) -> &'static str {
+    match (s.rows, s.cols) {
+        (None, None) => "1.5",
+        (Some(_), None) => "[1, 2, 3] (a list of numbers)",
+        _ => "[[1, 2], [3, 4]] (a list of rows)",
     }
 }
 
@@ -143,7 +158,8 @@ pub fn check_sizes(g: &Graph, roots: &[NodeId], env: &Env) -> Result<()> {
         }
         let (r, c) = env.size(s);
         if r.saturating_mul(c) > MAX_ENTRIES {
-            return Err(Error::unspanned(Input::Values, format!("an intermediate would be {r}×{c}, more than {MAX_ENTRIES} entries")));
+            return Err(Error::unspanned(Input::Values, format!("an intermediate result would be {r}×{c}, more than {MAX_ENTRIES} entries"))
+                .with_note("that is too large to evaluate; use smaller inputs or dimensions"));
         }
     }
     Ok(())

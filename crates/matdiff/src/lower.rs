@@ -68,6 +68,7 @@ pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
     // The defaults failed: try changing one undeclared name's kind at a time, keeping the
     // change that lets inference get furthest, until it succeeds.
     let undeclared = first.undeclared.clone();
+    let default_err = first.error.clone();
     let (mut best_err, mut best_progress) = (first.error, first.progress);
     for _round in 0..undeclared.len().min(8) {
         let mut successes: Vec<(String, Kind, Lowered)> = vec![];
@@ -95,13 +96,7 @@ pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
             0 => {}
             1 => return Ok(successes.pop().unwrap().2),
             _ => {
-                let options: Vec<String> =
-                    successes.iter().map(|(n, k, _)| format!("`{n}` as a {}", k.word())).collect();
-                return Err(Error::unspanned(
-                    Input::Expr,
-                    format!("cannot tell the kinds of undeclared names: {} would each make it well-typed", options.join(", or ")),
-                )
-                .with_note("declare them, e.g. --decl \"x: vector(n); a: scalar\""));
+                return Err(ambiguous(&successes, &default_err));
             }
         }
         match best_step {
@@ -114,6 +109,40 @@ pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
         }
     }
     Err(best_err)
+}
+
+/// Several single-name kind changes make the expression well-typed: ask for declarations,
+/// pointing at where the default kinds failed.
+fn ambiguous(successes: &[(String, Kind, Lowered)], default_err: &Error) -> Error {
+    let mut names: Vec<&str> = vec![];
+    for (n, _, _) in successes {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    let options: Vec<String> = successes.iter().map(|(n, k, _)| format!("`{n}` as a {}", k.word())).collect();
+    // One consistent choice: the first working change, the other names at their defaults.
+    let (first_name, first_kind) = (&successes[0].0, successes[0].1);
+    let example: Vec<String> = names
+        .iter()
+        .map(|n| match if *n == first_name { first_kind } else { default_kind(n) } {
+            Kind::Scalar => format!("{n}: scalar"),
+            Kind::Vector => format!("{n}: vector(n)"),
+            Kind::Matrix => format!("{n}: matrix(m,n)"),
+        })
+        .collect();
+    let message = match quoted.as_slice() {
+        [one] => format!("cannot tell the kind of the undeclared name {one}"),
+        _ => format!("cannot tell the kinds of the undeclared names {}", quoted.join(" and ")),
+    };
+    let err = match default_err.span {
+        Some(span) => Error::new(Input::Expr, span, message).with_label(format!("with the default kinds: {}", default_err.message)),
+        None => Error::unspanned(Input::Expr, message).with_note(format!("with the default kinds: {}", default_err.message)),
+    };
+    err.with_note(format!("reading {} would each make it well-typed", options.join(", or ")))
+        .with_note("undeclared names are scalars (a-g), vectors (h-z) or matrices (A-Z) by their first letter")
+        .with_note(format!("declare {}, e.g. --decl \"{}\"", if names.len() == 1 { "it" } else { "them" }, example.join("; ")))
 }
 
 /// Lower `program` into an existing graph (a claimed answer next to the expression it answers):
@@ -258,7 +287,12 @@ impl<'a> Lowerer<'a> {
 
     fn unify(&mut self, a: DimId, b: DimId, span: Span, what: impl FnOnce() -> String) -> Result<()> {
         self.u.unify(a, b).map_err(|(x, y)| {
-            Error::new(Input::Expr, span, what()).with_note(format!("dimension {x} cannot equal dimension {y}: the result must hold for all sizes"))
+            let why = if x.parse::<usize>().is_ok() && y.parse::<usize>().is_ok() {
+                format!("sizes {x} and {y} differ")
+            } else {
+                format!("{x} and {y} are different dimensions: the result must hold whatever their sizes")
+            };
+            Error::new(Input::Expr, span, what()).with_note(why)
         })
     }
 
@@ -444,7 +478,7 @@ impl<'a> Lowerer<'a> {
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
         if !sb.is_scalar() {
             let db = self.describe(b);
-            return Err(Error::new(Input::Expr, r.span, format!("the exponent must be a scalar, not {db}")).with_label("exponent"));
+            return Err(Error::new(Input::Expr, r.span, format!("the exponent must be a scalar, not {db}")).with_label(format!("this exponent is {db}")));
         }
         let p = self.graph.as_const(b);
         if op == BinOp::EPow || sa.is_scalar() {
@@ -479,7 +513,8 @@ impl<'a> Lowerer<'a> {
         };
         let (rows, cols) = (sa.rows.unwrap(), sa.cols.unwrap());
         let da = self.describe(a);
-        self.unify(rows, cols, l.span, || format!("a matrix power needs a square matrix, but `{}` is {da}", snippet(l)))?;
+        self.unify(rows, cols, l.span, || format!("a matrix power needs a square matrix, but `{}` is {da}", snippet(l)))
+            .map_err(|e| e.with_label(format!("this is {da}, not square")))?;
         if k == 0 {
             return Ok(self.graph.identity(rows));
         }
@@ -552,7 +587,7 @@ impl<'a> Lowerer<'a> {
                     Ok(self.graph.diag_part(a))
                 } else {
                     let d = self.describe(a);
-                    Err(Error::new(Input::Expr, args[0].span, format!("diag needs a vector or a square matrix, not {d}")).with_label(d))
+                    Err(Error::new(Input::Expr, args[0].span, format!("diag needs a vector or a square matrix, not {d}")).with_label(format!("this is {d}")))
                 }
             }
             _ => unreachable!("function list and dispatch disagree"),
@@ -566,8 +601,11 @@ impl<'a> Lowerer<'a> {
         }
         let d = self.describe(a);
         match (s.rows, s.cols) {
-            (Some(m), Some(n)) => self.unify(m, n, e.span, || format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e))),
-            _ => Err(Error::new(Input::Expr, e.span, format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e))).with_label(d)),
+            (Some(m), Some(n)) => self
+                .unify(m, n, e.span, || format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)))
+                .map_err(|err| err.with_label(format!("this is {d}, not square"))),
+            _ => Err(Error::new(Input::Expr, e.span, format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)))
+                .with_label(format!("this is {d}, not a matrix"))),
         }
     }
 

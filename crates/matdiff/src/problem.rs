@@ -52,9 +52,18 @@ impl Problem {
     /// The variable called `name`, or an error listing the ones that exist.
     pub fn var_index(&self, name: &str) -> Result<usize> {
         self.graph.var_id(name).map(|v| v as usize).ok_or_else(|| {
-            let names: Vec<&str> = self.graph.vars.iter().map(|v| v.name.as_str()).collect();
-            Error::unspanned(Input::None, format!("`{name}` does not occur in the expression"))
-                .with_note(format!("its variables are: {}", names.join(", ")))
+            let names: Vec<String> = self.graph.vars.iter().map(|v| format!("`{}`", v.name)).collect();
+            let (message, label) = if name.is_empty() {
+                ("no variable named to differentiate with respect to".to_string(), "differentiate this w.r.t. which variable?".to_string())
+            } else {
+                (format!("`{name}` does not occur in the expression"), format!("no `{name}` in here"))
+            };
+            let err = Error::new(Input::Expr, Span::new(0, self.source_len), message).with_label(label);
+            if names.is_empty() {
+                err.with_note("the expression has no variables, so there is nothing to differentiate")
+            } else {
+                err.with_note(format!("its variables are: {}", names.join(", ")))
+            }
         })
     }
 
