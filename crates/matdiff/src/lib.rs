@@ -8,6 +8,7 @@ mod diff;
 mod error;
 mod eval;
 mod examples;
+mod exec;
 mod ir;
 mod lower;
 mod numcheck;
@@ -18,6 +19,7 @@ pub mod syntax;
 
 pub use diff::{Backward, Push, Rule};
 pub use error::{Error, Input, Result, Span};
+pub use exec::Compiled;
 pub use examples::{example, Example, EXAMPLES};
 pub use eval::{bind, check_sizes, eval, to_value, Env, Value};
 pub use ir::{Func, Graph, Node, NodeId, Op, Var};

@@ -1,0 +1,469 @@
+//! The planner: IR nodes to steps over numbered buffers, with cost-based rewrites for the sizes.
+
+use crate::error::Result;
+use crate::eval::{check_sizes, Env};
+use crate::ir::{Func, Graph, NodeId, Op};
+use faer::Mat;
+use std::collections::HashMap;
+
+/// Where a step reads a value: a caller input or a buffer, possibly as its transpose (a view).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Opnd {
+    pub src: Src,
+    pub t: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Src {
+    Input(usize),
+    Slot(usize),
+}
+
+impl Opnd {
+    fn flip(self) -> Opnd {
+        Opnd { t: !self.t, ..self }
+    }
+}
+
+/// One instruction; `dst` is always a buffer index.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Fill { dst: usize, value: f64 },
+    Ident { dst: usize },
+    /// dst = Σ cᵢ · (scalarᵢ) · xᵢ
+    Lin { dst: usize, terms: Vec<(f64, Vec<Opnd>, Opnd)> },
+    Scale { dst: usize, s: Opnd, x: Opnd },
+    Had { dst: usize, a: Opnd, b: Opnd },
+    Pow { dst: usize, a: Opnd, p: f64 },
+    Map { dst: usize, f: Func, a: Opnd },
+    Gemm { dst: usize, a: Opnd, b: Opnd },
+    Sum { dst: usize, a: Opnd },
+    SqNorm { dst: usize, a: Opnd },
+    Norm1 { dst: usize, a: Opnd },
+    Norm2 { dst: usize, a: Opnd },
+    Dot { dst: usize, a: Opnd, b: Opnd },
+    Trace { dst: usize, a: Opnd },
+    /// Factorize a square matrix: Cholesky when symmetric (LU if that fails), else LU.
+    Factor { f: usize, a: Opnd, sym: bool },
+    LogDet { dst: usize, f: usize },
+    Det { dst: usize, f: usize },
+    Inverse { dst: usize, f: usize },
+    /// dst = op(A)⁻¹·rhs, op = transpose when `t`.
+    Solve { dst: usize, f: usize, t: bool, rhs: Opnd },
+    Diag { dst: usize, a: Opnd },
+    DiagPart { dst: usize, a: Opnd },
+    Copy { dst: usize, a: Opnd },
+}
+
+/// A matrix factorization held between steps.
+pub enum Factor {
+    Llt(faer::linalg::solvers::Llt<f64>),
+    Lu(faer::linalg::solvers::PartialPivLu<f64>),
+    /// Not computed yet (or failed).
+    None,
+}
+
+/// Steps and buffers for one set of dimension sizes.
+pub struct Plan {
+    pub dims: Vec<usize>,
+    pub steps: Vec<Step>,
+    pub slots: Vec<Mat<f64>>,
+    pub factors: Vec<Factor>,
+    pub outputs: Vec<usize>,
+}
+
+/// How a factor of a product chain is produced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Factor_ {
+    Plain(NodeId),
+    /// inv(a), or its transpose when `t`: used through solves.
+    Inv { a: NodeId, t: bool },
+}
+
+struct Planner<'g> {
+    g: &'g Graph,
+    env: Env,
+    steps: Vec<Step>,
+    shapes: Vec<(usize, usize)>,
+    nfactors: usize,
+    values: HashMap<NodeId, Opnd>,
+    chains: HashMap<Vec<NodeId>, Opnd>,
+    factor_of: HashMap<NodeId, usize>,
+    parents: Vec<Vec<NodeId>>,
+    est: HashMap<NodeId, f64>,
+}
+
+impl Plan {
+    pub fn new(g: &Graph, roots: &[NodeId], dims: Vec<usize>) -> Result<Plan> {
+        let env = Env { dims: dims.clone(), vars: vec![] };
+        check_sizes(g, roots, &env)?;
+        let mut parents = vec![vec![]; g.len()];
+        for n in g.reachable(roots) {
+            for c in g.op(n).children() {
+                if !parents[c.index()].contains(&n) {
+                    parents[c.index()].push(n);
+                }
+            }
+        }
+        let mut p = Planner {
+            g,
+            env,
+            steps: vec![],
+            shapes: vec![],
+            nfactors: 0,
+            values: HashMap::new(),
+            chains: HashMap::new(),
+            factor_of: HashMap::new(),
+            parents,
+            est: HashMap::new(),
+        };
+        let mut outputs = vec![];
+        for &r in roots {
+            let o = p.value(r);
+            // Outputs are plain buffers the caller can read directly.
+            let slot = match o {
+                Opnd { src: Src::Slot(s), t: false } => s,
+                _ => {
+                    let (rows, cols) = p.size(r);
+                    let dst = p.slot(rows, cols);
+                    p.steps.push(Step::Copy { dst, a: o });
+                    dst
+                }
+            };
+            outputs.push(slot);
+        }
+        let slots = p.shapes.iter().map(|&(r, c)| Mat::zeros(r, c)).collect();
+        let factors = (0..p.nfactors).map(|_| Factor::None).collect();
+        Ok(Plan { dims, steps: p.steps, slots, factors, outputs })
+    }
+
+    pub fn describe(&self) -> String {
+        self.steps.iter().map(|s| format!("{s:?}\n")).collect()
+    }
+}
+
+impl Planner<'_> {
+    fn size(&self, n: NodeId) -> (usize, usize) {
+        self.env.size(self.g.shape(n))
+    }
+    fn slot(&mut self, r: usize, c: usize) -> usize {
+        self.shapes.push((r, c));
+        self.shapes.len() - 1
+    }
+    fn out(&mut self, n: NodeId) -> usize {
+        let (r, c) = self.size(n);
+        self.slot(r, c)
+    }
+    fn emit(&mut self, step: Step) {
+        self.steps.push(step);
+    }
+    fn at(dst: usize) -> Opnd {
+        Opnd { src: Src::Slot(dst), t: false }
+    }
+
+    /// The operand holding node `n`'s value, planning its computation on first use.
+    fn value(&mut self, n: NodeId) -> Opnd {
+        if let Some(&o) = self.values.get(&n) {
+            return o;
+        }
+        let o = self.compute(n);
+        self.values.insert(n, o);
+        o
+    }
+
+    fn compute(&mut self, n: NodeId) -> Opnd {
+        let g = self.g;
+        let op = g.op(n).clone();
+        let unary = |p: &mut Self, a: NodeId, mk: fn(usize, Opnd) -> Step| {
+            let a = p.value(a);
+            let dst = p.out(n);
+            p.emit(mk(dst, a));
+            Self::at(dst)
+        };
+        match op {
+            Op::Var(i) => Opnd { src: Src::Input(i as usize), t: false },
+            Op::Const(c) | Op::Fill(c) => {
+                let dst = self.out(n);
+                self.emit(Step::Fill { dst, value: c.get() });
+                Self::at(dst)
+            }
+            Op::Identity => {
+                let dst = self.out(n);
+                self.emit(Step::Ident { dst });
+                Self::at(dst)
+            }
+            Op::Lin(ts) => {
+                let terms = ts.iter().map(|(c, t)| (c.get(), vec![], self.value(*t))).collect();
+                let dst = self.out(n);
+                self.emit(Step::Lin { dst, terms });
+                Self::at(dst)
+            }
+            Op::Scale(s, x) => {
+                let (s, x) = (self.value(s), self.value(x));
+                let dst = self.out(n);
+                self.emit(Step::Scale { dst, s, x });
+                Self::at(dst)
+            }
+            Op::MatMul(fs) => self.chain(&fs),
+            Op::Hadamard(a, b) => {
+                let (a, b) = (self.value(a), self.value(b));
+                let dst = self.out(n);
+                self.emit(Step::Had { dst, a, b });
+                Self::at(dst)
+            }
+            Op::Pow(a, p) => {
+                let a = self.value(a);
+                let dst = self.out(n);
+                self.emit(Step::Pow { dst, a, p: p.get() });
+                Self::at(dst)
+            }
+            Op::Map(f, a) => {
+                let a = self.value(a);
+                let dst = self.out(n);
+                self.emit(Step::Map { dst, f, a });
+                Self::at(dst)
+            }
+            Op::Transpose(a) => self.value(a).flip(),
+            Op::Sum(a) => unary(self, a, |dst, a| Step::Sum { dst, a }),
+            Op::SqNorm(a) => unary(self, a, |dst, a| Step::SqNorm { dst, a }),
+            Op::Norm1(a) => unary(self, a, |dst, a| Step::Norm1 { dst, a }),
+            Op::Norm2(a) => unary(self, a, |dst, a| Step::Norm2 { dst, a }),
+            Op::Dot(a, b) => {
+                let (a, b) = (self.value(a), self.value(b));
+                let dst = self.out(n);
+                self.emit(Step::Dot { dst, a, b });
+                Self::at(dst)
+            }
+            Op::Trace(a) => self.trace(n, a),
+            Op::Det(a) => {
+                let f = self.factor(a);
+                let dst = self.out(n);
+                self.emit(Step::Det { dst, f });
+                Self::at(dst)
+            }
+            Op::LogDet(a) => {
+                let f = self.factor(a);
+                let dst = self.out(n);
+                self.emit(Step::LogDet { dst, f });
+                Self::at(dst)
+            }
+            Op::Inv(a) => {
+                let f = self.factor(a);
+                let dst = self.out(n);
+                self.emit(Step::Inverse { dst, f });
+                Self::at(dst)
+            }
+            Op::Diag(a) => unary(self, a, |dst, a| Step::Diag { dst, a }),
+            Op::DiagPart(a) => unary(self, a, |dst, a| Step::DiagPart { dst, a }),
+        }
+    }
+
+    /// One factorization per matrix, shared by log det, det, inverse and solves.
+    fn factor(&mut self, a: NodeId) -> usize {
+        if let Some(&f) = self.factor_of.get(&a) {
+            return f;
+        }
+        let av = self.value(a);
+        let f = self.nfactors;
+        self.nfactors += 1;
+        self.emit(Step::Factor { f, a: av, sym: self.g.node(a).symmetric });
+        self.factor_of.insert(a, f);
+        f
+    }
+
+    /// tr(F₁⋯Fₖ) = ⟨F₁⋯Fₛ, (Fₛ₊₁⋯Fₖ)ᵀ⟩ at the cheapest split: the product is never formed.
+    fn trace(&mut self, n: NodeId, a: NodeId) -> Opnd {
+        let fs = match self.g.op(a) {
+            Op::MatMul(fs) => fs.clone(),
+            _ => {
+                let av = self.value(a);
+                let dst = self.out(n);
+                self.emit(Step::Trace { dst, a: av });
+                return Self::at(dst);
+            }
+        };
+        let k = fs.len();
+        let best = (1..k)
+            .min_by(|&x, &y| {
+                let cx = self.chain_cost(&fs[..x]) + self.chain_cost(&fs[x..]);
+                let cy = self.chain_cost(&fs[..y]) + self.chain_cost(&fs[y..]);
+                cx.total_cmp(&cy)
+            })
+            .unwrap();
+        let left = self.chain(&fs[..best]);
+        let right = self.chain(&fs[best..]);
+        let dst = self.out(n);
+        self.emit(Step::Dot { dst, a: left, b: right.flip() });
+        Self::at(dst)
+    }
+
+    fn classify(&self, f: NodeId) -> Factor_ {
+        match self.g.op(f) {
+            Op::Inv(a) => Factor_::Inv { a: *a, t: false },
+            Op::Transpose(x) => match self.g.op(*x) {
+                Op::Inv(a) => Factor_::Inv { a: *a, t: true },
+                _ => Factor_::Plain(f),
+            },
+            _ => Factor_::Plain(f),
+        }
+    }
+
+    /// Rows of each factor and columns of the last, for the chain-order programme.
+    fn chain_dims(&self, fs: &[NodeId]) -> Vec<usize> {
+        std::iter::once(self.size(fs[0]).0).chain(fs.iter().map(|&f| self.size(f).1)).collect()
+    }
+
+    /// Flops of the best order (sub-chains already planned cost nothing).
+    fn chain_cost(&self, fs: &[NodeId]) -> f64 {
+        self.chain_dp(fs).0
+    }
+
+    /// Matrix-chain programme aware of sub-chains already planned: (cost, split table).
+    fn chain_dp(&self, fs: &[NodeId]) -> (f64, Vec<Vec<usize>>) {
+        let k = fs.len();
+        if k <= 1 || self.chains.contains_key(fs) {
+            return (0.0, vec![vec![0; k]; k]);
+        }
+        let d = self.chain_dims(fs);
+        let mut cost = vec![vec![0f64; k]; k];
+        let mut split = vec![vec![0usize; k]; k];
+        for len in 2..=k {
+            for i in 0..=k - len {
+                let j = i + len - 1;
+                if self.chains.contains_key(&fs[i..=j]) {
+                    continue;
+                }
+                cost[i][j] = f64::INFINITY;
+                for s in i..j {
+                    let c = cost[i][s] + cost[s + 1][j] + (d[i] * d[s + 1] * d[j + 1]) as f64;
+                    if c < cost[i][j] {
+                        cost[i][j] = c;
+                        split[i][j] = s;
+                    }
+                }
+            }
+        }
+        (cost[0][k - 1], split)
+    }
+
+    /// Rough flops to materialize a node (for deciding whether to distribute a product).
+    fn estimate(&mut self, n: NodeId) -> f64 {
+        if let Some(&e) = self.est.get(&n) {
+            return e;
+        }
+        let (r, c) = self.size(n);
+        let e = match self.g.op(n).clone() {
+            Op::MatMul(fs) => self.chain_cost(&fs) + fs.iter().map(|&f| self.estimate(f)).sum::<f64>(),
+            Op::Inv(a) => (r * r * r) as f64 + self.estimate(a),
+            Op::Var(_) | Op::Const(_) => 0.0,
+            op => (r * c) as f64 + op.children().iter().map(|&ch| self.estimate(ch)).sum::<f64>(),
+        };
+        self.est.insert(n, e);
+        e
+    }
+
+    /// A sum factor worth distributing the product over: `(A - B)*X` → `A*X - B*X`.
+    fn distributable(&mut self, fs: &[NodeId]) -> Option<(usize, Vec<(f64, Vec<NodeId>, Vec<NodeId>)>)> {
+        for (k, &f) in fs.iter().enumerate() {
+            let Op::Lin(ts) = self.g.op(f).clone() else { continue };
+            if ts.len() < 2 {
+                continue;
+            }
+            // Split each term into scalar multipliers and matrix factors.
+            let terms: Vec<(f64, Vec<NodeId>, Vec<NodeId>)> = ts
+                .iter()
+                .map(|(c, t)| {
+                    let (scalars, body) = match self.g.op(*t) {
+                        Op::Scale(s, y) => (vec![*s], *y),
+                        _ => (vec![], *t),
+                    };
+                    let factors = match self.g.op(body) {
+                        Op::MatMul(inner) => inner.clone(),
+                        _ => vec![body],
+                    };
+                    (c.get(), scalars, factors)
+                })
+                .collect();
+            let only_in_products = self.parents[f.index()].iter().all(|p| matches!(self.g.op(*p), Op::MatMul(_)));
+            let materialize = if only_in_products { self.estimate(f) } else { 0.0 } + self.chain_cost(fs);
+            let mut distributed = 0.0;
+            for (_, _, factors) in &terms {
+                let spliced: Vec<NodeId> = fs[..k].iter().chain(factors).chain(&fs[k + 1..]).copied().collect();
+                distributed += self.chain_cost(&spliced) + factors.iter().map(|&x| self.estimate(x)).sum::<f64>();
+            }
+            if distributed < 0.5 * materialize {
+                return Some((k, terms));
+            }
+        }
+        None
+    }
+
+    /// The product F₁⋯Fₖ in the cheapest order, inverses applied by solves.
+    fn chain(&mut self, fs: &[NodeId]) -> Opnd {
+        if fs.len() == 1 {
+            return self.value(fs[0]);
+        }
+        if let Some(&o) = self.chains.get(fs) {
+            return o;
+        }
+        if let Some((k, terms)) = self.distributable(fs) {
+            let mut lin = vec![];
+            for (c, scalars, factors) in terms {
+                let spliced: Vec<NodeId> = fs[..k].iter().chain(&factors).chain(&fs[k + 1..]).copied().collect();
+                let x = self.chain(&spliced);
+                let ss = scalars.iter().map(|&s| self.value(s)).collect();
+                lin.push((c, ss, x));
+            }
+            let (r, c) = (self.size(fs[0]).0, self.size(fs[fs.len() - 1]).1);
+            let dst = self.slot(r, c);
+            self.emit(Step::Lin { dst, terms: lin });
+            let o = Self::at(dst);
+            self.chains.insert(fs.to_vec(), o);
+            return o;
+        }
+        let (_, split) = self.chain_dp(fs);
+        let o = self.build(fs, &split, 0, fs.len() - 1);
+        self.chains.insert(fs.to_vec(), o);
+        o
+    }
+
+    fn build(&mut self, fs: &[NodeId], split: &[Vec<usize>], i: usize, j: usize) -> Opnd {
+        if i == j {
+            return self.value(fs[i]);
+        }
+        if let Some(&o) = self.chains.get(&fs[i..=j]) {
+            return o;
+        }
+        let s = split[i][j];
+        let (r, c) = (self.size(fs[i]).0, self.size(fs[j]).1);
+        let o = match (s == i, s + 1 == j) {
+            // inv(A)·R: a solve instead of an inverse.
+            (true, _) if matches!(self.classify(fs[i]), Factor_::Inv { .. }) => {
+                let Factor_::Inv { a, t } = self.classify(fs[i]) else { unreachable!() };
+                let rhs = self.build(fs, split, i + 1, j);
+                let f = self.factor(a);
+                let dst = self.slot(r, c);
+                self.emit(Step::Solve { dst, f, t, rhs });
+                Self::at(dst)
+            }
+            // L·inv(A) = (inv(A)ᵀ·Lᵀ)ᵀ.
+            (_, true) if matches!(self.classify(fs[j]), Factor_::Inv { .. }) => {
+                let Factor_::Inv { a, t } = self.classify(fs[j]) else { unreachable!() };
+                let lhs = self.build(fs, split, i, j - 1);
+                let f = self.factor(a);
+                let dst = self.slot(c, r);
+                self.emit(Step::Solve { dst, f, t: !t, rhs: lhs.flip() });
+                Self::at(dst).flip()
+            }
+            _ => {
+                let a = self.build(fs, split, i, s);
+                let b = self.build(fs, split, s + 1, j);
+                let dst = self.slot(r, c);
+                self.emit(Step::Gemm { dst, a, b });
+                Self::at(dst)
+            }
+        };
+        self.chains.insert(fs[i..=j].to_vec(), o);
+        o
+    }
+}

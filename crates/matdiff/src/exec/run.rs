@@ -1,0 +1,294 @@
+//! The runner: executes a plan's steps with faer kernels over its preallocated buffers.
+
+use super::plan::{Factor, Opnd, Plan, Src, Step};
+use crate::ir::Func;
+use faer::linalg::matmul::matmul;
+use faer::linalg::solvers::{DenseSolveCore, SolveCore};
+use faer::reborrow::ReborrowMut;
+use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Side};
+
+/// Products smaller than this many multiply-adds run on one thread.
+const PARALLEL_FLOPS: usize = 1 << 18;
+
+fn par_for(flops: usize) -> Par {
+    if flops < PARALLEL_FLOPS {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    }
+}
+
+impl Plan {
+    /// The output buffers, in root order.
+    pub fn outputs(&self) -> Vec<MatRef<'_, f64>> {
+        self.outputs.iter().map(|&s| self.slots[s].as_ref()).collect()
+    }
+
+    pub fn execute(&mut self, inputs: &[MatRef<'_, f64>]) {
+        for i in 0..self.steps.len() {
+            let dst = dst_of(&self.steps[i]);
+            // Take the destination out so the sources can be borrowed alongside it.
+            let mut out = dst.map(|d| std::mem::replace(&mut self.slots[d], Mat::new()));
+            {
+                let ctx = Ctx { slots: &self.slots, inputs };
+                let step = &self.steps[i];
+                match (step, out.as_mut()) {
+                    (Step::Factor { f, a, sym }, None) => {
+                        self.factors[*f] = factorize(ctx.get(*a), *sym);
+                    }
+                    (step, Some(out)) => run_step(step, &ctx, &self.factors, out.as_mut()),
+                    _ => unreachable!("step without destination"),
+                }
+            }
+            if let (Some(d), Some(m)) = (dst, out) {
+                self.slots[d] = m;
+            }
+        }
+    }
+}
+
+struct Ctx<'a, 'b> {
+    slots: &'a [Mat<f64>],
+    inputs: &'a [MatRef<'b, f64>],
+}
+
+impl<'a> Ctx<'a, '_> {
+    fn get(&self, o: Opnd) -> MatRef<'a, f64> {
+        let m = match o.src {
+            Src::Input(i) => self.inputs[i],
+            Src::Slot(s) => self.slots[s].as_ref(),
+        };
+        // SAFETY-free lifetime juggling: inputs outlive the step.
+        let m: MatRef<'a, f64> = unsafe { std::mem::transmute::<MatRef<'_, f64>, MatRef<'a, f64>>(m) };
+        if o.t {
+            m.transpose()
+        } else {
+            m
+        }
+    }
+    fn scalar(&self, o: Opnd) -> f64 {
+        self.get(o)[(0, 0)]
+    }
+}
+
+fn dst_of(step: &Step) -> Option<usize> {
+    use Step::*;
+    match step {
+        Factor { .. } => None,
+        Fill { dst, .. } | Ident { dst } | Lin { dst, .. } | Scale { dst, .. } | Had { dst, .. } | Pow { dst, .. }
+        | Map { dst, .. } | Gemm { dst, .. } | Sum { dst, .. } | SqNorm { dst, .. } | Norm1 { dst, .. }
+        | Norm2 { dst, .. } | Dot { dst, .. } | Trace { dst, .. } | LogDet { dst, .. } | Det { dst, .. }
+        | Inverse { dst, .. } | Solve { dst, .. } | Diag { dst, .. } | DiagPart { dst, .. } | Copy { dst, .. } => Some(*dst),
+    }
+}
+
+fn factorize(a: MatRef<'_, f64>, sym: bool) -> Factor {
+    if sym {
+        if let Ok(l) = a.llt(Side::Lower) {
+            return Factor::Llt(l);
+        }
+    }
+    Factor::Lu(a.partial_piv_lu())
+}
+
+/// A contiguous column, when the view has unit row stride.
+fn col(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
+    m.col(j).try_as_col_major().map(|c| c.as_slice())
+}
+
+/// out[i,j] = f(a[i,j]) with a fast path over contiguous columns.
+fn map1(mut out: MatMut<'_, f64>, a: MatRef<'_, f64>, f: impl Fn(f64) -> f64) {
+    for j in 0..out.ncols() {
+        let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+        match (oc, col(a, j)) {
+            (Some(o), Some(x)) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)),
+            _ => (0..out.nrows()).for_each(|i| out[(i, j)] = f(a[(i, j)])),
+        }
+    }
+}
+
+fn map2(mut out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn(f64, f64) -> f64) {
+    for j in 0..out.ncols() {
+        let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+        match (oc, col(a, j), col(b, j)) {
+            (Some(o), Some(x), Some(y)) => o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+            _ => (0..out.nrows()).for_each(|i| out[(i, j)] = f(a[(i, j)], b[(i, j)])),
+        }
+    }
+}
+
+/// Σ f(a[i,j]) over all entries.
+fn reduce1(a: MatRef<'_, f64>, f: impl Fn(f64) -> f64) -> f64 {
+    (0..a.ncols())
+        .map(|j| match col(a, j) {
+            Some(x) => x.iter().map(|&x| f(x)).sum::<f64>(),
+            None => (0..a.nrows()).map(|i| f(a[(i, j)])).sum(),
+        })
+        .sum()
+}
+
+fn reduce2(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
+    (0..a.ncols())
+        .map(|j| match (col(a, j), col(b, j)) {
+            (Some(x), Some(y)) => x.iter().zip(y).map(|(&x, &y)| x * y).sum::<f64>(),
+            _ => (0..a.nrows()).map(|i| a[(i, j)] * b[(i, j)]).sum(),
+        })
+        .sum()
+}
+
+/// Accumulate out += c·a, columnwise.
+fn axpy(mut out: MatMut<'_, f64>, c: f64, a: MatRef<'_, f64>) {
+    for j in 0..out.ncols() {
+        let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+        match (oc, col(a, j)) {
+            (Some(o), Some(x)) => o.iter_mut().zip(x).for_each(|(o, &x)| *o += c * x),
+            _ => (0..out.nrows()).for_each(|i| out[(i, j)] += c * a[(i, j)]),
+        }
+    }
+}
+
+fn set_scalar(mut out: MatMut<'_, f64>, x: f64) {
+    out[(0, 0)] = x;
+}
+
+fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<'_, f64>) {
+    match step {
+        Step::Fill { value, .. } => out.fill(*value),
+        Step::Ident { .. } => {
+            out.fill(0.0);
+            for i in 0..out.nrows().min(out.ncols()) {
+                out[(i, i)] = 1.0;
+            }
+        }
+        Step::Lin { terms, .. } => {
+            out.fill(0.0);
+            for (c, scalars, x) in terms {
+                let k = scalars.iter().fold(*c, |k, &s| k * ctx.scalar(s));
+                axpy(out.rb_mut(), k, ctx.get(*x));
+            }
+        }
+        Step::Scale { s, x, .. } => {
+            let s = ctx.scalar(*s);
+            map1(out, ctx.get(*x), |v| s * v);
+        }
+        Step::Had { a, b, .. } => map2(out, ctx.get(*a), ctx.get(*b), |x, y| x * y),
+        Step::Pow { a, p, .. } => {
+            let p = *p;
+            if p == 2.0 {
+                map1(out, ctx.get(*a), |x| x * x)
+            } else if p.fract() == 0.0 && p.abs() < 64.0 {
+                let ip = p as i32;
+                map1(out, ctx.get(*a), |x| x.powi(ip))
+            } else {
+                map1(out, ctx.get(*a), |x| x.powf(p))
+            }
+        }
+        Step::Map { f, a, .. } => {
+            let f: Func = *f;
+            map1(out, ctx.get(*a), |x| f.apply(x))
+        }
+        Step::Gemm { a, b, .. } => {
+            let (a, b) = (ctx.get(*a), ctx.get(*b));
+            let flops = a.nrows() * a.ncols() * b.ncols();
+            matmul(out, Accum::Replace, a, b, 1.0, par_for(flops));
+        }
+        Step::Sum { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x)),
+        Step::SqNorm { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x * x)),
+        Step::Norm1 { a, .. } => set_scalar(out, reduce1(ctx.get(*a), f64::abs)),
+        Step::Norm2 { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x * x).sqrt()),
+        Step::Dot { a, b, .. } => set_scalar(out, reduce2(ctx.get(*a), ctx.get(*b))),
+        Step::Trace { a, .. } => {
+            let a = ctx.get(*a);
+            set_scalar(out, (0..a.nrows()).map(|i| a[(i, i)]).sum())
+        }
+        Step::LogDet { f, .. } => set_scalar(out, logdet(&factors[*f])),
+        Step::Det { f, .. } => set_scalar(out, det(&factors[*f])),
+        Step::Inverse { f, .. } => match &factors[*f] {
+            Factor::Llt(l) => out.copy_from(l.inverse()),
+            Factor::Lu(l) => out.copy_from(l.inverse()),
+            Factor::None => out.fill(f64::NAN),
+        },
+        Step::Solve { f, t, rhs, .. } => {
+            out.copy_from(ctx.get(*rhs));
+            let conj = Conj::No;
+            match &factors[*f] {
+                // A Cholesky factor is of a symmetric matrix: the transpose is the same solve.
+                Factor::Llt(l) => l.solve_in_place_with_conj(conj, out),
+                Factor::Lu(l) if *t => l.solve_transpose_in_place_with_conj(conj, out),
+                Factor::Lu(l) => l.solve_in_place_with_conj(conj, out),
+                Factor::None => out.fill(f64::NAN),
+            }
+        }
+        Step::Diag { a, .. } => {
+            let a = ctx.get(*a);
+            out.fill(0.0);
+            for i in 0..out.nrows() {
+                out[(i, i)] = a[(i, 0)];
+            }
+        }
+        Step::DiagPart { a, .. } => {
+            let a = ctx.get(*a);
+            for i in 0..out.nrows() {
+                out[(i, 0)] = a[(i, i)];
+            }
+        }
+        Step::Copy { a, .. } => out.copy_from(ctx.get(*a)),
+        Step::Factor { .. } => unreachable!("factor steps have no destination"),
+    }
+}
+
+fn logdet(f: &Factor) -> f64 {
+    match f {
+        Factor::Llt(l) => {
+            let l = l.L();
+            2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
+        }
+        Factor::Lu(lu) => {
+            let u = lu.U();
+            let d = det(f);
+            if d > 0.0 || (d.is_finite() && d == 0.0 && false) {
+                (0..u.nrows()).map(|i| u[(i, i)].abs().ln()).sum()
+            } else {
+                f64::NAN
+            }
+        }
+        Factor::None => f64::NAN,
+    }
+}
+
+fn det(f: &Factor) -> f64 {
+    match f {
+        Factor::Llt(l) => {
+            let l = l.L();
+            (0..l.nrows()).map(|i| l[(i, i)]).product::<f64>().powi(2)
+        }
+        Factor::Lu(lu) => {
+            let u = lu.U();
+            let sign = permutation_sign(lu.P().arrays().0);
+            sign * (0..u.nrows()).map(|i| u[(i, i)]).product::<f64>()
+        }
+        Factor::None => f64::NAN,
+    }
+}
+
+/// Parity of a permutation given as an index array.
+fn permutation_sign(p: &[usize]) -> f64 {
+    let mut seen = vec![false; p.len()];
+    let mut sign = 1.0;
+    for start in 0..p.len() {
+        if seen[start] {
+            continue;
+        }
+        let mut len = 0;
+        let mut i = start;
+        while !seen[i] {
+            seen[i] = true;
+            i = p[i];
+            len += 1;
+        }
+        if len % 2 == 0 {
+            sign = -sign;
+        }
+    }
+    sign
+}
