@@ -70,6 +70,10 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
                         .filter(|w| [w.shape.rows, w.shape.cols].contains(&Some(d)))
                         .map(|w| format!("`{}` is {}", w.name, g.dims.describe(w.shape)))
                         .collect();
+                    if g.dims.dims[d as usize].size.is_some() {
+                        return Err(Error::unspanned(Input::Values, format!("{from} is {k}, but it is declared as {k0}"))
+                            .with_note(format!("`{}` is {}", v.name, g.dims.describe(v.shape))));
+                    }
                     return Err(Error::unspanned(Input::Values, format!("dimension {name} is {k0} from {from0} but {k} from {from}"))
                         .with_note(format!("{}: all sizes named {name} must agree", uses.join(", "))));
                 }

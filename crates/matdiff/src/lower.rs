@@ -408,8 +408,11 @@ impl<'a> Lowerer<'a> {
         };
         if sa.rows.is_some() != sb.rows.is_some() || sa.cols.is_some() != sb.cols.is_some() {
             let mut err = mismatch(self);
-            if sa.is_scalar() || sb.is_scalar() {
-                err = err.with_note("to add a scalar to every entry, multiply it by vector(1) or matrix(1)");
+            if sa.is_scalar() != sb.is_scalar() {
+                let (s, other) = if sa.is_scalar() { (l, sb) } else { (r, sa) };
+                let fill = if other.is_matrix() { "matrix(1)" } else if other.is_col() { "vector(1)" } else { "vector(1)'" };
+                let s = snippet(s);
+                err = err.with_note(format!("to use `{s}` in every entry, write `{s}*{fill}`"));
             }
             return Err(err);
         }
