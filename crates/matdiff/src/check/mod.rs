@@ -1,0 +1,552 @@
+//! Checking a claimed gradient: exact symbolic comparison (same canonical node), otherwise
+//! randomized evaluation over several dimension settings; a wrong claim gets a counterexample
+//! and, where one applies, a diagnosis.
+
+mod diagnose;
+mod paths;
+mod points;
+
+pub use diagnose::{factor_text, Diagnosis};
+pub use paths::{path_terms, PathTerm};
+
+use crate::error::{Error, Input, Result};
+use crate::eval::{eval, to_value, Env, Value};
+use crate::ir::NodeId;
+use crate::numcheck::rel_err;
+use crate::print::{print, Style};
+use crate::problem::Problem;
+use faer::Mat;
+use points::{finite, is_square_matrix, sample_points, symmetrize_square, Point};
+
+/// How hard the numeric comparison looks.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckOptions {
+    /// Random dimension settings: sizes 2–3, then pairwise distinct sizes, then 3–5.
+    pub settings: usize,
+    /// Random input points per setting.
+    pub trials: usize,
+    /// Largest relative difference (see [`rel_err`]) still counted as equal.
+    pub tolerance: f64,
+    /// Seed of the random points (fixed, so verdicts and counterexamples are reproducible).
+    pub seed: u64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            settings: 3,
+            trials: 2,
+            tolerance: 1e-8,
+            seed: 0x5EED_C1A1,
+        }
+    }
+}
+
+/// How the verdict was reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// The same canonical node (or, for a wrong claim, a different shape).
+    Symbolic,
+    /// Evaluation at random points.
+    Numeric,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Symbolic => "symbolic",
+            Method::Numeric => "numeric",
+        }
+    }
+}
+
+/// What a verdict rests on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Confidence {
+    /// Decided without evaluation (identical canonical forms, or different shapes): certain.
+    pub exact: bool,
+    /// What the verdict rests on, in words.
+    pub basis: String,
+    /// Dimension settings and points the numeric comparison used.
+    pub settings: usize,
+    pub points: usize,
+    pub tolerance: f64,
+    /// Largest relative difference seen (numeric comparisons only).
+    pub max_rel_diff: Option<f64>,
+}
+
+impl Confidence {
+    pub fn describe(&self) -> String {
+        if self.exact {
+            return format!("exact: {}", self.basis);
+        }
+        let mut s = format!(
+            "numeric: compared at {} random points over {} dimension settings, tolerance {:e} (relative)",
+            self.points, self.settings, self.tolerance
+        );
+        if let Some(d) = self.max_rel_diff {
+            s.push_str(&format!(", largest difference {d:.1e}"));
+        }
+        s
+    }
+}
+
+/// Inputs where a wrong claim and the gradient differ.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Counterexample {
+    /// Each dimension's size.
+    pub dims: Vec<(String, usize)>,
+    /// Each variable's value.
+    pub inputs: Vec<(String, Value)>,
+    pub gradient: Value,
+    /// The claim's value (absent when its shape differs and it cannot be compared).
+    pub claim: Option<Value>,
+    /// Largest entrywise absolute difference.
+    pub max_diff: Option<f64>,
+}
+
+/// The outcome of checking one claim.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub right: bool,
+    pub method: Method,
+    pub confidence: Confidence,
+    pub counterexample: Option<Counterexample>,
+    pub diagnoses: Vec<Diagnosis>,
+    /// The true gradient, plain syntax.
+    pub gradient: String,
+    /// The claim as matdiff read it (canonical form, plain syntax).
+    pub claim_read_as: String,
+}
+
+/// A problem compiled for checking many claims about one gradient: the gradient, its path
+/// terms and the sample points are computed once.
+#[derive(Clone, Debug)]
+pub struct Checker {
+    problem: Problem,
+    wrt: String,
+    var: usize,
+    grad: NodeId,
+    terms: Vec<PathTerm>,
+    points: Vec<Point>,
+    /// Points with square matrices symmetrized (lazily), with the gradient there.
+    sym_points: Option<Vec<(Env, Mat<f64>)>>,
+    opts: CheckOptions,
+}
+
+/// Refuse to evaluate a claim with an intermediate bigger than this (sizes are small, so
+/// only a literal `eye(100000)` gets here).
+const MAX_CLAIM_ENTRIES: usize = 1_000_000;
+
+impl Checker {
+    /// Differentiate `problem` w.r.t. `wrt` and prepare the sample points.
+    pub fn new(mut problem: Problem, wrt: &str, opts: CheckOptions) -> Result<Checker> {
+        let grads = problem.gradients(&[wrt])?;
+        let var = grads.vars[0];
+        let grad = grads.nodes[0];
+        let var_node = problem.graph.var_node(var as u32);
+        let terms = path_terms(&mut problem.graph, &grads.backward, var_node);
+        let term_nodes: Vec<NodeId> = terms.iter().map(|t| t.value).collect();
+        let points = sample_points(&problem.graph, problem.output, grad, &term_nodes, &opts);
+        if points.is_empty() {
+            return Err(Error::unspanned(Input::Expr, "found no inputs where the expression and its gradient are finite")
+                .with_note("claims are compared by evaluating at random inputs, so the expression must be defined somewhere"));
+        }
+        Ok(Checker {
+            problem,
+            wrt: wrt.to_string(),
+            var,
+            grad,
+            terms,
+            points,
+            sym_points: None,
+            opts,
+        })
+    }
+
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+    /// The problem, to lower more expressions into its graph.
+    pub fn problem_mut(&mut self) -> &mut Problem {
+        &mut self.problem
+    }
+    pub fn wrt(&self) -> &str {
+        &self.wrt
+    }
+    /// The gradient's node.
+    pub fn gradient(&self) -> NodeId {
+        self.grad
+    }
+    pub fn terms(&self) -> &[PathTerm] {
+        &self.terms
+    }
+    pub fn options(&self) -> CheckOptions {
+        self.opts
+    }
+
+    /// Parse a claim (an error points into it) and check it.
+    pub fn check(&mut self, claim: &str) -> Result<Verdict> {
+        let node = self.problem.claim(claim)?;
+        self.check_node(node)
+    }
+
+    /// Values of `node` at every sample point (or at `envs`), growing the points' dimension
+    /// lists when the node brought new dimensions.
+    fn values_at(&mut self, node: NodeId, sym: bool) -> Result<Vec<Mat<f64>>> {
+        let g = &self.problem.graph;
+        let nd = g.dims.dims.len();
+        for p in &mut self.points {
+            p.env.dims.resize(nd, 2);
+        }
+        if let Some(sp) = &mut self.sym_points {
+            for (e, _) in sp.iter_mut() {
+                e.dims.resize(nd, 2);
+            }
+        }
+        let envs: Vec<&Env> = if sym {
+            self.sym_points
+                .as_ref()
+                .map(|s| s.iter().map(|p| &p.0).collect())
+                .unwrap_or_default()
+        } else {
+            self.points.iter().map(|p| &p.env).collect()
+        };
+        let Some(first) = envs.first() else {
+            return Ok(vec![]);
+        };
+        for n in g.reachable(&[node]) {
+            let (r, c) = first.size(g.shape(n));
+            if r.saturating_mul(c) > MAX_CLAIM_ENTRIES {
+                return Err(Error::unspanned(
+                    Input::Claim,
+                    format!("the claim has a {r}×{c} intermediate, too large to evaluate"),
+                ));
+            }
+        }
+        Ok(envs
+            .iter()
+            .map(|e| eval(g, &[node], e).pop().unwrap())
+            .collect())
+    }
+
+    /// Whether two nodes of the problem's graph are equal: same node, or equal values at every
+    /// sample point. `None` when their shapes differ.
+    pub fn same_value(&mut self, a: NodeId, b: NodeId) -> Result<Option<bool>> {
+        if a == b {
+            return Ok(Some(true));
+        }
+        if self.problem.graph.shape(a) != self.problem.graph.shape(b) {
+            return Ok(None);
+        }
+        let va = self.values_at(a, false)?;
+        let vb = self.values_at(b, false)?;
+        let tol = self.opts.tolerance;
+        Ok(Some(va.iter().zip(&vb).all(|(x, y)| {
+            finite(x) && finite(y) && rel_err(x, y) <= tol
+        })))
+    }
+
+    /// Compare a claim (a node of the problem's graph) with the gradient.
+    pub fn check_node(&mut self, claim: NodeId) -> Result<Verdict> {
+        let g = &self.problem.graph;
+        let gradient = print(g, self.grad, Style::Plain);
+        let claim_read_as = print(g, claim, Style::Plain);
+        let settings = self
+            .points
+            .iter()
+            .map(|p| p.setting)
+            .max()
+            .map_or(0, |s| s + 1);
+        let mut confidence = Confidence {
+            exact: false,
+            basis: "evaluation at random points".into(),
+            settings,
+            points: self.points.len(),
+            tolerance: self.opts.tolerance,
+            max_rel_diff: None,
+        };
+        let verdict = |right, method, confidence, counterexample, diagnoses| Verdict {
+            right,
+            method,
+            confidence,
+            counterexample,
+            diagnoses,
+            gradient: gradient.clone(),
+            claim_read_as: claim_read_as.clone(),
+        };
+        if claim == self.grad {
+            confidence.exact = true;
+            confidence.basis =
+                "the claim simplifies to the same canonical form as the gradient".into();
+            return Ok(verdict(true, Method::Symbolic, confidence, None, vec![]));
+        }
+        let (gs, cs) = (g.shape(self.grad), g.shape(claim));
+        if gs != cs {
+            let mut diags = vec![Diagnosis::Shape {
+                claim: g.dims.describe(cs),
+                gradient: g.dims.describe(gs),
+            }];
+            let mut claim_val = None;
+            if cs == gs.t() {
+                let vals = self.values_at(claim, false)?;
+                let tol = self.opts.tolerance;
+                if self
+                    .points
+                    .iter()
+                    .zip(&vals)
+                    .all(|(p, v)| rel_err(v, &p.grad.transpose().to_owned()) <= tol)
+                {
+                    diags.push(Diagnosis::Transposed);
+                }
+                claim_val = vals.into_iter().next();
+            }
+            let cx = self.counterexample(0, claim_val.as_ref(), cs, false);
+            confidence.exact = true;
+            confidence.basis = "the claim and the gradient have different shapes".into();
+            return Ok(verdict(
+                false,
+                Method::Symbolic,
+                confidence,
+                Some(cx),
+                diags,
+            ));
+        }
+        let vals = self.values_at(claim, false)?;
+        let sym_var = self.problem.graph.vars[self.var].symmetric;
+        let errs: Vec<f64> = self
+            .points
+            .iter()
+            .zip(&vals)
+            .map(|(p, v)| {
+                if sym_var {
+                    rel_err(&sym_part(v), &sym_part(&p.grad))
+                } else {
+                    rel_err(v, &p.grad)
+                }
+            })
+            .collect();
+        let max_err = errs.iter().cloned().fold(0.0, f64::max);
+        confidence.max_rel_diff = Some(max_err);
+        let tol = self.opts.tolerance;
+        if max_err <= tol {
+            return Ok(verdict(true, Method::Numeric, confidence, None, vec![]));
+        }
+        let diags = self.diagnose(claim, &vals)?;
+        let bad = errs.iter().position(|&e| !(e <= tol)).unwrap_or(0);
+        let cx = self.counterexample(bad, Some(&vals[bad]), cs, true);
+        Ok(verdict(false, Method::Numeric, confidence, Some(cx), diags))
+    }
+
+    fn diagnose(&mut self, claim: NodeId, vals: &[Mat<f64>]) -> Result<Vec<Diagnosis>> {
+        let tol = self.opts.tolerance;
+        let grads: Vec<Mat<f64>> = self.points.iter().map(|p| p.grad.clone()).collect();
+        if vals.iter().any(|v| !finite(v)) {
+            return Ok(vec![Diagnosis::Undefined]);
+        }
+        let mut diags = vec![];
+        let shape = self.problem.graph.shape(self.grad);
+        if shape.is_matrix() && shape.is_square() {
+            let ok = vals
+                .iter()
+                .zip(&grads)
+                .all(|(v, gm)| rel_err(v, &gm.transpose().to_owned()) <= tol);
+            if ok {
+                diags.push(Diagnosis::Transposed);
+            }
+        }
+        if let Some(c) = diagnose::fit_factor(vals, &grads, tol) {
+            diags.push(Diagnosis::Factor { factor: c });
+        }
+        if let Some(d) = self.missing_paths(vals) {
+            diags.push(d);
+        }
+        let square: Vec<String> = self
+            .problem
+            .graph
+            .vars
+            .iter()
+            .filter(|v| is_square_matrix(&self.problem.graph, v))
+            .map(|v| v.name.clone())
+            .collect();
+        if !square.is_empty() {
+            if self.sym_points.is_none() {
+                let g = &self.problem.graph;
+                let sp = self
+                    .points
+                    .iter()
+                    .map(|p| {
+                        let env = symmetrize_square(g, &p.env);
+                        let gv = eval(g, &[self.grad], &env).pop().unwrap();
+                        (env, gv)
+                    })
+                    .filter(|(_, gv)| finite(gv))
+                    .collect();
+                self.sym_points = Some(sp);
+            }
+            let svals = self.values_at(claim, true)?;
+            let sp = self.sym_points.as_ref().unwrap();
+            if !sp.is_empty()
+                && svals
+                    .iter()
+                    .zip(sp)
+                    .all(|(v, (_, gv))| rel_err(v, gv) <= tol)
+            {
+                // The more pertinent reading: drop "c × some paths" fits it explains.
+                diags.retain(
+                    |d| !matches!(d, Diagnosis::MissingPaths { factor, .. } if *factor != 1.0),
+                );
+                diags.insert(0, Diagnosis::SymmetricOnly { matrices: square });
+            }
+        }
+        Ok(diags)
+    }
+
+    /// The claim is `c` × (a proper subset of the path terms): name the kept and missing paths.
+    fn missing_paths(&self, vals: &[Mat<f64>]) -> Option<Diagnosis> {
+        let k = self.terms.len();
+        if !(2..=10).contains(&k) {
+            return None;
+        }
+        let tol = self.opts.tolerance;
+        let full = (1u32 << k) - 1;
+        let mut subsets: Vec<u32> = (1..full).collect();
+        // Missing as few paths as possible first, and a factor of 1 before other factors.
+        subsets.sort_by_key(|s| std::cmp::Reverse(s.count_ones()));
+        let mut fallback = None;
+        for s in subsets {
+            let bases: Vec<Mat<f64>> = self
+                .points
+                .iter()
+                .map(|p| {
+                    let mut acc = Mat::<f64>::zeros(p.grad.nrows(), p.grad.ncols());
+                    for (i, t) in p.terms.iter().enumerate() {
+                        if s & (1 << i) != 0 {
+                            acc += t;
+                        }
+                    }
+                    acc
+                })
+                .collect();
+            if let Some(c) = diagnose::fit_factor(vals, &bases, tol) {
+                if c == 0.0 {
+                    continue;
+                }
+                let pick = |keep: bool| -> Vec<String> {
+                    (0..k)
+                        .filter(|i| (s & (1 << i) != 0) == keep)
+                        .map(|i| self.terms[i].label.clone())
+                        .collect()
+                };
+                let d = Diagnosis::MissingPaths {
+                    factor: c,
+                    kept: pick(true),
+                    missing: pick(false),
+                };
+                if c == 1.0 {
+                    return Some(d);
+                }
+                fallback.get_or_insert(d);
+            }
+        }
+        fallback
+    }
+
+    fn counterexample(
+        &self,
+        i: usize,
+        claim: Option<&Mat<f64>>,
+        claim_shape: crate::shape::Shape,
+        comparable: bool,
+    ) -> Counterexample {
+        let g = &self.problem.graph;
+        let p = &self.points[i];
+        let used: Vec<usize> = {
+            let mut u: Vec<usize> = g
+                .vars
+                .iter()
+                .flat_map(|v| [v.shape.rows, v.shape.cols])
+                .flatten()
+                .map(|d| d as usize)
+                .collect();
+            u.sort();
+            u.dedup();
+            u
+        };
+        let dims = used
+            .iter()
+            .map(|&d| (g.dims.dims[d].name.clone(), p.env.dims[d]))
+            .collect();
+        let inputs = g
+            .vars
+            .iter()
+            .zip(&p.env.vars)
+            .map(|(v, m)| (v.name.clone(), to_value(m, v.shape)))
+            .collect();
+        let gshape = g.shape(self.grad);
+        let max_diff = match claim {
+            Some(c) if comparable => Some(max_abs_diff(c, &p.grad)),
+            _ => None,
+        };
+        Counterexample {
+            dims,
+            inputs,
+            gradient: to_value(&p.grad, gshape),
+            claim: claim.map(|c| to_value(c, claim_shape)),
+            max_diff,
+        }
+    }
+}
+
+fn sym_part(m: &Mat<f64>) -> Mat<f64> {
+    Mat::from_fn(m.nrows(), m.ncols(), |i, j| 0.5 * (m[(i, j)] + m[(j, i)]))
+}
+
+fn max_abs_diff(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    let mut d: f64 = 0.0;
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            let x = (a[(i, j)] - b[(i, j)]).abs();
+            d = if x.is_nan() { f64::INFINITY } else { d.max(x) };
+        }
+    }
+    d
+}
+
+/// A value printed compactly: `1.5`, `[0.12, -1.3]`, `[[1, 0], [0, 1]]`; at most four
+/// significant digits.
+pub fn compact(v: &Value) -> String {
+    let f = |x: f64| {
+        if x == 0.0 {
+            "0".to_string()
+        } else if x.abs() >= 1e-3 && x.abs() < 1e5 {
+            // Four significant digits, trailing zeros dropped.
+            let decimals = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+            let s = format!("{x:.decimals$}");
+            if s.contains('.') {
+                s.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                s
+            }
+        } else {
+            format!("{x:.3e}")
+        }
+    };
+    match v {
+        Value::Scalar(x) => f(*x),
+        Value::Vector(xs) => format!(
+            "[{}]",
+            xs.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Matrix(rows) => format!(
+            "[{}]",
+            rows.iter()
+                .map(|r| format!(
+                    "[{}]",
+                    r.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", ")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

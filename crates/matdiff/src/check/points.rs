@@ -1,0 +1,125 @@
+//! Sample points for numeric comparison: random dimension settings and domain-aware inputs,
+//! rounded to two decimals so a counterexample can be printed exactly and re-run by hand.
+
+use super::CheckOptions;
+use crate::eval::{check_sizes, eval, Env};
+use crate::ir::{Graph, NodeId};
+use crate::numcheck::{random_dims, random_env};
+use faer::Mat;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+/// One evaluation point with the values every comparison needs, computed once.
+#[derive(Clone, Debug)]
+pub(crate) struct Point {
+    /// Which dimension setting this point belongs to (0 = the small one).
+    pub setting: usize,
+    pub env: Env,
+    /// The gradient's value here.
+    pub grad: Mat<f64>,
+    /// Each path term's value here (they sum to `grad`).
+    pub terms: Vec<Mat<f64>>,
+}
+
+/// Dimension sizes for setting `s`: 2–3 first (small counterexamples), then pairwise
+/// distinct sizes (so a claim cannot pass because m happened to equal n), then 3–5.
+fn dims_for(g: &Graph, s: usize, rng: &mut StdRng) -> Vec<usize> {
+    match s {
+        0 => random_dims(g, rng, 2, 3),
+        1 => {
+            let free = g.dims.dims.iter().filter(|d| d.size.is_none()).count();
+            let mut sizes: Vec<usize> = (2..2 + free).collect();
+            sizes.shuffle(rng);
+            let mut it = sizes.into_iter();
+            g.dims
+                .dims
+                .iter()
+                .map(|d| d.size.unwrap_or_else(|| it.next().unwrap_or(2)))
+                .collect()
+        }
+        _ => random_dims(g, rng, 3, 5),
+    }
+}
+
+/// Round to two decimals; matrices that are symmetric (declared, or drawn SPD) stay exactly so.
+fn round_env(g: &Graph, env: &mut Env) {
+    for (v, m) in g.vars.iter().zip(env.vars.iter_mut()) {
+        let square = m.nrows() == m.ncols() && m.nrows() > 1;
+        let near_sym = square
+            && (0..m.nrows()).all(|i| {
+                (0..i).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-9 * (1.0 + m[(i, j)].abs()))
+            });
+        let r = |x: f64| (x * 100.0).round() / 100.0;
+        if v.symmetric || near_sym {
+            let s = Mat::from_fn(
+                m.nrows(),
+                m.ncols(),
+                |i, j| r(0.5 * (m[(i, j)] + m[(j, i)])),
+            );
+            *m = s;
+        } else {
+            *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| r(m[(i, j)]));
+        }
+    }
+}
+
+pub(crate) fn finite(m: &Mat<f64>) -> bool {
+    (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite()))
+}
+
+/// `opts.settings × opts.trials` points where the loss, gradient and terms are all finite.
+pub(crate) fn sample_points(
+    g: &Graph,
+    loss: NodeId,
+    grad: NodeId,
+    terms: &[NodeId],
+    opts: &CheckOptions,
+) -> Vec<Point> {
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let mut roots = vec![loss, grad];
+    roots.extend_from_slice(terms);
+    let mut points = vec![];
+    for s in 0..opts.settings {
+        for _ in 0..opts.trials {
+            for _attempt in 0..30 {
+                let dims = dims_for(g, s, &mut rng);
+                let mut env = random_env(g, loss, dims, &mut rng);
+                round_env(g, &mut env);
+                if check_sizes(g, &roots, &env).is_err() {
+                    return points;
+                }
+                let vals = eval(g, &roots, &env);
+                if vals.iter().all(finite) {
+                    let mut it = vals.into_iter().skip(1);
+                    let grad = it.next().unwrap();
+                    points.push(Point {
+                        setting: s,
+                        env,
+                        grad,
+                        terms: it.collect(),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    points
+}
+
+/// The same inputs with every square, not-declared-symmetric matrix replaced by its
+/// symmetric part (for "correct only for symmetric matrices").
+pub(crate) fn symmetrize_square(g: &Graph, env: &Env) -> Env {
+    let mut out = env.clone();
+    for (v, m) in g.vars.iter().zip(out.vars.iter_mut()) {
+        if is_square_matrix(g, v) {
+            *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
+        }
+    }
+    out
+}
+
+/// A square matrix variable whose values are not already symmetric by declaration.
+pub(crate) fn is_square_matrix(_g: &Graph, v: &crate::ir::Var) -> bool {
+    v.shape.is_matrix() && v.shape.is_square() && !v.symmetric
+}
