@@ -142,7 +142,7 @@ pub fn gradients(g: &mut Graph, output: NodeId, wrt: &[NodeId]) -> (Vec<NodeId>,
 }
 
 /// Contributions from node `n` (with adjoint `adj`) to each of its children.
-fn local_pushes(g: &mut Graph, n: NodeId, adj: NodeId) -> Vec<(NodeId, NodeId, Rule)> {
+pub(crate) fn local_pushes(g: &mut Graph, n: NodeId, adj: NodeId) -> Vec<(NodeId, NodeId, Rule)> {
     let op = g.op(n).clone();
     let mut out = vec![];
     match op {

@@ -16,6 +16,7 @@ mod numcheck;
 mod print;
 mod problem;
 mod shape;
+pub mod derivation;
 pub mod syntax;
 
 pub use diff::{Backward, Push, Rule};

@@ -11,7 +11,7 @@ pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit:
     let names: Vec<&str> = wrt.iter().map(|s| s.trim()).collect();
     let grads = p.gradients(&names).map_err(|e| fail(&e, expr, decl))?;
     if steps {
-        return Err("error: --steps is not implemented yet\n".into());
+        return super::steps::steps(&mut p, &grads, expr, format);
     }
     if let Some(lang) = emit {
         return Err(format!("error: --emit {lang:?} is not implemented yet\n"));

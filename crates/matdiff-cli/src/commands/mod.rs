@@ -7,6 +7,7 @@ pub mod eval;
 pub mod grad;
 pub mod grade;
 pub mod graph;
+pub mod steps;
 
 use crate::render::{render, Sources};
 use crate::ExprArgs;

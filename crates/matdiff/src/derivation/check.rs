@@ -1,0 +1,181 @@
+//! Numeric checks of a derivation: run the forward graph as a program, and compare every
+//! node's adjoint with the central-difference derivative of the output w.r.t. that node's value.
+//!
+//! Perturbing a node's value (not only a variable's) is what makes a wrong intermediate step
+//! visible even when the final answer happens to be right.
+
+use super::Derivation;
+use crate::eval::{check_sizes, eval, Env};
+use crate::numcheck::{random_dims, random_env, rel_err};
+use faer::Mat;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// The numeric check of one node's adjoint.
+#[derive(Clone, Debug)]
+pub struct AdjointCheck {
+    /// Index into [`Derivation::nodes`].
+    pub node: usize,
+    /// Largest relative error between the adjoint and central differences, over the settings.
+    pub max_err: f64,
+}
+
+/// The outcome of [`Derivation::check_adjoints`].
+#[derive(Clone, Debug)]
+pub struct AdjointReport {
+    pub nodes: Vec<AdjointCheck>,
+    /// Largest relative difference between the forward program's output and the expression's value.
+    pub forward_err: f64,
+    /// Dimension settings tried.
+    pub settings: usize,
+}
+
+impl Derivation {
+    /// The value of every forward node at `env` (the problem's variables), running the
+    /// definitions in order; `overridden` replaces one node's value, which its users then see.
+    pub fn eval_nodes(&self, env: &Env, overridden: Option<(usize, &Mat<f64>)>) -> Vec<Mat<f64>> {
+        let g = &self.graph;
+        let mut full = Env {
+            dims: env.dims.clone(),
+            vars: env.vars.clone(),
+        };
+        full.vars.resize(g.vars.len(), Mat::zeros(1, 1));
+        let mut out = Vec::with_capacity(self.nodes.len());
+        for (i, n) in self.nodes.iter().enumerate() {
+            let value = match (overridden, n.def) {
+                (Some((k, v)), _) if k == i => v.clone(),
+                (_, Some(def)) => eval(g, &[def], &full).pop().unwrap(),
+                (_, None) => eval(g, &[n.symbol], &full).pop().unwrap(),
+            };
+            if let crate::ir::Op::Var(v) = g.op(n.symbol) {
+                full.vars[*v as usize] = value.clone();
+            }
+            out.push(value);
+        }
+        out
+    }
+
+    /// Evaluate derivation expressions (over names and variables) given the nodes' values.
+    fn eval_over(
+        &self,
+        env: &Env,
+        values: &[Mat<f64>],
+        roots: &[crate::ir::NodeId],
+    ) -> Vec<Mat<f64>> {
+        let mut full = Env {
+            dims: env.dims.clone(),
+            vars: env.vars.clone(),
+        };
+        full.vars.resize(self.graph.vars.len(), Mat::zeros(1, 1));
+        for (n, v) in self.nodes.iter().zip(values) {
+            if let crate::ir::Op::Var(k) = self.graph.op(n.symbol) {
+                full.vars[*k as usize] = v.clone();
+            }
+        }
+        eval(&self.graph, roots, &full)
+    }
+
+    /// Check every adjoint in the backward pass at random inputs (`settings` dimension settings)
+    /// against central differences of the output w.r.t. the node's value.
+    pub fn check_adjoints(&self, seed: u64, settings: usize) -> AdjointReport {
+        let mut report = AdjointReport {
+            nodes: vec![],
+            forward_err: 0.0,
+            settings: 0,
+        };
+        let Some(out) = self.output else {
+            return report;
+        };
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut worst = vec![0.0f64; self.nodes.len()];
+        for s in 0..settings {
+            let (lo, hi) = if s == 0 { (2, 4) } else { (3, 6) };
+            let Some((env, values)) = (0..30).find_map(|_| {
+                let dims = random_dims(&self.graph, &mut rng, lo, hi);
+                let env = random_env(&self.graph, self.problem_output, dims, &mut rng);
+                check_sizes(&self.graph, &[self.problem_output], &env).ok()?;
+                let values = self.eval_nodes(&env, None);
+                values.iter().all(finite).then_some((env, values))
+            }) else {
+                continue;
+            };
+            report.settings += 1;
+            let direct = eval(&self.graph, &[self.problem_output], &env)
+                .pop()
+                .unwrap();
+            report.forward_err = report.forward_err.max(rel_err(&direct, &values[out]));
+            let roots: Vec<_> = self.backward.iter().map(|st| st.adjoint).collect();
+            let adjoints = self.eval_over(&env, &values, &roots);
+            for (st, adj) in self.backward.iter().zip(&adjoints) {
+                let fd = self.fd_node(&env, &values, st.node, out);
+                let adj = if self.symmetric(st.node, adj) {
+                    symmetrize(adj)
+                } else {
+                    adj.clone()
+                };
+                worst[st.node] = worst[st.node].max(rel_err(&fd, &adj));
+            }
+        }
+        report.nodes = self
+            .backward
+            .iter()
+            .map(|st| AdjointCheck {
+                node: st.node,
+                max_err: worst[st.node],
+            })
+            .collect();
+        report
+    }
+
+    /// A node known to be symmetric is only ever perturbed symmetrically.
+    fn symmetric(&self, k: usize, value: &Mat<f64>) -> bool {
+        self.graph.node(self.nodes[k].value).symmetric
+            && value.nrows() == value.ncols()
+            && value.nrows() > 1
+    }
+
+    /// Central differences of the output w.r.t. node `k`'s value (symmetric perturbations for a
+    /// symmetric node, so entry (i,j) measures the derivative along E_ij + E_ji).
+    fn fd_node(&self, env: &Env, values: &[Mat<f64>], k: usize, out: usize) -> Mat<f64> {
+        let x0 = &values[k];
+        let symmetric = self.symmetric(k, x0);
+        let (r, c) = (x0.nrows(), x0.ncols());
+        let mut grad = Mat::<f64>::zeros(r, c);
+        for j in 0..c {
+            for i in 0..r {
+                if symmetric && i < j {
+                    continue;
+                }
+                let h = 1e-5 * x0[(i, j)].abs().max(1.0);
+                let at = |d: f64| {
+                    let mut x = x0.clone();
+                    x[(i, j)] += d;
+                    if symmetric && i != j {
+                        x[(j, i)] += d;
+                    }
+                    self.eval_nodes(env, Some((k, &x)))[out][(0, 0)]
+                };
+                grad[(i, j)] = (at(h) - at(-h)) / (2.0 * h);
+                if symmetric {
+                    grad[(j, i)] = grad[(i, j)];
+                }
+            }
+        }
+        grad
+    }
+}
+
+fn finite(m: &Mat<f64>) -> bool {
+    (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite()))
+}
+
+/// What a symmetric perturbation measures of a gradient G: G_ij + G_ji off the diagonal.
+fn symmetrize(m: &Mat<f64>) -> Mat<f64> {
+    Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
+        if i == j {
+            m[(i, i)]
+        } else {
+            m[(i, j)] + m[(j, i)]
+        }
+    })
+}
