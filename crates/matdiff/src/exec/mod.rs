@@ -46,6 +46,12 @@ impl Compiled {
         Ok(self.run(inputs)?.into_iter().map(|m| m.to_owned()).collect())
     }
 
+    /// Run once and time each planned step: (step, milliseconds).
+    pub fn profile(&mut self, inputs: &[MatRef<'_, f64>]) -> Result<Vec<(String, f64)>> {
+        self.run(inputs)?;
+        Ok(self.plan.as_mut().unwrap().profile(inputs))
+    }
+
     /// The planned steps, one per line (for tests and curiosity).
     pub fn describe(&self) -> String {
         self.plan.as_ref().map(|p| p.describe()).unwrap_or_default()

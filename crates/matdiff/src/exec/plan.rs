@@ -30,8 +30,8 @@ impl Opnd {
 pub enum Step {
     Fill { dst: usize, value: f64 },
     Ident { dst: usize },
-    /// dst = Σ cᵢ · (scalarᵢ) · xᵢ
-    Lin { dst: usize, terms: Vec<(f64, Vec<Opnd>, Opnd)> },
+    /// dst = Σ cᵢ · (scalarsᵢ) · xᵢ + Σ dⱼ · (scalarsⱼ) · I
+    Lin { dst: usize, terms: Vec<(f64, Vec<Opnd>, Opnd)>, diag: Vec<(f64, Vec<Opnd>)> },
     Scale { dst: usize, s: Opnd, x: Opnd },
     Had { dst: usize, a: Opnd, b: Opnd },
     Pow { dst: usize, a: Opnd, p: f64 },
@@ -90,7 +90,6 @@ struct Planner<'g> {
     chains: HashMap<Vec<NodeId>, Opnd>,
     factor_of: HashMap<NodeId, usize>,
     parents: Vec<Vec<NodeId>>,
-    est: HashMap<NodeId, f64>,
 }
 
 impl Plan {
@@ -115,7 +114,6 @@ impl Plan {
             chains: HashMap::new(),
             factor_of: HashMap::new(),
             parents,
-            est: HashMap::new(),
         };
         let mut outputs = vec![];
         for &r in roots {
@@ -193,9 +191,23 @@ impl Planner<'_> {
                 Self::at(dst)
             }
             Op::Lin(ts) => {
-                let terms = ts.iter().map(|(c, t)| (c.get(), vec![], self.value(*t))).collect();
+                // Scaled terms used only here are folded in, identities are added on the diagonal:
+                // a*X*X' + I/b is one pass, not four.
+                let mut terms = vec![];
+                let mut diag = vec![];
+                for (c, t) in ts {
+                    let (scalars, body) = match *g.op(t) {
+                        Op::Scale(s, x) if self.parents[t.index()].len() == 1 => (vec![self.value(s)], x),
+                        _ => (vec![], t),
+                    };
+                    if matches!(g.op(body), Op::Identity) {
+                        diag.push((c.get(), scalars));
+                    } else {
+                        terms.push((c.get(), scalars, self.value(body)));
+                    }
+                }
                 let dst = self.out(n);
-                self.emit(Step::Lin { dst, terms });
+                self.emit(Step::Lin { dst, terms, diag });
                 Self::at(dst)
             }
             Op::Scale(s, x) => {
@@ -215,6 +227,14 @@ impl Planner<'_> {
                 let a = self.value(a);
                 let dst = self.out(n);
                 self.emit(Step::Pow { dst, a, p: p.get() });
+                Self::at(dst)
+            }
+            Op::Map(Func::Swish, a) if g.find(&Op::Map(Func::Sigmoid, a), g.shape(a)).is_some() => {
+                // swish(z) = z.*sigmoid(z): reuse the sigmoid the gradient needs anyway.
+                let sig = g.find(&Op::Map(Func::Sigmoid, a), g.shape(a)).unwrap();
+                let (a, sig) = (self.value(a), self.value(sig));
+                let dst = self.out(n);
+                self.emit(Step::Had { dst, a, b: sig });
                 Self::at(dst)
             }
             Op::Map(f, a) => {
@@ -285,8 +305,8 @@ impl Planner<'_> {
         let k = fs.len();
         let best = (1..k)
             .min_by(|&x, &y| {
-                let cx = self.chain_cost(&fs[..x]) + self.chain_cost(&fs[x..]);
-                let cy = self.chain_cost(&fs[..y]) + self.chain_cost(&fs[y..]);
+                let cx = self.standalone_cost(&fs[..x]) + self.standalone_cost(&fs[x..]);
+                let cy = self.standalone_cost(&fs[..y]) + self.standalone_cost(&fs[y..]);
                 cx.total_cmp(&cy)
             })
             .unwrap();
@@ -346,20 +366,16 @@ impl Planner<'_> {
         (cost[0][k - 1], split)
     }
 
-    /// Rough flops to materialize a node (for deciding whether to distribute a product).
-    fn estimate(&mut self, n: NodeId) -> f64 {
-        if let Some(&e) = self.est.get(&n) {
-            return e;
+    /// Flops to compute a product of `fs` on its own: its chain, or an explicit inverse when it
+    /// is a lone `inv(A)` (inside a longer chain an inverse becomes a solve, costing like a product).
+    fn standalone_cost(&self, fs: &[NodeId]) -> f64 {
+        match fs {
+            [f] if matches!(self.classify(*f), Factor_::Inv { .. }) => {
+                let n = self.size(*f).0 as f64;
+                n * n * n
+            }
+            _ => self.chain_cost(fs),
         }
-        let (r, c) = self.size(n);
-        let e = match self.g.op(n).clone() {
-            Op::MatMul(fs) => self.chain_cost(&fs) + fs.iter().map(|&f| self.estimate(f)).sum::<f64>(),
-            Op::Inv(a) => (r * r * r) as f64 + self.estimate(a),
-            Op::Var(_) | Op::Const(_) => 0.0,
-            op => (r * c) as f64 + op.children().iter().map(|&ch| self.estimate(ch)).sum::<f64>(),
-        };
-        self.est.insert(n, e);
-        e
     }
 
     /// A sum factor worth distributing the product over: `(A - B)*X` → `A*X - B*X`.
@@ -385,11 +401,14 @@ impl Planner<'_> {
                 })
                 .collect();
             let only_in_products = self.parents[f.index()].iter().all(|p| matches!(self.g.op(*p), Op::MatMul(_)));
-            let materialize = if only_in_products { self.estimate(f) } else { 0.0 } + self.chain_cost(fs);
+            // Materializing the sum: each term on its own (unless the sum is needed anyway), then the chain.
+            let (r, c) = self.size(f);
+            let own: f64 = terms.iter().map(|(_, _, fs)| self.standalone_cost(fs) + (r * c) as f64).sum();
+            let materialize = if only_in_products { own } else { 0.0 } + self.chain_cost(fs);
             let mut distributed = 0.0;
             for (_, _, factors) in &terms {
                 let spliced: Vec<NodeId> = fs[..k].iter().chain(factors).chain(&fs[k + 1..]).copied().collect();
-                distributed += self.chain_cost(&spliced) + factors.iter().map(|&x| self.estimate(x)).sum::<f64>();
+                distributed += self.standalone_cost(&spliced);
             }
             if distributed < 0.5 * materialize {
                 return Some((k, terms));
@@ -416,7 +435,7 @@ impl Planner<'_> {
             }
             let (r, c) = (self.size(fs[0]).0, self.size(fs[fs.len() - 1]).1);
             let dst = self.slot(r, c);
-            self.emit(Step::Lin { dst, terms: lin });
+            self.emit(Step::Lin { dst, terms: lin, diag: vec![] });
             let o = Self::at(dst);
             self.chains.insert(fs.to_vec(), o);
             return o;

@@ -26,6 +26,23 @@ impl Plan {
 
     pub fn execute(&mut self, inputs: &[MatRef<'_, f64>]) {
         for i in 0..self.steps.len() {
+            self.execute_step(i, inputs);
+        }
+    }
+
+    /// Run once, timing each step (milliseconds), for profiling plans.
+    pub fn profile(&mut self, inputs: &[MatRef<'_, f64>]) -> Vec<(String, f64)> {
+        (0..self.steps.len())
+            .map(|i| {
+                let t = std::time::Instant::now();
+                self.execute_step(i, inputs);
+                (format!("{:?}", self.steps[i]), t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect()
+    }
+
+    fn execute_step(&mut self, i: usize, inputs: &[MatRef<'_, f64>]) {
+        {
             let dst = dst_of(&self.steps[i]);
             // Take the destination out so the sources can be borrowed alongside it.
             let mut out = dst.map(|d| std::mem::replace(&mut self.slots[d], Mat::new()));
@@ -160,11 +177,23 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
                 out[(i, i)] = 1.0;
             }
         }
-        Step::Lin { terms, .. } => {
-            out.fill(0.0);
-            for (c, scalars, x) in terms {
-                let k = scalars.iter().fold(*c, |k, &s| k * ctx.scalar(s));
-                axpy(out.rb_mut(), k, ctx.get(*x));
+        Step::Lin { terms, diag, .. } => {
+            let coef = |c: f64, scalars: &[Opnd]| scalars.iter().fold(c, |k, &s| k * ctx.scalar(s));
+            match terms.split_first() {
+                Some(((c, scalars, x), rest)) => {
+                    let k = coef(*c, scalars);
+                    map1(out.rb_mut(), ctx.get(*x), |v| k * v);
+                    for (c, scalars, x) in rest {
+                        axpy(out.rb_mut(), coef(*c, scalars), ctx.get(*x));
+                    }
+                }
+                None => out.fill(0.0),
+            }
+            let d: f64 = diag.iter().map(|(c, scalars)| coef(*c, scalars)).sum();
+            if d != 0.0 {
+                for i in 0..out.nrows().min(out.ncols()) {
+                    out[(i, i)] += d;
+                }
             }
         }
         Step::Scale { s, x, .. } => {

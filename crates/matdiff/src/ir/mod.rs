@@ -179,6 +179,11 @@ impl Graph {
         counts
     }
 
+    /// The node for `op` at `shape`, if the graph already has it (never creates one).
+    pub fn find(&self, op: &Op, shape: Shape) -> Option<NodeId> {
+        self.index.get(&(op.clone(), shape)).copied()
+    }
+
     fn intern(&mut self, op: Op, shape: Shape, symmetric: bool) -> NodeId {
         if let Some(&id) = self.index.get(&(op.clone(), shape)) {
             return id;
