@@ -45,6 +45,8 @@ pub enum Step {
     Trace { dst: usize, a: Opnd },
     /// Factorize a square matrix: Cholesky when symmetric (LU if that fails), else LU.
     Factor { f: usize, a: Opnd, sym: bool },
+    /// Factorize α·U·Uᵀ + β·I through its q×q capacitance matrix βI + αUᵀU.
+    FactorLowRank { f: usize, u: Opnd, alpha: Coef, beta: Coef },
     LogDet { dst: usize, f: usize },
     Det { dst: usize, f: usize },
     Inverse { dst: usize, f: usize },
@@ -55,10 +57,15 @@ pub enum Step {
     Copy { dst: usize, a: Opnd },
 }
 
+/// A constant times a product of scalar operands.
+pub type Coef = (f64, Vec<Opnd>);
+
 /// A matrix factorization held between steps.
 pub enum Factor {
     Llt(faer::linalg::solvers::Llt<f64>),
     Lu(faer::linalg::solvers::PartialPivLu<f64>),
+    /// α·U·Uᵀ + β·I with `m` the Cholesky factor of βI + αUᵀU.
+    LowRank { u: Mat<f64>, alpha: f64, beta: f64, m: faer::linalg::solvers::Llt<f64> },
     /// Not computed yet (or failed).
     None,
 }
@@ -283,12 +290,55 @@ impl Planner<'_> {
         if let Some(&f) = self.factor_of.get(&a) {
             return f;
         }
-        let av = self.value(a);
         let f = self.nfactors;
         self.nfactors += 1;
-        self.emit(Step::Factor { f, a: av, sym: self.g.node(a).symmetric });
+        if let Some((u, alpha, beta)) = self.low_rank(a) {
+            self.emit(Step::FactorLowRank { f, u, alpha, beta });
+        } else {
+            let av = self.value(a);
+            self.emit(Step::Factor { f, a: av, sym: self.g.node(a).symmetric });
+        }
         self.factor_of.insert(a, f);
         f
+    }
+
+    /// `α·U·Uᵀ + β·I` with U thin (q ≤ d/4): factorized through the q×q matrix βI + αUᵀU
+    /// (Woodbury and the matrix determinant lemma) instead of the d×d one.
+    fn low_rank(&mut self, a: NodeId) -> Option<(Opnd, Coef, Coef)> {
+        let Op::Lin(ts) = self.g.op(a).clone() else { return None };
+        if ts.len() != 2 {
+            return None;
+        }
+        let (mut u, mut alpha, mut beta) = (None, None, None);
+        for (c, t) in ts {
+            let (scalars, body) = match *self.g.op(t) {
+                Op::Scale(s, x) => (vec![s], x),
+                _ => (vec![], t),
+            };
+            match self.g.op(body).clone() {
+                Op::Identity => beta = Some((c.get(), scalars)),
+                Op::MatMul(fs) if fs.len() == 2 && *self.g.op(fs[1]) == Op::Transpose(fs[0]) => {
+                    u = Some((fs[0], false));
+                    alpha = Some((c.get(), scalars));
+                }
+                Op::MatMul(fs) if fs.len() == 2 && *self.g.op(fs[0]) == Op::Transpose(fs[1]) => {
+                    u = Some((fs[1], true));
+                    alpha = Some((c.get(), scalars));
+                }
+                _ => return None,
+            }
+        }
+        let ((un, flip), alpha, beta) = (u?, alpha?, beta?);
+        let (d, q) = self.size(un);
+        let (d, q) = if flip { (q, d) } else { (d, q) };
+        if 4 * q > d {
+            return None;
+        }
+        let uo = self.value(un);
+        let uo = if flip { uo.flip() } else { uo };
+        let coef = |p: &mut Self, (c, ss): (f64, Vec<NodeId>)| (c, ss.iter().map(|&s| p.value(s)).collect());
+        let (alpha, beta) = (coef(self, alpha), coef(self, beta));
+        Some((uo, alpha, beta))
     }
 
     /// tr(F₁⋯Fₖ) = ⟨F₁⋯Fₛ, (Fₛ₊₁⋯Fₖ)ᵀ⟩ at the cheapest split: the product is never formed.

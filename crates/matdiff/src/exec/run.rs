@@ -1,10 +1,10 @@
 //! The runner: executes a plan's steps with faer kernels over its preallocated buffers.
 
-use super::plan::{Factor, Opnd, Plan, Src, Step};
+use super::plan::{Coef, Factor, Opnd, Plan, Src, Step};
 use crate::ir::Func;
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::{DenseSolveCore, SolveCore};
-use faer::reborrow::ReborrowMut;
+use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Side};
 
 /// Products smaller than this many multiply-adds run on one thread.
@@ -53,6 +53,10 @@ impl Plan {
                     (Step::Factor { f, a, sym }, None) => {
                         self.factors[*f] = factorize(ctx.get(*a), *sym);
                     }
+                    (Step::FactorLowRank { f, u, alpha, beta }, None) => {
+                        let (alpha, beta) = (ctx.coef(alpha), ctx.coef(beta));
+                        self.factors[*f] = factorize_low_rank(ctx.get(*u), alpha, beta);
+                    }
                     (step, Some(out)) => run_step(step, &ctx, &self.factors, out.as_mut()),
                     _ => unreachable!("step without destination"),
                 }
@@ -86,16 +90,59 @@ impl<'a> Ctx<'a, '_> {
     fn scalar(&self, o: Opnd) -> f64 {
         self.get(o)[(0, 0)]
     }
+    fn coef(&self, (c, scalars): &Coef) -> f64 {
+        scalars.iter().fold(*c, |k, &s| k * self.scalar(s))
+    }
 }
 
 fn dst_of(step: &Step) -> Option<usize> {
     use Step::*;
     match step {
-        Factor { .. } => None,
+        Factor { .. } | FactorLowRank { .. } => None,
         Fill { dst, .. } | Ident { dst } | Lin { dst, .. } | Scale { dst, .. } | Had { dst, .. } | Pow { dst, .. }
         | Map { dst, .. } | Gemm { dst, .. } | Sum { dst, .. } | SqNorm { dst, .. } | Norm1 { dst, .. }
         | Norm2 { dst, .. } | Dot { dst, .. } | Trace { dst, .. } | LogDet { dst, .. } | Det { dst, .. }
         | Inverse { dst, .. } | Solve { dst, .. } | Diag { dst, .. } | DiagPart { dst, .. } | Copy { dst, .. } => Some(*dst),
+    }
+}
+
+/// Woodbury factor of α·U·Uᵀ + β·I; falls back to forming the matrix when the q×q
+/// capacitance matrix is not positive definite (β ≤ 0 or α < 0 with large U).
+fn factorize_low_rank(u: MatRef<'_, f64>, alpha: f64, beta: f64) -> Factor {
+    let (d, q) = (u.nrows(), u.ncols());
+    if beta > 0.0 {
+        let mut m = Mat::<f64>::zeros(q, q);
+        matmul(m.as_mut(), Accum::Replace, u.transpose(), u, alpha, par_for(d * q * q));
+        for i in 0..q {
+            m[(i, i)] += beta;
+        }
+        if let Ok(m) = m.llt(Side::Lower) {
+            return Factor::LowRank { u: u.to_owned(), alpha, beta, m };
+        }
+    }
+    let mut a = Mat::<f64>::zeros(d, d);
+    matmul(a.as_mut(), Accum::Replace, u, u.transpose(), alpha, par_for(d * d * q));
+    for i in 0..d {
+        a[(i, i)] += beta;
+    }
+    factorize(a.as_ref(), true)
+}
+
+/// (α·U·Uᵀ + β·I)⁻¹·B = (B − α·U·M⁻¹·Uᵀ·B)/β, in place.
+fn low_rank_solve(u: &Mat<f64>, alpha: f64, beta: f64, m: &faer::linalg::solvers::Llt<f64>, mut b: MatMut<'_, f64>) {
+    let (d, q, k) = (u.nrows(), u.ncols(), b.ncols());
+    let mut t = Mat::<f64>::zeros(q, k);
+    matmul(t.as_mut(), Accum::Replace, u.transpose(), b.rb(), 1.0, par_for(d * q * k));
+    m.solve_in_place_with_conj(Conj::No, t.as_mut());
+    matmul(b.rb_mut(), Accum::Add, u.as_ref(), t.as_ref(), -alpha, par_for(d * q * k));
+    map_in_place(b, |x| x / beta);
+}
+
+fn map_in_place(mut m: MatMut<'_, f64>, f: impl Fn(f64) -> f64) {
+    for j in 0..m.ncols() {
+        for i in 0..m.nrows() {
+            m[(i, j)] = f(m[(i, j)]);
+        }
     }
 }
 
@@ -234,6 +281,13 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
         Step::Det { f, .. } => set_scalar(out, det(&factors[*f])),
         Step::Inverse { f, .. } => match &factors[*f] {
             Factor::Llt(l) => out.copy_from(l.inverse()),
+            Factor::LowRank { u, alpha, beta, m } => {
+                out.fill(0.0);
+                for i in 0..out.nrows() {
+                    out[(i, i)] = 1.0;
+                }
+                low_rank_solve(u, *alpha, *beta, m, out);
+            }
             Factor::Lu(l) => out.copy_from(l.inverse()),
             Factor::None => out.fill(f64::NAN),
         },
@@ -243,6 +297,7 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
             match &factors[*f] {
                 // A Cholesky factor is of a symmetric matrix: the transpose is the same solve.
                 Factor::Llt(l) => l.solve_in_place_with_conj(conj, out),
+                Factor::LowRank { u, alpha, beta, m } => low_rank_solve(u, *alpha, *beta, m, out),
                 Factor::Lu(l) if *t => l.solve_transpose_in_place_with_conj(conj, out),
                 Factor::Lu(l) => l.solve_in_place_with_conj(conj, out),
                 Factor::None => out.fill(f64::NAN),
@@ -262,12 +317,17 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
             }
         }
         Step::Copy { a, .. } => out.copy_from(ctx.get(*a)),
-        Step::Factor { .. } => unreachable!("factor steps have no destination"),
+        Step::Factor { .. } | Step::FactorLowRank { .. } => unreachable!("factor steps have no destination"),
     }
 }
 
 fn logdet(f: &Factor) -> f64 {
     match f {
+        // det(βI + αUUᵀ) = β^(d−q) · det(βI + αUᵀU)
+        Factor::LowRank { u, beta, m, .. } => {
+            let l = m.L();
+            (u.nrows() - u.ncols()) as f64 * beta.ln() + 2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
+        }
         Factor::Llt(l) => {
             let l = l.L();
             2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
@@ -287,6 +347,7 @@ fn logdet(f: &Factor) -> f64 {
 
 fn det(f: &Factor) -> f64 {
     match f {
+        Factor::LowRank { .. } => logdet(f).exp(),
         Factor::Llt(l) => {
             let l = l.L();
             (0..l.nrows()).map(|i| l[(i, i)]).product::<f64>().powi(2)
