@@ -6,6 +6,7 @@
 
 pub mod check;
 mod diff;
+pub mod emit;
 mod error;
 mod eval;
 mod examples;

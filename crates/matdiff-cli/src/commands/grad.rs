@@ -14,7 +14,7 @@ pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit:
         return super::steps::steps(&mut p, &grads, expr, format);
     }
     if let Some(lang) = emit {
-        return Err(format!("error: --emit {lang:?} is not implemented yet\n"));
+        return super::emit::emit(&p, &grads, input, lang);
     }
     let report = check.then(|| p.fd_check(&grads, 1, 2));
     let shared = p.print_shared(&grads.nodes, Style::Plain);

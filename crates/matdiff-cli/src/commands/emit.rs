@@ -1,0 +1,24 @@
+//! `matdiff grad --emit LANG`: the value and gradient as a NumPy, JAX, PyTorch or Rust module.
+
+use super::{fail, Failure};
+use crate::{Emit, ExprArgs};
+use matdiff::emit::{Lang, Source};
+use matdiff::{Gradients, Problem};
+
+/// Print the generated module on stdout.
+pub fn emit(p: &Problem, grads: &Gradients, input: &ExprArgs, lang: Emit) -> Result<u8, Failure> {
+    let lang = match lang {
+        Emit::Numpy => Lang::Numpy,
+        Emit::Jax => Lang::Jax,
+        Emit::Torch => Lang::Torch,
+        Emit::Rust => Lang::Rust,
+    };
+    let src = Source {
+        expr: &input.expr,
+        decls: &input.decl,
+    };
+    let code =
+        matdiff::emit::emit(p, grads, lang, src).map_err(|e| fail(&e, &input.expr, &input.decl))?;
+    print!("{code}");
+    Ok(0)
+}

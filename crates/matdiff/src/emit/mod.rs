@@ -1,0 +1,87 @@
+//! Code export: a self-contained NumPy, JAX, PyTorch or Rust module computing the value and
+//! gradient of a problem, with shape checks and a finite-difference `check_gradient`.
+//!
+//! Pure string generation from the IR. Shared work: the signature and shape checks, the
+//! schedule of named values (a local for every value the code uses twice, computed once), and
+//! the decomposition of product chains (outer products at rank-one joints, solves instead of
+//! inverses, run-time chain ordering for the rest); each target writes the operations.
+
+mod chain;
+mod names;
+mod plan;
+mod python;
+mod rust;
+mod template;
+
+use crate::error::{Error, Input, Result};
+use crate::problem::{Gradients, Problem};
+use crate::syntax::parse_decls;
+
+/// A target language for [`emit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Lang {
+    Numpy,
+    Jax,
+    Torch,
+    Rust,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 4] = [Lang::Numpy, Lang::Jax, Lang::Torch, Lang::Rust];
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Numpy => "numpy",
+            Lang::Jax => "jax",
+            Lang::Torch => "torch",
+            Lang::Rust => "rust",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.name() == name)
+    }
+    /// File extension of the generated module.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Lang::Rust => "rs",
+            _ => "py",
+        }
+    }
+}
+
+/// The text the problem came from: shown in the module's documentation, and the declarations
+/// fix the order of the parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    pub expr: &'a str,
+    pub decls: &'a str,
+}
+
+impl Source<'_> {
+    /// Declared names, in declaration order (empty when the declarations do not parse; the
+    /// problem was built from them, so they do).
+    fn decl_order(&self) -> Vec<String> {
+        parse_decls(self.decls)
+            .map(|ds| ds.into_iter().map(|d| d.name).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Generate a module defining `f_and_grad(<variables>)` → `(value, gradient)` (a tuple of
+/// gradients when `grads` has several) and `check_gradient()`.
+///
+/// Parameters come in declaration order, then undeclared variables in order of appearance.
+/// Fails when a dimension cannot be read off the inputs (it appears only in `eye(n)`).
+pub fn emit(problem: &Problem, grads: &Gradients, lang: Lang, src: Source) -> Result<String> {
+    if grads.vars.is_empty() {
+        return Err(Error::unspanned(
+            Input::None,
+            "cannot export code without a variable to differentiate",
+        ));
+    }
+    match lang {
+        Lang::Numpy => python::emit(python::Flavor::Numpy, problem, grads, &src),
+        Lang::Jax => python::emit(python::Flavor::Jax, problem, grads, &src),
+        Lang::Torch => python::emit(python::Flavor::Torch, problem, grads, &src),
+        Lang::Rust => rust::emit(problem, grads, &src),
+    }
+}

@@ -1,0 +1,306 @@
+//! What every target shares: the signature (parameter order, dimensions and the checks that
+//! bind them), the input domains for random checks, and the schedule of named values.
+
+use super::names::Namer;
+use super::template::{prec, Item, Piece, Template};
+use crate::error::{Error, Input, Result};
+use crate::ir::{Func, Graph, NodeId, Op};
+use crate::shape::DimId;
+use std::collections::{BTreeSet, HashMap};
+
+/// Names and sizes the templates are written with.
+pub(crate) struct Cx<'a> {
+    pub g: &'a Graph,
+    /// Parameter name of each variable (indexed like `Graph::vars`).
+    pub params: Vec<String>,
+    /// How each dimension is written: its local name, or its literal size.
+    pub dims: Vec<String>,
+}
+
+impl Cx<'_> {
+    pub fn dim(&self, d: DimId) -> &str {
+        &self.dims[d as usize]
+    }
+    pub fn is_var(&self, item: Item) -> bool {
+        !item.factor && matches!(self.g.op(item.node), Op::Var(_))
+    }
+}
+
+/// Code generation for one target language.
+pub(crate) trait Backend {
+    /// The value of node `n` in terms of other items.
+    fn node(&mut self, cx: &Cx, n: NodeId) -> Template;
+    /// A factorization of the square matrix `k`, reused by its solves, inverse and log det.
+    fn factor(&mut self, cx: &Cx, k: NodeId) -> Template;
+    /// The name of a factorization of a matrix written as `base` (or of an unnamed one).
+    fn factor_name(&self, cx: &Cx, k: NodeId, base: Option<&str>) -> String;
+    /// Values too cheap to be worth a name even when used twice.
+    fn trivial(&self, cx: &Cx, item: Item) -> bool;
+}
+
+/// One variable's entry in the signature and the dimensions its shape fixes.
+#[derive(Clone, Debug)]
+pub(crate) struct Param {
+    pub var: usize,
+    /// `(axis, dim)` for each dimension first seen on this parameter.
+    pub binds: Vec<(usize, DimId)>,
+}
+
+/// Parameters in signature order: declared ones in declaration order, then the others in
+/// order of appearance (the order of `Graph::vars`).
+pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
+    let mut order: Vec<usize> = decl_order
+        .iter()
+        .filter_map(|n| g.var_id(n).map(|v| v as usize))
+        .collect();
+    order.dedup();
+    for v in 0..g.vars.len() {
+        if !order.contains(&v) {
+            order.push(v);
+        }
+    }
+    let mut bound = vec![false; g.dims.dims.len()];
+    order
+        .into_iter()
+        .map(|var| {
+            let s = g.vars[var].shape;
+            let mut binds = vec![];
+            let axes: Vec<DimId> = match (s.rows, s.cols) {
+                (None, None) => vec![],
+                (Some(n), None) | (None, Some(n)) => vec![n],
+                (Some(m), Some(n)) => vec![m, n],
+            };
+            for (axis, d) in axes.into_iter().enumerate() {
+                if !bound[d as usize] && g.dims.dims[d as usize].size.is_none() {
+                    bound[d as usize] = true;
+                    binds.push((axis, d));
+                }
+            }
+            Param { var, binds }
+        })
+        .collect()
+}
+
+/// Refuse dimensions the inputs cannot determine (they appear only in `eye(n)` and the like).
+pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Result<()> {
+    let bound: Vec<DimId> = params
+        .iter()
+        .flat_map(|p| p.binds.iter().map(|b| b.1))
+        .collect();
+    for n in g.reachable(roots) {
+        let s = g.shape(n);
+        for d in [s.rows, s.cols].into_iter().flatten() {
+            if g.dims.dims[d as usize].size.is_none() && !bound.contains(&d) {
+                return Err(Error::unspanned(
+                    Input::None,
+                    format!(
+                        "cannot export code: the size of dimension {} does not follow from any input",
+                        g.dims.name(d)
+                    ),
+                )
+                .with_note("give it a literal size (eye(3)) or use it in a variable's declaration"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What one variable's random values must satisfy for the expression to be defined
+/// (the same rules as the numeric checker's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Domain {
+    /// Argument of inv/logdet/det: symmetric positive definite.
+    pub spd: bool,
+    /// Argument of log/sqrt/a fractional or negative power: positive entries.
+    pub positive: bool,
+}
+
+pub(crate) fn domains(g: &Graph, root: NodeId) -> Vec<Domain> {
+    let mut d = vec![Domain::default(); g.vars.len()];
+    let var_of = |mut n: NodeId| loop {
+        match g.op(n) {
+            Op::Var(v) => return Some(*v as usize),
+            Op::Transpose(a) => n = *a,
+            _ => return None,
+        }
+    };
+    for n in g.reachable(&[root]) {
+        match g.op(n) {
+            Op::Inv(a) | Op::LogDet(a) | Op::Det(a) => {
+                if let Some(v) = var_of(*a) {
+                    d[v].spd = true;
+                }
+            }
+            Op::Map(Func::Log | Func::Sqrt, a) => {
+                if let Some(v) = var_of(*a) {
+                    d[v].positive = true;
+                }
+            }
+            Op::Pow(a, p) if p.get().fract() != 0.0 || p.get() < 0.0 => {
+                if let Some(v) = var_of(*a) {
+                    d[v].positive = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    d
+}
+
+/// One statement of the generated function: `name = text`.
+#[derive(Clone, Debug)]
+pub(crate) struct Line {
+    pub name: String,
+    pub text: String,
+    pub item: Item,
+    /// The text is just another value's name (a copy, where the language needs one).
+    pub copy: bool,
+}
+
+/// Inline text longer than this gets its own line even when used once.
+const LONG: usize = 64;
+
+/// Decide which values get a name and write every statement, in dependency order.
+///
+/// `roots[i]` is returned as `root_names[i]`. A value gets a local when the written code refers
+/// to it more than once (after solves replaced inverses and so on, so the counts are those of
+/// the code, not of the IR), when it is a factorization, or when its text would be long.
+pub(crate) fn schedule(
+    cx: &Cx,
+    be: &mut dyn Backend,
+    roots: &[NodeId],
+    root_names: &[String],
+    namer: &mut Namer,
+) -> Vec<Line> {
+    // Build templates from the roots down; a template only refers to smaller items, so
+    // taking the largest pending item first sees every user of an item before the item.
+    let mut templates: HashMap<Item, Template> = HashMap::new();
+    let mut count: HashMap<Item, u32> = HashMap::new();
+    let mut pending: BTreeSet<Item> = roots.iter().map(|&r| Item::node(r)).collect();
+    let mut live = vec![];
+    while let Some(it) = pending.pop_last() {
+        let t = if it.factor {
+            be.factor(cx, it.node)
+        } else {
+            be.node(cx, it.node)
+        };
+        for h in t.holes() {
+            debug_assert!(h < it, "templates refer to smaller items");
+            *count.entry(h).or_insert(0) += 1;
+            pending.insert(h);
+        }
+        templates.insert(it, t);
+        live.push(it);
+    }
+    live.reverse();
+
+    let mut root_of: HashMap<Item, usize> = HashMap::new();
+    for (i, &r) in roots.iter().enumerate() {
+        root_of.entry(Item::node(r)).or_insert(i);
+    }
+    // A matrix that is factored reads best under its own name (`K = …; K_chol = …`).
+    let factored: Vec<Item> = templates
+        .keys()
+        .filter(|it| it.factor)
+        .map(|it| Item::node(it.node))
+        .collect();
+    let mut named: HashMap<Item, String> = HashMap::new();
+    let mut inline: HashMap<Item, (String, u8)> = HashMap::new();
+    let mut lines = vec![];
+    for it in live {
+        let (text, p) = expand(cx, &templates[&it], &named, &inline);
+        let trivial = be.trivial(cx, it);
+        let name = match root_of.get(&it) {
+            // A returned value that other values use gets a neutral local name, and is
+            // returned under its own name at the end (`f = 0.5 * (r @ r)`, not `grad_b @ grad_b`).
+            Some(&i) if !trivial && !count.contains_key(&it) => Some(root_names[i].clone()),
+            Some(_) if !trivial => Some(namer.numbered("t")),
+            _ if it.factor => {
+                let base = named.get(&Item::node(it.node)).cloned().or_else(|| {
+                    cx.is_var(Item::node(it.node))
+                        .then(|| inline[&Item::node(it.node)].0.clone())
+                });
+                Some(namer.claim(&be.factor_name(cx, it.node, base.as_deref())))
+            }
+            _ if !trivial
+                && (count.get(&it).copied().unwrap_or(0) >= 2
+                    || text.len() > LONG
+                    || factored.contains(&it)) =>
+            {
+                Some(namer.numbered("t"))
+            }
+            _ => None,
+        };
+        match name {
+            Some(name) => {
+                lines.push(Line {
+                    name: name.clone(),
+                    text,
+                    item: it,
+                    copy: false,
+                });
+                named.insert(it, name);
+            }
+            None => {
+                inline.insert(it, (text, p));
+            }
+        }
+    }
+    // Roots that are plain inputs or constants, or the same value as an earlier root.
+    for (i, &r) in roots.iter().enumerate() {
+        let it = Item::node(r);
+        if named.get(&it) == Some(&root_names[i]) {
+            continue;
+        }
+        let (text, copy) = match named.get(&it) {
+            Some(other) => (other.clone(), true),
+            None => (inline[&it].0.clone(), cx.is_var(it)),
+        };
+        lines.push(Line {
+            name: root_names[i].clone(),
+            text,
+            item: it,
+            copy,
+        });
+    }
+    lines
+}
+
+/// Fill a template's holes with names or inline text.
+fn expand(
+    cx: &Cx,
+    t: &Template,
+    named: &HashMap<Item, String>,
+    inline: &HashMap<Item, (String, u8)>,
+) -> (String, u8) {
+    let mut out = String::new();
+    let mut inherited = prec::ATOM;
+    for piece in &t.pieces {
+        match piece {
+            Piece::Text(s) => out.push_str(s),
+            Piece::Hole { item, min, borrow } => {
+                let (text, p) = match named.get(item) {
+                    Some(n) => (n.clone(), prec::ATOM),
+                    None => inline[item].clone(),
+                };
+                inherited = p;
+                if *borrow && !cx.is_var(*item) {
+                    out.push('&');
+                }
+                if p < *min {
+                    out.push('(');
+                    out.push_str(&text);
+                    out.push(')');
+                } else {
+                    out.push_str(&text);
+                }
+            }
+        }
+    }
+    let p = if t.prec == prec::INHERIT {
+        inherited
+    } else {
+        t.prec
+    };
+    (out, p)
+}

@@ -1,0 +1,915 @@
+//! Python targets (NumPy, JAX, PyTorch): one backend with a flavor for the library's names.
+//!
+//! Column and row vectors are 1-D arrays and scalars 0-d, so `x'*A*y` is a number and a
+//! column times a row is an outer product. Inverses inside products become solves; NumPy has
+//! no reusable factorization, so it solves with `np.linalg.solve` each time, while JAX and
+//! PyTorch factor each matrix once (Cholesky when it is symmetric, else LU) and reuse it.
+
+use super::chain::{decompose, Chain};
+use super::names::{Namer, PYTHON_RESERVED};
+use super::plan::{check_dims, domains, params, schedule, Backend, Cx, Domain, Line, Param};
+use super::template::{join, prec, Item, Template};
+use super::Source;
+use crate::error::Result;
+use crate::ir::{Func, Graph, NodeId, Op};
+use crate::problem::{Gradients, Problem};
+use crate::shape::Shape;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Numpy,
+    Jax,
+    Torch,
+}
+
+impl Flavor {
+    /// The array module's name in generated code.
+    fn m(self) -> &'static str {
+        match self {
+            Flavor::Numpy => "np",
+            Flavor::Jax => "jnp",
+            Flavor::Torch => "torch",
+        }
+    }
+    fn library(self) -> &'static str {
+        match self {
+            Flavor::Numpy => "NumPy",
+            Flavor::Jax => "JAX",
+            Flavor::Torch => "PyTorch",
+        }
+    }
+}
+
+struct Py {
+    flavor: Flavor,
+    /// Module-level helper functions the code uses.
+    helpers: BTreeSet<&'static str>,
+}
+
+/// A number as Python reads it back exactly.
+fn lit(x: f64) -> Template {
+    let s = if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:?}")
+    };
+    Template::text(s, if x < 0.0 { prec::NEG } else { prec::ATOM })
+}
+
+fn node(n: NodeId) -> Item {
+    Item::node(n)
+}
+
+/// Node `n`'s value, in whatever context it is put.
+fn h(n: NodeId) -> Template {
+    Template::alias(node(n))
+}
+
+fn is_inv(g: &Graph, n: NodeId) -> bool {
+    matches!(g.op(n), Op::Inv(_))
+}
+
+fn call(f: &str, args: Vec<Template>) -> Template {
+    Template::text(format!("{f}("), prec::ATOM)
+        .sub(join(args, ", ", prec::LOWEST), prec::LOWEST)
+        .t(")")
+}
+
+/// `a op b` for a left-associative operator at level `p`. Elementwise `*` and `/` next to
+/// `@` read ambiguously, so their compound operands are always parenthesized.
+fn binop(a: Template, op: &str, b: Template, p: u8) -> Template {
+    let left = if op == "@" { p } else { p + 1 };
+    Template::new(p)
+        .sub(a, left)
+        .t(format!(" {op} "))
+        .sub(b, p + 1)
+}
+
+impl Py {
+    fn dtype(&self) -> &'static str {
+        match self.flavor {
+            Flavor::Torch => ", dtype=torch.float64",
+            _ => "",
+        }
+    }
+    fn shape_tuple(&self, cx: &Cx, s: Shape) -> String {
+        match (s.rows, s.cols) {
+            (Some(m), Some(n)) => format!("({}, {})", cx.dim(m), cx.dim(n)),
+            (Some(n), None) | (None, Some(n)) => format!("({},)", cx.dim(n)),
+            (None, None) => "()".into(),
+        }
+    }
+    fn fill(&self, cx: &Cx, c: f64, s: Shape) -> Template {
+        let m = self.flavor.m();
+        let shape = self.shape_tuple(cx, s);
+        let d = self.dtype();
+        if c == 0.0 {
+            Template::text(format!("{m}.zeros({shape}{d})"), prec::ATOM)
+        } else if c == 1.0 {
+            Template::text(format!("{m}.ones({shape}{d})"), prec::ATOM)
+        } else {
+            Template::text(format!("{m}.full({shape}, "), prec::ATOM)
+                .sub(lit(c), prec::LOWEST)
+                .t(format!("{d})"))
+        }
+    }
+    fn eye(&self, cx: &Cx, n: crate::shape::DimId) -> Template {
+        Template::text(
+            format!("{}.eye({}{})", self.flavor.m(), cx.dim(n), self.dtype()),
+            prec::ATOM,
+        )
+    }
+    /// `x.T` for a matrix, `x` itself for a vector (1-D arrays have no orientation).
+    fn transposed(&self, x: Template, s: Shape) -> Template {
+        if s.is_matrix() {
+            Template::new(prec::ATOM).sub(x, prec::ATOM).t(".T")
+        } else {
+            x
+        }
+    }
+    /// The transpose of node `n`'s value, unwrapping `n = w'` to `w`.
+    fn transpose_of(&self, g: &Graph, n: NodeId) -> Template {
+        match g.op(n) {
+            Op::Transpose(w) => Template::alias(node(*w)),
+            _ => self.transposed(Template::alias(node(n)), g.shape(n)),
+        }
+    }
+
+    fn map(&mut self, f: Func, x: Template) -> Template {
+        let m = self.flavor.m();
+        let (name, extra): (String, Option<&str>) = match (f, self.flavor) {
+            (Func::Relu, Flavor::Numpy) => ("np.maximum".into(), Some("0.0")),
+            (Func::Relu, Flavor::Jax) => ("jax.nn.relu".into(), None),
+            (Func::Relu, Flavor::Torch) => ("torch.relu".into(), None),
+            (Func::Sigmoid, Flavor::Numpy) => {
+                self.helpers.insert("_sigmoid");
+                ("_sigmoid".into(), None)
+            }
+            (Func::Sigmoid, Flavor::Jax) => ("jax.nn.sigmoid".into(), None),
+            (Func::Sigmoid, Flavor::Torch) => ("torch.sigmoid".into(), None),
+            (Func::Softplus, Flavor::Numpy) => return call("np.logaddexp", vec![lit(0.0), x]),
+            (Func::Softplus, Flavor::Jax) => ("jax.nn.softplus".into(), None),
+            (Func::Softplus, Flavor::Torch) => {
+                self.helpers.insert("_softplus");
+                ("_softplus".into(), None)
+            }
+            (Func::Swish, Flavor::Numpy) => {
+                self.helpers.insert("_sigmoid");
+                self.helpers.insert("_swish");
+                ("_swish".into(), None)
+            }
+            (Func::Swish, Flavor::Jax) => ("jax.nn.swish".into(), None),
+            (Func::Swish, Flavor::Torch) => ("torch.nn.functional.silu".into(), None),
+            (Func::Step, Flavor::Torch) => {
+                self.helpers.insert("_step");
+                ("_step".into(), None)
+            }
+            (Func::Step, _) => (format!("{m}.heaviside"), Some("0.0")),
+            _ => (format!("{m}.{}", f.name()), None),
+        };
+        let mut args = vec![x];
+        if let Some(e) = extra {
+            args.push(Template::text(e, prec::ATOM));
+        }
+        call(&name, args)
+    }
+
+    /// `K⁻¹·b` (or `b·K⁻¹` when `right`), without forming the inverse.
+    fn solve(
+        &mut self,
+        cx: &Cx,
+        k: NodeId,
+        rhs: Template,
+        rhs_shape: Shape,
+        rhs_symmetric: bool,
+        right: bool,
+    ) -> Template {
+        let g = cx.g;
+        let sym = g.node(k).symmetric;
+        // b·K⁻¹ = (K⁻ᵀ·bᵀ)ᵀ; a 1-D b needs no transposes.
+        let flip = |t: Template, symmetric: bool| {
+            if right && rhs_shape.is_matrix() && !symmetric {
+                Template::new(prec::ATOM).sub(t, prec::ATOM).t(".T")
+            } else {
+                t
+            }
+        };
+        let b = flip(rhs, rhs_symmetric);
+        let fac = Template::new(prec::ATOM).hole(Item::factor(k), prec::ATOM);
+        let out = match self.flavor {
+            Flavor::Numpy => {
+                let kk = if right && !sym {
+                    self.transposed(Template::alias(node(k)), g.shape(k))
+                } else {
+                    Template::alias(node(k))
+                };
+                call("np.linalg.solve", vec![kk, b])
+            }
+            Flavor::Jax if sym => call("jsl.cho_solve", vec![fac, b]),
+            Flavor::Jax if right => call(
+                "jsl.lu_solve",
+                vec![fac, b, Template::text("trans=1", prec::ATOM)],
+            ),
+            Flavor::Jax => call("jsl.lu_solve", vec![fac, b]),
+            Flavor::Torch if sym => {
+                self.helpers.insert("_cho_solve");
+                call("_cho_solve", vec![fac, b])
+            }
+            Flavor::Torch => {
+                self.helpers.insert("_lu_solve");
+                let mut args = vec![fac, b];
+                if right {
+                    args.push(Template::text("adjoint=True", prec::ATOM));
+                }
+                call("_lu_solve", args)
+            }
+        };
+        flip(out, false)
+    }
+
+    fn chain(&mut self, cx: &Cx, c: &Chain) -> Template {
+        let g = cx.g;
+        let m = self.flavor.m();
+        match c {
+            Chain::Factor(n) => Template::alias(node(*n)),
+            Chain::Product(parts) => {
+                let ts: Vec<Template> = parts.iter().map(|p| self.chain(cx, p)).collect();
+                if ts.len() == 2 {
+                    let mut it = ts.into_iter();
+                    binop(it.next().unwrap(), "@", it.next().unwrap(), prec::MUL)
+                } else {
+                    let list = Template::text("[", prec::ATOM)
+                        .sub(join(ts, ", ", prec::LOWEST), prec::LOWEST)
+                        .t("]");
+                    call(&format!("{m}.linalg.multi_dot"), vec![list])
+                }
+            }
+            Chain::Outer { scalars, col, row } => {
+                let core = match (col, row) {
+                    (Some(a), Some(b)) => {
+                        let (a, b) = (self.chain(cx, a), self.chain(cx, b));
+                        Some(call(&format!("{m}.outer"), vec![a, b]))
+                    }
+                    (Some(a), None) => Some(self.chain(cx, a)),
+                    (None, Some(b)) => Some(self.chain(cx, b)),
+                    (None, None) => None,
+                };
+                let mut factors: Vec<Template> =
+                    scalars.iter().map(|s| self.chain(cx, s)).collect();
+                factors.extend(core);
+                let mut it = factors.into_iter();
+                let first = it.next().expect("an outer product of something");
+                it.fold(first, |acc, t| binop(acc, "*", t, prec::MUL))
+            }
+            Chain::Solve { k, rhs, right } => {
+                let (s, sym) = (rhs.shape(g), rhs.symmetric(g));
+                let b = self.chain(cx, rhs);
+                self.solve(cx, *k, b, s, sym, *right)
+            }
+        }
+    }
+
+    fn lin(&self, cx: &Cx, ts: &[(crate::ir::Num, NodeId)]) -> Template {
+        let g = cx.g;
+        // Constant terms are written as numbers and broadcast.
+        let mut terms: Vec<(f64, Option<NodeId>)> = ts
+            .iter()
+            .map(|(c, t)| match g.fill_value(*t) {
+                Some(k) => (c.get() * k, None),
+                None => (c.get(), Some(*t)),
+            })
+            .collect();
+        // Lead with a positive term: `1.0 - t` reads better than `-t + 1.0`.
+        if let Some(i) = terms.iter().position(|t| t.0 > 0.0) {
+            let first = terms.remove(i);
+            terms.insert(0, first);
+        }
+        let single = terms.len() == 1;
+        let mut out = Template::new(if single { prec::MUL } else { prec::ADD });
+        for (i, (c, t)) in terms.into_iter().enumerate() {
+            let a = c.abs();
+            let body = match t {
+                None => lit(a),
+                Some(t) if a == 1.0 => Template::alias(node(t)),
+                Some(t) => binop(lit(a), "*", Template::alias(node(t)), prec::MUL),
+            };
+            if i == 0 {
+                // Negation is exact, so `-a * b` is `-(a * b)` to the last bit.
+                out = if c < 0.0 {
+                    out.t("-").sub(body, prec::MUL)
+                } else {
+                    out.sub(body, prec::ADD)
+                };
+            } else {
+                out = out
+                    .t(if c < 0.0 { " - " } else { " + " })
+                    .sub(body, prec::MUL);
+            }
+        }
+        out
+    }
+}
+
+impl Backend for Py {
+    fn node(&mut self, cx: &Cx, n: NodeId) -> Template {
+        let g = cx.g;
+        let m = self.flavor.m();
+        let shape = g.shape(n);
+        match g.op(n) {
+            Op::Var(v) => Template::text(cx.params[*v as usize].clone(), prec::ATOM),
+            Op::Const(c) => lit(c.get()),
+            Op::Fill(c) => self.fill(cx, c.get(), shape),
+            Op::Identity => self.eye(cx, shape.rows.expect("identity is square")),
+            Op::Lin(ts) => self.lin(cx, ts),
+            Op::Scale(s, x) => match g.op(*s) {
+                Op::Pow(b, p) if p.get() == -1.0 => binop(h(*x), "/", h(*b), prec::MUL),
+                _ => binop(h(*s), "*", h(*x), prec::MUL),
+            },
+            Op::MatMul(fs) => {
+                let c = decompose(g, fs);
+                self.chain(cx, &c)
+            }
+            Op::Hadamard(a, b) => binop(h(*a), "*", h(*b), prec::MUL),
+            Op::Pow(a, p) => {
+                let p = p.get();
+                if p == -1.0 {
+                    binop(lit(1.0), "/", h(*a), prec::MUL)
+                } else if p == 0.5 {
+                    call(&format!("{m}.sqrt"), vec![h(*a)])
+                } else if p.fract() == 0.0 && p.abs() < 1e6 {
+                    Template::new(prec::POW)
+                        .hole(node(*a), prec::ATOM)
+                        .t(format!(" ** {}", p as i64))
+                } else {
+                    let f = if self.flavor == Flavor::Torch {
+                        "torch.pow".to_string()
+                    } else {
+                        format!("{m}.power")
+                    };
+                    call(&f, vec![h(*a), lit(p)])
+                }
+            }
+            Op::Map(f, a) => self.map(*f, h(*a)),
+            Op::Transpose(a) => self.transposed(Template::alias(node(*a)), g.shape(*a)),
+            Op::Sum(a) => call(&format!("{m}.sum"), vec![h(*a)]),
+            Op::SqNorm(a) => {
+                if !g.shape(*a).is_matrix() {
+                    Template::new(prec::MUL)
+                        .hole(node(*a), prec::ATOM)
+                        .t(" @ ")
+                        .hole(node(*a), prec::ATOM)
+                } else {
+                    self.vdot(node(*a), node(*a))
+                }
+            }
+            Op::Norm1(a) => match self.flavor {
+                Flavor::Torch => call("torch.linalg.vector_norm", vec![h(*a), lit(1.0)]),
+                _ => call(
+                    &format!("{m}.sum"),
+                    vec![call(&format!("{m}.abs"), vec![h(*a)])],
+                ),
+            },
+            Op::Norm2(a) => match self.flavor {
+                Flavor::Torch => call("torch.linalg.vector_norm", vec![h(*a)]),
+                _ => call(&format!("{m}.linalg.norm"), vec![h(*a)]),
+            },
+            Op::Dot(a, b) => self.vdot(node(*a), node(*b)),
+            Op::Trace(a) => match g.op(*a) {
+                // tr(P*F) = sum(P .* F') without forming the square product: with P = inv(K)*Y
+                // and F = Y', a solve with D right-hand sides instead of N.
+                Op::MatMul(fs)
+                    if !is_inv(g, fs[fs.len() - 1]) && !(fs.len() == 2 && is_inv(g, fs[0])) =>
+                {
+                    let k = fs.len();
+                    let head = if k == 2 {
+                        h(fs[0])
+                    } else {
+                        self.chain(cx, &decompose(g, &fs[..k - 1]))
+                    };
+                    let prod = binop(head, "*", self.transpose_of(g, fs[k - 1]), prec::MUL);
+                    call(&format!("{m}.sum"), vec![prod])
+                }
+                _ => call(&format!("{m}.trace"), vec![h(*a)]),
+            },
+            Op::Det(a) => call(&format!("{m}.linalg.det"), vec![h(*a)]),
+            Op::LogDet(a) => {
+                let sym = g.node(*a).symmetric;
+                match (self.flavor, sym) {
+                    (Flavor::Numpy, true) => {
+                        self.helpers.insert("_logdet");
+                        self.helpers.insert("_logdet_spd");
+                        call("_logdet_spd", vec![h(*a)])
+                    }
+                    (_, false) => {
+                        self.helpers.insert("_logdet");
+                        call("_logdet", vec![h(*a)])
+                    }
+                    (Flavor::Jax, true) => {
+                        let d = Template::new(prec::ATOM)
+                            .hole(Item::factor(*a), prec::ATOM)
+                            .t("[0]");
+                        binop(
+                            lit(2.0),
+                            "*",
+                            call(
+                                "jnp.sum",
+                                vec![call("jnp.log", vec![call("jnp.diag", vec![d])])],
+                            ),
+                            prec::MUL,
+                        )
+                    }
+                    (Flavor::Torch, true) => {
+                        let d = Template::new(prec::ATOM).hole(Item::factor(*a), prec::LOWEST);
+                        binop(
+                            lit(2.0),
+                            "*",
+                            call(
+                                "torch.sum",
+                                vec![call("torch.log", vec![call("torch.diagonal", vec![d])])],
+                            ),
+                            prec::MUL,
+                        )
+                    }
+                }
+            }
+            Op::Inv(a) => {
+                let sym = g.node(*a).symmetric;
+                let fac = Template::new(prec::ATOM).hole(Item::factor(*a), prec::LOWEST);
+                let n = shape.rows.expect("inverse of a square matrix");
+                match (self.flavor, sym) {
+                    (Flavor::Numpy, _) => call("np.linalg.inv", vec![h(*a)]),
+                    (Flavor::Jax, true) => call("jsl.cho_solve", vec![fac, self.eye(cx, n)]),
+                    (Flavor::Jax, false) => call("jsl.lu_solve", vec![fac, self.eye(cx, n)]),
+                    (Flavor::Torch, true) => call("torch.cholesky_inverse", vec![fac]),
+                    (Flavor::Torch, false) => {
+                        self.helpers.insert("_lu_solve");
+                        call("_lu_solve", vec![fac, self.eye(cx, n)])
+                    }
+                }
+            }
+            Op::Diag(a) | Op::DiagPart(a) => call(&format!("{m}.diag"), vec![h(*a)]),
+        }
+    }
+
+    fn factor(&mut self, cx: &Cx, k: NodeId) -> Template {
+        let sym = cx.g.node(k).symmetric;
+        let f = match (self.flavor, sym) {
+            (Flavor::Jax, true) => {
+                return call(
+                    "jsl.cho_factor",
+                    vec![h(k), Template::text("lower=True", prec::ATOM)],
+                )
+            }
+            (Flavor::Jax, false) => "jsl.lu_factor",
+            (Flavor::Torch, true) => "torch.linalg.cholesky",
+            (Flavor::Torch, false) => "torch.linalg.lu_factor",
+            (Flavor::Numpy, _) => unreachable!("NumPy code solves without stored factorizations"),
+        };
+        call(f, vec![h(k)])
+    }
+
+    fn factor_name(&self, cx: &Cx, k: NodeId, base: Option<&str>) -> String {
+        let kind = if cx.g.node(k).symmetric { "chol" } else { "lu" };
+        match base {
+            Some(b) => format!("{b}_{kind}"),
+            None => kind.to_string(),
+        }
+    }
+
+    fn trivial(&self, cx: &Cx, item: Item) -> bool {
+        if item.factor {
+            return false;
+        }
+        match cx.g.op(item.node) {
+            Op::Var(_) | Op::Const(_) => true,
+            Op::Transpose(a) => matches!(cx.g.op(*a), Op::Var(_)),
+            _ => false,
+        }
+    }
+}
+
+impl Py {
+    /// `sum(a .* b)` for same-shaped matrices.
+    fn vdot(&self, a: Item, b: Item) -> Template {
+        match self.flavor {
+            Flavor::Torch => call(
+                "torch.sum",
+                vec![Template::new(prec::MUL)
+                    .hole(a, prec::MUL)
+                    .t(" * ")
+                    .hole(b, prec::POW)],
+            ),
+            f => call(
+                &format!("{}.vdot", f.m()),
+                vec![Template::alias(a), Template::alias(b)],
+            ),
+        }
+    }
+}
+
+/// Generate the module.
+pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
+    let g = &p.graph;
+    let ps = params(g, &src.decl_order());
+    let mut roots = vec![p.output];
+    roots.extend(&grads.nodes);
+    check_dims(g, &ps, &roots)?;
+
+    let mut namer = Namer::new(PYTHON_RESERVED);
+    let mut param_names = vec![String::new(); g.vars.len()];
+    for prm in &ps {
+        param_names[prm.var] = namer.claim(&g.vars[prm.var].name);
+    }
+    let dims: Vec<String> = g
+        .dims
+        .dims
+        .iter()
+        .map(|d| match d.size {
+            Some(k) => k.to_string(),
+            None => {
+                let want = if param_names.contains(&d.name) {
+                    format!("n_{}", d.name)
+                } else {
+                    d.name.clone()
+                };
+                namer.claim(&want)
+            }
+        })
+        .collect();
+    let value_name = namer.claim("f");
+    let grad_names: Vec<String> = grads
+        .vars
+        .iter()
+        .map(|&v| namer.claim(&format!("grad_{}", param_names[v])))
+        .collect();
+    let mut root_names = vec![value_name.clone()];
+    root_names.extend(grad_names.iter().cloned());
+
+    let cx = Cx {
+        g,
+        params: param_names,
+        dims,
+    };
+    let mut be = Py {
+        flavor,
+        helpers: BTreeSet::new(),
+    };
+    let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
+
+    let mut out = String::new();
+    header(&mut out, flavor, &cx, &ps, grads, src, &root_names);
+    imports(&mut out, flavor);
+    helpers(&mut out, flavor, &be.helpers);
+    function(
+        &mut out,
+        flavor,
+        &cx,
+        &ps,
+        &lines,
+        &root_names,
+        grads.vars.len(),
+    );
+    checker(&mut out, &cx, &ps, p.output, grads);
+    out.push_str("\n\nif __name__ == \"__main__\":\n    check_gradient()\n");
+    Ok(out)
+}
+
+/// `matrix (m, n)`, `vector (n,)`, `scalar`.
+fn describe(cx: &Cx, s: Shape) -> String {
+    match (s.rows, s.cols) {
+        (None, None) => "scalar".into(),
+        (Some(n), None) => format!("vector ({},)", cx.g.dims.name(n)),
+        (None, Some(n)) => format!("row vector ({},)", cx.g.dims.name(n)),
+        (Some(m), Some(n)) => format!("matrix ({}, {})", cx.g.dims.name(m), cx.g.dims.name(n)),
+    }
+}
+
+fn header(
+    out: &mut String,
+    flavor: Flavor,
+    cx: &Cx,
+    ps: &[Param],
+    grads: &Gradients,
+    src: &Source,
+    roots: &[String],
+) {
+    let g = cx.g;
+    let clean = |s: &str| s.replace("\"\"\"", "'''");
+    let _ = writeln!(
+        out,
+        "r\"\"\"Value and gradient of a scalar function ({}), generated by matdiff.\n",
+        flavor.library()
+    );
+    for line in src.expr.lines() {
+        let _ = writeln!(out, "    {}", clean(line));
+    }
+    if !src.decls.trim().is_empty() {
+        let _ = writeln!(out, "\n    declarations: {}", clean(src.decls.trim()));
+    }
+    let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
+    let grad_list = if roots.len() == 2 {
+        roots[1].clone()
+    } else {
+        format!("({})", roots[1..].join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "\nf_and_grad({}) returns ({}, {}).",
+        args.join(", "),
+        roots[0],
+        grad_list
+    );
+    let _ = writeln!(out, "Inputs:");
+    for p in ps {
+        let v = &g.vars[p.var];
+        let sym = if v.symmetric { ", symmetric" } else { "" };
+        let _ = writeln!(
+            out,
+            "    {}: {}{sym}",
+            cx.params[p.var],
+            describe(cx, v.shape)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Vectors (column or row) are 1-D arrays; scalars are 0-d. Each gradient has its variable's shape."
+    );
+    for &v in &grads.vars {
+        if g.vars[v].symmetric {
+            let n = &cx.params[v];
+            let _ = writeln!(
+                out,
+                "grad_{n} treats the entries of {n} as independent; along symmetric perturbations the\nderivative is grad_{n} + grad_{n}.T - diag(grad_{n})."
+            );
+        }
+    }
+    if flavor != Flavor::Numpy {
+        let _ = writeln!(
+            out,
+            "Symmetric matrices that are inverted or log-determined are assumed positive definite\n(they are factored by Cholesky)."
+        );
+    }
+    let _ = writeln!(
+        out,
+        "check_gradient() compares the gradient with central differences at random inputs.\n\"\"\""
+    );
+}
+
+fn imports(out: &mut String, flavor: Flavor) {
+    match flavor {
+        Flavor::Numpy => out.push_str("import numpy as np\n"),
+        Flavor::Jax => out.push_str(
+            "import numpy as np\nimport jax\nimport jax.numpy as jnp\nimport jax.scipy.linalg as jsl\n\n# Gradients are checked in double precision.\njax.config.update(\"jax_enable_x64\", True)\n",
+        ),
+        Flavor::Torch => out.push_str("import numpy as np\nimport torch\n"),
+    }
+}
+
+fn helpers(out: &mut String, flavor: Flavor, used: &BTreeSet<&'static str>) {
+    for &name in used {
+        let body = match (name, flavor) {
+            ("_sigmoid", _) => "def _sigmoid(x):\n    \"\"\"1 / (1 + exp(-x)), without overflow for large |x|.\"\"\"\n    return np.exp(-np.logaddexp(0.0, -x))\n",
+            ("_swish", _) => "def _swish(x):\n    \"\"\"x * sigmoid(x).\"\"\"\n    return x * _sigmoid(x)\n",
+            ("_softplus", _) => "def _softplus(x):\n    \"\"\"log(1 + exp(x)), without overflow.\"\"\"\n    return torch.logaddexp(torch.zeros_like(x), x)\n",
+            ("_step", _) => "def _step(x):\n    \"\"\"1 where x > 0, else 0.\"\"\"\n    return (x > 0).to(x.dtype)\n",
+            ("_logdet", Flavor::Numpy) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = np.linalg.slogdet(K)\n    return logabsdet if sign > 0 else np.nan\n",
+            ("_logdet", Flavor::Jax) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = jnp.linalg.slogdet(K)\n    return jnp.where(sign > 0, logabsdet, jnp.nan)\n",
+            ("_logdet", Flavor::Torch) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = torch.linalg.slogdet(K)\n    return torch.where(sign > 0, logabsdet, torch.nan)\n",
+            ("_logdet_spd", _) => "def _logdet_spd(K):\n    \"\"\"log det of a symmetric K: Cholesky when K is positive definite, else via LU.\"\"\"\n    try:\n        L = np.linalg.cholesky(K)\n    except np.linalg.LinAlgError:\n        return _logdet(K)\n    return 2.0 * np.sum(np.log(np.diag(L)))\n",
+            ("_cho_solve", _) => "def _cho_solve(L, B):\n    \"\"\"K⁻¹B from the Cholesky factor L of K (B a vector or a matrix).\"\"\"\n    if B.ndim == 1:\n        return torch.cholesky_solve(B[:, None], L)[:, 0]\n    return torch.cholesky_solve(B, L)\n",
+            ("_lu_solve", _) => "def _lu_solve(lu, B, adjoint=False):\n    \"\"\"K⁻¹B (or K⁻ᵀB) from the LU factorization of K (B a vector or a matrix).\"\"\"\n    LU, pivots = lu\n    if B.ndim == 1:\n        return torch.linalg.lu_solve(LU, pivots, B[:, None], adjoint=adjoint)[:, 0]\n    return torch.linalg.lu_solve(LU, pivots, B, adjoint=adjoint)\n",
+            _ => unreachable!("unknown helper {name}"),
+        };
+        out.push_str("\n\n");
+        out.push_str(body);
+    }
+}
+
+fn function(
+    out: &mut String,
+    flavor: Flavor,
+    cx: &Cx,
+    ps: &[Param],
+    lines: &[Line],
+    roots: &[String],
+    n_grads: usize,
+) {
+    let g = cx.g;
+    let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
+    let _ = writeln!(out, "\n\ndef f_and_grad({}):", args.join(", "));
+    let grad_doc = if n_grads == 1 {
+        "the gradient"
+    } else {
+        "a tuple of gradients, one per variable"
+    };
+    let _ = writeln!(out, "    \"\"\"Return (f, {grad_doc}).\"\"\"");
+    let convert = match flavor {
+        Flavor::Numpy => "np.asarray({}, dtype=np.float64)",
+        Flavor::Jax => "jnp.asarray({}, dtype=jnp.float64)",
+        Flavor::Torch => "torch.as_tensor({}, dtype=torch.float64)",
+    };
+    for a in &args {
+        let _ = writeln!(out, "    {a} = {}", convert.replace("{}", a));
+    }
+    // Shape checks; the first parameter that shows a dimension defines it.
+    let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
+    for p in ps {
+        let v = &g.vars[p.var];
+        let name = &cx.params[p.var];
+        let axes: Vec<u32> = [v.shape.rows, v.shape.cols].into_iter().flatten().collect();
+        let want = describe(cx, v.shape);
+        let tuple = |axes: &[u32]| match axes.len() {
+            0 => "()".to_string(),
+            1 => format!("({},)", cx.dim(axes[0])),
+            _ => format!("({}, {})", cx.dim(axes[0]), cx.dim(axes[1])),
+        };
+        let all_known = axes.iter().all(|&d| known[d as usize]);
+        if all_known {
+            let _ = writeln!(
+                out,
+                "    assert {name}.shape == {}, f\"{name} should be a {want} = {}, got {{tuple({name}.shape)}}\"",
+                tuple(&axes),
+                fmt_tuple(cx, &axes)
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "    assert {name}.ndim == {}, f\"{name} should be a {want}, got shape {{tuple({name}.shape)}}\"",
+            axes.len()
+        );
+        if p.binds.len() == 2 {
+            let _ = writeln!(
+                out,
+                "    {}, {} = {name}.shape",
+                cx.dim(p.binds[0].1),
+                cx.dim(p.binds[1].1)
+            );
+        } else {
+            for &(axis, d) in &p.binds {
+                let _ = writeln!(out, "    {} = {name}.shape[{axis}]", cx.dim(d));
+            }
+        }
+        for &(_, d) in &p.binds {
+            known[d as usize] = true;
+        }
+        // Repeated or earlier-defined dimensions still need checking.
+        if p.binds.len() < axes.len() {
+            let _ = writeln!(
+                out,
+                "    assert {name}.shape == {}, f\"{name} should be a {want} = {}, got {{tuple({name}.shape)}}\"",
+                tuple(&axes),
+                fmt_tuple(cx, &axes)
+            );
+        }
+    }
+    for l in lines {
+        let _ = writeln!(out, "    {} = {}", l.name, l.text);
+    }
+    let grads = if n_grads == 1 {
+        roots[1].clone()
+    } else {
+        format!("({})", roots[1..].join(", "))
+    };
+    let _ = writeln!(out, "    return {}, {grads}", roots[0]);
+}
+
+/// `({m}, {n})` inside an f-string: the sizes in an error message.
+fn fmt_tuple(cx: &Cx, axes: &[u32]) -> String {
+    let parts: Vec<String> = axes.iter().map(|&d| format!("{{{}}}", cx.dim(d))).collect();
+    match parts.len() {
+        0 => "()".into(),
+        1 => format!("({},)", parts[0]),
+        _ => format!("({})", parts.join(", ")),
+    }
+}
+
+/// `check_gradient()` and the random inputs it uses; NumPy-based for every flavor (the
+/// function converts its inputs).
+fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Gradients) {
+    let g = cx.g;
+    let doms = domains(g, output);
+    let _ = writeln!(out, "\n\ndef _random_inputs(rng, lo, hi):");
+    let _ = writeln!(
+        out,
+        "    \"\"\"Random inputs of random consistent sizes in lo..hi, inside f's domain.\"\"\""
+    );
+    for p in ps {
+        for &(_, d) in &p.binds {
+            let _ = writeln!(out, "    {} = int(rng.integers(lo, hi + 1))", cx.dim(d));
+        }
+    }
+    let _ = writeln!(out, "    return {{");
+    for p in ps {
+        let v = &g.vars[p.var];
+        let shape = match (v.shape.rows, v.shape.cols) {
+            (None, None) => String::new(),
+            (Some(n), None) | (None, Some(n)) => format!("({},)", cx.dim(n)),
+            (Some(m), Some(n)) => format!("({}, {})", cx.dim(m), cx.dim(n)),
+        };
+        let Domain { spd, positive } = doms[p.var];
+        let value = if v.shape.is_scalar() {
+            "float(rng.uniform(0.5, 1.5))".to_string()
+        } else if spd && v.shape.is_square() {
+            format!("_random_spd(rng, {})", cx.dim(v.shape.rows.unwrap()))
+        } else if positive {
+            format!("rng.uniform(0.5, 2.0, {shape})")
+        } else if v.symmetric {
+            format!("_random_symmetric(rng, {})", cx.dim(v.shape.rows.unwrap()))
+        } else {
+            format!("rng.standard_normal({shape})")
+        };
+        let _ = writeln!(out, "        \"{}\": {value},", cx.params[p.var]);
+    }
+    let _ = writeln!(out, "    }}");
+    let wrt: Vec<String> = grads
+        .vars
+        .iter()
+        .map(|&v| {
+            format!(
+                "(\"{}\", {})",
+                cx.params[v],
+                if g.vars[v].symmetric { "True" } else { "False" }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n\n# The differentiated variables and whether each is symmetric.\n_WRT = [{}]",
+        wrt.join(", ")
+    );
+    out.push_str(CHECKER);
+}
+
+/// The part of the checker that does not depend on the function.
+const CHECKER: &str = r#"
+
+def _random_spd(rng, n):
+    B = rng.standard_normal((n, n))
+    return B @ B.T / n + np.eye(n)
+
+
+def _random_symmetric(rng, n):
+    M = rng.standard_normal((n, n))
+    return 0.5 * (M + M.T)
+
+
+def _value_and_grads(inputs):
+    value, grad = f_and_grad(**inputs)
+    grads = grad if len(_WRT) > 1 else (grad,)
+    return float(np.asarray(value)), [np.asarray(g, dtype=np.float64) for g in grads]
+
+
+def _central_difference(inputs, name, symmetric):
+    """df/dx entry by entry; a symmetric x is perturbed symmetrically."""
+    x0 = np.array(inputs[name], dtype=np.float64)
+    out = np.zeros_like(x0)
+    for idx in np.ndindex(x0.shape):
+        if symmetric and idx[0] < idx[1]:
+            continue
+        step = 1e-5 * max(abs(x0[idx]), 1.0)
+        values = []
+        for d in (step, -step):
+            x = x0.copy()
+            x[idx] += d
+            if symmetric:
+                x[idx[::-1]] = x[idx]
+            values.append(float(np.asarray(f_and_grad(**{**inputs, name: x})[0])))
+        out[idx] = (values[0] - values[1]) / (2 * step)
+        if symmetric:
+            out[idx[::-1]] = out[idx]
+    return out
+
+
+def _rel_err(a, b):
+    """Largest entrywise difference, relative to the larger of 1 and the largest entry."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    diff = float(np.max(np.abs(a - b), initial=0.0))
+    return diff / scale if np.isfinite(diff) else float("inf")
+
+
+def check_gradient(seed=0, tol=1e-5, verbose=True):
+    """Compare f_and_grad's gradient with central differences at random inputs of two size
+    ranges; return the largest relative error, raise AssertionError when it exceeds tol."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for lo, hi in [(2, 4), (3, 6)]:
+        for _attempt in range(30):
+            inputs = _random_inputs(rng, lo, hi)
+            value, grads = _value_and_grads(inputs)
+            if np.isfinite(value) and all(np.all(np.isfinite(g)) for g in grads):
+                break
+        else:
+            raise AssertionError("no random input found where f and its gradient are finite")
+        for (name, symmetric), grad in zip(_WRT, grads):
+            if symmetric:
+                grad = grad + grad.T - np.diag(np.diag(grad))
+            worst = max(worst, _rel_err(_central_difference(inputs, name, symmetric), grad))
+    if verbose:
+        print(f"check_gradient: max relative error {worst:.1e} against central differences")
+    assert worst <= tol, f"gradient check failed: relative error {worst:.1e} > {tol:.0e}"
+    return worst
+"#;

@@ -1,0 +1,156 @@
+//! Code templates with holes: a value's definition in terms of other values, before it is
+//! decided which of them get a local name and which are written inline.
+
+use crate::ir::NodeId;
+
+/// Something the generated code computes: an IR node's value, or a factorization of one.
+///
+/// Ordered like the generated statements: a node's factorization comes right after the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Item {
+    pub node: NodeId,
+    pub factor: bool,
+}
+
+impl Item {
+    pub fn node(node: NodeId) -> Item {
+        Item {
+            node,
+            factor: false,
+        }
+    }
+    pub fn factor(node: NodeId) -> Item {
+        Item { node, factor: true }
+    }
+}
+
+/// Binding strengths of written expressions (a higher number binds tighter).
+pub(crate) mod prec {
+    pub const LOWEST: u8 = 0;
+    pub const CMP: u8 = 1;
+    pub const ADD: u8 = 2;
+    pub const MUL: u8 = 3;
+    pub const NEG: u8 = 4;
+    pub const POW: u8 = 5;
+    pub const ATOM: u8 = 6;
+    /// The template is another value under a new name (a vector's transpose): it binds as
+    /// tightly as that value's text does.
+    pub const INHERIT: u8 = 255;
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Piece {
+    Text(String),
+    /// Another item's value; parenthesized when its text binds looser than `min`. `borrow`
+    /// asks for a reference (Rust: `&t0`, `&expr`; a parameter is already one).
+    Hole {
+        item: Item,
+        min: u8,
+        borrow: bool,
+    },
+}
+
+/// An expression with holes, and how tightly its text binds.
+#[derive(Clone, Debug)]
+pub(crate) struct Template {
+    pub pieces: Vec<Piece>,
+    pub prec: u8,
+}
+
+impl Template {
+    pub fn new(prec: u8) -> Template {
+        Template {
+            pieces: vec![],
+            prec,
+        }
+    }
+    /// Plain text binding as `prec`.
+    pub fn text(s: impl Into<String>, prec: u8) -> Template {
+        Template {
+            pieces: vec![Piece::Text(s.into())],
+            prec,
+        }
+    }
+    /// The value of `item`, as is.
+    pub fn alias(item: Item) -> Template {
+        Template {
+            pieces: vec![Piece::Hole {
+                item,
+                min: prec::LOWEST,
+                borrow: false,
+            }],
+            prec: prec::INHERIT,
+        }
+    }
+    pub fn t(mut self, s: impl AsRef<str>) -> Template {
+        match self.pieces.last_mut() {
+            Some(Piece::Text(last)) => last.push_str(s.as_ref()),
+            _ => self.pieces.push(Piece::Text(s.as_ref().to_string())),
+        }
+        self
+    }
+    pub fn hole(mut self, item: Item, min: u8) -> Template {
+        self.pieces.push(Piece::Hole {
+            item,
+            min,
+            borrow: false,
+        });
+        self
+    }
+    pub fn borrow(mut self, item: Item) -> Template {
+        self.pieces.push(Piece::Hole {
+            item,
+            min: prec::ATOM,
+            borrow: true,
+        });
+        self
+    }
+    /// Insert another template, parenthesized when it binds looser than `min`.
+    pub fn sub(mut self, inner: Template, min: u8) -> Template {
+        if inner.prec == prec::INHERIT {
+            // An alias: keep the hole, with this context's requirement.
+            for p in inner.pieces {
+                match p {
+                    Piece::Hole { item, borrow, .. } => {
+                        self.pieces.push(Piece::Hole { item, min, borrow })
+                    }
+                    Piece::Text(s) => self = self.t(s),
+                }
+            }
+            return self;
+        }
+        let wrap = inner.prec < min;
+        if wrap {
+            self = self.t("(");
+        }
+        for p in inner.pieces {
+            match p {
+                Piece::Text(s) => self = self.t(s),
+                hole => self.pieces.push(hole),
+            }
+        }
+        if wrap {
+            self = self.t(")");
+        }
+        self
+    }
+    /// The items this template refers to, with repetition.
+    pub fn holes(&self) -> impl Iterator<Item = Item> + '_ {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Hole { item, .. } => Some(*item),
+            Piece::Text(_) => None,
+        })
+    }
+}
+
+/// Join templates with a separator (arguments of a call).
+pub(crate) fn join(parts: Vec<Template>, sep: &str, min: u8) -> Template {
+    let mut out = Template::new(prec::ATOM);
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            out = out.t(sep);
+        }
+        out = out.sub(p, min);
+    }
+    out
+}
