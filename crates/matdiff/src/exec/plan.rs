@@ -52,6 +52,8 @@ pub enum Step {
     Inverse { dst: usize, f: usize },
     /// dst = op(A)⁻¹·rhs, op = transpose when `t`.
     Solve { dst: usize, f: usize, t: bool, rhs: Opnd },
+    /// dst = tr(A⁻¹·B) from A's factorization.
+    TraceSolve { dst: usize, f: usize, b: Opnd },
     Diag { dst: usize, a: Opnd },
     DiagPart { dst: usize, a: Opnd },
     Copy { dst: usize, a: Opnd },
@@ -302,9 +304,9 @@ impl Planner<'_> {
         f
     }
 
-    /// `α·U·Uᵀ + β·I` with U thin (q ≤ d/4): factorized through the q×q matrix βI + αUᵀU
-    /// (Woodbury and the matrix determinant lemma) instead of the d×d one.
-    fn low_rank(&mut self, a: NodeId) -> Option<(Opnd, Coef, Coef)> {
+    /// The parts (U and whether it is written transposed, α's and β's factors) of `α·U·Uᵀ + β·I`.
+    #[allow(clippy::type_complexity)]
+    fn low_rank_parts(&self, a: NodeId) -> Option<((NodeId, bool), (f64, Vec<NodeId>), (f64, Vec<NodeId>))> {
         let Op::Lin(ts) = self.g.op(a).clone() else { return None };
         if ts.len() != 2 {
             return None;
@@ -331,9 +333,21 @@ impl Planner<'_> {
         let ((un, flip), alpha, beta) = (u?, alpha?, beta?);
         let (d, q) = self.size(un);
         let (d, q) = if flip { (q, d) } else { (d, q) };
-        if 4 * q > d {
-            return None;
+        (4 * q <= d).then_some(((un, flip), alpha, beta))
+    }
+
+    /// Whether `a` will be factorized as a low-rank update of the identity (plans nothing).
+    fn is_low_rank(&self, a: NodeId) -> bool {
+        if let Some(&f) = self.factor_of.get(&a) {
+            return self.steps.iter().any(|s| matches!(s, Step::FactorLowRank { f: g, .. } if *g == f));
         }
+        self.low_rank_parts(a).is_some()
+    }
+
+    /// `α·U·Uᵀ + β·I` with U thin (q ≤ d/4): factorized through the q×q matrix βI + αUᵀU
+    /// (Woodbury and the matrix determinant lemma) instead of the d×d one.
+    fn low_rank(&mut self, a: NodeId) -> Option<(Opnd, Coef, Coef)> {
+        let ((un, flip), alpha, beta) = self.low_rank_parts(a)?;
         let uo = self.value(un);
         let uo = if flip { uo.flip() } else { uo };
         let coef = |p: &mut Self, (c, ss): (f64, Vec<NodeId>)| (c, ss.iter().map(|&s| p.value(s)).collect());
@@ -352,6 +366,20 @@ impl Planner<'_> {
                 return Self::at(dst);
             }
         };
+        // tr(inv(A)*B) with A = α·U·Uᵀ + β·I: never form the d×d inverse.
+        if let [x, y] = fs[..] {
+            for (inv, other) in [(x, y), (y, x)] {
+                if let Factor_::Inv { a: m, .. } = self.classify(inv) {
+                    if self.is_low_rank(m) {
+                        let f = self.factor(m);
+                        let b = self.value(other);
+                        let dst = self.out(n);
+                        self.emit(Step::TraceSolve { dst, f, b });
+                        return Self::at(dst);
+                    }
+                }
+            }
+        }
         let k = fs.len();
         let best = (1..k)
             .min_by(|&x, &y| {

@@ -102,7 +102,7 @@ fn dst_of(step: &Step) -> Option<usize> {
         Fill { dst, .. } | Ident { dst } | Lin { dst, .. } | Scale { dst, .. } | Had { dst, .. } | Pow { dst, .. }
         | Map { dst, .. } | Gemm { dst, .. } | Sum { dst, .. } | SqNorm { dst, .. } | Norm1 { dst, .. }
         | Norm2 { dst, .. } | Dot { dst, .. } | Trace { dst, .. } | LogDet { dst, .. } | Det { dst, .. }
-        | Inverse { dst, .. } | Solve { dst, .. } | Diag { dst, .. } | DiagPart { dst, .. } | Copy { dst, .. } => Some(*dst),
+        | Inverse { dst, .. } | Solve { dst, .. } | TraceSolve { dst, .. } | Diag { dst, .. } | DiagPart { dst, .. } | Copy { dst, .. } => Some(*dst),
     }
 }
 
@@ -302,6 +302,31 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
                 Factor::Lu(l) => l.solve_in_place_with_conj(conj, out),
                 Factor::None => out.fill(f64::NAN),
             }
+        }
+        Step::TraceSolve { f, b, .. } => {
+            let b = ctx.get(*b);
+            let tr = match &factors[*f] {
+                // tr(A⁻¹B) = (tr(B) − α·⟨U·M⁻¹, B·U⟩)/β
+                Factor::LowRank { u, alpha, beta, m } => {
+                    let (d, q) = (u.nrows(), u.ncols());
+                    let mut bu = Mat::<f64>::zeros(d, q);
+                    matmul(bu.as_mut(), Accum::Replace, b, u.as_ref(), 1.0, par_for(d * d * q));
+                    let mut p = u.transpose().to_owned();
+                    m.solve_in_place_with_conj(Conj::No, p.as_mut());
+                    let trb: f64 = (0..d).map(|i| b[(i, i)]).sum();
+                    (trb - alpha * reduce2(p.transpose(), bu.as_ref())) / beta
+                }
+                other => {
+                    let mut x = b.to_owned();
+                    match other {
+                        Factor::Llt(l) => l.solve_in_place_with_conj(Conj::No, x.as_mut()),
+                        Factor::Lu(l) => l.solve_in_place_with_conj(Conj::No, x.as_mut()),
+                        _ => x.fill(f64::NAN),
+                    }
+                    (0..x.nrows()).map(|i| x[(i, i)]).sum()
+                }
+            };
+            set_scalar(out, tr);
         }
         Step::Diag { a, .. } => {
             let a = ctx.get(*a);
