@@ -18,6 +18,7 @@ mod print;
 mod problem;
 mod shape;
 pub mod derivation;
+pub mod diagram;
 pub mod syntax;
 
 pub use diff::{Backward, Push, Rule};

@@ -108,7 +108,7 @@ impl Printer<'_> {
     fn number(&self, x: f64) -> (String, u8) {
         let level = if x < 0.0 { NEG } else { ATOM };
         if self.latex() {
-            if let Some((p, q)) = fraction(x) {
+            if let Some((p, q)) = fraction(x).filter(|_| x.fract() != 0.0) {
                 let sign = if p < 0 { "-" } else { "" };
                 return (format!("{sign}\\frac{{{}}}{{{q}}}", p.abs()), level);
             }

@@ -18,7 +18,7 @@ pub use render::StepsFormat;
 pub use rules::{rule_id, rule_latex, rule_words};
 
 use crate::diff::Rule;
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Graph, NodeId};
 use crate::numcheck::FdReport;
 use crate::print::{latex_name, print, Style};
 use crate::problem::{Gradients, Problem};
@@ -134,8 +134,13 @@ pub struct Derivation {
 impl Derivation {
     /// The forward graph only (for drawing an expression without differentiating).
     pub fn forward(p: &Problem) -> Derivation {
+        Derivation::forward_with_names(p, &[])
+    }
+
+    /// The forward graph only, naming the nodes the user named (see [`user_names`]).
+    pub fn forward_with_names(p: &Problem, names: &[(String, NodeId)]) -> Derivation {
         let mut graph = p.graph.clone();
-        let fwd = forward::build(&mut graph, p.output, &[], &[]);
+        let fwd = forward::build(&mut graph, p.output, &[], names);
         Derivation {
             graph,
             nodes: fwd.nodes,
@@ -265,11 +270,6 @@ impl Derivation {
                     .any(|o| matches!(o, Operand::Node { node, .. } if *node == i))
             })
             .collect()
-    }
-
-    /// Whether the graph's node is a constant that reads as a number.
-    pub(crate) fn is_scalar_const(&self, id: NodeId) -> bool {
-        matches!(self.graph.op(id), Op::Const(_))
     }
 }
 

@@ -1,8 +1,183 @@
-//! The derivation as JSON, for the web page.
+//! The derivation as JSON, for the web page (the same structure as the text, as data).
+//!
+//! Schema (every expression comes as `{"text": plain syntax, "latex": LaTeX}`; adjoint symbols
+//! are written `ū` in text and `\bar{u}` in LaTeX):
+//!
+//! ```text
+//! {
+//!   "output": "L",                        // the output's name
+//!   "wrt": ["W"],                         // differentiated variables
+//!   "nodes": [                            // evaluation order; index = "id"
+//!     { "id": 0, "name": "W", "kind": "variable" | "operation",
+//!       "op": "variable" | "matmul" | "sum" | "swish" | …,
+//!       "definition": expr | null,        // "W'*a" (right-hand side, over names)
+//!       "shape": ["m","n"],               // [] scalar, ["n"] vector, ["1","n"] row vector
+//!       "shape_text": "(m×n)",
+//!       "inputs": [{"node": 3, "transposed": true} | {"constant": expr}, …],
+//!       "active": true,                   // depends on a differentiated variable
+//!       "wrt": true, "output": false,
+//!       "adjoint": expr | null }          // ∂L/∂node over names (null when inactive)
+//!   ],
+//!   "edges": [{"from": 0, "to": 3, "transposed": true}],   // one per operand use
+//!   "steps": [                            // the backward pass, in order
+//!     { "node": 5, "adjoint_symbol": expr, "seed": false,
+//!       "contributions": [
+//!         { "from": 6, "rule": "product_left", "rule_text": "product rule for C = A*B: …",
+//!           "rule_latex": "C = A B:\\ …", "transposed": false,
+//!           "formula": expr,              // in terms of the user's adjoint symbol
+//!           "value": expr }               // simplified, over names
+//!       ],
+//!       "total_derivative": "sentence" | null,   // when several contributions add up
+//!       "adjoint": expr }
+//!   ],
+//!   "gradients": [
+//!     { "wrt": "W", "node": 0 | null, "adjoint": expr,   // over names
+//!       "expanded": expr, "where": [{"name": "t0", "text": …, "latex": …}],
+//!       "agrees_with_grad": true }
+//!   ],
+//!   "check": { "max_rel_error": 3.3e-11, "settings": [{"m": 4, "n": 4}], "skipped": 0 } | null
+//! }
+//! ```
 
-use super::super::Derivation;
+use super::super::{Derivation, NodeKind, Operand};
+use crate::ir::NodeId;
+use crate::print::Style;
+use serde_json::{json, Map, Value};
 
 pub(super) fn render(d: &Derivation) -> String {
-    let _ = d;
-    String::from("{}")
+    let mut s = serde_json::to_string_pretty(&to_json(d)).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    s
+}
+
+fn expr(d: &Derivation, id: NodeId) -> Value {
+    json!({"text": d.show(id, Style::Plain), "latex": d.show(id, Style::Latex)})
+}
+
+/// The derivation as a JSON value (see the module documentation for the schema).
+pub(super) fn to_json(d: &Derivation) -> Value {
+    let adjoint_of = |i: usize| d.step_of(i).map(|s| s.adjoint);
+    let nodes: Vec<Value> = d
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let inputs: Vec<Value> = n
+                .inputs
+                .iter()
+                .map(|o| match *o {
+                    Operand::Node { node, transposed } => {
+                        json!({"node": node, "transposed": transposed})
+                    }
+                    Operand::Const(c) => json!({"constant": expr(d, c)}),
+                })
+                .collect();
+            json!({
+                "id": i,
+                "name": n.name,
+                "kind": if n.kind == NodeKind::Variable { "variable" } else { "operation" },
+                "op": n.op,
+                "definition": n.def.map(|e| expr(d, e)),
+                "shape": d.graph.dims.shape_names(n.shape),
+                "shape_text": d.shape_text(n.shape),
+                "inputs": inputs,
+                "active": n.active,
+                "wrt": n.wrt,
+                "output": Some(i) == d.output,
+                "adjoint": adjoint_of(i).map(|a| expr(d, a)),
+            })
+        })
+        .collect();
+    let edges: Vec<Value> = d
+        .nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(to, n)| {
+            n.inputs.iter().filter_map(move |o| match *o {
+                Operand::Node { node, transposed } => {
+                    Some(json!({"from": node, "to": to, "transposed": transposed}))
+                }
+                Operand::Const(_) => None,
+            })
+        })
+        .collect();
+    let steps: Vec<Value> = d
+        .backward
+        .iter()
+        .map(|st| {
+            let contributions: Vec<Value> = st
+                .contributions
+                .iter()
+                .map(|c| {
+                    json!({
+                        "from": c.from,
+                        "rule": super::super::rule_id(c.rule),
+                        "rule_text": c.rule.describe(),
+                        "rule_latex": super::super::rule_latex(c.rule),
+                        "transposed": c.transposed,
+                        "formula": expr(d, c.formula),
+                        "value": expr(d, c.value),
+                    })
+                })
+                .collect();
+            json!({
+                "node": st.node,
+                "adjoint_symbol": {"text": d.bar(st.node, Style::Plain), "latex": d.bar(st.node, Style::Latex)},
+                "seed": Some(st.node) == d.output,
+                "contributions": contributions,
+                "total_derivative": d.total_derivative_sentence(st, Style::Plain),
+                "adjoint": expr(d, st.adjoint),
+            })
+        })
+        .collect();
+    let gradients: Vec<Value> = d
+        .gradients
+        .iter()
+        .enumerate()
+        .map(|(k, g)| {
+            let (text, defs) = d.direct_form(k, Style::Plain);
+            let (latex, ldefs) = d.direct_form(k, Style::Latex);
+            let wh: Vec<Value> = defs
+                .iter()
+                .zip(&ldefs)
+                .map(|((n, t), (_, l))| json!({"name": n, "text": t, "latex": l}))
+                .collect();
+            json!({
+                "wrt": g.name,
+                "node": g.node,
+                "adjoint": expr(d, g.adjoint),
+                "expanded": {"text": text, "latex": latex},
+                "where": wh,
+                "agrees_with_grad": g.agrees(),
+            })
+        })
+        .collect();
+    let check = d.check.as_ref().map(|r| {
+        let settings: Vec<Value> = r
+            .dims
+            .iter()
+            .map(|dims| {
+                let m: Map<String, Value> = d
+                    .graph
+                    .dims
+                    .dims
+                    .iter()
+                    .zip(dims)
+                    .filter(|(dim, _)| dim.size.is_none())
+                    .map(|(dim, k)| (dim.name.clone(), json!(k)))
+                    .collect();
+                Value::Object(m)
+            })
+            .collect();
+        json!({"max_rel_error": r.max_err, "settings": settings, "skipped": r.skipped})
+    });
+    json!({
+        "output": d.output_name,
+        "wrt": d.gradients.iter().map(|g| g.name.clone()).collect::<Vec<_>>(),
+        "nodes": nodes,
+        "edges": edges,
+        "steps": steps,
+        "gradients": gradients,
+        "check": check,
+    })
 }

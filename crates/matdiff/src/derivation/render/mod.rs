@@ -5,7 +5,7 @@ mod latex;
 mod markdown;
 mod text;
 
-use super::{AdjointStep, Contribution, Derivation, NodeKind, Operand};
+use super::{AdjointStep, Contribution, Derivation};
 use crate::print::{latex_name, num, print_shared, Style};
 use crate::shape::Shape;
 
@@ -171,22 +171,6 @@ impl Derivation {
         let node = if g.agrees() { g.direct } else { g.expanded };
         let p = print_shared(&self.graph, &[node], style).pop().unwrap();
         (p.expr, p.defs)
-    }
-
-    /// Operand list of node `i` as names (for JSON).
-    fn operand_names(&self, i: usize) -> Vec<Option<usize>> {
-        self.nodes[i]
-            .inputs
-            .iter()
-            .map(|o| match o {
-                Operand::Node { node, .. } => Some(*node),
-                Operand::Const(_) => None,
-            })
-            .collect()
-    }
-
-    fn is_input(&self, i: usize) -> bool {
-        self.nodes[i].kind == NodeKind::Variable
     }
 }
 

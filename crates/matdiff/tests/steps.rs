@@ -1,0 +1,328 @@
+//! Derivations (`grad --steps`): snapshots of the seed models and of the cases in
+//! `tests/cases/steps/`, and numeric checks of every step.
+//!
+//! For each derivation: the final gradient is the very node `Problem::gradients` gives (and it
+//! passes central differences), the forward program reproduces the expression's value, and every
+//! intermediate adjoint matches the central-difference derivative of the output w.r.t. that
+//! node's value (the node is perturbed in the forward program, not only the variables), at two
+//! dimension settings. A tampered derivation must fail that check.
+//!
+//! A case file has `expr:` lines (several are joined by newlines, for definitions), one `decl:`
+//! line and one `wrt:` line (comma-separated); `#` starts a comment line.
+
+use matdiff::derivation::{user_names, Derivation, Operand, StepsFormat};
+use matdiff::{Problem, EXAMPLES};
+use std::path::Path;
+
+/// Build the derivation of `expr` w.r.t. `wrt`, as `grad --steps` does.
+fn derive(expr: &str, decls: &str, wrt: &[&str]) -> Derivation {
+    let mut p = Problem::new(expr, decls).unwrap_or_else(|e| panic!("{expr}: {}", e.message));
+    let grads = p
+        .gradients(wrt)
+        .unwrap_or_else(|e| panic!("{expr}: {}", e.message));
+    let names = user_names(&mut p, expr);
+    Derivation::with_names(&p, &grads, &names)
+}
+
+/// The numbers of the numeric check vary in the last digits between machines: mask them.
+fn mask_errors(s: &str) -> String {
+    s.lines()
+        .map(|line| match line.find("max relative error ") {
+            Some(i) => {
+                let start = i + "max relative error ".len();
+                let rest = &line[start..];
+                let end = rest.find(" against").unwrap_or(rest.len());
+                format!("{}<err>{}", &line[..start], &rest[end..])
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Everything that must hold of a derivation, numerically and structurally.
+fn verify(label: &str, d: &Derivation) {
+    for g in &d.gradients {
+        assert!(
+            g.agrees(),
+            "{label}: the derivation's ∂/∂{} differs from `grad`'s",
+            g.name
+        );
+    }
+    let check = d.check.as_ref().expect("a derivation has a numeric check");
+    assert_eq!(
+        check.dims.len(),
+        2,
+        "{label}: both dimension settings were checked"
+    );
+    assert!(
+        check.max_err < 1e-6,
+        "{label}: final gradient error {}",
+        check.max_err
+    );
+    // Every active node has exactly one adjoint step; every contribution comes from a user.
+    for (i, n) in d.nodes.iter().enumerate() {
+        let steps = d.backward.iter().filter(|s| s.node == i).count();
+        assert_eq!(
+            steps,
+            usize::from(n.active),
+            "{label}: node {} has {steps} adjoint steps",
+            n.name
+        );
+    }
+    for s in &d.backward {
+        for c in &s.contributions {
+            assert!(
+                d.users(s.node).contains(&c.from),
+                "{label}: {} pushes to a non-operand",
+                d.nodes[c.from].name
+            );
+        }
+    }
+    let report = d.check_adjoints(11, 2);
+    assert_eq!(report.settings, 2, "{label}: no finite random point");
+    assert!(
+        report.forward_err < 1e-10,
+        "{label}: forward program differs from the expression ({})",
+        report.forward_err
+    );
+    assert_eq!(report.nodes.len(), d.backward.len());
+    for c in &report.nodes {
+        assert!(
+            c.max_err < 1e-5,
+            "{label}: adjoint of {} is off by {:.1e} vs central differences\n{}",
+            d.nodes[c.node].name,
+            c.max_err,
+            d.render(StepsFormat::Text)
+        );
+    }
+}
+
+#[test]
+fn seed_models() {
+    for ex in EXAMPLES {
+        let d = derive(ex.expr, ex.decls, ex.wrt);
+        verify(ex.name, &d);
+        insta::assert_snapshot!(
+            format!("{}_text", ex.name),
+            mask_errors(&d.render(StepsFormat::Text))
+        );
+        insta::assert_snapshot!(
+            format!("{}_markdown", ex.name),
+            mask_errors(&d.render(StepsFormat::Markdown))
+        );
+    }
+}
+
+struct Case {
+    expr: String,
+    decl: String,
+    wrt: Vec<String>,
+}
+
+fn read_case(path: &Path) -> Case {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut case = Case {
+        expr: String::new(),
+        decl: String::new(),
+        wrt: vec![],
+    };
+    for line in text.lines() {
+        if let Some(e) = line.strip_prefix("expr:") {
+            if !case.expr.is_empty() {
+                case.expr.push('\n');
+            }
+            case.expr.push_str(e.trim());
+        } else if let Some(d) = line.strip_prefix("decl:") {
+            case.decl = d.trim().to_string();
+        } else if let Some(w) = line.strip_prefix("wrt:") {
+            case.wrt = w.split(',').map(|s| s.trim().to_string()).collect();
+        } else if !line.trim().is_empty() && !line.starts_with('#') {
+            panic!("{}: unexpected line {line:?}", path.display());
+        }
+    }
+    case
+}
+
+#[test]
+fn cases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/steps");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 10, "the steps cases are there");
+    for path in paths {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let case = read_case(&path);
+        let wrt: Vec<&str> = case.wrt.iter().map(|s| s.as_str()).collect();
+        let d = derive(&case.expr, &case.decl, &wrt);
+        verify(&name, &d);
+        insta::assert_snapshot!(
+            format!("case_{name}"),
+            mask_errors(&d.render(StepsFormat::Text))
+        );
+    }
+}
+
+/// The per-node check is not vacuous: a wrong intermediate adjoint is caught even when it is
+/// not a variable's, and even when the final gradient is untouched.
+#[test]
+fn a_wrong_step_is_caught() {
+    let ex = matdiff::example("autoencoder").unwrap();
+    let good = derive(ex.expr, ex.decls, ex.wrt);
+    for k in 0..good.backward.len() {
+        let node = good.backward[k].node;
+        if Some(node) == good.output {
+            continue;
+        }
+        let mut bad = good.clone();
+        let adj = bad.backward[k].adjoint;
+        bad.backward[k].adjoint = bad.graph.times(2.0, adj);
+        let report = bad.check_adjoints(11, 1);
+        let err = report
+            .nodes
+            .iter()
+            .find(|c| c.node == node)
+            .unwrap()
+            .max_err;
+        assert!(
+            err > 1e-3,
+            "doubling the adjoint of {} went unnoticed",
+            good.nodes[node].name
+        );
+        let others = report
+            .nodes
+            .iter()
+            .filter(|c| c.node != node)
+            .map(|c| c.max_err)
+            .fold(0.0, f64::max);
+        assert!(others < 1e-5, "only the tampered node is flagged");
+    }
+}
+
+/// The autoencoder reads like the seed homework: binary products in the cheapest order, the
+/// transposed use of W, and the two paths of W summed.
+#[test]
+fn autoencoder_reads_like_the_homework() {
+    let ex = matdiff::example("autoencoder").unwrap();
+    let d = derive(ex.expr, ex.decls, ex.wrt);
+    let text = d.render(StepsFormat::Text);
+    for needle in [
+        "a = W*x",
+        "b = W'*a",
+        "c = b - x",
+        "W is used by b and a, so it reaches L along 2 paths",
+        "total derivatives",
+        "W̄ += a*b̄' = a*c'",
+        "W̄ += a\u{304}*x' = W*c*x'",
+        "W̄ = a*c' + W*c*x'",
+        "(the same expression as `matdiff grad` gives)",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+/// Definitions keep the user's names (`h`, `y` in the residual block).
+#[test]
+fn user_names_are_kept() {
+    let ex = matdiff::example("residual").unwrap();
+    let d = derive(ex.expr, ex.decls, ex.wrt);
+    let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert!(names.contains(&"h") && names.contains(&"y"), "{names:?}");
+    let h = d.nodes.iter().position(|n| n.name == "h").unwrap();
+    assert_eq!(d.definition(h, matdiff::Style::Plain), "h = x + e");
+}
+
+/// JSON holds the same structure: nodes, edges (one per operand use), steps, gradients, check.
+#[test]
+fn json_structure() {
+    for ex in EXAMPLES {
+        let d = derive(ex.expr, ex.decls, ex.wrt);
+        let v: serde_json::Value = serde_json::from_str(&d.render(StepsFormat::Json)).unwrap();
+        let nodes = v["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), d.nodes.len());
+        for (i, n) in nodes.iter().enumerate() {
+            assert_eq!(n["id"], i);
+            assert_eq!(n["name"], d.nodes[i].name);
+            assert_eq!(n["adjoint"].is_null(), !d.nodes[i].active, "{}", ex.name);
+        }
+        let uses: usize = d
+            .nodes
+            .iter()
+            .map(|n| {
+                n.inputs
+                    .iter()
+                    .filter(|o| matches!(o, Operand::Node { .. }))
+                    .count()
+            })
+            .sum();
+        assert_eq!(v["edges"].as_array().unwrap().len(), uses);
+        for e in v["edges"].as_array().unwrap() {
+            assert!(
+                e["from"].as_u64().unwrap() < e["to"].as_u64().unwrap(),
+                "edges go forward"
+            );
+        }
+        assert_eq!(v["steps"].as_array().unwrap().len(), d.backward.len());
+        assert_eq!(v["steps"][0]["seed"], true);
+        assert_eq!(v["gradients"].as_array().unwrap().len(), ex.wrt.len());
+        for g in v["gradients"].as_array().unwrap() {
+            assert_eq!(g["agrees_with_grad"], true);
+            assert!(g["expanded"]["latex"].is_string());
+        }
+        assert!(v["check"]["max_rel_error"].as_f64().unwrap() < 1e-6);
+        let sums = v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["total_derivative"].is_string())
+            .count();
+        let multi = d
+            .backward
+            .iter()
+            .filter(|s| s.contributions.len() > 1)
+            .count();
+        assert_eq!(sums, multi);
+    }
+}
+
+/// LaTeX output is balanced (braces, environments) and uses no plain-text notation.
+#[test]
+fn latex_is_balanced() {
+    for ex in EXAMPLES {
+        let d = derive(ex.expr, ex.decls, ex.wrt);
+        for text in [
+            d.render(StepsFormat::Latex),
+            d.render(StepsFormat::Markdown),
+        ] {
+            let mut depth = 0i64;
+            let mut prev = ' ';
+            for ch in text.chars() {
+                if prev != '\\' {
+                    match ch {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                }
+                assert!(depth >= 0, "{}: unbalanced braces", ex.name);
+                prev = if prev == '\\' && ch == '\\' { ' ' } else { ch };
+            }
+            assert_eq!(depth, 0, "{}: unbalanced braces", ex.name);
+            assert_eq!(
+                text.matches("\\begin{").count(),
+                text.matches("\\end{").count()
+            );
+            assert!(
+                !text.contains('§'),
+                "{}: an adjoint placeholder leaked",
+                ex.name
+            );
+            assert!(!text.contains("\\mathrm{§"), "{}", ex.name);
+        }
+        let md = d.render(StepsFormat::Markdown);
+        assert_eq!(md.matches('$').count() % 2, 0, "{}: unpaired $", ex.name);
+    }
+}
