@@ -1,6 +1,7 @@
 //! `matdiff demo`: the seed models, their gradients and numeric checks.
 
 use super::{fail, Failure};
+use matdiff::derivation::{user_names, Derivation, StepsFormat};
 use matdiff::{Problem, Style, EXAMPLES};
 
 pub fn demo() -> Result<u8, Failure> {
@@ -28,5 +29,19 @@ pub fn demo() -> Result<u8, Failure> {
         worst = worst.max(report.max_err);
     }
     println!("all gradients checked; worst relative error {worst:.1e}");
+    worst = worst.max(autoencoder_steps()?);
     Ok(if worst < 1e-5 { 0 } else { 1 })
+}
+
+/// The derivation of the linear autoencoder's gradient, step by step (as `grad --steps`);
+/// returns the error of its numeric check.
+fn autoencoder_steps() -> Result<f64, Failure> {
+    let ex = matdiff::example("autoencoder").ok_or("error: the autoencoder example is missing\n")?;
+    let mut p = Problem::new(ex.expr, ex.decls).map_err(|e| fail(&e, ex.expr, ex.decls))?;
+    let grads = p.gradients(ex.wrt).map_err(|e| fail(&e, ex.expr, ex.decls))?;
+    let names = user_names(&mut p, ex.expr);
+    let d = Derivation::with_names(&p, &grads, &names);
+    println!("\n== {}: the derivation, step by step (matdiff grad --steps) ==", ex.title);
+    print!("{}", d.render(StepsFormat::Text));
+    Ok(d.check.as_ref().map_or(f64::INFINITY, |r| r.max_err))
 }
