@@ -50,6 +50,7 @@ pub enum TableFormat {
 #[derive(clap::Args, Clone, Debug)]
 pub struct ExprArgs {
     /// The expression, in plain syntax ("0.5*norm2(W'*W*x - x)^2") or LaTeX (auto-detected).
+    #[arg(allow_hyphen_values = true)]
     pub expr: String,
     /// Declarations, e.g. "W: matrix(m,n); x: vector(n); a: scalar; S: symmetric(n)".
     #[arg(long, default_value = "")]
@@ -104,7 +105,7 @@ enum Command {
         #[arg(long, required = true)]
         wrt: String,
         /// The claimed gradient, plain syntax or LaTeX.
-        #[arg(long, required = true)]
+        #[arg(long, required = true, allow_hyphen_values = true)]
         claim: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,

@@ -21,7 +21,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Kind::Scalar => "scalar",
             Kind::Vector => "vector",

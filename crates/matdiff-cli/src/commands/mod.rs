@@ -25,10 +25,11 @@ pub fn fail(e: &matdiff::Error, expr: &str, decl: &str) -> Failure {
 /// Parse and type-check an expression, noting on stderr any name whose kind usage decided.
 pub fn load(input: &ExprArgs) -> Result<Problem, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
-    let p = Problem::new(expr, decl).map_err(|e| fail(&e, expr, decl))?;
+    let p = if input.latex { Problem::new_latex(expr, decl) } else { Problem::new(expr, decl) }.map_err(|e| fail(&e, expr, decl))?;
+    p.notes.iter().for_each(|n| eprintln!("note: {n}"));
     for (name, kind) in &p.inferred {
         if *kind != matdiff::default_kind(name) {
-            eprintln!("note: `{name}` is read as a {kind:?} (from how it is used); declare it to be sure");
+            eprintln!("note: `{name}` is read as a {} (from how it is used); declare it to be sure", kind.word());
         }
     }
     Ok(p)
