@@ -135,6 +135,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`matdiff demo | head`) ends the program quietly, as for other Unix tools,
+    // instead of a panic inside println!.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
