@@ -4,6 +4,7 @@
 //! reverse-mode differentiation (`diff`) with simplification in the IR constructors →
 //! printing (`print`) and numeric evaluation (`eval`). [`Problem`] is the front door.
 
+pub mod audit;
 pub mod check;
 mod diff;
 pub mod emit;

@@ -1,0 +1,420 @@
+//! Reading a Markdown document's math: `$…$`, `$$…$$`, `\[…\]` and bare environments, split
+//! into equations (`A = B = C`), with aligned rows (`&=`), lines broken after an operator,
+//! and `= …` lines that continue the equation before them.
+
+/// One equation of the document: its members, split at top-level `=`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Equation {
+    /// 1-based line where the equation starts.
+    pub line: usize,
+    /// The members, cleaned of labels, arrows and end marks: `["\nabla_W L", "W x x^T"]`.
+    pub members: Vec<String>,
+    /// The equation as written (joined rows), for reports.
+    pub text: String,
+}
+
+/// A piece of math and where it starts.
+struct Segment<'a> {
+    start: usize,
+    text: &'a str,
+}
+
+/// Environments whose `\\` and `&` separate rows of equations (others, like `bmatrix`, are
+/// kept whole).
+const ALIGN_ENVS: &[&str] = &[
+    "aligned",
+    "align",
+    "align*",
+    "alignat",
+    "alignat*",
+    "split",
+    "gathered",
+    "gather",
+    "gather*",
+    "eqnarray",
+    "eqnarray*",
+    "equation",
+    "equation*",
+    "multline",
+    "multline*",
+    "flalign",
+    "flalign*",
+];
+
+fn line_of(doc: &str, at: usize) -> usize {
+    doc[..at].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+/// Math segments in document order.
+fn segments(doc: &str) -> Vec<Segment<'_>> {
+    let b = doc.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &doc[i..];
+        if b[i] == b'\\' && rest.starts_with("\\$") {
+            i += 2;
+        } else if rest.starts_with("$$") {
+            match doc[i + 2..].find("$$") {
+                Some(k) => {
+                    out.push(Segment {
+                        start: i + 2,
+                        text: &doc[i + 2..i + 2 + k],
+                    });
+                    i += k + 4;
+                }
+                None => {
+                    out.push(Segment {
+                        start: i + 2,
+                        text: &doc[i + 2..],
+                    });
+                    i = b.len();
+                }
+            }
+        } else if rest.starts_with("\\[") {
+            match doc[i + 2..].find("\\]") {
+                Some(k) => {
+                    out.push(Segment {
+                        start: i + 2,
+                        text: &doc[i + 2..i + 2 + k],
+                    });
+                    i += k + 4;
+                }
+                None => i += 2,
+            }
+        } else if rest.starts_with("\\begin{")
+            && ALIGN_ENVS
+                .iter()
+                .any(|e| rest[7..].starts_with(&format!("{e}}}")))
+        {
+            let name = &rest[7..7 + rest[7..].find('}').unwrap_or(0)];
+            let end = format!("\\end{{{name}}}");
+            let k = rest.find(&end).map_or(rest.len(), |k| k + end.len());
+            out.push(Segment {
+                start: i,
+                text: &doc[i..i + k],
+            });
+            i += k.max(1);
+        } else if b[i] == b'$' {
+            // Inline math ends at the next `$` in the same paragraph.
+            let tail = &doc[i + 1..];
+            let stop = tail.find("\n\n").unwrap_or(tail.len());
+            match tail[..stop].find('$') {
+                Some(k) => {
+                    out.push(Segment {
+                        start: i + 1,
+                        text: &tail[..k],
+                    });
+                    i += k + 2;
+                }
+                None => i += 1,
+            }
+        } else {
+            i += rest.chars().next().map_or(1, |c| c.len_utf8());
+        }
+    }
+    out
+}
+
+/// Split a segment into rows at top-level `\\` (outside braces and non-alignment
+/// environments), dropping alignment `&` and the alignment environments' markers.
+fn rows(text: &str) -> Vec<(usize, String)> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut cur_start = 0;
+    let mut depth = 0i32;
+    let mut envs: Vec<bool> = vec![]; // true: an alignment environment
+    let mut i = 0;
+    let b = text.as_bytes();
+    while i < b.len() {
+        let rest = &text[i..];
+        if rest.starts_with("\\begin{") || rest.starts_with("\\end{") {
+            let open = rest.starts_with("\\begin{");
+            let skip = if open { 7 } else { 5 };
+            let close = rest[skip..].find('}').map_or(rest.len(), |k| skip + k + 1);
+            let name = rest.get(skip..close.saturating_sub(1)).unwrap_or("");
+            let align = ALIGN_ENVS.contains(&name);
+            if open {
+                envs.push(align);
+            } else {
+                envs.pop();
+            }
+            if !align {
+                cur.push_str(&rest[..close]);
+            } else {
+                cur.push(' ');
+            }
+            i += close;
+            continue;
+        }
+        let top = depth == 0 && envs.iter().all(|&a| a);
+        if rest.starts_with("\\\\") {
+            if top {
+                out.push((cur_start, std::mem::take(&mut cur)));
+                i += 2;
+                // An optional spacing argument: `\\[2pt]`.
+                if text[i..].starts_with('[') {
+                    if let Some(k) = text[i..].find(']') {
+                        i += k + 1;
+                    }
+                }
+                cur_start = i;
+            } else {
+                cur.push_str("\\\\");
+                i += 2;
+            }
+            continue;
+        }
+        if rest.starts_with('\\') {
+            // A command: copy it whole so `\{` and `\&` do not count as delimiters.
+            let n = rest[1..].chars().next().map_or(0, |c| c.len_utf8());
+            let letters = rest[1..]
+                .bytes()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+            let len = 1 + if letters > 0 { letters } else { n };
+            cur.push_str(&rest[..len]);
+            i += len;
+            continue;
+        }
+        let c = rest.chars().next().unwrap();
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ => {}
+        }
+        if c == '&' && top {
+            cur.push(' ');
+        } else {
+            cur.push(c);
+        }
+        i += c.len_utf8();
+    }
+    out.push((cur_start, cur));
+    out
+}
+
+/// Leading words that are not part of the mathematics: arrows, `\quad`, item labels.
+const LEADING: &[&str] = &[
+    "\\Longrightarrow",
+    "\\longrightarrow",
+    "\\Rightarrow",
+    "\\rightarrow",
+    "\\implies",
+    "\\therefore",
+    "\\to",
+    "\\quad",
+    "\\qquad",
+    "\\,",
+    "\\;",
+    "\\!",
+    "\\:",
+    "\\displaystyle",
+    "\\text{Then}",
+    "\\text{then}",
+];
+
+/// Strip labels (`b)`, `(c)`, `1.`), arrows and end marks (`//`, `(*)`, trailing `.`).
+pub fn clean(s: &str) -> String {
+    let mut s = s.trim();
+    loop {
+        let before = s;
+        for w in LEADING {
+            if let Some(r) = s.strip_prefix(w) {
+                if !r.starts_with(|c: char| c.is_ascii_alphabetic())
+                    || !w.ends_with(|c: char| c.is_ascii_alphabetic())
+                {
+                    s = r.trim_start();
+                }
+            }
+        }
+        s = strip_label(s);
+        if s == before {
+            break;
+        }
+    }
+    loop {
+        let before = s;
+        for end in [
+            "//", "(*)", "\\quad", "\\qquad", "\\\\", "\\,", "\\;", "\\!",
+        ] {
+            if let Some(r) = s.strip_suffix(end) {
+                s = r.trim_end();
+            }
+        }
+        s = s.trim_end_matches(['.', ',', ';', ' ']);
+        if s == before {
+            break;
+        }
+    }
+    s.to_string()
+}
+
+/// `b)`, `(c)`, `(H)`, `(H x D)`, `1.`, `a.)` at the start, followed by a space.
+fn strip_label(s: &str) -> &str {
+    let b = s.as_bytes();
+    let paren = b.first() == Some(&b'(');
+    let start = usize::from(paren);
+    let mut k = start;
+    while k < b.len() && k - start < 8 && (b[k].is_ascii_alphanumeric() || (paren && b[k] == b' '))
+    {
+        k += 1;
+    }
+    let word = &s[start..k];
+    if word.is_empty() || word.trim().is_empty() {
+        return s;
+    }
+    let short = word.len() <= 2
+        || (paren
+            && word
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == ' ' || c == 'x'));
+    let mut end = k;
+    if paren {
+        if b.get(k) != Some(&b')') {
+            return s;
+        }
+        end += 1;
+    } else if b.get(k) == Some(&b')') || (b.get(k) == Some(&b'.') && b.get(k + 1) == Some(&b')')) {
+        end += if b[k] == b')' { 1 } else { 2 };
+    } else if b.get(k) == Some(&b'.')
+        && word.len() <= 2
+        && word
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+    {
+        end += 1;
+    } else {
+        return s;
+    }
+    // A label is followed by a space (or the end); `(W)x` is mathematics.
+    if !short || !(end == b.len() || b[end] == b' ') {
+        return s;
+    }
+    s[end..].trim_start()
+}
+
+/// Split at top-level occurrences of `sep` (outside braces, parentheses and brackets).
+pub fn split_top(s: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![];
+    let mut cur = String::new();
+    let mut depth = 0i32;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push(c);
+                // Commands are copied whole; `\{`, `\}` are not delimiters.
+                if let Some(&n) = chars.peek() {
+                    if !n.is_ascii_alphabetic() {
+                        cur.push(n);
+                        chars.next();
+                    }
+                }
+                continue;
+            }
+            '{' | '(' | '[' => depth += 1,
+            '}' | ')' | ']' => depth -= 1,
+            _ => {}
+        }
+        if c == sep && depth == 0 {
+            parts.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(c);
+        }
+    }
+    parts.push(cur);
+    parts
+}
+
+/// Whether a row ends with an operator that wants a right operand (so the next row continues it).
+fn ends_open(s: &str) -> bool {
+    let t = s.trim_end();
+    t.ends_with(['+', '-', '(', '='])
+        || t.ends_with("\\cdot")
+        || t.ends_with("\\times")
+        || t.ends_with("\\left(")
+        || t.ends_with("\\left[")
+}
+
+/// Cut `\in \mathbb{R}^{n}` and similar trailing set statements off a member.
+fn cut_membership(s: &str) -> &str {
+    for w in [
+        "\\in ",
+        "\\in\\",
+        "\\in{",
+        "\\quad\\text",
+        "\\text{ for",
+        "\\text{where",
+        "\\text{ where",
+    ] {
+        if let Some(k) = s.find(w) {
+            return s[..k].trim_end();
+        }
+    }
+    s
+}
+
+/// All equations of a document, in order.
+pub fn equations(doc: &str) -> Vec<Equation> {
+    // Rows as (line, text, first row of its segment).
+    let mut all_rows: Vec<(usize, String, bool)> = vec![];
+    for seg in segments(doc) {
+        for (k, (off, row)) in rows(seg.text).into_iter().enumerate() {
+            let row = clean(&row);
+            if !row.is_empty() {
+                all_rows.push((
+                    line_of(doc, seg.start + off.min(seg.text.len())),
+                    row,
+                    k == 0,
+                ));
+            }
+        }
+    }
+    // Join rows into logical equations.
+    let mut logical: Vec<(usize, String)> = vec![];
+    let mut open_prev = false;
+    for (line, row, first_in_segment) in all_rows {
+        let continues = row.starts_with('=');
+        let joins = !first_in_segment
+            && (open_prev || row.starts_with(['+', '-']) || row.starts_with("\\cdot"));
+        match logical.last_mut() {
+            Some(last) if continues || joins => {
+                last.1.push(' ');
+                last.1.push_str(&row);
+            }
+            _ => logical.push((line, row.clone())),
+        }
+        open_prev = ends_open(&row);
+    }
+    let mut out = vec![];
+    for (line, text) in logical {
+        // `a = b, c = d`: several equations on one line.
+        let pieces = split_top(&text, ',');
+        let with_eq = pieces.iter().filter(|p| p.contains('=')).count();
+        let parts: Vec<String> = if with_eq >= 2 {
+            pieces.into_iter().filter(|p| p.contains('=')).collect()
+        } else {
+            vec![text.clone()]
+        };
+        for part in parts {
+            let members: Vec<String> = split_top(&part, '=')
+                .iter()
+                .map(|m| clean(cut_membership(m.trim())))
+                .collect();
+            if members.len() >= 2 {
+                out.push(Equation {
+                    line,
+                    members,
+                    text: part.trim().to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether the document has any math at all (for "no equations" rows in grading).
+pub fn has_math(doc: &str) -> bool {
+    !segments(doc).is_empty()
+}

@@ -1,0 +1,330 @@
+//! Recognizing what an equation's left side states: a gradient (`\nabla_W L`,
+//! `\frac{\partial L}{\partial W}`, `\partial L / \partial W`, `dL/dW`) or a single name.
+
+/// A derivative statement: the derivative of `of` with respect to `wrt`, both normalized
+/// symbols (`\mathcal{L}_{2}` → `L2`, `\omega` → `omega`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub of: String,
+    pub wrt: String,
+    /// Written with `\nabla` (rather than a quotient of differentials).
+    pub nabla: bool,
+}
+
+/// Font wrappers that do not change which symbol is meant.
+const WRAPPERS: &[&str] = &[
+    "mathcal",
+    "mathbf",
+    "boldsymbol",
+    "mathrm",
+    "mathit",
+    "bm",
+    "mathsf",
+    "mathscr",
+    "mathbb",
+    "pmb",
+    "text",
+    "operatorname",
+];
+
+/// Normalize a symbol as written: drop font wrappers, braces and spaces; Greek letter commands
+/// lose their backslash; subscripts join the name as the LaTeX reader joins them (`W_{1}` →
+/// `W1`, `\mathcal{L}_2` → `L2`). `None` when what is left is not a plain symbol.
+pub fn symbol(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('\\') {
+            let cmd: String = r.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            if cmd.is_empty() {
+                // `\,` and friends.
+                rest = r.get(1..).unwrap_or("");
+                continue;
+            }
+            rest = &r[cmd.len()..];
+            if WRAPPERS.contains(&cmd.as_str()) {
+                continue; // its braced argument is read as ordinary text next
+            }
+            if matches!(cmd.as_str(), "left" | "right" | "quad" | "qquad") {
+                continue;
+            }
+            out.push_str(&cmd);
+            continue;
+        }
+        let c = rest.chars().next().unwrap();
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '{' | '}' | ' ' | '\t' | '\n' => {}
+            c if c.is_ascii_alphanumeric() || c == '_' => out.push(c),
+            _ => return None,
+        }
+    }
+    let valid = out.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && !out.ends_with('_')
+        && !out.contains("__")
+        && out.matches('_').count() <= 1;
+    valid.then(|| out.replace('_', ""))
+}
+
+/// The two braced arguments of `\frac{a}{b}` at the start of `s`, and the rest.
+fn frac_args(s: &str) -> Option<(&str, &str, &str)> {
+    let s = s.trim_start();
+    let r = ["\\frac", "\\dfrac", "\\tfrac"]
+        .iter()
+        .find_map(|f| s.strip_prefix(f))?;
+    let (a, r) = braced(r)?;
+    let (b, r) = braced(r)?;
+    Some((a, b, r))
+}
+
+/// `{…}` at the start (after spaces): its inside and the rest.
+fn braced(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim_start();
+    if !s.starts_with('{') {
+        return None;
+    }
+    let mut depth = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((&s[1..i], &s[i + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `\partial X`, `dX`, `\mathrm{d}X`, `\text{d} X`, `\delta X`: the X.
+fn strip_d(s: &str) -> Option<&str> {
+    let s = s.trim();
+    for p in [
+        "\\partial",
+        "\\mathrm{d}",
+        "\\text{d}",
+        "\\operatorname{d}",
+        "\\delta",
+        "\\mathrm d",
+        "d",
+    ] {
+        if let Some(r) = s.strip_prefix(p) {
+            if p == "d"
+                && r.starts_with(|c: char| c.is_ascii_lowercase())
+                && r.len() > 1
+                && !r.starts_with(|c: char| c == 'x' || c == 'w')
+            {
+                continue; // `dot`, `det`: not a differential
+            }
+            return Some(r);
+        }
+    }
+    None
+}
+
+/// Drop a trailing argument list: `L(W)` → `L`.
+fn drop_args(s: &str) -> &str {
+    let t = s.trim();
+    if t.ends_with(')') {
+        if let Some(k) = t.find('(') {
+            return &t[..k];
+        }
+    }
+    if let Some(r) = t.strip_suffix("\\right)") {
+        if let Some(k) = r.find("\\left(") {
+            return &r[..k];
+        }
+    }
+    t
+}
+
+/// The derivative a member states, if it is exactly a derivative of one symbol by another.
+pub fn parse_target(member: &str) -> Option<Target> {
+    let m = member.trim();
+    // \nabla_{W} L
+    if let Some(r) = m.strip_prefix("\\nabla") {
+        let r = r.trim_start().strip_prefix('_')?;
+        let (wrt, rest) = match braced(r) {
+            Some((inside, rest)) => (inside.to_string(), rest),
+            None => {
+                let r = r.trim_start();
+                let n = if let Some(c) = r.strip_prefix('\\') {
+                    1 + c.chars().take_while(|c| c.is_ascii_alphabetic()).count()
+                } else {
+                    r.chars().next()?.len_utf8()
+                };
+                (r[..n].to_string(), &r[n..])
+            }
+        };
+        return Some(Target {
+            of: symbol(drop_args(rest))?,
+            wrt: symbol(&wrt)?,
+            nabla: true,
+        });
+    }
+    // \frac{\partial L}{\partial W}, \frac{\partial}{\partial W} L
+    if let Some((num, den, rest)) = frac_args(m) {
+        let wrt = symbol(strip_d(den)?)?;
+        let top = strip_d(num)?;
+        let of = if top.trim().is_empty() {
+            drop_args(rest)
+        } else if rest.trim().is_empty() {
+            top
+        } else {
+            return None;
+        };
+        return Some(Target {
+            of: symbol(of)?,
+            wrt,
+            nabla: false,
+        });
+    }
+    // \partial L / \partial W
+    let parts: Vec<&str> = m.splitn(2, '/').collect();
+    if parts.len() == 2 {
+        let of = symbol(strip_d(parts[0])?)?;
+        let wrt = symbol(strip_d(parts[1])?)?;
+        return Some(Target {
+            of,
+            wrt,
+            nabla: false,
+        });
+    }
+    None
+}
+
+/// Whether a member contains derivative notation that cannot be evaluated.
+pub fn derivative_notation(member: &str) -> Option<String> {
+    for key in [
+        "\\partial",
+        "\\nabla",
+        "\\frac{d",
+        "\\frac{\\mathrm{d}",
+        "\\delta_{",
+    ] {
+        if let Some(k) = member.find(key) {
+            // Quote the derivative itself where it is a \frac.
+            let start = member[..k]
+                .rfind("\\frac")
+                .filter(|&f| k - f < 8)
+                .unwrap_or(k);
+            let quoted: String = member[start..].chars().take(48).collect();
+            return Some(quoted);
+        }
+    }
+    None
+}
+
+/// A single name on an equation's left side (`C`, `K`, `z_2`): the normalized symbol.
+pub fn defined_name(member: &str) -> Option<String> {
+    let m = member.trim();
+    if m.contains('\\')
+        && !m.starts_with("\\mathcal")
+        && !m.starts_with("\\mathbf")
+        && !m.starts_with("\\boldsymbol")
+    {
+        // Greek letters are names too.
+        let cmd: String = m
+            .trim_start_matches('\\')
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        if !GREEK.contains(&cmd.as_str()) {
+            return None;
+        }
+    }
+    if m.contains('^') || m.contains('(') || m.contains('|') {
+        return None;
+    }
+    // One letter or Greek letter, optionally subscripted: `Wx = …` is not a definition.
+    let name = symbol(m)?;
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let subscripted = m.contains('_');
+    let base = if subscripted {
+        symbol(m.split('_').next().unwrap_or(""))?
+    } else {
+        base.to_string()
+    };
+    (base.len() == 1 || GREEK.contains(&base.as_str())).then_some(name)
+}
+
+const GREEK: &[&str] = &[
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "pi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Xi",
+    "Pi",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = |s: &str| parse_target(s).map(|t| (t.of, t.wrt));
+        let p = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        assert_eq!(t("\\nabla_W L"), p("L", "W"));
+        assert_eq!(t("\\nabla_{W} \\mathcal{L}"), p("L", "W"));
+        assert_eq!(t("\\nabla_{w_2} \\mathcal{L}"), p("L", "w2"));
+        assert_eq!(t("\\frac{\\partial L}{\\partial W}"), p("L", "W"));
+        assert_eq!(
+            t("\\frac{\\partial \\mathcal{L}_2}{\\partial x}"),
+            p("L2", "x")
+        );
+        assert_eq!(t("\\frac{\\partial L_1}{\\partial x}"), p("L1", "x"));
+        assert_eq!(t("\\partial L / \\partial W"), p("L", "W"));
+        assert_eq!(t("\\frac{dJ}{d\\omega}"), p("J", "omega"));
+        assert_eq!(t("\\frac{\\partial}{\\partial W} L"), p("L", "W"));
+        assert_eq!(t("\\frac{\\partial L}{\\partial W^T}"), None);
+        assert_eq!(
+            t("\\frac{\\partial a}{\\partial w} \\cdot \\frac{\\partial L}{\\partial a}"),
+            None
+        );
+        assert_eq!(t("W x"), None);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(defined_name("C"), Some("C".into()));
+        assert_eq!(defined_name("z_2"), Some("z2".into()));
+        assert_eq!(defined_name("L_{1}"), Some("L1".into()));
+        assert_eq!(defined_name("\\alpha"), Some("alpha".into()));
+        assert_eq!(defined_name("W^T"), None);
+        assert_eq!(defined_name("\\frac{a}{b}"), None);
+        assert_eq!(defined_name("|K|"), None);
+    }
+}
