@@ -217,7 +217,7 @@ struct Lowerer<'a> {
 }
 
 impl<'a> Lowerer<'a> {
-    fn run(program: &'a Program, decls: &'a [Decl], kinds: &'a HashMap<String, Kind>) -> Result<Lowered, Failure> {
+    fn run(program: &'a Program, decls: &'a [Decl], kinds: &'a HashMap<String, Kind>) -> Result<Lowered, Box<Failure>> {
         let mut lw = Lowerer {
             graph: Graph::default(),
             u: Unifier::default(),
@@ -233,7 +233,7 @@ impl<'a> Lowerer<'a> {
         let result = lw.program(program);
         match result {
             Ok(out) => Ok(lw.finish(out)),
-            Err(error) => Err(Failure { error, progress: lw.progress, undeclared: lw.undeclared }),
+            Err(error) => Err(Box::new(Failure { error, progress: lw.progress, undeclared: lw.undeclared })),
         }
     }
 

@@ -81,6 +81,9 @@ pub struct Plan {
     pub outputs: Vec<usize>,
 }
 
+/// A term of a sum distributed over a product: coefficient, scalar factors, matrix factors.
+type Term = (f64, Vec<NodeId>, Vec<NodeId>);
+
 /// How a factor of a product chain is produced.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Factor_ {
@@ -457,14 +460,14 @@ impl Planner<'_> {
     }
 
     /// A sum factor worth distributing the product over: `(A - B)*X` → `A*X - B*X`.
-    fn distributable(&mut self, fs: &[NodeId]) -> Option<(usize, Vec<(f64, Vec<NodeId>, Vec<NodeId>)>)> {
+    fn distributable(&mut self, fs: &[NodeId]) -> Option<(usize, Vec<Term>)> {
         for (k, &f) in fs.iter().enumerate() {
             let Op::Lin(ts) = self.g.op(f).clone() else { continue };
             if ts.len() < 2 {
                 continue;
             }
             // Split each term into scalar multipliers and matrix factors.
-            let terms: Vec<(f64, Vec<NodeId>, Vec<NodeId>)> = ts
+            let terms: Vec<Term> = ts
                 .iter()
                 .map(|(c, t)| {
                     let (scalars, body) = match self.g.op(*t) {
