@@ -142,8 +142,8 @@ fn run_dir(dir: &str, expect_code: i32) {
             problems.push(format!("took {:?}", run.elapsed));
         }
         if expect_code == 2 {
-            if !run.stderr.starts_with("error: ") {
-                problems.push("stderr does not start with `error: `".into());
+            if !run.stderr.lines().any(|l| l.starts_with("error: ")) {
+                problems.push("no line of stderr starts with `error: `".into());
             }
             let excerpt = run.stderr.contains("╭─[")
                 && (run.stderr.contains('┬') || run.stderr.contains('─'));
