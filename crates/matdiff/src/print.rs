@@ -35,7 +35,11 @@ pub fn print(g: &Graph, root: NodeId, style: Style) -> String {
 
 /// Print `roots` with subterms that occur more than once (and are not tiny) named `t0`, `t1`, …
 pub fn print_shared(g: &Graph, roots: &[NodeId], style: Style) -> Vec<Printed> {
-    let counts = g.use_counts(roots);
+    // A root counts as a use, so a subterm shared between two gradients gets a name.
+    let mut counts = g.use_counts(roots);
+    for r in roots {
+        counts[r.index()] += 1;
+    }
     let mut p = Printer { g, style, names: HashMap::new() };
     let mut defs = vec![];
     for n in g.reachable(roots) {
@@ -142,21 +146,7 @@ impl Printer<'_> {
         match g.op(n) {
             Op::Var(v) => (self.var_name(&g.vars[*v as usize].name), ATOM),
             Op::Const(c) => self.number(c.get()),
-            Op::Fill(c) => {
-                let c = c.get();
-                if latex {
-                    let one = "\\mathbf{1}".to_string();
-                    let body = if c == 1.0 { one } else if c == 0.0 { "\\mathbf{0}".into() } else { format!("{}\\,\\mathbf{{1}}", self.number(c).0) };
-                    let body = if shape.is_row() { format!("{body}^\\top") } else { body };
-                    (body, if c == 1.0 || c == 0.0 { ATOM } else { PROD })
-                } else if shape.is_matrix() {
-                    (format!("matrix({})", num(c)), ATOM)
-                } else if shape.is_row() {
-                    (format!("vector({})'", num(c)), POSTFIX)
-                } else {
-                    (format!("vector({})", num(c)), ATOM)
-                }
-            }
+            Op::Fill(c) => self.fill(c.get(), shape, true),
             Op::Identity => {
                 if latex {
                     return ("I".into(), ATOM);
@@ -243,7 +233,9 @@ impl Printer<'_> {
                 if latex {
                     (format!("\\operatorname{{tr}}\\left({}^\\top {}\\right)", self.show(*a, POSTFIX), self.show(*b, NEG)), ATOM)
                 } else {
-                    (format!("sum({}.*{})", self.show(*a, PROD), self.show(*b, NEG)), ATOM)
+                    // Operands bracketed as in an elementwise product, so it reads (and re-parses) the same.
+                    let operand = |x: NodeId| if matches!(g.op(x), Op::MatMul(_) | Op::Scale(..)) { NEG } else { PROD };
+                    (format!("sum({}.*{})", self.show(*a, operand(*a)), self.show(*b, NEG)), ATOM)
                 }
             }
             Op::Trace(a) => self.call(if latex { "\\operatorname{tr}" } else { "tr" }, *a),
@@ -257,6 +249,29 @@ impl Printer<'_> {
                 }
             }
             Op::Diag(a) | Op::DiagPart(a) => self.call(if latex { "\\operatorname{diag}" } else { "diag" }, *a),
+        }
+    }
+
+    /// A constant-filled array. `sized`: name its dimensions (`vector(1, n)`), which a reader
+    /// (and the parser) needs unless a sibling term fixes the shape, as in `x + vector(1)`.
+    fn fill(&self, c: f64, shape: crate::shape::Shape, sized: bool) -> (String, u8) {
+        if self.latex() {
+            let one = "\\mathbf{1}".to_string();
+            let body = if c == 1.0 { one } else if c == 0.0 { "\\mathbf{0}".into() } else { format!("{}\\,\\mathbf{{1}}", self.number(c).0) };
+            let body = if shape.is_row() { format!("{body}^\\top") } else { body };
+            return (body, if c == 1.0 || c == 0.0 { ATOM } else { PROD });
+        }
+        let dims: String = if sized {
+            [shape.rows, shape.cols].into_iter().flatten().map(|d| format!(", {}", self.g.dims.name(d))).collect()
+        } else {
+            String::new()
+        };
+        if shape.is_matrix() {
+            (format!("matrix({}{dims})", num(c)), ATOM)
+        } else if shape.is_row() {
+            (format!("vector({}{dims})'", num(c)), POSTFIX)
+        } else {
+            (format!("vector({}{dims})", num(c)), ATOM)
         }
     }
 
@@ -297,8 +312,9 @@ impl Printer<'_> {
                 self.coef_term(c.abs(), t)
             };
             let body = if self.g.fill_value(t).is_some() && !self.g.shape(t).is_scalar() {
-                // A filled constant term keeps its own coefficient inside.
-                let (b, l) = self.form(t);
+                // A filled constant term keeps its own coefficient inside; its siblings fix its shape.
+                let k = self.g.fill_value(t).unwrap();
+                let (b, l) = self.fill(k, self.g.shape(t), false);
                 let b = if l < PROD { format!("({b})") } else { b };
                 if c.abs() == 1.0 {
                     b
@@ -308,10 +324,20 @@ impl Printer<'_> {
             } else {
                 body
             };
+            // A negative scalar constant is subtracted: `a - 3`, not `a + -3`.
+            let konst = self.g.fill_value(t).filter(|_| self.g.shape(t).is_scalar());
+            let negative = match konst {
+                Some(k) => c * k < 0.0,
+                None => c < 0.0,
+            };
+            let body = match konst {
+                Some(k) => self.number((c * k).abs()).0,
+                None => body,
+            };
             if i == 0 {
-                out.push_str(if c < 0.0 { "-" } else { "" });
+                out.push_str(if negative { "-" } else { "" });
             } else {
-                out.push_str(if c < 0.0 { " - " } else { " + " });
+                out.push_str(if negative { " - " } else { " + " });
             }
             out.push_str(&body);
         }
@@ -332,14 +358,38 @@ impl Printer<'_> {
         }
         let (cs, _) = self.number(c.abs());
         let sign = if c < 0.0 { "-" } else { "" };
+        // A coefficient over a reciprocal: `0.5/b`, not `0.5*1/b`.
+        if let Some(den) = self.denominator(t) {
+            return (format!("{sign}{cs}/{den}"), if c < 0.0 { SUM } else { PROD });
+        }
         let sep = if self.latex() { " " } else { "*" };
         (format!("{sign}{cs}{sep}{body}"), if c < 0.0 { SUM } else { PROD })
+    }
+
+    /// The plain-text denominator `b` when `a` is a scalar reciprocal `b^-p` (`1/b`).
+    fn denominator(&self, a: NodeId) -> Option<String> {
+        let g = self.g;
+        match g.op(a) {
+            Op::Pow(base, p) if p.get() < 0.0 && g.shape(a).is_scalar() && !self.latex() && !self.names.contains_key(&a) => {
+                let den = self.power(*base, -p.get(), POW);
+                Some(if matches!(g.op(*base), Op::Lin(_) | Op::Scale(..) | Op::MatMul(_)) && p.get() == -1.0 {
+                    format!("({})", self.show(*base, 0))
+                } else {
+                    den
+                })
+            }
+            _ => None,
+        }
     }
 
     /// `s*x`, or `x/b` when the scalar is a reciprocal.
     fn scale(&self, s: NodeId, x: NodeId) -> (String, u8) {
         let g = self.g;
         let latex = self.latex();
+        // Two reciprocals: `1/a/b`, not `1/a*1/b`.
+        if let (Some(ds), Some(dx)) = (self.denominator(s), self.denominator(x)) {
+            return (format!("1/{ds}/{dx}"), PROD);
+        }
         for (a, b) in [(s, x), (x, s)] {
             if let Op::Pow(base, p) = g.op(a) {
                 if p.get() < 0.0 && g.shape(a).is_scalar() && !(g.shape(b).is_scalar() && matches!(g.op(b), Op::Pow(_, q) if q.get() < 0.0)) {
@@ -351,12 +401,7 @@ impl Printer<'_> {
                         }
                         return (format!("\\frac{{1}}{{{den}}} {}", self.show(b, NEG)), PROD);
                     }
-                    let den = self.power(*base, -p.get(), POW);
-                    let den = if matches!(g.op(*base), Op::Lin(_) | Op::Scale(..) | Op::MatMul(_)) && p.get() == -1.0 {
-                        format!("({})", self.show(*base, 0))
-                    } else {
-                        den
-                    };
+                    let den = self.denominator(a).expect("a scalar reciprocal");
                     return (format!("{}/{den}", self.show(b, PROD)), PROD);
                 }
             }

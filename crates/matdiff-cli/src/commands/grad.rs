@@ -53,16 +53,22 @@ pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit:
                 }
             }
         }
-        Format::Text | Format::Markdown => {
+        Format::Markdown => {
+            for (&g, name) in grads.nodes.iter().zip(&names) {
+                println!("$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n", matdiff::latex_name(name), p.print(g, Style::Latex));
+            }
+        }
+        Format::Text => {
+            // Shared subterms are named across all the gradients, so their definitions come once.
             for (cse, name) in shared.iter().zip(&names) {
                 if names.len() == 1 {
                     println!("{}", cse.expr);
                 } else {
                     println!("{name}: {}", cse.expr);
                 }
-                for (n, d) in &cse.defs {
-                    println!("where {n} = {d}");
-                }
+            }
+            for (n, d) in shared.first().map(|c| c.defs.as_slice()).unwrap_or_default() {
+                println!("where {n} = {d}");
             }
         }
     }
