@@ -76,6 +76,13 @@ pub fn random_env(g: &Graph, root: NodeId, dims: Vec<usize>, rng: &mut StdRng) -
                     a[(i, j)] = a[(i, j)] / r as f64 + if i == j { 1.0 } else { 0.0 };
                 }
             }
+            if !v.symmetric {
+                // A skew-symmetric part keeps x'·A·x = x'·P·x > 0 (invertible, det > 0, well
+                // conditioned) but makes A ≠ A', so a missing transpose cannot hide.
+                let k = Mat::from_fn(r, r, |_, _| normal(rng));
+                let s = 0.5 / (r as f64).sqrt();
+                a = Mat::from_fn(r, r, |i, j| a[(i, j)] + s * (k[(i, j)] - k[(j, i)]));
+            }
             a
         } else if dom.positive {
             Mat::from_fn(r, c, |_, _| rng.random_range(0.5..2.0))

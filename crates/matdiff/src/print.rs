@@ -401,8 +401,10 @@ impl Printer<'_> {
                         }
                         return (format!("\\frac{{1}}{{{den}}} {}", self.show(b, NEG)), PROD);
                     }
-                    let den = self.denominator(a).expect("a scalar reciprocal");
-                    return (format!("{}/{den}", self.show(b, PROD)), PROD);
+                    // (A reciprocal with a where-name of its own is printed by that name.)
+                    if let Some(den) = self.denominator(a) {
+                        return (format!("{}/{den}", self.show(b, PROD)), PROD);
+                    }
                 }
             }
         }
