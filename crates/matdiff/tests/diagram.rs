@@ -138,6 +138,12 @@ fn check_svg(label: &str, svg: &str, d: &Derivation) -> usize {
     let edges = groups("edge");
     assert_eq!(edges.len(), layout.edges.len());
     for e in &layout.edges {
+        for &(x, y) in &e.points {
+            assert!(
+                x >= 0.0 && x <= width && y >= 30.0 && y <= height,
+                "{label}: an edge leaves the drawing"
+            );
+        }
         for seg in e.points.windows(2) {
             let ((x0, y0), (x1, y1)) = (seg[0], seg[1]);
             let my = (y0 + y1) / 2.0;

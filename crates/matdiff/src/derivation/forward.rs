@@ -39,7 +39,13 @@ pub(super) fn build(
 ) -> Forward {
     let mut taken: HashSet<String> = g.vars.iter().map(|v| v.name.clone()).collect();
     taken.extend(g.dims.dims.iter().map(|d| d.name.clone()));
-    let output_name = ["L", "f", "F", "loss", "out"]
+    // A scalar output is the loss L; anything else is a function value f.
+    let candidates = if g.shape(output).is_scalar() {
+        ["L", "f", "F", "loss", "out"]
+    } else {
+        ["f", "F", "y", "out", "L"]
+    };
+    let output_name = candidates
         .into_iter()
         .find(|n| !taken.contains(*n))
         .unwrap_or("L")

@@ -89,6 +89,9 @@ pub struct Input<'a> {
     pub top: f64,
 }
 
+/// The waypoints `(layer, index)` of the edge `from → to`.
+type Chain = (usize, usize, Vec<(usize, usize)>);
+
 /// A node or a waypoint (zero height) in a layer.
 struct Item {
     w: f64,
@@ -144,20 +147,25 @@ pub fn layout(input: &Input) -> Layout {
             x: 0.0,
         });
     }
-    // Chains of waypoints for long edges: (from, to, [(layer, index)]).
-    let mut chains: Vec<(usize, usize, Vec<(usize, usize)>)> = vec![];
+    // Chains of waypoints for long edges.
+    let mut chains: Vec<Chain> = vec![];
     let mut links: Vec<((usize, usize), (usize, usize))> = vec![];
     for i in 0..n {
         for &s in &succs[i] {
             let mut prev = slot[i];
             let mut way = vec![];
-            for r in rank[i] + 1..rank[s] {
-                layers[r].push(Item {
+            for (r, layer) in layers
+                .iter_mut()
+                .enumerate()
+                .take(rank[s])
+                .skip(rank[i] + 1)
+            {
+                layer.push(Item {
                     w: WAYPOINT_W,
                     h: 0.0,
                     x: 0.0,
                 });
-                let here = (r, layers[r].len() - 1);
+                let here = (r, layer.len() - 1);
                 links.push((prev, here));
                 way.push(here);
                 prev = here;
@@ -275,10 +283,9 @@ pub fn layout(input: &Input) -> Layout {
         layer_h[r] = layers[r].iter().map(|it| it.h).fold(0.0, f64::max);
         y += layer_h[r] + GAP_Y;
     }
-    let height = y - GAP_Y + MARGIN;
+    let height = (y - GAP_Y + MARGIN).max(input.top + MARGIN);
     let mut boxes = vec![];
-    for i in 0..n {
-        let (r, k) = slot[i];
+    for (i, &(r, k)) in slot.iter().enumerate() {
         let it = &layers[r][k];
         let (w, h) = (it.w, it.h);
         let (x, top) = (it.x - w / 2.0, layer_top[r] + (layer_h[r] - h) / 2.0);
@@ -345,7 +352,13 @@ pub fn layout(input: &Input) -> Layout {
             });
         }
     }
-    let width = boxes.iter().map(|b| b.x + b.w).fold(0.0, f64::max) + MARGIN;
+    // Waypoints count too: an edge may route to the right of every box.
+    let width = layers
+        .iter()
+        .flatten()
+        .map(|it| it.x + it.w / 2.0)
+        .fold(0.0, f64::max)
+        + MARGIN;
     Layout {
         width,
         height,

@@ -1,43 +1,6 @@
 //! The derivation as JSON, for the web page (the same structure as the text, as data).
 //!
-//! Schema (every expression comes as `{"text": plain syntax, "latex": LaTeX}`; adjoint symbols
-//! are written `ū` in text and `\bar{u}` in LaTeX):
-//!
-//! ```text
-//! {
-//!   "output": "L",                        // the output's name
-//!   "wrt": ["W"],                         // differentiated variables
-//!   "nodes": [                            // evaluation order; index = "id"
-//!     { "id": 0, "name": "W", "kind": "variable" | "operation",
-//!       "op": "variable" | "matmul" | "sum" | "swish" | …,
-//!       "definition": expr | null,        // "W'*a" (right-hand side, over names)
-//!       "shape": ["m","n"],               // [] scalar, ["n"] vector, ["1","n"] row vector
-//!       "shape_text": "(m×n)",
-//!       "inputs": [{"node": 3, "transposed": true} | {"constant": expr}, …],
-//!       "active": true,                   // depends on a differentiated variable
-//!       "wrt": true, "output": false,
-//!       "adjoint": expr | null }          // ∂L/∂node over names (null when inactive)
-//!   ],
-//!   "edges": [{"from": 0, "to": 3, "transposed": true}],   // one per operand use
-//!   "steps": [                            // the backward pass, in order
-//!     { "node": 5, "adjoint_symbol": expr, "seed": false,
-//!       "contributions": [
-//!         { "from": 6, "rule": "product_left", "rule_text": "product rule for C = A*B: …",
-//!           "rule_latex": "C = A B:\\ …", "transposed": false,
-//!           "formula": expr,              // in terms of the user's adjoint symbol
-//!           "value": expr }               // simplified, over names
-//!       ],
-//!       "total_derivative": "sentence" | null,   // when several contributions add up
-//!       "adjoint": expr }
-//!   ],
-//!   "gradients": [
-//!     { "wrt": "W", "node": 0 | null, "adjoint": expr,   // over names
-//!       "expanded": expr, "where": [{"name": "t0", "text": …, "latex": …}],
-//!       "agrees_with_grad": true }
-//!   ],
-//!   "check": { "max_rel_error": 3.3e-11, "settings": [{"m": 4, "n": 4}], "skipped": 0 } | null
-//! }
-//! ```
+//! The schema is documented on [`StepsFormat::Json`](super::StepsFormat::Json).
 
 use super::super::{Derivation, NodeKind, Operand};
 use crate::ir::NodeId;

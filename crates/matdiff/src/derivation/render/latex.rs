@@ -72,6 +72,13 @@ fn backward(d: &Derivation, out: &mut String) {
         out,
         "\\paragraph{{Backward pass}} $\\bar{{u}} = \\partial {l} / \\partial u$ for each node $u$, from the output back to the inputs."
     );
+    if d.backward.is_empty() {
+        let _ = writeln!(
+            out,
+            "The output does not depend on the differentiated variables: every adjoint is zero."
+        );
+        return;
+    }
     let _ = writeln!(out, "\\begin{{align*}}");
     let mut lines: Vec<String> = vec![];
     for step in &d.backward {

@@ -65,6 +65,12 @@ fn backward(d: &Derivation, out: &mut String) {
         out,
         "**Backward pass** — $\\bar{{u}} = \\partial {l} / \\partial u$ for each node $u$, from the output back to the inputs:\n"
     );
+    if d.backward.is_empty() {
+        let _ = writeln!(
+            out,
+            "The output does not depend on the differentiated variables: every adjoint is zero."
+        );
+    }
     for (k, step) in d.backward.iter().enumerate() {
         let i = step.node;
         let bar = d.bar(i, X);

@@ -74,6 +74,12 @@ fn backward(d: &Derivation, out: &mut String) {
         out,
         "Backward pass: ū = ∂{l}/∂u for each node u, from the output back to the inputs"
     );
+    if d.backward.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (the output does not depend on the differentiated variables: every adjoint is zero)"
+        );
+    }
     for step in &d.backward {
         let i = step.node;
         let bar = d.bar(i, P);
