@@ -151,12 +151,13 @@ fn inputs() -> Vec<(String, String)> {
         for _ in 0..150 {
             let i = rng.below(expr.len());
             let mut damaged = expr.to_string();
+            let token = *rng.pick(TOKENS);
             match rng.below(3) {
                 0 => {
                     damaged.remove(i);
                 }
-                1 => damaged.insert_str(i, *rng.pick(TOKENS)),
-                _ => damaged.replace_range(i..i + 1, *rng.pick(TOKENS)),
+                1 => damaged.insert_str(i, token),
+                _ => damaged.replace_range(i..i + 1, token),
             }
             out.push((damaged, decl.to_string()));
         }

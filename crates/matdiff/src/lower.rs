@@ -412,7 +412,11 @@ impl<'a> Lowerer<'a> {
                 let (s, other) = if sa.is_scalar() { (l, sb) } else { (r, sa) };
                 let fill = if other.is_matrix() { "matrix(1)" } else if other.is_col() { "vector(1)" } else { "vector(1)'" };
                 let s = snippet(s);
-                err = err.with_note(format!("to use `{s}` in every entry, write `{s}*{fill}`"));
+                err = err.with_note(if s.ends_with('…') {
+                    format!("to use a scalar in every entry, multiply it by {fill}")
+                } else {
+                    format!("to use `{s}` in every entry, write `{s}*{fill}`")
+                });
             }
             return Err(err);
         }
@@ -669,26 +673,29 @@ impl<'a> Lowerer<'a> {
     }
 }
 
-/// A short rendering of a sub-expression for messages.
+/// Longest sub-expression shown in a message, in characters.
+const SNIPPET_CHARS: usize = 40;
+
+/// A short rendering of a sub-expression for messages (cut with `…` when long).
 fn snippet(e: &Expr) -> String {
-    fn go(e: &Expr, out: &mut String, budget: &mut usize) {
-        if *budget == 0 {
+    // Rendering stops soon after the text is long enough, so a huge expression costs little.
+    fn go(e: &Expr, out: &mut String) {
+        if out.len() > SNIPPET_CHARS {
             return;
         }
-        *budget -= 1;
         match &e.kind {
             ExprKind::Num(x) => out.push_str(&format!("{x}")),
             ExprKind::Name(n) => out.push_str(n),
             ExprKind::Neg(a) => {
                 out.push('-');
-                go(a, out, budget);
+                go(a, out);
             }
             ExprKind::Transpose(a) => {
                 let atomic = matches!(a.kind, ExprKind::Name(_) | ExprKind::Num(_) | ExprKind::Call { .. } | ExprKind::Transpose(_));
                 if !atomic {
                     out.push('(');
                 }
-                go(a, out, budget);
+                go(a, out);
                 if !atomic {
                     out.push(')');
                 }
@@ -702,10 +709,10 @@ fn snippet(e: &Expr) -> String {
                     }
                     if wrap(side) && i == 1 {
                         out.push('(');
-                        go(side, out, budget);
+                        go(side, out);
                         out.push(')');
                     } else {
-                        go(side, out, budget);
+                        go(side, out);
                     }
                 }
             }
@@ -716,17 +723,16 @@ fn snippet(e: &Expr) -> String {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    go(a, out, budget);
+                    go(a, out);
                 }
                 out.push(')');
             }
         }
     }
     let mut s = String::new();
-    let mut budget = 40;
-    go(e, &mut s, &mut budget);
-    if budget == 0 {
-        s.push('…');
+    go(e, &mut s);
+    if s.chars().count() > SNIPPET_CHARS {
+        s = s.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
     }
     s
 }
@@ -747,5 +753,7 @@ fn closest(name: &str) -> Option<&'static str> {
         }
         row[b.len()]
     }
-    FUNCTIONS.iter().copied().map(|f| (dist(name, f), f)).filter(|(d, _)| *d <= 2).min().map(|p| p.1)
+    // Two edits are a plausible typo only in a longer name (`tarce`), not in `foo` → `cos`.
+    let close = |d: usize| d == 1 || (d == 2 && name.chars().count() >= 5);
+    FUNCTIONS.iter().copied().map(|f| (dist(name, f), f)).filter(|&(d, _)| close(d)).min().map(|p| p.1)
 }
