@@ -6,7 +6,7 @@ use crate::ir::{Graph, NodeId, Op};
 use crate::lower::{lower, lower_into, Kind};
 use crate::numcheck::{check_gradients, FdReport};
 use crate::print::{print, print_shared, Printed, Style};
-use crate::syntax::{parse_decls, parse_program, Decl};
+use crate::syntax::{looks_like_latex, parse_decls, parse_latex, parse_program, Decl, Program};
 
 /// A parsed, shape-checked expression.
 #[derive(Clone, Debug)]
@@ -20,6 +20,8 @@ pub struct Problem {
     source_len: usize,
     /// The declarations, reused for claims.
     decls: Vec<Decl>,
+    /// How a LaTeX expression was read ("read as: ...", "read `xx` as x*x"); empty for plain.
+    pub notes: Vec<String>,
 }
 
 /// Gradients of a problem's scalar output w.r.t. some variables, with the backward pass.
@@ -34,18 +36,40 @@ pub struct Gradients {
 
 impl Problem {
     /// Parse and type-check `expr` under `decls` (the `--decl` string, possibly empty).
+    /// LaTeX is detected (`looks_like_latex`) and read with `parse_latex`.
     pub fn new(expr: &str, decls: &str) -> Result<Problem> {
+        if looks_like_latex(expr) {
+            return Problem::new_latex(expr, decls);
+        }
         let decls = parse_decls(decls)?;
         let program = parse_program(expr)?;
-        let lowered = lower(&program, &decls)?;
-        Ok(Problem { graph: lowered.graph, output: lowered.output, inferred: lowered.inferred, source_len: expr.len(), decls })
+        Problem::from_program(&program, expr, decls, vec![])
+    }
+
+    /// Like `new`, but `expr` is read as LaTeX whatever it looks like (`--latex`).
+    pub fn new_latex(expr: &str, decls: &str) -> Result<Problem> {
+        let decls = parse_decls(decls)?;
+        let names: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
+        let read = parse_latex(expr, &names)?;
+        Problem::from_program(&read.program, expr, decls, read.notes)
+    }
+
+    fn from_program(program: &Program, expr: &str, decls: Vec<Decl>, notes: Vec<String>) -> Result<Problem> {
+        let lowered = lower(program, &decls)?;
+        Ok(Problem { graph: lowered.graph, output: lowered.output, inferred: lowered.inferred, source_len: expr.len(), decls, notes })
     }
 
     /// Lower another expression (a claimed answer) into this problem's graph: same variables,
     /// same dimensions. Errors point into `src` (`Input::Claim`). Equal canonical forms get
     /// the same `NodeId`, which is the exact symbolic comparison.
     pub fn claim(&mut self, src: &str) -> Result<NodeId> {
-        let program = parse_program(src).map_err(|e| e.in_input(Input::Claim))?;
+        let program = if looks_like_latex(src) {
+            let mut names: Vec<&str> = self.decls.iter().map(|d| d.name.as_str()).collect();
+            names.extend(self.graph.vars.iter().map(|v| v.name.as_str()));
+            parse_latex(src, &names).map_err(|e| e.in_input(Input::Claim))?.program
+        } else {
+            parse_program(src).map_err(|e| e.in_input(Input::Claim))?
+        };
         lower_into(&program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
     }
 
@@ -96,6 +120,48 @@ impl Problem {
     pub fn fd_check(&self, grads: &Gradients, seed: u64, settings: usize) -> FdReport {
         check_gradients(&self.graph, self.output, &grads.vars, &grads.nodes, seed, settings)
     }
+    /// Bind input values to the variables. Values of declared names that the expression does
+    /// not use still fix the sizes of their named dimensions (so `vector(1, n)`, the gradient of
+    /// `sum(x)`, can be evaluated with the inputs of the original expression).
+    pub fn bind(&self, inputs: &std::collections::HashMap<String, crate::eval::Value>) -> Result<crate::eval::Env> {
+        let mut env = crate::eval::bind(&self.graph, inputs)?;
+        for decl in &self.decls {
+            if self.graph.var_id(&decl.name).is_some() {
+                continue;
+            }
+            let Some(value) = inputs.get(&decl.name) else { continue };
+            let (rows, cols) = match value {
+                crate::eval::Value::Scalar(_) => (1, 1),
+                crate::eval::Value::Vector(v) => (v.len(), 1),
+                crate::eval::Value::Matrix(r) => (r.len(), r.first().map_or(0, |x| x.len())),
+            };
+            use crate::syntax::{DeclKind, DimSpec};
+            let named = |d: &Option<DimSpec>| match d {
+                Some(DimSpec::Name(n)) => Some(n.clone()),
+                _ => None,
+            };
+            let pairs = match &decl.kind {
+                DeclKind::Scalar => vec![],
+                DeclKind::Vector(n) => vec![(named(n), rows)],
+                DeclKind::Matrix(m, n) => vec![(named(m), rows), (named(n), cols)],
+                DeclKind::Symmetric(n) => vec![(named(n), rows), (named(n), cols)],
+            };
+            for (name, k) in pairs {
+                let Some(d) = name.and_then(|n| self.graph.dims.by_name(&n)) else { continue };
+                let slot = &mut env.dims[d as usize];
+                if *slot == usize::MAX {
+                    *slot = k;
+                } else if *slot != k {
+                    return Err(Error::unspanned(
+                        Input::Values,
+                        format!("dimension {} is {} from the other inputs but {k} from `{}`", self.graph.dims.name(d), *slot, decl.name),
+                    ));
+                }
+            }
+        }
+        Ok(env)
+    }
+
     /// Whether the node is a plain variable (for display).
     pub fn is_var(&self, id: NodeId) -> bool {
         matches!(self.graph.op(id), Op::Var(_))

@@ -1,7 +1,7 @@
 //! `matdiff eval`: the value of an expression at given inputs, as JSON.
 
 use super::{fail, json_to_value, load, value_to_json, Failure};
-use matdiff::{bind, check_sizes, eval as evaluate, to_value};
+use matdiff::{check_sizes, eval as evaluate, to_value};
 use serde_json::Value as Json;
 use crate::ExprArgs;
 use std::collections::HashMap;
@@ -20,7 +20,7 @@ pub fn eval(input: &ExprArgs, at: &Path) -> Result<u8, Failure> {
     for (k, v) in &obj {
         inputs.insert(k.clone(), json_to_value(k, v).map_err(|m| format!("error: in {at}: {m}\n"))?);
     }
-    let env = bind(&p.graph, &inputs).map_err(|e| fail(&e, expr, decl))?;
+    let env = p.bind(&inputs).map_err(|e| fail(&e, expr, decl))?;
     check_sizes(&p.graph, &[p.output], &env).map_err(|e| fail(&e, expr, decl))?;
     let out = evaluate(&p.graph, &[p.output], &env);
     let v = to_value(&out[0], p.graph.shape(p.output));
