@@ -3,12 +3,14 @@
 mod ast;
 mod decl;
 mod dump;
+mod latex;
 mod lexer;
 mod parser;
 
 pub use ast::*;
 pub use decl::parse_decls;
 pub use dump::to_sexpr;
+pub use latex::{looks_like_latex, parse_latex, to_plain, LatexRead};
 pub use parser::{parse_expr, parse_program};
 
 /// The deepest syntax tree the parser produces. Nodes count, and so do parentheses and unary

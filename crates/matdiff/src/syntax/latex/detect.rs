@@ -1,0 +1,57 @@
+//! Telling LaTeX from plain syntax, for inputs that may be either.
+
+/// Whether `src` should be read as LaTeX: it has a backslash command (`\frac`, `\|`), braces,
+/// bars, `$`, a `^T` transpose, or a character the plain syntax does not have (`ᵀ`, `‖`, `·`).
+/// Plain syntax uses none of these, so plain inputs are never misread.
+pub fn looks_like_latex(src: &str) -> bool {
+    if src.contains([
+        '\\', '{', '}', '|', '$', '\u{1d40}', '\u{2016}', '\u{b7}', '\u{22c5}', '\u{d7}',
+        '\u{2299}', '\u{2218}',
+    ]) {
+        return true;
+    }
+    // `^T` (not `^Tx`, a power by a name in plain syntax) is a transpose in LaTeX.
+    let bytes = src.as_bytes();
+    bytes.windows(2).enumerate().any(|(i, w)| {
+        w == b"^T"
+            && !bytes
+                .get(i + 2)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'(')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_is_not_latex() {
+        for plain in [
+            "0.5*norm2(W'*W*x - x)^2",
+            "x'*A*x",
+            "a^Tb",
+            "W_1*x",
+            "T^2",
+            "a^T1",
+        ] {
+            assert!(!looks_like_latex(plain), "{plain}");
+        }
+    }
+
+    #[test]
+    fn latex_is_latex() {
+        for latex in [
+            "\\frac{1}{2}x",
+            "x^T x",
+            "xx^T",
+            "x^{T}",
+            "|K|",
+            "\\|x\\|",
+            "W^T W x",
+            "x\u{1d40}y",
+            "$x$",
+        ] {
+            assert!(looks_like_latex(latex), "{latex}");
+        }
+    }
+}
