@@ -149,7 +149,32 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let outcome = match cli.command {
+    // Safety net: a bug must not show a backtrace; a closed or full output is a plain error.
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(|| run(cli)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown");
+        if msg.contains("failed printing to stdout") {
+            Err("error: cannot write the output\n".to_string())
+        } else {
+            Err(format!("error: internal error (a bug in matdiff, please report it): {msg}\n"))
+        }
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(failure.as_bytes());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, commands::Failure> {
+    match cli.command {
         Command::Grad { input, wrt, format, steps, emit, check } => {
             commands::grad::grad(&input, &wrt, format, steps, emit, check)
         }
@@ -159,12 +184,5 @@ fn main() -> ExitCode {
         Command::Audit { file, problem, format } => commands::audit::audit(&file, &problem, format),
         Command::Grade { problem, paths, jobs, format } => commands::grade::grade(&problem, &paths, jobs, format),
         Command::Demo => commands::demo::demo(),
-    };
-    match outcome {
-        Ok(code) => ExitCode::from(code),
-        Err(failure) => {
-            eprint!("{failure}");
-            ExitCode::from(2)
-        }
     }
 }

@@ -5,6 +5,20 @@ use crate::{Emit, ExprArgs, Format};
 use matdiff::Style;
 use serde_json::{json, Map, Value as Json};
 
+/// Largest expression tree (in nodes) printed fully inlined.
+const MAX_INLINE_NODES: f64 = 200_000.0;
+
+/// Size of the tree a DAG node expands to when every shared subterm is written out.
+fn inline_size(g: &matdiff::Graph, root: matdiff::NodeId) -> f64 {
+    let order = g.reachable(&[root]);
+    let mut size = std::collections::HashMap::new();
+    for n in order {
+        let s: f64 = 1.0 + g.op(n).children().iter().map(|c| size[c]).sum::<f64>();
+        size.insert(n, s);
+    }
+    size[&root]
+}
+
 pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit: Option<Emit>, check: bool) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let mut p = load(input)?;
@@ -20,6 +34,13 @@ pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit:
     let shared = p.print_shared(&grads.nodes, Style::Plain);
     match format {
         Format::Json => {
+            // The self-contained form repeats shared subterms: refuse rather than print gigabytes.
+            if let Some(&g) = grads.nodes.iter().find(|&&g| inline_size(&p.graph, g) > MAX_INLINE_NODES) {
+                return Err(format!(
+                    "error: the self-contained gradient would repeat shared subterms {:.0e} times over\n  = note: `--format text` prints it compactly with `where` definitions\n",
+                    inline_size(&p.graph, g)
+                ));
+            }
             let items: Vec<Json> = grads
                 .nodes
                 .iter()
