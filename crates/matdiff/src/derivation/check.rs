@@ -26,6 +26,9 @@ pub struct AdjointReport {
     pub nodes: Vec<AdjointCheck>,
     /// Largest relative difference between the forward program's output and the expression's value.
     pub forward_err: f64,
+    /// Largest relative difference between each gradient as the derivation expands it and as
+    /// `Problem::gradients` computed it (zero when they are the same node).
+    pub expanded_err: f64,
     /// Dimension settings tried.
     pub settings: usize,
 }
@@ -81,6 +84,7 @@ impl Derivation {
         let mut report = AdjointReport {
             nodes: vec![],
             forward_err: 0.0,
+            expanded_err: 0.0,
             settings: 0,
         };
         let Some(out) = self.output else {
@@ -104,6 +108,10 @@ impl Derivation {
                 .pop()
                 .unwrap();
             report.forward_err = report.forward_err.max(rel_err(&direct, &values[out]));
+            for g in &self.gradients {
+                let both = eval(&self.graph, &[g.expanded, g.direct], &env);
+                report.expanded_err = report.expanded_err.max(rel_err(&both[0], &both[1]));
+            }
             let roots: Vec<_> = self.backward.iter().map(|st| st.adjoint).collect();
             let adjoints = self.eval_over(&env, &values, &roots);
             for (st, adj) in self.backward.iter().zip(&adjoints) {

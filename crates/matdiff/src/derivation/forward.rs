@@ -232,7 +232,8 @@ impl Builder<'_> {
         let left = self.chain(fs, split, i, s);
         let right = self.chain(fs, split, s + 1, j);
         let (l, r) = (self.expr(left), self.expr(right));
-        let def = self.g.matmul(vec![l, r]);
+        // A piece of a chain can be a scalar (x'*x in x*x'*x*x'): `mul` scales then.
+        let def = self.g.mul(l, r);
         let op = self.g.op(ir).clone();
         let n = self.step(ir, &op, vec![left, right], def);
         self.memo.insert(ir, n);
@@ -262,7 +263,10 @@ impl Builder<'_> {
         let node = FwdNode {
             name,
             kind: NodeKind::Operation,
-            op: op_name(op),
+            op: op_name(match self.g.op(def) {
+                Op::Var(_) => op,
+                d => d,
+            }),
             value: ir,
             symbol,
             def: Some(def),
