@@ -9,6 +9,8 @@ pub struct Equation {
     pub line: usize,
     /// The members, cleaned of labels, arrows and end marks: `["\nabla_W L", "W x x^T"]`.
     pub members: Vec<String>,
+    /// The line each member starts on (continuation rows have their own).
+    pub member_lines: Vec<usize>,
     /// The equation as written (joined rows), for reports.
     pub text: String,
 }
@@ -294,18 +296,20 @@ fn strip_label(s: &str) -> &str {
     s[end..].trim_start()
 }
 
-/// Split at top-level occurrences of `sep` (outside braces, parentheses and brackets).
-pub fn split_top(s: &str, sep: char) -> Vec<String> {
+/// Split at top-level occurrences of `sep` (outside braces, parentheses and brackets), with
+/// each part's byte offset in `s`.
+fn split_top_at(s: &str, sep: char) -> Vec<(usize, String)> {
+    let mut start = 0;
     let mut parts = vec![];
     let mut cur = String::new();
     let mut depth = 0i32;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut chars = s.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
         match c {
             '\\' => {
                 cur.push(c);
                 // Commands are copied whole; `\{`, `\}` are not delimiters.
-                if let Some(&n) = chars.peek() {
+                if let Some(&(_, n)) = chars.peek() {
                     if !n.is_ascii_alphabetic() {
                         cur.push(n);
                         chars.next();
@@ -318,12 +322,13 @@ pub fn split_top(s: &str, sep: char) -> Vec<String> {
             _ => {}
         }
         if c == sep && depth == 0 {
-            parts.push(std::mem::take(&mut cur));
+            parts.push((start, std::mem::take(&mut cur)));
+            start = at + c.len_utf8();
         } else {
             cur.push(c);
         }
     }
-    parts.push(cur);
+    parts.push((start, cur));
     parts
 }
 
@@ -371,8 +376,8 @@ pub fn equations(doc: &str) -> Vec<Equation> {
             }
         }
     }
-    // Join rows into logical equations.
-    let mut logical: Vec<(usize, String)> = vec![];
+    // Join rows into logical equations, remembering where each row starts (offset, line).
+    let mut logical: Vec<(String, Vec<(usize, usize)>)> = vec![];
     let mut open_prev = false;
     for (line, row, first_in_segment) in all_rows {
         let continues = row.starts_with('=');
@@ -380,32 +385,47 @@ pub fn equations(doc: &str) -> Vec<Equation> {
             && (open_prev || row.starts_with(['+', '-']) || row.starts_with("\\cdot"));
         match logical.last_mut() {
             Some(last) if continues || joins => {
-                last.1.push(' ');
-                last.1.push_str(&row);
+                last.0.push(' ');
+                last.1.push((last.0.len(), line));
+                last.0.push_str(&row);
             }
-            _ => logical.push((line, row.clone())),
+            _ => logical.push((row.clone(), vec![(0, line)])),
         }
         open_prev = ends_open(&row);
     }
     let mut out = vec![];
-    for (line, text) in logical {
-        // `a = b, c = d`: several equations on one line.
-        let pieces = split_top(&text, ',');
-        let with_eq = pieces.iter().filter(|p| p.contains('=')).count();
-        let parts: Vec<String> = if with_eq >= 2 {
-            pieces.into_iter().filter(|p| p.contains('=')).collect()
-        } else {
-            vec![text.clone()]
-        };
-        for part in parts {
-            let members: Vec<String> = split_top(&part, '=')
+    for (text, starts) in logical {
+        let line_at = |off: usize| {
+            starts
                 .iter()
-                .map(|m| clean(cut_membership(m.trim())))
+                .rev()
+                .find(|(o, _)| *o <= off)
+                .map_or(starts[0].1, |s| s.1)
+        };
+        // `a = b, c = d`: several equations on one line.
+        let pieces = split_top_at(&text, ',');
+        let with_eq = pieces.iter().filter(|p| p.1.contains('=')).count();
+        let parts: Vec<(usize, String)> = if with_eq >= 2 {
+            pieces.into_iter().filter(|p| p.1.contains('=')).collect()
+        } else {
+            vec![(0, text.clone())]
+        };
+        for (base, part) in parts {
+            let split = split_top_at(&part, '=');
+            let members: Vec<String> = split
+                .iter()
+                .map(|m| clean(cut_membership(m.1.trim())))
+                .collect();
+            // A member's line is where its first non-blank character is.
+            let member_lines: Vec<usize> = split
+                .iter()
+                .map(|m| line_at(base + m.0 + (m.1.len() - m.1.trim_start().len())))
                 .collect();
             if members.len() >= 2 {
                 out.push(Equation {
-                    line,
+                    line: member_lines[0],
                     members,
+                    member_lines,
                     text: part.trim().to_string(),
                 });
             }

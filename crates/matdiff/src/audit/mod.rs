@@ -150,11 +150,23 @@ impl Auditor {
                     spec.definitions
                         .iter()
                         .chain(&q.definitions)
-                        .map(|d| d.0.as_str()),
+                        .map(|d| d.0.as_str())
+                        .chain(spec.derivatives.iter().map(|d| d.1.as_str())),
                 )
                 .collect();
             let mut file_defs = vec![];
-            for (name, text) in q.definitions.iter().chain(&spec.definitions) {
+            let derivatives = spec
+                .derivatives
+                .iter()
+                .map(|(_, n, v)| (n.clone(), v.clone()));
+            let all: Vec<(String, String)> = q
+                .definitions
+                .iter()
+                .chain(&spec.definitions)
+                .cloned()
+                .chain(derivatives)
+                .collect();
+            for (name, text) in &all {
                 let expr = parse_definition(text, &def_names).map_err(|m| {
                     in_question(
                         q,
@@ -231,12 +243,21 @@ impl Auditor {
         let names = known_names(&checker, aliases, &c.file_defs, &doc_names);
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut candidates = c.file_defs.clone();
-        candidates.extend(document_candidates(eqs, &reserved, &name_refs, aliases));
+        let derivs: Vec<(Target, String)> = self
+            .spec
+            .derivatives
+            .iter()
+            .map(|(t, n, _)| (t.clone(), n.clone()))
+            .collect();
+        candidates.extend(document_candidates(
+            eqs, &reserved, &name_refs, aliases, &derivs,
+        ));
         let mut reader = Reader {
             checker: &mut checker,
             aliases,
             candidates,
             names: names.clone(),
+            derivs: &derivs,
         };
         let is_target = |t: &Target| {
             let t_of = aliases
@@ -255,12 +276,12 @@ impl Auditor {
                 continue;
             }
             let mut first = true;
-            for m in &eq.members[1..] {
+            for (m, &line) in eq.members[1..].iter().zip(&eq.member_lines[1..]) {
                 if parse_target(m).is_some_and(|t| is_target(&t)) {
                     continue; // restates the target in other notation
                 }
                 let starts_equation = std::mem::take(&mut first);
-                match reader.read(m, eq.line) {
+                match reader.read(m, line) {
                     Ok(r) => {
                         let prev = nodes.iter().rev().flatten().next().copied();
                         let vs_previous = match prev {
@@ -299,7 +320,7 @@ impl Auditor {
                             }
                         };
                         steps.push(Step {
-                            line: eq.line,
+                            line,
                             text: m.clone(),
                             starts_equation,
                             reading,
@@ -308,7 +329,7 @@ impl Auditor {
                     Err(reason) => {
                         nodes.push(None);
                         steps.push(Step {
-                            line: eq.line,
+                            line,
                             text: m.clone(),
                             starts_equation,
                             reading: StepReading::Unreadable { reason },

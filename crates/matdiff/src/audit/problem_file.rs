@@ -36,6 +36,10 @@ pub struct ProblemSpec {
     pub aliases: Vec<(String, String)>,
     /// Intermediate names: (name, expression in plain syntax or LaTeX).
     pub definitions: Vec<(String, String)>,
+    /// Values for derivatives a document writes without working them out (an upstream
+    /// gradient `\partial L/\partial z_2`, a Jacobian `\partial h_1/\partial z_1`): the
+    /// derivative, the name it is read as, and its value.
+    pub derivatives: Vec<(super::Target, String, String)>,
     pub questions: Vec<Question>,
 }
 
@@ -125,7 +129,19 @@ pub fn parse_problem(src: &str) -> Result<ProblemSpec> {
             .collect::<Result<_>>()?;
     }
     if let Some(d) = table.get("definitions") {
-        spec.definitions = pairs(d, "definitions")?;
+        let t = d
+            .as_table()
+            .ok_or_else(|| err("[definitions] must be a table"))?;
+        for (k, v) in t {
+            let value = string(v, &format!("definitions.{k}"))?;
+            match super::parse_target(k) {
+                Some(target) if !target.nabla => {
+                    let name = format!("d{}d{}", target.of, target.wrt);
+                    spec.derivatives.push((target, name, value));
+                }
+                _ => spec.definitions.push((norm(k, "definitions")?, value)),
+            }
+        }
     }
     let qs = match table.get("question") {
         Some(Value::Array(items)) => items.clone(),

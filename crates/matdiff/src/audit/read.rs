@@ -2,11 +2,21 @@
 //! tree, aliases renamed, intermediate names replaced by their definitions (from the problem
 //! file, or `X = …` lines of the document), then lowered as a claim.
 
-use super::target::{defined_name, derivative_notation};
+use super::target::{defined_name, derivative_notation, replace_derivatives, Target};
 use super::Equation;
 use crate::check::Checker;
 use crate::ir::NodeId;
 use crate::syntax::{looks_like_latex, parse_expr, parse_latex, to_plain, Expr, ExprKind};
+
+/// The most lowerings one member may try while choosing definitions.
+const MAX_LOWERINGS: usize = 64;
+
+/// A step of the definition search: find a definition for a name (used on a line), or keep
+/// a candidate once the names it needs are settled.
+enum Goal {
+    Need(String, usize),
+    Commit(String, usize),
+}
 
 /// Where a definition comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +64,8 @@ pub(crate) struct Reader<'a> {
     pub candidates: Vec<Candidate>,
     /// Names the LaTeX reader should know (variables, aliases, defined names).
     pub names: Vec<String>,
+    /// Derivatives the problem file gives values, and the names they are read as.
+    pub derivs: &'a [(Target, String)],
 }
 
 fn rename(e: &mut Expr, aliases: &[(String, String)]) {
@@ -93,7 +105,13 @@ fn free_names(e: &Expr, out: &mut Vec<String>) {
 }
 
 /// Parse a member: LaTeX (documents are LaTeX), or plain syntax when that is what it is.
-pub(crate) fn parse_member(text: &str, names: &[&str]) -> Result<(Expr, Vec<String>), String> {
+pub(crate) fn parse_member(
+    text: &str,
+    names: &[&str],
+    derivs: &[(Target, String)],
+) -> Result<(Expr, Vec<String>), String> {
+    let replaced = replace_derivatives(text, derivs);
+    let text = replaced.as_str();
     if let Some(d) = derivative_notation(text) {
         return Err(format!("derivative notation `{d}` cannot be evaluated"));
     }
@@ -130,7 +148,7 @@ pub(crate) fn parse_definition(text: &str, names: &[&str]) -> Result<Expr, Strin
             return Ok(e);
         }
     }
-    parse_member(text, names).map(|r| r.0)
+    parse_member(text, names, &[]).map(|r| r.0)
 }
 
 /// Definition candidates from the document: `X = …` where X is a single new name.
@@ -139,6 +157,7 @@ pub(crate) fn document_candidates(
     reserved: &dyn Fn(&str) -> bool,
     names: &[&str],
     aliases: &[(String, String)],
+    derivs: &[(Target, String)],
 ) -> Vec<Candidate> {
     let mut out = vec![];
     for eq in eqs {
@@ -149,7 +168,7 @@ pub(crate) fn document_candidates(
             continue;
         }
         for m in &eq.members[1..] {
-            if let Ok((mut expr, _)) = parse_member(m, names) {
+            if let Ok((mut expr, _)) = parse_member(m, names, derivs) {
                 rename(&mut expr, aliases);
                 out.push(Candidate {
                     name: name.clone(),
@@ -195,88 +214,125 @@ impl Reader<'_> {
         s
     }
 
-    /// Choose a definition for `name` (and, first, for the names it uses), trying candidates
-    /// nearest to `line` first; a candidate is kept when everything it needs lowers.
-    fn resolve(
+    /// Choose definitions for the pending goals, depth first with backtracking: a name's
+    /// candidates are tried nearest to where it is used first, each after the names it needs,
+    /// and kept when the whole closure lowers. `budget` bounds the lowerings tried.
+    fn solve(
         &mut self,
-        name: &str,
-        line: usize,
+        goals: &mut Vec<Goal>,
         chosen: &mut Vec<(String, usize)>,
-        stack: &mut Vec<String>,
-    ) -> Result<(), String> {
-        if chosen.iter().any(|(n, _)| n == name) {
-            return Ok(());
-        }
-        let order = self.order(name, line);
-        if order.is_empty() {
-            return Err(format!(
-                "unknown name `{name}` (not a variable, and not defined)"
-            ));
-        }
-        if stack.iter().any(|s| s == name) {
-            return Err(format!("`{name}` is defined in terms of itself"));
-        }
-        stack.push(name.to_string());
-        let mut why = vec![];
-        for i in order {
-            let mark = chosen.len();
-            let mut needs = vec![];
-            free_names(&self.candidates[i].expr, &mut needs);
-            let cline = match &self.candidates[i].source {
-                DefSource::Document { line, .. } => *line,
-                DefSource::ProblemFile => line,
-            };
-            let mut ok = Ok(());
-            needs.retain(|n| !self.is_var(n));
-            for n in &needs {
-                ok = self.resolve(n, cline, chosen, stack);
-                if ok.is_err() {
-                    break;
+        budget: &mut usize,
+        why: &mut Vec<String>,
+    ) -> bool {
+        let Some(goal) = goals.pop() else { return true };
+        let done = match &goal {
+            Goal::Need(name, line) => {
+                if chosen.iter().any(|(n, _)| n == name) {
+                    self.solve(goals, chosen, budget, why)
+                } else if goals
+                    .iter()
+                    .any(|g| matches!(g, Goal::Commit(n, _) if n == name))
+                {
+                    why.push(format!("`{name}` is defined in terms of itself"));
+                    false
+                } else {
+                    let order = self.order(name, *line);
+                    if order.is_empty() {
+                        why.push(format!(
+                            "unknown name `{name}` (not a variable, and not defined)"
+                        ));
+                    }
+                    let mut found = false;
+                    for i in order {
+                        if *budget == 0 {
+                            break;
+                        }
+                        let mark = goals.len();
+                        goals.push(Goal::Commit(name.clone(), i));
+                        let mut needs = vec![];
+                        free_names(&self.candidates[i].expr, &mut needs);
+                        let cline = match &self.candidates[i].source {
+                            DefSource::Document { line, .. } => *line,
+                            DefSource::ProblemFile => *line,
+                        };
+                        for n in needs.into_iter().rev().filter(|n| !self.is_var(n)) {
+                            goals.push(Goal::Need(n, cline));
+                        }
+                        if self.solve(goals, chosen, budget, why) {
+                            found = true;
+                            break;
+                        }
+                        goals.truncate(mark);
+                    }
+                    found
                 }
             }
-            if ok.is_ok() {
-                let text = self.program_text(chosen, &to_plain(&self.candidates[i].expr));
-                ok = self
-                    .checker
-                    .problem_mut()
-                    .claim(&text)
-                    .map(|_| ())
-                    .map_err(|e| e.message);
-            }
-            match ok {
-                Ok(()) => {
-                    chosen.push((name.to_string(), i));
-                    stack.pop();
-                    return Ok(());
+            Goal::Commit(name, i) => {
+                *budget = budget.saturating_sub(1);
+                let text = self.program_text(
+                    chosen,
+                    &format!("{name} = {}\n{name}", to_plain(&self.candidates[*i].expr)),
+                );
+                match self.checker.problem_mut().claim(&text) {
+                    Ok(_) => {
+                        chosen.push((name.clone(), *i));
+                        if self.solve(goals, chosen, budget, why) {
+                            true
+                        } else {
+                            chosen.pop();
+                            false
+                        }
+                    }
+                    Err(e) => {
+                        let at = match &self.candidates[*i].source {
+                            DefSource::Document { line, text } => format!("line {line} `{text}`"),
+                            DefSource::ProblemFile => "the problem file".into(),
+                        };
+                        why.push(format!("{name} = {at}: {}", e.message));
+                        false
+                    }
                 }
-                Err(e) => {
-                    chosen.truncate(mark);
-                    let at = match &self.candidates[i].source {
-                        DefSource::Document { line, text } => format!("line {line} `{text}`"),
-                        DefSource::ProblemFile => "the problem file".into(),
-                    };
-                    why.push(format!("{at}: {e}"));
-                }
             }
+        };
+        if !done {
+            goals.push(goal);
         }
-        stack.pop();
-        Err(format!(
-            "`{name}` has no usable definition ({})",
-            why.join("; ")
-        ))
+        done
     }
 
     /// Read one member written on `line`.
     pub fn read(&mut self, text: &str, line: usize) -> Result<Reading, String> {
         let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        let (mut expr, notes) = parse_member(text, &names)?;
+        let (mut expr, notes) = parse_member(text, &names, self.derivs)?;
         rename(&mut expr, self.aliases);
         let mut needs = vec![];
         free_names(&expr, &mut needs);
         let mut chosen = vec![];
         needs.retain(|n| !self.is_var(n));
-        for n in &needs {
-            self.resolve(n, line, &mut chosen, &mut vec![])?;
+        let mut goals: Vec<Goal> = needs
+            .iter()
+            .rev()
+            .map(|n| Goal::Need(n.clone(), line))
+            .collect();
+        let (mut budget, mut why) = (MAX_LOWERINGS, vec![]);
+        if !self.solve(&mut goals, &mut chosen, &mut budget, &mut why) {
+            why.dedup();
+            let unknown = needs.iter().find(|n| self.order(n, line).is_empty());
+            return Err(match unknown {
+                Some(n) => format!("unknown name `{n}` (not a variable, and not defined)"),
+                None => {
+                    let shown: Vec<&str> = why.iter().take(3).map(String::as_str).collect();
+                    format!(
+                        "no usable definitions for {} ({})",
+                        needs
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        shown.join("; ")
+                    )
+                }
+            });
         }
         let plain = to_plain(&expr);
         let text = self.program_text(&chosen, &plain);

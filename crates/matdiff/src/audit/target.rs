@@ -196,6 +196,38 @@ pub fn parse_target(member: &str) -> Option<Target> {
     None
 }
 
+/// Replace each `\frac{\partial a}{\partial b}` whose derivative is in `table` by the name given
+/// there (padded with spaces), so a problem file can give `\partial L/\partial z_2` a value.
+pub fn replace_derivatives(text: &str, table: &[(Target, String)]) -> String {
+    if table.is_empty() || !text.contains("frac") {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        if rest.starts_with('\\') {
+            if let Some((_, _, after)) = frac_args(rest) {
+                let used = rest.len() - after.len();
+                if let Some(t) = parse_target(&rest[..used]) {
+                    if let Some((_, name)) = table
+                        .iter()
+                        .find(|(d, _)| d.of == t.of && d.wrt == t.wrt && !t.nabla)
+                    {
+                        out.push_str(&format!(" {name} "));
+                        i += used;
+                        continue;
+                    }
+                }
+            }
+        }
+        let c = rest.chars().next().unwrap();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
 /// Whether a member contains derivative notation that cannot be evaluated.
 pub fn derivative_notation(member: &str) -> Option<String> {
     for key in [
@@ -315,6 +347,21 @@ mod tests {
             None
         );
         assert_eq!(t("W x"), None);
+    }
+
+    #[test]
+    fn derivatives_replaced() {
+        let table = vec![(
+            parse_target("\\frac{\\partial L}{\\partial z_2}").unwrap(),
+            "dLdz2".to_string(),
+        )];
+        let got = replace_derivatives(
+            "w_2^T \\frac{\\partial \\mathcal{L}}{\\partial z_2} x^T",
+            &table,
+        );
+        assert_eq!(got, "w_2^T  dLdz2  x^T");
+        let other = "\\frac{\\partial L}{\\partial z_1}";
+        assert_eq!(replace_derivatives(other, &table), other);
     }
 
     #[test]

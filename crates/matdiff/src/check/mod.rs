@@ -10,7 +10,7 @@ pub use diagnose::{factor_text, Diagnosis};
 pub use paths::{path_terms, PathTerm};
 
 use crate::error::{Error, Input, Result};
-use crate::eval::{eval, to_value, Env, Value};
+use crate::eval::{eval, to_value, Value};
 use crate::ir::NodeId;
 use crate::numcheck::rel_err;
 use crate::print::{print, Style};
@@ -129,8 +129,6 @@ pub struct Checker {
     grad: NodeId,
     terms: Vec<PathTerm>,
     points: Vec<Point>,
-    /// Points with square matrices symmetrized (lazily), with the gradient there.
-    sym_points: Option<Vec<(Env, Mat<f64>)>>,
     opts: CheckOptions,
 }
 
@@ -159,7 +157,6 @@ impl Checker {
             grad,
             terms,
             points,
-            sym_points: None,
             opts,
         })
     }
@@ -191,30 +188,15 @@ impl Checker {
         self.check_node(node)
     }
 
-    /// Values of `node` at every sample point (or at `envs`), growing the points' dimension
-    /// lists when the node brought new dimensions.
-    fn values_at(&mut self, node: NodeId, sym: bool) -> Result<Vec<Mat<f64>>> {
+    /// Values of `node` at every sample point, growing the points' dimension lists when the
+    /// node brought new dimensions.
+    fn values_at(&mut self, node: NodeId) -> Result<Vec<Mat<f64>>> {
         let g = &self.problem.graph;
         let nd = g.dims.dims.len();
         for p in &mut self.points {
             p.env.dims.resize(nd, 2);
         }
-        if let Some(sp) = &mut self.sym_points {
-            for (e, _) in sp.iter_mut() {
-                e.dims.resize(nd, 2);
-            }
-        }
-        let envs: Vec<&Env> = if sym {
-            self.sym_points
-                .as_ref()
-                .map(|s| s.iter().map(|p| &p.0).collect())
-                .unwrap_or_default()
-        } else {
-            self.points.iter().map(|p| &p.env).collect()
-        };
-        let Some(first) = envs.first() else {
-            return Ok(vec![]);
-        };
+        let first = &self.points[0].env;
         for n in g.reachable(&[node]) {
             let (r, c) = first.size(g.shape(n));
             if r.saturating_mul(c) > MAX_CLAIM_ENTRIES {
@@ -224,10 +206,34 @@ impl Checker {
                 ));
             }
         }
-        Ok(envs
+        Ok(self
+            .points
             .iter()
-            .map(|e| eval(g, &[node], e).pop().unwrap())
+            .map(|p| eval(g, &[node], &p.env).pop().unwrap())
             .collect())
+    }
+
+    /// Whether the claim equals the gradient at every point once the variables `which` (square
+    /// matrices) are replaced by their symmetric parts.
+    fn equal_when_symmetric(&mut self, claim: NodeId, which: &[usize]) -> Result<bool> {
+        self.values_at(claim)?; // grows the dimension lists, checks sizes
+        let g = &self.problem.graph;
+        let tol = self.opts.tolerance;
+        let mut any = false;
+        for p in &self.points {
+            let env = symmetrize_square(g, &p.env, which);
+            let mut vals = eval(g, &[self.grad, claim], &env);
+            let c = vals.pop().unwrap();
+            let gv = vals.pop().unwrap();
+            if !finite(&gv) {
+                continue;
+            }
+            any = true;
+            if !(rel_err(&c, &gv) <= tol) {
+                return Ok(false);
+            }
+        }
+        Ok(any)
     }
 
     /// Whether two nodes of the problem's graph are equal: same node, or equal values at every
@@ -239,8 +245,8 @@ impl Checker {
         if self.problem.graph.shape(a) != self.problem.graph.shape(b) {
             return Ok(None);
         }
-        let va = self.values_at(a, false)?;
-        let vb = self.values_at(b, false)?;
+        let va = self.values_at(a)?;
+        let vb = self.values_at(b)?;
         let tol = self.opts.tolerance;
         Ok(Some(va.iter().zip(&vb).all(|(x, y)| {
             finite(x) && finite(y) && rel_err(x, y) <= tol
@@ -289,7 +295,7 @@ impl Checker {
             }];
             let mut claim_val = None;
             if cs == gs.t() {
-                let vals = self.values_at(claim, false)?;
+                let vals = self.values_at(claim)?;
                 let tol = self.opts.tolerance;
                 if self
                     .points
@@ -312,7 +318,7 @@ impl Checker {
                 diags,
             ));
         }
-        let vals = self.values_at(claim, false)?;
+        let vals = self.values_at(claim)?;
         let sym_var = self.problem.graph.vars[self.var].symmetric;
         let errs: Vec<f64> = self
             .points
@@ -359,45 +365,36 @@ impl Checker {
             diags.push(Diagnosis::Factor { factor: c });
         }
         if let Some(d) = self.missing_paths(vals) {
-            diags.push(d);
+            // "c × some paths" with c ≠ 1 only restates a constant factor already found.
+            let restates = d.factor() != Some(1.0)
+                && diags.iter().any(|x| matches!(x, Diagnosis::Factor { .. }));
+            if !restates {
+                diags.push(d);
+            }
         }
-        let square: Vec<String> = self
-            .problem
-            .graph
-            .vars
-            .iter()
-            .filter(|v| is_square_matrix(&self.problem.graph, v))
-            .map(|v| v.name.clone())
+        let square: Vec<usize> = (0..self.problem.graph.vars.len())
+            .filter(|&i| is_square_matrix(&self.problem.graph, &self.problem.graph.vars[i]))
             .collect();
-        if !square.is_empty() {
-            if self.sym_points.is_none() {
-                let g = &self.problem.graph;
-                let sp = self
-                    .points
-                    .iter()
-                    .map(|p| {
-                        let env = symmetrize_square(g, &p.env);
-                        let gv = eval(g, &[self.grad], &env).pop().unwrap();
-                        (env, gv)
-                    })
-                    .filter(|(_, gv)| finite(gv))
-                    .collect();
-                self.sym_points = Some(sp);
+        if !square.is_empty() && self.equal_when_symmetric(claim, &square)? {
+            // Name only the matrices whose symmetry matters, where one alone suffices.
+            let mut which = vec![];
+            for &i in &square {
+                if square.len() > 1 && self.equal_when_symmetric(claim, &[i])? {
+                    which.push(i);
+                }
             }
-            let svals = self.values_at(claim, true)?;
-            let sp = self.sym_points.as_ref().unwrap();
-            if !sp.is_empty()
-                && svals
-                    .iter()
-                    .zip(sp)
-                    .all(|(v, (_, gv))| rel_err(v, gv) <= tol)
-            {
-                // The more pertinent reading: drop "c × some paths" fits it explains.
-                diags.retain(
-                    |d| !matches!(d, Diagnosis::MissingPaths { factor, .. } if *factor != 1.0),
-                );
-                diags.insert(0, Diagnosis::SymmetricOnly { matrices: square });
+            if which.is_empty() {
+                which = square;
             }
+            let matrices = which
+                .iter()
+                .map(|&i| self.problem.graph.vars[i].name.clone())
+                .collect();
+            // The more pertinent reading: drop "c × some paths" fits it explains.
+            diags
+                .retain(|d| !matches!(d, Diagnosis::MissingPaths { factor, .. } if *factor != 1.0));
+            let at = usize::from(diags.first() == Some(&Diagnosis::Transposed));
+            diags.insert(at, Diagnosis::SymmetricOnly { matrices });
         }
         Ok(diags)
     }

@@ -4,7 +4,7 @@
 use super::CheckOptions;
 use crate::eval::{check_sizes, eval, Env};
 use crate::ir::{Graph, NodeId};
-use crate::numcheck::{random_dims, random_env};
+use crate::numcheck::{normal, random_dims, random_env};
 use faer::Mat;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -42,8 +42,11 @@ fn dims_for(g: &Graph, s: usize, rng: &mut StdRng) -> Vec<usize> {
     }
 }
 
-/// Round to two decimals; matrices that are symmetric (declared, or drawn SPD) stay exactly so.
-fn round_env(g: &Graph, env: &mut Env) {
+/// Round to two decimals; declared-symmetric matrices stay exactly so. A square matrix drawn
+/// symmetric positive definite for `inv`/`logdet` but not declared symmetric gets an
+/// antisymmetric part (its symmetric part stays positive definite, so it stays invertible
+/// with a positive determinant): otherwise `inv(X)` and `inv(X)'` could not be told apart.
+fn round_env(g: &Graph, env: &mut Env, rng: &mut StdRng) {
     for (v, m) in g.vars.iter().zip(env.vars.iter_mut()) {
         let square = m.nrows() == m.ncols() && m.nrows() > 1;
         let near_sym = square
@@ -51,13 +54,17 @@ fn round_env(g: &Graph, env: &mut Env) {
                 (0..i).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-9 * (1.0 + m[(i, j)].abs()))
             });
         let r = |x: f64| (x * 100.0).round() / 100.0;
-        if v.symmetric || near_sym {
-            let s = Mat::from_fn(
+        if v.symmetric {
+            *m = Mat::from_fn(
                 m.nrows(),
                 m.ncols(),
                 |i, j| r(0.5 * (m[(i, j)] + m[(j, i)])),
             );
-            *m = s;
+        } else if near_sym {
+            let k = Mat::from_fn(m.nrows(), m.ncols(), |_, _| normal(rng));
+            *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
+                r(0.5 * (m[(i, j)] + m[(j, i)]) + 0.3 * (k[(i, j)] - k[(j, i)]))
+            });
         } else {
             *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| r(m[(i, j)]));
         }
@@ -85,7 +92,7 @@ pub(crate) fn sample_points(
             for _attempt in 0..30 {
                 let dims = dims_for(g, s, &mut rng);
                 let mut env = random_env(g, loss, dims, &mut rng);
-                round_env(g, &mut env);
+                round_env(g, &mut env, &mut rng);
                 if check_sizes(g, &roots, &env).is_err() {
                     return points;
                 }
@@ -107,12 +114,12 @@ pub(crate) fn sample_points(
     points
 }
 
-/// The same inputs with every square, not-declared-symmetric matrix replaced by its
-/// symmetric part (for "correct only for symmetric matrices").
-pub(crate) fn symmetrize_square(g: &Graph, env: &Env) -> Env {
+/// The same inputs with the variables `which` (square matrices) replaced by their symmetric
+/// parts (for "correct only for symmetric matrices").
+pub(crate) fn symmetrize_square(g: &Graph, env: &Env, which: &[usize]) -> Env {
     let mut out = env.clone();
-    for (v, m) in g.vars.iter().zip(out.vars.iter_mut()) {
-        if is_square_matrix(g, v) {
+    for (i, (v, m)) in g.vars.iter().zip(out.vars.iter_mut()).enumerate() {
+        if which.contains(&i) && is_square_matrix(g, v) {
             *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
         }
     }
