@@ -17,6 +17,7 @@ pub fn steps(p: &mut Problem, grads: &Gradients, src: &str, format: Format) -> R
         Format::Json => StepsFormat::Json,
     };
     print!("{}", d.render(format));
-    let failed = d.check.as_ref().is_some_and(|r| !(r.max_err <= 1e-5));
+    // A NaN error is a failure too.
+    let failed = d.check.as_ref().is_some_and(|r| r.max_err.is_nan() || r.max_err > 1e-5);
     Ok(u8::from(failed))
 }
