@@ -4,14 +4,21 @@
 /// bars, `$`, a `^T` transpose, or a character the plain syntax does not have (`ᵀ`, `‖`, `·`).
 /// Plain syntax uses none of these, so plain inputs are never misread.
 pub fn looks_like_latex(src: &str) -> bool {
-    if src.contains([
+    // Plain `#` comments may say anything; LaTeX math has no `#`.
+    src.lines()
+        .any(|line| line_looks_like_latex(line.split('#').next().unwrap_or("")))
+}
+
+fn line_looks_like_latex(line: &str) -> bool {
+    const MARKS: [char; 12] = [
         '\\', '{', '}', '|', '$', '\u{1d40}', '\u{2016}', '\u{b7}', '\u{22c5}', '\u{d7}',
         '\u{2299}', '\u{2218}',
-    ]) {
+    ];
+    if line.contains(MARKS) {
         return true;
     }
     // `^T` (not `^Tx`, a power by a name in plain syntax) is a transpose in LaTeX.
-    let bytes = src.as_bytes();
+    let bytes = line.as_bytes();
     bytes.windows(2).enumerate().any(|(i, w)| {
         w == b"^T"
             && !bytes

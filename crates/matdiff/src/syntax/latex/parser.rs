@@ -368,7 +368,8 @@ impl<'a> Parser<'a> {
             Tok::Plus => explicit(BinOp::Add, ADD_BP),
             Tok::Minus => explicit(BinOp::Sub, ADD_BP),
             Tok::Op(op) => explicit(*op, MUL_BP),
-            Tok::Bar { double, .. } if self.closes_bar(*double) => None,
+            // A bar closes the innermost `|..|` unless the source says it opens (`\left|`).
+            Tok::Bar { double, side } if *side != Side::Open && self.closes_bar(*double) => None,
             Tok::Num(_) if lhs.tag == Tag::Num => {
                 return Err(self
                     .error(lhs.expr.span.join(tok.span), "two numbers side by side")
