@@ -321,3 +321,40 @@ fn seed_002_mlp_answers_are_right() {
         assert_eq!(q.answer, Answer::Right, "{}:\n{}", q.id, render(&r));
     }
 }
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKENS: &[&str] = &[
+        "$", "$$", "\\[", "\\]", "\\\\", "&", "=", "&=", "\\begin{aligned}", "\\end{aligned}", "\\begin{bmatrix}",
+        "\\end{bmatrix}", "\\frac{", "}", "{", "(", ")", "\\nabla_W L", "\\nabla_", "\\partial", "\\frac{\\partial L}{\\partial W}",
+        "/", "W", "x", "C", "^T", "^{-1}", "é", "∂", "\n", "\n\n", " ", "+", "-", "_", "\\left(", "\\right)", "\\|", "|", ",",
+        "1.", "b)", "(c)", "//", "\\in", "\\mathbb{R}", "C = ", "A = Wx", "\\rightarrow", "\\quad", "(*)", "\\", "\\\\[2pt]",
+    ];
+
+    fn doc() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::collection::vec(proptest::sample::select(TOKENS), 0..60).prop_map(|v| v.concat()),
+            "\\PC{0,200}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+        /// Any text: equations are extracted and audited without a panic, and every step is
+        /// either read or listed as unreadable with a reason.
+        #[test]
+        fn any_document_is_audited(d in doc()) {
+            let a = auditor(&problem_file("autoencoder")).unwrap();
+            let r = a.audit(&d);
+            for q in &r.questions {
+                for s in &q.steps {
+                    if let StepReading::Unreadable { reason } = &s.reading {
+                        prop_assert!(!reason.is_empty());
+                    }
+                }
+            }
+        }
+    }
+}

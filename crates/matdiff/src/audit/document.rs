@@ -167,10 +167,10 @@ fn rows(text: &str) -> Vec<(usize, String)> {
             }
             continue;
         }
-        if rest.starts_with('\\') {
+        if let Some(after) = rest.strip_prefix('\\') {
             // A command: copy it whole so `\{` and `\&` do not count as delimiters.
-            let n = rest[1..].chars().next().map_or(0, |c| c.len_utf8());
-            let letters = rest[1..]
+            let n = after.chars().next().map_or(0, |c| c.len_utf8());
+            let letters = after
                 .bytes()
                 .take_while(|c| c.is_ascii_alphabetic())
                 .count();

@@ -115,7 +115,7 @@ fn strip_d(s: &str) -> Option<&str> {
             if p == "d"
                 && r.starts_with(|c: char| c.is_ascii_lowercase())
                 && r.len() > 1
-                && !r.starts_with(|c: char| c == 'x' || c == 'w')
+                && !r.starts_with(['x', 'w'])
             {
                 continue; // `dot`, `det`: not a differential
             }

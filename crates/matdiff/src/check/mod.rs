@@ -229,7 +229,7 @@ impl Checker {
                 continue;
             }
             any = true;
-            if !(rel_err(&c, &gv) <= tol) {
+            if rel_err(&c, &gv) > tol {
                 return Ok(false);
             }
         }
@@ -339,7 +339,7 @@ impl Checker {
             return Ok(verdict(true, Method::Numeric, confidence, None, vec![]));
         }
         let diags = self.diagnose(claim, &vals)?;
-        let bad = errs.iter().position(|&e| !(e <= tol)).unwrap_or(0);
+        let bad = errs.iter().position(|&e| e > tol).unwrap_or(0);
         let cx = self.counterexample(bad, Some(&vals[bad]), cs, true);
         Ok(verdict(false, Method::Numeric, confidence, Some(cx), diags))
     }
