@@ -60,6 +60,8 @@ impl Method {
     }
 }
 
+const DEFAULT_BASIS: &str = "evaluation at random points";
+
 /// What a verdict rests on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Confidence {
@@ -86,6 +88,9 @@ impl Confidence {
         );
         if let Some(d) = self.max_rel_diff {
             s.push_str(&format!(", largest difference {d:.1e}"));
+        }
+        if self.basis != DEFAULT_BASIS {
+            s.push_str(&format!("; {}", self.basis));
         }
         s
     }
@@ -266,7 +271,7 @@ impl Checker {
             .map_or(0, |s| s + 1);
         let mut confidence = Confidence {
             exact: false,
-            basis: "evaluation at random points".into(),
+            basis: DEFAULT_BASIS.into(),
             settings,
             points: self.points.len(),
             tolerance: self.opts.tolerance,
@@ -320,6 +325,12 @@ impl Checker {
         }
         let vals = self.values_at(claim)?;
         let sym_var = self.problem.graph.vars[self.var].symmetric;
+        if sym_var {
+            confidence.basis = format!(
+                "symmetric parts compared (`{}` is declared symmetric)",
+                self.wrt
+            );
+        }
         let errs: Vec<f64> = self
             .points
             .iter()
@@ -346,13 +357,17 @@ impl Checker {
 
     fn diagnose(&mut self, claim: NodeId, vals: &[Mat<f64>]) -> Result<Vec<Diagnosis>> {
         let tol = self.opts.tolerance;
-        let grads: Vec<Mat<f64>> = self.points.iter().map(|p| p.grad.clone()).collect();
         if vals.iter().any(|v| !finite(v)) {
             return Ok(vec![Diagnosis::Undefined]);
         }
+        // W.r.t. a declared-symmetric variable only symmetric parts are compared.
+        let sym_var = self.problem.graph.vars[self.var].symmetric;
+        let view = |m: &Mat<f64>| if sym_var { sym_part(m) } else { m.clone() };
+        let grads: Vec<Mat<f64>> = self.points.iter().map(|p| view(&p.grad)).collect();
+        let vals: &[Mat<f64>] = &vals.iter().map(view).collect::<Vec<_>>();
         let mut diags = vec![];
         let shape = self.problem.graph.shape(self.grad);
-        if shape.is_matrix() && shape.is_square() {
+        if shape.is_matrix() && shape.is_square() && !sym_var {
             let ok = vals
                 .iter()
                 .zip(&grads)
@@ -422,7 +437,11 @@ impl Checker {
                             acc += t;
                         }
                     }
-                    acc
+                    if self.problem.graph.vars[self.var].symmetric {
+                        sym_part(&acc)
+                    } else {
+                        acc
+                    }
                 })
                 .collect();
             if let Some(c) = diagnose::fit_factor(vals, &bases, tol) {
