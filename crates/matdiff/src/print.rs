@@ -334,6 +334,11 @@ impl Printer<'_> {
                 Some(k) => self.number((c * k).abs()).0,
                 None => body,
             };
+            // A nested sum that starts with a minus continues the outer one: `a - b - c`.
+            let (negative, body) = match body.strip_prefix('-') {
+                Some(rest) if !negative && c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) => (true, rest.to_string()),
+                _ => (negative, body),
+            };
             if i == 0 {
                 out.push_str(if negative { "-" } else { "" });
             } else {
@@ -363,6 +368,10 @@ impl Printer<'_> {
             return (format!("{sign}{cs}/{den}"), if c < 0.0 { SUM } else { PROD });
         }
         let sep = if self.latex() { " " } else { "*" };
+        // `2*1/a/b*x` is `2/a/b*x` (left to right, a leading 1 is the only difference).
+        if let Some(rest) = body.strip_prefix("1/").filter(|_| !self.latex()) {
+            return (format!("{sign}{cs}/{rest}"), if c < 0.0 { SUM } else { PROD });
+        }
         (format!("{sign}{cs}{sep}{body}"), if c < 0.0 { SUM } else { PROD })
     }
 
@@ -409,7 +418,12 @@ impl Printer<'_> {
             }
         }
         let sep = if latex { " " } else { "*" };
-        (format!("{}{sep}{}", self.show(s, PROD), self.show(x, PROD)), PROD)
+        let (ls, rs) = (self.show(s, PROD), self.show(x, PROD));
+        // `a*1/b*x` is `a/b*x`, read left to right.
+        if let Some(rest) = rs.strip_prefix("1/").filter(|_| !latex) {
+            return (format!("{ls}/{rest}"), PROD);
+        }
+        (format!("{ls}{sep}{rs}"), PROD)
     }
 
     fn map(&self, f: Func, a: NodeId) -> (String, u8) {

@@ -52,6 +52,33 @@ impl Graph {
         }
     }
 
+    /// Whether `id` is a sum of two or more terms that are all subtracted, `-a - b`, also
+    /// through nested sums (`-a + (-b - c)`).
+    fn all_subtracted(&self, id: NodeId) -> bool {
+        match self.op(id) {
+            Op::Lin(ts) if ts.len() > 1 => ts.iter().all(|&(c, t)| c.get() < 0.0 || self.all_subtracted(t)),
+            _ => false,
+        }
+    }
+
+    /// `a + b` when `id` is the sum `-a - b` (see `all_subtracted`).
+    fn negated_sum(&mut self, id: NodeId) -> Option<NodeId> {
+        if !self.all_subtracted(id) {
+            return None;
+        }
+        let Op::Lin(ts) = self.op(id).clone() else { unreachable!() };
+        let mut out = vec![];
+        for (c, t) in ts {
+            if c.get() < 0.0 {
+                out.push((-c.get(), t));
+            } else {
+                let pos = self.negated_sum(t).expect("an all-subtracted nested sum");
+                out.push((c.get(), pos));
+            }
+        }
+        Some(self.lin(out))
+    }
+
     pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
         self.lin(vec![(1.0, a), (1.0, b)])
     }
@@ -108,14 +135,20 @@ impl Graph {
                 if let Some(k) = self.fill_value(t) {
                     return self.fill(c * k, shape);
                 }
+                // c*(-a - b) is -c*(a + b): no `-(-a - b)`.
+                if let Some(pos) = self.negated_sum(t) {
+                    return self.lin(vec![(-c, pos)]);
+                }
                 let sym = self.node(t).symmetric;
                 self.intern(Op::Lin(vec![(Num::new(c), t)]), shape, sym)
             }
             _ => {
                 let sym = acc.keys().all(|&t| self.node(t).symmetric);
-                // A common factor is pulled out: 0.5*A - 0.5*B is 0.5*(A - B).
+                // A common factor is pulled out: 0.5*A - 0.5*B is 0.5*(A - B), and with its sign
+                // when every term is subtracted: -2*A - 2*B is -2*(A + B), not 2*(-A - B).
                 let k = acc.values().next().unwrap().abs();
-                let common = k != 1.0 && acc.values().all(|c| c.abs() == k);
+                let k = if acc.values().all(|c| *c < 0.0) { -k } else { k };
+                let common = k.abs() != 1.0 && acc.values().all(|c| c.abs() == k.abs());
                 let ts = acc.into_iter().map(|(t, c)| (Num::new(if common { c / k } else { c }), t)).collect();
                 let sum = self.intern(Op::Lin(ts), shape, sym);
                 if common {
@@ -192,6 +225,13 @@ impl Graph {
             let inner = self.scale(s1, x1);
             return self.times(cs * cx, inner);
         }
+        // (-a - b)*x is -(a + b)*x, as in products.
+        for (u, v) in [(s, x), (x, s)] {
+            if let Some(pos) = self.negated_sum(u) {
+                let inner = self.scale(pos, v);
+                return self.neg(inner);
+            }
+        }
         let xs = self.shape(x);
         if !xs.is_scalar() {
             if let Op::Scale(t, y) = *self.op(x) {
@@ -227,6 +267,12 @@ impl Graph {
                 Op::Lin(ts) if ts.len() == 1 => {
                     coef *= ts[0].0.get();
                     work.push(ts[0].1);
+                }
+                // (-a - b)*X is -(a + b)*X: the sign joins the coefficient.
+                Op::Lin(_) if self.negated_sum(f).is_some() => {
+                    coef = -coef;
+                    let pos = self.negated_sum(f).unwrap();
+                    fs.push(pos);
                 }
                 Op::Scale(s, y) => {
                     scalars.push(s);
@@ -281,6 +327,13 @@ impl Graph {
         if ca != 1.0 || cb != 1.0 {
             let inner = self.hadamard(a1, b1);
             return self.times(ca * cb, inner);
+        }
+        // (-a - b).*y is -(a + b).*y, as in products.
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(pos) = self.negated_sum(x) {
+                let inner = self.hadamard(pos, y);
+                return self.neg(inner);
+            }
         }
         for (x, y) in [(a, b), (b, a)] {
             if let Op::Scale(s, x1) = *self.op(x) {
@@ -360,10 +413,13 @@ impl Graph {
         }
     }
 
-    /// Sum of all entries.
+    /// Sum of all entries. (This and the other reductions of a zero array are 0.)
     pub fn sum(&mut self, a: NodeId) -> NodeId {
         if self.shape(a).is_scalar() {
             return a;
+        }
+        if self.is_zero(a) {
+            return self.constant(0.0);
         }
         let (c, a1) = self.split_coef(a);
         if c != 1.0 {
@@ -384,6 +440,9 @@ impl Graph {
         if self.shape(a).is_scalar() {
             return self.pow(a, 2.0);
         }
+        if self.is_zero(a) {
+            return self.constant(0.0);
+        }
         let (c, a1) = self.split_coef(a);
         if c != 1.0 {
             let inner = self.sqnorm(a1);
@@ -398,6 +457,9 @@ impl Graph {
         if self.shape(a).is_scalar() {
             return self.map(Func::Abs, a);
         }
+        if self.is_zero(a) {
+            return self.constant(0.0);
+        }
         match *self.op(a) {
             Op::Transpose(x) => self.norm2(x),
             _ => self.intern(Op::Norm2(a), Shape::SCALAR, true),
@@ -406,6 +468,9 @@ impl Graph {
     pub fn norm1(&mut self, a: NodeId) -> NodeId {
         if self.shape(a).is_scalar() {
             return self.map(Func::Abs, a);
+        }
+        if self.is_zero(a) {
+            return self.constant(0.0);
         }
         match *self.op(a) {
             Op::Transpose(x) => self.norm1(x),
@@ -456,6 +521,9 @@ impl Graph {
         if self.shape(a).is_scalar() {
             return a;
         }
+        if self.is_zero(a) {
+            return self.constant(0.0);
+        }
         let (c, a1) = self.split_coef(a);
         if c != 1.0 {
             let inner = self.trace(a1);
@@ -481,6 +549,9 @@ impl Graph {
     pub fn det(&mut self, a: NodeId) -> NodeId {
         if self.shape(a).is_scalar() {
             return a;
+        }
+        if self.is_zero(a) {
+            return self.constant(0.0);
         }
         if let Op::Transpose(x) = *self.op(a) {
             return self.det(x);
@@ -531,8 +602,10 @@ impl Graph {
     /// Vector to diagonal matrix.
     pub fn diag(&mut self, v: NodeId) -> NodeId {
         let n = self.shape(v).rows.expect("diag of a column vector");
-        if self.fill_value(v) == Some(1.0) {
-            return self.identity(n);
+        if let Some(c) = self.fill_value(v) {
+            // diag(vector(c)) = c*I (a zero matrix for c = 0).
+            let i = self.identity(n);
+            return self.times(c, i);
         }
         let (c, v1) = self.split_coef(v);
         if c != 1.0 {
@@ -547,6 +620,7 @@ impl Graph {
         match self.op(m).clone() {
             Op::Diag(v) => v,
             Op::Identity => self.fill(1.0, Shape::col(n)),
+            Op::Fill(c) => self.fill(c.get(), Shape::col(n)),
             Op::Transpose(x) => self.diag_part(x),
             Op::Lin(ts) if ts.len() == 1 => {
                 let inner = self.diag_part(ts[0].1);

@@ -1,0 +1,279 @@
+//! Property test: random well-typed expressions from the whole language, every gradient
+//! against central differences at two different dimension settings.
+//!
+//! The corpus is deterministic (seeded), so a failure reproduces; its expression is printed.
+//! `MATDIFF_PROPTEST_CASES` sets the number of expressions, `MATDIFF_PROPTEST_SEED` the seed.
+
+mod common;
+
+use common::gen::{case, DECLS};
+use common::{case_count, finite, max_abs, symmetrize_for_fd, two_dim_settings};
+use matdiff::{eval, fd_gradient, random_env, rel_err, Env, Func, Graph, NodeId, Op, Problem};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Largest accepted relative error between the symbolic and the finite-difference gradient.
+const TOL: f64 = 1e-5;
+/// Random points are redrawn when an argument of a kink (abs, relu, sign, norm1, norm2) is
+/// this close to it: a central difference straddling a kink measures nothing.
+const KINK_MARGIN: f64 = 1e-3;
+/// Values beyond this are too large for central differences in f64 to mean anything.
+const HUGE: f64 = 1e8;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    expressions: usize,
+    /// Gradients checked (one per variable per dimension setting).
+    checks: usize,
+    /// Expressions skipped: no finite, moderate, kink-free point found at some setting.
+    skipped: usize,
+    /// Expressions without variables (constant losses), nothing to check.
+    constant: usize,
+    /// Random points redrawn because a value was not finite or too large.
+    redrawn_nonfinite: usize,
+    /// Random points redrawn because they were near a kink.
+    redrawn_kink: usize,
+    /// Checks that needed the extrapolated difference quotient to pass.
+    richardson: usize,
+    /// Checks dropped because the difference quotients at steps h and h/2 disagree.
+    unconverged: usize,
+    max_err: f64,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.expressions += o.expressions;
+        self.checks += o.checks;
+        self.skipped += o.skipped;
+        self.constant += o.constant;
+        self.redrawn_nonfinite += o.redrawn_nonfinite;
+        self.redrawn_kink += o.redrawn_kink;
+        self.richardson += o.richardson;
+        self.unconverged += o.unconverged;
+        self.max_err = self.max_err.max(o.max_err);
+    }
+}
+
+/// Nodes whose value must stay away from 0 for central differences to be valid.
+fn kink_args(p: &Problem) -> Vec<NodeId> {
+    let g = &p.graph;
+    g.reachable(&[p.output])
+        .into_iter()
+        .filter_map(|n| match g.op(n) {
+            Op::Map(Func::Abs | Func::Relu | Func::Sign | Func::Step, a) | Op::Norm1(a) => Some(*a),
+            _ => None,
+        })
+        .collect()
+}
+
+fn norm2_args(p: &Problem) -> Vec<NodeId> {
+    let g = &p.graph;
+    g.reachable(&[p.output])
+        .into_iter()
+        .filter_map(|n| {
+            if let Op::Norm2(a) = g.op(n) {
+                Some(*a)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn min_abs(m: &faer::Mat<f64>) -> f64 {
+    (0..m.ncols())
+        .flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].abs()))
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Central differences with relative step `h0` (like `fd_gradient`, which uses 1e-5);
+/// symmetric variables are perturbed symmetrically.
+fn fd_central(g: &Graph, f: NodeId, var: usize, env: &Env, h0: f64) -> faer::Mat<f64> {
+    let x0 = env.vars[var].clone();
+    let sym = g.vars[var].symmetric;
+    let mut env = env.clone();
+    let mut out = faer::Mat::<f64>::zeros(x0.nrows(), x0.ncols());
+    for j in 0..x0.ncols() {
+        for i in 0..x0.nrows() {
+            if sym && i < j {
+                continue;
+            }
+            let h = h0 * x0[(i, j)].abs().max(1.0);
+            let mut at = |d: f64| {
+                env.vars[var][(i, j)] = x0[(i, j)] + d;
+                if sym {
+                    env.vars[var][(j, i)] = x0[(j, i)] + d;
+                }
+                eval(g, &[f], &env)[0][(0, 0)]
+            };
+            out[(i, j)] = (at(h) - at(-h)) / (2.0 * h);
+            at(0.0);
+            if sym {
+                out[(j, i)] = out[(i, j)];
+            }
+        }
+    }
+    out
+}
+
+/// Check every gradient of `src`; `Err` describes a mismatch.
+fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
+    let mut p = Problem::new(src, DECLS)
+        .map_err(|e| format!("generated expression does not lower: {e}"))?;
+    tally.expressions += 1;
+    let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+    if names.is_empty() {
+        tally.constant += 1;
+        return Ok(());
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let grads = p
+        .gradients(&refs)
+        .map_err(|e| format!("gradients failed: {e}"))?;
+    let g = &p.graph;
+    let mut roots = vec![p.output];
+    roots.extend_from_slice(&grads.nodes);
+    let (kinks, norms) = (kink_args(&p), norm2_args(&p));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let settings = two_dim_settings(g, &mut rng);
+    // An expression over scalars only has no dimension to vary.
+    if settings[0] == settings[1] && !settings[0].is_empty() {
+        return Err(format!("no two different dimension settings: {settings:?}"));
+    }
+    let mut pending = vec![];
+    for dims in settings {
+        let mut found = None;
+        for _ in 0..20 {
+            let env = random_env(g, p.output, dims.clone(), &mut rng);
+            let vals = eval(g, &roots, &env);
+            if !vals.iter().all(|v| finite(v) && max_abs(v) < HUGE) {
+                tally.redrawn_nonfinite += 1;
+                continue;
+            }
+            let near_kink = eval(g, &kinks, &env)
+                .iter()
+                .any(|v| min_abs(v) < KINK_MARGIN)
+                || eval(g, &norms, &env)
+                    .iter()
+                    .any(|v| max_abs(v) < KINK_MARGIN);
+            if near_kink {
+                tally.redrawn_kink += 1;
+                continue;
+            }
+            found = Some((env, vals));
+            break;
+        }
+        match found {
+            Some(f) => pending.push(f),
+            None => {
+                tally.skipped += 1;
+                return Ok(());
+            }
+        }
+    }
+    for (env, vals) in pending {
+        for (k, &v) in grads.vars.iter().enumerate() {
+            let fd = fd_gradient(g, p.output, v, &env);
+            let gm = if g.vars[v].symmetric {
+                symmetrize_for_fd(&vals[k + 1])
+            } else {
+                vals[k + 1].clone()
+            };
+            // Rounding in f(x ± h) costs about eps·|f|/h in each quotient: allow 50 times that,
+            // relative to the gradient's scale (as in `rel_err`).
+            let scale = max_abs(&gm).max(1.0);
+            let tol = TOL + 1e-9 * vals[0][(0, 0)].abs() / scale;
+            let mut err = rel_err(&fd, &gm);
+            if !(err < tol) {
+                // Steep functions (sin(x.^6)) defeat a central difference at step 1e-5: halve
+                // the step and extrapolate (Richardson, error O(h^4)).
+                let half = fd_central(g, p.output, v, &env, 0.5e-5);
+                let extrapolated = faer::Mat::from_fn(fd.nrows(), fd.ncols(), |i, j| {
+                    (4.0 * half[(i, j)] - fd[(i, j)]) / 3.0
+                });
+                err = rel_err(&extrapolated, &gm);
+                if err < tol {
+                    tally.richardson += 1;
+                } else if rel_err(&fd, &half) > TOL / 10.0 {
+                    // The difference quotients themselves have not converged: the point is too
+                    // steep to check numerically, whatever the gradient. Counted and bounded.
+                    tally.unconverged += 1;
+                    continue;
+                }
+            }
+            tally.checks += 1;
+            tally.max_err = tally.max_err.max(err);
+            if !(err < tol) {
+                return Err(format!(
+                    "gradient w.r.t. {} is off by {err:.3e} at dims {:?} (f = {:e})\n  gradient: {}",
+                    names[v],
+                    env.dims,
+                    vals[0][(0, 0)],
+                    p.print(grads.nodes[k], matdiff::Style::Plain)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn random_expressions_match_central_differences() {
+    let count = case_count("MATDIFF_PROPTEST_CASES", 20000);
+    let seed = case_count("MATDIFF_PROPTEST_SEED", 20240601) as u64;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let results: Vec<(Tally, Vec<String>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut tally = Tally::default();
+                    let mut failures = vec![];
+                    for i in (t..count).step_by(threads) {
+                        let src = case(seed, i);
+                        if let Err(msg) = check(&src, seed.wrapping_add(i as u64), &mut tally) {
+                            failures.push(format!("case {i}: {src}\n  {msg}"));
+                        }
+                    }
+                    (tally, failures)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut total = Tally::default();
+    let mut failures = vec![];
+    for (t, f) in results {
+        total.add(&t);
+        failures.extend(f);
+    }
+    eprintln!("property: {total:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} expressions failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(total.expressions, count);
+    // Skips are allowed only for a small share of cases, and most cases must check something.
+    assert!(
+        total.skipped * 50 < count,
+        "{} of {count} expressions skipped (over 2%)",
+        total.skipped
+    );
+    assert!(
+        total.unconverged * 200 < total.checks,
+        "{} checks had unconverged difference quotients",
+        total.unconverged
+    );
+    assert!(
+        total.constant * 20 < count,
+        "{} of {count} expressions are constant",
+        total.constant
+    );
+    assert!(
+        total.checks >= 2 * (count - total.skipped - total.constant),
+        "{total:?}"
+    );
+}
