@@ -17,6 +17,10 @@ use crate::print::{print, Style};
 use crate::problem::Problem;
 use read::{document_candidates, known_names, parse_definition, Candidate, Reader};
 
+/// The most steps read per question: a document is a few pages, and each step may try many
+/// definitions; past this, steps are listed as not read.
+const MAX_STEPS: usize = 500;
+
 /// How one member of a derivation was read.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepReading {
@@ -281,6 +285,18 @@ impl Auditor {
                     continue; // restates the target in other notation
                 }
                 let starts_equation = std::mem::take(&mut first);
+                if steps.len() >= MAX_STEPS {
+                    let reason =
+                        format!("not read: more than {MAX_STEPS} steps state this gradient");
+                    nodes.push(None);
+                    steps.push(Step {
+                        line,
+                        text: m.clone(),
+                        starts_equation,
+                        reading: StepReading::Unreadable { reason },
+                    });
+                    continue;
+                }
                 match reader.read(m, line) {
                     Ok(r) => {
                         let prev = nodes.iter().rev().flatten().next().copied();
