@@ -18,11 +18,16 @@ pub(crate) enum Chain {
         col: Option<Box<Chain>>,
         row: Option<Box<Chain>>,
     },
-    /// `inv(K) * rhs` (`right: false`) or `rhs * inv(K)` (`right: true`).
+    /// `H * H'` for a chain that reads the same backwards transposed (`inv(K)*Y*Y'*inv(K)` with
+    /// K symmetric is `(K⁻¹Y)(K⁻¹Y)'`): half the chain is computed once.
+    Gram(Box<Chain>),
+    /// `inv(K) * rhs` (`right: false`) or `rhs * inv(K)` (`right: true`); with K' for K
+    /// when `transposed`.
     Solve {
         k: NodeId,
         rhs: Box<Chain>,
         right: bool,
+        transposed: bool,
     },
 }
 
@@ -40,6 +45,13 @@ impl Chain {
                 cols: row.as_ref().and_then(|r| r.shape(g).cols),
             },
             Chain::Solve { rhs, .. } => rhs.shape(g),
+            Chain::Gram(h) => {
+                let s = h.shape(g);
+                Shape {
+                    rows: s.rows,
+                    cols: s.rows,
+                }
+            }
         }
     }
 }
@@ -50,20 +62,68 @@ impl Chain {
     pub fn symmetric(&self, g: &Graph) -> bool {
         match self {
             Chain::Factor(n) => g.node(*n).symmetric,
+            Chain::Gram(_) => true,
             Chain::Product(parts) => {
-                let k = parts.len();
-                (0..k.div_ceil(2)).all(|i| match (&parts[i], &parts[k - 1 - i]) {
-                    (Chain::Factor(a), Chain::Factor(b)) => {
-                        (a == b && g.node(*a).symmetric)
-                            || *g.op(*a) == Op::Transpose(*b)
-                            || *g.op(*b) == Op::Transpose(*a)
-                    }
-                    _ => false,
-                })
+                let fs: Option<Vec<NodeId>> = parts
+                    .iter()
+                    .map(|p| match p {
+                        Chain::Factor(n) => Some(*n),
+                        _ => None,
+                    })
+                    .collect();
+                fs.is_some_and(|fs| palindrome(g, &fs))
             }
             _ => false,
         }
     }
+}
+
+/// The factors read the same backwards with each transposed: `X*X'`, `A*S*A'` (S symmetric).
+fn palindrome(g: &Graph, fs: &[NodeId]) -> bool {
+    let k = fs.len();
+    (0..k.div_ceil(2)).all(|i| {
+        let (a, b) = (fs[i], fs[k - 1 - i]);
+        (a == b && g.node(a).symmetric)
+            || *g.op(a) == Op::Transpose(b)
+            || *g.op(b) == Op::Transpose(a)
+    })
+}
+
+/// A right-hand side's value as `(factor, transposed)` pairs (of its transpose when
+/// `transpose`), canonical enough that one solve written from either side of a product gets
+/// one key. `vectors_1d`: a vector is its own transpose (Python). None when it holds solves.
+pub(crate) fn rhs_key(
+    g: &Graph,
+    rhs: &Chain,
+    transpose: bool,
+    vectors_1d: bool,
+) -> Option<Vec<(NodeId, bool)>> {
+    let mut fs: Vec<NodeId> = match rhs {
+        Chain::Factor(n) => vec![*n],
+        Chain::Product(parts) => parts
+            .iter()
+            .map(|p| match p {
+                Chain::Factor(n) => Some(*n),
+                _ => None,
+            })
+            .collect::<Option<_>>()?,
+        _ => return None,
+    };
+    if transpose {
+        fs.reverse();
+    }
+    Some(
+        fs.into_iter()
+            .map(|n| {
+                let (n, t) = match g.op(n) {
+                    Op::Transpose(x) => (*x, !transpose),
+                    _ => (n, transpose),
+                };
+                let plain = g.node(n).symmetric || (vectors_1d && !g.shape(n).is_matrix());
+                (n, t && !plain)
+            })
+            .collect(),
+    )
 }
 
 /// Decompose the product of `fs` (two or more non-scalar factors).
@@ -100,39 +160,51 @@ pub(crate) fn decompose(g: &Graph, fs: &[NodeId]) -> Chain {
     Chain::Outer { scalars, col, row }
 }
 
+/// Whether `tr(f1*…*fk)` is better written `sum(P .* fk')` with P = f1*…*f(k-1): not when
+/// that would form an inverse (`fk` one, or P a lone one).
+pub(crate) fn trace_as_inner_product(g: &Graph, fs: &[NodeId]) -> bool {
+    let is_inv = |n: NodeId| inverse_of(g, n).is_some();
+    !(is_inv(fs[fs.len() - 1]) || (fs.len() == 2 && is_inv(fs[0])))
+}
+
+/// `(K, false)` for a factor `inv(K)`, `(K, true)` for `inv(K)'`.
+pub(crate) fn inverse_of(g: &Graph, n: NodeId) -> Option<(NodeId, bool)> {
+    match g.op(n) {
+        Op::Inv(k) => Some((*k, false)),
+        Op::Transpose(x) => match g.op(*x) {
+            Op::Inv(k) => Some((*k, true)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A run of factors with no rank-one joint: inverses become solves, the rest one product.
 fn run(g: &Graph, fs: &[NodeId]) -> Chain {
     if fs.len() == 1 {
         return Chain::Factor(fs[0]);
     }
-    let inverse = |n: NodeId| match g.op(n) {
-        Op::Inv(k) => Some(*k),
-        _ => None,
-    };
     let k = fs.len();
-    if let Some(kk) = inverse(fs[0]) {
-        return Chain::Solve {
-            k: kk,
-            rhs: Box::new(run(g, &fs[1..])),
-            right: false,
-        };
+    if k.is_multiple_of(2) && k >= 4 && palindrome(g, fs) {
+        return Chain::Gram(Box::new(run(g, &fs[..k / 2])));
     }
-    if let Some(kk) = inverse(fs[k - 1]) {
-        return Chain::Solve {
-            k: kk,
-            rhs: Box::new(run(g, &fs[..k - 1])),
-            right: true,
-        };
+    let inverse = |n: NodeId| inverse_of(g, n);
+    let solve = |(kk, transposed): (NodeId, bool), rhs: &[NodeId], right: bool| Chain::Solve {
+        k: kk,
+        rhs: Box::new(run(g, rhs)),
+        right,
+        transposed,
+    };
+    if let Some(inv) = inverse(fs[0]) {
+        return solve(inv, &fs[1..], false);
+    }
+    if let Some(inv) = inverse(fs[k - 1]) {
+        return solve(inv, &fs[..k - 1], true);
     }
     match fs.iter().position(|&f| inverse(f).is_some()) {
         Some(i) => {
-            let kk = inverse(fs[i]).unwrap();
             let mut parts: Vec<Chain> = fs[..i].iter().map(|&f| Chain::Factor(f)).collect();
-            parts.push(Chain::Solve {
-                k: kk,
-                rhs: Box::new(run(g, &fs[i + 1..])),
-                right: false,
-            });
+            parts.push(solve(inverse(fs[i]).unwrap(), &fs[i + 1..], false));
             Chain::Product(parts)
         }
         None => Chain::Product(fs.iter().map(|&f| Chain::Factor(f)).collect()),

@@ -66,6 +66,22 @@ impl Source<'_> {
     }
 }
 
+/// The generated function's parameters in order, as `(variable, parameter name)`: declared
+/// variables in declaration order, then the others in order of appearance. A name the
+/// language reserves gets a trailing `_` (`lambda` → `lambda_` in Python).
+pub fn parameters(problem: &Problem, lang: Lang, src: Source) -> Vec<(String, String)> {
+    let g = &problem.graph;
+    let ps = plan::params(g, &src.decl_order());
+    let mut namer = names::Namer::new(match lang {
+        Lang::Rust => names::RUST_RESERVED,
+        _ => names::PYTHON_RESERVED,
+    });
+    let names = plan::param_names(g, &ps, &mut namer);
+    ps.iter()
+        .map(|p| (g.vars[p.var].name.clone(), names[p.var].clone()))
+        .collect()
+}
+
 /// Generate a module defining `f_and_grad(<variables>)` → `(value, gradient)` (a tuple of
 /// gradients when `grads` has several) and `check_gradient()`.
 ///

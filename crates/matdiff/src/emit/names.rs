@@ -134,9 +134,6 @@ impl Namer {
             taken: reserved.iter().map(|s| s.to_string()).collect(),
         }
     }
-    pub fn reserve(&mut self, name: &str) {
-        self.taken.insert(name.to_string());
-    }
     /// `want` if free, else `want_`, `want__`, …
     pub fn claim(&mut self, want: &str) -> String {
         let mut name = want.to_string();

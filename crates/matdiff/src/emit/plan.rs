@@ -2,7 +2,7 @@
 //! bind them), the input domains for random checks, and the schedule of named values.
 
 use super::names::Namer;
-use super::template::{prec, Item, Piece, Template};
+use super::template::{prec, Item, ItemKind, Piece, Template};
 use crate::error::{Error, Input, Result};
 use crate::ir::{Func, Graph, NodeId, Op};
 use crate::shape::DimId;
@@ -22,7 +22,7 @@ impl Cx<'_> {
         &self.dims[d as usize]
     }
     pub fn is_var(&self, item: Item) -> bool {
-        !item.factor && matches!(self.g.op(item.node), Op::Var(_))
+        item.is_node() && matches!(self.g.op(item.node), Op::Var(_))
     }
 }
 
@@ -32,10 +32,54 @@ pub(crate) trait Backend {
     fn node(&mut self, cx: &Cx, n: NodeId) -> Template;
     /// A factorization of the square matrix `k`, reused by its solves, inverse and log det.
     fn factor(&mut self, cx: &Cx, k: NodeId) -> Template;
+    /// Derived value `k`, made while writing another template.
+    fn derived(&mut self, k: u32) -> Template;
     /// The name of a factorization of a matrix written as `base` (or of an unnamed one).
     fn factor_name(&self, cx: &Cx, k: NodeId, base: Option<&str>) -> String;
     /// Values too cheap to be worth a name even when used twice.
     fn trivial(&self, cx: &Cx, item: Item) -> bool;
+}
+
+/// Key of a derived solve: the matrix, whether it is transposed, and the right-hand side as
+/// `(factor, transposed)` pairs.
+pub(crate) type SolveKey = (NodeId, bool, Vec<(NodeId, bool)>);
+
+/// Values a backend derives while writing templates (solves inside products), each made
+/// once: the same solve asked for twice is the same item.
+#[derive(Default)]
+pub(crate) struct Derived {
+    templates: Vec<Template>,
+    keys: HashMap<SolveKey, Item>,
+}
+
+impl Derived {
+    /// The item computing `t`; `key` identifies equal computations (None: never shared).
+    pub fn intern(&mut self, key: Option<SolveKey>, t: Template) -> Item {
+        let last = t.last_dependency();
+        let existing = key.as_ref().and_then(|k| self.keys.get(k)).copied();
+        if let Some(it) = existing {
+            if it.node <= last {
+                return it;
+            }
+        }
+        let it = Item::derived(last, self.templates.len() as u32);
+        self.templates.push(t);
+        if let Some(old) = existing {
+            // The same value written with later inputs (`y'` for `y`): the earlier-placed
+            // form is computed, and the other refers to it.
+            let ItemKind::Derived(k) = old.kind else {
+                unreachable!("derived items are derived")
+            };
+            self.templates[k as usize] = Template::alias(it);
+        }
+        if let Some(k) = key {
+            self.keys.insert(k, it);
+        }
+        it
+    }
+    pub fn get(&self, k: u32) -> Template {
+        self.templates[k as usize].clone()
+    }
 }
 
 /// One variable's entry in the signature and the dimensions its shape fixes.
@@ -79,6 +123,16 @@ pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
             Param { var, binds }
         })
         .collect()
+}
+
+/// Parameter names, indexed like `Graph::vars`: the variables' own names unless the language
+/// reserves them (then with a trailing `_`).
+pub(crate) fn param_names(g: &Graph, ps: &[Param], namer: &mut Namer) -> Vec<String> {
+    let mut names = vec![String::new(); g.vars.len()];
+    for p in ps {
+        names[p.var] = namer.claim(&g.vars[p.var].name);
+    }
+    names
 }
 
 /// Refuse dimensions the inputs cannot determine (they appear only in `eye(n)` and the like).
@@ -179,10 +233,10 @@ pub(crate) fn schedule(
     let mut pending: BTreeSet<Item> = roots.iter().map(|&r| Item::node(r)).collect();
     let mut live = vec![];
     while let Some(it) = pending.pop_last() {
-        let t = if it.factor {
-            be.factor(cx, it.node)
-        } else {
-            be.node(cx, it.node)
+        let t = match it.kind {
+            ItemKind::Node => be.node(cx, it.node),
+            ItemKind::Factor => be.factor(cx, it.node),
+            ItemKind::Derived(k) => be.derived(k),
         };
         for h in t.holes() {
             debug_assert!(h < it, "templates refer to smaller items");
@@ -201,7 +255,7 @@ pub(crate) fn schedule(
     // A matrix that is factored reads best under its own name (`K = …; K_chol = …`).
     let factored: Vec<Item> = templates
         .keys()
-        .filter(|it| it.factor)
+        .filter(|it| it.is_factor())
         .map(|it| Item::node(it.node))
         .collect();
     let mut named: HashMap<Item, String> = HashMap::new();
@@ -209,13 +263,15 @@ pub(crate) fn schedule(
     let mut lines = vec![];
     for it in live {
         let (text, p) = expand(cx, &templates[&it], &named, &inline);
-        let trivial = be.trivial(cx, it);
+        // Another value under a new name (a vector's transpose, a shared solve) is never named.
+        let alias = templates[&it].prec == prec::INHERIT;
+        let trivial = alias || be.trivial(cx, it);
         let name = match root_of.get(&it) {
             // A returned value that other values use gets a neutral local name, and is
             // returned under its own name at the end (`f = 0.5 * (r @ r)`, not `grad_b @ grad_b`).
             Some(&i) if !trivial && !count.contains_key(&it) => Some(root_names[i].clone()),
             Some(_) if !trivial => Some(namer.numbered("t")),
-            _ if it.factor => {
+            _ if it.is_factor() => {
                 let base = named.get(&Item::node(it.node)).cloned().or_else(|| {
                     cx.is_var(Item::node(it.node))
                         .then(|| inline[&Item::node(it.node)].0.clone())
@@ -254,7 +310,12 @@ pub(crate) fn schedule(
         }
         let (text, copy) = match named.get(&it) {
             Some(other) => (other.clone(), true),
-            None => (inline[&it].0.clone(), cx.is_var(it)),
+            None => {
+                // An alias of a named value, or a parameter: the text is a name, to be copied.
+                let text = inline[&it].0.clone();
+                let copy = named.values().any(|n| *n == text) || cx.params.contains(&text);
+                (text, copy)
+            }
         };
         lines.push(Line {
             name: root_names[i].clone(),

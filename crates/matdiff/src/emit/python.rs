@@ -5,9 +5,11 @@
 //! no reusable factorization, so it solves with `np.linalg.solve` each time, while JAX and
 //! PyTorch factor each matrix once (Cholesky when it is symmetric, else LU) and reuse it.
 
-use super::chain::{decompose, Chain};
+use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
 use super::names::{Namer, PYTHON_RESERVED};
-use super::plan::{check_dims, domains, params, schedule, Backend, Cx, Domain, Line, Param};
+use super::plan::{
+    check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param,
+};
 use super::template::{join, prec, Item, Template};
 use super::Source;
 use crate::error::Result;
@@ -44,6 +46,7 @@ impl Flavor {
 
 struct Py {
     flavor: Flavor,
+    derived: Derived,
     /// Module-level helper functions the code uses.
     helpers: BTreeSet<&'static str>,
 }
@@ -65,10 +68,6 @@ fn node(n: NodeId) -> Item {
 /// Node `n`'s value, in whatever context it is put.
 fn h(n: NodeId) -> Template {
     Template::alias(node(n))
-}
-
-fn is_inv(g: &Graph, n: NodeId) -> bool {
-    matches!(g.op(n), Op::Inv(_))
 }
 
 fn call(f: &str, args: Vec<Template>) -> Template {
@@ -176,57 +175,40 @@ impl Py {
         call(&name, args)
     }
 
-    /// `K⁻¹·b` (or `b·K⁻¹` when `right`), without forming the inverse.
-    fn solve(
-        &mut self,
-        cx: &Cx,
-        k: NodeId,
-        rhs: Template,
-        rhs_shape: Shape,
-        rhs_symmetric: bool,
-        right: bool,
-    ) -> Template {
+    /// `op(K)⁻¹·b'`, the solve inside `K⁻¹·b` (b' = b) or `b·K⁻¹` (b' = bᵀ, the result
+    /// transposed back by the caller); op(K) = Kᵀ when `t_eff`.
+    fn solve(&mut self, cx: &Cx, k: NodeId, b: Template, t_eff: bool) -> Template {
         let g = cx.g;
         let sym = g.node(k).symmetric;
-        // b·K⁻¹ = (K⁻ᵀ·bᵀ)ᵀ; a 1-D b needs no transposes.
-        let flip = |t: Template, symmetric: bool| {
-            if right && rhs_shape.is_matrix() && !symmetric {
-                Template::new(prec::ATOM).sub(t, prec::ATOM).t(".T")
-            } else {
-                t
-            }
-        };
-        let b = flip(rhs, rhs_symmetric);
-        let fac = Template::new(prec::ATOM).hole(Item::factor(k), prec::ATOM);
-        let out = match self.flavor {
+        let fac = || Template::new(prec::ATOM).hole(Item::factor(k), prec::ATOM);
+        match self.flavor {
             Flavor::Numpy => {
-                let kk = if right && !sym {
+                let kk = if t_eff {
                     self.transposed(Template::alias(node(k)), g.shape(k))
                 } else {
                     Template::alias(node(k))
                 };
                 call("np.linalg.solve", vec![kk, b])
             }
-            Flavor::Jax if sym => call("jsl.cho_solve", vec![fac, b]),
-            Flavor::Jax if right => call(
+            Flavor::Jax if sym => call("jsl.cho_solve", vec![fac(), b]),
+            Flavor::Jax if t_eff => call(
                 "jsl.lu_solve",
-                vec![fac, b, Template::text("trans=1", prec::ATOM)],
+                vec![fac(), b, Template::text("trans=1", prec::ATOM)],
             ),
-            Flavor::Jax => call("jsl.lu_solve", vec![fac, b]),
+            Flavor::Jax => call("jsl.lu_solve", vec![fac(), b]),
             Flavor::Torch if sym => {
                 self.helpers.insert("_cho_solve");
-                call("_cho_solve", vec![fac, b])
+                call("_cho_solve", vec![fac(), b])
             }
             Flavor::Torch => {
                 self.helpers.insert("_lu_solve");
-                let mut args = vec![fac, b];
-                if right {
+                let mut args = vec![fac(), b];
+                if t_eff {
                     args.push(Template::text("adjoint=True", prec::ATOM));
                 }
                 call("_lu_solve", args)
             }
-        };
-        flip(out, false)
+        }
     }
 
     fn chain(&mut self, cx: &Cx, c: &Chain) -> Template {
@@ -263,10 +245,44 @@ impl Py {
                 let first = it.next().expect("an outer product of something");
                 it.fold(first, |acc, t| binop(acc, "*", t, prec::MUL))
             }
-            Chain::Solve { k, rhs, right } => {
-                let (s, sym) = (rhs.shape(g), rhs.symmetric(g));
-                let b = self.chain(cx, rhs);
-                self.solve(cx, *k, b, s, sym, *right)
+            Chain::Gram(half) => {
+                // H·Hᵀ with H computed once (H is a matrix: a vector half is a rank-one joint).
+                let ht = self.chain(cx, half);
+                let hi = Template::alias(self.derived.intern(None, ht));
+                binop(
+                    hi.clone(),
+                    "@",
+                    self.transposed(hi, half.shape(g)),
+                    prec::MUL,
+                )
+            }
+            Chain::Solve {
+                k,
+                rhs,
+                right,
+                transposed,
+            } => {
+                // b·K⁻¹ = (K⁻ᵀ·bᵀ)ᵀ: a right solve is a left solve with the other K, transposed
+                // around (a 1-D or symmetric b needs no transposes).
+                let shape = rhs.shape(g);
+                let t_eff = (transposed != right) && !g.node(*k).symmetric;
+                let key = rhs_key(g, rhs, *right, true).map(|b| (*k, t_eff, b));
+                let b = match (right, &**rhs) {
+                    (false, _) => self.chain(cx, rhs),
+                    (true, _) if !shape.is_matrix() || rhs.symmetric(g) => self.chain(cx, rhs),
+                    (true, Chain::Factor(n)) => self.transpose_of(g, *n),
+                    (true, _) => {
+                        let t = self.chain(cx, rhs);
+                        self.transposed(t, shape)
+                    }
+                };
+                let inner = self.solve(cx, *k, b, t_eff);
+                let solved = Template::alias(self.derived.intern(key, inner));
+                if *right {
+                    self.transposed(solved, shape)
+                } else {
+                    solved
+                }
             }
         }
     }
@@ -379,9 +395,7 @@ impl Backend for Py {
             Op::Trace(a) => match g.op(*a) {
                 // tr(P*F) = sum(P .* F') without forming the square product: with P = inv(K)*Y
                 // and F = Y', a solve with D right-hand sides instead of N.
-                Op::MatMul(fs)
-                    if !is_inv(g, fs[fs.len() - 1]) && !(fs.len() == 2 && is_inv(g, fs[0])) =>
-                {
+                Op::MatMul(fs) if trace_as_inner_product(g, fs) => {
                     let k = fs.len();
                     let head = if k == 2 {
                         h(fs[0])
@@ -470,6 +484,10 @@ impl Backend for Py {
         call(f, vec![h(k)])
     }
 
+    fn derived(&mut self, k: u32) -> Template {
+        self.derived.get(k)
+    }
+
     fn factor_name(&self, cx: &Cx, k: NodeId, base: Option<&str>) -> String {
         let kind = if cx.g.node(k).symmetric { "chol" } else { "lu" };
         match base {
@@ -479,7 +497,7 @@ impl Backend for Py {
     }
 
     fn trivial(&self, cx: &Cx, item: Item) -> bool {
-        if item.factor {
+        if !item.is_node() {
             return false;
         }
         match cx.g.op(item.node) {
@@ -518,10 +536,7 @@ pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source)
     check_dims(g, &ps, &roots)?;
 
     let mut namer = Namer::new(PYTHON_RESERVED);
-    let mut param_names = vec![String::new(); g.vars.len()];
-    for prm in &ps {
-        param_names[prm.var] = namer.claim(&g.vars[prm.var].name);
-    }
+    let param_names = param_names(g, &ps, &mut namer);
     let dims: Vec<String> = g
         .dims
         .dims
@@ -542,7 +557,7 @@ pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source)
     let grad_names: Vec<String> = grads
         .vars
         .iter()
-        .map(|&v| namer.claim(&format!("grad_{}", param_names[v])))
+        .map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name)))
         .collect();
     let mut root_names = vec![value_name.clone()];
     root_names.extend(grad_names.iter().cloned());
@@ -554,6 +569,7 @@ pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source)
     };
     let mut be = Py {
         flavor,
+        derived: Derived::default(),
         helpers: BTreeSet::new(),
     };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);

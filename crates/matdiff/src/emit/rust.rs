@@ -1,12 +1,1133 @@
-//! Rust target (placeholder while the Python targets settle).
+//! Rust target: one self-contained source file over `faer::Mat<f64>`.
+//!
+//! Every non-scalar is a `Mat<f64>` in its own orientation (a vector is n×1, a row vector
+//! 1×n). A chain is split at rank-one joints (an outer product of the two sides), inverses
+//! become solves with a factorization made once per matrix (Cholesky when symmetric and
+//! positive definite, LU otherwise), and each remaining run is multiplied in the cheapest
+//! order for the run-time sizes by a small matrix-chain DP. Scalars are `f64`.
 
+use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
+use super::names::{Namer, RUST_RESERVED};
+use super::plan::{
+    check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param,
+};
+use super::template::{join, prec, Item, Template};
 use super::Source;
-use crate::error::{Error, Input, Result};
+use crate::error::Result;
+use crate::ir::{Func, Graph, NodeId, Op};
 use crate::problem::{Gradients, Problem};
+use crate::shape::{DimId, Shape};
+use std::collections::BTreeSet;
+use std::fmt::Write;
 
-pub(crate) fn emit(_p: &Problem, _grads: &Gradients, _src: &Source) -> Result<String> {
-    Err(Error::unspanned(
-        Input::None,
-        "--emit rust is not implemented yet",
-    ))
+struct Rs {
+    derived: Derived,
+    helpers: BTreeSet<&'static str>,
+}
+
+/// A number as Rust reads it back exactly (always with a `.` or an exponent: an f64 literal).
+fn lit(x: f64) -> Template {
+    let s = if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:?}")
+    };
+    Template::text(s, if x < 0.0 { prec::NEG } else { prec::ATOM })
+}
+
+fn node(n: NodeId) -> Item {
+    Item::node(n)
+}
+
+/// A scalar node's value (an `f64`), in whatever context it is put.
+fn h(n: NodeId) -> Template {
+    Template::alias(node(n))
+}
+
+/// A matrix node's value as a `&Mat<f64>`.
+fn r(n: NodeId) -> Template {
+    Template::new(prec::ATOM).borrow(node(n))
+}
+
+/// A `&Mat<f64>` for a matrix-valued template: a hole is borrowed, a call gets `&`.
+fn as_ref(t: Template) -> Template {
+    if t.prec == prec::INHERIT {
+        let item = t.holes().next().expect("an alias has one hole");
+        return Template::new(prec::ATOM).borrow(item);
+    }
+    Template::text("&", prec::ATOM).sub(t, prec::ATOM)
+}
+
+fn call(f: &str, args: Vec<Template>) -> Template {
+    Template::text(format!("{f}("), prec::ATOM)
+        .sub(join(args, ", ", prec::LOWEST), prec::LOWEST)
+        .t(")")
+}
+
+fn binop(a: Template, op: &str, b: Template, p: u8) -> Template {
+    Template::new(p)
+        .sub(a, p)
+        .t(format!(" {op} "))
+        .sub(b, p + 1)
+}
+
+fn method(recv: Template, m: &str) -> Template {
+    Template::new(prec::ATOM)
+        .sub(recv, prec::ATOM)
+        .t(format!(".{m}"))
+}
+
+impl Rs {
+    fn use_helper(&mut self, name: &'static str) {
+        self.helpers.insert(name);
+    }
+    fn dim(&self, cx: &Cx, d: Option<DimId>) -> String {
+        d.map_or("1".into(), |d| cx.dim(d).to_string())
+    }
+    /// The function applied to one `f64`, as a path or closure usable by `map`.
+    fn func(&mut self, f: Func) -> String {
+        match f {
+            Func::Log => "f64::ln".into(),
+            Func::Exp | Func::Sin | Func::Cos | Func::Tan | Func::Tanh | Func::Sqrt | Func::Abs => {
+                format!("f64::{}", f.name())
+            }
+            Func::Sign | Func::Relu | Func::Sigmoid | Func::Softplus | Func::Swish | Func::Step => {
+                let name = f.name();
+                self.use_helper(name);
+                if f == Func::Swish {
+                    self.use_helper("sigmoid");
+                }
+                name.to_string()
+            }
+        }
+    }
+
+    fn chain(&mut self, cx: &Cx, c: &Chain) -> Template {
+        match c {
+            Chain::Factor(n) => h(*n),
+            Chain::Product(parts) => {
+                let refs: Vec<Template> = parts.iter().map(|p| as_ref(self.chain(cx, p))).collect();
+                if refs.len() == 2 {
+                    self.use_helper("mm");
+                    call("mm", refs)
+                } else {
+                    self.use_helper("chain");
+                    call(
+                        "chain",
+                        vec![Template::text("&[", prec::ATOM)
+                            .sub(join(refs, ", ", prec::LOWEST), prec::LOWEST)
+                            .t("]")],
+                    )
+                }
+            }
+            Chain::Outer { scalars, col, row } => {
+                // A column times a row is their (outer) product; scalar pieces scale it.
+                let core = match (col, row) {
+                    (Some(c), Some(r)) => {
+                        self.use_helper("mm");
+                        let (c, r) = (as_ref(self.chain(cx, c)), as_ref(self.chain(cx, r)));
+                        Some(call("mm", vec![c, r]))
+                    }
+                    (Some(x), None) | (None, Some(x)) => Some(self.chain(cx, x)),
+                    (None, None) => None,
+                };
+                let factor = self.scalar_product(cx, scalars);
+                match (core, factor) {
+                    (Some(core), Some(s)) => {
+                        self.use_helper("scale");
+                        call("scale", vec![s, as_ref(core)])
+                    }
+                    (Some(core), None) => core,
+                    // Only scalars: a 1×1 matrix, as every chain here is a matrix.
+                    (None, s) => {
+                        self.use_helper("full");
+                        call(
+                            "full",
+                            vec![
+                                Template::text("1", prec::ATOM),
+                                Template::text("1", prec::ATOM),
+                                s.unwrap(),
+                            ],
+                        )
+                    }
+                }
+            }
+            Chain::Gram(half) => {
+                // H·Hᵀ with H computed once.
+                self.use_helper("mm");
+                self.use_helper("tr");
+                let ht = self.chain(cx, half);
+                let hi = self.derived.intern(None, ht);
+                let h = Template::new(prec::ATOM).borrow(hi);
+                call("mm", vec![h.clone(), as_ref(call("tr", vec![h]))])
+            }
+            Chain::Solve {
+                k,
+                rhs,
+                right,
+                transposed,
+            } => {
+                // b·K⁻¹ = (K⁻ᵀ·bᵀ)ᵀ, and bᵀ = b when b is symmetric.
+                let g = cx.g;
+                let t_eff = (transposed != right) && !g.node(*k).symmetric;
+                let key = rhs_key(g, rhs, *right, false).map(|b| (*k, t_eff, b));
+                let b = match (right, &**rhs) {
+                    (false, _) => as_ref(self.chain(cx, rhs)),
+                    (true, _) if rhs.symmetric(g) => as_ref(self.chain(cx, rhs)),
+                    (true, Chain::Factor(n)) => self.transpose_ref(g, *n),
+                    (true, _) => {
+                        self.use_helper("tr");
+                        let t = as_ref(self.chain(cx, rhs));
+                        as_ref(call("tr", vec![t]))
+                    }
+                };
+                let solver = if t_eff { "solve_t" } else { "solve" };
+                self.use_helper(solver);
+                let fac = Template::new(prec::ATOM).borrow(Item::factor(*k));
+                let solved = Template::alias(self.derived.intern(key, call(solver, vec![fac, b])));
+                if *right {
+                    self.use_helper("tr");
+                    call("tr", vec![as_ref(solved)])
+                } else {
+                    solved
+                }
+            }
+        }
+    }
+
+    /// The product of 1×1 chains as an `f64` (None for none).
+    fn scalar_product(&mut self, cx: &Cx, scalars: &[Chain]) -> Option<Template> {
+        let mut out: Option<Template> = None;
+        for s in scalars {
+            let v = Template::new(prec::ATOM)
+                .sub(self.chain(cx, s), prec::ATOM)
+                .t("[(0, 0)]");
+            out = Some(match out {
+                None => v,
+                Some(acc) => binop(acc, "*", v, prec::MUL),
+            });
+        }
+        out
+    }
+
+    /// The transpose of matrix node `n` as a `&Mat`, unwrapping `n = w'` to `w`.
+    fn transpose_ref(&mut self, g: &Graph, n: NodeId) -> Template {
+        match g.op(n) {
+            Op::Transpose(w) => r(*w),
+            _ => {
+                self.use_helper("tr");
+                as_ref(call("tr", vec![r(n)]))
+            }
+        }
+    }
+
+    fn lin(&mut self, cx: &Cx, n: NodeId, ts: &[(crate::ir::Num, NodeId)]) -> Template {
+        let g = cx.g;
+        let mut konst = 0.0;
+        let mut terms: Vec<(f64, NodeId)> = vec![];
+        for (c, t) in ts {
+            match g.fill_value(*t) {
+                Some(k) => konst += c.get() * k,
+                None => terms.push((c.get(), *t)),
+            }
+        }
+        if !g.shape(n).is_scalar() && terms.len() == 1 && konst == 0.0 {
+            self.use_helper("scale");
+            return call("scale", vec![lit(terms[0].0), r(terms[0].1)]);
+        }
+        if !g.shape(n).is_scalar() {
+            self.use_helper("lin");
+            // A scaled term `c*(s*X)` passes `c*s` as its weight: no scaled copy of X.
+            let list: Vec<Template> = terms
+                .iter()
+                .map(|&(c, t)| {
+                    let (w, x) = match g.op(t) {
+                        Op::Scale(s, x) if c == 1.0 => (h(*s), *x),
+                        Op::Scale(s, x) if c == -1.0 => {
+                            (Template::text("-", prec::NEG).sub(h(*s), prec::NEG), *x)
+                        }
+                        Op::Scale(s, x) => (binop(lit(c), "*", h(*s), prec::MUL), *x),
+                        _ => (lit(c), t),
+                    };
+                    Template::text("(", prec::ATOM)
+                        .sub(w, prec::LOWEST)
+                        .t(", ")
+                        .sub(r(x), prec::ATOM)
+                        .t(")")
+                })
+                .collect();
+            let arr = Template::text("&[", prec::ATOM)
+                .sub(join(list, ", ", prec::LOWEST), prec::LOWEST)
+                .t("]");
+            return call("lin", vec![arr, lit(konst)]);
+        }
+        // Scalars: plain arithmetic, a positive term first.
+        let mut terms: Vec<(f64, Option<NodeId>)> =
+            terms.into_iter().map(|(c, t)| (c, Some(t))).collect();
+        if konst != 0.0 {
+            terms.push((konst, None));
+        }
+        if let Some(i) = terms.iter().position(|t| t.0 > 0.0) {
+            let first = terms.remove(i);
+            terms.insert(0, first);
+        }
+        let single = terms.len() == 1;
+        let mut out = Template::new(if single { prec::MUL } else { prec::ADD });
+        for (i, (c, t)) in terms.into_iter().enumerate() {
+            let a = c.abs();
+            let body = match t {
+                None => lit(a),
+                Some(t) if a == 1.0 => h(t),
+                Some(t) => binop(lit(a), "*", h(t), prec::MUL),
+            };
+            if i == 0 {
+                out = if c < 0.0 {
+                    out.t("-").sub(body, prec::MUL)
+                } else {
+                    out.sub(body, prec::ADD)
+                };
+            } else {
+                out = out
+                    .t(if c < 0.0 { " - " } else { " + " })
+                    .sub(body, prec::MUL);
+            }
+        }
+        out
+    }
+}
+
+impl Backend for Rs {
+    fn node(&mut self, cx: &Cx, n: NodeId) -> Template {
+        let g = cx.g;
+        let shape = g.shape(n);
+        let scalar = shape.is_scalar();
+        match g.op(n) {
+            Op::Var(v) => Template::text(cx.params[*v as usize].clone(), prec::ATOM),
+            Op::Const(c) => lit(c.get()),
+            Op::Fill(c) => {
+                self.use_helper("full");
+                Template::text(
+                    format!(
+                        "full({}, {}, ",
+                        self.dim(cx, shape.rows),
+                        self.dim(cx, shape.cols)
+                    ),
+                    prec::ATOM,
+                )
+                .sub(lit(c.get()), prec::LOWEST)
+                .t(")")
+            }
+            Op::Identity => {
+                self.use_helper("eye");
+                Template::text(format!("eye({})", self.dim(cx, shape.rows)), prec::ATOM)
+            }
+            Op::Lin(ts) => self.lin(cx, n, ts),
+            Op::Scale(s, x) => {
+                let (s, recip) = match g.op(*s) {
+                    Op::Pow(b, p) if p.get() == -1.0 => (*b, true),
+                    _ => (*s, false),
+                };
+                if scalar {
+                    if recip {
+                        binop(h(*x), "/", h(s), prec::MUL)
+                    } else {
+                        binop(h(s), "*", h(*x), prec::MUL)
+                    }
+                } else {
+                    self.use_helper("scale");
+                    let factor = if recip {
+                        binop(lit(1.0), "/", h(s), prec::MUL)
+                    } else {
+                        h(s)
+                    };
+                    call("scale", vec![factor, r(*x)])
+                }
+            }
+            Op::MatMul(fs) => {
+                let c = decompose(g, fs);
+                if let (
+                    true,
+                    Chain::Outer {
+                        scalars,
+                        col: None,
+                        row: None,
+                    },
+                ) = (scalar, &c)
+                {
+                    return self
+                        .scalar_product(cx, scalars)
+                        .expect("a product of something");
+                }
+                let t = self.chain(cx, &c);
+                if scalar {
+                    Template::new(prec::ATOM).sub(t, prec::ATOM).t("[(0, 0)]")
+                } else {
+                    t
+                }
+            }
+            Op::Hadamard(a, b) => {
+                self.use_helper("hadamard");
+                call("hadamard", vec![r(*a), r(*b)])
+            }
+            Op::Pow(a, p) => {
+                let p = p.get();
+                let f = if p == -1.0 {
+                    None
+                } else if p == 0.5 {
+                    Some("sqrt()".to_string())
+                } else if p.fract() == 0.0 && p.abs() < 1e6 {
+                    Some(format!("powi({})", p as i64))
+                } else {
+                    Some(format!("powf({p:?})"))
+                };
+                match (scalar, f) {
+                    (true, None) => binop(lit(1.0), "/", h(*a), prec::MUL),
+                    (true, Some(f)) => method(h(*a), &f),
+                    (false, f) => {
+                        self.use_helper("map");
+                        let body = match f {
+                            None => "|v| 1.0 / v".to_string(),
+                            Some(f) => format!("|v| v.{f}"),
+                        };
+                        call("map", vec![r(*a), Template::text(body, prec::ATOM)])
+                    }
+                }
+            }
+            Op::Map(f, a) => {
+                let fname = self.func(*f);
+                if scalar {
+                    call(&fname, vec![h(*a)])
+                } else {
+                    self.use_helper("map");
+                    call("map", vec![r(*a), Template::text(fname, prec::ATOM)])
+                }
+            }
+            Op::Transpose(a) => {
+                self.use_helper("tr");
+                call("tr", vec![r(*a)])
+            }
+            Op::Sum(a) => self.reduce("sum", vec![r(*a)]),
+            Op::SqNorm(a) => self.reduce("sqnorm", vec![r(*a)]),
+            Op::Norm1(a) => self.reduce("norm1", vec![r(*a)]),
+            Op::Norm2(a) => self.reduce("norm2", vec![r(*a)]),
+            Op::Dot(a, b) => self.reduce("dot", vec![r(*a), r(*b)]),
+            Op::Trace(a) => match g.op(*a) {
+                // tr(P*F) = ⟨P, F'⟩ without forming the square product.
+                Op::MatMul(fs) if trace_as_inner_product(g, fs) => {
+                    let k = fs.len();
+                    let head = if k == 2 {
+                        r(fs[0])
+                    } else {
+                        as_ref(self.chain(cx, &decompose(g, &fs[..k - 1])))
+                    };
+                    let tail = self.transpose_ref(g, fs[k - 1]);
+                    self.reduce("dot", vec![head, tail])
+                }
+                _ => self.reduce("trace", vec![r(*a)]),
+            },
+            Op::Det(a) => self.reduce("det", vec![r(*a)]),
+            Op::LogDet(a) => self.reduce(
+                "logdet",
+                vec![Template::new(prec::ATOM).borrow(Item::factor(*a))],
+            ),
+            Op::Inv(a) => {
+                self.use_helper("inverse");
+                call(
+                    "inverse",
+                    vec![Template::new(prec::ATOM).borrow(Item::factor(*a))],
+                )
+            }
+            Op::Diag(a) => {
+                self.use_helper("diag");
+                call("diag", vec![r(*a)])
+            }
+            Op::DiagPart(a) => {
+                self.use_helper("diag_part");
+                call("diag_part", vec![r(*a)])
+            }
+        }
+    }
+
+    fn factor(&mut self, cx: &Cx, k: NodeId) -> Template {
+        self.use_helper("factor");
+        let sym = cx.g.node(k).symmetric;
+        call(
+            "factor",
+            vec![
+                r(k),
+                Template::text(if sym { "true" } else { "false" }, prec::ATOM),
+            ],
+        )
+    }
+
+    fn derived(&mut self, k: u32) -> Template {
+        self.derived.get(k)
+    }
+
+    fn factor_name(&self, _cx: &Cx, _k: NodeId, base: Option<&str>) -> String {
+        match base {
+            Some(b) => format!("{b}_f"),
+            None => "fac".into(),
+        }
+    }
+
+    fn trivial(&self, cx: &Cx, item: Item) -> bool {
+        item.is_node() && matches!(cx.g.op(item.node), Op::Var(_) | Op::Const(_))
+    }
+}
+
+impl Rs {
+    fn reduce(&mut self, name: &'static str, args: Vec<Template>) -> Template {
+        self.use_helper(name);
+        call(name, args)
+    }
+}
+
+/// Generate the source file.
+pub(crate) fn emit(p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
+    let g = &p.graph;
+    let ps = params(g, &src.decl_order());
+    let mut roots = vec![p.output];
+    roots.extend(&grads.nodes);
+    check_dims(g, &ps, &roots)?;
+
+    let mut namer = Namer::new(RUST_RESERVED);
+    let param_names = param_names(g, &ps, &mut namer);
+    let dims: Vec<String> = g
+        .dims
+        .dims
+        .iter()
+        .map(|d| match d.size {
+            Some(k) => k.to_string(),
+            None => {
+                let want = if param_names.contains(&d.name) {
+                    format!("n_{}", d.name)
+                } else {
+                    d.name.clone()
+                };
+                namer.claim(&want)
+            }
+        })
+        .collect();
+    let value_name = namer.claim("f");
+    let grad_names: Vec<String> = grads
+        .vars
+        .iter()
+        .map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name)))
+        .collect();
+    let mut root_names = vec![value_name];
+    root_names.extend(grad_names);
+
+    let cx = Cx {
+        g,
+        params: param_names,
+        dims,
+    };
+    let mut be = Rs {
+        derived: Derived::default(),
+        helpers: BTreeSet::new(),
+    };
+    let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
+
+    let mut out = String::new();
+    header(&mut out, &cx, &ps, src, &root_names, grads, &be.helpers);
+    function(&mut out, &cx, &ps, &lines, &root_names, grads);
+    checker(&mut out, &cx, &ps, p.output, grads, &root_names);
+    helpers(&mut out, &be.helpers);
+    Ok(out)
+}
+
+fn rust_type(s: Shape) -> &'static str {
+    if s.is_scalar() {
+        "f64"
+    } else {
+        "Mat<f64>"
+    }
+}
+
+fn describe(cx: &Cx, s: Shape) -> String {
+    match (s.rows, s.cols) {
+        (None, None) => "scalar".into(),
+        (Some(n), None) => format!("vector ({}×1)", cx.g.dims.name(n)),
+        (None, Some(n)) => format!("row vector (1×{})", cx.g.dims.name(n)),
+        (Some(m), Some(n)) => format!("matrix ({}×{})", cx.g.dims.name(m), cx.g.dims.name(n)),
+    }
+}
+
+fn header(
+    out: &mut String,
+    cx: &Cx,
+    ps: &[Param],
+    src: &Source,
+    roots: &[String],
+    grads: &Gradients,
+    used: &BTreeSet<&'static str>,
+) {
+    let g = cx.g;
+    out.push_str(
+        "//! Value and gradient of a scalar function, generated by matdiff.\n//!\n//! ```text\n",
+    );
+    for line in src.expr.lines() {
+        let _ = writeln!(out, "//! {line}");
+    }
+    if !src.decls.trim().is_empty() {
+        let _ = writeln!(out, "//! declarations: {}", src.decls.trim());
+    }
+    out.push_str("//! ```\n//!\n");
+    let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
+    let grad_list = if roots.len() == 2 {
+        roots[1].clone()
+    } else {
+        format!("({})", roots[1..].join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "//! `f_and_grad({})` returns `({}, {grad_list})`; each gradient has its variable's shape.",
+        args.join(", "),
+        roots[0]
+    );
+    for p in ps {
+        let v = &g.vars[p.var];
+        let sym = if v.symmetric { ", symmetric" } else { "" };
+        let _ = writeln!(
+            out,
+            "//! - `{}`: {}{sym}",
+            cx.params[p.var],
+            describe(cx, v.shape)
+        );
+    }
+    out.push_str("//!\n//! Non-scalars are `faer::Mat<f64>` (a vector is an n×1 matrix), scalars `f64`. Needs faer 0.24.\n");
+    for &v in &grads.vars {
+        if g.vars[v].symmetric {
+            let n = &g.vars[v].name;
+            let _ = writeln!(out, "//! `grad_{n}` treats the entries of `{n}` as independent; along symmetric perturbations\n//! the derivative is `grad_{n} + grad_{n}ᵀ - diag(grad_{n})`.");
+        }
+    }
+    out.push_str("//! `check_gradient(seed)` compares the gradient with central differences at random inputs.\n");
+    out.push_str("#![allow(non_snake_case, unused_variables, dead_code, clippy::all)]\n\n");
+    // Import exactly what the helpers use (the file should compile without warnings).
+    let solvers: Vec<&str> = [
+        ("inverse", "DenseSolveCore"),
+        ("solve", "Solve"),
+        ("solve_t", "Solve"),
+    ]
+    .iter()
+    .filter(|(h, _)| used.contains(h))
+    .map(|p| p.1)
+    .collect::<BTreeSet<_>>()
+    .into_iter()
+    .collect();
+    if !solvers.is_empty() {
+        let _ = writeln!(
+            out,
+            "use faer::linalg::solvers::{{{}}};",
+            solvers.join(", ")
+        );
+    }
+    out.push_str(if used.contains("factor") {
+        "use faer::{Mat, Side};\n"
+    } else {
+        "use faer::Mat;\n"
+    });
+}
+
+fn function(
+    out: &mut String,
+    cx: &Cx,
+    ps: &[Param],
+    lines: &[Line],
+    roots: &[String],
+    grads: &Gradients,
+) {
+    let g = cx.g;
+    let args: Vec<String> = ps
+        .iter()
+        .map(|p| {
+            let v = &g.vars[p.var];
+            let ty = if v.shape.is_scalar() {
+                "f64"
+            } else {
+                "&Mat<f64>"
+            };
+            format!("{}: {ty}", cx.params[p.var])
+        })
+        .collect();
+    let grad_types: Vec<&str> = grads
+        .vars
+        .iter()
+        .map(|&v| rust_type(g.vars[v].shape))
+        .collect();
+    let grad_type = if grad_types.len() == 1 {
+        grad_types[0].to_string()
+    } else {
+        format!("({})", grad_types.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "\n/// The value and the gradient{}.",
+        if grad_types.len() > 1 {
+            "s, one per variable"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "pub fn f_and_grad({}) -> (f64, {grad_type}) {{",
+        args.join(", ")
+    );
+    let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
+    for p in ps {
+        let v = &g.vars[p.var];
+        if v.shape.is_scalar() {
+            continue;
+        }
+        let name = &cx.params[p.var];
+        let want = describe(cx, v.shape);
+        let (rows, cols) = (v.shape.rows, v.shape.cols);
+        let new: Vec<String> = p
+            .binds
+            .iter()
+            .map(|&(_, d)| cx.dim(d).to_string())
+            .collect();
+        if !new.is_empty() {
+            let getters: Vec<String> = p
+                .binds
+                .iter()
+                .map(|&(axis, _)| {
+                    let row_axis = axis == 0 && rows.is_some();
+                    format!("{name}.{}()", if row_axis { "nrows" } else { "ncols" })
+                })
+                .collect();
+            if new.len() == 1 {
+                let _ = writeln!(out, "    let {} = {};", new[0], getters[0]);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "    let ({}) = ({});",
+                    new.join(", "),
+                    getters.join(", ")
+                );
+            }
+            for &(_, d) in &p.binds {
+                known[d as usize] = true;
+            }
+        }
+        // Check the full shape unless the bindings just read it off.
+        let trivially = p.binds.len() == [rows, cols].iter().flatten().count()
+            && cols.is_some()
+            && rows.is_some();
+        if !trivially {
+            let _ = writeln!(
+                out,
+                "    assert_eq!(({name}.nrows(), {name}.ncols()), ({}, {}), \"{name} should be a {want}\");",
+                rows.map_or("1".to_string(), |d| cx.dim(d).to_string()),
+                cols.map_or("1".to_string(), |d| cx.dim(d).to_string())
+            );
+        }
+    }
+    for l in lines {
+        let text = if l.copy && !g.shape(l.item.node).is_scalar() {
+            format!("{}.clone()", l.text)
+        } else {
+            l.text.clone()
+        };
+        let _ = writeln!(out, "    let {} = {text};", l.name);
+    }
+    let grads_ret = if roots.len() == 2 {
+        roots[1].clone()
+    } else {
+        format!("({})", roots[1..].join(", "))
+    };
+    let _ = writeln!(out, "    ({}, {grads_ret})", roots[0]);
+    out.push_str("}\n");
+}
+
+fn checker(
+    out: &mut String,
+    cx: &Cx,
+    ps: &[Param],
+    output: NodeId,
+    grads: &Gradients,
+    roots: &[String],
+) {
+    let g = cx.g;
+    let doms = domains(g, output);
+    let names: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
+    let call_with = |replace: Option<(usize, &str)>| -> String {
+        let args: Vec<String> = ps
+            .iter()
+            .map(|p| {
+                let name = match replace {
+                    Some((v, with)) if v == p.var => with.to_string(),
+                    _ => cx.params[p.var].clone(),
+                };
+                if g.vars[p.var].shape.is_scalar() {
+                    name
+                } else {
+                    format!("&{name}")
+                }
+            })
+            .collect();
+        format!("f_and_grad({})", args.join(", "))
+    };
+    // The checker's locals reuse the function's result names, which no parameter has.
+    let value = &roots[0];
+    let gname = |i: usize| roots[i + 1].clone();
+    let grad_pattern = if roots.len() == 2 {
+        roots[1].clone()
+    } else {
+        format!("({})", roots[1..].join(", "))
+    };
+    let finite: Vec<String> = grads
+        .vars
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if g.vars[v].shape.is_scalar() {
+                format!("{}.is_finite()", gname(i))
+            } else {
+                format!("finite(&{})", gname(i))
+            }
+        })
+        .collect();
+
+    out.push_str("\n/// Compare the gradient with central differences at random inputs of two size ranges; return\n/// the largest relative error, panic when it exceeds 1e-5.\npub fn check_gradient(seed: u64) -> f64 {\n");
+    out.push_str("    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n");
+    let _ = writeln!(
+        out,
+        "        let mut found = None;\n        for _ in 0..30 {{"
+    );
+    for p in ps {
+        for &(_, d) in &p.binds {
+            let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim(d));
+        }
+    }
+    for p in ps {
+        let v = &g.vars[p.var];
+        let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim(d).to_string());
+        let (rr, cc) = (dim(v.shape.rows), dim(v.shape.cols));
+        let Domain { spd, positive } = doms[p.var];
+        let value = if v.shape.is_scalar() {
+            "rng.uniform(0.5, 1.5)".to_string()
+        } else if spd && v.shape.is_square() {
+            format!("rng.spd({rr})")
+        } else if positive {
+            format!("rng.uniform_mat({rr}, {cc}, 0.5, 2.0)")
+        } else if v.symmetric {
+            format!("rng.symmetric({rr})")
+        } else {
+            format!("rng.normal_mat({rr}, {cc})")
+        };
+        let _ = writeln!(out, "            let {} = {value};", cx.params[p.var]);
+    }
+    let _ = writeln!(
+        out,
+        "            let ({value}, {grad_pattern}) = {};",
+        call_with(None)
+    );
+    let _ = writeln!(
+        out,
+        "            if {value}.is_finite() && {} {{",
+        finite.join(" && ")
+    );
+    let tuple = if names.len() == 1 {
+        names[0].to_string()
+    } else {
+        format!("({})", names.join(", "))
+    };
+    let _ = writeln!(out, "                found = Some({tuple});\n                break;\n            }}\n        }}");
+    let _ = writeln!(out, "        let {tuple} = found.expect(\"no random input found where f and its gradient are finite\");");
+    let _ = writeln!(
+        out,
+        "        let (_, {grad_pattern}) = {};",
+        call_with(None)
+    );
+    for (i, &v) in grads.vars.iter().enumerate() {
+        let name = &cx.params[v];
+        let var = &g.vars[v];
+        if var.shape.is_scalar() {
+            let _ = writeln!(
+                out,
+                "        let fd = fd_scalar({name}, |probe| {}.0);",
+                call_with(Some((v, "probe")))
+            );
+            let _ = writeln!(out, "        worst = worst.max(rel_err(&Mat::from_fn(1, 1, |_, _| fd), &Mat::from_fn(1, 1, |_, _| {})));", gname(i));
+        } else {
+            let sym = var.symmetric;
+            let _ = writeln!(
+                out,
+                "        let fd = fd_mat({name}.clone(), {sym}, |probe| {}.0);",
+                call_with(Some((v, "probe")))
+            );
+            let grad = if sym {
+                format!("&symmetrized(&{})", gname(i))
+            } else {
+                format!("&{}", gname(i))
+            };
+            let _ = writeln!(out, "        worst = worst.max(rel_err(&fd, {grad}));");
+        }
+    }
+    out.push_str("    }\n    assert!(worst <= 1e-5, \"gradient check failed: relative error {worst:.1e}\");\n    worst\n}\n");
+    out.push_str(CHECK_HELPERS);
+}
+
+/// Helpers for `check_gradient`, always present.
+const CHECK_HELPERS: &str = r#"
+/// A small xorshift generator with Box–Muller normals (no dependency beyond faer).
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next()
+    }
+    fn size(&mut self, lo: usize, hi: usize) -> usize {
+        lo + ((hi - lo + 1) as f64 * self.next()) as usize
+    }
+    fn normal(&mut self) -> f64 {
+        let (u1, u2) = (self.next().max(1e-300), self.next());
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+    fn normal_mat(&mut self, r: usize, c: usize) -> Mat<f64> {
+        Mat::from_fn(r, c, |_, _| self.normal())
+    }
+    fn uniform_mat(&mut self, r: usize, c: usize, lo: f64, hi: f64) -> Mat<f64> {
+        Mat::from_fn(r, c, |_, _| self.uniform(lo, hi))
+    }
+    fn symmetric(&mut self, n: usize) -> Mat<f64> {
+        let m = self.normal_mat(n, n);
+        Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]))
+    }
+    fn spd(&mut self, n: usize) -> Mat<f64> {
+        let b = self.normal_mat(n, n);
+        let a = &b * b.transpose();
+        Mat::from_fn(n, n, |i, j| a[(i, j)] / n as f64 + if i == j { 1.0 } else { 0.0 })
+    }
+}
+
+/// Central differences of `f` at `x0`, entry by entry; a symmetric `x0` is perturbed symmetrically.
+fn fd_mat(x0: Mat<f64>, symmetric: bool, f: impl Fn(Mat<f64>) -> f64) -> Mat<f64> {
+    let mut out = Mat::zeros(x0.nrows(), x0.ncols());
+    for j in 0..x0.ncols() {
+        for i in 0..x0.nrows() {
+            if symmetric && i < j {
+                continue;
+            }
+            let h = 1e-5 * x0[(i, j)].abs().max(1.0);
+            let at = |d: f64| {
+                let mut x = x0.clone();
+                x[(i, j)] += d;
+                if symmetric {
+                    x[(j, i)] = x[(i, j)];
+                }
+                f(x)
+            };
+            out[(i, j)] = (at(h) - at(-h)) / (2.0 * h);
+            if symmetric {
+                out[(j, i)] = out[(i, j)];
+            }
+        }
+    }
+    out
+}
+
+fn fd_scalar(x0: f64, f: impl Fn(f64) -> f64) -> f64 {
+    let h = 1e-5 * x0.abs().max(1.0);
+    (f(x0 + h) - f(x0 - h)) / (2.0 * h)
+}
+
+/// What a symmetric perturbation measures: G + Gᵀ off the diagonal.
+fn symmetrized(g: &Mat<f64>) -> Mat<f64> {
+    Mat::from_fn(g.nrows(), g.ncols(), |i, j| if i == j { g[(i, i)] } else { g[(i, j)] + g[(j, i)] })
+}
+
+/// Largest entrywise difference, relative to the larger of 1 and the largest entry.
+fn rel_err(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    let (mut diff, mut scale) = (0.0f64, 1.0f64);
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            diff = diff.max((a[(i, j)] - b[(i, j)]).abs());
+            scale = scale.max(a[(i, j)].abs()).max(b[(i, j)].abs());
+        }
+    }
+    if diff.is_nan() { f64::INFINITY } else { diff / scale }
+}
+
+fn finite(m: &Mat<f64>) -> bool {
+    (0..m.ncols()).all(|j| (0..m.nrows()).all(|i| m[(i, j)].is_finite()))
+}
+"#;
+
+/// Helper definitions, in a fixed order; each lists the helpers it calls.
+const HELPERS: &[(&str, &[&str], &str)] = &[
+    ("mm", &[], "fn mm(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {\n    a * b\n}\n"),
+    (
+        "chain",
+        &[],
+        r#"/// A product chain in the cheapest association order for the run-time sizes (matrix-chain DP).
+fn chain(fs: &[&Mat<f64>]) -> Mat<f64> {
+    let k = fs.len();
+    let dims: Vec<usize> = std::iter::once(fs[0].nrows()).chain(fs.iter().map(|m| m.ncols())).collect();
+    let mut cost = vec![vec![0f64; k]; k];
+    let mut split = vec![vec![0usize; k]; k];
+    for len in 2..=k {
+        for i in 0..=k - len {
+            let j = i + len - 1;
+            cost[i][j] = f64::INFINITY;
+            for s in i..j {
+                let c = cost[i][s] + cost[s + 1][j] + (dims[i] * dims[s + 1] * dims[j + 1]) as f64;
+                if c < cost[i][j] {
+                    cost[i][j] = c;
+                    split[i][j] = s;
+                }
+            }
+        }
+    }
+    fn go(fs: &[&Mat<f64>], split: &[Vec<usize>], i: usize, j: usize) -> Mat<f64> {
+        if i == j {
+            return fs[i].clone();
+        }
+        let s = split[i][j];
+        go(fs, split, i, s) * go(fs, split, s + 1, j)
+    }
+    go(fs, &split, 0, k - 1)
+}
+"#,
+    ),
+    ("tr", &[], "fn tr(a: &Mat<f64>) -> Mat<f64> {\n    a.transpose().to_owned()\n}\n"),
+    (
+        "lin",
+        &[],
+        "/// Σ cᵢ·Aᵢ + c (the constant added to every entry).\nfn lin(terms: &[(f64, &Mat<f64>)], c: f64) -> Mat<f64> {\n    let (r, k) = (terms[0].1.nrows(), terms[0].1.ncols());\n    let mut out = Mat::from_fn(r, k, |_, _| c);\n    for (w, a) in terms {\n        for j in 0..k {\n            for i in 0..r {\n                out[(i, j)] += w * a[(i, j)];\n            }\n        }\n    }\n    out\n}\n",
+    ),
+    ("scale", &[], "fn scale(s: f64, a: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), a.ncols(), |i, j| s * a[(i, j)])\n}\n"),
+    ("hadamard", &[], "fn hadamard(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] * b[(i, j)])\n}\n"),
+    ("map", &[], "fn map(a: &Mat<f64>, f: impl Fn(f64) -> f64) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), a.ncols(), |i, j| f(a[(i, j)]))\n}\n"),
+    ("full", &[], "fn full(r: usize, c: usize, v: f64) -> Mat<f64> {\n    Mat::from_fn(r, c, |_, _| v)\n}\n"),
+    ("eye", &[], "fn eye(n: usize) -> Mat<f64> {\n    Mat::identity(n, n)\n}\n"),
+    ("entries", &[], "fn entries(a: &Mat<f64>) -> impl Iterator<Item = f64> + '_ {\n    (0..a.ncols()).flat_map(move |j| (0..a.nrows()).map(move |i| a[(i, j)]))\n}\n"),
+    ("sum", &["entries"], "fn sum(a: &Mat<f64>) -> f64 {\n    entries(a).sum()\n}\n"),
+    ("sqnorm", &["entries"], "fn sqnorm(a: &Mat<f64>) -> f64 {\n    entries(a).map(|x| x * x).sum()\n}\n"),
+    ("norm1", &["entries"], "fn norm1(a: &Mat<f64>) -> f64 {\n    entries(a).map(f64::abs).sum()\n}\n"),
+    ("norm2", &["entries"], "fn norm2(a: &Mat<f64>) -> f64 {\n    entries(a).map(|x| x * x).sum::<f64>().sqrt()\n}\n"),
+    ("dot", &["entries"], "/// ⟨A, B⟩ = sum(A .* B).\nfn dot(a: &Mat<f64>, b: &Mat<f64>) -> f64 {\n    entries(a).zip(entries(b)).map(|(x, y)| x * y).sum()\n}\n"),
+    ("trace", &[], "fn trace(a: &Mat<f64>) -> f64 {\n    (0..a.nrows()).map(|i| a[(i, i)]).sum()\n}\n"),
+    ("det", &[], "fn det(a: &Mat<f64>) -> f64 {\n    a.determinant()\n}\n"),
+    ("diag", &[], "/// A vector (n×1) to a diagonal matrix.\nfn diag(v: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(v.nrows(), v.nrows(), |i, j| if i == j { v[(i, 0)] } else { 0.0 })\n}\n"),
+    ("diag_part", &[], "/// The diagonal of a square matrix as a vector (n×1).\nfn diag_part(a: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), 1, |i, _| a[(i, i)])\n}\n"),
+    (
+        "factor",
+        &[],
+        r#"/// A factorization made once per matrix and reused by its solves, inverse and log det.
+enum Factor {
+    Llt(faer::linalg::solvers::Llt<f64>),
+    Lu(faer::linalg::solvers::PartialPivLu<f64>),
+}
+
+/// Cholesky when `symmetric` and positive definite, else LU with partial pivoting.
+fn factor(a: &Mat<f64>, symmetric: bool) -> Factor {
+    if symmetric {
+        if let Ok(llt) = a.llt(Side::Lower) {
+            return Factor::Llt(llt);
+        }
+    }
+    Factor::Lu(a.partial_piv_lu())
+}
+"#,
+    ),
+    (
+        "solve",
+        &["factor"],
+        "/// K⁻¹·B.\nfn solve(f: &Factor, b: &Mat<f64>) -> Mat<f64> {\n    match f {\n        Factor::Llt(llt) => llt.solve(b),\n        Factor::Lu(lu) => lu.solve(b),\n    }\n}\n",
+    ),
+    (
+        "solve_t",
+        &["factor"],
+        "/// K⁻ᵀ·B.\nfn solve_t(f: &Factor, b: &Mat<f64>) -> Mat<f64> {\n    match f {\n        Factor::Llt(llt) => llt.solve(b),\n        Factor::Lu(lu) => lu.solve_transpose(b),\n    }\n}\n",
+    ),
+    (
+        "inverse",
+        &["factor"],
+        "fn inverse(f: &Factor) -> Mat<f64> {\n    match f {\n        Factor::Llt(llt) => llt.inverse(),\n        Factor::Lu(lu) => lu.inverse(),\n    }\n}\n",
+    ),
+    (
+        "logdet",
+        &["factor"],
+        r#"/// log det K; NaN when det K ≤ 0.
+fn logdet(f: &Factor) -> f64 {
+    match f {
+        Factor::Llt(llt) => {
+            let l = llt.L();
+            2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
+        }
+        Factor::Lu(lu) => {
+            let u = lu.U();
+            let n = u.nrows();
+            // The sign of det: the pivots' signs times the permutation's parity.
+            let fwd = lu.P().arrays().0;
+            let mut seen = vec![false; n];
+            let mut negative = false;
+            for i in 0..n {
+                if !seen[i] {
+                    let mut j = i;
+                    let mut len = 0;
+                    while !seen[j] {
+                        seen[j] = true;
+                        j = fwd[j];
+                        len += 1;
+                    }
+                    negative ^= len % 2 == 0;
+                }
+                negative ^= u[(i, i)] < 0.0;
+            }
+            if negative {
+                return f64::NAN;
+            }
+            (0..n).map(|i| u[(i, i)].abs().ln()).sum()
+        }
+    }
+}
+"#,
+    ),
+    ("sign", &[], "fn sign(x: f64) -> f64 {\n    if x > 0.0 {\n        1.0\n    } else if x < 0.0 {\n        -1.0\n    } else {\n        0.0\n    }\n}\n"),
+    ("relu", &[], "fn relu(x: f64) -> f64 {\n    x.max(0.0)\n}\n"),
+    ("step", &[], "fn step(x: f64) -> f64 {\n    if x > 0.0 {\n        1.0\n    } else {\n        0.0\n    }\n}\n"),
+    (
+        "sigmoid",
+        &[],
+        "/// 1 / (1 + e^-x), without overflow.\nfn sigmoid(x: f64) -> f64 {\n    if x >= 0.0 {\n        1.0 / (1.0 + (-x).exp())\n    } else {\n        let e = x.exp();\n        e / (1.0 + e)\n    }\n}\n",
+    ),
+    ("softplus", &[], "/// log(1 + e^x), without overflow.\nfn softplus(x: f64) -> f64 {\n    x.max(0.0) + (-x.abs()).exp().ln_1p()\n}\n"),
+    ("swish", &["sigmoid"], "fn swish(x: f64) -> f64 {\n    x * sigmoid(x)\n}\n"),
+];
+
+fn helpers(out: &mut String, used: &BTreeSet<&'static str>) {
+    // Close over dependencies.
+    let mut all: BTreeSet<&str> = used.iter().copied().collect();
+    loop {
+        let before = all.len();
+        for (name, deps, _) in HELPERS {
+            if all.contains(name) {
+                all.extend(deps.iter().copied());
+            }
+        }
+        if all.len() == before {
+            break;
+        }
+    }
+    for (name, _, body) in HELPERS {
+        if all.contains(name) {
+            out.push('\n');
+            out.push_str(body);
+        }
+    }
 }

@@ -3,31 +3,56 @@
 
 use crate::ir::NodeId;
 
-/// Something the generated code computes: an IR node's value, or a factorization of one.
+/// Something the generated code computes: an IR node's value, a factorization of one, or a
+/// value the code derives on the way (a solve inside a product).
 ///
-/// Ordered like the generated statements: a node's factorization comes right after the node.
+/// Ordered like the generated statements: a node's factorization right after the node, and a
+/// derived value right after the last item it depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Item {
     pub node: NodeId,
-    pub factor: bool,
+    pub kind: ItemKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum ItemKind {
+    Node,
+    Factor,
+    /// The backend's derived value number k.
+    Derived(u32),
 }
 
 impl Item {
     pub fn node(node: NodeId) -> Item {
         Item {
             node,
-            factor: false,
+            kind: ItemKind::Node,
         }
     }
     pub fn factor(node: NodeId) -> Item {
-        Item { node, factor: true }
+        Item {
+            node,
+            kind: ItemKind::Factor,
+        }
+    }
+    /// Derived value `k`, placed after `last`, the largest node it depends on.
+    pub fn derived(last: NodeId, k: u32) -> Item {
+        Item {
+            node: last,
+            kind: ItemKind::Derived(k),
+        }
+    }
+    pub fn is_factor(self) -> bool {
+        self.kind == ItemKind::Factor
+    }
+    pub fn is_node(self) -> bool {
+        self.kind == ItemKind::Node
     }
 }
 
 /// Binding strengths of written expressions (a higher number binds tighter).
 pub(crate) mod prec {
     pub const LOWEST: u8 = 0;
-    pub const CMP: u8 = 1;
     pub const ADD: u8 = 2;
     pub const MUL: u8 = 3;
     pub const NEG: u8 = 4;
@@ -133,6 +158,10 @@ impl Template {
             self = self.t(")");
         }
         self
+    }
+    /// The last item this template depends on: where a derived value made of it goes.
+    pub fn last_dependency(&self) -> NodeId {
+        self.holes().map(|h| h.node).max().unwrap_or(NodeId(0))
     }
     /// The items this template refers to, with repetition.
     pub fn holes(&self) -> impl Iterator<Item = Item> + '_ {
