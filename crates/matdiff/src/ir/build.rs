@@ -56,9 +56,13 @@ impl Graph {
     /// through nested sums (`-a + (-b - c)`).
     fn all_subtracted(&self, id: NodeId) -> bool {
         match self.op(id) {
-            Op::Lin(ts) if ts.len() > 1 => ts.iter().all(|&(c, t)| c.get() < 0.0 || self.all_subtracted(t)),
+            Op::Lin(ts) if ts.len() > 1 => ts.iter().all(|&(c, t)| self.subtracted(c.get(), t) || self.all_subtracted(t)),
             _ => false,
         }
+    }
+    /// Whether the term `c*t` is printed subtracted (a constant term by the sign of its value).
+    fn subtracted(&self, c: f64, t: NodeId) -> bool {
+        c * self.fill_value(t).unwrap_or(1.0) < 0.0
     }
 
     /// `a + b` when `id` is the sum `-a - b` (see `all_subtracted`).
@@ -69,7 +73,7 @@ impl Graph {
         let Op::Lin(ts) = self.op(id).clone() else { unreachable!() };
         let mut out = vec![];
         for (c, t) in ts {
-            if c.get() < 0.0 {
+            if self.subtracted(c.get(), t) {
                 out.push((-c.get(), t));
             } else {
                 let pos = self.negated_sum(t).expect("an all-subtracted nested sum");

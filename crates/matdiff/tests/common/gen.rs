@@ -241,7 +241,20 @@ impl Gen {
 
     /// A symmetric positive definite d×d matrix, well conditioned.
     fn spd(&mut self, d: D, depth: u32) -> E {
-        match self.rng.random_range(0..4) {
+        match self.rng.random_range(0..5) {
+            // A variable on its own: the numeric checks draw it well conditioned (symmetric
+            // positive definite, plus a skew part when it is not declared symmetric).
+            4 => {
+                let v = match d {
+                    D::N => atom(["A", "S"][self.rng.random_range(0..2)]),
+                    D::M => atom("G"),
+                };
+                if self.p(0.3) {
+                    self.transpose(&v)
+                } else {
+                    v
+                }
+            }
             0 | 1 => {
                 // X*X' + I with X of any width.
                 let k = self.rng.random_range(0..3);
@@ -338,7 +351,7 @@ impl Gen {
         }
         let d = depth - 1;
         loop {
-            let choice = self.rng.random_range(0..16);
+            let choice = self.rng.random_range(0..18);
             let e = match choice {
                 0 | 1 => {
                     let l = self.expr(sh, d);
@@ -393,10 +406,13 @@ impl Gen {
                     let r = self.expr(Sh(k, sh.1), d);
                     self.bin(&l, "*", &r, PROD)
                 }
-                13 => match self.special(sh, d) {
-                    Some(e) => e,
-                    None => continue,
-                },
+                // Square matrices get their inverses, powers and diagonals more often.
+                13 | 16 | 17 if choice == 13 || sh.square().is_some() => {
+                    match self.special(sh, d) {
+                        Some(e) => e,
+                        None => continue,
+                    }
+                }
                 14 => {
                     if sh.scalar() {
                         self.reduction(d)
