@@ -7,6 +7,7 @@ use crate::error::{Error, Input, Result};
 use crate::ir::{Func, Graph, NodeId, Op};
 use crate::shape::DimId;
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write;
 
 /// Names and sizes the templates are written with.
 pub(crate) struct Cx<'a> {
@@ -229,9 +230,8 @@ pub(crate) fn schedule(
     // Build templates from the roots down; a template only refers to smaller items, so
     // taking the largest pending item first sees every user of an item before the item.
     let mut templates: HashMap<Item, Template> = HashMap::new();
-    let mut count: HashMap<Item, u32> = HashMap::new();
     let mut pending: BTreeSet<Item> = roots.iter().map(|&r| Item::node(r)).collect();
-    let mut live = vec![];
+    let mut all = vec![];
     while let Some(it) = pending.pop_last() {
         let t = match it.kind {
             ItemKind::Node => be.node(cx, it.node),
@@ -240,42 +240,69 @@ pub(crate) fn schedule(
         };
         for h in t.holes() {
             debug_assert!(h < it, "templates refer to smaller items");
-            *count.entry(h).or_insert(0) += 1;
             pending.insert(h);
         }
         templates.insert(it, t);
+        all.push(it);
+    }
+    all.reverse();
+
+    // Equal code is one value: an item whose template, with its holes resolved, is an earlier
+    // item's template is that item (IR nodes that differ but are written alike, the same solve
+    // reached from two products); an alias is the value it names.
+    let mut rep: HashMap<Item, Item> = HashMap::new();
+    let mut by_code: HashMap<String, Item> = HashMap::new();
+    for &it in &all {
+        let t = &templates[&it];
+        let r = if t.prec == prec::INHERIT {
+            rep[&t.holes().next().expect("an alias has one hole")]
+        } else {
+            *by_code.entry(code_key(t, &rep)).or_insert(it)
+        };
+        rep.insert(it, r);
+    }
+
+    // Uses of each value in the code, from the roots down.
+    let mut count: HashMap<Item, u32> = HashMap::new();
+    let mut pending: BTreeSet<Item> = roots.iter().map(|&r| rep[&Item::node(r)]).collect();
+    let mut live = vec![];
+    while let Some(it) = pending.pop_last() {
+        for h in templates[&it].holes() {
+            let h = rep[&h];
+            *count.entry(h).or_insert(0) += 1;
+            pending.insert(h);
+        }
         live.push(it);
     }
     live.reverse();
 
     let mut root_of: HashMap<Item, usize> = HashMap::new();
     for (i, &r) in roots.iter().enumerate() {
-        root_of.entry(Item::node(r)).or_insert(i);
+        root_of.entry(rep[&Item::node(r)]).or_insert(i);
     }
     // A matrix that is factored reads best under its own name (`K = …; K_chol = …`).
-    let factored: Vec<Item> = templates
-        .keys()
+    let factored: Vec<Item> = live
+        .iter()
         .filter(|it| it.is_factor())
-        .map(|it| Item::node(it.node))
+        .map(|it| rep[&Item::node(it.node)])
         .collect();
     let mut named: HashMap<Item, String> = HashMap::new();
     let mut inline: HashMap<Item, (String, u8)> = HashMap::new();
     let mut lines = vec![];
     for it in live {
-        let (text, p) = expand(cx, &templates[&it], &named, &inline);
-        // Another value under a new name (a vector's transpose, a shared solve) is never named.
-        let alias = templates[&it].prec == prec::INHERIT;
-        let trivial = alias || be.trivial(cx, it);
+        let (text, p) = expand(cx, &templates[&it], &rep, &named, &inline);
+        let trivial = be.trivial(cx, it);
         let name = match root_of.get(&it) {
             // A returned value that other values use gets a neutral local name, and is
             // returned under its own name at the end (`f = 0.5 * (r @ r)`, not `grad_b @ grad_b`).
             Some(&i) if !trivial && !count.contains_key(&it) => Some(root_names[i].clone()),
             Some(_) if !trivial => Some(namer.numbered("t")),
             _ if it.is_factor() => {
-                let base = named.get(&Item::node(it.node)).cloned().or_else(|| {
-                    cx.is_var(Item::node(it.node))
-                        .then(|| inline[&Item::node(it.node)].0.clone())
-                });
+                let k = rep[&Item::node(it.node)];
+                let base = named
+                    .get(&k)
+                    .cloned()
+                    .or_else(|| cx.is_var(k).then(|| inline[&k].0.clone()));
                 Some(namer.claim(&be.factor_name(cx, it.node, base.as_deref())))
             }
             _ if !trivial
@@ -304,33 +331,47 @@ pub(crate) fn schedule(
     }
     // Roots that are plain inputs or constants, or the same value as an earlier root.
     for (i, &r) in roots.iter().enumerate() {
-        let it = Item::node(r);
+        let it = rep[&Item::node(r)];
         if named.get(&it) == Some(&root_names[i]) {
             continue;
         }
         let (text, copy) = match named.get(&it) {
             Some(other) => (other.clone(), true),
             None => {
-                // An alias of a named value, or a parameter: the text is a name, to be copied.
                 let text = inline[&it].0.clone();
-                let copy = named.values().any(|n| *n == text) || cx.params.contains(&text);
+                let copy = cx.is_var(it);
                 (text, copy)
             }
         };
         lines.push(Line {
             name: root_names[i].clone(),
             text,
-            item: it,
+            item: Item::node(r),
             copy,
         });
     }
     lines
 }
 
+/// A template's code with its holes resolved: equal keys are equal computations.
+fn code_key(t: &Template, rep: &HashMap<Item, Item>) -> String {
+    let mut key = format!("{}|", t.prec);
+    for piece in &t.pieces {
+        match piece {
+            Piece::Text(s) => key.push_str(s),
+            Piece::Hole { item, min, borrow } => {
+                let _ = write!(key, "\u{1}{:?}/{min}/{borrow}\u{1}", rep[item]);
+            }
+        }
+    }
+    key
+}
+
 /// Fill a template's holes with names or inline text.
 fn expand(
     cx: &Cx,
     t: &Template,
+    rep: &HashMap<Item, Item>,
     named: &HashMap<Item, String>,
     inline: &HashMap<Item, (String, u8)>,
 ) -> (String, u8) {
@@ -340,6 +381,7 @@ fn expand(
         match piece {
             Piece::Text(s) => out.push_str(s),
             Piece::Hole { item, min, borrow } => {
+                let item = &rep[item];
                 let (text, p) = match named.get(item) {
                     Some(n) => (n.clone(), prec::ATOM),
                     None => inline[item].clone(),
