@@ -244,6 +244,52 @@ mod gen {
     }
 }
 
+/// Whether another suite's case is one this suite can run: it type-checks, its gradients
+/// exist, it exports (no dimension only `eye(k)` knows), and matdiff's value is finite
+/// somewhere. Their files may hold error cases on purpose.
+fn exportable(c: &Case) -> bool {
+    let Ok(mut p) = Problem::new(&c.expr, &c.decls) else {
+        return false;
+    };
+    let wrt: Vec<&str> = c.wrt.iter().map(|s| s.as_str()).collect();
+    let Ok(grads) = p.gradients(&wrt) else {
+        return false;
+    };
+    emit(
+        &p,
+        &grads,
+        Lang::Numpy,
+        Source {
+            expr: &c.expr,
+            decls: &c.decls,
+        },
+    )
+    .is_ok()
+        && finite_point(&p, &grads.nodes, 0).is_some()
+}
+
+/// Random inputs (sizes 2..5) where matdiff's value and gradients are finite, and those values.
+fn finite_point(
+    p: &Problem,
+    grads: &[matdiff::NodeId],
+    seed: u64,
+) -> Option<(matdiff::Env, Vec<Mat<f64>>)> {
+    let g = &p.graph;
+    let mut roots = vec![p.output];
+    roots.extend(grads);
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..30).find_map(|_| {
+        let dims = random_dims(g, &mut rng, 2, 5);
+        let env = random_env(g, p.output, dims, &mut rng);
+        check_sizes(g, &roots, &env).ok()?;
+        let vals = eval(g, &roots, &env);
+        let finite = vals
+            .iter()
+            .all(|m| (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite())));
+        finite.then_some((env, vals))
+    })
+}
+
 fn all_cases() -> Vec<Case> {
     let mut cases: Vec<Case> = EXAMPLES
         .iter()
@@ -269,11 +315,7 @@ fn all_cases() -> Vec<Case> {
             .collect();
         files.sort();
         for f in files {
-            cases.extend(
-                read_cases(&f)
-                    .into_iter()
-                    .filter(|c| Problem::new(&c.expr, &c.decls).is_ok()),
-            );
+            cases.extend(read_cases(&f).into_iter().filter(exportable));
         }
     }
     cases.extend(gen::corpus(7, 60));
@@ -321,24 +363,12 @@ fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
     let g = &p.graph;
     let mut roots = vec![p.output];
     roots.extend(&grads.nodes);
-    let mut rng = StdRng::seed_from_u64(1000 + index as u64);
-    let (env, vals) = (0..30)
-        .find_map(|_| {
-            let dims = random_dims(g, &mut rng, 2, 5);
-            let env = random_env(g, p.output, dims, &mut rng);
-            check_sizes(g, &roots, &env).ok()?;
-            let vals = eval(g, &roots, &env);
-            let finite = vals
-                .iter()
-                .all(|m| (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite())));
-            finite.then_some((env, vals))
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "{}: no random point where matdiff's value is finite",
-                case.name
-            )
-        });
+    let (env, vals) = finite_point(&p, &grads.nodes, 1000 + index as u64).unwrap_or_else(|| {
+        panic!(
+            "{}: no random point where matdiff's value is finite",
+            case.name
+        )
+    });
     let params = parameters(&p, lang, src);
     let inputs: serde_json::Map<String, Json> = params
         .iter()
