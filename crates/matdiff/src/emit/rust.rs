@@ -225,10 +225,16 @@ impl Rs {
         let g = cx.g;
         let mut konst = 0.0;
         let mut terms: Vec<(f64, NodeId)> = vec![];
-        for (c, t) in ts {
-            match g.fill_value(*t) {
-                Some(k) => konst += c.get() * k,
-                None => terms.push((c.get(), *t)),
+        // A matrix sum of sums is one pass over the entries: inner sums are opened up.
+        let flatten = !g.shape(n).is_scalar();
+        let mut work: Vec<(f64, NodeId)> = ts.iter().rev().map(|(c, t)| (c.get(), *t)).collect();
+        while let Some((c, t)) = work.pop() {
+            match (g.fill_value(t), g.op(t)) {
+                (Some(k), _) => konst += c * k,
+                (None, Op::Lin(inner)) if flatten => {
+                    work.extend(inner.iter().rev().map(|(ci, ti)| (c * ci.get(), *ti)))
+                }
+                _ => terms.push((c, t)),
             }
         }
         if !g.shape(n).is_scalar() && terms.len() == 1 && konst == 0.0 {
