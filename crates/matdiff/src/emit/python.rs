@@ -53,6 +53,17 @@ struct Py {
 
 /// A number as Python reads it back exactly.
 fn lit(x: f64) -> Template {
+    // Constant folding can overflow (`exp(1000)`): still valid code.
+    if !x.is_finite() {
+        let s = if x.is_nan() {
+            "float(\"nan\")"
+        } else if x > 0.0 {
+            "float(\"inf\")"
+        } else {
+            "-float(\"inf\")"
+        };
+        return Template::text(s, if x < 0.0 { prec::NEG } else { prec::ATOM });
+    }
     let s = if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{x:.1}")
     } else {

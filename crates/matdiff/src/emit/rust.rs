@@ -27,6 +27,17 @@ struct Rs {
 
 /// A number as Rust reads it back exactly (always with a `.` or an exponent: an f64 literal).
 fn lit(x: f64) -> Template {
+    // Constant folding can overflow (`exp(1000)`): still valid code.
+    if !x.is_finite() {
+        let s = if x.is_nan() {
+            "f64::NAN"
+        } else if x > 0.0 {
+            "f64::INFINITY"
+        } else {
+            "f64::NEG_INFINITY"
+        };
+        return Template::text(s, prec::ATOM);
+    }
     let s = if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{x:.1}")
     } else {
