@@ -245,13 +245,39 @@ impl Graph {
             let sym = self.node(x).symmetric;
             return self.intern(Op::Scale(s, x), xs, sym);
         }
-        // Scalar times scalar: merge powers of the same base, then order the factors.
-        let ((bs, ps), (bx, px)) = (self.split_pow(s), self.split_pow(x));
-        if bs == bx {
-            return self.pow(bs, ps + px);
+        // Scalar times scalar: one flat product of powers, like bases merged (b*b is b^2,
+        // e/e is 1), factors in id order, so equal products are one node however grouped.
+        let mut fs = vec![];
+        self.scalar_factors(s, &mut fs);
+        self.scalar_factors(x, &mut fs);
+        fs.sort_by_key(|f| f.0);
+        let mut merged: Vec<(NodeId, f64)> = vec![];
+        for (b, p) in fs {
+            match merged.last_mut() {
+                Some(last) if last.0 == b => last.1 += p,
+                _ => merged.push((b, p)),
+            }
         }
-        let (a, b) = if s <= x { (s, x) } else { (x, s) };
-        self.intern(Op::Scale(a, b), Shape::SCALAR, true)
+        let mut product: Option<NodeId> = None;
+        for (b, p) in merged.into_iter().filter(|f| f.1 != 0.0) {
+            let f = self.pow(b, p);
+            product = Some(match product {
+                None => f,
+                Some(acc) => self.intern(Op::Scale(acc, f), Shape::SCALAR, true),
+            });
+        }
+        product.unwrap_or_else(|| self.constant(1.0))
+    }
+
+    /// The factors `(base, power)` of a scalar product chain.
+    fn scalar_factors(&self, n: NodeId, out: &mut Vec<(NodeId, f64)>) {
+        match *self.op(n) {
+            Op::Scale(a, b) if self.shape(n).is_scalar() => {
+                self.scalar_factors(a, out);
+                self.scalar_factors(b, out);
+            }
+            _ => out.push(self.split_pow(n)),
+        }
     }
 
     /// Product chain of non-scalar factors (scalars, if any, are pulled out).
