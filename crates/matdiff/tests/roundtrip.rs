@@ -139,13 +139,13 @@ fn property_corpus_gradients_round_trip() {
         "{nonfinite} gradients had no finite point (over 2%)"
     );
     assert!(
-        idempotent * 4 >= 3 * n,
-        "only {idempotent} of {n} gradients print the same after a round trip (under 75%)"
+        idempotent * 100 >= 85 * n,
+        "only {idempotent} of {n} gradients print the same after a round trip (under 85%)"
     );
 }
 
 #[test]
-#[ignore = "printing is canonical for the seeds but not yet for every random gradient (about 80% are)"]
+#[ignore = "printing is canonical for the seeds but not yet for every random gradient (about 92% are)"]
 fn printing_is_idempotent_on_the_corpus() {
     let (outcomes, fails) = corpus_roundtrip();
     assert!(fails.is_empty(), "{}", fails.join("\n"));
