@@ -154,8 +154,9 @@ impl Gen {
         }
     }
     fn constant(&mut self) -> E {
-        let c = [0.5, 2.0, 3.0, 1.5, 0.25, 0.1][self.rng.random_range(0..6)];
-        atom(format!("{c}"))
+        let c =
+            ["0.5", "2", "3", "1.5", "0.25", "0.1", "1e-1", "2.5e0"][self.rng.random_range(0..8)];
+        atom(c)
     }
 
     /// A leaf: a variable (possibly transposed), a constant, or a short product of leaves.
@@ -551,6 +552,13 @@ impl Gen {
             return self.reduction(depth - 1).s;
         }
         let e = self.expr(sh, depth);
+        // Sometimes through a definition, used once or twice: `h = ...; sum(h.*h) + sum(h)`.
+        let (def, e) = if self.p(0.2) {
+            let sep = if self.p(0.5) { "; " } else { "\n" };
+            (Some(format!("h = {}{sep}", e.s)), atom("h"))
+        } else {
+            (None, e)
+        };
         let wrapped = match self.rng.random_range(0..6) {
             0 => self.call("sum", &e),
             1 => {
@@ -559,7 +567,10 @@ impl Gen {
                 let half = atom("0.5");
                 self.bin(&half, "*", &sq, PROD)
             }
-            2 if sh.square().is_some() => self.call("tr", &e),
+            2 if sh.square().is_some() => {
+                let f = if self.p(0.3) { "trace" } else { "tr" };
+                self.call(f, &e)
+            }
             3 => {
                 // u'*E*v with variables of matching shapes, or a Frobenius product.
                 let u = sh.0.map(|r| self.leaf(Sh(Some(r), None)));
@@ -588,7 +599,11 @@ impl Gen {
                 self.power(&n, "^", 2.0)
             }
         };
-        wrapped.s
+        match def {
+            Some(def) if self.p(0.5) => format!("{def}{} + sum(h)", wrapped.s),
+            Some(def) => format!("{def}{}", wrapped.s),
+            None => wrapped.s,
+        }
     }
 }
 
