@@ -160,23 +160,42 @@ fn col(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
     m.col(j).try_as_col_major().map(|c| c.as_slice())
 }
 
-/// out[i,j] = f(a[i,j]) with a fast path over contiguous columns.
-fn map1(mut out: MatMut<'_, f64>, a: MatRef<'_, f64>, f: impl Fn(f64) -> f64) {
-    for j in 0..out.ncols() {
-        let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
-        match (oc, col(a, j)) {
-            (Some(o), Some(x)) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)),
-            _ => (0..out.nrows()).for_each(|i| out[(i, j)] = f(a[(i, j)])),
-        }
-    }
+/// Transcendental maps over arrays at least this large use two threads (split by columns).
+const PARALLEL_ENTRIES: usize = 1 << 15;
+
+/// out[i,j] = f(a[i,j]) with a fast path over contiguous columns, split across threads when large.
+fn map1(out: MatMut<'_, f64>, a: MatRef<'_, f64>, f: impl Fn(f64) -> f64 + Sync) {
+    map2_ref(out, a, a, &|x, _| f(x), usize::MAX)
 }
 
-fn map2(mut out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn(f64, f64) -> f64) {
-    for j in 0..out.ncols() {
+/// `map1` for expensive functions: worth a second thread on large arrays.
+fn map1_heavy(out: MatMut<'_, f64>, a: MatRef<'_, f64>, f: impl Fn(f64) -> f64 + Sync) {
+    map2_ref(out, a, a, &|x, _| f(x), PARALLEL_ENTRIES)
+}
+
+fn map2(out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn(f64, f64) -> f64 + Sync) {
+    map2_ref(out, a, b, &f, usize::MAX)
+}
+
+fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(mut out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: &F, split: usize) {
+    let (r, c) = (out.nrows(), out.ncols());
+    if r * c >= split && c >= 2 {
+        let h = c / 2;
+        let (o1, o2) = out.split_at_col_mut(h);
+        let (a1, a2) = a.split_at_col(h);
+        let (b1, b2) = b.split_at_col(h);
+        // Scoped OS threads, not rayon: rayon's idle workers spin and slow faer's own pool.
+        std::thread::scope(|sc| {
+            sc.spawn(|| map2_ref(o1, a1, b1, f, usize::MAX));
+            map2_ref(o2, a2, b2, f, usize::MAX);
+        });
+        return;
+    }
+    for j in 0..c {
         let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
         match (oc, col(a, j), col(b, j)) {
             (Some(o), Some(x), Some(y)) => o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| *o = f(x, y)),
-            _ => (0..out.nrows()).for_each(|i| out[(i, j)] = f(a[(i, j)], b[(i, j)])),
+            _ => (0..r).for_each(|i| out[(i, j)] = f(a[(i, j)], b[(i, j)])),
         }
     }
 }
@@ -201,14 +220,12 @@ fn reduce2(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
 }
 
 /// Accumulate out += c·a, columnwise.
-fn axpy(mut out: MatMut<'_, f64>, c: f64, a: MatRef<'_, f64>) {
-    for j in 0..out.ncols() {
-        let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
-        match (oc, col(a, j)) {
-            (Some(o), Some(x)) => o.iter_mut().zip(x).for_each(|(o, &x)| *o += c * x),
-            _ => (0..out.nrows()).for_each(|i| out[(i, j)] += c * a[(i, j)]),
-        }
-    }
+fn axpy(out: MatMut<'_, f64>, c: f64, a: MatRef<'_, f64>) {
+    // out is read and written in place: route through map2 with out's own values.
+    let cur: MatRef<'_, f64> = out.rb();
+    // SAFETY-free: map2 reads `cur[i,j]` before writing out[i,j], entry by entry.
+    let cur: MatRef<'_, f64> = unsafe { std::mem::transmute::<MatRef<'_, f64>, MatRef<'_, f64>>(cur) };
+    map2(out, cur, a, |o, x| o + c * x)
 }
 
 fn set_scalar(mut out: MatMut<'_, f64>, x: f64) {
@@ -260,8 +277,16 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
             }
         }
         Step::Map { f, a, .. } => {
-            let f: Func = *f;
-            map1(out, ctx.get(*a), |x| f.apply(x))
+            let a = ctx.get(*a);
+            // The hot activations get branch-free loops; the rest share Func::apply.
+            match *f {
+                Func::Sigmoid => map1_heavy(out, a, |x| 1.0 / (1.0 + (-x).exp())),
+                Func::Swish => map1_heavy(out, a, |x| x / (1.0 + (-x).exp())),
+                Func::Relu => map1(out, a, |x| x.max(0.0)),
+                Func::Exp => map1_heavy(out, a, f64::exp),
+                Func::Tanh => map1_heavy(out, a, f64::tanh),
+                f => map1_heavy(out, a, |x| f.apply(x)),
+            }
         }
         Step::Gemm { a, b, .. } => {
             let (a, b) = (ctx.get(*a), ctx.get(*b));
