@@ -53,10 +53,21 @@ fn main() {
         let inputs: Vec<MatRef<'_, f64>> = ready.inputs.iter().map(|m| m.as_ref()).collect();
         let (f_ms, n1) = time(&mut ready.value, &inputs);
         let (vg_ms, n2) = time(&mut ready.value_grad, &inputs);
-        eprintln!("{:28} {:24} value {f_ms:8.2} ms   value+grad {vg_ms:8.2} ms   ratio {:.2}", b.title, b.sizes, vg_ms / f_ms);
+        eprintln!(
+            "{:28} {:24} value {f_ms:8.2} ms   value+grad {vg_ms:8.2} ms   ratio {:.2}",
+            b.title,
+            b.sizes,
+            vg_ms / f_ms
+        );
         rows.push(json!({"problem": b.id, "title": b.title, "sizes": b.sizes, "expr": b.expr, "wrt": b.wrt,
                          "fn_ms": f_ms, "fn_plus_grad_ms": vg_ms, "ratio": vg_ms / f_ms, "reps": [n1, n2]}));
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    println!("{}", serde_json::to_string_pretty(&json!({"impl": "matdiff compiled (faer)", "threads": threads, "quick": quick, "rows": rows})).unwrap());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(
+            &json!({"impl": "matdiff compiled (faer)", "threads": threads, "quick": quick, "rows": rows})
+        )
+        .unwrap()
+    );
 }

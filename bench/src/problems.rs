@@ -70,7 +70,12 @@ pub fn problems(quick: bool) -> Vec<Bench> {
         decls: "U: matrix(d,q); S: symmetric(d); Nobs: scalar; s: scalar",
         wrt: &["U"],
         sizes: format!("d={d5}, q={q5}"),
-        values: vec![("U", randn(&mut rng, d5, q5, 1.0 / (q5 as f64).sqrt())), ("S", s5), ("Nobs", scalar(500.0)), ("s", scalar(0.5))],
+        values: vec![
+            ("U", randn(&mut rng, d5, q5, 1.0 / (q5 as f64).sqrt())),
+            ("S", s5),
+            ("Nobs", scalar(500.0)),
+            ("s", scalar(0.5)),
+        ],
     };
     let (din, h, c, b) = if quick { (196, 128, 10, 64) } else { (784, 512, 10, 256) };
     let p3 = Bench {

@@ -32,19 +32,12 @@ pub fn render(err: &Error, src: &Sources) -> String {
         return out;
     };
     // ariadne counts chars, the core counts bytes.
-    let to_char = |b: usize| {
-        text.get(..b.min(text.len()))
-            .map_or(0, |s| s.chars().count())
-    };
+    let to_char = |b: usize| text.get(..b.min(text.len())).map_or(0, |s| s.chars().count());
     let (start, end) = (to_char(span.start), to_char(span.end.max(span.start)));
     let shown = Window::new(text, start);
     let (start, end) = (shown.map(start), shown.map(end));
     let end = if end == start { start + 1 } else { end };
-    let label = if err.label.is_empty() {
-        "here".to_string()
-    } else {
-        err.label.clone()
-    };
+    let label = if err.label.is_empty() { "here".to_string() } else { err.label.clone() };
     let mut report = Report::build(ReportKind::Error, (name, start..end))
         .with_config(Config::default().with_color(false))
         .with_message(&err.message)
@@ -55,11 +48,7 @@ pub fn render(err: &Error, src: &Sources) -> String {
     let mut buf = Vec::new();
     // Pad so a span at the very end (e.g. "unexpected end of input") has a character to point at.
     let padded = format!("{} ", shown.text);
-    if report
-        .finish()
-        .write((name, Source::from(padded)), &mut buf)
-        .is_err()
-    {
+    if report.finish().write((name, Source::from(padded)), &mut buf).is_err() {
         return format!("error: {}\n", err.message);
     }
     // Lower-case `error:` like the unspanned messages (ariadne's custom kinds ignore `with_color`).
@@ -89,12 +78,7 @@ struct Window {
 
 impl Window {
     fn new(text: &str, start: usize) -> Window {
-        let mut w = Window {
-            text: String::new(),
-            lines: vec![],
-            line: 0,
-            columns: None,
-        };
+        let mut w = Window { text: String::new(), lines: vec![], line: 0, columns: None };
         let mut first = 0;
         for (i, line) in text.split('\n').enumerate() {
             let chars: Vec<char> = line.chars().collect();
@@ -103,9 +87,7 @@ impl Window {
             let from = if len <= MAX_LINE {
                 0
             } else if holds_start {
-                (start - first)
-                    .saturating_sub(CONTEXT_BEFORE)
-                    .min(len.saturating_sub(MAX_LINE))
+                (start - first).saturating_sub(CONTEXT_BEFORE).min(len.saturating_sub(MAX_LINE))
             } else {
                 0
             };
@@ -137,9 +119,7 @@ impl Window {
 
     /// Where original char offset `c` lands in the shown text (clamped into its line's window).
     fn map(&self, c: usize) -> usize {
-        let Some(&(first, shown_first, from, keep, ellipsis)) =
-            self.lines.iter().rev().find(|l| l.0 <= c)
-        else {
+        let Some(&(first, shown_first, from, keep, ellipsis)) = self.lines.iter().rev().find(|l| l.0 <= c) else {
             return c;
         };
         let col = c - first;

@@ -12,20 +12,13 @@ struct Out {
 }
 
 fn matdiff(args: &[&str]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .args(args)
-        .output()
-        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_matdiff")).args(args).output().unwrap();
     let out = Out {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into(),
         stderr: String::from_utf8_lossy(&o.stderr).into(),
     };
-    assert!(
-        !out.stderr.contains("panicked"),
-        "{args:?} panicked:\n{}",
-        out.stderr
-    );
+    assert!(!out.stderr.contains("panicked"), "{args:?} panicked:\n{}", out.stderr);
     out
 }
 
@@ -33,14 +26,9 @@ const AE: &str = "0.5*norm2(W'*W*x - x)^2";
 const AE_DECL: &str = "W: matrix(m,n); x: vector(n)";
 
 fn check_json(expr: &str, decl: &str, wrt: &str, claim: &str) -> (i32, Json) {
-    let o = matdiff(&[
-        "check", expr, "--decl", decl, "--wrt", wrt, "--claim", claim, "--format", "json",
-    ]);
+    let o = matdiff(&["check", expr, "--decl", decl, "--wrt", wrt, "--claim", claim, "--format", "json"]);
     assert!(o.code == 0 || o.code == 1, "exit {}: {}", o.code, o.stderr);
-    (
-        o.code,
-        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout)),
-    )
+    (o.code, serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout)))
 }
 
 fn repo() -> PathBuf {
@@ -49,16 +37,8 @@ fn repo() -> PathBuf {
 
 #[test]
 fn right_claim_exits_0() {
-    let o = matdiff(&[
-        "check",
-        AE,
-        "--decl",
-        AE_DECL,
-        "--wrt",
-        "W",
-        "--claim",
-        "W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)'",
-    ]);
+    let o =
+        matdiff(&["check", AE, "--decl", AE_DECL, "--wrt", "W", "--claim", "W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)'"]);
     assert_eq!(o.code, 0, "{}", o.stdout);
     assert!(o.stdout.starts_with("right:"), "{}", o.stdout);
     let (code, j) = check_json(AE, AE_DECL, "W", "W(W^T W - I)xx^T + Wxx^T(W^T W - I)");
@@ -66,8 +46,7 @@ fn right_claim_exits_0() {
     assert_eq!(j["verdict"], "right");
     assert_eq!(j["method"], "numeric");
     assert!(
-        j["confidence"]["points"].as_u64().unwrap() >= 6
-            && j["confidence"]["settings"].as_u64().unwrap() >= 3,
+        j["confidence"]["points"].as_u64().unwrap() >= 6 && j["confidence"]["settings"].as_u64().unwrap() >= 3,
         "{j}"
     );
     assert!(j["confidence"]["tolerance"].as_f64().unwrap() <= 1e-6);
@@ -88,10 +67,7 @@ fn wrong_claim_has_a_reproducible_counterexample() {
     let diag = &j["diagnosis"][0];
     assert_eq!(diag["kind"], "missing_path", "{j}");
     assert_eq!(diag["factor"], 2.0);
-    assert!(
-        diag["missing"][0].as_str().unwrap().contains("W'"),
-        "{diag}"
-    );
+    assert!(diag["missing"][0].as_str().unwrap().contains("W'"), "{diag}");
     let cx = &j["counterexample"];
     for (_, k) in cx["dims"].as_object().unwrap() {
         assert!((2..=3).contains(&k.as_u64().unwrap()), "{cx}");
@@ -108,72 +84,29 @@ fn wrong_claim_has_a_reproducible_counterexample() {
     let g = eval(j["gradient"].as_str().unwrap());
     let c = eval(claim);
     let flat = |v: &Json| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
-            .collect()
+        v.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap())).collect()
     };
     let (g, c) = (flat(&g), flat(&c));
-    let diff = g
-        .iter()
-        .zip(&c)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let diff = g.iter().zip(&c).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     let reported = cx["max_diff"].as_f64().unwrap();
-    assert!(
-        (diff - reported).abs() <= 1e-4 * reported.max(1.0),
-        "eval gives {diff}, check reported {reported}"
-    );
-    assert!(g
-        .iter()
-        .zip(flat(&cx["gradient"]).iter())
-        .all(|(a, b)| (a - b).abs() <= 1e-4 * a.abs().max(1.0)));
+    assert!((diff - reported).abs() <= 1e-4 * reported.max(1.0), "eval gives {diff}, check reported {reported}");
+    assert!(g.iter().zip(flat(&cx["gradient"]).iter()).all(|(a, b)| (a - b).abs() <= 1e-4 * a.abs().max(1.0)));
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn diagnoses_in_json() {
     let cases: &[(&str, &str, &str, &str, &str)] = &[
-        (
-            AE,
-            AE_DECL,
-            "W",
-            "(W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)')'",
-            "shape",
-        ),
-        (
-            AE,
-            AE_DECL,
-            "W",
-            "-(W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)')",
-            "factor",
-        ),
+        (AE, AE_DECL, "W", "(W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)')'", "shape"),
+        (AE, AE_DECL, "W", "-(W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)')", "factor"),
         (AE, AE_DECL, "W", "W*(W'*W*x - x)*x'", "missing_path"),
-        (
-            "x'*A*x",
-            "A: matrix(n,n); x: vector(n)",
-            "x",
-            "2*A*x",
-            "symmetric_only",
-        ),
-        (
-            "tr(A*X)",
-            "A: matrix(n,n); X: matrix(n,n)",
-            "X",
-            "A",
-            "transposed",
-        ),
+        ("x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "2*A*x", "symmetric_only"),
+        ("tr(A*X)", "A: matrix(n,n); X: matrix(n,n)", "X", "A", "transposed"),
     ];
     for (expr, decl, wrt, claim, kind) in cases {
         let (code, j) = check_json(expr, decl, wrt, claim);
         assert_eq!(code, 1, "{claim}");
-        let kinds: Vec<&str> = j["diagnosis"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["kind"].as_str().unwrap())
-            .collect();
+        let kinds: Vec<&str> = j["diagnosis"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
         assert!(kinds.contains(kind), "{claim}: {kinds:?}");
         assert!(j["claim_read_as"].is_string() && j["gradient"].is_string());
     }
@@ -185,29 +118,16 @@ fn diagnoses_in_json() {
 
 #[test]
 fn user_errors_exit_2_pointing_into_the_claim() {
-    let o = matdiff(&[
-        "check",
-        AE,
-        "--decl",
-        AE_DECL,
-        "--wrt",
-        "W",
-        "--claim",
-        "W*(W'*W*x - x*x'",
-    ]);
+    let o = matdiff(&["check", AE, "--decl", AE_DECL, "--wrt", "W", "--claim", "W*(W'*W*x - x*x'"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("claim:1:"), "{}", o.stderr);
     assert!(o.stderr.contains("W*(W'*W*x - x*x'"), "{}", o.stderr);
-    let o = matdiff(&[
-        "check", AE, "--decl", AE_DECL, "--wrt", "W", "--claim", "W*z",
-    ]);
+    let o = matdiff(&["check", AE, "--decl", AE_DECL, "--wrt", "W", "--claim", "W*z"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("`z`"), "{}", o.stderr);
     let o = matdiff(&["check", AE, "--decl", AE_DECL, "--wrt", "V", "--claim", "W"]);
     assert_eq!(o.code, 2, "{}", o.stdout);
-    let o = matdiff(&[
-        "check", AE, "--decl", AE_DECL, "--wrt", "W", "--claim", "\\frac{",
-    ]);
+    let o = matdiff(&["check", AE, "--decl", AE_DECL, "--wrt", "W", "--claim", "\\frac{"]);
     assert_eq!(o.code, 2);
 }
 
@@ -215,28 +135,12 @@ fn user_errors_exit_2_pointing_into_the_claim() {
 fn audit_seed_002_reports_the_first_wrong_step() {
     let seed = repo().join("crates/matdiff/tests/cases/audit/seeds/002_58fb6e848f0de203.txt");
     let problem = repo().join("problems/autoencoder.toml");
-    let o = matdiff(&[
-        "audit",
-        seed.to_str().unwrap(),
-        "--problem",
-        problem.to_str().unwrap(),
-    ]);
+    let o = matdiff(&["audit", seed.to_str().unwrap(), "--problem", problem.to_str().unwrap()]);
     assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("<- first wrong step"), "{}", o.stdout);
-    assert!(
-        o.stdout.contains("final answer (line 55): wrong"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.contains("final answer (line 55): wrong"), "{}", o.stdout);
     assert!(o.stdout.contains("counterexample (m = "), "{}", o.stdout);
-    let o = matdiff(&[
-        "audit",
-        seed.to_str().unwrap(),
-        "--problem",
-        problem.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let o = matdiff(&["audit", seed.to_str().unwrap(), "--problem", problem.to_str().unwrap(), "--format", "json"]);
     let j: Json = serde_json::from_str(&o.stdout).unwrap();
     let q = &j["questions"][0];
     assert_eq!(q["answer"], "wrong");
@@ -246,14 +150,8 @@ fn audit_seed_002_reports_the_first_wrong_step() {
     assert_eq!(fw["text"], "2W(W^T W - I)xx^T");
     assert_eq!(fw["vs_previous"], "not_equal");
     assert!(fw["counterexample"].is_object());
-    assert!(steps
-        .iter()
-        .any(|s| s["status"] == "unreadable" && s["reason"].is_string()));
-    assert!(q["definitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["name"] == "v"));
+    assert!(steps.iter().any(|s| s["status"] == "unreadable" && s["reason"].is_string()));
+    assert!(q["definitions"].as_array().unwrap().iter().any(|d| d["name"] == "v"));
 }
 
 #[test]
@@ -271,11 +169,7 @@ fn audit_exit_codes() {
     let dir = std::env::temp_dir().join(format!("matdiff-audit-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.toml");
-    std::fs::write(
-        &bad,
-        "[[question]]\nid = \"q\"\nloss = \"W'*\"\nwrt = \"W\"\n",
-    )
-    .unwrap();
+    std::fs::write(&bad, "[[question]]\nid = \"q\"\nloss = \"W'*\"\nwrt = \"W\"\n").unwrap();
     let o = matdiff(&[
         "audit",
         seeds.join("003_181d3ce07ed555e5.txt").to_str().unwrap(),
@@ -292,12 +186,7 @@ fn audit_exit_codes() {
         bad.to_str().unwrap(),
     ]);
     assert_eq!(o.code, 2);
-    let o = matdiff(&[
-        "audit",
-        dir.join("missing.md").to_str().unwrap(),
-        "--problem",
-        problem.to_str().unwrap(),
-    ]);
+    let o = matdiff(&["audit", dir.join("missing.md").to_str().unwrap(), "--problem", problem.to_str().unwrap()]);
     assert_eq!(o.code, 2);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -93,12 +93,8 @@ const SEEDS: &[Seed] = &[
 /// Random inputs for a seed: positive scalars, entries in [-1, 1], symmetric ones positive
 /// definite; a scalar named like a dimension takes that dimension's size.
 fn random_inputs(seed: &Seed, dims: &[(&str, usize)], rng: &mut Rng) -> Map<String, Json> {
-    let size = |d: &str| {
-        dims.iter()
-            .find(|(n, _)| *n == d)
-            .unwrap_or_else(|| panic!("{}: no size for {d}", seed.name))
-            .1
-    };
+    let size =
+        |d: &str| dims.iter().find(|(n, _)| *n == d).unwrap_or_else(|| panic!("{}: no size for {d}", seed.name)).1;
     let mut out = Map::new();
     for &(name, shape) in seed.vars {
         let value = match shape {
@@ -106,14 +102,10 @@ fn random_inputs(seed: &Seed, dims: &[(&str, usize)], rng: &mut Rng) -> Map<Stri
                 Some(&(_, k)) => json!(k as f64),
                 None => json!(rng.range(0.5, 1.5)),
             },
-            [n] => json!((0..size(n))
-                .map(|_| rng.range(-1.0, 1.0))
-                .collect::<Vec<_>>()),
+            [n] => json!((0..size(n)).map(|_| rng.range(-1.0, 1.0)).collect::<Vec<_>>()),
             [m, n] if m == n && seed.decl.contains(&format!("{name}: symmetric")) => {
                 let k = size(m);
-                let b: Vec<Vec<f64>> = (0..k)
-                    .map(|_| (0..k).map(|_| rng.range(-1.0, 1.0)).collect())
-                    .collect();
+                let b: Vec<Vec<f64>> = (0..k).map(|_| (0..k).map(|_| rng.range(-1.0, 1.0)).collect()).collect();
                 let s: Vec<Vec<f64>> = (0..k)
                     .map(|i| {
                         (0..k)
@@ -127,9 +119,7 @@ fn random_inputs(seed: &Seed, dims: &[(&str, usize)], rng: &mut Rng) -> Map<Stri
                 json!(s)
             }
             [m, n] => json!((0..size(m))
-                .map(|_| (0..size(n))
-                    .map(|_| rng.range(-1.0, 1.0))
-                    .collect::<Vec<_>>())
+                .map(|_| (0..size(n)).map(|_| rng.range(-1.0, 1.0)).collect::<Vec<_>>())
                 .collect::<Vec<_>>()),
             _ => unreachable!(),
         };
@@ -143,23 +133,11 @@ fn flatten(v: &Json) -> (usize, usize, Vec<f64>) {
     match v {
         Json::Number(x) => (1, 1, vec![x.as_f64().unwrap()]),
         Json::Array(items) if items.first().is_some_and(Json::is_array) => {
-            let rows: Vec<Vec<f64>> = items
-                .iter()
-                .map(|r| {
-                    r.as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|x| x.as_f64().unwrap())
-                        .collect()
-                })
-                .collect();
+            let rows: Vec<Vec<f64>> =
+                items.iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()).collect();
             (rows.len(), rows[0].len(), rows.concat())
         }
-        Json::Array(items) => (
-            items.len(),
-            1,
-            items.iter().map(|x| x.as_f64().unwrap()).collect(),
-        ),
+        Json::Array(items) => (items.len(), 1, items.iter().map(|x| x.as_f64().unwrap()).collect()),
         other => panic!("not a number, list or list of rows: {other}"),
     }
 }
@@ -179,32 +157,21 @@ fn entry(v: &mut Json, k: usize) -> &mut Json {
 }
 
 fn ok(run: Run, what: &str) -> String {
-    assert!(
-        run.code == 0 && !looks_like_panic(&run.stderr),
-        "{}",
-        run.explain(what)
-    );
+    assert!(run.code == 0 && !looks_like_panic(&run.stderr), "{}", run.explain(what));
     run.stdout
 }
 
 /// `matdiff eval expr --decl decl` at `inputs`.
 fn eval_at(dir: &Scratch, expr: &str, decl: &str, inputs: &Map<String, Json>) -> Json {
     dir.write("inputs.json", &Json::Object(inputs.clone()).to_string());
-    let out = ok(
-        dir.run(&["eval", "--decl", decl, "--at", "inputs.json", "--", expr]),
-        &format!("eval {expr}"),
-    );
+    let out = ok(dir.run(&["eval", "--decl", decl, "--at", "inputs.json", "--", expr]), &format!("eval {expr}"));
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("eval printed no JSON ({e}): {out}"))
 }
 
 /// Largest entrywise difference relative to the larger of 1 and the largest entry.
 fn rel_err(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    let diff = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max);
+    let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
     let scale = a.iter().chain(b).map(|x| x.abs()).fold(1.0, f64::max);
     if diff.is_nan() {
         f64::INFINITY
@@ -219,11 +186,7 @@ fn text_to_program(text: &str) -> String {
     let mut lines = text.lines();
     let head = lines.next().expect("text output has a first line");
     let mut defs: Vec<String> = lines
-        .map(|l| {
-            l.strip_prefix("where ")
-                .unwrap_or_else(|| panic!("unexpected line in text output: {l}"))
-                .to_string()
-        })
+        .map(|l| l.strip_prefix("where ").unwrap_or_else(|| panic!("unexpected line in text output: {l}")).to_string())
         .collect();
     defs.push(head.to_string());
     defs.join("\n")
@@ -237,54 +200,22 @@ fn seed_gradients_evaluate_to_finite_differences() {
         for wrt in seed.wrt {
             // JSON output: the fields, and a self-contained gradient.
             let out = ok(
-                dir.run(&[
-                    "grad", "--decl", seed.decl, "--wrt", wrt, "--format", "json", "--", seed.expr,
-                ]),
+                dir.run(&["grad", "--decl", seed.decl, "--wrt", wrt, "--format", "json", "--", seed.expr]),
                 seed.name,
             );
-            let obj: Json = serde_json::from_str(&out).unwrap_or_else(|e| {
-                panic!(
-                    "{}: grad --format json is not JSON ({e}):\n{out}",
-                    seed.name
-                )
-            });
+            let obj: Json = serde_json::from_str(&out)
+                .unwrap_or_else(|e| panic!("{}: grad --format json is not JSON ({e}):\n{out}", seed.name));
             for key in ["gradient", "latex", "shape", "where"] {
-                assert!(
-                    obj.get(key).is_some(),
-                    "{} w.r.t. {wrt}: no `{key}` in {obj}",
-                    seed.name
-                );
+                assert!(obj.get(key).is_some(), "{} w.r.t. {wrt}: no `{key}` in {obj}", seed.name);
             }
-            let gradient = obj["gradient"]
-                .as_str()
-                .expect("gradient is a string")
-                .to_string();
-            assert!(
-                !gradient.contains("where") && !gradient.contains('\n'),
-                "gradient is one expression: {gradient}"
-            );
-            assert!(
-                obj["latex"].as_str().is_some_and(|s| !s.is_empty()),
-                "{}: latex is a non-empty string",
-                seed.name
-            );
-            assert!(
-                obj["where"].is_object(),
-                "{}: where is an object of definitions",
-                seed.name
-            );
+            let gradient = obj["gradient"].as_str().expect("gradient is a string").to_string();
+            assert!(!gradient.contains("where") && !gradient.contains('\n'), "gradient is one expression: {gradient}");
+            assert!(obj["latex"].as_str().is_some_and(|s| !s.is_empty()), "{}: latex is a non-empty string", seed.name);
+            assert!(obj["where"].is_object(), "{}: where is an object of definitions", seed.name);
             let shape = seed.vars.iter().find(|v| v.0 == *wrt).unwrap().1;
-            assert_eq!(
-                obj["shape"],
-                json!(shape),
-                "{} w.r.t. {wrt}: the gradient has the variable's shape",
-                seed.name
-            );
+            assert_eq!(obj["shape"], json!(shape), "{} w.r.t. {wrt}: the gradient has the variable's shape", seed.name);
             // Text output: re-parses (definitions first) to the same numbers.
-            let text = ok(
-                dir.run(&["grad", "--decl", seed.decl, "--wrt", wrt, "--", seed.expr]),
-                seed.name,
-            );
+            let text = ok(dir.run(&["grad", "--decl", seed.decl, "--wrt", wrt, "--", seed.expr]), seed.name);
             let program = text_to_program(&text);
 
             let fd_decl = seed.fd_decl.unwrap_or(seed.decl);
@@ -292,12 +223,7 @@ fn seed_gradients_evaluate_to_finite_differences() {
                 let inputs = random_inputs(seed, dims, &mut rng);
                 let (r, c, g) = flatten(&eval_at(&dir, &gradient, seed.decl, &inputs));
                 let (vr, vc, x0) = flatten(&inputs[*wrt]);
-                assert_eq!(
-                    (r, c),
-                    (vr, vc),
-                    "{} w.r.t. {wrt}: gradient is {r}×{c}, the variable {vr}×{vc}",
-                    seed.name
-                );
+                assert_eq!((r, c), (vr, vc), "{} w.r.t. {wrt}: gradient is {r}×{c}, the variable {vr}×{vc}", seed.name);
                 let (_, _, g_text) = flatten(&eval_at(&dir, &program, seed.decl, &inputs));
                 assert!(
                     rel_err(&g, &g_text) < 1e-12,
@@ -315,7 +241,11 @@ fn seed_gradients_evaluate_to_finite_differences() {
                     fd.push((at(h) - at(-h)) / (2.0 * h));
                 }
                 let err = rel_err(&g, &fd);
-                assert!(err < 1e-6, "{} w.r.t. {wrt} at {dims:?}: relative error {err:.1e}\ngradient {gradient}\n= {g:?}\nfd {fd:?}", seed.name);
+                assert!(
+                    err < 1e-6,
+                    "{} w.r.t. {wrt} at {dims:?}: relative error {err:.1e}\ngradient {gradient}\n= {g:?}\nfd {fd:?}",
+                    seed.name
+                );
             }
         }
     }
@@ -331,10 +261,7 @@ fn eval_prints_a_number_a_list_or_rows() {
     inputs.insert("a".into(), json!(2.0));
     assert_eq!(eval_at(&dir, "a*x'*x", decl, &inputs), json!(4.5));
     assert_eq!(eval_at(&dir, "W*x", decl, &inputs), json!([-1.0, 0.5]));
-    assert_eq!(
-        eval_at(&dir, "a*W", decl, &inputs),
-        json!([[2.0, 4.0, 6.0], [8.0, 10.0, 12.0]])
-    );
+    assert_eq!(eval_at(&dir, "a*W", decl, &inputs), json!([[2.0, 4.0, 6.0], [8.0, 10.0, 12.0]]));
     // A 1×1 matrix is still a list of rows, a vector of length 1 still a list.
     inputs.insert("W".into(), json!([[3.0]]));
     inputs.insert("x".into(), json!([2.0]));
@@ -346,29 +273,17 @@ fn eval_prints_a_number_a_list_or_rows() {
 fn exit_codes() {
     let dir = Scratch::new("exit-codes");
     let run = dir.run(&["grad", "x'*x", "--wrt", "x"]);
-    assert_eq!(
-        (run.code, run.stdout.trim()),
-        (0, "2*x"),
-        "{}",
-        run.explain("success")
-    );
+    assert_eq!((run.code, run.stdout.trim()), (0, "2*x"), "{}", run.explain("success"));
     for (args, what) in [
         (&["grad", "x'*x"][..], "missing --wrt"),
         (&["grad", "x'*", "--wrt", "x"][..], "syntax error"),
         (&["frobnicate"][..], "unknown command"),
-        (
-            &["eval", "x'*x", "--at", "no-such-file.json"][..],
-            "missing inputs file",
-        ),
+        (&["eval", "x'*x", "--at", "no-such-file.json"][..], "missing inputs file"),
         (&[][..], "no command"),
     ] {
         let run = dir.run(args);
         assert_eq!(run.code, 2, "{}", run.explain(what));
-        assert!(
-            !looks_like_panic(&run.stderr) && !run.stderr.is_empty(),
-            "{}",
-            run.explain(what)
-        );
+        assert!(!looks_like_panic(&run.stderr) && !run.stderr.is_empty(), "{}", run.explain(what));
     }
 }
 
@@ -391,9 +306,8 @@ fn demo_prints_each_gradient_with_a_numeric_check() {
     let dir = Scratch::new("demo");
     let out = ok(dir.run(&["demo"]), "demo");
     for ex in matdiff::EXAMPLES {
-        let start = out
-            .find(&format!("== {} ==", ex.title))
-            .unwrap_or_else(|| panic!("demo shows `{}`:\n{out}", ex.title));
+        let start =
+            out.find(&format!("== {} ==", ex.title)).unwrap_or_else(|| panic!("demo shows `{}`:\n{out}", ex.title));
         let block = &out[start..];
         let block = &block[..block[3..].find("\n== ").map_or(block.len(), |e| e + 3)];
         for wrt in ex.wrt {

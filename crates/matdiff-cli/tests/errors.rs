@@ -39,17 +39,13 @@ struct Case {
 
 fn parse_case(path: &Path) -> Case {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut case = Case {
-        spanned: true,
-        ..Case::default()
-    };
+    let mut case = Case { spanned: true, ..Case::default() };
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let (key, value) = line
-            .split_once(':')
-            .unwrap_or_else(|| panic!("{}: `{line}` is not `key: value`", path.display()));
+        let (key, value) =
+            line.split_once(':').unwrap_or_else(|| panic!("{}: `{line}` is not `key: value`", path.display()));
         let value = value.strip_prefix(' ').unwrap_or(value).to_string();
         match key {
             "cmd" => case.cmd = value,
@@ -62,11 +58,7 @@ fn parse_case(path: &Path) -> Case {
             other => panic!("{}: unknown key `{other}`", path.display()),
         }
     }
-    assert!(
-        case.cmd == "grad" || case.cmd == "eval",
-        "{}: cmd must be grad or eval",
-        path.display()
-    );
+    assert!(case.cmd == "grad" || case.cmd == "eval", "{}: cmd must be grad or eval", path.display());
     case
 }
 
@@ -98,21 +90,13 @@ fn run_case(name: &str, case: &Case, check: bool) -> (Run, String) {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let shown: Vec<String> = args
         .iter()
-        .map(|a| {
-            if a.contains([' ', '\n', '"', '\'']) || a.is_empty() {
-                format!("{a:?}")
-            } else {
-                a.clone()
-            }
-        })
+        .map(|a| if a.contains([' ', '\n', '"', '\'']) || a.is_empty() { format!("{a:?}") } else { a.clone() })
         .collect();
     (dir.run(&argv), format!("matdiff {}", shown.join(" ")))
 }
 
 fn case_files(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/cases")
-        .join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -145,8 +129,7 @@ fn run_dir(dir: &str, expect_code: i32) {
             if !run.stderr.lines().any(|l| l.starts_with("error: ")) {
                 problems.push("no line of stderr starts with `error: `".into());
             }
-            let excerpt = run.stderr.contains("╭─[")
-                && (run.stderr.contains('┬') || run.stderr.contains('─'));
+            let excerpt = run.stderr.contains("╭─[") && (run.stderr.contains('┬') || run.stderr.contains('─'));
             if excerpt != case.spanned {
                 problems.push(
                     if case.spanned {
@@ -164,11 +147,7 @@ fn run_dir(dir: &str, expect_code: i32) {
         if check && !run.stderr.contains("numeric check: max relative error") {
             problems.push("no numeric check reported".into());
         }
-        let snapshot = if expect_code == 2 {
-            &run.stderr
-        } else {
-            &run.stdout
-        };
+        let snapshot = if expect_code == 2 { &run.stderr } else { &run.stdout };
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(format!("snapshots/{dir}"));
         settings.set_prepend_module_to_snapshot(false);
@@ -184,12 +163,7 @@ fn run_dir(dir: &str, expect_code: i32) {
             failures.push(run.explain(&format!("{name}: {}\n{cmdline}", problems.join("; "))));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
 #[test]
@@ -208,17 +182,11 @@ fn deep_nesting_is_refused_quickly() {
     // A single argument may hold at most 128 KiB on Linux, so the balanced form stays under it.
     let cases = [
         ("open_parens", format!("{}x", "(".repeat(100_000))),
-        (
-            "balanced_parens",
-            format!("{}x{}", "(".repeat(60_000), ")".repeat(60_000)),
-        ),
+        ("balanced_parens", format!("{}x{}", "(".repeat(60_000), ")".repeat(60_000))),
         ("unary_minus", format!("{}x", "-".repeat(100_000))),
         ("transposes", format!("x{}", "'".repeat(100_000))),
         ("long_sum", vec!["x"; 50_000].join("+")),
-        (
-            "nested_calls",
-            format!("{}x{}", "exp(".repeat(20_000), ")".repeat(20_000)),
-        ),
+        ("nested_calls", format!("{}x{}", "exp(".repeat(20_000), ")".repeat(20_000))),
     ];
     let dir = Scratch::new("deep");
     for (name, expr) in cases {
@@ -246,21 +214,11 @@ fn absurd_sizes_are_refused_quickly() {
     let xs = vec!["1"; 20_000].join(",");
     dir.write("inputs.json", &format!("{{\"x\": [{xs}]}}"));
     let run = dir.run(&["eval", "sum(x*x')", "--at", "inputs.json"]);
-    assert_eq!(
-        run.code,
-        2,
-        "{}",
-        run.explain("outer product of a 20000-vector")
-    );
+    assert_eq!(run.code, 2, "{}", run.explain("outer product of a 20000-vector"));
     assert!(run.elapsed < QUICK, "took {:?}", run.elapsed);
     assert_eq!(run.stderr, "error: an intermediate result would be 20000×20000, more than 100000000 entries\n  = note: that is too large to evaluate; use smaller inputs or dimensions\n");
     // The same expression at a reasonable size is fine, and sum(x*x') = (sum x)^2.
     dir.write("inputs.json", "{\"x\": [1, 2, 3]}");
     let run = dir.run(&["eval", "sum(x*x')", "--at", "inputs.json"]);
-    assert_eq!(
-        (run.code, run.stdout.trim()),
-        (0, "36.0"),
-        "{}",
-        run.explain("small outer product")
-    );
+    assert_eq!((run.code, run.stdout.trim()), (0, "36.0"), "{}", run.explain("small outer product"));
 }

@@ -10,15 +10,8 @@ fn repo() -> PathBuf {
 }
 
 fn grade(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_matdiff"))
-        .arg("grade")
-        .args(args)
-        .output()
-        .unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout).to_string(),
-        String::from_utf8_lossy(&o.stderr).to_string(),
-    );
+    let o = Command::new(env!("CARGO_BIN_EXE_matdiff")).arg("grade").args(args).output().unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string());
     assert!(!err.contains("panicked"), "{err}");
     (o.status.code().unwrap_or(-1), out, err)
 }
@@ -33,19 +26,11 @@ fn submissions(tag: &str) -> PathBuf {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
     }
-    std::fs::write(
-        dir.join("binary.pdf"),
-        [0x25u8, 0x50, 0x44, 0x46, 0x00, 0xff, 0xfe, 0x01],
-    )
-    .unwrap();
+    std::fs::write(dir.join("binary.pdf"), [0x25u8, 0x50, 0x44, 0x46, 0x00, 0xff, 0xfe, 0x01]).unwrap();
     std::fs::write(dir.join("empty.md"), "").unwrap();
     std::fs::write(dir.join("prose.md"), "I did not do the homework.\n").unwrap();
     std::fs::write(dir.join("latin1.md"), [b'$', b'x', 0xe9, b'$']).unwrap();
-    std::fs::write(
-        dir.join("nested/garbled.md"),
-        "$$\\nabla_W L = \\frac{{{ $$ $$ = ((W $$ $\\left( $",
-    )
-    .unwrap();
+    std::fs::write(dir.join("nested/garbled.md"), "$$\\nabla_W L = \\frac{{{ $$ $$ = ((W $$ $\\left( $").unwrap();
     dir
 }
 
@@ -64,30 +49,12 @@ fn csv_rows(out: &str) -> Vec<Vec<String>> {
 fn every_file_is_a_row_and_nothing_aborts() {
     let dir = submissions("csv");
     let problem = repo().join("problems/autoencoder.toml");
-    let (code, out, err) = grade(&[
-        "--problem",
-        problem.to_str().unwrap(),
-        dir.to_str().unwrap(),
-        "--jobs",
-        "2",
-    ]);
+    let (code, out, err) = grade(&["--problem", problem.to_str().unwrap(), dir.to_str().unwrap(), "--jobs", "2"]);
     assert_eq!(code, 0, "{err}");
     let rows = csv_rows(&out);
-    assert_eq!(
-        rows[0][..5],
-        [
-            "file",
-            "status",
-            "grad_W",
-            "grad_W_final_line",
-            "grad_W_first_wrong_line"
-        ]
-    );
+    assert_eq!(rows[0][..5], ["file", "status", "grad_W", "grad_W_final_line", "grad_W_first_wrong_line"]);
     let row = |name: &str| {
-        rows.iter()
-            .find(|r| r[0].ends_with(name))
-            .unwrap_or_else(|| panic!("no row for {name}:\n{out}"))
-            .clone()
+        rows.iter().find(|r| r[0].ends_with(name)).unwrap_or_else(|| panic!("no row for {name}:\n{out}")).clone()
     };
     assert_eq!(row("001_bb351371c5e16c7c.txt")[2], "right");
     assert_eq!(row("002_58fb6e848f0de203.txt")[2], "wrong");
@@ -99,10 +66,7 @@ fn every_file_is_a_row_and_nothing_aborts() {
     assert_eq!(row("prose.md")[1], "no_equations");
     assert_eq!(rows.len(), 1 + 8, "{out}");
     // Piped: the summary only, no progress bar.
-    assert!(
-        err.starts_with("summary: 8 files, 4 audited, 4 could not be audited"),
-        "{err}"
-    );
+    assert!(err.starts_with("summary: 8 files, 4 audited, 4 could not be audited"), "{err}");
     assert!(err.contains("grad_W: 2 right, 1 wrong"), "{err}");
     assert_eq!(err.lines().count(), 2, "{err}");
     let _ = std::fs::remove_dir_all(dir);
@@ -113,15 +77,7 @@ fn json_and_thread_count_independence() {
     let dir = submissions("json");
     let problem = repo().join("problems/gplvm.toml");
     let run = |jobs: &str| {
-        grade(&[
-            "--problem",
-            problem.to_str().unwrap(),
-            dir.to_str().unwrap(),
-            "--jobs",
-            jobs,
-            "--format",
-            "json",
-        ])
+        grade(&["--problem", problem.to_str().unwrap(), dir.to_str().unwrap(), "--jobs", jobs, "--format", "json"])
     };
     let (code, one, _) = run("1");
     assert_eq!(code, 0);
@@ -130,41 +86,23 @@ fn json_and_thread_count_independence() {
     let j: Json = serde_json::from_str(&one).unwrap();
     let files = j["files"].as_array().unwrap();
     assert_eq!(files.len(), 8);
-    let seed1 = files
-        .iter()
-        .find(|f| {
-            f["file"]
-                .as_str()
-                .unwrap()
-                .ends_with("001_bb351371c5e16c7c.txt")
-        })
-        .unwrap();
+    let seed1 = files.iter().find(|f| f["file"].as_str().unwrap().ends_with("001_bb351371c5e16c7c.txt")).unwrap();
     for id in ["2b", "2d", "2e"] {
         assert_eq!(seed1["questions"][id]["answer"], "right", "{id}");
     }
     assert_eq!(j["summary"]["files"], 8);
     assert_eq!(j["summary"]["questions"]["2e"]["right"], 1);
-    assert!(files
-        .iter()
-        .any(|f| f["status"] == "unreadable" && f["reason"].as_str().unwrap().contains("binary")));
+    assert!(files.iter().any(|f| f["status"] == "unreadable" && f["reason"].as_str().unwrap().contains("binary")));
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn user_errors() {
     let problem = repo().join("problems/autoencoder.toml");
-    let (code, _, err) = grade(&[
-        "--problem",
-        "/nonexistent/problem.toml",
-        Path::new("/tmp").to_str().unwrap(),
-    ]);
+    let (code, _, err) = grade(&["--problem", "/nonexistent/problem.toml", Path::new("/tmp").to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     // A missing submission is a row, not an error.
-    let (code, out, _) = grade(&[
-        "--problem",
-        problem.to_str().unwrap(),
-        "/nonexistent/submission.md",
-    ]);
+    let (code, out, _) = grade(&["--problem", problem.to_str().unwrap(), "/nonexistent/submission.md"]);
     assert_eq!(code, 0);
     assert!(out.lines().nth(1).unwrap().contains("unreadable"), "{out}");
 }

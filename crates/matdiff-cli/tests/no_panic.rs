@@ -11,20 +11,31 @@ use std::sync::{Arc, Mutex};
 
 const SEEDS: &[(&str, &str)] = &[
     ("0.5*norm2(W'*W*x - x)^2", "W: matrix(m,n); x: vector(n)"),
-    ("-D/2*logdet(a*X*X' + 1/b*eye(N)) - 0.5*tr(inv(a*X*X' + 1/b*eye(N))*Y*Y')", "X: matrix(N,q); Y: matrix(N,D); D: scalar; a: scalar; b: scalar"),
-    ("-D/2*log(det(a*x*x' + 1/b*eye(N))) - 0.5*tr(inv(a*x*x' + 1/b*eye(N))*y*y')", "x: vector(N); y: vector(N); D: scalar; a: scalar; b: scalar"),
-    ("0.5*norm2(W2*swish(W1*x + b1) + b2 - t)^2", "W1: matrix(H,D); b1: vector(H); W2: matrix(C,H); b2: vector(C); x: vector(D); t: vector(C)"),
-    ("h = relu(W*x + b) + x\ny = relu(V*h + c) + h\n0.5*norm2(y - t)^2", "W: matrix(n,n); V: matrix(n,n); x: vector(n); b: vector(n); c: vector(n); t: vector(n)"),
+    (
+        "-D/2*logdet(a*X*X' + 1/b*eye(N)) - 0.5*tr(inv(a*X*X' + 1/b*eye(N))*Y*Y')",
+        "X: matrix(N,q); Y: matrix(N,D); D: scalar; a: scalar; b: scalar",
+    ),
+    (
+        "-D/2*log(det(a*x*x' + 1/b*eye(N))) - 0.5*tr(inv(a*x*x' + 1/b*eye(N))*y*y')",
+        "x: vector(N); y: vector(N); D: scalar; a: scalar; b: scalar",
+    ),
+    (
+        "0.5*norm2(W2*swish(W1*x + b1) + b2 - t)^2",
+        "W1: matrix(H,D); b1: vector(H); W2: matrix(C,H); b2: vector(C); x: vector(D); t: vector(C)",
+    ),
+    (
+        "h = relu(W*x + b) + x\ny = relu(V*h + c) + h\n0.5*norm2(y - t)^2",
+        "W: matrix(n,n); V: matrix(n,n); x: vector(n); b: vector(n); c: vector(n); t: vector(n)",
+    ),
     ("-0.5*logdet(U*U' + s*eye(d)) - 0.5*tr(inv(U*U' + s*eye(d))*S)", "U: matrix(d,q); s: scalar; S: symmetric(d)"),
     ("sum(exp(A.^2 ./ (1 + B))) + tr(A^3*inv(B)) + x'*diag(y)*x + sqrt(abs(a))*norm1(x)", ""),
 ];
 
 const TOKENS: &[&str] = &[
-    "x", "y", "W", "A", "S", "X", "a", "b", "h", "t0", "W1", "(", ")", "(", ")", "+", "-", "*",
-    "/", ".*", "./", ".^", "^", "'", "2", "0.5", "1e9", "1e-3", "0", "-1", "16", "17", "sum",
-    "norm2", "norm1", "tr", "inv", "logdet", "det", "log", "exp", "sigmoid", "swish", "relu",
-    "eye", "I", "vector", "matrix", "diag", "sqrt", ",", "=", "\n", " ", ";", "\\frac", "{", "}",
-    "$", "é",
+    "x", "y", "W", "A", "S", "X", "a", "b", "h", "t0", "W1", "(", ")", "(", ")", "+", "-", "*", "/", ".*", "./", ".^",
+    "^", "'", "2", "0.5", "1e9", "1e-3", "0", "-1", "16", "17", "sum", "norm2", "norm1", "tr", "inv", "logdet", "det",
+    "log", "exp", "sigmoid", "swish", "relu", "eye", "I", "vector", "matrix", "diag", "sqrt", ",", "=", "\n", " ", ";",
+    "\\frac", "{", "}", "$", "é",
 ];
 
 const DECLS: &[&str] = &[
@@ -57,22 +68,13 @@ fn check_error(e: &Error, expr: &str, decl: &str) -> Option<String> {
     }
     let span = e.span?;
     let Some(text) = source(e, expr, decl) else {
-        return Some(format!(
-            "a span ({span:?}) into {:?}, which has no text",
-            e.input
-        ));
+        return Some(format!("a span ({span:?}) into {:?}, which has no text", e.input));
     };
     let inside = span.start <= span.end
         && span.end <= text.len()
         && text.is_char_boundary(span.start)
         && text.is_char_boundary(span.end);
-    (!inside).then(|| {
-        format!(
-            "span {span:?} is not inside the {} bytes of {:?}",
-            text.len(),
-            e.input
-        )
-    })
+    (!inside).then(|| format!("span {span:?} is not inside the {} bytes of {:?}", text.len(), e.input))
 }
 
 /// Everything the front ends do with an input that is not evaluation at user data; the
@@ -83,13 +85,7 @@ fn exercise(expr: &str, decl: &str, check_numerically: bool) -> (Vec<String>, bo
         Ok(p) => p,
         Err(e) => return (check_error(&e, expr, decl).into_iter().collect(), false),
     };
-    let names: Vec<String> = p
-        .graph
-        .vars
-        .iter()
-        .map(|v| v.name.clone())
-        .chain(["nonexistent".to_string()])
-        .collect();
+    let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).chain(["nonexistent".to_string()]).collect();
     for name in &names {
         match p.gradients(&[name.as_str()]) {
             Ok(g) => {
@@ -116,20 +112,12 @@ fn inputs() -> Vec<(String, String)> {
     for _ in 0..600 {
         let n = rng.below(40);
         let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
-        out.push((
-            String::from_utf8_lossy(&bytes).into_owned(),
-            rng.pick(DECLS).to_string(),
-        ));
+        out.push((String::from_utf8_lossy(&bytes).into_owned(), rng.pick(DECLS).to_string()));
     }
     for _ in 0..600 {
         let n = 1 + rng.below(12);
-        let bytes: Vec<u8> = (0..n)
-            .map(|_| *rng.pick(b"xyWAab()+-*/.^'12,;: \n="))
-            .collect();
-        out.push((
-            String::from_utf8(bytes).unwrap(),
-            rng.pick(DECLS).to_string(),
-        ));
+        let bytes: Vec<u8> = (0..n).map(|_| *rng.pick(b"xyWAab()+-*/.^'12,;: \n=")).collect();
+        out.push((String::from_utf8(bytes).unwrap(), rng.pick(DECLS).to_string()));
     }
     for _ in 0..2000 {
         let n = 1 + rng.below(25);
@@ -137,9 +125,7 @@ fn inputs() -> Vec<(String, String)> {
         out.push((soup, rng.pick(DECLS).to_string()));
     }
     for &(expr, decl) in SEEDS {
-        let cuts: Vec<usize> = (0..=expr.len())
-            .filter(|&i| expr.is_char_boundary(i))
-            .collect();
+        let cuts: Vec<usize> = (0..=expr.len()).filter(|&i| expr.is_char_boundary(i)).collect();
         for &i in &cuts {
             out.push((expr[..i].to_string(), decl.to_string()));
             out.push((expr[i..].to_string(), decl.to_string()));
@@ -167,12 +153,7 @@ fn inputs() -> Vec<(String, String)> {
 
 /// Run `f` on a thread with the CLI's main-thread stack (8 MiB), failing on any panic.
 fn on_big_stack(f: impl FnOnce() + Send + 'static) {
-    std::thread::Builder::new()
-        .stack_size(8 << 20)
-        .spawn(f)
-        .unwrap()
-        .join()
-        .unwrap();
+    std::thread::Builder::new().stack_size(8 << 20).spawn(f).unwrap().join().unwrap();
 }
 
 #[test]
@@ -182,35 +163,22 @@ fn garbled_input_never_panics() {
         let last_panic = Arc::new(Mutex::new(String::new()));
         let sink = last_panic.clone();
         let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            *sink.lock().unwrap() = info.to_string()
-        }));
+        std::panic::set_hook(Box::new(move |info| *sink.lock().unwrap() = info.to_string()));
         let cases = inputs();
         let (mut failures, mut typed) = (vec![], 0);
         for (k, (expr, decl)) in cases.iter().enumerate() {
             match catch_unwind(AssertUnwindSafe(|| exercise(expr, decl, k % 10 == 0))) {
                 Ok((problems, ok)) => {
                     typed += usize::from(ok);
-                    failures.extend(
-                        problems
-                            .into_iter()
-                            .map(|p| format!("{expr:?} with {decl:?}: {p}")),
-                    );
+                    failures.extend(problems.into_iter().map(|p| format!("{expr:?} with {decl:?}: {p}")));
                 }
-                Err(_) => failures.push(format!(
-                    "{expr:?} with {decl:?}: panicked: {}",
-                    last_panic.lock().unwrap()
-                )),
+                Err(_) => failures.push(format!("{expr:?} with {decl:?}: panicked: {}", last_panic.lock().unwrap())),
             }
         }
         std::panic::set_hook(previous);
         assert!(cases.len() > 3000, "only {} inputs", cases.len());
         // Enough of them must get past the type checker for gradients and printing to be exercised.
-        assert!(
-            typed > 300,
-            "only {typed} of {} inputs were well-typed",
-            cases.len()
-        );
+        assert!(typed > 300, "only {typed} of {} inputs were well-typed", cases.len());
         eprintln!("{} inputs, {typed} well-typed", cases.len());
         assert!(
             failures.is_empty(),
@@ -236,16 +204,9 @@ fn deep_nesting_returns_an_error() {
         ] {
             let start = std::time::Instant::now();
             let err = Problem::new(&expr, "").expect_err("refused");
-            assert!(
-                start.elapsed().as_secs_f64() < 2.0,
-                "took {:?}",
-                start.elapsed()
-            );
+            assert!(start.elapsed().as_secs_f64() < 2.0, "took {:?}", start.elapsed());
             assert_eq!(check_error(&err, &expr, ""), None);
-            assert!(
-                err.span.is_some(),
-                "the error points at where the limit is exceeded"
-            );
+            assert!(err.span.is_some(), "the error points at where the limit is exceeded");
         }
     });
 }
@@ -255,24 +216,15 @@ fn deep_nesting_returns_an_error() {
 fn garbled_input_through_the_binary() {
     let dir = common::Scratch::new("garbled");
     let cases = inputs();
-    let sample: Vec<&(String, String)> = cases
-        .iter()
-        .step_by(25)
-        .filter(|(e, d)| !e.contains('\0') && !d.contains('\0'))
-        .collect();
+    let sample: Vec<&(String, String)> =
+        cases.iter().step_by(25).filter(|(e, d)| !e.contains('\0') && !d.contains('\0')).collect();
     assert!(sample.len() > 150);
     for (expr, decl) in sample {
         for format in ["text", "json"] {
-            let run = dir.run(&[
-                "grad", "--wrt", "x", "--format", format, "--decl", decl, "--", expr,
-            ]);
+            let run = dir.run(&["grad", "--wrt", "x", "--format", format, "--decl", decl, "--", expr]);
             let what = format!("grad {expr:?} --decl {decl:?} --format {format}");
             assert!(run.code == 0 || run.code == 2, "{}", run.explain(&what));
-            assert!(
-                !common::looks_like_panic(&run.stderr),
-                "{}",
-                run.explain(&what)
-            );
+            assert!(!common::looks_like_panic(&run.stderr), "{}", run.explain(&what));
             if run.code == 2 {
                 assert!(
                     run.stderr.lines().any(|l| l.starts_with("error: ")) && run.stdout.is_empty(),

@@ -41,10 +41,18 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
     let mut vars = vec![];
     for v in &g.vars {
         let Some(value) = inputs.get(&v.name) else {
-            return Err(Error::unspanned(Input::Values, format!("no value given for `{}`", v.name))
-                .with_note(format!("`{}` is {}; add it to the inputs, e.g. \"{}\": {}", v.name, g.dims.describe(v.shape), v.name, example_value(v.shape))));
+            return Err(Error::unspanned(Input::Values, format!("no value given for `{}`", v.name)).with_note(
+                format!(
+                    "`{}` is {}; add it to the inputs, e.g. \"{}\": {}",
+                    v.name,
+                    g.dims.describe(v.shape),
+                    v.name,
+                    example_value(v.shape)
+                ),
+            ));
         };
-        let m = to_mat(value).map_err(|msg| Error::unspanned(Input::Values, format!("the value of `{}` {msg}", v.name)))?;
+        let m =
+            to_mat(value).map_err(|msg| Error::unspanned(Input::Values, format!("the value of `{}` {msg}", v.name)))?;
         let kind_ok = match (v.shape.rows, v.shape.cols) {
             (None, None) => m.nrows() == 1 && m.ncols() == 1,
             (Some(_), None) => m.ncols() == 1 && matches!(value, Value::Vector(_) | Value::Matrix(_)),
@@ -53,7 +61,12 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
         if !kind_ok {
             return Err(Error::unspanned(
                 Input::Values,
-                format!("`{}` should be {}, but its value is {}", v.name, g.dims.describe(v.shape), describe_value(value)),
+                format!(
+                    "`{}` should be {}, but its value is {}",
+                    v.name,
+                    g.dims.describe(v.shape),
+                    describe_value(value)
+                ),
             )
             .with_note(format!("write {} as {}", g.dims.describe(v.shape), example_value(v.shape))));
         }
@@ -71,20 +84,31 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
                         .map(|w| format!("`{}` is {}", w.name, g.dims.describe(w.shape)))
                         .collect();
                     if g.dims.dims[d as usize].size.is_some() {
-                        return Err(Error::unspanned(Input::Values, format!("{from} is {k}, but it is declared as {k0}"))
-                            .with_note(format!("`{}` is {}", v.name, g.dims.describe(v.shape))));
+                        return Err(Error::unspanned(
+                            Input::Values,
+                            format!("{from} is {k}, but it is declared as {k0}"),
+                        )
+                        .with_note(format!("`{}` is {}", v.name, g.dims.describe(v.shape))));
                     }
-                    return Err(Error::unspanned(Input::Values, format!("dimension {name} is {k0} from {from0} but {k} from {from}"))
-                        .with_note(format!("{}: all sizes named {name} must agree", uses.join(", "))));
+                    return Err(Error::unspanned(
+                        Input::Values,
+                        format!("dimension {name} is {k0} from {from0} but {k} from {from}"),
+                    )
+                    .with_note(format!("{}: all sizes named {name} must agree", uses.join(", "))));
                 }
                 Some(_) => {}
                 None => dims[d as usize] = Some((k, from)),
             }
         }
         if v.symmetric {
-            let asym = (0..m.nrows()).flat_map(|i| (0..i).map(move |j| (i, j))).any(|(i, j)| (m[(i, j)] - m[(j, i)]).abs() > 1e-9 * (1.0 + m[(i, j)].abs()));
+            let asym = (0..m.nrows())
+                .flat_map(|i| (0..i).map(move |j| (i, j)))
+                .any(|(i, j)| (m[(i, j)] - m[(j, i)]).abs() > 1e-9 * (1.0 + m[(i, j)].abs()));
             if asym {
-                return Err(Error::unspanned(Input::Values, format!("`{}` is declared symmetric but its value is not", v.name)));
+                return Err(Error::unspanned(
+                    Input::Values,
+                    format!("`{}` is declared symmetric but its value is not", v.name),
+                ));
             }
         }
         vars.push(m);
@@ -162,8 +186,11 @@ pub fn check_sizes(g: &Graph, roots: &[NodeId], env: &Env) -> Result<()> {
         }
         let (r, c) = env.size(s);
         if r.saturating_mul(c) > MAX_ENTRIES {
-            return Err(Error::unspanned(Input::Values, format!("an intermediate result would be {r}×{c}, more than {MAX_ENTRIES} entries"))
-                .with_note("that is too large to evaluate; use smaller inputs or dimensions"));
+            return Err(Error::unspanned(
+                Input::Values,
+                format!("an intermediate result would be {r}×{c}, more than {MAX_ENTRIES} entries"),
+            )
+            .with_note("that is too large to evaluate; use smaller inputs or dimensions"));
         }
     }
     Ok(())

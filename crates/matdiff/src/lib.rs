@@ -6,6 +6,8 @@
 
 pub mod audit;
 pub mod check;
+pub mod derivation;
+pub mod diagram;
 mod diff;
 pub mod emit;
 mod error;
@@ -18,15 +20,13 @@ mod numcheck;
 mod print;
 mod problem;
 mod shape;
-pub mod derivation;
-pub mod diagram;
 pub mod syntax;
 
 pub use diff::{Backward, Push, Rule};
 pub use error::{Error, Input, Result, Span};
-pub use exec::Compiled;
-pub use examples::{example, Example, EXAMPLES};
 pub use eval::{bind, check_sizes, eval, to_value, Env, Value};
+pub use examples::{example, Example, EXAMPLES};
+pub use exec::Compiled;
 pub use ir::{Func, Graph, Node, NodeId, Op, Var};
 pub use lower::{default_kind, Kind};
 pub use numcheck::{check_gradients, fd_gradient, random_dims, random_env, rel_err, FdReport};

@@ -45,9 +45,33 @@ pub const MAX_MATRIX_POWER: f64 = 16.0;
 
 /// Functions the language knows, for "unknown function" suggestions.
 const FUNCTIONS: &[&str] = &[
-    "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "relu", "sigmoid", "softplus",
-    "swish", "step", "sum", "norm1", "norm2", "tr", "trace", "det", "logdet", "inv", "diag", "eye",
-    "vector", "matrix", "transpose",
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sqrt",
+    "abs",
+    "sign",
+    "relu",
+    "sigmoid",
+    "softplus",
+    "swish",
+    "step",
+    "sum",
+    "norm1",
+    "norm2",
+    "tr",
+    "trace",
+    "det",
+    "logdet",
+    "inv",
+    "diag",
+    "eye",
+    "vector",
+    "matrix",
+    "transpose",
 ];
 
 /// The lowered problem: the graph, the output node, and the variables in order of appearance.
@@ -137,12 +161,19 @@ fn ambiguous(successes: &[(String, Kind, Lowered)], default_err: &Error) -> Erro
         _ => format!("cannot tell the kinds of the undeclared names {}", quoted.join(" and ")),
     };
     let err = match default_err.span {
-        Some(span) => Error::new(Input::Expr, span, message).with_label(format!("with the default kinds: {}", default_err.message)),
-        None => Error::unspanned(Input::Expr, message).with_note(format!("with the default kinds: {}", default_err.message)),
+        Some(span) => Error::new(Input::Expr, span, message)
+            .with_label(format!("with the default kinds: {}", default_err.message)),
+        None => {
+            Error::unspanned(Input::Expr, message).with_note(format!("with the default kinds: {}", default_err.message))
+        }
     };
     err.with_note(format!("reading {} would each make it well-typed", options.join(", or ")))
         .with_note("undeclared names are scalars (a-g), vectors (h-z) or matrices (A-Z) by their first letter")
-        .with_note(format!("declare {}, e.g. --decl \"{}\"", if names.len() == 1 { "it" } else { "them" }, example.join("; ")))
+        .with_note(format!(
+            "declare {}, e.g. --decl \"{}\"",
+            if names.len() == 1 { "it" } else { "them" },
+            example.join("; ")
+        ))
 }
 
 /// Lower `program` into an existing graph (a claimed answer next to the expression it answers):
@@ -240,13 +271,21 @@ impl<'a> Lowerer<'a> {
     fn program(&mut self, p: &Program) -> Result<NodeId> {
         for def in &p.defs {
             if self.decls.contains_key(def.name.as_str()) {
-                return Err(Error::new(Input::Expr, def.name_span, format!("`{}` is both declared and defined", def.name))
-                    .with_label("defined here"));
+                return Err(Error::new(
+                    Input::Expr,
+                    def.name_span,
+                    format!("`{}` is both declared and defined", def.name),
+                )
+                .with_label("defined here"));
             }
             if self.defs.contains_key(&def.name) || self.vars.contains_key(&def.name) {
-                return Err(Error::new(Input::Expr, def.name_span, format!("`{}` is already used or defined", def.name))
-                    .with_label("defined again here")
-                    .with_note("each name may be defined once, before it is used"));
+                return Err(Error::new(
+                    Input::Expr,
+                    def.name_span,
+                    format!("`{}` is already used or defined", def.name),
+                )
+                .with_label("defined again here")
+                .with_note("each name may be defined once, before it is used"));
             }
             let v = self.expr(&def.value)?;
             self.defs.insert(def.name.clone(), v);
@@ -256,13 +295,7 @@ impl<'a> Lowerer<'a> {
 
     /// Rebuild the graph with final dimension names, so equal shapes are equal ids.
     fn finish(mut self, out: NodeId) -> Lowered {
-        let used: Vec<DimId> = self
-            .graph
-            .vars
-            .iter()
-            .flat_map(|v| [v.shape.rows, v.shape.cols])
-            .flatten()
-            .collect();
+        let used: Vec<DimId> = self.graph.vars.iter().flat_map(|v| [v.shape.rows, v.shape.cols]).flatten().collect();
         let (table, map) = self.u.finish(&used);
         let mut g = Graph::new(table);
         g.vars = self
@@ -410,7 +443,13 @@ impl<'a> Lowerer<'a> {
             let mut err = mismatch(self);
             if sa.is_scalar() != sb.is_scalar() {
                 let (s, other) = if sa.is_scalar() { (l, sb) } else { (r, sa) };
-                let fill = if other.is_matrix() { "matrix(1)" } else if other.is_col() { "vector(1)" } else { "vector(1)'" };
+                let fill = if other.is_matrix() {
+                    "matrix(1)"
+                } else if other.is_col() {
+                    "vector(1)"
+                } else {
+                    "vector(1)'"
+                };
                 let s = snippet(s);
                 err = err.with_note(if s.ends_with('…') {
                     format!("to use a scalar in every entry, multiply it by {fill}")
@@ -485,7 +524,8 @@ impl<'a> Lowerer<'a> {
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
         if !sb.is_scalar() {
             let db = self.describe(b);
-            return Err(Error::new(Input::Expr, r.span, format!("the exponent must be a scalar, not {db}")).with_label(format!("this exponent is {db}")));
+            return Err(Error::new(Input::Expr, r.span, format!("the exponent must be a scalar, not {db}"))
+                .with_label(format!("this exponent is {db}")));
         }
         let p = self.graph.as_const(b);
         if op == BinOp::EPow || sa.is_scalar() {
@@ -503,25 +543,39 @@ impl<'a> Lowerer<'a> {
         }
         if !sa.is_matrix() {
             let da = self.describe(a);
-            return Err(Error::new(Input::Expr, span, format!("`^` is the matrix power, but `{}` is {da}", snippet(l)))
-                .with_label("not a square matrix")
-                .with_note(format!("use `{}.^k` for an elementwise power, or norm2({})^2 for the squared norm", snippet(l), snippet(l))));
+            return Err(Error::new(
+                Input::Expr,
+                span,
+                format!("`^` is the matrix power, but `{}` is {da}", snippet(l)),
+            )
+            .with_label("not a square matrix")
+            .with_note(format!(
+                "use `{}.^k` for an elementwise power, or norm2({})^2 for the squared norm",
+                snippet(l),
+                snippet(l)
+            )));
         }
         let k = match p {
             Some(k) if k.fract() == 0.0 && k.abs() <= MAX_MATRIX_POWER => k as i32,
             _ => {
-                return Err(Error::new(Input::Expr, r.span, "a matrix power needs an integer exponent between -16 and 16")
-                    .with_label(match p {
-                        Some(k) => format!("exponent is {k}"),
-                        None => "exponent is not a number".into(),
-                    })
-                    .with_note(format!("use `{}.^p` for an elementwise power", snippet(l))));
+                return Err(Error::new(
+                    Input::Expr,
+                    r.span,
+                    "a matrix power needs an integer exponent between -16 and 16",
+                )
+                .with_label(match p {
+                    Some(k) => format!("exponent is {k}"),
+                    None => "exponent is not a number".into(),
+                })
+                .with_note(format!("use `{}.^p` for an elementwise power", snippet(l))));
             }
         };
         let (rows, cols) = (sa.rows.unwrap(), sa.cols.unwrap());
         let da = self.describe(a);
-        self.unify(rows, cols, l.span, || format!("a matrix power needs a square matrix, but `{}` is {da}", snippet(l)))
-            .map_err(|e| e.with_label(format!("this is {da}, not square")))?;
+        self.unify(rows, cols, l.span, || {
+            format!("a matrix power needs a square matrix, but `{}` is {da}", snippet(l))
+        })
+        .map_err(|e| e.with_label(format!("this is {da}, not square")))?;
         if k == 0 {
             return Ok(self.graph.identity(rows));
         }
@@ -536,11 +590,16 @@ impl<'a> Lowerer<'a> {
             _ => {}
         }
         let arity_err = |n: usize| {
-            Error::new(Input::Expr, span, format!("`{func}` takes {n} argument{}, got {}", if n == 1 { "" } else { "s" }, args.len()))
-                .with_label("wrong number of arguments")
+            Error::new(
+                Input::Expr,
+                span,
+                format!("`{func}` takes {n} argument{}, got {}", if n == 1 { "" } else { "s" }, args.len()),
+            )
+            .with_label("wrong number of arguments")
         };
         if !FUNCTIONS.contains(&func) {
-            let mut err = Error::new(Input::Expr, fspan, format!("unknown function `{func}`")).with_label("not a known function");
+            let mut err =
+                Error::new(Input::Expr, fspan, format!("unknown function `{func}`")).with_label("not a known function");
             if let Some(s) = closest(func) {
                 err = err.with_note(format!("did you mean `{s}`?"));
             }
@@ -594,7 +653,12 @@ impl<'a> Lowerer<'a> {
                     Ok(self.graph.diag_part(a))
                 } else {
                     let d = self.describe(a);
-                    Err(Error::new(Input::Expr, args[0].span, format!("diag needs a vector or a square matrix, not {d}")).with_label(format!("this is {d}")))
+                    Err(Error::new(
+                        Input::Expr,
+                        args[0].span,
+                        format!("diag needs a vector or a square matrix, not {d}"),
+                    )
+                    .with_label(format!("this is {d}")))
                 }
             }
             _ => unreachable!("function list and dispatch disagree"),
@@ -611,8 +675,12 @@ impl<'a> Lowerer<'a> {
             (Some(m), Some(n)) => self
                 .unify(m, n, e.span, || format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)))
                 .map_err(|err| err.with_label(format!("this is {d}, not square"))),
-            _ => Err(Error::new(Input::Expr, e.span, format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)))
-                .with_label(format!("this is {d}, not a matrix"))),
+            _ => Err(Error::new(
+                Input::Expr,
+                e.span,
+                format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)),
+            )
+            .with_label(format!("this is {d}, not a matrix"))),
         }
     }
 
@@ -622,8 +690,12 @@ impl<'a> Lowerer<'a> {
             [Expr { kind: ExprKind::Name(n), .. }] => self.named_dim(n),
             [Expr { kind: ExprKind::Num(k), span: ks }] => self.literal_size(*k, *ks)?,
             _ => {
-                return Err(Error::new(Input::Expr, span, "`eye` takes one dimension: a name such as `n` or a positive integer")
-                    .with_label("expected eye(n) or eye(3)"))
+                return Err(Error::new(
+                    Input::Expr,
+                    span,
+                    "`eye` takes one dimension: a name such as `n` or a positive integer",
+                )
+                .with_label("expected eye(n) or eye(3)"))
             }
         };
         Ok(self.graph.identity(d))
@@ -656,7 +728,8 @@ impl<'a> Lowerer<'a> {
                 Some(Expr { kind: ExprKind::Name(n), .. }) => self.named_dim(n),
                 Some(Expr { kind: ExprKind::Num(k), span }) => self.literal_size(*k, *span)?,
                 Some(other) => {
-                    return Err(Error::new(Input::Expr, other.span, "expected a dimension name or a positive integer").with_label("not a dimension"))
+                    return Err(Error::new(Input::Expr, other.span, "expected a dimension name or a positive integer")
+                        .with_label("not a dimension"))
                 }
             });
         }
@@ -691,7 +764,10 @@ fn snippet(e: &Expr) -> String {
                 go(a, out);
             }
             ExprKind::Transpose(a) => {
-                let atomic = matches!(a.kind, ExprKind::Name(_) | ExprKind::Num(_) | ExprKind::Call { .. } | ExprKind::Transpose(_));
+                let atomic = matches!(
+                    a.kind,
+                    ExprKind::Name(_) | ExprKind::Num(_) | ExprKind::Call { .. } | ExprKind::Transpose(_)
+                );
                 if !atomic {
                     out.push('(');
                 }

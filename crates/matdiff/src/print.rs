@@ -196,7 +196,11 @@ impl Printer<'_> {
                 let p = p.get();
                 if p < 0.0 && shape.is_scalar() {
                     let den = self.power(*a, -p, NEG);
-                    return if latex { (format!("\\frac{{1}}{{{}}}", self.power(*a, -p, 0)), ATOM) } else { (format!("1/{den}"), PROD) };
+                    return if latex {
+                        (format!("\\frac{{1}}{{{}}}", self.power(*a, -p, 0)), ATOM)
+                    } else {
+                        (format!("1/{den}"), PROD)
+                    };
                 }
                 (self.power(*a, p, 0), POW)
             }
@@ -231,7 +235,14 @@ impl Printer<'_> {
             }
             Op::Dot(a, b) => {
                 if latex {
-                    (format!("\\operatorname{{tr}}\\left({}^\\top {}\\right)", self.show(*a, POSTFIX), self.show(*b, NEG)), ATOM)
+                    (
+                        format!(
+                            "\\operatorname{{tr}}\\left({}^\\top {}\\right)",
+                            self.show(*a, POSTFIX),
+                            self.show(*b, NEG)
+                        ),
+                        ATOM,
+                    )
                 } else {
                     // Operands bracketed as in an elementwise product, so it reads (and re-parses) the same.
                     let operand = |x: NodeId| if matches!(g.op(x), Op::MatMul(_) | Op::Scale(..)) { NEG } else { PROD };
@@ -257,7 +268,13 @@ impl Printer<'_> {
     fn fill(&self, c: f64, shape: crate::shape::Shape, sized: bool) -> (String, u8) {
         if self.latex() {
             let one = "\\mathbf{1}".to_string();
-            let body = if c == 1.0 { one } else if c == 0.0 { "\\mathbf{0}".into() } else { format!("{}\\,\\mathbf{{1}}", self.number(c).0) };
+            let body = if c == 1.0 {
+                one
+            } else if c == 0.0 {
+                "\\mathbf{0}".into()
+            } else {
+                format!("{}\\,\\mathbf{{1}}", self.number(c).0)
+            };
             let body = if shape.is_row() { format!("{body}^\\top") } else { body };
             return (body, if c == 1.0 || c == 0.0 { ATOM } else { PROD });
         }
@@ -336,7 +353,9 @@ impl Printer<'_> {
             };
             // A nested sum that starts with a minus continues the outer one: `a - b - c`.
             let (negative, body) = match body.strip_prefix('-') {
-                Some(rest) if !negative && c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) => (true, rest.to_string()),
+                Some(rest) if !negative && c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) => {
+                    (true, rest.to_string())
+                }
                 _ => (negative, body),
             };
             if i == 0 {
@@ -379,7 +398,9 @@ impl Printer<'_> {
     fn denominator(&self, a: NodeId) -> Option<String> {
         let g = self.g;
         match g.op(a) {
-            Op::Pow(base, p) if p.get() < 0.0 && g.shape(a).is_scalar() && !self.latex() && !self.names.contains_key(&a) => {
+            Op::Pow(base, p)
+                if p.get() < 0.0 && g.shape(a).is_scalar() && !self.latex() && !self.names.contains_key(&a) =>
+            {
                 let den = self.power(*base, -p.get(), POW);
                 Some(if matches!(g.op(*base), Op::Lin(_) | Op::Scale(..) | Op::MatMul(_)) && p.get() == -1.0 {
                     format!("({})", self.show(*base, 0))
@@ -401,7 +422,10 @@ impl Printer<'_> {
         }
         for (a, b) in [(s, x), (x, s)] {
             if let Op::Pow(base, p) = g.op(a) {
-                if p.get() < 0.0 && g.shape(a).is_scalar() && !(g.shape(b).is_scalar() && matches!(g.op(b), Op::Pow(_, q) if q.get() < 0.0)) {
+                if p.get() < 0.0
+                    && g.shape(a).is_scalar()
+                    && !(g.shape(b).is_scalar() && matches!(g.op(b), Op::Pow(_, q) if q.get() < 0.0))
+                {
                     if latex {
                         let num = self.show(b, 0);
                         let den = self.power(*base, -p.get(), 0);

@@ -56,7 +56,14 @@ impl Problem {
 
     fn from_program(program: &Program, expr: &str, decls: Vec<Decl>, notes: Vec<String>) -> Result<Problem> {
         let lowered = lower(program, &decls)?;
-        Ok(Problem { graph: lowered.graph, output: lowered.output, inferred: lowered.inferred, source_len: expr.len(), decls, notes })
+        Ok(Problem {
+            graph: lowered.graph,
+            output: lowered.output,
+            inferred: lowered.inferred,
+            source_len: expr.len(),
+            decls,
+            notes,
+        })
     }
 
     /// Lower another expression (a claimed answer) into this problem's graph: same variables,
@@ -78,7 +85,10 @@ impl Problem {
         self.graph.var_id(name).map(|v| v as usize).ok_or_else(|| {
             let names: Vec<String> = self.graph.vars.iter().map(|v| format!("`{}`", v.name)).collect();
             let (message, label) = if name.is_empty() {
-                ("no variable named to differentiate with respect to".to_string(), "differentiate this w.r.t. which variable?".to_string())
+                (
+                    "no variable named to differentiate with respect to".to_string(),
+                    "differentiate this w.r.t. which variable?".to_string(),
+                )
             } else {
                 (format!("`{name}` does not occur in the expression"), format!("no `{name}` in here"))
             };
@@ -96,9 +106,13 @@ impl Problem {
         let shape = self.graph.shape(self.output);
         if !shape.is_scalar() {
             let d = self.graph.dims.describe(shape);
-            return Err(Error::new(Input::Expr, Span::new(0, self.source_len), format!("a gradient needs a scalar expression, but this one is {d}"))
-                .with_label(format!("this is {d}"))
-                .with_note("wrap it in sum(..), norm2(..)^2 or tr(..) to get a scalar"));
+            return Err(Error::new(
+                Input::Expr,
+                Span::new(0, self.source_len),
+                format!("a gradient needs a scalar expression, but this one is {d}"),
+            )
+            .with_label(format!("this is {d}"))
+            .with_note("wrap it in sum(..), norm2(..)^2 or tr(..) to get a scalar"));
         }
         let vars = wrt.iter().map(|n| self.var_index(n)).collect::<Result<Vec<_>>>()?;
         let var_nodes: Vec<NodeId> = vars.iter().map(|&v| self.graph.var_node(v as u32)).collect();
@@ -154,7 +168,12 @@ impl Problem {
                 } else if *slot != k {
                     return Err(Error::unspanned(
                         Input::Values,
-                        format!("dimension {} is {} from the other inputs but {k} from `{}`", self.graph.dims.name(d), *slot, decl.name),
+                        format!(
+                            "dimension {} is {} from the other inputs but {k} from `{}`",
+                            self.graph.dims.name(d),
+                            *slot,
+                            decl.name
+                        ),
                     ));
                 }
             }

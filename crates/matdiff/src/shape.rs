@@ -199,11 +199,8 @@ impl Unifier {
     pub fn finish(&mut self, used: &[DimId]) -> (DimTable, Vec<DimId>) {
         let mut table = DimTable::default();
         let mut map = vec![u32::MAX; self.parent.len()];
-        let mut taken: Vec<String> = self
-            .pin
-            .iter()
-            .filter_map(|p| if let Pin::Named(n) = p { Some(n.clone()) } else { None })
-            .collect();
+        let mut taken: Vec<String> =
+            self.pin.iter().filter_map(|p| if let Pin::Named(n) = p { Some(n.clone()) } else { None }).collect();
         let pool = ["m", "n", "p", "q", "k", "r", "s", "l", "d", "c"];
         let mut counter = 0;
         let mut next_name = |taken: &mut Vec<String>| -> String {

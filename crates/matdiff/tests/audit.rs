@@ -56,19 +56,9 @@ fn render(r: &AuditReport) -> String {
             let lead = if st.starts_equation { "" } else { "= " };
             match &st.reading {
                 StepReading::Unreadable { reason } => {
-                    let _ = writeln!(
-                        s,
-                        "  L{} {lead}{}\n      unreadable: {reason}",
-                        st.line, st.text
-                    );
+                    let _ = writeln!(s, "  L{} {lead}{}\n      unreadable: {reason}", st.line, st.text);
                 }
-                StepReading::Read {
-                    read_as,
-                    vs_previous,
-                    verdict,
-                    definitions,
-                    ..
-                } => {
+                StepReading::Read { read_as, vs_previous, verdict, definitions, .. } => {
                     let prev = match vs_previous {
                         Some(true) => "equal to previous, ",
                         Some(false) => "differs from previous, ",
@@ -114,9 +104,7 @@ fn seed_001_gplvm_answers_are_right() {
         assert_eq!(q.answer, Answer::Right, "{id}:\n{}", render(&r));
     }
     let e = r.questions.iter().find(|q| q.id == "2e").unwrap();
-    assert!(e.steps[e.final_step.unwrap()]
-        .text
-        .contains("K^{-1} (y y^T) K^{-1} x"));
+    assert!(e.steps[e.final_step.unwrap()].text.contains("K^{-1} (y y^T) K^{-1} x"));
     // The problem file's K was used, the document's `D = K^{-1}` was not (D is a variable).
     assert!(e.definitions.iter().all(|d| d.name != "D"));
     assert!(e.definitions.iter().any(|d| d.name == "K"));
@@ -128,31 +116,19 @@ fn seed_002_flags_the_wrong_simplification() {
     let q = &r.questions[0];
     let shown = render(&r);
     assert_eq!(q.answer, Answer::Wrong, "{shown}");
-    let step = q
-        .steps
-        .iter()
-        .find(|s| s.text == "W(xx^T(W^T W - I) + (W^T W - I)xx^T)")
-        .expect("the factored line is a step");
+    let step =
+        q.steps.iter().find(|s| s.text == "W(xx^T(W^T W - I) + (W^T W - I)xx^T)").expect("the factored line is a step");
     assert_eq!(step.is_right(), Some(true), "{shown}");
     let first = &q.steps[q.first_wrong.expect("a wrong step")];
     assert_eq!(first.text, "2W(W^T W - I)xx^T", "{shown}");
     assert_eq!(q.first_wrong, q.final_step);
-    let StepReading::Read {
-        verdict,
-        vs_previous,
-        ..
-    } = &first.reading
-    else {
-        panic!("{shown}")
-    };
+    let StepReading::Read { verdict, vs_previous, .. } = &first.reading else { panic!("{shown}") };
     assert_eq!(*vs_previous, Some(false));
     let cx = verdict.counterexample.as_ref().expect("a counterexample");
     assert!(cx.max_diff.unwrap() > 1e-3 && cx.dims.iter().all(|(_, k)| *k <= 3));
     assert!(verdict.diagnoses.iter().any(|d| matches!(d, Diagnosis::MissingPaths { factor, missing, .. } if *factor == 2.0 && missing[0].contains("W'"))), "{shown}");
     // Every step before it is right.
-    assert!(q.steps[..q.first_wrong.unwrap()]
-        .iter()
-        .all(|s| s.is_right() != Some(false)));
+    assert!(q.steps[..q.first_wrong.unwrap()].iter().all(|s| s.is_right() != Some(false)));
 }
 
 #[test]
@@ -167,10 +143,7 @@ fn seed_003_final_answer_is_right() {
     // `\partial L / \partial m` (the intermediate m = Wx) is not taken for the target.
     assert!(q.steps.iter().all(|s| s.text != "N^T z"), "{shown}");
     for name in ["N", "m", "z", "y"] {
-        assert!(
-            q.definitions.iter().any(|d| d.name == name),
-            "{name} not used:\n{shown}"
-        );
+        assert!(q.definitions.iter().any(|d| d.name == name), "{name} not used:\n{shown}");
     }
     assert!(q.first_wrong.is_none(), "{shown}");
 }
@@ -184,9 +157,7 @@ fn seed_copies_match_when_shared_exists() {
     }
     for e in std::fs::read_dir(&shared).unwrap() {
         let p = e.unwrap().path();
-        let copy = manifest()
-            .join("tests/cases/audit/seeds")
-            .join(p.file_name().unwrap());
+        let copy = manifest().join("tests/cases/audit/seeds").join(p.file_name().unwrap());
         assert_eq!(
             std::fs::read(&p).unwrap(),
             std::fs::read(&copy).unwrap_or_default(),
@@ -200,25 +171,12 @@ fn check_expected(case: &Path, r: &AuditReport) -> Result<(), String> {
     let text = std::fs::read_to_string(case.join("expected.txt")).unwrap();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let w: Vec<&str> = line.split_whitespace().collect();
-        let q = r
-            .questions
-            .iter()
-            .find(|q| q.id == w[0])
-            .ok_or(format!("no question {}", w[0]))?;
+        let q = r.questions.iter().find(|q| q.id == w[0]).ok_or(format!("no question {}", w[0]))?;
         if w[1] != "any" && q.answer.name() != w[1] {
-            return Err(format!(
-                "{}: answer {} instead of {}",
-                q.id,
-                q.answer.name(),
-                w[1]
-            ));
+            return Err(format!("{}: answer {} instead of {}", q.id, q.answer.name(), w[1]));
         }
         let line_of = |i: Option<usize>| i.map(|i| q.steps[i].line.to_string());
-        let want = |key: &str| {
-            w.iter()
-                .find_map(|x| x.strip_prefix(key))
-                .map(str::to_string)
-        };
+        let want = |key: &str| w.iter().find_map(|x| x.strip_prefix(key)).map(str::to_string);
         if line_of(q.first_wrong) != want("first_wrong=") {
             return Err(format!(
                 "{}: first wrong line {:?}, expected {:?}",
@@ -228,12 +186,7 @@ fn check_expected(case: &Path, r: &AuditReport) -> Result<(), String> {
             ));
         }
         if w[1] != "any" && line_of(q.final_step) != want("final=") {
-            return Err(format!(
-                "{}: final line {:?}, expected {:?}",
-                q.id,
-                line_of(q.final_step),
-                want("final=")
-            ));
+            return Err(format!("{}: final line {:?}, expected {:?}", q.id, line_of(q.final_step), want("final=")));
         }
     }
     Ok(())
@@ -242,21 +195,15 @@ fn check_expected(case: &Path, r: &AuditReport) -> Result<(), String> {
 #[test]
 fn audit_cases() {
     let dir = manifest().join("tests/cases/audit");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("doc.md").exists())
-        .collect();
+    let mut cases: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("doc.md").exists()).collect();
     cases.sort();
     assert!(cases.len() >= 8);
     let mut failures = vec![];
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
         let doc = String::from_utf8_lossy(&std::fs::read(case.join("doc.md")).unwrap()).to_string();
-        let r = audit(
-            &std::fs::read_to_string(case.join("problem.toml")).unwrap(),
-            &doc,
-        );
+        let r = audit(&std::fs::read_to_string(case.join("problem.toml")).unwrap(), &doc);
         let shown = render(&r);
         if let Err(e) = check_expected(&case, &r) {
             failures.push(format!("{name}: {e}\n{shown}"));
@@ -271,11 +218,7 @@ fn aligned_rows_and_continuations_form_one_chain() {
     let doc = std::fs::read_to_string(manifest().join("tests/cases/audit/aligned/doc.md")).unwrap();
     let eqs = equations(&doc);
     assert_eq!(eqs[0].members.len(), 3, "{:?}", eqs[0]);
-    assert!(
-        eqs[0].members[1].contains("+ Wx(W^T W x - x)^T"),
-        "{:?}",
-        eqs[0]
-    );
+    assert!(eqs[0].members[1].contains("+ Wx(W^T W x - x)^T"), "{:?}", eqs[0]);
     assert_eq!(eqs[1].members.len(), 2);
     assert!(eqs[1].members[1].ends_with("Wx(W^T W x - x)^T"));
     // A matrix's `\\` and `&` stay inside it.
@@ -327,10 +270,59 @@ mod no_panic {
     use proptest::prelude::*;
 
     const TOKENS: &[&str] = &[
-        "$", "$$", "\\[", "\\]", "\\\\", "&", "=", "&=", "\\begin{aligned}", "\\end{aligned}", "\\begin{bmatrix}",
-        "\\end{bmatrix}", "\\frac{", "}", "{", "(", ")", "\\nabla_W L", "\\nabla_", "\\partial", "\\frac{\\partial L}{\\partial W}",
-        "/", "W", "x", "C", "^T", "^{-1}", "é", "∂", "\n", "\n\n", " ", "+", "-", "_", "\\left(", "\\right)", "\\|", "|", ",",
-        "1.", "b)", "(c)", "//", "\\in", "\\mathbb{R}", "C = ", "A = Wx", "\\rightarrow", "\\quad", "(*)", "\\", "\\\\[2pt]",
+        "$",
+        "$$",
+        "\\[",
+        "\\]",
+        "\\\\",
+        "&",
+        "=",
+        "&=",
+        "\\begin{aligned}",
+        "\\end{aligned}",
+        "\\begin{bmatrix}",
+        "\\end{bmatrix}",
+        "\\frac{",
+        "}",
+        "{",
+        "(",
+        ")",
+        "\\nabla_W L",
+        "\\nabla_",
+        "\\partial",
+        "\\frac{\\partial L}{\\partial W}",
+        "/",
+        "W",
+        "x",
+        "C",
+        "^T",
+        "^{-1}",
+        "é",
+        "∂",
+        "\n",
+        "\n\n",
+        " ",
+        "+",
+        "-",
+        "_",
+        "\\left(",
+        "\\right)",
+        "\\|",
+        "|",
+        ",",
+        "1.",
+        "b)",
+        "(c)",
+        "//",
+        "\\in",
+        "\\mathbb{R}",
+        "C = ",
+        "A = Wx",
+        "\\rightarrow",
+        "\\quad",
+        "(*)",
+        "\\",
+        "\\\\[2pt]",
     ];
 
     fn doc() -> impl Strategy<Value = String> {

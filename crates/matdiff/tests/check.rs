@@ -19,20 +19,13 @@ struct Case {
 }
 
 fn parse_case(text: &str) -> Case {
-    let mut case = Case {
-        expr: String::new(),
-        decl: String::new(),
-        wrt: String::new(),
-        claims: vec![],
-    };
+    let mut case = Case { expr: String::new(), decl: String::new(), wrt: String::new(), claims: vec![] };
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (head, rest) = line
-            .split_once(": ")
-            .unwrap_or_else(|| panic!("no `: ` in {line:?}"));
+        let (head, rest) = line.split_once(": ").unwrap_or_else(|| panic!("no `: ` in {line:?}"));
         match head {
             "expr" => case.expr = rest.to_string(),
             "decl" => case.decl = rest.to_string(),
@@ -57,9 +50,7 @@ fn expect(kinds: &str, diags: &[Diagnosis]) -> Result<(), String> {
             "factor" => {
                 let c: f64 = words[i].parse().unwrap();
                 i += 1;
-                diags.iter().any(
-                    |d| matches!(d, Diagnosis::Factor { factor } if (factor - c).abs() < 1e-12),
-                )
+                diags.iter().any(|d| matches!(d, Diagnosis::Factor { factor } if (factor - c).abs() < 1e-12))
             }
             "missing_path" => {
                 let want = words[i..].join(" ");
@@ -69,9 +60,7 @@ fn expect(kinds: &str, diags: &[Diagnosis]) -> Result<(), String> {
             "symmetric_only" => {
                 let name = words
                     .get(i)
-                    .filter(|n| {
-                        !["shape", "transposed", "factor", "missing_path", "none"].contains(n)
-                    })
+                    .filter(|n| !["shape", "transposed", "factor", "missing_path", "none"].contains(n))
                     .copied();
                 if name.is_some() {
                     i += 1;
@@ -110,11 +99,7 @@ fn run_case(path: &Path) -> String {
         let _ = writeln!(snap, "\n{kind}: {claim}");
         match (kind.as_str(), result) {
             ("wrong error", Err(e)) => {
-                assert_eq!(
-                    e.input,
-                    Input::Claim,
-                    "{name}: `{claim}`: the error should point into the claim"
-                );
+                assert_eq!(e.input, Input::Claim, "{name}: `{claim}`: the error should point into the claim");
                 let _ = writeln!(snap, "  error: {}", e.message);
             }
             (_, Err(e)) => failures.push(format!("`{claim}`: unexpected error {e}")),
@@ -132,10 +117,7 @@ fn run_case(path: &Path) -> String {
                 }
                 if k == "right" {
                     if !v.right {
-                        failures.push(format!(
-                            "`{claim}`: a right claim was rejected: {:?}",
-                            v.diagnoses
-                        ));
+                        failures.push(format!("`{claim}`: a right claim was rejected: {:?}", v.diagnoses));
                     }
                 } else if v.right {
                     failures.push(format!("`{claim}`: FALSE ACCEPT of a wrong claim"));
@@ -166,17 +148,10 @@ fn claim_table() {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     paths.sort();
-    assert!(
-        paths.len() >= 8,
-        "the claim table lives in {}",
-        dir.display()
-    );
+    assert!(paths.len() >= 8, "the claim table lives in {}", dir.display());
     for p in paths {
         let snap = run_case(&p);
-        insta::assert_snapshot!(
-            format!("claims__{}", p.file_stem().unwrap().to_string_lossy()),
-            snap
-        );
+        insta::assert_snapshot!(format!("claims__{}", p.file_stem().unwrap().to_string_lossy()), snap);
     }
 }
 
@@ -184,30 +159,18 @@ fn claim_table() {
 #[test]
 fn path_terms_sum_to_the_gradient() {
     for (expr, decl, wrt) in [
-        (
-            "0.5*norm2(W'*W*x - x)^2",
-            "W: matrix(m,n); x: vector(n)",
-            "W",
-        ),
+        ("0.5*norm2(W'*W*x - x)^2", "W: matrix(m,n); x: vector(n)", "W"),
         ("x'*A*x", "A: matrix(n,n); x: vector(n)", "x"),
         ("tr(W*W*A)", "W: matrix(n,n); A: matrix(n,n)", "W"),
     ] {
         let p = Problem::new(expr, decl).unwrap();
         let mut c = Checker::new(p, wrt, CheckOptions::default()).unwrap();
         assert!(c.terms().len() >= 2, "{expr}");
-        let sum: Vec<String> = c
-            .terms()
-            .iter()
-            .map(|t| format!("({})", c.problem().print(t.value, matdiff::Style::Plain)))
-            .collect();
+        let sum: Vec<String> =
+            c.terms().iter().map(|t| format!("({})", c.problem().print(t.value, matdiff::Style::Plain))).collect();
         let v = c.check(&sum.join(" + ")).unwrap();
         assert!(v.right, "{expr}: terms {sum:?} do not sum to the gradient");
-        assert!(
-            c.terms()
-                .iter()
-                .all(|t| t.label.starts_with("the path through ")),
-            "{expr}"
-        );
+        assert!(c.terms().iter().all(|t| t.label.starts_with("the path through ")), "{expr}");
     }
 }
 
@@ -217,10 +180,7 @@ fn repeated_factor_paths_are_numbered() {
     let p = Problem::new("tr(W*W*A)", "W: matrix(n,n); A: matrix(n,n)").unwrap();
     let c = Checker::new(p, "W", CheckOptions::default()).unwrap();
     let labels: Vec<&str> = c.terms().iter().map(|t| t.label.as_str()).collect();
-    assert!(
-        labels.iter().any(|l| l.contains("1st")) && labels.iter().any(|l| l.contains("2nd")),
-        "{labels:?}"
-    );
+    assert!(labels.iter().any(|l| l.contains("1st")) && labels.iter().any(|l| l.contains("2nd")), "{labels:?}");
 }
 
 /// A counterexample uses small sizes and prints the inputs it was computed at.
@@ -230,14 +190,9 @@ fn counterexample_is_small_and_reproducible() {
     let mut c = Checker::new(p, "W", CheckOptions::default()).unwrap();
     let v = c.check("2*W*(W'*W - eye(n))*x*x'").unwrap();
     let cx = v.counterexample.unwrap();
-    assert!(
-        cx.dims.iter().all(|(_, k)| (2..=3).contains(k)),
-        "{:?}",
-        cx.dims
-    );
+    assert!(cx.dims.iter().all(|(_, k)| (2..=3).contains(k)), "{:?}", cx.dims);
     // Re-evaluate the gradient at the printed inputs: the same value comes out.
-    let inputs: std::collections::HashMap<String, matdiff::Value> =
-        cx.inputs.iter().cloned().collect();
+    let inputs: std::collections::HashMap<String, matdiff::Value> = cx.inputs.iter().cloned().collect();
     let mut q = Problem::new("0.5*norm2(W'*W*x - x)^2", "W: matrix(m,n); x: vector(n)").unwrap();
     let g = q.gradients(&["W"]).unwrap().nodes[0];
     let env = matdiff::bind(&q.graph, &inputs).unwrap();
@@ -251,10 +206,7 @@ fn counterexample_is_small_and_reproducible() {
 fn verdicts_are_deterministic() {
     let mk = || {
         let p = Problem::new("x'*A*x", "A: matrix(n,n); x: vector(n)").unwrap();
-        Checker::new(p, "x", CheckOptions::default())
-            .unwrap()
-            .check("2*A*x")
-            .unwrap()
+        Checker::new(p, "x", CheckOptions::default()).unwrap().check("2*A*x").unwrap()
     };
     assert_eq!(mk(), mk());
 }

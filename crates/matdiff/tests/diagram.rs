@@ -43,62 +43,36 @@ impl Rect {
             && o.y < self.y + self.h + gap
     }
     fn contains_strictly(&self, p: (f64, f64), inset: f64) -> bool {
-        p.0 > self.x + inset
-            && p.0 < self.x + self.w - inset
-            && p.1 > self.y + inset
-            && p.1 < self.y + self.h - inset
+        p.0 > self.x + inset && p.0 < self.x + self.w - inset && p.1 > self.y + inset && p.1 < self.y + self.h - inset
     }
 }
 
 fn attr(n: roxmltree::Node, name: &str) -> f64 {
-    n.attribute(name)
-        .unwrap_or_else(|| panic!("<{}> without {name}", n.tag_name().name()))
-        .parse()
-        .unwrap()
+    n.attribute(name).unwrap_or_else(|| panic!("<{}> without {name}", n.tag_name().name())).parse().unwrap()
 }
 
 /// Check an SVG drawing: parse it, then its geometry. Returns the number of node boxes.
 fn check_svg(label: &str, svg: &str, d: &Derivation) -> usize {
-    let doc =
-        roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{label}: SVG is not XML: {e}"));
+    let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{label}: SVG is not XML: {e}"));
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg");
-    assert_eq!(
-        root.tag_name().namespace(),
-        Some("http://www.w3.org/2000/svg")
-    );
+    assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
     let (width, height) = (attr(root, "width"), attr(root, "height"));
     let groups = |class: &str| -> Vec<roxmltree::Node> {
-        root.descendants()
-            .filter(|n| n.attribute("class").is_some_and(|c| c.starts_with(class)))
-            .collect()
+        root.descendants().filter(|n| n.attribute("class").is_some_and(|c| c.starts_with(class))).collect()
     };
     let nodes = groups("node");
     assert_eq!(nodes.len(), d.nodes.len(), "{label}: one box per node");
     let mut rects = vec![];
     for (g, n) in nodes.iter().zip(&d.nodes) {
-        let title = g
-            .children()
-            .find(|c| c.has_tag_name("title"))
-            .expect("every node has a tooltip");
+        let title = g.children().find(|c| c.has_tag_name("title")).expect("every node has a tooltip");
         let tip = title.text().unwrap_or("");
-        assert!(
-            tip.contains(&n.name),
-            "{label}: tooltip {tip:?} names the node"
-        );
+        assert!(tip.contains(&n.name), "{label}: tooltip {tip:?} names the node");
         if n.active {
-            assert!(
-                tip.contains(&format!("∂{}/∂{}", d.output_name, n.name)),
-                "{label}: {tip:?} gives the adjoint"
-            );
+            assert!(tip.contains(&format!("∂{}/∂{}", d.output_name, n.name)), "{label}: {tip:?} gives the adjoint");
         }
         let rect = g.children().find(|c| c.has_tag_name("rect")).unwrap();
-        let r = Rect {
-            x: attr(rect, "x"),
-            y: attr(rect, "y"),
-            w: attr(rect, "width"),
-            h: attr(rect, "height"),
-        };
+        let r = Rect { x: attr(rect, "x"), y: attr(rect, "y"), w: attr(rect, "width"), h: attr(rect, "height") };
         assert!(
             r.x >= 0.0 && r.y >= 30.0 && r.x + r.w <= width && r.y + r.h <= height,
             "{label}: box inside the drawing, below the legend"
@@ -106,16 +80,10 @@ fn check_svg(label: &str, svg: &str, d: &Derivation) -> usize {
         for t in g.children().filter(|c| c.has_tag_name("text")) {
             let text = t.text().unwrap_or("");
             let size = attr(t, "font-size");
-            let chars = text
-                .chars()
-                .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
-                .count() as f64;
+            let chars = text.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count() as f64;
             let (cx, base) = (attr(t, "x"), attr(t, "y"));
             let half = chars * 0.6 * size / 2.0;
-            assert!(
-                cx - half >= r.x + 2.0 && cx + half <= r.x + r.w - 2.0,
-                "{label}: {text:?} sticks out of its box"
-            );
+            assert!(cx - half >= r.x + 2.0 && cx + half <= r.x + r.w - 2.0, "{label}: {text:?} sticks out of its box");
             assert!(
                 base - 0.8 * size >= r.y && base + 0.25 * size <= r.y + r.h,
                 "{label}: {text:?} sticks out vertically"
@@ -139,10 +107,7 @@ fn check_svg(label: &str, svg: &str, d: &Derivation) -> usize {
     assert_eq!(edges.len(), layout.edges.len());
     for e in &layout.edges {
         for &(x, y) in &e.points {
-            assert!(
-                x >= 0.0 && x <= width && y >= 30.0 && y <= height,
-                "{label}: an edge leaves the drawing"
-            );
+            assert!(x >= 0.0 && x <= width && y >= 30.0 && y <= height, "{label}: an edge leaves the drawing");
         }
         for seg in e.points.windows(2) {
             let ((x0, y0), (x1, y1)) = (seg[0], seg[1]);
@@ -150,10 +115,8 @@ fn check_svg(label: &str, svg: &str, d: &Derivation) -> usize {
             for k in 0..=40 {
                 let t = k as f64 / 40.0;
                 let u = 1.0 - t;
-                let x =
-                    u * u * u * x0 + 3.0 * u * u * t * x0 + 3.0 * u * t * t * x1 + t * t * t * x1;
-                let y =
-                    u * u * u * y0 + 3.0 * u * u * t * my + 3.0 * u * t * t * my + t * t * t * y1;
+                let x = u * u * u * x0 + 3.0 * u * u * t * x0 + 3.0 * u * t * t * x1 + t * t * t * x1;
+                let y = u * u * u * y0 + 3.0 * u * u * t * my + 3.0 * u * t * t * my + t * t * t * y1;
                 for (i, r) in rects.iter().enumerate() {
                     if i != e.from && i != e.to {
                         assert!(
@@ -188,11 +151,7 @@ fn seed_models_draw_cleanly() {
 #[test]
 fn a_30_node_graph_stays_readable() {
     let d = derive(BIG.0, BIG.1, Some(&["W1", "W2", "b3", "lam"]));
-    assert!(
-        d.nodes.len() >= 30,
-        "the big graph has {} nodes",
-        d.nodes.len()
-    );
+    assert!(d.nodes.len() >= 30, "the big graph has {} nodes", d.nodes.len());
     let boxes = check_svg("big", &diagram::svg(&d), &d);
     assert_eq!(boxes, d.nodes.len());
     let d = derive(BIG.0, BIG.1, None);
@@ -208,23 +167,13 @@ fn inputs_look_different_from_operations() {
     let fill_of = |class: &str| -> Vec<String> {
         doc.descendants()
             .filter(|n| n.attribute("class") == Some(class))
-            .map(|g| {
-                g.children()
-                    .find(|c| c.has_tag_name("rect"))
-                    .unwrap()
-                    .attribute("fill")
-                    .unwrap()
-                    .to_string()
-            })
+            .map(|g| g.children().find(|c| c.has_tag_name("rect")).unwrap().attribute("fill").unwrap().to_string())
             .collect()
     };
     let inputs = fill_of("node input");
     let ops = fill_of("node operation");
     assert_eq!(inputs.len(), 6);
-    assert!(
-        inputs.iter().all(|f| !ops.contains(f)),
-        "inputs and operations share a colour"
-    );
+    assert!(inputs.iter().all(|f| !ops.contains(f)), "inputs and operations share a colour");
     // The differentiated input stands out from the other inputs.
     let distinct: std::collections::HashSet<&String> = inputs.iter().collect();
     assert_eq!(distinct.len(), 2);
@@ -237,30 +186,19 @@ fn dot_declares_every_node_and_edge() {
         let dot = diagram::dot(&d);
         assert!(dot.starts_with("digraph matdiff {") && dot.trim_end().ends_with('}'));
         for i in 0..d.nodes.len() {
-            assert!(
-                dot.contains(&format!("\n  n{i} [label=\"")),
-                "{}: node {i} missing",
-                ex.name
-            );
+            assert!(dot.contains(&format!("\n  n{i} [label=\"")), "{}: node {i} missing", ex.name);
         }
         let layout = diagram::layout(&d);
         assert_eq!(dot.matches(" -> ").count(), layout.edges.len());
         // Quotes balance on every line (escaped quotes aside).
         for line in dot.lines() {
-            assert_eq!(
-                line.replace("\\\"", "").matches('"').count() % 2,
-                0,
-                "{line}"
-            );
+            assert_eq!(line.replace("\\\"", "").matches('"').count() % 2, 0, "{line}");
         }
         // With a backward pass, the contributions label the edges.
         assert!(dot.contains("label=\"") && dot.contains(" += "));
     }
     let ex = matdiff::example("autoencoder").unwrap();
-    insta::assert_snapshot!(
-        "autoencoder_dot",
-        diagram::dot(&derive(ex.expr, ex.decls, Some(ex.wrt)))
-    );
+    insta::assert_snapshot!("autoencoder_dot", diagram::dot(&derive(ex.expr, ex.decls, Some(ex.wrt))));
 }
 
 #[test]

@@ -29,9 +29,7 @@ struct Case {
 }
 
 fn cases_dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/cases")
-        .join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(sub)
 }
 
 /// `expr:`/`decl:`/`wrt:` blocks; indented lines continue the field above (multi-line
@@ -56,12 +54,7 @@ fn read_cases(path: &Path) -> Vec<Case> {
         last_key = match key.trim() {
             "expr" => {
                 let name = format!("{stem}_{}", out.len() + 1);
-                out.push(Case {
-                    name,
-                    expr: value,
-                    decls: String::new(),
-                    wrt: vec![],
-                });
+                out.push(Case { name, expr: value, decls: String::new(), wrt: vec![] });
                 "expr"
             }
             "decl" if !out.is_empty() => {
@@ -216,14 +209,12 @@ mod gen {
 
     /// `count` cases; each differentiates up to three of the variables it uses.
     pub fn corpus(seed: u64, count: usize) -> Vec<Case> {
-        let mut gen = Gen {
-            rng: StdRng::seed_from_u64(seed),
-        };
+        let mut gen = Gen { rng: StdRng::seed_from_u64(seed) };
         let mut out = vec![];
         while out.len() < count {
             let expr = gen.loss();
-            let p = Problem::new(&expr, DECLS)
-                .unwrap_or_else(|e| panic!("generated `{expr}` does not type-check: {e:?}"));
+            let p =
+                Problem::new(&expr, DECLS).unwrap_or_else(|e| panic!("generated `{expr}` does not type-check: {e:?}"));
             let mut vars: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
             if vars.is_empty() {
                 continue;
@@ -233,12 +224,7 @@ mod gen {
             for _ in 0..k {
                 wrt.push(vars.remove(gen.rng.random_range(0..vars.len())));
             }
-            out.push(Case {
-                name: format!("random_{}", out.len() + 1),
-                expr,
-                decls: DECLS.into(),
-                wrt,
-            });
+            out.push(Case { name: format!("random_{}", out.len() + 1), expr, decls: DECLS.into(), wrt });
         }
         out
     }
@@ -255,25 +241,12 @@ fn exportable(c: &Case) -> bool {
     let Ok(grads) = p.gradients(&wrt) else {
         return false;
     };
-    emit(
-        &p,
-        &grads,
-        Lang::Numpy,
-        Source {
-            expr: &c.expr,
-            decls: &c.decls,
-        },
-    )
-    .is_ok()
+    emit(&p, &grads, Lang::Numpy, Source { expr: &c.expr, decls: &c.decls }).is_ok()
         && finite_point(&p, &grads.nodes, 0).is_some()
 }
 
 /// Random inputs (sizes 2..5) where matdiff's value and gradients are finite, and those values.
-fn finite_point(
-    p: &Problem,
-    grads: &[matdiff::NodeId],
-    seed: u64,
-) -> Option<(matdiff::Env, Vec<Mat<f64>>)> {
+fn finite_point(p: &Problem, grads: &[matdiff::NodeId], seed: u64) -> Option<(matdiff::Env, Vec<Mat<f64>>)> {
     let g = &p.graph;
     let mut roots = vec![p.output];
     roots.extend(grads);
@@ -283,9 +256,7 @@ fn finite_point(
         let env = random_env(g, p.output, dims, &mut rng);
         check_sizes(g, &roots, &env).ok()?;
         let vals = eval(g, &roots, &env);
-        let finite = vals
-            .iter()
-            .all(|m| (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite())));
+        let finite = vals.iter().all(|m| (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite())));
         finite.then_some((env, vals))
     })
 }
@@ -301,18 +272,12 @@ fn all_cases() -> Vec<Case> {
         })
         .collect();
     let own = read_cases(&cases_dir("emit").join("cases.txt"));
-    assert!(
-        own.len() >= 20,
-        "tests/cases/emit/cases.txt should hold the export cases"
-    );
+    assert!(own.len() >= 20, "tests/cases/emit/cases.txt should hold the export cases");
     cases.extend(own);
     // The gradient cases are another suite's data: used when present, as extra corpus.
     if let Ok(dir) = std::fs::read_dir(cases_dir("grad")) {
-        let mut files: Vec<PathBuf> = dir
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-            .collect();
+        let mut files: Vec<PathBuf> =
+            dir.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "txt")).collect();
         files.sort();
         for f in files {
             cases.extend(read_cases(&f).into_iter().filter(exportable));
@@ -329,46 +294,27 @@ fn to_json(m: &Mat<f64>, shape: Shape) -> Json {
         num(m[(0, 0)])
     } else if shape.is_col() || shape.is_row() {
         let (r, c) = (m.nrows(), m.ncols());
-        Json::Array(
-            (0..r * c)
-                .map(|i| num(if c == 1 { m[(i, 0)] } else { m[(0, i)] }))
-                .collect(),
-        )
+        Json::Array((0..r * c).map(|i| num(if c == 1 { m[(i, 0)] } else { m[(0, i)] })).collect())
     } else {
-        Json::Array(
-            (0..m.nrows())
-                .map(|i| Json::Array((0..m.ncols()).map(|j| num(m[(i, j)])).collect()))
-                .collect(),
-        )
+        Json::Array((0..m.nrows()).map(|i| Json::Array((0..m.ncols()).map(|j| num(m[(i, j)])).collect())).collect())
     }
 }
 
 /// Emit `case` for `lang` into `dir`, with the inputs and matdiff's value and gradients there.
 fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
-    let mut p =
-        Problem::new(&case.expr, &case.decls).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
+    let mut p = Problem::new(&case.expr, &case.decls).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
     let wrt: Vec<&str> = case.wrt.iter().map(|s| s.as_str()).collect();
-    let grads = p
-        .gradients(&wrt)
-        .unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
-    let src = Source {
-        expr: &case.expr,
-        decls: &case.decls,
-    };
-    let code =
-        emit(&p, &grads, lang, src).unwrap_or_else(|e| panic!("{}: emit failed: {e:?}", case.name));
+    let grads = p.gradients(&wrt).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
+    let src = Source { expr: &case.expr, decls: &case.decls };
+    let code = emit(&p, &grads, lang, src).unwrap_or_else(|e| panic!("{}: emit failed: {e:?}", case.name));
     let path = dir.join(format!("case_{index}.py"));
     std::fs::write(&path, &code).unwrap();
 
     let g = &p.graph;
     let mut roots = vec![p.output];
     roots.extend(&grads.nodes);
-    let (env, vals) = finite_point(&p, &grads.nodes, 1000 + index as u64).unwrap_or_else(|| {
-        panic!(
-            "{}: no random point where matdiff's value is finite",
-            case.name
-        )
-    });
+    let (env, vals) = finite_point(&p, &grads.nodes, 1000 + index as u64)
+        .unwrap_or_else(|| panic!("{}: no random point where matdiff's value is finite", case.name));
     let params = parameters(&p, lang, src);
     let inputs: serde_json::Map<String, Json> = params
         .iter()
@@ -377,11 +323,7 @@ fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
             (param.clone(), to_json(&env.vars[v], g.vars[v].shape))
         })
         .collect();
-    let expected: Vec<Json> = roots
-        .iter()
-        .zip(&vals)
-        .map(|(&r, m)| to_json(m, g.shape(r)))
-        .collect();
+    let expected: Vec<Json> = roots.iter().zip(&vals).map(|(&r, m)| to_json(m, g.shape(r))).collect();
     json!({
         "name": case.name,
         "expr": case.expr,
@@ -430,71 +372,38 @@ json.dump(results, open(sys.argv[2], "w"))
 
 /// Whether `python3` can import `module`.
 fn importable(module: &str) -> bool {
-    Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("python3").args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
 }
 
 /// Run `cases` as `lang` modules; the failures, one line each.
 fn run_python(lang: Lang, cases: &[Case]) -> Vec<String> {
-    let dir = std::env::temp_dir().join(format!(
-        "matdiff-emit-{}-{}",
-        lang.name(),
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("matdiff-emit-{}-{}", lang.name(), std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let specs: Vec<Json> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| prepare(c, lang, &dir, i))
-        .collect();
-    let (spec_path, result_path, driver) = (
-        dir.join("cases.json"),
-        dir.join("results.json"),
-        dir.join("driver.py"),
-    );
+    let specs: Vec<Json> = cases.iter().enumerate().map(|(i, c)| prepare(c, lang, &dir, i)).collect();
+    let (spec_path, result_path, driver) = (dir.join("cases.json"), dir.join("results.json"), dir.join("driver.py"));
     std::fs::write(&spec_path, serde_json::to_string(&specs).unwrap()).unwrap();
     std::fs::write(&driver, DRIVER).unwrap();
-    let out = Command::new("python3")
-        .arg(&driver)
-        .arg(&spec_path)
-        .arg(&result_path)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "the driver failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: Vec<Json> =
-        serde_json::from_str(&std::fs::read_to_string(&result_path).unwrap()).unwrap();
+    let out = Command::new("python3").arg(&driver).arg(&spec_path).arg(&result_path).output().expect("python3 runs");
+    assert!(out.status.success(), "the driver failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let results: Vec<Json> = serde_json::from_str(&std::fs::read_to_string(&result_path).unwrap()).unwrap();
     assert_eq!(results.len(), cases.len());
     let mut failures = vec![];
     for (r, c) in results.iter().zip(cases) {
-        let where_ = format!(
-            "{} [{}] `{}` wrt {}",
-            c.name,
-            lang.name(),
-            c.expr.replace('\n', "; "),
-            c.wrt.join(",")
-        );
+        let where_ = format!("{} [{}] `{}` wrt {}", c.name, lang.name(), c.expr.replace('\n', "; "), c.wrt.join(","));
         if let Some(e) = r.get("error") {
             failures.push(format!("{where_}: {}", e.as_str().unwrap_or_default()));
             continue;
         }
         let value_err = r["value_err"].as_f64().unwrap_or(f64::INFINITY);
-        let grad_err = r["grad_errs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e.as_f64().unwrap_or(f64::INFINITY))
-            .fold(0.0, f64::max);
+        let grad_err =
+            r["grad_errs"].as_array().unwrap().iter().map(|e| e.as_f64().unwrap_or(f64::INFINITY)).fold(0.0, f64::max);
         let check = r["check"].as_f64().unwrap_or(f64::INFINITY);
         // NaN errors fail too: they make every comparison false.
         let pass = value_err < 1e-8 && grad_err < 1e-8 && check <= 1e-5;
         if !pass {
-            failures.push(format!("{where_}: value err {value_err:.1e}, gradient err {grad_err:.1e}, check_gradient {check:.1e}"));
+            failures.push(format!(
+                "{where_}: value err {value_err:.1e}, gradient err {grad_err:.1e}, check_gradient {check:.1e}"
+            ));
         }
     }
     // Keep the modules of a failed run (or with MATDIFF_EMIT_KEEP=1) for inspection.
@@ -509,10 +418,7 @@ fn run_python(lang: Lang, cases: &[Case]) -> Vec<String> {
                     "expr: {}\ndecl: {}\n{}\n",
                     c.expr.replace('\n', "\n      "),
                     c.decls,
-                    c.wrt
-                        .iter()
-                        .map(|w| format!("wrt: {w}\n"))
-                        .collect::<String>()
+                    c.wrt.iter().map(|w| format!("wrt: {w}\n")).collect::<String>()
                 )
             })
             .collect();
@@ -543,29 +449,19 @@ fn numpy_modules_agree_with_matdiff() {
         cases.len(),
         failures.join("\n")
     );
-    eprintln!(
-        "{} NumPy modules agree with matdiff and pass check_gradient()",
-        cases.len()
-    );
+    eprintln!("{} NumPy modules agree with matdiff and pass check_gradient()", cases.len());
 }
 
 #[test]
 fn jax_and_torch_modules_agree_with_matdiff_where_installed() {
     for (lang, module) in [(Lang::Jax, "jax"), (Lang::Torch, "torch")] {
         if !(importable("numpy") && importable(module)) {
-            eprintln!(
-                "SKIPPED: {module} is not importable; its modules are covered by snapshots only"
-            );
+            eprintln!("SKIPPED: {module} is not importable; its modules are covered by snapshots only");
             continue;
         }
         let cases = all_cases();
         let failures = run_python(lang, &cases);
-        assert!(
-            failures.is_empty(),
-            "{} {module} modules failed:\n{}",
-            failures.len() - 1,
-            failures.join("\n")
-        );
+        assert!(failures.is_empty(), "{} {module} modules failed:\n{}", failures.len() - 1, failures.join("\n"));
     }
 }
 
@@ -575,16 +471,7 @@ fn emitted_modules_are_snapshotted() {
         let mut p = Problem::new(ex.expr, ex.decls).unwrap();
         let grads = p.gradients(ex.wrt).unwrap();
         for lang in Lang::ALL {
-            let code = emit(
-                &p,
-                &grads,
-                lang,
-                Source {
-                    expr: ex.expr,
-                    decls: ex.decls,
-                },
-            )
-            .unwrap();
+            let code = emit(&p, &grads, lang, Source { expr: ex.expr, decls: ex.decls }).unwrap();
             insta::assert_snapshot!(format!("{}_{}", ex.name, lang.name()), code);
         }
     }
@@ -594,46 +481,19 @@ fn emitted_modules_are_snapshotted() {
 fn seeds_file_matches_the_examples() {
     // scripts/check_emitted.py reads the seeds from this file.
     let seeds = read_cases(&cases_dir("emit").join("seeds.txt"));
-    assert_eq!(
-        seeds.len(),
-        EXAMPLES.len(),
-        "tests/cases/emit/seeds.txt should list every example"
-    );
+    assert_eq!(seeds.len(), EXAMPLES.len(), "tests/cases/emit/seeds.txt should list every example");
     for (s, e) in seeds.iter().zip(EXAMPLES) {
-        assert_eq!(
-            (s.expr.as_str(), s.decls.as_str()),
-            (e.expr, e.decls),
-            "{}",
-            e.name
-        );
-        assert_eq!(
-            s.wrt,
-            e.wrt.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
-            "{}",
-            e.name
-        );
+        assert_eq!((s.expr.as_str(), s.decls.as_str()), (e.expr, e.decls), "{}", e.name);
+        assert_eq!(s.wrt, e.wrt.iter().map(|w| w.to_string()).collect::<Vec<_>>(), "{}", e.name);
     }
 }
 
 #[test]
 fn parameters_follow_declaration_order_then_appearance() {
-    let p = Problem::new(
-        "sum(z) + y'*W*x + lambda",
-        "x: vector(n); W: matrix(m,n); y: vector(m)",
-    )
-    .unwrap();
-    let src = Source {
-        expr: "",
-        decls: "x: vector(n); W: matrix(m,n); y: vector(m)",
-    };
+    let p = Problem::new("sum(z) + y'*W*x + lambda", "x: vector(n); W: matrix(m,n); y: vector(m)").unwrap();
+    let src = Source { expr: "", decls: "x: vector(n); W: matrix(m,n); y: vector(m)" };
     let names: Vec<(String, String)> = parameters(&p, Lang::Numpy, src);
-    let want = [
-        ("x", "x"),
-        ("W", "W"),
-        ("y", "y"),
-        ("z", "z"),
-        ("lambda", "lambda_"),
-    ];
+    let want = [("x", "x"), ("W", "W"), ("y", "y"), ("z", "z"), ("lambda", "lambda_")];
     assert_eq!(names, want.map(|(a, b)| (a.to_string(), b.to_string())));
 }
 
@@ -642,21 +502,7 @@ fn a_dimension_no_input_fixes_is_an_error_not_a_panic() {
     let mut p = Problem::new("a*tr(eye(k))", "a: scalar").unwrap();
     let grads = p.gradients(&["a"]).unwrap();
     for lang in Lang::ALL {
-        let err = emit(
-            &p,
-            &grads,
-            lang,
-            Source {
-                expr: "a*tr(eye(k))",
-                decls: "a: scalar",
-            },
-        )
-        .unwrap_err();
-        assert!(
-            err.message.contains("dimension k"),
-            "{}: {}",
-            lang.name(),
-            err.message
-        );
+        let err = emit(&p, &grads, lang, Source { expr: "a*tr(eye(k))", decls: "a: scalar" }).unwrap_err();
+        assert!(err.message.contains("dimension k"), "{}: {}", lang.name(), err.message);
     }
 }

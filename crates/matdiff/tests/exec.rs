@@ -37,9 +37,21 @@ fn solves_traces_and_distribution_agree() {
         ("tr(inv(A)*B*C)", "A: matrix(n,n); B: matrix(n,m); C: matrix(m,n)", &["A", "B"]),
         ("sum(B*inv(A))", "A: matrix(n,n); B: matrix(m,n)", &["A"]),
         ("x'*inv(A')*y", "A: matrix(n,n); x: vector(n); y: vector(n)", &["A", "x"]),
-        ("logdet(S) + det(A) + sum(diag(A)) + norm1(A*x) + norm2(x)", "S: symmetric(n); A: matrix(n,n); x: vector(n)", &["A", "x"]),
-        ("-0.5*logdet(U*U' + s*eye(d)) - 250*tr(inv(U*U' + s*eye(d))*S)", "U: matrix(d,q); s: scalar; S: symmetric(d)", &["U", "s"]),
-        ("0.5*norm2(W2*swish(W1*X + b1*vector(1)') + b2*vector(1)' - T)^2", "W1: matrix(H,D); b1: vector(H); W2: matrix(C,H); b2: vector(C); X: matrix(D,B); T: matrix(C,B)", &["W1", "b1", "W2", "b2"]),
+        (
+            "logdet(S) + det(A) + sum(diag(A)) + norm1(A*x) + norm2(x)",
+            "S: symmetric(n); A: matrix(n,n); x: vector(n)",
+            &["A", "x"],
+        ),
+        (
+            "-0.5*logdet(U*U' + s*eye(d)) - 250*tr(inv(U*U' + s*eye(d))*S)",
+            "U: matrix(d,q); s: scalar; S: symmetric(d)",
+            &["U", "s"],
+        ),
+        (
+            "0.5*norm2(W2*swish(W1*X + b1*vector(1)') + b2*vector(1)' - T)^2",
+            "W1: matrix(H,D); b1: vector(H); W2: matrix(C,H); b2: vector(C); X: matrix(D,B); T: matrix(C,B)",
+            &["W1", "b1", "W2", "b2"],
+        ),
     ];
     for (i, (e, d, w)) in cases.iter().enumerate() {
         agree(e, d, w, 100 + i as u64);
@@ -50,9 +62,21 @@ fn solves_traces_and_distribution_agree() {
 fn low_rank_plus_identity_agrees_at_tall_thin_sizes() {
     // q ≤ d/4 switches the planner to the Woodbury factorization; check it at such sizes.
     let cases: &[(&str, &str, &[&str])] = &[
-        ("-Nobs/2*(logdet(U*U' + s*eye(d)) + tr(inv(U*U' + s*eye(d))*S))", "U: matrix(d,q); S: symmetric(d); Nobs: scalar; s: scalar", &["U", "s", "S"]),
-        ("-D/2*logdet(a*X*X' + 1/b*eye(N)) - 0.5*tr(inv(a*X*X' + 1/b*eye(N))*Y*Y')", "X: matrix(N,q); Y: matrix(N,k); D: scalar; a: scalar; b: scalar", &["X", "a", "b"]),
-        ("det(2*V'*V + 3*eye(d)) + sum(inv(V'*V + c*eye(d))*z)", "V: matrix(q,d); c: scalar; z: vector(d)", &["V", "c"]),
+        (
+            "-Nobs/2*(logdet(U*U' + s*eye(d)) + tr(inv(U*U' + s*eye(d))*S))",
+            "U: matrix(d,q); S: symmetric(d); Nobs: scalar; s: scalar",
+            &["U", "s", "S"],
+        ),
+        (
+            "-D/2*logdet(a*X*X' + 1/b*eye(N)) - 0.5*tr(inv(a*X*X' + 1/b*eye(N))*Y*Y')",
+            "X: matrix(N,q); Y: matrix(N,k); D: scalar; a: scalar; b: scalar",
+            &["X", "a", "b"],
+        ),
+        (
+            "det(2*V'*V + 3*eye(d)) + sum(inv(V'*V + c*eye(d))*z)",
+            "V: matrix(q,d); c: scalar; z: vector(d)",
+            &["V", "c"],
+        ),
     ];
     for (i, (e, d, w)) in cases.iter().enumerate() {
         let mut p = Problem::new(e, d).unwrap();
@@ -71,7 +95,11 @@ fn low_rank_plus_identity_agrees_at_tall_thin_sizes() {
         let want = eval(&p.graph, &roots, &env);
         let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
         let got = compiled.run_owned(&inputs).unwrap();
-        assert!(compiled.describe().contains("FactorLowRank"), "{e}: expected the low-rank path\n{}", compiled.describe());
+        assert!(
+            compiled.describe().contains("FactorLowRank"),
+            "{e}: expected the low-rank path\n{}",
+            compiled.describe()
+        );
         for (k, (w, g)) in want.iter().zip(&got).enumerate() {
             let err = rel_err(w, g);
             assert!(err < 1e-11, "{e}: root {k} differs by {err:.2e}");

@@ -17,8 +17,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use matdiff::syntax::{
-    looks_like_latex, parse_decls, parse_expr, parse_latex, to_plain, to_sexpr, Expr, ExprKind,
-    LatexRead, MAX_DEPTH, MAX_INPUT_LEN,
+    looks_like_latex, parse_decls, parse_expr, parse_latex, to_plain, to_sexpr, Expr, ExprKind, LatexRead, MAX_DEPTH,
+    MAX_INPUT_LEN,
 };
 use matdiff::{check_sizes, eval, random_dims, random_env, Error, Problem, Span};
 use proptest::prelude::*;
@@ -35,12 +35,7 @@ struct Case {
 }
 
 fn read_case(text: &str) -> Case {
-    let mut case = Case {
-        names: vec![],
-        decl: None,
-        plain: None,
-        src: String::new(),
-    };
+    let mut case = Case { names: vec![], decl: None, plain: None, src: String::new() };
     let mut rest = text;
     while let Some(line) = rest.strip_prefix("# ") {
         let (line, after) = line.split_once('\n').unwrap_or((line, ""));
@@ -65,11 +60,7 @@ fn read_case(text: &str) -> Case {
 fn render_case(case: &Case) -> String {
     let src = case.src.as_str();
     let names: Vec<&str> = case.names.iter().map(String::as_str).collect();
-    let mut out = format!(
-        "names: {}\nsource:\n    {}\n",
-        names.join(" "),
-        src.replace('\n', "\n    ")
-    );
+    let mut out = format!("names: {}\nsource:\n    {}\n", names.join(" "), src.replace('\n', "\n    "));
     let _ = writeln!(out, "detected as LaTeX: {}\n---", looks_like_latex(src));
     match parse_latex(src, &names) {
         Ok(read) => render_read(src, &read, &mut out),
@@ -90,25 +81,14 @@ fn render_read(src: &str, read: &LatexRead, out: &mut String) {
     render_tree(src, body, 1, out);
     // The plain printing reads back as the same tree.
     let again = parse_expr(&plain).unwrap_or_else(|e| panic!("`{plain}` does not re-parse: {e}"));
-    assert_eq!(
-        to_sexpr(&again),
-        to_sexpr(body),
-        "plain form `{plain}` re-parses differently"
-    );
+    assert_eq!(to_sexpr(&again), to_sexpr(body), "plain form `{plain}` re-parses differently");
     check_spans(src, body);
 }
 
 /// `@3..5 \`a+\`` with the covered text.
 fn show_span(src: &str, span: Span) -> String {
-    let text = src
-        .get(span.start..span.end)
-        .expect("span on char boundaries");
-    format!(
-        "@{}..{} `{}`",
-        span.start,
-        span.end,
-        text.replace('\n', "\\n")
-    )
+    let text = src.get(span.start..span.end).expect("span on char boundaries");
+    format!("@{}..{} `{}`", span.start, span.end, text.replace('\n', "\\n"))
 }
 
 fn render_tree(src: &str, e: &Expr, level: usize, out: &mut String) {
@@ -119,9 +99,7 @@ fn render_tree(src: &str, e: &Expr, level: usize, out: &mut String) {
         ExprKind::Neg(_) => "Neg".to_string(),
         ExprKind::Transpose(_) => "Transpose".to_string(),
         ExprKind::Binary(op, _, _) => format!("Binary {}", op.symbol()),
-        ExprKind::Call {
-            func, func_span, ..
-        } => format!("Call {func} (name {})", show_span(src, *func_span)),
+        ExprKind::Call { func, func_span, .. } => format!("Call {func} (name {})", show_span(src, *func_span)),
     };
     let _ = writeln!(out, "{pad}{head} {}", show_span(src, e.span));
     for child in children(e) {
@@ -144,31 +122,13 @@ fn render_error(src: &str, err: &Error) -> String {
     if let Some(span) = err.span {
         assert_valid_span(src, span);
         let line_start = src[..span.start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = src[span.start..]
-            .find('\n')
-            .map_or(src.len(), |i| span.start + i);
+        let line_end = src[span.start..].find('\n').map_or(src.len(), |i| span.start + i);
         let line_no = src[..span.start].matches('\n').count() + 1;
         let col = src[line_start..span.start].chars().count();
-        let width = src[span.start..span.end.min(line_end)]
-            .chars()
-            .count()
-            .max(1);
-        let _ = writeln!(
-            out,
-            " --> {}:{} (bytes {}..{})",
-            line_no,
-            col + 1,
-            span.start,
-            span.end
-        );
+        let width = src[span.start..span.end.min(line_end)].chars().count().max(1);
+        let _ = writeln!(out, " --> {}:{} (bytes {}..{})", line_no, col + 1, span.start, span.end);
         let _ = writeln!(out, "  | {}", &src[line_start..line_end]);
-        let _ = writeln!(
-            out,
-            "  | {}{} {}",
-            " ".repeat(col),
-            "^".repeat(width),
-            err.label
-        );
+        let _ = writeln!(out, "  | {}{} {}", " ".repeat(col), "^".repeat(width), err.label);
     }
     for note in &err.notes {
         let _ = writeln!(out, "note: {note}");
@@ -177,24 +137,15 @@ fn render_error(src: &str, err: &Error) -> String {
 }
 
 fn assert_valid_span(src: &str, span: Span) {
-    assert!(
-        span.start <= span.end && span.end <= src.len(),
-        "span {span:?} out of range in {src:?}"
-    );
-    assert!(
-        src.is_char_boundary(span.start) && src.is_char_boundary(span.end),
-        "span {span:?} splits a char"
-    );
+    assert!(span.start <= span.end && span.end <= src.len(), "span {span:?} out of range in {src:?}");
+    assert!(src.is_char_boundary(span.start) && src.is_char_boundary(span.end), "span {span:?} splits a char");
 }
 
 /// Every span is valid and covers its children's.
 fn check_spans(src: &str, e: &Expr) {
     assert_valid_span(src, e.span);
     for child in children(e) {
-        assert!(
-            e.span.start <= child.span.start && child.span.end <= e.span.end,
-            "{e:?} does not cover {child:?}"
-        );
+        assert!(e.span.start <= child.span.start && child.span.end <= e.span.end, "{e:?} does not cover {child:?}");
         check_spans(src, child);
     }
 }
@@ -207,22 +158,14 @@ fn case_paths() -> Vec<std::path::PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     paths.sort();
-    assert!(
-        paths.len() > 100,
-        "expected the LaTeX cases in {}",
-        dir.display()
-    );
+    assert!(paths.len() > 100, "expected the LaTeX cases in {}", dir.display());
     paths
 }
 
 #[test]
 fn latex_cases() {
     for path in case_paths() {
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("utf-8 case name")
-            .to_string();
+        let name = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 case name").to_string();
         let case = read_case(&std::fs::read_to_string(&path).expect("read case"));
         insta::assert_snapshot!(name, render_case(&case));
     }
@@ -233,11 +176,8 @@ fn latex_cases() {
 /// The LaTeX and the plain expression, lowered into one graph (the plain one as a claim, so
 /// variables and dimensions are shared), evaluate to the same numbers at random inputs.
 fn assert_same_values(latex: &str, plain: &str, decl: &str, at: &str) {
-    let mut p =
-        Problem::new_latex(latex, decl).unwrap_or_else(|e| panic!("{at}: LaTeX `{latex}`: {e}"));
-    let q = p
-        .claim(plain)
-        .unwrap_or_else(|e| panic!("{at}: plain `{plain}`: {e}"));
+    let mut p = Problem::new_latex(latex, decl).unwrap_or_else(|e| panic!("{at}: LaTeX `{latex}`: {e}"));
+    let q = p.claim(plain).unwrap_or_else(|e| panic!("{at}: plain `{plain}`: {e}"));
     let (a, g) = (p.output, &p.graph);
     assert_eq!(g.shape(a), g.shape(q), "{at}: shapes differ");
     for (seed, (lo, hi)) in [(1u64, (1, 3)), (2, (4, 6))] {
@@ -278,11 +218,7 @@ fn problem_detects_latex_and_keeps_notes() {
     let decl = "W: matrix(m,n); x: vector(n)";
     let p = Problem::new("\\frac{1}{2}\\|W^T Wx - x\\|^2", decl).expect("reads");
     assert_eq!(p.notes[0], "read as: 1/2*norm2(W'*W*x - x)^2");
-    assert!(
-        p.notes.iter().any(|n| n == "read `Wx` as W*x"),
-        "{:?}",
-        p.notes
-    );
+    assert!(p.notes.iter().any(|n| n == "read `Wx` as W*x"), "{:?}", p.notes);
     let plain = Problem::new("0.5*norm2(W'*W*x - x)^2", decl).expect("reads");
     assert!(plain.notes.is_empty());
     // `--latex` forces LaTeX on input that does not look like it: `2W` is a product there.
@@ -299,14 +235,10 @@ fn gradients_of_latex_and_plain_agree() {
     let decl = "W: matrix(m,n); x: vector(n)";
     let mut p = Problem::new("\\frac{1}{2}\\|W^T W x - x\\|^2", decl).expect("reads");
     let g = p.gradients(&["W"]).expect("gradient").nodes[0];
-    let same = p
-        .claim("W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)'")
-        .expect("claim");
+    let same = p.claim("W*(W'*W*x - x)*x' + W*x*(W'*W*x - x)'").expect("claim");
     assert_eq!(g, same, "{}", p.print(g, matdiff::Style::Plain));
     // A LaTeX claim, as a student writes it (seed 002): the right one and the wrong one.
-    let right = p
-        .claim("W(xx^T(W^T W - I) + (W^T W - I)xx^T)")
-        .expect("claim");
+    let right = p.claim("W(xx^T(W^T W - I) + (W^T W - I)xx^T)").expect("claim");
     let wrong = p.claim("2W(W^T W - I)xx^T").expect("claim");
     let mut rng = StdRng::seed_from_u64(7);
     let dims = random_dims(&p.graph, &mut rng, 2, 5);
@@ -319,11 +251,7 @@ fn gradients_of_latex_and_plain_agree() {
             .map(|(i, j)| (x[(i, j)] - y[(i, j)]).abs())
             .fold(0.0, f64::max)
     };
-    assert!(
-        diff(0, 1) < 1e-9,
-        "the right claim differs by {}",
-        diff(0, 1)
-    );
+    assert!(diff(0, 1) < 1e-9, "the right claim differs by {}", diff(0, 1));
     assert!(diff(0, 2) > 1e-3, "the wrong claim matches");
 }
 
@@ -340,11 +268,7 @@ fn parse_quickly(src: String) -> Option<Error> {
         .expect("spawn")
         .join()
         .expect("no panic");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
     result
 }
 
@@ -376,13 +300,7 @@ fn deep_nesting_is_refused_quickly() {
 #[test]
 fn unclosed_deep_nesting_is_refused_quickly() {
     let n = 100_000;
-    for src in [
-        "\\left(".repeat(n),
-        "{".repeat(n),
-        "|".repeat(n),
-        "\\frac{".repeat(n),
-        "\\sqrt{".repeat(n),
-    ] {
+    for src in ["\\left(".repeat(n), "{".repeat(n), "|".repeat(n), "\\frac{".repeat(n), "\\sqrt{".repeat(n)] {
         assert!(parse_quickly(src).is_some());
     }
     // Wrappers without braces vanish; a long run of them must not recurse.
@@ -409,11 +327,7 @@ fn huge_inputs_are_refused() {
 #[test]
 fn long_letter_runs_are_refused() {
     let err = parse_latex(&"x".repeat(10_000), &["x"]).unwrap_err();
-    assert!(
-        err.message.contains("cannot be read as names"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("cannot be read as names"), "{}", err.message);
 }
 
 // ----- properties: never a panic, always valid spans, plain forms that read back --------------------
@@ -424,9 +338,8 @@ fn check_never_panics(src: &str) {
             let body = &read.program.body;
             check_spans(src, body);
             let plain = to_plain(body);
-            let again = parse_expr(&plain).unwrap_or_else(|e| {
-                panic!("{src:?} read as `{plain}`, which does not re-parse: {e}")
-            });
+            let again = parse_expr(&plain)
+                .unwrap_or_else(|e| panic!("{src:?} read as `{plain}`, which does not re-parse: {e}"));
             assert_eq!(to_sexpr(&again), to_sexpr(body), "{src:?}");
         }
         Err(err) => {

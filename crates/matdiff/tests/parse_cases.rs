@@ -10,8 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use matdiff::syntax::{
-    parse_decls, parse_expr, parse_program, to_sexpr, Decl, DeclKind, DimSpec, Expr, ExprKind,
-    MAX_DEPTH, MAX_INPUT_LEN,
+    parse_decls, parse_expr, parse_program, to_sexpr, Decl, DeclKind, DimSpec, Expr, ExprKind, MAX_DEPTH, MAX_INPUT_LEN,
 };
 use matdiff::{Error, Span};
 use proptest::prelude::*;
@@ -61,23 +60,13 @@ fn render_case(mode: Mode, src: &str) -> String {
 }
 
 fn indent(src: &str) -> String {
-    src.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    src.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// `@3..5 \`a+\`` with the covered text, line breaks shown as `\n`.
 fn show_span(src: &str, span: Span) -> String {
-    let text = src
-        .get(span.start..span.end)
-        .expect("span on char boundaries");
-    format!(
-        "@{}..{} `{}`",
-        span.start,
-        span.end,
-        text.replace('\n', "\\n")
-    )
+    let text = src.get(span.start..span.end).expect("span on char boundaries");
+    format!("@{}..{} `{}`", span.start, span.end, text.replace('\n', "\\n"))
 }
 
 fn render_tree(src: &str, e: &Expr, level: usize, out: &mut String) {
@@ -88,9 +77,7 @@ fn render_tree(src: &str, e: &Expr, level: usize, out: &mut String) {
         ExprKind::Neg(_) => "Neg".to_string(),
         ExprKind::Transpose(_) => "Transpose".to_string(),
         ExprKind::Binary(op, _, _) => format!("Binary {}", op.symbol()),
-        ExprKind::Call {
-            func, func_span, ..
-        } => format!("Call {func} (name {})", show_span(src, *func_span)),
+        ExprKind::Call { func, func_span, .. } => format!("Call {func} (name {})", show_span(src, *func_span)),
     };
     let _ = writeln!(out, "{pad}{head} {}", show_span(src, e.span));
     for child in children(e) {
@@ -112,13 +99,7 @@ fn render_decls(src: &str, decls: &[Decl], out: &mut String) {
         out.push_str("(no declarations)\n");
     }
     for d in decls {
-        let _ = writeln!(
-            out,
-            "{}: {}  {}",
-            d.name,
-            show_kind(&d.kind),
-            show_span(src, d.span)
-        );
+        let _ = writeln!(out, "{}: {}  {}", d.name, show_kind(&d.kind), show_span(src, d.span));
     }
 }
 
@@ -145,32 +126,14 @@ fn render_error(src: &str, err: &Error) -> String {
     if let Some(span) = err.span {
         assert_valid_span(src, span);
         let line_start = src[..span.start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = src[span.start..]
-            .find('\n')
-            .map_or(src.len(), |i| span.start + i);
+        let line_end = src[span.start..].find('\n').map_or(src.len(), |i| span.start + i);
         let line_no = src[..span.start].matches('\n').count() + 1;
         let col = src[line_start..span.start].chars().count();
-        let width = src[span.start..span.end.min(line_end)]
-            .chars()
-            .count()
-            .max(1);
+        let width = src[span.start..span.end.min(line_end)].chars().count().max(1);
         let gutter = " ".repeat(line_no.to_string().len());
-        let _ = writeln!(
-            out,
-            "{gutter}--> {}:{} (bytes {}..{})",
-            line_no,
-            col + 1,
-            span.start,
-            span.end
-        );
+        let _ = writeln!(out, "{gutter}--> {}:{} (bytes {}..{})", line_no, col + 1, span.start, span.end);
         let _ = writeln!(out, "{line_no} | {}", &src[line_start..line_end]);
-        let _ = writeln!(
-            out,
-            "{gutter} | {}{} {}",
-            " ".repeat(col),
-            "^".repeat(width),
-            err.label
-        );
+        let _ = writeln!(out, "{gutter} | {}{} {}", " ".repeat(col), "^".repeat(width), err.label);
     }
     for note in &err.notes {
         let _ = writeln!(out, "note: {note}");
@@ -179,14 +142,8 @@ fn render_error(src: &str, err: &Error) -> String {
 }
 
 fn assert_valid_span(src: &str, span: Span) {
-    assert!(
-        span.start <= span.end && span.end <= src.len(),
-        "span {span:?} out of range"
-    );
-    assert!(
-        src.is_char_boundary(span.start) && src.is_char_boundary(span.end),
-        "span {span:?} splits a char"
-    );
+    assert!(span.start <= span.end && span.end <= src.len(), "span {span:?} out of range");
+    assert!(src.is_char_boundary(span.start) && src.is_char_boundary(span.end), "span {span:?} splits a char");
 }
 
 #[test]
@@ -198,17 +155,9 @@ fn parse_cases() {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     paths.sort();
-    assert!(
-        paths.len() > 40,
-        "expected the parse cases in {}",
-        dir.display()
-    );
+    assert!(paths.len() > 40, "expected the parse cases in {}", dir.display());
     for path in paths {
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("utf-8 case name")
-            .to_string();
+        let name = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 case name").to_string();
         let text = std::fs::read_to_string(&path).expect("read case");
         let (mode, src) = case_source(&text);
         insta::assert_snapshot!(name, render_case(mode, src));
@@ -221,23 +170,14 @@ const TOO_DEEP: &str = "expression nested too deeply (more than 256 levels)";
 
 /// Run on a thread with the default test-thread stack (2 MiB), whatever RUST_MIN_STACK says.
 fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new()
-        .stack_size(2 << 20)
-        .spawn(f)
-        .expect("spawn")
-        .join()
-        .expect("no panic")
+    std::thread::Builder::new().stack_size(2 << 20).spawn(f).expect("spawn").join().expect("no panic")
 }
 
 /// Parse on a small stack, quickly, and return the error (or `None` on success).
 fn parse_quickly(src: String) -> Option<Error> {
     let started = Instant::now();
     let result = on_small_stack(move || parse_program(&src).err());
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
     result
 }
 
@@ -256,14 +196,8 @@ fn deep_parentheses_are_refused_quickly() {
 
 #[test]
 fn long_prefix_chains_are_refused_quickly() {
-    assert_too_deep(
-        "-".repeat(100_000) + "x",
-        Span::new(MAX_DEPTH - 1, MAX_DEPTH),
-    );
-    assert_too_deep(
-        "+".repeat(100_000) + "x",
-        Span::new(MAX_DEPTH - 1, MAX_DEPTH),
-    );
+    assert_too_deep("-".repeat(100_000) + "x", Span::new(MAX_DEPTH - 1, MAX_DEPTH));
+    assert_too_deep("+".repeat(100_000) + "x", Span::new(MAX_DEPTH - 1, MAX_DEPTH));
 }
 
 #[test]
@@ -317,11 +251,7 @@ fn trees_at_the_limit_are_accepted() {
 #[test]
 fn one_past_the_limit_is_refused() {
     let k = MAX_DEPTH;
-    for src in [
-        "(".repeat(k) + "x" + &")".repeat(k),
-        "-".repeat(k) + "x",
-        "x".to_string() + &"+x".repeat(k),
-    ] {
+    for src in ["(".repeat(k) + "x" + &")".repeat(k), "-".repeat(k) + "x", "x".to_string() + &"+x".repeat(k)] {
         let err = parse_quickly(src).expect("one level too deep");
         assert_eq!(err.message, TOO_DEEP);
     }
@@ -355,10 +285,7 @@ fn depth(e: &Expr) -> usize {
 fn check_spans(src: &str, e: &Expr) {
     assert_valid_span(src, e.span);
     for child in children(e) {
-        assert!(
-            e.span.start <= child.span.start && child.span.end <= e.span.end,
-            "{e:?}"
-        );
+        assert!(e.span.start <= child.span.start && child.span.end <= e.span.end, "{e:?}");
         check_spans(src, child);
     }
 }
@@ -371,12 +298,7 @@ fn print_parenthesized(e: &Expr) -> String {
         ExprKind::Neg(a) => format!("(-{})", print_parenthesized(a)),
         ExprKind::Transpose(a) => format!("({})'", print_parenthesized(a)),
         ExprKind::Binary(op, a, b) => {
-            format!(
-                "({} {} {})",
-                print_parenthesized(a),
-                op.symbol(),
-                print_parenthesized(b)
-            )
+            format!("({} {} {})", print_parenthesized(a), op.symbol(), print_parenthesized(b))
         }
         ExprKind::Call { func, args, .. } => {
             let args: Vec<String> = args.iter().map(print_parenthesized).collect();
@@ -412,8 +334,8 @@ fn check_never_panics(src: &str) {
 
 fn token_soup() -> impl Strategy<Value = String> {
     let tokens = vec![
-        "x", "y", "f", "2", "0.5", ".", "e", "(", ")", "+", "-", "*", "/", "'", "^", ".*", "./",
-        ".^", ",", ";", "\n", " ", "=", ":", "#", "1e3",
+        "x", "y", "f", "2", "0.5", ".", "e", "(", ")", "+", "-", "*", "/", "'", "^", ".*", "./", ".^", ",", ";", "\n",
+        " ", "=", ":", "#", "1e3",
     ];
     prop::collection::vec(prop::sample::select(tokens), 0..40).prop_map(|t| t.concat())
 }

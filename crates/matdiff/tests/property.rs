@@ -70,20 +70,12 @@ fn norm2_args(p: &Problem) -> Vec<NodeId> {
     let g = &p.graph;
     g.reachable(&[p.output])
         .into_iter()
-        .filter_map(|n| {
-            if let Op::Norm2(a) = g.op(n) {
-                Some(*a)
-            } else {
-                None
-            }
-        })
+        .filter_map(|n| if let Op::Norm2(a) = g.op(n) { Some(*a) } else { None })
         .collect()
 }
 
 fn min_abs(m: &faer::Mat<f64>) -> f64 {
-    (0..m.ncols())
-        .flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].abs()))
-        .fold(f64::INFINITY, f64::min)
+    (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].abs())).fold(f64::INFINITY, f64::min)
 }
 
 /// Central differences with relative step `h0` (like `fd_gradient`, which uses 1e-5);
@@ -118,8 +110,7 @@ fn fd_central(g: &Graph, f: NodeId, var: usize, env: &Env, h0: f64) -> faer::Mat
 
 /// Check every gradient of `src`; `Err` describes a mismatch.
 fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
-    let mut p = Problem::new(src, DECLS)
-        .map_err(|e| format!("generated expression does not lower: {e}"))?;
+    let mut p = Problem::new(src, DECLS).map_err(|e| format!("generated expression does not lower: {e}"))?;
     tally.expressions += 1;
     let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
     if names.is_empty() {
@@ -127,9 +118,7 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
         return Ok(());
     }
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let grads = p
-        .gradients(&refs)
-        .map_err(|e| format!("gradients failed: {e}"))?;
+    let grads = p.gradients(&refs).map_err(|e| format!("gradients failed: {e}"))?;
     let g = &p.graph;
     let mut roots = vec![p.output];
     roots.extend_from_slice(&grads.nodes);
@@ -150,12 +139,8 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
                 tally.redrawn_nonfinite += 1;
                 continue;
             }
-            let near_kink = eval(g, &kinks, &env)
-                .iter()
-                .any(|v| min_abs(v) < KINK_MARGIN)
-                || eval(g, &norms, &env)
-                    .iter()
-                    .any(|v| max_abs(v) < KINK_MARGIN);
+            let near_kink = eval(g, &kinks, &env).iter().any(|v| min_abs(v) < KINK_MARGIN)
+                || eval(g, &norms, &env).iter().any(|v| max_abs(v) < KINK_MARGIN);
             if near_kink {
                 tally.redrawn_kink += 1;
                 continue;
@@ -174,11 +159,7 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
     for (env, vals) in pending {
         for (k, &v) in grads.vars.iter().enumerate() {
             let fd = fd_gradient(g, p.output, v, &env);
-            let gm = if g.vars[v].symmetric {
-                symmetrize_for_fd(&vals[k + 1])
-            } else {
-                vals[k + 1].clone()
-            };
+            let gm = if g.vars[v].symmetric { symmetrize_for_fd(&vals[k + 1]) } else { vals[k + 1].clone() };
             // Rounding in f(x ± h) costs about eps·|f|/h in each quotient: allow 50 times that,
             // relative to the gradient's scale (as in `rel_err`).
             let scale = max_abs(&gm).max(1.0);
@@ -188,9 +169,8 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
                 // Steep functions (sin(x.^6)) defeat a central difference at step 1e-5: halve
                 // the step and extrapolate (Richardson, error O(h^4)).
                 let half = fd_central(g, p.output, v, &env, 0.5e-5);
-                let extrapolated = faer::Mat::from_fn(fd.nrows(), fd.ncols(), |i, j| {
-                    (4.0 * half[(i, j)] - fd[(i, j)]) / 3.0
-                });
+                let extrapolated =
+                    faer::Mat::from_fn(fd.nrows(), fd.ncols(), |i, j| (4.0 * half[(i, j)] - fd[(i, j)]) / 3.0);
                 err = rel_err(&extrapolated, &gm);
                 if err < tol {
                     tally.richardson += 1;
@@ -221,9 +201,7 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
 fn random_expressions_match_central_differences() {
     let count = case_count("MATDIFF_PROPTEST_CASES", 20000);
     let seed = case_count("MATDIFF_PROPTEST_SEED", 20240601) as u64;
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(8);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
     let results: Vec<(Tally, Vec<String>)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
@@ -249,31 +227,15 @@ fn random_expressions_match_central_differences() {
         failures.extend(f);
     }
     eprintln!("property: {total:?}");
-    assert!(
-        failures.is_empty(),
-        "{} of {count} expressions failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {count} expressions failed:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(total.expressions, count);
     // Skips are allowed only for a small share of cases, and most cases must check something.
-    assert!(
-        total.skipped * 50 < count,
-        "{} of {count} expressions skipped (over 2%)",
-        total.skipped
-    );
+    assert!(total.skipped * 50 < count, "{} of {count} expressions skipped (over 2%)", total.skipped);
     assert!(
         total.unconverged * 200 < total.checks,
         "{} checks had unconverged difference quotients",
         total.unconverged
     );
-    assert!(
-        total.constant * 20 < count,
-        "{} of {count} expressions are constant",
-        total.constant
-    );
-    assert!(
-        total.checks >= 2 * (count - total.skipped - total.constant),
-        "{total:?}"
-    );
+    assert!(total.constant * 20 < count, "{} of {count} expressions are constant", total.constant);
+    assert!(total.checks >= 2 * (count - total.skipped - total.constant), "{total:?}");
 }

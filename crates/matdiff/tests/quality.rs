@@ -23,20 +23,11 @@ fn seed_gradient_snapshots() {
     for ex in EXAMPLES {
         let mut p = Problem::new(ex.expr, ex.decls).unwrap();
         let grads = p.gradients(ex.wrt).unwrap();
-        let mut out = format!(
-            "expr: {}\ndecl: {}\n",
-            ex.expr.replace('\n', "; "),
-            ex.decls
-        );
+        let mut out = format!("expr: {}\ndecl: {}\n", ex.expr.replace('\n', "; "), ex.decls);
         for (w, &g) in ex.wrt.iter().zip(&grads.nodes) {
             let plain = p.print_shared(&[g], Style::Plain).remove(0);
             let latex = p.print_shared(&[g], Style::Latex).remove(0);
-            let _ = write!(
-                out,
-                "\nd/d{w}:\n{}\nlatex:\n{}\n",
-                render(&plain),
-                render(&latex)
-            );
+            let _ = write!(out, "\nd/d{w}:\n{}\nlatex:\n{}\n", render(&plain), render(&latex));
         }
         insta::assert_snapshot!(ex.name, out);
     }
@@ -48,9 +39,8 @@ fn defects(s: &str) -> Vec<&'static str> {
     let mut out = vec![];
     let is_num = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'_';
     // A standalone number token `tok` at byte i (not part of a longer number or name).
-    let standalone = |i: usize, len: usize| {
-        (i == 0 || !is_num(b[i - 1])) && (i + len >= b.len() || !is_num(b[i + len]))
-    };
+    let standalone =
+        |i: usize, len: usize| (i == 0 || !is_num(b[i - 1])) && (i + len >= b.len() || !is_num(b[i + len]));
     for (i, _) in s.match_indices('1') {
         if !standalone(i, 1) {
             continue;
@@ -110,9 +100,7 @@ fn defects(s: &str) -> Vec<&'static str> {
     }
     // A zero array is a fine gradient on its own, but not as a part of one.
     let zero_fills = ["matrix(0,", "vector(0,", "matrix(0)", "vector(0)"];
-    let whole = zero_fills.iter().any(|z| s.starts_with(z))
-        && s.ends_with(')')
-        && s.matches('(').count() == 1;
+    let whole = zero_fills.iter().any(|z| s.starts_with(z)) && s.ends_with(')') && s.matches('(').count() == 1;
     if zero_fills.iter().any(|z| s.contains(z)) && !whole {
         out.push("a zero array inside an expression");
     }
@@ -163,11 +151,7 @@ fn defect_checker_finds_what_it_looks_for() {
         "vector(0.5, n)*x'",
         "-0.5*inv(U*U' + s*eye(d))",
     ] {
-        assert!(
-            defects(good).is_empty(),
-            "{good} flagged: {:?}",
-            defects(good)
-        );
+        assert!(defects(good).is_empty(), "{good} flagged: {:?}", defects(good));
     }
 }
 
@@ -194,9 +178,8 @@ fn seed_gradients_are_compact() {
             }
             // A repeated call (`inv(...)`, `sigmoid(...)`) in the where-form is a shared
             // subterm that was not shared.
-            let lines: Vec<&str> = std::iter::once(shared.expr.as_str())
-                .chain(shared.defs.iter().map(|d| d.1.as_str()))
-                .collect();
+            let lines: Vec<&str> =
+                std::iter::once(shared.expr.as_str()).chain(shared.defs.iter().map(|d| d.1.as_str())).collect();
             let mut calls = vec![];
             for l in &lines {
                 calls.extend(call_texts(l));
@@ -220,11 +203,7 @@ fn call_texts(line: &str) -> Vec<String> {
         if c != b'(' || i == 0 || !b[i - 1].is_ascii_alphanumeric() {
             continue;
         }
-        let start = (0..i)
-            .rev()
-            .take_while(|&j| b[j].is_ascii_alphanumeric())
-            .last()
-            .unwrap_or(i);
+        let start = (0..i).rev().take_while(|&j| b[j].is_ascii_alphanumeric()).last().unwrap_or(i);
         let mut depth = 0;
         for (j, &d) in b.iter().enumerate().skip(i) {
             depth += match d {
@@ -249,19 +228,13 @@ fn autoencoder_gradient_has_one_term_per_path() {
         let mut p = Problem::new(ex.expr, ex.decls).unwrap();
         let g = p.gradients(&["W"]).unwrap().nodes[0];
         let Op::Lin(terms) = p.graph.op(g).clone() else {
-            panic!(
-                "{name}: the gradient is not a sum: {}",
-                p.print(g, Style::Plain)
-            )
+            panic!("{name}: the gradient is not a sum: {}", p.print(g, Style::Plain))
         };
         assert_eq!(terms.len(), 2, "{name}: {}", p.print(g, Style::Plain));
         let w = p.graph.var_node(p.var_index("W").unwrap() as u32);
         for (c, t) in &terms {
             assert_eq!(c.get(), 1.0);
-            assert!(
-                p.graph.reachable(&[*t]).contains(&w),
-                "{name}: a term without W"
-            );
+            assert!(p.graph.reachable(&[*t]).contains(&w), "{name}: a term without W");
         }
         let text = p.print(g, Style::Plain);
         assert_eq!(text.matches(" + ").count(), 1, "{text}");
@@ -319,11 +292,6 @@ fn property_corpus_gradients_are_compact() {
         fails.is_empty(),
         "{} defects:\n{}",
         fails.len(),
-        fails
-            .iter()
-            .take(30)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        fails.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
     );
 }

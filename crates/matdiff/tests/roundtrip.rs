@@ -25,21 +25,14 @@ enum Outcome {
 /// Round-trip the gradient node `g` of `p`; `Err` describes a failure of parsing or values.
 fn roundtrip(p: &mut Problem, g: NodeId, seed: u64) -> Result<Outcome, String> {
     let text = p.print(g, Style::Plain);
-    let c = p
-        .claim(&text)
-        .map_err(|e| format!("printed gradient does not parse back: {e}\n  text: {text}"))?;
+    let c = p.claim(&text).map_err(|e| format!("printed gradient does not parse back: {e}\n  text: {text}"))?;
     let inline = compare(p, g, c, seed).map_err(|m| format!("{m}\n  text: {text}"))?;
     let shared = p.print_shared(&[g], Style::Plain).remove(0);
     if !shared.defs.is_empty() {
-        let mut program: String = shared
-            .defs
-            .iter()
-            .map(|(n, d)| format!("{n} = {d}\n"))
-            .collect();
+        let mut program: String = shared.defs.iter().map(|(n, d)| format!("{n} = {d}\n")).collect();
         program.push_str(&shared.expr);
-        let cse = p
-            .claim(&program)
-            .map_err(|e| format!("where-form does not parse back: {e}\n  program:\n{program}"))?;
+        let cse =
+            p.claim(&program).map_err(|e| format!("where-form does not parse back: {e}\n  program:\n{program}"))?;
         compare(p, g, cse, seed).map_err(|m| format!("where-form: {m}\n  program:\n{program}"))?;
     }
     if inline == Outcome::NonFinite {
@@ -47,10 +40,7 @@ fn roundtrip(p: &mut Problem, g: NodeId, seed: u64) -> Result<Outcome, String> {
     }
     let again = p.print(c, Style::Plain);
     if again != text {
-        return Ok(Outcome::NotIdempotent {
-            first: text,
-            second: again,
-        });
+        return Ok(Outcome::NotIdempotent { first: text, second: again });
     }
     Ok(Outcome::Ok)
 }
@@ -117,27 +107,16 @@ fn corpus_roundtrip() -> (Vec<Outcome>, Vec<String>) {
 fn property_corpus_gradients_round_trip() {
     let (outcomes, fails) = corpus_roundtrip();
     let n = outcomes.len();
-    let nonfinite = outcomes
-        .iter()
-        .filter(|o| **o == Outcome::NonFinite)
-        .count();
+    let nonfinite = outcomes.iter().filter(|o| **o == Outcome::NonFinite).count();
     let idempotent = outcomes.iter().filter(|o| **o == Outcome::Ok).count();
     eprintln!("round trip: {n} gradients same values ({nonfinite} without a finite point), {idempotent} print identically, {} failed", fails.len());
     assert!(
         fails.is_empty(),
         "{} failures:\n{}",
         fails.len(),
-        fails
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        fails.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
-    assert!(
-        nonfinite * 50 < n,
-        "{nonfinite} gradients had no finite point (over 2%)"
-    );
+    assert!(nonfinite * 50 < n, "{nonfinite} gradients had no finite point (over 2%)");
     assert!(
         idempotent * 100 >= 85 * n,
         "only {idempotent} of {n} gradients print the same after a round trip (under 85%)"
@@ -152,9 +131,7 @@ fn printing_is_idempotent_on_the_corpus() {
     let diffs: Vec<String> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::NotIdempotent { first, second } => {
-                Some(format!("first:  {first}\nsecond: {second}"))
-            }
+            Outcome::NotIdempotent { first, second } => Some(format!("first:  {first}\nsecond: {second}")),
             _ => None,
         })
         .collect();
@@ -163,11 +140,6 @@ fn printing_is_idempotent_on_the_corpus() {
         "{} of {} print differently:\n{}",
         diffs.len(),
         outcomes.len(),
-        diffs
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        diffs.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
     );
 }

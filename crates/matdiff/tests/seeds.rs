@@ -20,13 +20,7 @@ fn seed_gradients_match_central_differences_at_two_dimension_settings() {
         let report = fd_two_settings(&p, &grads, 100 + k as u64);
         assert_eq!(report.dims.len(), 2, "{}", ex.name);
         assert_ne!(report.dims[0], report.dims[1], "{}", ex.name);
-        assert!(
-            report.max_err < FD_TOL,
-            "{}: max error {:e} at dims {:?}",
-            ex.name,
-            report.max_err,
-            report.dims
-        );
+        assert!(report.max_err < FD_TOL, "{}: max error {:e} at dims {:?}", ex.name, report.max_err, report.dims);
     }
 }
 
@@ -44,57 +38,38 @@ fn run_case(case: &GradCase, seed: u64) -> Vec<String> {
     };
     let report = fd_two_settings(&p, &grads, seed);
     if report.max_err.is_nan() || report.max_err >= FD_TOL {
-        fails.push(format!(
-            "{}: `{}`: FD error {:e} at dims {:?}",
-            case.at, case.expr, report.max_err, report.dims
-        ));
+        fails.push(format!("{}: `{}`: FD error {:e} at dims {:?}", case.at, case.expr, report.max_err, report.dims));
     }
     for (t, &g) in case.targets.iter().zip(&grads.nodes) {
         let shown = p.print(g, Style::Plain);
         if let Some(want) = &t.print {
             if &shown != want {
-                fails.push(format!(
-                    "{}: d/d{} prints as\n    {shown}\n  not\n    {want}",
-                    case.at, t.wrt
-                ));
+                fails.push(format!("{}: d/d{} prints as\n    {shown}\n  not\n    {want}", case.at, t.wrt));
             }
         }
         for (i, e) in t.expect.iter().enumerate() {
             let c = match p.claim(e) {
                 Ok(c) => c,
                 Err(err) => {
-                    fails.push(format!(
-                        "{}: d/d{}: expected form `{e}` does not lower: {err}",
-                        case.at, t.wrt
-                    ));
+                    fails.push(format!("{}: d/d{}: expected form `{e}` does not lower: {err}", case.at, t.wrt));
                     continue;
                 }
             };
             match max_diff(&p, g, c, seed + 1 + i as u64) {
                 Ok(d) if d < EVAL_TOL => {}
-                Ok(d) => fails.push(format!(
-                    "{}: d/d{} = {shown}\n  differs from `{e}` by {d:e}",
-                    case.at, t.wrt
-                )),
+                Ok(d) => fails.push(format!("{}: d/d{} = {shown}\n  differs from `{e}` by {d:e}", case.at, t.wrt)),
                 Err(msg) => fails.push(format!("{}: d/d{} vs `{e}`: {msg}", case.at, t.wrt)),
             }
         }
         // A wrong answer must be told apart: the random points are general enough.
         for (i, e) in t.differs.iter().enumerate() {
-            let verdict = p
-                .claim(e)
-                .map_err(|err| err.to_string())
-                .and_then(|c| max_diff(&p, g, c, seed + 50 + i as u64));
+            let verdict =
+                p.claim(e).map_err(|err| err.to_string()).and_then(|c| max_diff(&p, g, c, seed + 50 + i as u64));
             match verdict {
                 Ok(d) if d > 1e-3 => {}
-                Ok(d) => fails.push(format!(
-                    "{}: d/d{}: the wrong form `{e}` is within {d:e} of the gradient",
-                    case.at, t.wrt
-                )),
-                Err(msg) => fails.push(format!(
-                    "{}: d/d{} vs wrong form `{e}`: {msg}",
-                    case.at, t.wrt
-                )),
+                Ok(d) => fails
+                    .push(format!("{}: d/d{}: the wrong form `{e}` is within {d:e} of the gradient", case.at, t.wrt)),
+                Err(msg) => fails.push(format!("{}: d/d{} vs wrong form `{e}`: {msg}", case.at, t.wrt)),
             }
         }
     }
@@ -112,35 +87,19 @@ fn gradient_cases_match_their_closed_forms() {
         }
     }
     assert!(count >= 40, "only {count} gradient cases found");
-    assert!(
-        fails.is_empty(),
-        "{} failures:\n{}",
-        fails.len(),
-        fails.join("\n")
-    );
+    assert!(fails.is_empty(), "{} failures:\n{}", fails.len(), fails.join("\n"));
 }
 
 /// Every seed model and every variable it asks about has a hand-derived closed form in the cases.
 #[test]
 fn every_seed_gradient_has_an_expected_form() {
-    let cases: Vec<GradCase> = case_files("grad")
-        .iter()
-        .flat_map(|f| parse_grad_cases(f))
-        .collect();
+    let cases: Vec<GradCase> = case_files("grad").iter().flat_map(|f| parse_grad_cases(f)).collect();
     for ex in EXAMPLES {
         let expr = ex.expr.replace('\n', "; ");
         for w in ex.wrt {
-            let covered = cases.iter().any(|c| {
-                c.expr == expr
-                    && c.targets
-                        .iter()
-                        .any(|t| t.wrt == *w && !t.expect.is_empty())
-            });
-            assert!(
-                covered,
-                "{} w.r.t. {w}: no case with an expect: line for `{expr}`",
-                ex.name
-            );
+            let covered =
+                cases.iter().any(|c| c.expr == expr && c.targets.iter().any(|t| t.wrt == *w && !t.expect.is_empty()));
+            assert!(covered, "{} w.r.t. {w}: no case with an expect: line for `{expr}`", ex.name);
         }
     }
 }

@@ -17,9 +17,7 @@ use std::path::Path;
 /// Build the derivation of `expr` w.r.t. `wrt`, as `grad --steps` does.
 fn derive(expr: &str, decls: &str, wrt: &[&str]) -> Derivation {
     let mut p = Problem::new(expr, decls).unwrap_or_else(|e| panic!("{expr}: {}", e.message));
-    let grads = p
-        .gradients(wrt)
-        .unwrap_or_else(|e| panic!("{expr}: {}", e.message));
+    let grads = p.gradients(wrt).unwrap_or_else(|e| panic!("{expr}: {}", e.message));
     let names = user_names(&mut p, expr);
     Derivation::with_names(&p, &grads, &names)
 }
@@ -54,33 +52,16 @@ fn verify(label: &str, d: &Derivation, strict: bool) {
         );
     }
     let check = d.check.as_ref().expect("a derivation has a numeric check");
-    assert_eq!(
-        check.dims.len(),
-        2,
-        "{label}: both dimension settings were checked"
-    );
-    assert!(
-        check.max_err < 1e-6,
-        "{label}: final gradient error {}",
-        check.max_err
-    );
+    assert_eq!(check.dims.len(), 2, "{label}: both dimension settings were checked");
+    assert!(check.max_err < 1e-6, "{label}: final gradient error {}", check.max_err);
     // Every active node has exactly one adjoint step; every contribution comes from a user.
     for (i, n) in d.nodes.iter().enumerate() {
         let steps = d.backward.iter().filter(|s| s.node == i).count();
-        assert_eq!(
-            steps,
-            usize::from(n.active),
-            "{label}: node {} has {steps} adjoint steps",
-            n.name
-        );
+        assert_eq!(steps, usize::from(n.active), "{label}: node {} has {steps} adjoint steps", n.name);
     }
     for s in &d.backward {
         for c in &s.contributions {
-            assert!(
-                d.users(s.node).contains(&c.from),
-                "{label}: {} pushes to a non-operand",
-                d.nodes[c.from].name
-            );
+            assert!(d.users(s.node).contains(&c.from), "{label}: {} pushes to a non-operand", d.nodes[c.from].name);
         }
     }
     let report = d.check_adjoints(11, 2);
@@ -112,14 +93,8 @@ fn seed_models() {
     for ex in EXAMPLES {
         let d = derive(ex.expr, ex.decls, ex.wrt);
         verify(ex.name, &d, true);
-        insta::assert_snapshot!(
-            format!("{}_text", ex.name),
-            mask_errors(&d.render(StepsFormat::Text))
-        );
-        insta::assert_snapshot!(
-            format!("{}_markdown", ex.name),
-            mask_errors(&d.render(StepsFormat::Markdown))
-        );
+        insta::assert_snapshot!(format!("{}_text", ex.name), mask_errors(&d.render(StepsFormat::Text)));
+        insta::assert_snapshot!(format!("{}_markdown", ex.name), mask_errors(&d.render(StepsFormat::Markdown)));
     }
 }
 
@@ -131,11 +106,7 @@ struct Case {
 
 fn read_case(path: &Path) -> Case {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut case = Case {
-        expr: String::new(),
-        decl: String::new(),
-        wrt: vec![],
-    };
+    let mut case = Case { expr: String::new(), decl: String::new(), wrt: vec![] };
     for line in text.lines() {
         if let Some(e) = line.strip_prefix("expr:") {
             if !case.expr.is_empty() {
@@ -156,10 +127,7 @@ fn read_case(path: &Path) -> Case {
 #[test]
 fn cases() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/steps");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
     assert!(paths.len() >= 10, "the steps cases are there");
     for path in paths {
@@ -168,10 +136,7 @@ fn cases() {
         let wrt: Vec<&str> = case.wrt.iter().map(|s| s.as_str()).collect();
         let d = derive(&case.expr, &case.decl, &wrt);
         verify(&name, &d, false);
-        insta::assert_snapshot!(
-            format!("case_{name}"),
-            mask_errors(&d.render(StepsFormat::Text))
-        );
+        insta::assert_snapshot!(format!("case_{name}"), mask_errors(&d.render(StepsFormat::Text)));
     }
 }
 
@@ -190,23 +155,9 @@ fn a_wrong_step_is_caught() {
         let adj = bad.backward[k].adjoint;
         bad.backward[k].adjoint = bad.graph.times(2.0, adj);
         let report = bad.check_adjoints(11, 1);
-        let err = report
-            .nodes
-            .iter()
-            .find(|c| c.node == node)
-            .unwrap()
-            .max_err;
-        assert!(
-            err > 1e-3,
-            "doubling the adjoint of {} went unnoticed",
-            good.nodes[node].name
-        );
-        let others = report
-            .nodes
-            .iter()
-            .filter(|c| c.node != node)
-            .map(|c| c.max_err)
-            .fold(0.0, f64::max);
+        let err = report.nodes.iter().find(|c| c.node == node).unwrap().max_err;
+        assert!(err > 1e-3, "doubling the adjoint of {} went unnoticed", good.nodes[node].name);
+        let others = report.nodes.iter().filter(|c| c.node != node).map(|c| c.max_err).fold(0.0, f64::max);
         assert!(others < 1e-5, "only the tampered node is flagged");
     }
 }
@@ -257,22 +208,11 @@ fn json_structure() {
             assert_eq!(n["name"], d.nodes[i].name);
             assert_eq!(n["adjoint"].is_null(), !d.nodes[i].active, "{}", ex.name);
         }
-        let uses: usize = d
-            .nodes
-            .iter()
-            .map(|n| {
-                n.inputs
-                    .iter()
-                    .filter(|o| matches!(o, Operand::Node { .. }))
-                    .count()
-            })
-            .sum();
+        let uses: usize =
+            d.nodes.iter().map(|n| n.inputs.iter().filter(|o| matches!(o, Operand::Node { .. })).count()).sum();
         assert_eq!(v["edges"].as_array().unwrap().len(), uses);
         for e in v["edges"].as_array().unwrap() {
-            assert!(
-                e["from"].as_u64().unwrap() < e["to"].as_u64().unwrap(),
-                "edges go forward"
-            );
+            assert!(e["from"].as_u64().unwrap() < e["to"].as_u64().unwrap(), "edges go forward");
         }
         assert_eq!(v["steps"].as_array().unwrap().len(), d.backward.len());
         assert_eq!(v["steps"][0]["seed"], true);
@@ -282,17 +222,8 @@ fn json_structure() {
             assert!(g["expanded"]["latex"].is_string());
         }
         assert!(v["check"]["max_rel_error"].as_f64().unwrap() < 1e-6);
-        let sums = v["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["total_derivative"].is_string())
-            .count();
-        let multi = d
-            .backward
-            .iter()
-            .filter(|s| s.contributions.len() > 1)
-            .count();
+        let sums = v["steps"].as_array().unwrap().iter().filter(|s| s["total_derivative"].is_string()).count();
+        let multi = d.backward.iter().filter(|s| s.contributions.len() > 1).count();
         assert_eq!(sums, multi);
     }
 }
@@ -302,10 +233,7 @@ fn json_structure() {
 fn latex_is_balanced() {
     for ex in EXAMPLES {
         let d = derive(ex.expr, ex.decls, ex.wrt);
-        for text in [
-            d.render(StepsFormat::Latex),
-            d.render(StepsFormat::Markdown),
-        ] {
+        for text in [d.render(StepsFormat::Latex), d.render(StepsFormat::Markdown)] {
             let mut depth = 0i64;
             let mut prev = ' ';
             for ch in text.chars() {
@@ -320,15 +248,8 @@ fn latex_is_balanced() {
                 prev = if prev == '\\' && ch == '\\' { ' ' } else { ch };
             }
             assert_eq!(depth, 0, "{}: unbalanced braces", ex.name);
-            assert_eq!(
-                text.matches("\\begin{").count(),
-                text.matches("\\end{").count()
-            );
-            assert!(
-                !text.contains('§'),
-                "{}: an adjoint placeholder leaked",
-                ex.name
-            );
+            assert_eq!(text.matches("\\begin{").count(), text.matches("\\end{").count());
+            assert!(!text.contains('§'), "{}: an adjoint placeholder leaked", ex.name);
             assert!(!text.contains("\\mathrm{§"), "{}", ex.name);
         }
         let md = d.render(StepsFormat::Markdown);
@@ -343,12 +264,8 @@ use proptest::prelude::*;
 /// Random well-typed expressions over A, B (n×n), C (n×m), x, y (n), s (scalar), built from smooth
 /// operations, by shape. Leaves are shared names, so subexpressions and variables recur.
 fn matrix(depth: u32) -> BoxedStrategy<String> {
-    let leaf = prop_oneof![
-        Just("A".to_string()),
-        Just("B".to_string()),
-        Just("A'".to_string()),
-        Just("C*C'".to_string())
-    ];
+    let leaf =
+        prop_oneof![Just("A".to_string()), Just("B".to_string()), Just("A'".to_string()), Just("C*C'".to_string())];
     if depth == 0 {
         return leaf.boxed();
     }
@@ -395,10 +312,8 @@ fn scalar(depth: u32) -> BoxedStrategy<String> {
         vector(depth - 1).prop_map(|u| format!("sum({u})")),
         vector(depth - 1).prop_map(|u| format!("norm2({u})^2")),
         matrix(depth - 1).prop_map(|a| format!("tr({a})")),
-        (vector(depth - 1), matrix(depth - 1), vector(depth - 1))
-            .prop_map(|(u, a, w)| format!("({u})'*({a})*({w})")),
-        (scalar(depth - 1), scalar(depth - 1))
-            .prop_map(|(a, b)| format!("({a})*({b}) + 0.5*({a})")),
+        (vector(depth - 1), matrix(depth - 1), vector(depth - 1)).prop_map(|(u, a, w)| format!("({u})'*({a})*({w})")),
+        (scalar(depth - 1), scalar(depth - 1)).prop_map(|(a, b)| format!("({a})*({b}) + 0.5*({a})")),
     ]
     .boxed()
 }

@@ -13,14 +13,10 @@ pub fn check(input: &ExprArgs, wrt: &str, claim: &str, format: Format) -> Result
         return Err("error: `check` prints `--format text` or `--format json`\n".into());
     }
     let problem = load(input)?;
-    let mut checker =
-        Checker::new(problem, wrt.trim(), CheckOptions::default()).map_err(|e| fail(&e))?;
+    let mut checker = Checker::new(problem, wrt.trim(), CheckOptions::default()).map_err(|e| fail(&e))?;
     let verdict = checker.check(claim).map_err(|e| fail(&e))?;
     match format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&verdict_json(&verdict)).unwrap()
-        ),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&verdict_json(&verdict)).unwrap()),
         _ => print!("{}", verdict_text(&verdict, wrt.trim())),
     }
     Ok(if verdict.right { 0 } else { 1 })
@@ -62,11 +58,7 @@ pub fn diagnosis_json(d: &Diagnosis) -> Json {
         Diagnosis::Factor { factor } => {
             o.insert("factor".into(), json!(factor));
         }
-        Diagnosis::MissingPaths {
-            factor,
-            kept,
-            missing,
-        } => {
+        Diagnosis::MissingPaths { factor, kept, missing } => {
             o.insert("factor".into(), json!(factor));
             o.insert("kept".into(), json!(kept));
             o.insert("missing".into(), json!(missing));
@@ -81,11 +73,7 @@ pub fn diagnosis_json(d: &Diagnosis) -> Json {
 
 pub fn counterexample_json(cx: &Counterexample) -> Json {
     let dims: Map<String, Json> = cx.dims.iter().map(|(n, k)| (n.clone(), json!(k))).collect();
-    let inputs: Map<String, Json> = cx
-        .inputs
-        .iter()
-        .map(|(n, v)| (n.clone(), value_to_json(v)))
-        .collect();
+    let inputs: Map<String, Json> = cx.inputs.iter().map(|(n, v)| (n.clone(), value_to_json(v))).collect();
     json!({
         "dims": dims,
         "inputs": inputs,
@@ -109,11 +97,7 @@ fn round_value(v: &matdiff::Value) -> matdiff::Value {
     match v {
         Value::Scalar(x) => Value::Scalar(round6(*x)),
         Value::Vector(xs) => Value::Vector(xs.iter().map(|x| round6(*x)).collect()),
-        Value::Matrix(rows) => Value::Matrix(
-            rows.iter()
-                .map(|r| r.iter().map(|x| round6(*x)).collect())
-                .collect(),
-        ),
+        Value::Matrix(rows) => Value::Matrix(rows.iter().map(|r| r.iter().map(|x| round6(*x)).collect()).collect()),
     }
 }
 
@@ -122,11 +106,7 @@ pub fn counterexample_text(cx: &Counterexample, indent: &str) -> String {
     let dims: Vec<String> = cx.dims.iter().map(|(n, k)| format!("{n} = {k}")).collect();
     let mut out = format!(
         "{indent}counterexample ({}):\n",
-        if dims.is_empty() {
-            "no dimensions".into()
-        } else {
-            dims.join(", ")
-        }
+        if dims.is_empty() { "no dimensions".into() } else { dims.join(", ") }
     );
     for (n, v) in &cx.inputs {
         out.push_str(&format!("{indent}  {n} = {}\n", compact(v)));
@@ -136,10 +116,7 @@ pub fn counterexample_text(cx: &Counterexample, indent: &str) -> String {
         out.push_str(&format!("{indent}  claim    = {}\n", compact(c)));
     }
     if let Some(d) = cx.max_diff {
-        out.push_str(&format!(
-            "{indent}  largest difference: {}\n",
-            compact(&matdiff::Value::Scalar(d))
-        ));
+        out.push_str(&format!("{indent}  largest difference: {}\n", compact(&matdiff::Value::Scalar(d))));
     }
     out
 }

@@ -16,14 +16,31 @@ pub fn demo() -> Result<u8, Failure> {
         for (k, (name, cse)) in ex.wrt.iter().zip(&shared).enumerate() {
             println!("d/d{name} = {}", cse.expr);
             // One numeric check per gradient, at two random dimension settings.
-            let one = matdiff::Gradients { vars: vec![grads.vars[k]], nodes: vec![grads.nodes[k]], backward: grads.backward.clone() };
+            let one = matdiff::Gradients {
+                vars: vec![grads.vars[k]],
+                nodes: vec![grads.nodes[k]],
+                backward: grads.backward.clone(),
+            };
             let report = p.fd_check(&one, 7 + k as u64, 2);
             let dims: Vec<String> = report
                 .dims
                 .iter()
-                .map(|d| p.graph.dims.dims.iter().zip(d).map(|(dim, k)| format!("{}={k}", dim.name)).collect::<Vec<_>>().join(","))
+                .map(|d| {
+                    p.graph
+                        .dims
+                        .dims
+                        .iter()
+                        .zip(d)
+                        .map(|(dim, k)| format!("{}={k}", dim.name))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .collect();
-            println!("    check: max relative error {:.1e} vs central differences at [{}]", report.max_err, dims.join("] and ["));
+            println!(
+                "    check: max relative error {:.1e} vs central differences at [{}]",
+                report.max_err,
+                dims.join("] and [")
+            );
             worst = worst.max(report.max_err);
         }
         for (n, d) in shared.first().map(|c| c.defs.as_slice()).unwrap_or_default() {

@@ -13,12 +13,8 @@ pub fn emit(p: &Problem, grads: &Gradients, input: &ExprArgs, lang: Emit) -> Res
         Emit::Torch => Lang::Torch,
         Emit::Rust => Lang::Rust,
     };
-    let src = Source {
-        expr: &input.expr,
-        decls: &input.decl,
-    };
-    let code =
-        matdiff::emit::emit(p, grads, lang, src).map_err(|e| fail(&e, &input.expr, &input.decl))?;
+    let src = Source { expr: &input.expr, decls: &input.decl };
+    let code = matdiff::emit::emit(p, grads, lang, src).map_err(|e| fail(&e, &input.expr, &input.decl))?;
     print!("{code}");
     Ok(0)
 }

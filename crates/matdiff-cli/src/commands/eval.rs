@@ -1,9 +1,9 @@
 //! `matdiff eval`: the value of an expression at given inputs, as JSON.
 
 use super::{fail, json_to_value, load, value_to_json, Failure};
+use crate::ExprArgs;
 use matdiff::{check_sizes, eval as evaluate, to_value};
 use serde_json::Value as Json;
-use crate::ExprArgs;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -27,4 +27,3 @@ pub fn eval(input: &ExprArgs, at: &Path) -> Result<u8, Failure> {
     println!("{}", value_to_json(&v));
     Ok(0)
 }
-

@@ -19,7 +19,14 @@ fn inline_size(g: &matdiff::Graph, root: matdiff::NodeId) -> f64 {
     size[&root]
 }
 
-pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit: Option<Emit>, check: bool) -> Result<u8, Failure> {
+pub fn grad(
+    input: &ExprArgs,
+    wrt: &[String],
+    format: Format,
+    steps: bool,
+    emit: Option<Emit>,
+    check: bool,
+) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let mut p = load(input)?;
     let names: Vec<&str> = wrt.iter().map(|s| s.trim()).collect();
@@ -76,7 +83,11 @@ pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit:
         }
         Format::Markdown => {
             for (&g, name) in grads.nodes.iter().zip(&names) {
-                println!("$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n", matdiff::latex_name(name), p.print(g, Style::Latex));
+                println!(
+                    "$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n",
+                    matdiff::latex_name(name),
+                    p.print(g, Style::Latex)
+                );
             }
         }
         Format::Text => {
@@ -94,11 +105,14 @@ pub fn grad(input: &ExprArgs, wrt: &[String], format: Format, steps: bool, emit:
         }
     }
     if let Some(r) = report {
-        eprintln!("numeric check: max relative error {:.1e} against central differences ({} dimension settings)", r.max_err, r.dims.len());
+        eprintln!(
+            "numeric check: max relative error {:.1e} against central differences ({} dimension settings)",
+            r.max_err,
+            r.dims.len()
+        );
         if r.max_err > 1e-5 {
             return Ok(1);
         }
     }
     Ok(0)
 }
-

@@ -69,60 +69,35 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 fn grade_one(auditor: &Auditor, path: &Path) -> Outcome {
     let doc = match read_document(path) {
         Ok(d) => d,
-        Err(reason) => {
-            return Outcome::Skipped {
-                status: "unreadable",
-                reason,
-            }
-        }
+        Err(reason) => return Outcome::Skipped { status: "unreadable", reason },
     };
     if !has_math(&doc) {
-        return Outcome::Skipped {
-            status: "no_equations",
-            reason: "no math ($…$, $$…$$) in the document".into(),
-        };
+        return Outcome::Skipped { status: "no_equations", reason: "no math ($…$, $$…$$) in the document".into() };
     }
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| auditor.audit(&doc)));
     match run {
-        Ok(r) if r.equations == 0 => Outcome::Skipped {
-            status: "no_equations",
-            reason: "math, but no equations (`a = b`)".into(),
-        },
+        Ok(r) if r.equations == 0 => {
+            Outcome::Skipped { status: "no_equations", reason: "math, but no equations (`a = b`)".into() }
+        }
         Ok(r) => Outcome::Audited(r),
-        Err(p) => Outcome::Skipped {
-            status: "error",
-            reason: format!("internal error: {}", panic_text(p.as_ref())),
-        },
+        Err(p) => Outcome::Skipped { status: "error", reason: format!("internal error: {}", panic_text(p.as_ref())) },
     }
 }
 
-pub fn grade(
-    problem: &Path,
-    paths: &[PathBuf],
-    jobs: Option<usize>,
-    format: TableFormat,
-) -> Result<u8, Failure> {
+pub fn grade(problem: &Path, paths: &[PathBuf], jobs: Option<usize>, format: TableFormat) -> Result<u8, Failure> {
     let auditor = load_problem(problem)?;
     let files = collect(paths);
     if files.is_empty() {
         return Err("error: no files to grade\n".into());
     }
-    let threads = jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let threads = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| format!("error: cannot start {threads} threads: {e}\n"))?;
     let show = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
-    let bar = if show {
-        ProgressBar::new(files.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} files, {elapsed} ({eta} left)")
-    {
+    let bar = if show { ProgressBar::new(files.len() as u64) } else { ProgressBar::hidden() };
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} files, {elapsed} ({eta} left)") {
         bar.set_style(style);
     }
     // Panics become rows; keep their default report off the terminal while grading.
@@ -134,21 +109,13 @@ pub fn grade(
             .map(|f| {
                 let outcome = grade_one(&auditor, f);
                 bar.inc(1);
-                Row {
-                    file: f.display().to_string(),
-                    outcome,
-                }
+                Row { file: f.display().to_string(), outcome }
             })
             .collect()
     });
     std::panic::set_hook(hook);
     bar.finish_and_clear();
-    let ids: Vec<String> = auditor
-        .spec()
-        .questions
-        .iter()
-        .map(|q| q.id.clone())
-        .collect();
+    let ids: Vec<String> = auditor.spec().questions.iter().map(|q| q.id.clone()).collect();
     match format {
         TableFormat::Csv => {
             print!("{}", csv(&rows, &ids));
@@ -177,11 +144,7 @@ fn csv_field(s: &str) -> String {
 fn csv(rows: &[Row], ids: &[String]) -> String {
     let mut head = vec!["file".to_string(), "status".into()];
     for id in ids {
-        head.extend([
-            id.clone(),
-            format!("{id}_final_line"),
-            format!("{id}_first_wrong_line"),
-        ]);
+        head.extend([id.clone(), format!("{id}_final_line"), format!("{id}_first_wrong_line")]);
     }
     head.push("note".into());
     let mut out = head.join(",") + "\n";
@@ -191,24 +154,12 @@ fn csv(rows: &[Row], ids: &[String]) -> String {
             Outcome::Audited(rep) => {
                 f.push("audited".into());
                 for q in &rep.questions {
-                    let line =
-                        |i: Option<usize>| i.map_or(String::new(), |i| q.steps[i].line.to_string());
-                    f.extend([
-                        q.answer.name().to_string(),
-                        line(q.final_step),
-                        line(q.first_wrong),
-                    ]);
+                    let line = |i: Option<usize>| i.map_or(String::new(), |i| q.steps[i].line.to_string());
+                    f.extend([q.answer.name().to_string(), line(q.final_step), line(q.first_wrong)]);
                 }
-                let unread: usize = rep
-                    .questions
-                    .iter()
-                    .map(|q| q.steps.iter().filter(|s| s.is_right().is_none()).count())
-                    .sum();
-                f.push(if unread > 0 {
-                    format!("{unread} unreadable steps")
-                } else {
-                    String::new()
-                });
+                let unread: usize =
+                    rep.questions.iter().map(|q| q.steps.iter().filter(|s| s.is_right().is_none()).count()).sum();
+                f.push(if unread > 0 { format!("{unread} unreadable steps") } else { String::new() });
             }
             Outcome::Skipped { status, reason } => {
                 f.push(status.to_string());
@@ -227,11 +178,7 @@ fn csv(rows: &[Row], ids: &[String]) -> String {
 fn row_json(r: &Row) -> Json {
     match &r.outcome {
         Outcome::Audited(rep) => {
-            let qs: Map<String, Json> = rep
-                .questions
-                .iter()
-                .map(|q| (q.id.clone(), question_json(q)))
-                .collect();
+            let qs: Map<String, Json> = rep.questions.iter().map(|q| (q.id.clone(), question_json(q))).collect();
             json!({"file": r.file, "status": "audited", "equations": rep.equations, "questions": qs})
         }
         Outcome::Skipped { status, reason } => {
@@ -260,39 +207,21 @@ fn counts(rows: &[Row], ids: &[String]) -> Vec<[usize; 4]> {
 }
 
 fn summary_json(rows: &[Row], ids: &[String]) -> Json {
-    let skipped = rows
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
-        .count();
+    let skipped = rows.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count();
     let qs: Map<String, Json> = ids
         .iter()
         .zip(counts(rows, ids))
-        .map(|(id, c)| {
-            (
-                id.clone(),
-                json!({"right": c[0], "wrong": c[1], "missing": c[2], "unreadable": c[3]}),
-            )
-        })
+        .map(|(id, c)| (id.clone(), json!({"right": c[0], "wrong": c[1], "missing": c[2], "unreadable": c[3]})))
         .collect();
     json!({"files": rows.len(), "audited": rows.len() - skipped, "not_audited": skipped, "questions": qs})
 }
 
 fn summary_text(rows: &[Row], ids: &[String]) -> String {
-    let skipped = rows
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
-        .count();
-    let mut out = format!(
-        "summary: {} files, {} audited, {} could not be audited\n",
-        rows.len(),
-        rows.len() - skipped,
-        skipped
-    );
+    let skipped = rows.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count();
+    let mut out =
+        format!("summary: {} files, {} audited, {} could not be audited\n", rows.len(), rows.len() - skipped, skipped);
     for (id, c) in ids.iter().zip(counts(rows, ids)) {
-        out.push_str(&format!(
-            "  {id}: {} right, {} wrong, {} missing, {} unreadable\n",
-            c[0], c[1], c[2], c[3]
-        ));
+        out.push_str(&format!("  {id}: {} right, {} wrong, {} missing, {} unreadable\n", c[0], c[1], c[2], c[3]));
     }
     out
 }

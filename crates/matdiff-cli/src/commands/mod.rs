@@ -25,7 +25,8 @@ pub fn fail(e: &matdiff::Error, expr: &str, decl: &str) -> Failure {
 /// Parse and type-check an expression, noting on stderr any name whose kind usage decided.
 pub fn load(input: &ExprArgs) -> Result<Problem, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
-    let p = if input.latex { Problem::new_latex(expr, decl) } else { Problem::new(expr, decl) }.map_err(|e| fail(&e, expr, decl))?;
+    let p = if input.latex { Problem::new_latex(expr, decl) } else { Problem::new(expr, decl) }
+        .map_err(|e| fail(&e, expr, decl))?;
     p.notes.iter().for_each(|n| eprintln!("note: {n}"));
     for (name, kind) in &p.inferred {
         if *kind != matdiff::default_kind(name) {
@@ -58,4 +59,3 @@ pub fn value_to_json(v: &Value) -> Json {
         Value::Matrix(r) => json!(r),
     }
 }
-

@@ -19,10 +19,7 @@ pub struct Run {
 impl Run {
     /// Panic with everything the binary said, for test failures.
     pub fn explain(&self, what: &str) -> String {
-        format!(
-            "{what}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
+        format!("{what}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.code, self.stdout, self.stderr)
     }
 }
 
@@ -46,14 +43,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
 
 /// Whether output shows a panic or a stack trace instead of a message.
 pub fn looks_like_panic(text: &str) -> bool {
-    [
-        "panicked",
-        "RUST_BACKTRACE",
-        "stack backtrace",
-        "overflowed its stack",
-    ]
-    .iter()
-    .any(|t| text.contains(t))
+    ["panicked", "RUST_BACKTRACE", "stack backtrace", "overflowed its stack"].iter().any(|t| text.contains(t))
 }
 
 /// A scratch folder, removed when dropped.
@@ -61,8 +51,7 @@ pub struct Scratch(pub PathBuf);
 
 impl Scratch {
     pub fn new(tag: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("matdiff-cli-test-{}-{tag}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("matdiff-cli-test-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch folder");
         Scratch(dir)

@@ -59,43 +59,27 @@ fn segments(doc: &str) -> Vec<Segment<'_>> {
         } else if rest.starts_with("$$") {
             match doc[i + 2..].find("$$") {
                 Some(k) => {
-                    out.push(Segment {
-                        start: i + 2,
-                        text: &doc[i + 2..i + 2 + k],
-                    });
+                    out.push(Segment { start: i + 2, text: &doc[i + 2..i + 2 + k] });
                     i += k + 4;
                 }
                 None => {
-                    out.push(Segment {
-                        start: i + 2,
-                        text: &doc[i + 2..],
-                    });
+                    out.push(Segment { start: i + 2, text: &doc[i + 2..] });
                     i = b.len();
                 }
             }
         } else if rest.starts_with("\\[") {
             match doc[i + 2..].find("\\]") {
                 Some(k) => {
-                    out.push(Segment {
-                        start: i + 2,
-                        text: &doc[i + 2..i + 2 + k],
-                    });
+                    out.push(Segment { start: i + 2, text: &doc[i + 2..i + 2 + k] });
                     i += k + 4;
                 }
                 None => i += 2,
             }
-        } else if rest.starts_with("\\begin{")
-            && ALIGN_ENVS
-                .iter()
-                .any(|e| rest[7..].starts_with(&format!("{e}}}")))
-        {
+        } else if rest.starts_with("\\begin{") && ALIGN_ENVS.iter().any(|e| rest[7..].starts_with(&format!("{e}}}"))) {
             let name = &rest[7..7 + rest[7..].find('}').unwrap_or(0)];
             let end = format!("\\end{{{name}}}");
             let k = rest.find(&end).map_or(rest.len(), |k| k + end.len());
-            out.push(Segment {
-                start: i,
-                text: &doc[i..i + k],
-            });
+            out.push(Segment { start: i, text: &doc[i..i + k] });
             i += k.max(1);
         } else if b[i] == b'$' {
             // Inline math ends at the next `$` in the same paragraph.
@@ -103,10 +87,7 @@ fn segments(doc: &str) -> Vec<Segment<'_>> {
             let stop = tail.find("\n\n").unwrap_or(tail.len());
             match tail[..stop].find('$') {
                 Some(k) => {
-                    out.push(Segment {
-                        start: i + 1,
-                        text: &tail[..k],
-                    });
+                    out.push(Segment { start: i + 1, text: &tail[..k] });
                     i += k + 2;
                 }
                 None => i += 1,
@@ -170,10 +151,7 @@ fn rows(text: &str) -> Vec<(usize, String)> {
         if let Some(after) = rest.strip_prefix('\\') {
             // A command: copy it whole so `\{` and `\&` do not count as delimiters.
             let n = after.chars().next().map_or(0, |c| c.len_utf8());
-            let letters = after
-                .bytes()
-                .take_while(|c| c.is_ascii_alphabetic())
-                .count();
+            let letters = after.bytes().take_while(|c| c.is_ascii_alphabetic()).count();
             let len = 1 + if letters > 0 { letters } else { n };
             cur.push_str(&rest[..len]);
             i += len;
@@ -223,8 +201,7 @@ pub fn clean(s: &str) -> String {
         let before = s;
         for w in LEADING {
             if let Some(r) = s.strip_prefix(w) {
-                if !r.starts_with(|c: char| c.is_ascii_alphabetic())
-                    || !w.ends_with(|c: char| c.is_ascii_alphabetic())
+                if !r.starts_with(|c: char| c.is_ascii_alphabetic()) || !w.ends_with(|c: char| c.is_ascii_alphabetic())
                 {
                     s = r.trim_start();
                 }
@@ -237,9 +214,7 @@ pub fn clean(s: &str) -> String {
     }
     loop {
         let before = s;
-        for end in [
-            "//", "(*)", "\\quad", "\\qquad", "\\\\", "\\,", "\\;", "\\!",
-        ] {
+        for end in ["//", "(*)", "\\quad", "\\qquad", "\\\\", "\\,", "\\;", "\\!"] {
             if let Some(r) = s.strip_suffix(end) {
                 s = r.trim_end();
             }
@@ -258,19 +233,14 @@ fn strip_label(s: &str) -> &str {
     let paren = b.first() == Some(&b'(');
     let start = usize::from(paren);
     let mut k = start;
-    while k < b.len() && k - start < 8 && (b[k].is_ascii_alphanumeric() || (paren && b[k] == b' '))
-    {
+    while k < b.len() && k - start < 8 && (b[k].is_ascii_alphanumeric() || (paren && b[k] == b' ')) {
         k += 1;
     }
     let word = &s[start..k];
     if word.is_empty() || word.trim().is_empty() {
         return s;
     }
-    let short = word.len() <= 2
-        || (paren
-            && word
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c == ' ' || c == 'x'));
+    let short = word.len() <= 2 || (paren && word.chars().all(|c| c.is_ascii_uppercase() || c == ' ' || c == 'x'));
     let mut end = k;
     if paren {
         if b.get(k) != Some(&b')') {
@@ -281,9 +251,7 @@ fn strip_label(s: &str) -> &str {
         end += if b[k] == b')' { 1 } else { 2 };
     } else if b.get(k) == Some(&b'.')
         && word.len() <= 2
-        && word
-            .chars()
-            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        && word.chars().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
     {
         end += 1;
     } else {
@@ -344,15 +312,7 @@ fn ends_open(s: &str) -> bool {
 
 /// Cut `\in \mathbb{R}^{n}` and similar trailing set statements off a member.
 fn cut_membership(s: &str) -> &str {
-    for w in [
-        "\\in ",
-        "\\in\\",
-        "\\in{",
-        "\\quad\\text",
-        "\\text{ for",
-        "\\text{where",
-        "\\text{ where",
-    ] {
+    for w in ["\\in ", "\\in\\", "\\in{", "\\quad\\text", "\\text{ for", "\\text{where", "\\text{ where"] {
         if let Some(k) = s.find(w) {
             return s[..k].trim_end();
         }
@@ -368,11 +328,7 @@ pub fn equations(doc: &str) -> Vec<Equation> {
         for (k, (off, row)) in rows(seg.text).into_iter().enumerate() {
             let row = clean(&row);
             if !row.is_empty() {
-                all_rows.push((
-                    line_of(doc, seg.start + off.min(seg.text.len())),
-                    row,
-                    k == 0,
-                ));
+                all_rows.push((line_of(doc, seg.start + off.min(seg.text.len())), row, k == 0));
             }
         }
     }
@@ -381,8 +337,7 @@ pub fn equations(doc: &str) -> Vec<Equation> {
     let mut open_prev = false;
     for (line, row, first_in_segment) in all_rows {
         let continues = row.starts_with('=');
-        let joins = !first_in_segment
-            && (open_prev || row.starts_with(['+', '-']) || row.starts_with("\\cdot"));
+        let joins = !first_in_segment && (open_prev || row.starts_with(['+', '-']) || row.starts_with("\\cdot"));
         match logical.last_mut() {
             Some(last) if continues || joins => {
                 last.0.push(' ');
@@ -395,13 +350,7 @@ pub fn equations(doc: &str) -> Vec<Equation> {
     }
     let mut out = vec![];
     for (text, starts) in logical {
-        let line_at = |off: usize| {
-            starts
-                .iter()
-                .rev()
-                .find(|(o, _)| *o <= off)
-                .map_or(starts[0].1, |s| s.1)
-        };
+        let line_at = |off: usize| starts.iter().rev().find(|(o, _)| *o <= off).map_or(starts[0].1, |s| s.1);
         // `a = b, c = d`: several equations on one line.
         let pieces = split_top_at(&text, ',');
         let with_eq = pieces.iter().filter(|p| p.1.contains('=')).count();
@@ -412,22 +361,12 @@ pub fn equations(doc: &str) -> Vec<Equation> {
         };
         for (base, part) in parts {
             let split = split_top_at(&part, '=');
-            let members: Vec<String> = split
-                .iter()
-                .map(|m| clean(cut_membership(m.1.trim())))
-                .collect();
+            let members: Vec<String> = split.iter().map(|m| clean(cut_membership(m.1.trim()))).collect();
             // A member's line is where its first non-blank character is.
-            let member_lines: Vec<usize> = split
-                .iter()
-                .map(|m| line_at(base + m.0 + (m.1.len() - m.1.trim_start().len())))
-                .collect();
+            let member_lines: Vec<usize> =
+                split.iter().map(|m| line_at(base + m.0 + (m.1.len() - m.1.trim_start().len()))).collect();
             if members.len() >= 2 {
-                out.push(Equation {
-                    line: member_lines[0],
-                    members,
-                    member_lines,
-                    text: part.trim().to_string(),
-                });
+                out.push(Equation { line: member_lines[0], members, member_lines, text: part.trim().to_string() });
             }
         }
     }

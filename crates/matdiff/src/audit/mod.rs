@@ -138,15 +138,8 @@ impl Auditor {
         for q in &spec.questions {
             let problem = Problem::new(&q.loss, &q.decl).map_err(|e| in_question(q, e))?;
             let loss = print(&problem.graph, problem.output, Style::Plain);
-            let checker = Checker::new(problem, &q.wrt, CheckOptions::default())
-                .map_err(|e| in_question(q, e))?;
-            let names: Vec<String> = checker
-                .problem()
-                .graph
-                .vars
-                .iter()
-                .map(|v| v.name.clone())
-                .collect();
+            let checker = Checker::new(problem, &q.wrt, CheckOptions::default()).map_err(|e| in_question(q, e))?;
+            let names: Vec<String> = checker.problem().graph.vars.iter().map(|v| v.name.clone()).collect();
             let def_names: Vec<&str> = names
                 .iter()
                 .map(String::as_str)
@@ -159,39 +152,16 @@ impl Auditor {
                 )
                 .collect();
             let mut file_defs = vec![];
-            let derivatives = spec
-                .derivatives
-                .iter()
-                .map(|(_, n, v)| (n.clone(), v.clone()));
-            let all: Vec<(String, String)> = q
-                .definitions
-                .iter()
-                .chain(&spec.definitions)
-                .cloned()
-                .chain(derivatives)
-                .collect();
+            let derivatives = spec.derivatives.iter().map(|(_, n, v)| (n.clone(), v.clone()));
+            let all: Vec<(String, String)> =
+                q.definitions.iter().chain(&spec.definitions).cloned().chain(derivatives).collect();
             for (name, text) in &all {
                 let expr = parse_definition(text, &def_names).map_err(|m| {
-                    in_question(
-                        q,
-                        Error::unspanned(
-                            crate::error::Input::None,
-                            format!("definition of `{name}`: {m}"),
-                        ),
-                    )
+                    in_question(q, Error::unspanned(crate::error::Input::None, format!("definition of `{name}`: {m}")))
                 })?;
-                file_defs.push(Candidate {
-                    name: name.clone(),
-                    expr,
-                    source: DefSource::ProblemFile,
-                });
+                file_defs.push(Candidate { name: name.clone(), expr, source: DefSource::ProblemFile });
             }
-            compiled.push(Compiled {
-                question: q.clone(),
-                checker,
-                loss,
-                file_defs,
-            });
+            compiled.push(Compiled { question: q.clone(), checker, loss, file_defs });
         }
         Ok(Auditor { spec, compiled })
     }
@@ -203,15 +173,8 @@ impl Auditor {
     /// Audit one document (Markdown with LaTeX math).
     pub fn audit(&self, doc: &str) -> AuditReport {
         let eqs = equations(doc);
-        let questions = self
-            .compiled
-            .iter()
-            .map(|c| self.audit_question(c, &eqs))
-            .collect();
-        AuditReport {
-            equations: eqs.len(),
-            questions,
-        }
+        let questions = self.compiled.iter().map(|c| self.audit_question(c, &eqs)).collect();
+        AuditReport { equations: eqs.len(), questions }
     }
 
     fn audit_question(&self, c: &Compiled, eqs: &[Equation]) -> QuestionReport {
@@ -219,19 +182,8 @@ impl Auditor {
         let mut checker = c.checker.clone();
         let aliases = &self.spec.aliases;
         // Names that are not intermediate definitions: variables, loss symbols, file definitions.
-        let loss_syms: Vec<String> = self
-            .spec
-            .questions
-            .iter()
-            .flat_map(|q| q.loss_symbols.clone())
-            .collect();
-        let vars: Vec<String> = checker
-            .problem()
-            .graph
-            .vars
-            .iter()
-            .map(|v| v.name.clone())
-            .collect();
+        let loss_syms: Vec<String> = self.spec.questions.iter().flat_map(|q| q.loss_symbols.clone()).collect();
+        let vars: Vec<String> = checker.problem().graph.vars.iter().map(|v| v.name.clone()).collect();
         let file_names: Vec<String> = c.file_defs.iter().map(|d| d.name.clone()).collect();
         let reserved = |n: &str| {
             vars.iter().any(|v| v == n)
@@ -239,35 +191,17 @@ impl Auditor {
                 || file_names.iter().any(|v| v == n)
                 || n == "I"
         };
-        let doc_names: Vec<String> = eqs
-            .iter()
-            .filter_map(|e| target::defined_name(&e.members[0]))
-            .filter(|n| !reserved(n))
-            .collect();
+        let doc_names: Vec<String> =
+            eqs.iter().filter_map(|e| target::defined_name(&e.members[0])).filter(|n| !reserved(n)).collect();
         let names = known_names(&checker, aliases, &c.file_defs, &doc_names);
         let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut candidates = c.file_defs.clone();
-        let derivs: Vec<(Target, String)> = self
-            .spec
-            .derivatives
-            .iter()
-            .map(|(t, n, _)| (t.clone(), n.clone()))
-            .collect();
-        candidates.extend(document_candidates(
-            eqs, &reserved, &name_refs, aliases, &derivs,
-        ));
-        let mut reader = Reader {
-            checker: &mut checker,
-            aliases,
-            candidates,
-            names: names.clone(),
-            derivs: &derivs,
-        };
+        let derivs: Vec<(Target, String)> =
+            self.spec.derivatives.iter().map(|(t, n, _)| (t.clone(), n.clone())).collect();
+        candidates.extend(document_candidates(eqs, &reserved, &name_refs, aliases, &derivs));
+        let mut reader = Reader { checker: &mut checker, aliases, candidates, names: names.clone(), derivs: &derivs };
         let is_target = |t: &Target| {
-            let t_of = aliases
-                .iter()
-                .find(|(a, _)| *a == t.of)
-                .map_or(t.of.as_str(), |(_, b)| b.as_str());
+            let t_of = aliases.iter().find(|(a, _)| *a == t.of).map_or(t.of.as_str(), |(_, b)| b.as_str());
             ((q.loss_symbols.contains(&t.of) || q.loss_symbols.iter().any(|s| s == t_of))
                 && q.wrt_symbols.contains(&t.wrt))
                 || q.target_aliases.contains(t)
@@ -286,8 +220,7 @@ impl Auditor {
                 }
                 let starts_equation = std::mem::take(&mut first);
                 if steps.len() >= MAX_STEPS {
-                    let reason =
-                        format!("not read: more than {MAX_STEPS} steps state this gradient");
+                    let reason = format!("not read: more than {MAX_STEPS} steps state this gradient");
                     nodes.push(None);
                     steps.push(Step {
                         line,
@@ -301,23 +234,13 @@ impl Auditor {
                     Ok(r) => {
                         let prev = nodes.iter().rev().flatten().next().copied();
                         let vs_previous = match prev {
-                            Some(p) => Some(
-                                reader
-                                    .checker
-                                    .same_value(p, r.node)
-                                    .ok()
-                                    .flatten()
-                                    .unwrap_or(false),
-                            ),
+                            Some(p) => Some(reader.checker.same_value(p, r.node).ok().flatten().unwrap_or(false)),
                             None => None,
                         };
                         let reading = match reader.checker.check_node(r.node) {
                             Ok(verdict) => {
                                 for d in &r.defs {
-                                    if !definitions
-                                        .iter()
-                                        .any(|u| u.name == d.name && u.value == d.value)
-                                    {
+                                    if !definitions.iter().any(|u| u.name == d.name && u.value == d.value) {
                                         definitions.push(d.clone());
                                     }
                                 }
@@ -335,12 +258,7 @@ impl Auditor {
                                 StepReading::Unreadable { reason: e.message }
                             }
                         };
-                        steps.push(Step {
-                            line,
-                            text: m.clone(),
-                            starts_equation,
-                            reading,
-                        });
+                        steps.push(Step { line, text: m.clone(), starts_equation, reading });
                     }
                     Err(reason) => {
                         nodes.push(None);
@@ -362,11 +280,7 @@ impl Auditor {
             None if steps.is_empty() => Answer::Missing,
             None => Answer::Unreadable,
         };
-        let gradient = print(
-            &reader.checker.problem().graph,
-            reader.checker.gradient(),
-            Style::Plain,
-        );
+        let gradient = print(&reader.checker.problem().graph, reader.checker.gradient(), Style::Plain);
         QuestionReport {
             id: q.id.clone(),
             title: q.title.clone(),

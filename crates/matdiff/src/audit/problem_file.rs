@@ -48,57 +48,38 @@ fn err(msg: impl Into<String>) -> Error {
 }
 
 fn string(v: &Value, what: &str) -> Result<String> {
-    v.as_str()
-        .map(str::to_string)
-        .ok_or_else(|| err(format!("{what} must be a string, found {}", v.type_str())))
+    v.as_str().map(str::to_string).ok_or_else(|| err(format!("{what} must be a string, found {}", v.type_str())))
 }
 
 fn strings(v: &Value, what: &str) -> Result<Vec<String>> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items.iter().map(|x| string(x, what)).collect(),
-        _ => Err(err(format!(
-            "{what} must be a string or a list of strings, found {}",
-            v.type_str()
-        ))),
+        _ => Err(err(format!("{what} must be a string or a list of strings, found {}", v.type_str()))),
     }
 }
 
 /// A symbol as the document matcher compares it (`\mathcal{L}_{2}` → `L_2`).
 fn norm(s: &str, what: &str) -> Result<String> {
     super::target::symbol(s).ok_or_else(|| {
-        err(format!(
-            "{what}: `{s}` is not a symbol (a letter or Greek letter, optionally with a subscript)"
-        ))
+        err(format!("{what}: `{s}` is not a symbol (a letter or Greek letter, optionally with a subscript)"))
     })
 }
 
 fn pairs(v: &Value, what: &str) -> Result<Vec<(String, String)>> {
-    let t = v
-        .as_table()
-        .ok_or_else(|| err(format!("[{what}] must be a table")))?;
-    t.iter()
-        .map(|(k, v)| Ok((norm(k, what)?, string(v, &format!("{what}.{k}"))?)))
-        .collect()
+    let t = v.as_table().ok_or_else(|| err(format!("[{what}] must be a table")))?;
+    t.iter().map(|(k, v)| Ok((norm(k, what)?, string(v, &format!("{what}.{k}"))?))).collect()
 }
 
 const TOP_KEYS: &[&str] = &["title", "decl", "aliases", "definitions", "question"];
-const QUESTION_KEYS: &[&str] = &[
-    "id",
-    "title",
-    "loss",
-    "decl",
-    "wrt",
-    "loss_symbols",
-    "wrt_symbols",
-    "target_aliases",
-    "definitions",
-];
+const QUESTION_KEYS: &[&str] =
+    &["id", "title", "loss", "decl", "wrt", "loss_symbols", "wrt_symbols", "target_aliases", "definitions"];
 
 fn unknown_keys(t: &Table, known: &[&str], where_: &str) -> Result<()> {
     match t.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => Err(err(format!("unknown key `{k}` in {where_}"))
-            .with_note(format!("known keys: {}", known.join(", ")))),
+        Some(k) => {
+            Err(err(format!("unknown key `{k}` in {where_}")).with_note(format!("known keys: {}", known.join(", "))))
+        }
         None => Ok(()),
     }
 }
@@ -123,15 +104,11 @@ pub fn parse_problem(src: &str) -> Result<ProblemSpec> {
         None => String::new(),
     };
     if let Some(a) = table.get("aliases") {
-        spec.aliases = pairs(a, "aliases")?
-            .into_iter()
-            .map(|(k, v)| Ok((k, norm(&v, "aliases")?)))
-            .collect::<Result<_>>()?;
+        spec.aliases =
+            pairs(a, "aliases")?.into_iter().map(|(k, v)| Ok((k, norm(&v, "aliases")?))).collect::<Result<_>>()?;
     }
     if let Some(d) = table.get("definitions") {
-        let t = d
-            .as_table()
-            .ok_or_else(|| err("[definitions] must be a table"))?;
+        let t = d.as_table().ok_or_else(|| err("[definitions] must be a table"))?;
         for (k, v) in t {
             let value = string(v, &format!("definitions.{k}"))?;
             match super::parse_target(k) {
@@ -145,20 +122,13 @@ pub fn parse_problem(src: &str) -> Result<ProblemSpec> {
     }
     let qs = match table.get("question") {
         Some(Value::Array(items)) => items.clone(),
-        Some(_) => {
-            return Err(err(
-                "`question` must be an array of tables: write each as [[question]]",
-            ))
-        }
+        Some(_) => return Err(err("`question` must be an array of tables: write each as [[question]]")),
         None => {
-            return Err(err("the problem file asks no question")
-                .with_note("add a [[question]] with `loss` and `wrt`"))
+            return Err(err("the problem file asks no question").with_note("add a [[question]] with `loss` and `wrt`"))
         }
     };
     for (i, q) in qs.iter().enumerate() {
-        let t = q
-            .as_table()
-            .ok_or_else(|| err(format!("question {} must be a table", i + 1)))?;
+        let t = q.as_table().ok_or_else(|| err(format!("question {} must be a table", i + 1)))?;
         let id = match t.get("id") {
             Some(v) => string(v, "question.id")?,
             None => format!("q{}", i + 1),
@@ -173,17 +143,11 @@ pub fn parse_problem(src: &str) -> Result<ProblemSpec> {
         let loss = get("loss")?;
         let wrt = get("wrt")?;
         let loss_symbols = match t.get("loss_symbols") {
-            Some(v) => strings(v, "loss_symbols")?
-                .iter()
-                .map(|s| norm(s, &here))
-                .collect::<Result<_>>()?,
+            Some(v) => strings(v, "loss_symbols")?.iter().map(|s| norm(s, &here)).collect::<Result<_>>()?,
             None => vec!["L".to_string()],
         };
         let mut wrt_symbols: Vec<String> = match t.get("wrt_symbols") {
-            Some(v) => strings(v, "wrt_symbols")?
-                .iter()
-                .map(|s| norm(s, &here))
-                .collect::<Result<_>>()?,
+            Some(v) => strings(v, "wrt_symbols")?.iter().map(|s| norm(s, &here)).collect::<Result<_>>()?,
             None => vec![],
         };
         if !wrt_symbols.contains(&wrt) {
@@ -211,11 +175,7 @@ pub fn parse_problem(src: &str) -> Result<ProblemSpec> {
         if spec.questions.iter().any(|q: &Question| q.id == id) {
             return Err(err(format!("two questions have the id `{id}`")));
         }
-        let title = t
-            .get("title")
-            .map(|v| string(v, "title"))
-            .transpose()?
-            .unwrap_or_default();
+        let title = t.get("title").map(|v| string(v, "title")).transpose()?.unwrap_or_default();
         spec.questions.push(Question {
             id,
             title,

@@ -123,11 +123,7 @@ pub(crate) fn parse_member(
             if !read.program.defs.is_empty() {
                 return Err("a definition where an expression was expected".into());
             }
-            let notes = read
-                .notes
-                .into_iter()
-                .filter(|n| !n.starts_with("read as:"))
-                .collect();
+            let notes = read.notes.into_iter().filter(|n| !n.starts_with("read as:")).collect();
             Ok((read.program.body, notes))
         }
         Err(e) => {
@@ -173,10 +169,7 @@ pub(crate) fn document_candidates(
                 out.push(Candidate {
                     name: name.clone(),
                     expr,
-                    source: DefSource::Document {
-                        line: eq.line,
-                        text: m.clone(),
-                    },
+                    source: DefSource::Document { line: eq.line, text: m.clone() },
                 });
             }
         }
@@ -191,9 +184,7 @@ impl Reader<'_> {
 
     /// Candidate indices for `name`, nearest to `line` first (problem-file ones before all).
     fn order(&self, name: &str, line: usize) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..self.candidates.len())
-            .filter(|&i| self.candidates[i].name == name)
-            .collect();
+        let mut idx: Vec<usize> = (0..self.candidates.len()).filter(|&i| self.candidates[i].name == name).collect();
         idx.sort_by_key(|&i| match &self.candidates[i].source {
             DefSource::ProblemFile => (0, 0, i),
             DefSource::Document { line: l, .. } if *l <= line => (1, line - l, i),
@@ -205,10 +196,7 @@ impl Reader<'_> {
     fn program_text(&self, chosen: &[(String, usize)], body: &str) -> String {
         let mut s = String::new();
         for (name, i) in chosen {
-            s.push_str(&format!(
-                "{name} = {}\n",
-                to_plain(&self.candidates[*i].expr)
-            ));
+            s.push_str(&format!("{name} = {}\n", to_plain(&self.candidates[*i].expr)));
         }
         s.push_str(body);
         s
@@ -229,18 +217,13 @@ impl Reader<'_> {
             Goal::Need(name, line) => {
                 if chosen.iter().any(|(n, _)| n == name) {
                     self.solve(goals, chosen, budget, why)
-                } else if goals
-                    .iter()
-                    .any(|g| matches!(g, Goal::Commit(n, _) if n == name))
-                {
+                } else if goals.iter().any(|g| matches!(g, Goal::Commit(n, _) if n == name)) {
                     why.push(format!("`{name}` is defined in terms of itself"));
                     false
                 } else {
                     let order = self.order(name, *line);
                     if order.is_empty() {
-                        why.push(format!(
-                            "unknown name `{name}` (not a variable, and not defined)"
-                        ));
+                        why.push(format!("unknown name `{name}` (not a variable, and not defined)"));
                     }
                     let mut found = false;
                     for i in order {
@@ -269,10 +252,8 @@ impl Reader<'_> {
             }
             Goal::Commit(name, i) => {
                 *budget = budget.saturating_sub(1);
-                let text = self.program_text(
-                    chosen,
-                    &format!("{name} = {}\n{name}", to_plain(&self.candidates[*i].expr)),
-                );
+                let text =
+                    self.program_text(chosen, &format!("{name} = {}\n{name}", to_plain(&self.candidates[*i].expr)));
                 match self.checker.problem_mut().claim(&text) {
                     Ok(_) => {
                         chosen.push((name.clone(), *i));
@@ -309,11 +290,7 @@ impl Reader<'_> {
         free_names(&expr, &mut needs);
         let mut chosen = vec![];
         needs.retain(|n| !self.is_var(n));
-        let mut goals: Vec<Goal> = needs
-            .iter()
-            .rev()
-            .map(|n| Goal::Need(n.clone(), line))
-            .collect();
+        let mut goals: Vec<Goal> = needs.iter().rev().map(|n| Goal::Need(n.clone(), line)).collect();
         let (mut budget, mut why) = (MAX_LOWERINGS, vec![]);
         if !self.solve(&mut goals, &mut chosen, &mut budget, &mut why) {
             why.dedup();
@@ -324,11 +301,7 @@ impl Reader<'_> {
                     let shown: Vec<&str> = why.iter().take(3).map(String::as_str).collect();
                     format!(
                         "no usable definitions for {} ({})",
-                        needs
-                            .iter()
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        needs.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
                         shown.join("; ")
                     )
                 }
@@ -336,11 +309,7 @@ impl Reader<'_> {
         }
         let plain = to_plain(&expr);
         let text = self.program_text(&chosen, &plain);
-        let node = self
-            .checker
-            .problem_mut()
-            .claim(&text)
-            .map_err(|e| e.message)?;
+        let node = self.checker.problem_mut().claim(&text).map_err(|e| e.message)?;
         let defs = chosen
             .iter()
             .map(|(name, i)| DefinitionUse {
@@ -349,12 +318,7 @@ impl Reader<'_> {
                 source: self.candidates[*i].source.clone(),
             })
             .collect();
-        Ok(Reading {
-            node,
-            plain,
-            notes,
-            defs,
-        })
+        Ok(Reading { node, plain, notes, defs })
     }
 }
 
@@ -365,13 +329,7 @@ pub(crate) fn known_names(
     candidates: &[Candidate],
     extra: &[String],
 ) -> Vec<String> {
-    let mut names: Vec<String> = checker
-        .problem()
-        .graph
-        .vars
-        .iter()
-        .map(|v| v.name.clone())
-        .collect();
+    let mut names: Vec<String> = checker.problem().graph.vars.iter().map(|v| v.name.clone()).collect();
     names.extend(aliases.iter().map(|(a, _)| a.clone()));
     names.extend(candidates.iter().map(|c| c.name.clone()));
     names.extend(extra.iter().cloned());

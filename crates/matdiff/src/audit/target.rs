@@ -69,9 +69,7 @@ pub fn symbol(s: &str) -> Option<String> {
 /// The two braced arguments of `\frac{a}{b}` at the start of `s`, and the rest.
 fn frac_args(s: &str) -> Option<(&str, &str, &str)> {
     let s = s.trim_start();
-    let r = ["\\frac", "\\dfrac", "\\tfrac"]
-        .iter()
-        .find_map(|f| s.strip_prefix(f))?;
+    let r = ["\\frac", "\\dfrac", "\\tfrac"].iter().find_map(|f| s.strip_prefix(f))?;
     let (a, r) = braced(r)?;
     let (b, r) = braced(r)?;
     Some((a, b, r))
@@ -102,20 +100,9 @@ fn braced(s: &str) -> Option<(&str, &str)> {
 /// `\partial X`, `dX`, `\mathrm{d}X`, `\text{d} X`, `\delta X`: the X.
 fn strip_d(s: &str) -> Option<&str> {
     let s = s.trim();
-    for p in [
-        "\\partial",
-        "\\mathrm{d}",
-        "\\text{d}",
-        "\\operatorname{d}",
-        "\\delta",
-        "\\mathrm d",
-        "d",
-    ] {
+    for p in ["\\partial", "\\mathrm{d}", "\\text{d}", "\\operatorname{d}", "\\delta", "\\mathrm d", "d"] {
         if let Some(r) = s.strip_prefix(p) {
-            if p == "d"
-                && r.starts_with(|c: char| c.is_ascii_lowercase())
-                && r.len() > 1
-                && !r.starts_with(['x', 'w'])
+            if p == "d" && r.starts_with(|c: char| c.is_ascii_lowercase()) && r.len() > 1 && !r.starts_with(['x', 'w'])
             {
                 continue; // `dot`, `det`: not a differential
             }
@@ -159,11 +146,7 @@ pub fn parse_target(member: &str) -> Option<Target> {
                 (r[..n].to_string(), &r[n..])
             }
         };
-        return Some(Target {
-            of: symbol(drop_args(rest))?,
-            wrt: symbol(&wrt)?,
-            nabla: true,
-        });
+        return Some(Target { of: symbol(drop_args(rest))?, wrt: symbol(&wrt)?, nabla: true });
     }
     // \frac{\partial L}{\partial W}, \frac{\partial}{\partial W} L
     if let Some((num, den, rest)) = frac_args(m) {
@@ -176,22 +159,14 @@ pub fn parse_target(member: &str) -> Option<Target> {
         } else {
             return None;
         };
-        return Some(Target {
-            of: symbol(of)?,
-            wrt,
-            nabla: false,
-        });
+        return Some(Target { of: symbol(of)?, wrt, nabla: false });
     }
     // \partial L / \partial W
     let parts: Vec<&str> = m.splitn(2, '/').collect();
     if parts.len() == 2 {
         let of = symbol(strip_d(parts[0])?)?;
         let wrt = symbol(strip_d(parts[1])?)?;
-        return Some(Target {
-            of,
-            wrt,
-            nabla: false,
-        });
+        return Some(Target { of, wrt, nabla: false });
     }
     None
 }
@@ -210,10 +185,7 @@ pub fn replace_derivatives(text: &str, table: &[(Target, String)]) -> String {
             if let Some((_, _, after)) = frac_args(rest) {
                 let used = rest.len() - after.len();
                 if let Some(t) = parse_target(&rest[..used]) {
-                    if let Some((_, name)) = table
-                        .iter()
-                        .find(|(d, _)| d.of == t.of && d.wrt == t.wrt && !t.nabla)
-                    {
+                    if let Some((_, name)) = table.iter().find(|(d, _)| d.of == t.of && d.wrt == t.wrt && !t.nabla) {
                         out.push_str(&format!(" {name} "));
                         i += used;
                         continue;
@@ -230,19 +202,10 @@ pub fn replace_derivatives(text: &str, table: &[(Target, String)]) -> String {
 
 /// Whether a member contains derivative notation that cannot be evaluated.
 pub fn derivative_notation(member: &str) -> Option<String> {
-    for key in [
-        "\\partial",
-        "\\nabla",
-        "\\frac{d",
-        "\\frac{\\mathrm{d}",
-        "\\delta_{",
-    ] {
+    for key in ["\\partial", "\\nabla", "\\frac{d", "\\frac{\\mathrm{d}", "\\delta_{"] {
         if let Some(k) = member.find(key) {
             // Quote the derivative itself where it is a \frac.
-            let start = member[..k]
-                .rfind("\\frac")
-                .filter(|&f| k - f < 8)
-                .unwrap_or(k);
+            let start = member[..k].rfind("\\frac").filter(|&f| k - f < 8).unwrap_or(k);
             let quoted: String = member[start..].chars().take(48).collect();
             return Some(quoted);
         }
@@ -253,17 +216,9 @@ pub fn derivative_notation(member: &str) -> Option<String> {
 /// A single name on an equation's left side (`C`, `K`, `z_2`): the normalized symbol.
 pub fn defined_name(member: &str) -> Option<String> {
     let m = member.trim();
-    if m.contains('\\')
-        && !m.starts_with("\\mathcal")
-        && !m.starts_with("\\mathbf")
-        && !m.starts_with("\\boldsymbol")
-    {
+    if m.contains('\\') && !m.starts_with("\\mathcal") && !m.starts_with("\\mathbf") && !m.starts_with("\\boldsymbol") {
         // Greek letters are names too.
-        let cmd: String = m
-            .trim_start_matches('\\')
-            .chars()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .collect();
+        let cmd: String = m.trim_start_matches('\\').chars().take_while(|c| c.is_ascii_alphabetic()).collect();
         if !GREEK.contains(&cmd.as_str()) {
             return None;
         }
@@ -275,11 +230,7 @@ pub fn defined_name(member: &str) -> Option<String> {
     let name = symbol(m)?;
     let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
     let subscripted = m.contains('_');
-    let base = if subscripted {
-        symbol(m.split('_').next().unwrap_or(""))?
-    } else {
-        base.to_string()
-    };
+    let base = if subscripted { symbol(m.split('_').next().unwrap_or(""))? } else { base.to_string() };
     (base.len() == 1 || GREEK.contains(&base.as_str())).then_some(name)
 }
 
@@ -333,32 +284,20 @@ mod tests {
         assert_eq!(t("\\nabla_{W} \\mathcal{L}"), p("L", "W"));
         assert_eq!(t("\\nabla_{w_2} \\mathcal{L}"), p("L", "w2"));
         assert_eq!(t("\\frac{\\partial L}{\\partial W}"), p("L", "W"));
-        assert_eq!(
-            t("\\frac{\\partial \\mathcal{L}_2}{\\partial x}"),
-            p("L2", "x")
-        );
+        assert_eq!(t("\\frac{\\partial \\mathcal{L}_2}{\\partial x}"), p("L2", "x"));
         assert_eq!(t("\\frac{\\partial L_1}{\\partial x}"), p("L1", "x"));
         assert_eq!(t("\\partial L / \\partial W"), p("L", "W"));
         assert_eq!(t("\\frac{dJ}{d\\omega}"), p("J", "omega"));
         assert_eq!(t("\\frac{\\partial}{\\partial W} L"), p("L", "W"));
         assert_eq!(t("\\frac{\\partial L}{\\partial W^T}"), None);
-        assert_eq!(
-            t("\\frac{\\partial a}{\\partial w} \\cdot \\frac{\\partial L}{\\partial a}"),
-            None
-        );
+        assert_eq!(t("\\frac{\\partial a}{\\partial w} \\cdot \\frac{\\partial L}{\\partial a}"), None);
         assert_eq!(t("W x"), None);
     }
 
     #[test]
     fn derivatives_replaced() {
-        let table = vec![(
-            parse_target("\\frac{\\partial L}{\\partial z_2}").unwrap(),
-            "dLdz2".to_string(),
-        )];
-        let got = replace_derivatives(
-            "w_2^T \\frac{\\partial \\mathcal{L}}{\\partial z_2} x^T",
-            &table,
-        );
+        let table = vec![(parse_target("\\frac{\\partial L}{\\partial z_2}").unwrap(), "dLdz2".to_string())];
+        let got = replace_derivatives("w_2^T \\frac{\\partial \\mathcal{L}}{\\partial z_2} x^T", &table);
         assert_eq!(got, "w_2^T  dLdz2  x^T");
         let other = "\\frac{\\partial L}{\\partial z_1}";
         assert_eq!(replace_derivatives(other, &table), other);

@@ -13,11 +13,7 @@ pub enum Diagnosis {
     /// The claim is `factor` times the gradient (2, -1, 0.5, 0, …).
     Factor { factor: f64 },
     /// The claim is `factor` times the sum of some paths' terms; the others are missing.
-    MissingPaths {
-        factor: f64,
-        kept: Vec<String>,
-        missing: Vec<String>,
-    },
+    MissingPaths { factor: f64, kept: Vec<String>, missing: Vec<String> },
     /// The claim equals the gradient when these square matrices are symmetric, not otherwise.
     SymmetricOnly { matrices: Vec<String> },
     /// The claim is not finite (e.g. a singular inverse) where the gradient is.
@@ -45,32 +41,20 @@ impl Diagnosis {
                 format!("wrong shape: the claim is {claim} but the gradient is {gradient}")
             }
             Diagnosis::Transposed => "the claim is the transpose of the gradient".into(),
-            Diagnosis::Factor { factor } if *factor == 0.0 => {
-                "the claim is zero, the gradient is not".into()
-            }
+            Diagnosis::Factor { factor } if *factor == 0.0 => "the claim is zero, the gradient is not".into(),
             Diagnosis::Factor { factor } if *factor == -1.0 => {
                 "off by a constant factor of -1: the sign is flipped".into()
             }
             Diagnosis::Factor { factor } => {
-                format!(
-                    "off by a constant factor: the claim is {} times the gradient",
-                    factor_text(*factor)
-                )
+                format!("off by a constant factor: the claim is {} times the gradient", factor_text(*factor))
             }
-            Diagnosis::MissingPaths {
-                factor,
-                kept,
-                missing,
-            } => {
+            Diagnosis::MissingPaths { factor, kept, missing } => {
                 let kept_s = kept.join(" + ");
                 let miss = missing.join(" and ");
                 if *factor == 1.0 {
                     format!("missing a path's term: the claim is only {kept_s}; it misses {miss}")
                 } else {
-                    format!(
-                        "the claim is {} times {kept_s} alone; it misses {miss}",
-                        factor_text(*factor)
-                    )
+                    format!("the claim is {} times {kept_s} alone; it misses {miss}", factor_text(*factor))
                 }
             }
             Diagnosis::SymmetricOnly { matrices } => {
@@ -81,9 +65,7 @@ impl Diagnosis {
                     if names.len() == 1 { "is" } else { "are" }
                 )
             }
-            Diagnosis::Undefined => {
-                "the claim is not defined (not finite) at inputs where the gradient is".into()
-            }
+            Diagnosis::Undefined => "the claim is not defined (not finite) at inputs where the gradient is".into(),
         }
     }
 
@@ -107,11 +89,7 @@ pub fn factor_text(c: f64) -> String {
             let p = p.round() as i64;
             // Terminating decimals read better as decimals (0.5, 0.25, -1.5).
             let dec = p as f64 / q as f64;
-            return if matches!(q, 2 | 4 | 5 | 8 | 10) {
-                format!("{dec}")
-            } else {
-                format!("{p}/{q}")
-            };
+            return if matches!(q, 2 | 4 | 5 | 8 | 10) { format!("{dec}") } else { format!("{p}/{q}") };
         }
     }
     format!("{c:.4}")

@@ -33,12 +33,7 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions {
-            settings: 3,
-            trials: 2,
-            tolerance: 1e-8,
-            seed: 0x5EED_C1A1,
-        }
+        CheckOptions { settings: 3, trials: 2, tolerance: 1e-8, seed: 0x5EED_C1A1 }
     }
 }
 
@@ -152,18 +147,15 @@ impl Checker {
         let term_nodes: Vec<NodeId> = terms.iter().map(|t| t.value).collect();
         let points = sample_points(&problem.graph, problem.output, grad, &term_nodes, &opts);
         if points.is_empty() {
-            return Err(Error::unspanned(Input::Expr, "found no inputs where the expression and its gradient are finite")
-                .with_note("claims are compared by evaluating at random inputs, so the expression must be defined somewhere"));
+            return Err(Error::unspanned(
+                Input::Expr,
+                "found no inputs where the expression and its gradient are finite",
+            )
+            .with_note(
+                "claims are compared by evaluating at random inputs, so the expression must be defined somewhere",
+            ));
         }
-        Ok(Checker {
-            problem,
-            wrt: wrt.to_string(),
-            var,
-            grad,
-            terms,
-            points,
-            opts,
-        })
+        Ok(Checker { problem, wrt: wrt.to_string(), var, grad, terms, points, opts })
     }
 
     pub fn problem(&self) -> &Problem {
@@ -211,11 +203,7 @@ impl Checker {
                 ));
             }
         }
-        Ok(self
-            .points
-            .iter()
-            .map(|p| eval(g, &[node], &p.env).pop().unwrap())
-            .collect())
+        Ok(self.points.iter().map(|p| eval(g, &[node], &p.env).pop().unwrap()).collect())
     }
 
     /// Whether the claim equals the gradient at every point once the variables `which` (square
@@ -253,9 +241,7 @@ impl Checker {
         let va = self.values_at(a)?;
         let vb = self.values_at(b)?;
         let tol = self.opts.tolerance;
-        Ok(Some(va.iter().zip(&vb).all(|(x, y)| {
-            finite(x) && finite(y) && rel_err(x, y) <= tol
-        })))
+        Ok(Some(va.iter().zip(&vb).all(|(x, y)| finite(x) && finite(y) && rel_err(x, y) <= tol)))
     }
 
     /// Compare a claim (a node of the problem's graph) with the gradient.
@@ -263,12 +249,7 @@ impl Checker {
         let g = &self.problem.graph;
         let gradient = print(g, self.grad, Style::Plain);
         let claim_read_as = print(g, claim, Style::Plain);
-        let settings = self
-            .points
-            .iter()
-            .map(|p| p.setting)
-            .max()
-            .map_or(0, |s| s + 1);
+        let settings = self.points.iter().map(|p| p.setting).max().map_or(0, |s| s + 1);
         let mut confidence = Confidence {
             exact: false,
             basis: DEFAULT_BASIS.into(),
@@ -288,26 +269,17 @@ impl Checker {
         };
         if claim == self.grad {
             confidence.exact = true;
-            confidence.basis =
-                "the claim simplifies to the same canonical form as the gradient".into();
+            confidence.basis = "the claim simplifies to the same canonical form as the gradient".into();
             return Ok(verdict(true, Method::Symbolic, confidence, None, vec![]));
         }
         let (gs, cs) = (g.shape(self.grad), g.shape(claim));
         if gs != cs {
-            let mut diags = vec![Diagnosis::Shape {
-                claim: g.dims.describe(cs),
-                gradient: g.dims.describe(gs),
-            }];
+            let mut diags = vec![Diagnosis::Shape { claim: g.dims.describe(cs), gradient: g.dims.describe(gs) }];
             let mut claim_val = None;
             if cs == gs.t() {
                 let vals = self.values_at(claim)?;
                 let tol = self.opts.tolerance;
-                if self
-                    .points
-                    .iter()
-                    .zip(&vals)
-                    .all(|(p, v)| rel_err(v, &p.grad.transpose().to_owned()) <= tol)
-                {
+                if self.points.iter().zip(&vals).all(|(p, v)| rel_err(v, &p.grad.transpose().to_owned()) <= tol) {
                     diags.push(Diagnosis::Transposed);
                 }
                 claim_val = vals.into_iter().next();
@@ -315,33 +287,18 @@ impl Checker {
             let cx = self.counterexample(0, claim_val.as_ref(), cs, false);
             confidence.exact = true;
             confidence.basis = "the claim and the gradient have different shapes".into();
-            return Ok(verdict(
-                false,
-                Method::Symbolic,
-                confidence,
-                Some(cx),
-                diags,
-            ));
+            return Ok(verdict(false, Method::Symbolic, confidence, Some(cx), diags));
         }
         let vals = self.values_at(claim)?;
         let sym_var = self.problem.graph.vars[self.var].symmetric;
         if sym_var {
-            confidence.basis = format!(
-                "symmetric parts compared (`{}` is declared symmetric)",
-                self.wrt
-            );
+            confidence.basis = format!("symmetric parts compared (`{}` is declared symmetric)", self.wrt);
         }
         let errs: Vec<f64> = self
             .points
             .iter()
             .zip(&vals)
-            .map(|(p, v)| {
-                if sym_var {
-                    rel_err(&sym_part(v), &sym_part(&p.grad))
-                } else {
-                    rel_err(v, &p.grad)
-                }
-            })
+            .map(|(p, v)| if sym_var { rel_err(&sym_part(v), &sym_part(&p.grad)) } else { rel_err(v, &p.grad) })
             .collect();
         let max_err = errs.iter().cloned().fold(0.0, f64::max);
         confidence.max_rel_diff = Some(max_err);
@@ -368,10 +325,7 @@ impl Checker {
         let mut diags = vec![];
         let shape = self.problem.graph.shape(self.grad);
         if shape.is_matrix() && shape.is_square() && !sym_var {
-            let ok = vals
-                .iter()
-                .zip(&grads)
-                .all(|(v, gm)| rel_err(v, &gm.transpose().to_owned()) <= tol);
+            let ok = vals.iter().zip(&grads).all(|(v, gm)| rel_err(v, &gm.transpose().to_owned()) <= tol);
             if ok {
                 diags.push(Diagnosis::Transposed);
             }
@@ -381,8 +335,7 @@ impl Checker {
         }
         if let Some(d) = self.missing_paths(vals) {
             // "c × some paths" with c ≠ 1 only restates a constant factor already found.
-            let restates = d.factor() != Some(1.0)
-                && diags.iter().any(|x| matches!(x, Diagnosis::Factor { .. }));
+            let restates = d.factor() != Some(1.0) && diags.iter().any(|x| matches!(x, Diagnosis::Factor { .. }));
             if !restates {
                 diags.push(d);
             }
@@ -401,13 +354,9 @@ impl Checker {
             if which.is_empty() {
                 which = square;
             }
-            let matrices = which
-                .iter()
-                .map(|&i| self.problem.graph.vars[i].name.clone())
-                .collect();
+            let matrices = which.iter().map(|&i| self.problem.graph.vars[i].name.clone()).collect();
             // The more pertinent reading: drop "c × some paths" fits it explains.
-            diags
-                .retain(|d| !matches!(d, Diagnosis::MissingPaths { factor, .. } if *factor != 1.0));
+            diags.retain(|d| !matches!(d, Diagnosis::MissingPaths { factor, .. } if *factor != 1.0));
             let at = usize::from(diags.first() == Some(&Diagnosis::Transposed));
             diags.insert(at, Diagnosis::SymmetricOnly { matrices });
         }
@@ -449,16 +398,9 @@ impl Checker {
                     continue;
                 }
                 let pick = |keep: bool| -> Vec<String> {
-                    (0..k)
-                        .filter(|i| (s & (1 << i) != 0) == keep)
-                        .map(|i| self.terms[i].label.clone())
-                        .collect()
+                    (0..k).filter(|i| (s & (1 << i) != 0) == keep).map(|i| self.terms[i].label.clone()).collect()
                 };
-                let d = Diagnosis::MissingPaths {
-                    factor: c,
-                    kept: pick(true),
-                    missing: pick(false),
-                };
+                let d = Diagnosis::MissingPaths { factor: c, kept: pick(true), missing: pick(false) };
                 if c == 1.0 {
                     return Some(d);
                 }
@@ -478,27 +420,14 @@ impl Checker {
         let g = &self.problem.graph;
         let p = &self.points[i];
         let used: Vec<usize> = {
-            let mut u: Vec<usize> = g
-                .vars
-                .iter()
-                .flat_map(|v| [v.shape.rows, v.shape.cols])
-                .flatten()
-                .map(|d| d as usize)
-                .collect();
+            let mut u: Vec<usize> =
+                g.vars.iter().flat_map(|v| [v.shape.rows, v.shape.cols]).flatten().map(|d| d as usize).collect();
             u.sort();
             u.dedup();
             u
         };
-        let dims = used
-            .iter()
-            .map(|&d| (g.dims.dims[d].name.clone(), p.env.dims[d]))
-            .collect();
-        let inputs = g
-            .vars
-            .iter()
-            .zip(&p.env.vars)
-            .map(|(v, m)| (v.name.clone(), to_value(m, v.shape)))
-            .collect();
+        let dims = used.iter().map(|&d| (g.dims.dims[d].name.clone(), p.env.dims[d])).collect();
+        let inputs = g.vars.iter().zip(&p.env.vars).map(|(v, m)| (v.name.clone(), to_value(m, v.shape))).collect();
         let gshape = g.shape(self.grad);
         let max_diff = match claim {
             Some(c) if comparable => Some(max_abs_diff(c, &p.grad)),
@@ -550,17 +479,11 @@ pub fn compact(v: &Value) -> String {
     };
     match v {
         Value::Scalar(x) => f(*x),
-        Value::Vector(xs) => format!(
-            "[{}]",
-            xs.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", ")
-        ),
+        Value::Vector(xs) => format!("[{}]", xs.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", ")),
         Value::Matrix(rows) => format!(
             "[{}]",
             rows.iter()
-                .map(|r| format!(
-                    "[{}]",
-                    r.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", ")
-                ))
+                .map(|r| format!("[{}]", r.iter().map(|x| f(*x)).collect::<Vec<_>>().join(", ")))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),

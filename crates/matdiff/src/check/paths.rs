@@ -38,11 +38,7 @@ fn ordinal(k: usize) -> String {
 
 /// "W' in W'*W*x", with an ordinal when `child` occurs several times in `parent`.
 fn occurrence(g: &Graph, bw: &Backward, parent: NodeId, child: NodeId, nth: usize) -> String {
-    let times = bw
-        .pushes
-        .iter()
-        .filter(|p| p.parent == parent && p.child == child)
-        .count();
+    let times = bw.pushes.iter().filter(|p| p.parent == parent && p.child == child).count();
     let name = short(g, child);
     if times > 1 {
         format!("the {} {name} in {}", ordinal(nth), short(g, parent))
@@ -57,11 +53,7 @@ pub fn path_terms(g: &mut Graph, bw: &Backward, var_node: NodeId) -> Vec<PathTer
     let mut out = vec![];
     let mut seen: Vec<(NodeId, NodeId)> = vec![];
     let into = |child: NodeId| -> Vec<(NodeId, NodeId)> {
-        bw.pushes
-            .iter()
-            .filter(|p| p.child == child)
-            .map(|p| (p.parent, p.value))
-            .collect()
+        bw.pushes.iter().filter(|p| p.child == child).map(|p| (p.parent, p.value)).collect()
     };
     for (parent, value) in into(var_node) {
         let through_transpose = *g.op(parent) == Op::Transpose(var_node);
@@ -76,10 +68,7 @@ pub fn path_terms(g: &mut Graph, bw: &Backward, var_node: NodeId) -> Vec<PathTer
         } else {
             let nth = 1 + seen.iter().filter(|s| **s == (parent, var_node)).count();
             seen.push((parent, var_node));
-            let label = format!(
-                "the path through {}",
-                occurrence(g, bw, parent, var_node, nth)
-            );
+            let label = format!("the path through {}", occurrence(g, bw, parent, var_node, nth));
             out.push(PathTerm { value, label });
         }
     }

@@ -32,11 +32,7 @@ fn dims_for(g: &Graph, s: usize, rng: &mut StdRng) -> Vec<usize> {
             let mut sizes: Vec<usize> = (2..2 + free).collect();
             sizes.shuffle(rng);
             let mut it = sizes.into_iter();
-            g.dims
-                .dims
-                .iter()
-                .map(|d| d.size.unwrap_or_else(|| it.next().unwrap_or(2)))
-                .collect()
+            g.dims.dims.iter().map(|d| d.size.unwrap_or_else(|| it.next().unwrap_or(2))).collect()
         }
         _ => random_dims(g, rng, 3, 5),
     }
@@ -50,16 +46,10 @@ fn round_env(g: &Graph, env: &mut Env, rng: &mut StdRng) {
     for (v, m) in g.vars.iter().zip(env.vars.iter_mut()) {
         let square = m.nrows() == m.ncols() && m.nrows() > 1;
         let near_sym = square
-            && (0..m.nrows()).all(|i| {
-                (0..i).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-9 * (1.0 + m[(i, j)].abs()))
-            });
+            && (0..m.nrows()).all(|i| (0..i).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-9 * (1.0 + m[(i, j)].abs())));
         let r = |x: f64| (x * 100.0).round() / 100.0;
         if v.symmetric {
-            *m = Mat::from_fn(
-                m.nrows(),
-                m.ncols(),
-                |i, j| r(0.5 * (m[(i, j)] + m[(j, i)])),
-            );
+            *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| r(0.5 * (m[(i, j)] + m[(j, i)])));
         } else if near_sym {
             let k = Mat::from_fn(m.nrows(), m.ncols(), |_, _| normal(rng));
             *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
@@ -100,12 +90,7 @@ pub(crate) fn sample_points(
                 if vals.iter().all(finite) {
                     let mut it = vals.into_iter().skip(1);
                     let grad = it.next().unwrap();
-                    points.push(Point {
-                        setting: s,
-                        env,
-                        grad,
-                        terms: it.collect(),
-                    });
+                    points.push(Point { setting: s, env, grad, terms: it.collect() });
                     break;
                 }
             }

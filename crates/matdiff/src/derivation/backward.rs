@@ -26,23 +26,15 @@ pub(super) fn bar_placeholder(i: usize) -> String {
 
 pub(super) fn run(g: &mut Graph, nodes: &[FwdNode], output: usize) -> Backward {
     // Any forward definition inside an expression is written as its name.
-    let names: HashMap<NodeId, NodeId> = nodes
-        .iter()
-        .filter_map(|n| {
-            n.def
-                .filter(|d| !matches!(g.op(*d), Op::Var(_)))
-                .map(|d| (d, n.symbol))
-        })
-        .collect();
+    let names: HashMap<NodeId, NodeId> =
+        nodes.iter().filter_map(|n| n.def.filter(|d| !matches!(g.op(*d), Op::Var(_))).map(|d| (d, n.symbol))).collect();
     let mut incoming: Vec<Vec<Contribution>> = vec![vec![]; nodes.len()];
     let mut adjoints: Vec<Option<NodeId>> = vec![None; nodes.len()];
     let mut steps = vec![];
     let mut bars = HashMap::new();
     // Operations from the output back; then the inputs (whose adjoints are complete by then) in
     // the order the problem lists them.
-    let ops = (0..nodes.len())
-        .rev()
-        .filter(|&i| nodes[i].kind == NodeKind::Operation);
+    let ops = (0..nodes.len()).rev().filter(|&i| nodes[i].kind == NodeKind::Operation);
     let inputs = (0..nodes.len()).filter(|&i| nodes[i].kind == NodeKind::Variable);
     for i in ops.chain(inputs) {
         let node = &nodes[i];
@@ -57,20 +49,12 @@ pub(super) fn run(g: &mut Graph, nodes: &[FwdNode], output: usize) -> Backward {
             g.sum_of(&values, node.shape)
         };
         adjoints[i] = Some(adjoint);
-        steps.push(AdjointStep {
-            node: i,
-            adjoint,
-            contributions,
-        });
+        steps.push(AdjointStep { node: i, adjoint, contributions });
         let (Some(def), NodeKind::Operation) = (node.def, node.kind) else {
             continue;
         };
         // The user's adjoint as an opaque symbol, for the rule as written.
-        g.vars.push(Var {
-            name: bar_placeholder(i),
-            shape: node.shape,
-            symmetric: false,
-        });
+        g.vars.push(Var { name: bar_placeholder(i), shape: node.shape, symmetric: false });
         let var = (g.vars.len() - 1) as u32;
         bars.insert(var, i);
         let bar = g.var_node(var);
@@ -94,14 +78,7 @@ pub(super) fn run(g: &mut Graph, nodes: &[FwdNode], output: usize) -> Backward {
             .collect();
         let by_bar: HashMap<NodeId, NodeId> = [(bar, adjoint)].into_iter().collect();
         for (child, push, rule) in local_pushes(g, def, bar) {
-            let Some(&(
-                Operand::Node {
-                    node: j,
-                    transposed,
-                },
-                _,
-            )) = operands.iter().find(|(_, e)| *e == child)
-            else {
+            let Some(&(Operand::Node { node: j, transposed }, _)) = operands.iter().find(|(_, e)| *e == child) else {
                 continue;
             };
             if !nodes[j].active {
@@ -111,18 +88,8 @@ pub(super) fn run(g: &mut Graph, nodes: &[FwdNode], output: usize) -> Backward {
             let formula = subst(g, formula, &names);
             let value = subst(g, formula, &by_bar);
             let value = subst(g, value, &names);
-            incoming[j].push(Contribution {
-                from: i,
-                rule,
-                transposed,
-                formula,
-                value,
-            });
+            incoming[j].push(Contribution { from: i, rule, transposed, formula, value });
         }
     }
-    Backward {
-        steps,
-        adjoints,
-        bars,
-    }
+    Backward { steps, adjoints, bars }
 }

@@ -38,10 +38,7 @@ impl Derivation {
     /// definitions in order; `overridden` replaces one node's value, which its users then see.
     pub fn eval_nodes(&self, env: &Env, overridden: Option<(usize, &Mat<f64>)>) -> Vec<Mat<f64>> {
         let g = &self.graph;
-        let mut full = Env {
-            dims: env.dims.clone(),
-            vars: env.vars.clone(),
-        };
+        let mut full = Env { dims: env.dims.clone(), vars: env.vars.clone() };
         full.vars.resize(g.vars.len(), Mat::zeros(1, 1));
         let mut out = Vec::with_capacity(self.nodes.len());
         for (i, n) in self.nodes.iter().enumerate() {
@@ -59,16 +56,8 @@ impl Derivation {
     }
 
     /// Evaluate derivation expressions (over names and variables) given the nodes' values.
-    fn eval_over(
-        &self,
-        env: &Env,
-        values: &[Mat<f64>],
-        roots: &[crate::ir::NodeId],
-    ) -> Vec<Mat<f64>> {
-        let mut full = Env {
-            dims: env.dims.clone(),
-            vars: env.vars.clone(),
-        };
+    fn eval_over(&self, env: &Env, values: &[Mat<f64>], roots: &[crate::ir::NodeId]) -> Vec<Mat<f64>> {
+        let mut full = Env { dims: env.dims.clone(), vars: env.vars.clone() };
         full.vars.resize(self.graph.vars.len(), Mat::zeros(1, 1));
         for (n, v) in self.nodes.iter().zip(values) {
             if let crate::ir::Op::Var(k) = self.graph.op(n.symbol) {
@@ -81,12 +70,7 @@ impl Derivation {
     /// Check every adjoint in the backward pass at random inputs (`settings` dimension settings)
     /// against central differences of the output w.r.t. the node's value.
     pub fn check_adjoints(&self, seed: u64, settings: usize) -> AdjointReport {
-        let mut report = AdjointReport {
-            nodes: vec![],
-            forward_err: 0.0,
-            expanded_err: 0.0,
-            settings: 0,
-        };
+        let mut report = AdjointReport { nodes: vec![], forward_err: 0.0, expanded_err: 0.0, settings: 0 };
         let Some(out) = self.output else {
             return report;
         };
@@ -104,9 +88,7 @@ impl Derivation {
                 continue;
             };
             report.settings += 1;
-            let direct = eval(&self.graph, &[self.problem_output], &env)
-                .pop()
-                .unwrap();
+            let direct = eval(&self.graph, &[self.problem_output], &env).pop().unwrap();
             report.forward_err = report.forward_err.max(rel_err(&direct, &values[out]));
             for g in &self.gradients {
                 let both = eval(&self.graph, &[g.expanded, g.direct], &env);
@@ -116,30 +98,17 @@ impl Derivation {
             let adjoints = self.eval_over(&env, &values, &roots);
             for (st, adj) in self.backward.iter().zip(&adjoints) {
                 let fd = self.fd_node(&env, &values, st.node, out);
-                let adj = if self.symmetric(st.node, adj) {
-                    symmetrize(adj)
-                } else {
-                    adj.clone()
-                };
+                let adj = if self.symmetric(st.node, adj) { symmetrize(adj) } else { adj.clone() };
                 worst[st.node] = worst[st.node].max(rel_err(&fd, &adj));
             }
         }
-        report.nodes = self
-            .backward
-            .iter()
-            .map(|st| AdjointCheck {
-                node: st.node,
-                max_err: worst[st.node],
-            })
-            .collect();
+        report.nodes = self.backward.iter().map(|st| AdjointCheck { node: st.node, max_err: worst[st.node] }).collect();
         report
     }
 
     /// A node known to be symmetric is only ever perturbed symmetrically.
     fn symmetric(&self, k: usize, value: &Mat<f64>) -> bool {
-        self.graph.node(self.nodes[k].value).symmetric
-            && value.nrows() == value.ncols()
-            && value.nrows() > 1
+        self.graph.node(self.nodes[k].value).symmetric && value.nrows() == value.ncols() && value.nrows() > 1
     }
 
     /// Central differences of the output w.r.t. node `k`'s value (symmetric perturbations for a
@@ -179,11 +148,5 @@ fn finite(m: &Mat<f64>) -> bool {
 
 /// What a symmetric perturbation measures of a gradient G: G_ij + G_ji off the diagonal.
 fn symmetrize(m: &Mat<f64>) -> Mat<f64> {
-    Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
-        if i == j {
-            m[(i, i)]
-        } else {
-            m[(i, j)] + m[(j, i)]
-        }
-    })
+    Mat::from_fn(m.nrows(), m.ncols(), |i, j| if i == j { m[(i, i)] } else { m[(i, j)] + m[(j, i)] })
 }

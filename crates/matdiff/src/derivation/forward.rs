@@ -31,25 +31,13 @@ struct Builder<'a> {
 
 /// Build the forward graph of `output`, with `wrt` (variable indices) marking what is active
 /// and `user` the names the user gave to subexpressions (used where they do not clash).
-pub(super) fn build(
-    g: &mut Graph,
-    output: NodeId,
-    wrt: &[usize],
-    user: &[(String, NodeId)],
-) -> Forward {
+pub(super) fn build(g: &mut Graph, output: NodeId, wrt: &[usize], user: &[(String, NodeId)]) -> Forward {
     let mut taken: HashSet<String> = g.vars.iter().map(|v| v.name.clone()).collect();
     taken.extend(g.dims.dims.iter().map(|d| d.name.clone()));
     // A scalar output is the loss L; anything else is a function value f.
-    let candidates = if g.shape(output).is_scalar() {
-        ["L", "f", "F", "loss", "out"]
-    } else {
-        ["f", "F", "y", "out", "L"]
-    };
-    let output_name = candidates
-        .into_iter()
-        .find(|n| !taken.contains(*n))
-        .unwrap_or("L")
-        .to_string();
+    let candidates =
+        if g.shape(output).is_scalar() { ["L", "f", "F", "loss", "out"] } else { ["f", "F", "y", "out", "L"] };
+    let output_name = candidates.into_iter().find(|n| !taken.contains(*n)).unwrap_or("L").to_string();
     taken.insert(output_name.clone());
     let mut named = HashMap::new();
     for (name, id) in user {
@@ -57,15 +45,7 @@ pub(super) fn build(
             named.insert(*id, name.clone());
         }
     }
-    let mut b = Builder {
-        g,
-        nodes: vec![],
-        memo: HashMap::new(),
-        taken,
-        next_name: 0,
-        wrt,
-        user: named,
-    };
+    let mut b = Builder { g, nodes: vec![], memo: HashMap::new(), taken, next_name: 0, wrt, user: named };
     // Inputs first, in the order the problem lists its variables.
     let mut inputs: Vec<(u32, NodeId)> =
         b.g.reachable(&[output])
@@ -80,10 +60,7 @@ pub(super) fn build(
         b.node(n);
     }
     let out = match b.operand(output) {
-        Operand::Node {
-            node,
-            transposed: false,
-        } => Some(node),
+        Operand::Node { node, transposed: false } => Some(node),
         // A transposed scalar is the scalar; a constant output has no graph at all.
         Operand::Node { node, .. } => Some(node),
         Operand::Const(_) => None,
@@ -95,11 +72,7 @@ pub(super) fn build(
             b.g.vars[v].name = output_name.clone();
         }
     }
-    Forward {
-        nodes: b.nodes,
-        output: out,
-        output_name,
-    }
+    Forward { nodes: b.nodes, output: out, output_name }
 }
 
 impl Builder<'_> {
@@ -119,11 +92,7 @@ impl Builder<'_> {
             self.next_name += 1;
             let letter = LETTERS.as_bytes()[k % LETTERS.len()] as char;
             let round = k / LETTERS.len();
-            let name = if round == 0 {
-                letter.to_string()
-            } else {
-                format!("{letter}{}", round + 1)
-            };
+            let name = if round == 0 { letter.to_string() } else { format!("{letter}{}", round + 1) };
             if self.taken.insert(name.clone()) {
                 return name;
             }
@@ -135,23 +104,11 @@ impl Builder<'_> {
         match self.g.op(ir).clone() {
             Op::Const(_) | Op::Fill(_) | Op::Identity => Operand::Const(ir),
             Op::Transpose(inner) => match self.operand(inner) {
-                Operand::Node {
-                    node,
-                    transposed: false,
-                } => Operand::Node {
-                    node,
-                    transposed: true,
-                },
+                Operand::Node { node, transposed: false } => Operand::Node { node, transposed: true },
                 Operand::Const(_) => Operand::Const(ir),
-                Operand::Node { .. } => Operand::Node {
-                    node: self.node(ir),
-                    transposed: false,
-                },
+                Operand::Node { .. } => Operand::Node { node: self.node(ir), transposed: false },
             },
-            _ => Operand::Node {
-                node: self.node(ir),
-                transposed: false,
-            },
+            _ => Operand::Node { node: self.node(ir), transposed: false },
         }
     }
 
@@ -223,10 +180,7 @@ impl Builder<'_> {
         }
         let ir = self.g.matmul(fs[i..=j].to_vec());
         if let Some(&n) = self.memo.get(&ir) {
-            return Operand::Node {
-                node: n,
-                transposed: false,
-            };
+            return Operand::Node { node: n, transposed: false };
         }
         let s = split[i][j];
         let left = self.chain(fs, split, i, s);
@@ -237,10 +191,7 @@ impl Builder<'_> {
         let op = self.g.op(ir).clone();
         let n = self.step(ir, &op, vec![left, right], def);
         self.memo.insert(ir, n);
-        Operand::Node {
-            node: n,
-            transposed: false,
-        }
+        Operand::Node { node: n, transposed: false }
     }
 
     /// Add an operation node: a fresh name and symbol, and its definition.
@@ -251,15 +202,9 @@ impl Builder<'_> {
         };
         let node = self.g.node(ir);
         let (shape, symmetric) = (node.shape, node.symmetric);
-        self.g.vars.push(Var {
-            name: name.clone(),
-            shape,
-            symmetric,
-        });
+        self.g.vars.push(Var { name: name.clone(), shape, symmetric });
         let symbol = self.g.var_node((self.g.vars.len() - 1) as u32);
-        let active = inputs
-            .iter()
-            .any(|o| matches!(o, Operand::Node { node, .. } if self.nodes[*node].active));
+        let active = inputs.iter().any(|o| matches!(o, Operand::Node { node, .. } if self.nodes[*node].active));
         let node = FwdNode {
             name,
             kind: NodeKind::Operation,
@@ -318,9 +263,7 @@ fn op_name(op: &Op) -> &'static str {
 fn chain_split(g: &Graph, fs: &[NodeId]) -> Vec<Vec<usize>> {
     let size = |d: Option<u32>| d.map_or(1.0, |_| 8.0);
     let shapes: Vec<Shape> = fs.iter().map(|&f| g.shape(f)).collect();
-    let dims: Vec<f64> = std::iter::once(size(shapes[0].rows))
-        .chain(shapes.iter().map(|s| size(s.cols)))
-        .collect();
+    let dims: Vec<f64> = std::iter::once(size(shapes[0].rows)).chain(shapes.iter().map(|s| size(s.cols))).collect();
     let k = fs.len();
     let mut cost = vec![vec![0f64; k]; k];
     let mut split = vec![vec![0usize; k]; k];

@@ -165,10 +165,7 @@ impl Derivation {
         let mut graph = p.graph.clone();
         let fwd = forward::build(&mut graph, p.output, &grads.vars, names);
         let mut output_name = fwd.output_name;
-        if let Some(o) = fwd
-            .output
-            .filter(|&o| fwd.nodes[o].kind == NodeKind::Variable)
-        {
+        if let Some(o) = fwd.output.filter(|&o| fwd.nodes[o].kind == NodeKind::Variable) {
             output_name = fwd.nodes[o].name.clone();
         }
         let (steps, adjoints, bars) = match fwd.output {
@@ -179,19 +176,12 @@ impl Derivation {
             None => (vec![], vec![None; fwd.nodes.len()], HashMap::new()),
         };
         // Names back to definitions, for the expanded gradient.
-        let defs: HashMap<NodeId, NodeId> = fwd
-            .nodes
-            .iter()
-            .filter(|n| n.kind == NodeKind::Operation)
-            .map(|n| (n.symbol, n.value))
-            .collect();
+        let defs: HashMap<NodeId, NodeId> =
+            fwd.nodes.iter().filter(|n| n.kind == NodeKind::Operation).map(|n| (n.symbol, n.value)).collect();
         let mut gradients = vec![];
         for (k, &v) in grads.vars.iter().enumerate() {
             let var_node = graph.var_node(v as u32);
-            let node = fwd
-                .nodes
-                .iter()
-                .position(|n| n.kind == NodeKind::Variable && n.value == var_node);
+            let node = fwd.nodes.iter().position(|n| n.kind == NodeKind::Variable && n.value == var_node);
             let shape = graph.shape(var_node);
             let adjoint = match node.and_then(|i| adjoints[i]) {
                 Some(a) => a,
@@ -263,12 +253,7 @@ impl Derivation {
     /// Nodes that use node `i`, in evaluation order, without repeats.
     pub fn users(&self, i: usize) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&j| {
-                self.nodes[j]
-                    .inputs
-                    .iter()
-                    .any(|o| matches!(o, Operand::Node { node, .. } if *node == i))
-            })
+            .filter(|&j| self.nodes[j].inputs.iter().any(|o| matches!(o, Operand::Node { node, .. } if *node == i)))
             .collect()
     }
 }

@@ -87,12 +87,8 @@ pub fn rule_latex(rule: Rule) -> String {
         Rule::Inverse => {
             format!(r"C = A^{{-1}}:\ \bar{{A}} {pe} -A^{{-\top}} \bar{{C}} A^{{-\top}}")
         }
-        Rule::Diag => format!(
-            r"C = \operatorname{{diag}}(v):\ \bar{{v}} {pe} \operatorname{{diag}}(\bar{{C}})"
-        ),
-        Rule::DiagPart => format!(
-            r"c = \operatorname{{diag}}(A):\ \bar{{A}} {pe} \operatorname{{diag}}(\bar{{c}})"
-        ),
+        Rule::Diag => format!(r"C = \operatorname{{diag}}(v):\ \bar{{v}} {pe} \operatorname{{diag}}(\bar{{C}})"),
+        Rule::DiagPart => format!(r"c = \operatorname{{diag}}(A):\ \bar{{A}} {pe} \operatorname{{diag}}(\bar{{c}})"),
     }
 }
 

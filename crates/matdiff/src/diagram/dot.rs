@@ -23,9 +23,7 @@ pub fn render(d: &Derivation, labels: &[Label], edges: &[(usize, usize, String)]
     let mut s = String::from("digraph matdiff {\n");
     s.push_str("  graph [rankdir=TB, nodesep=0.3, ranksep=0.45];\n");
     s.push_str("  node [fontname=\"monospace\", fontsize=11];\n");
-    s.push_str(
-        "  edge [color=\"#9e9e9e\", fontname=\"monospace\", fontsize=9, fontcolor=\"#616161\"];\n",
-    );
+    s.push_str("  edge [color=\"#9e9e9e\", fontname=\"monospace\", fontsize=9, fontcolor=\"#616161\"];\n");
     for (i, l) in labels.iter().enumerate() {
         let (shape, style, fill, color) = match l.style {
             NodeStyle::Wrt => ("box", "rounded,filled,bold", "#ffe0b2", "#e65100"),
@@ -48,11 +46,7 @@ pub fn render(d: &Derivation, labels: &[Label], edges: &[(usize, usize, String)]
     for (a, b, tip) in edges {
         // With a backward pass, the contribution pushed back along the edge labels it.
         let pushed: Vec<&str> = tip.lines().skip(1).collect();
-        let label = if pushed.is_empty() {
-            String::new()
-        } else {
-            format!(", label={}", quote(&pushed.join("\n")))
-        };
+        let label = if pushed.is_empty() { String::new() } else { format!(", label={}", quote(&pushed.join("\n"))) };
         let _ = writeln!(s, "  n{a} -> n{b} [tooltip={}{label}];", quote(tip));
     }
     let _ = d;

@@ -33,12 +33,7 @@ pub struct TextLine {
 impl TextLine {
     /// Bounding box `(left, top, right, bottom)`.
     pub fn bbox(&self) -> (f64, f64, f64, f64) {
-        (
-            self.x - self.width / 2.0,
-            self.y - self.size * 0.8,
-            self.x + self.width / 2.0,
-            self.y + self.size * 0.25,
-        )
+        (self.x - self.width / 2.0, self.y - self.size * 0.8, self.x + self.width / 2.0, self.y + self.size * 0.25)
     }
 }
 
@@ -75,10 +70,7 @@ pub struct Layout {
 
 /// Width of a string in the monospace font (combining marks take no space).
 pub fn text_width(s: &str, size: f64) -> f64 {
-    let n = s
-        .chars()
-        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
-        .count();
+    let n = s.chars().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).count();
     n as f64 * size * CHAR_EM
 }
 
@@ -106,12 +98,7 @@ pub fn layout(input: &Input) -> Layout {
         .labels
         .iter()
         .map(|l| {
-            let w = l
-                .lines
-                .iter()
-                .map(|(t, size, _)| text_width(t, *size))
-                .fold(0.0, f64::max)
-                + 2.0 * PAD_X;
+            let w = l.lines.iter().map(|(t, size, _)| text_width(t, *size)).fold(0.0, f64::max) + 2.0 * PAD_X;
             let h = l.lines.iter().map(|(_, size, _)| size * 1.3).sum::<f64>() + 2.0 * PAD_Y;
             (w.max(40.0), h)
         })
@@ -141,11 +128,7 @@ pub fn layout(input: &Input) -> Layout {
     let mut slot: Vec<(usize, usize)> = vec![(0, 0); n];
     for i in 0..n {
         slot[i] = (rank[i], layers[rank[i]].len());
-        layers[rank[i]].push(Item {
-            w: sizes[i].0,
-            h: sizes[i].1,
-            x: 0.0,
-        });
+        layers[rank[i]].push(Item { w: sizes[i].0, h: sizes[i].1, x: 0.0 });
     }
     // Chains of waypoints for long edges.
     let mut chains: Vec<Chain> = vec![];
@@ -154,17 +137,8 @@ pub fn layout(input: &Input) -> Layout {
         for &s in &succs[i] {
             let mut prev = slot[i];
             let mut way = vec![];
-            for (r, layer) in layers
-                .iter_mut()
-                .enumerate()
-                .take(rank[s])
-                .skip(rank[i] + 1)
-            {
-                layer.push(Item {
-                    w: WAYPOINT_W,
-                    h: 0.0,
-                    x: 0.0,
-                });
+            for (r, layer) in layers.iter_mut().enumerate().take(rank[s]).skip(rank[i] + 1) {
+                layer.push(Item { w: WAYPOINT_W, h: 0.0, x: 0.0 });
                 let here = (r, layer.len() - 1);
                 links.push((prev, here));
                 way.push(here);
@@ -175,25 +149,17 @@ pub fn layout(input: &Input) -> Layout {
         }
     }
     // Order within layers: barycenter sweeps. `pos[layer][item]` is the item's place.
-    let mut pos: Vec<Vec<f64>> = layers
-        .iter()
-        .map(|l| (0..l.len()).map(|k| k as f64).collect())
-        .collect();
-    let mut up: Vec<Vec<Vec<(usize, usize)>>> =
-        layers.iter().map(|l| vec![vec![]; l.len()]).collect();
-    let mut down: Vec<Vec<Vec<(usize, usize)>>> =
-        layers.iter().map(|l| vec![vec![]; l.len()]).collect();
+    let mut pos: Vec<Vec<f64>> = layers.iter().map(|l| (0..l.len()).map(|k| k as f64).collect()).collect();
+    let mut up: Vec<Vec<Vec<(usize, usize)>>> = layers.iter().map(|l| vec![vec![]; l.len()]).collect();
+    let mut down: Vec<Vec<Vec<(usize, usize)>>> = layers.iter().map(|l| vec![vec![]; l.len()]).collect();
     for &(a, b) in &links {
         down[a.0][a.1].push(b);
         up[b.0][b.1].push(a);
     }
     for sweep in 0..8 {
         let downward = sweep % 2 == 0;
-        let order: Vec<usize> = if downward {
-            (1..layers_n).collect()
-        } else {
-            (0..layers_n.saturating_sub(1)).rev().collect()
-        };
+        let order: Vec<usize> =
+            if downward { (1..layers_n).collect() } else { (0..layers_n.saturating_sub(1)).rev().collect() };
         for r in order {
             let nbrs = if downward { &up[r] } else { &down[r] };
             let keys: Vec<f64> = (0..layers[r].len())
@@ -207,11 +173,7 @@ pub fn layout(input: &Input) -> Layout {
                 })
                 .collect();
             let mut idx: Vec<usize> = (0..layers[r].len()).collect();
-            idx.sort_by(|&a, &b| {
-                keys[a]
-                    .total_cmp(&keys[b])
-                    .then(pos[r][a].total_cmp(&pos[r][b]))
-            });
+            idx.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]).then(pos[r][a].total_cmp(&pos[r][b])));
             for (p, &k) in idx.iter().enumerate() {
                 pos[r][k] = p as f64;
             }
@@ -235,11 +197,7 @@ pub fn layout(input: &Input) -> Layout {
     }
     for sweep in 0..12 {
         let downward = sweep % 2 == 0;
-        let rs: Vec<usize> = if downward {
-            (0..layers_n).collect()
-        } else {
-            (0..layers_n).rev().collect()
-        };
+        let rs: Vec<usize> = if downward { (0..layers_n).collect() } else { (0..layers_n).rev().collect() };
         for r in rs {
             let want: Vec<f64> = ordered[r]
                 .iter()
@@ -261,16 +219,8 @@ pub fn layout(input: &Input) -> Layout {
         }
     }
     // Normalize: leftmost edge at the margin.
-    let min_left = layers
-        .iter()
-        .flatten()
-        .map(|it| it.x - it.w / 2.0)
-        .fold(f64::INFINITY, f64::min);
-    let shift = if min_left.is_finite() {
-        MARGIN - min_left
-    } else {
-        0.0
-    };
+    let min_left = layers.iter().flatten().map(|it| it.x - it.w / 2.0).fold(f64::INFINITY, f64::min);
+    let shift = if min_left.is_finite() { MARGIN - min_left } else { 0.0 };
     for it in layers.iter_mut().flatten() {
         it.x += shift;
     }
@@ -303,15 +253,7 @@ pub fn layout(input: &Input) -> Layout {
                 width: text_width(text, *size),
             });
         }
-        boxes.push(NodeBox {
-            x,
-            y: top,
-            w,
-            h,
-            lines,
-            style: label.style,
-            tooltip: label.tooltip.clone(),
-        });
+        boxes.push(NodeBox { x, y: top, w, h, lines, style: label.style, tooltip: label.tooltip.clone() });
     }
     // Edges: from the bottom of the operand to the top of the user, one port per operand.
     let mut edges = vec![];
@@ -321,16 +263,11 @@ pub fn layout(input: &Input) -> Layout {
         };
         // Ports left to right in the order of the operands' positions, so edges do not cross.
         let mut ins: Vec<usize> = preds[b].clone();
-        ins.sort_by(|&p, &q| {
-            (boxes[p].x + boxes[p].w / 2.0).total_cmp(&(boxes[q].x + boxes[q].w / 2.0))
-        });
+        ins.sort_by(|&p, &q| (boxes[p].x + boxes[p].w / 2.0).total_cmp(&(boxes[q].x + boxes[q].w / 2.0)));
         let k = ins.iter().position(|&p| p == a).unwrap_or(0);
         let (bx, by) = (&boxes[a], &boxes[b]);
         let start = (bx.x + bx.w / 2.0, bx.y + bx.h);
-        let end = (
-            by.x + by.w * (k as f64 + 1.0) / (ins.len() as f64 + 1.0),
-            by.y,
-        );
+        let end = (by.x + by.w * (k as f64 + 1.0) / (ins.len() as f64 + 1.0), by.y);
         // Straight down to the bottom of the operand's layer and from the top of the user's, so
         // the curves only bend in the gaps between layers, where there are no boxes.
         let (ra, rb) = (rank[a], rank[b]);
@@ -344,28 +281,12 @@ pub fn layout(input: &Input) -> Layout {
         points.push(end);
         points.dedup();
         if !edges.iter().any(|e: &EdgePath| e.from == a && e.to == b) {
-            edges.push(EdgePath {
-                from: a,
-                to: b,
-                points,
-                tooltip: tip.clone(),
-            });
+            edges.push(EdgePath { from: a, to: b, points, tooltip: tip.clone() });
         }
     }
     // Waypoints count too: an edge may route to the right of every box.
-    let width = layers
-        .iter()
-        .flatten()
-        .map(|it| it.x + it.w / 2.0)
-        .fold(0.0, f64::max)
-        + MARGIN;
-    Layout {
-        width,
-        height,
-        top: input.top,
-        boxes,
-        edges,
-    }
+    let width = layers.iter().flatten().map(|it| it.x + it.w / 2.0).fold(0.0, f64::max) + MARGIN;
+    Layout { width, height, top: input.top, boxes, edges }
 }
 
 /// Centres closest (least squares) to `want` such that consecutive items, of widths `w`, are

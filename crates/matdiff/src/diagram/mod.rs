@@ -40,10 +40,7 @@ const MAX_CHARS: usize = 44;
 
 fn cut(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
-    let visible = chars
-        .iter()
-        .filter(|c| !('\u{300}'..='\u{36f}').contains(*c))
-        .count();
+    let visible = chars.iter().filter(|c| !('\u{300}'..='\u{36f}').contains(*c)).count();
     if visible <= MAX_CHARS {
         return s.to_string();
     }
@@ -88,31 +85,15 @@ pub fn labels(d: &Derivation) -> Vec<Label> {
             };
             if let Some(step) = d.step_of(i) {
                 let adj = d.show(step.adjoint, Style::Plain);
-                lines.push((
-                    cut(&format!("{} = {adj}", d.bar(i, Style::Plain))),
-                    11.0,
-                    false,
-                ));
-                tooltip.push_str(&format!(
-                    "\nadjoint {} = ∂{l}/∂{} = {adj}",
-                    d.bar(i, Style::Plain),
-                    n.name
-                ));
+                lines.push((cut(&format!("{} = {adj}", d.bar(i, Style::Plain))), 11.0, false));
+                tooltip.push_str(&format!("\nadjoint {} = ∂{l}/∂{} = {adj}", d.bar(i, Style::Plain), n.name));
             } else if !d.backward.is_empty() && n.kind == NodeKind::Operation {
                 tooltip.push_str(&format!(
                     "\ndoes not depend on {}",
-                    d.gradients
-                        .iter()
-                        .map(|g| g.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    d.gradients.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ")
                 ));
             }
-            Label {
-                lines,
-                style,
-                tooltip,
-            }
+            Label { lines, style, tooltip }
         })
         .collect()
 }
@@ -123,11 +104,7 @@ pub fn edges(d: &Derivation) -> Vec<(usize, usize, String)> {
     let mut out: Vec<(usize, usize, String)> = vec![];
     for (to, n) in d.nodes.iter().enumerate() {
         for o in &n.inputs {
-            let Operand::Node {
-                node: from,
-                transposed,
-            } = *o
-            else {
+            let Operand::Node { node: from, transposed } = *o else {
                 continue;
             };
             if out.iter().any(|e| e.0 == from && e.1 == to) {
@@ -144,21 +121,11 @@ pub fn edges(d: &Derivation) -> Vec<(usize, usize, String)> {
                     s.contributions
                         .iter()
                         .filter(|c| c.from == to)
-                        .map(|c| {
-                            format!(
-                                "{} += {}",
-                                d.bar(from, Style::Plain),
-                                d.show(c.value, Style::Plain)
-                            )
-                        })
+                        .map(|c| format!("{} += {}", d.bar(from, Style::Plain), d.show(c.value, Style::Plain)))
                         .collect()
                 })
                 .unwrap_or_default();
-            let tip = if pushed.is_empty() {
-                use_
-            } else {
-                format!("{use_}\n{}", pushed.join("\n"))
-            };
+            let tip = if pushed.is_empty() { use_ } else { format!("{use_}\n{}", pushed.join("\n")) };
             out.push((from, to, tip));
         }
     }
@@ -172,11 +139,7 @@ const LEGEND_H: f64 = 30.0;
 pub fn layout(d: &Derivation) -> Layout {
     let labels = labels(d);
     let edges = edges(d);
-    let mut l = layout::layout(&layout::Input {
-        labels: &labels,
-        edges: &edges,
-        top: LEGEND_H,
-    });
+    let mut l = layout::layout(&layout::Input { labels: &labels, edges: &edges, top: LEGEND_H });
     l.width = l.width.max(svg::LEGEND_W);
     l
 }

@@ -28,9 +28,8 @@ const LEGEND_SIZE: f64 = 11.0;
 const SWATCH: f64 = 14.0;
 
 /// Width the legend needs.
-pub const LEGEND_W: f64 = 16.0
-    + 5.0 * (SWATCH + 6.0 + 16.0)
-    + (20.0 + 5.0 + 9.0 + 13.0 + 6.0) * LEGEND_SIZE * super::layout::CHAR_EM;
+pub const LEGEND_W: f64 =
+    16.0 + 5.0 * (SWATCH + 6.0 + 16.0) + (20.0 + 5.0 + 9.0 + 13.0 + 6.0) * LEGEND_SIZE * super::layout::CHAR_EM;
 
 /// Escape text for XML content and attributes.
 pub fn escape(s: &str) -> String {
@@ -60,10 +59,7 @@ pub fn render(l: &Layout) -> String {
         "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
          <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#757575\"/></marker></defs>\n",
     );
-    let _ = writeln!(
-        s,
-        r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##
-    );
+    let _ = writeln!(s, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
     legend(&mut s);
     for e in &l.edges {
         let _ = writeln!(
@@ -86,11 +82,7 @@ fn legend(s: &mut String) {
     s.push_str("<g class=\"legend\">");
     for (style, text) in LEGEND {
         let (fill, stroke, r, dashed) = look(style);
-        let dash = if dashed {
-            r#" stroke-dasharray="4 3""#
-        } else {
-            ""
-        };
+        let dash = if dashed { r#" stroke-dasharray="4 3""# } else { "" };
         let _ = write!(
             s,
             r#"<rect x="{x:.1}" y="{y:.1}" width="{SWATCH}" height="{SWATCH}" rx="{:.1}" fill="{fill}" stroke="{stroke}"{dash}/>"#,
@@ -121,16 +113,8 @@ fn path(points: &[(f64, f64)]) -> String {
 
 fn node(s: &mut String, b: &NodeBox) {
     let (fill, stroke, r, dashed) = look(b.style);
-    let width = if b.style == NodeStyle::Output {
-        2.0
-    } else {
-        1.2
-    };
-    let dash = if dashed {
-        r#" stroke-dasharray="4 3""#
-    } else {
-        ""
-    };
+    let width = if b.style == NodeStyle::Output { 2.0 } else { 1.2 };
+    let dash = if dashed { r#" stroke-dasharray="4 3""# } else { "" };
     let class = match b.style {
         NodeStyle::Wrt | NodeStyle::Input => "node input",
         _ => "node operation",

@@ -13,22 +13,13 @@ pub(crate) enum Chain {
     Product(Vec<Chain>),
     /// A chain with rank-one joints `… x * y' …`: scalar pieces times the outer product of
     /// the column-shaped head and the row-shaped tail (either may be absent).
-    Outer {
-        scalars: Vec<Chain>,
-        col: Option<Box<Chain>>,
-        row: Option<Box<Chain>>,
-    },
+    Outer { scalars: Vec<Chain>, col: Option<Box<Chain>>, row: Option<Box<Chain>> },
     /// `H * H'` for a chain that reads the same backwards transposed (`inv(K)*Y*Y'*inv(K)` with
     /// K symmetric is `(K⁻¹Y)(K⁻¹Y)'`): half the chain is computed once.
     Gram(Box<Chain>),
     /// `inv(K) * rhs` (`right: false`) or `rhs * inv(K)` (`right: true`); with K' for K
     /// when `transposed`.
-    Solve {
-        k: NodeId,
-        rhs: Box<Chain>,
-        right: bool,
-        transposed: bool,
-    },
+    Solve { k: NodeId, rhs: Box<Chain>, right: bool, transposed: bool },
 }
 
 impl Chain {
@@ -36,10 +27,7 @@ impl Chain {
     pub fn shape(&self, g: &Graph) -> Shape {
         match self {
             Chain::Factor(n) => g.shape(*n),
-            Chain::Product(fs) => Shape {
-                rows: fs[0].shape(g).rows,
-                cols: fs[fs.len() - 1].shape(g).cols,
-            },
+            Chain::Product(fs) => Shape { rows: fs[0].shape(g).rows, cols: fs[fs.len() - 1].shape(g).cols },
             Chain::Outer { col, row, .. } => Shape {
                 rows: col.as_ref().and_then(|c| c.shape(g).rows),
                 cols: row.as_ref().and_then(|r| r.shape(g).cols),
@@ -47,10 +35,7 @@ impl Chain {
             Chain::Solve { rhs, .. } => rhs.shape(g),
             Chain::Gram(h) => {
                 let s = h.shape(g);
-                Shape {
-                    rows: s.rows,
-                    cols: s.rows,
-                }
+                Shape { rows: s.rows, cols: s.rows }
             }
         }
     }
@@ -83,21 +68,14 @@ fn palindrome(g: &Graph, fs: &[NodeId]) -> bool {
     let k = fs.len();
     (0..k.div_ceil(2)).all(|i| {
         let (a, b) = (fs[i], fs[k - 1 - i]);
-        (a == b && g.node(a).symmetric)
-            || *g.op(a) == Op::Transpose(b)
-            || *g.op(b) == Op::Transpose(a)
+        (a == b && g.node(a).symmetric) || *g.op(a) == Op::Transpose(b) || *g.op(b) == Op::Transpose(a)
     })
 }
 
 /// A right-hand side's value as `(factor, transposed)` pairs (of its transpose when
 /// `transpose`), canonical enough that one solve written from either side of a product gets
 /// one key. `vectors_1d`: a vector is its own transpose (Python). None when it holds solves.
-pub(crate) fn rhs_key(
-    g: &Graph,
-    rhs: &Chain,
-    transpose: bool,
-    vectors_1d: bool,
-) -> Option<Vec<(NodeId, bool)>> {
+pub(crate) fn rhs_key(g: &Graph, rhs: &Chain, transpose: bool, vectors_1d: bool) -> Option<Vec<(NodeId, bool)>> {
     let mut fs: Vec<NodeId> = match rhs {
         Chain::Factor(n) => vec![*n],
         Chain::Product(parts) => parts

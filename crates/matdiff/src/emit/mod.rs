@@ -60,9 +60,7 @@ impl Source<'_> {
     /// Declared names, in declaration order (empty when the declarations do not parse; the
     /// problem was built from them, so they do).
     fn decl_order(&self) -> Vec<String> {
-        parse_decls(self.decls)
-            .map(|ds| ds.into_iter().map(|d| d.name).collect())
-            .unwrap_or_default()
+        parse_decls(self.decls).map(|ds| ds.into_iter().map(|d| d.name).collect()).unwrap_or_default()
     }
 }
 
@@ -77,9 +75,7 @@ pub fn parameters(problem: &Problem, lang: Lang, src: Source) -> Vec<(String, St
         _ => names::PYTHON_RESERVED,
     });
     let names = plan::param_names(g, &ps, &mut namer);
-    ps.iter()
-        .map(|p| (g.vars[p.var].name.clone(), names[p.var].clone()))
-        .collect()
+    ps.iter().map(|p| (g.vars[p.var].name.clone(), names[p.var].clone())).collect()
 }
 
 /// Generate a module defining `f_and_grad(<variables>)` → `(value, gradient)` (a tuple of
@@ -89,10 +85,7 @@ pub fn parameters(problem: &Problem, lang: Lang, src: Source) -> Vec<(String, St
 /// Fails when a dimension cannot be read off the inputs (it appears only in `eye(n)`).
 pub fn emit(problem: &Problem, grads: &Gradients, lang: Lang, src: Source) -> Result<String> {
     if grads.vars.is_empty() {
-        return Err(Error::unspanned(
-            Input::None,
-            "cannot export code without a variable to differentiate",
-        ));
+        return Err(Error::unspanned(Input::None, "cannot export code without a variable to differentiate"));
     }
     match lang {
         Lang::Numpy => python::emit(python::Flavor::Numpy, problem, grads, &src),

@@ -130,9 +130,7 @@ pub(crate) struct Namer {
 
 impl Namer {
     pub fn new(reserved: &[&str]) -> Namer {
-        Namer {
-            taken: reserved.iter().map(|s| s.to_string()).collect(),
-        }
+        Namer { taken: reserved.iter().map(|s| s.to_string()).collect() }
     }
     /// `want` if free, else `want_`, `want__`, …
     pub fn claim(&mut self, want: &str) -> String {
@@ -145,10 +143,7 @@ impl Namer {
     }
     /// The first free `{prefix}{k}`, k = 0, 1, …
     pub fn numbered(&mut self, prefix: &str) -> String {
-        let name = (0..)
-            .map(|k| format!("{prefix}{k}"))
-            .find(|n| !self.taken.contains(n))
-            .unwrap();
+        let name = (0..).map(|k| format!("{prefix}{k}")).find(|n| !self.taken.contains(n)).unwrap();
         self.taken.insert(name.clone());
         name
     }

@@ -68,9 +68,7 @@ impl Derived {
         if let Some(old) = existing {
             // The same value written with later inputs (`y'` for `y`): the earlier-placed
             // form is computed, and the other refers to it.
-            let ItemKind::Derived(k) = old.kind else {
-                unreachable!("derived items are derived")
-            };
+            let ItemKind::Derived(k) = old.kind else { unreachable!("derived items are derived") };
             self.templates[k as usize] = Template::alias(it);
         }
         if let Some(k) = key {
@@ -94,10 +92,7 @@ pub(crate) struct Param {
 /// Parameters in signature order: declared ones in declaration order, then the others in
 /// order of appearance (the order of `Graph::vars`).
 pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
-    let mut order: Vec<usize> = decl_order
-        .iter()
-        .filter_map(|n| g.var_id(n).map(|v| v as usize))
-        .collect();
+    let mut order: Vec<usize> = decl_order.iter().filter_map(|n| g.var_id(n).map(|v| v as usize)).collect();
     order.dedup();
     for v in 0..g.vars.len() {
         if !order.contains(&v) {
@@ -138,10 +133,7 @@ pub(crate) fn param_names(g: &Graph, ps: &[Param], namer: &mut Namer) -> Vec<Str
 
 /// Refuse dimensions the inputs cannot determine (they appear only in `eye(n)` and the like).
 pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Result<()> {
-    let bound: Vec<DimId> = params
-        .iter()
-        .flat_map(|p| p.binds.iter().map(|b| b.1))
-        .collect();
+    let bound: Vec<DimId> = params.iter().flat_map(|p| p.binds.iter().map(|b| b.1)).collect();
     for n in g.reachable(roots) {
         let s = g.shape(n);
         for d in [s.rows, s.cols].into_iter().flatten() {
@@ -281,11 +273,7 @@ pub(crate) fn schedule(
         root_of.entry(rep[&Item::node(r)]).or_insert(i);
     }
     // A matrix that is factored reads best under its own name (`K = …; K_chol = …`).
-    let factored: Vec<Item> = live
-        .iter()
-        .filter(|it| it.is_factor())
-        .map(|it| rep[&Item::node(it.node)])
-        .collect();
+    let factored: Vec<Item> = live.iter().filter(|it| it.is_factor()).map(|it| rep[&Item::node(it.node)]).collect();
     let mut named: HashMap<Item, String> = HashMap::new();
     let mut inline: HashMap<Item, (String, u8)> = HashMap::new();
     let mut lines = vec![];
@@ -299,16 +287,11 @@ pub(crate) fn schedule(
             Some(_) if !trivial => Some(namer.numbered("t")),
             _ if it.is_factor() => {
                 let k = rep[&Item::node(it.node)];
-                let base = named
-                    .get(&k)
-                    .cloned()
-                    .or_else(|| cx.is_var(k).then(|| inline[&k].0.clone()));
+                let base = named.get(&k).cloned().or_else(|| cx.is_var(k).then(|| inline[&k].0.clone()));
                 Some(namer.claim(&be.factor_name(cx, it.node, base.as_deref())))
             }
             _ if !trivial
-                && (count.get(&it).copied().unwrap_or(0) >= 2
-                    || text.len() > LONG
-                    || factored.contains(&it)) =>
+                && (count.get(&it).copied().unwrap_or(0) >= 2 || text.len() > LONG || factored.contains(&it)) =>
             {
                 Some(namer.numbered("t"))
             }
@@ -316,12 +299,7 @@ pub(crate) fn schedule(
         };
         match name {
             Some(name) => {
-                lines.push(Line {
-                    name: name.clone(),
-                    text,
-                    item: it,
-                    copy: false,
-                });
+                lines.push(Line { name: name.clone(), text, item: it, copy: false });
                 named.insert(it, name);
             }
             None => {
@@ -343,12 +321,7 @@ pub(crate) fn schedule(
                 (text, copy)
             }
         };
-        lines.push(Line {
-            name: root_names[i].clone(),
-            text,
-            item: Item::node(r),
-            copy,
-        });
+        lines.push(Line { name: root_names[i].clone(), text, item: Item::node(r), copy });
     }
     lines
 }
@@ -400,10 +373,6 @@ fn expand(
             }
         }
     }
-    let p = if t.prec == prec::INHERIT {
-        inherited
-    } else {
-        t.prec
-    };
+    let p = if t.prec == prec::INHERIT { inherited } else { t.prec };
     (out, p)
 }

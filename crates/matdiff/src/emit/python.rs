@@ -7,9 +7,7 @@
 
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
 use super::names::{Namer, PYTHON_RESERVED};
-use super::plan::{
-    check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param,
-};
+use super::plan::{check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param};
 use super::template::{join, prec, Item, Template};
 use super::Source;
 use crate::error::Result;
@@ -64,11 +62,7 @@ fn lit(x: f64) -> Template {
         };
         return Template::text(s, if x < 0.0 { prec::NEG } else { prec::ATOM });
     }
-    let s = if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:?}")
-    };
+    let s = if x.fract() == 0.0 && x.abs() < 1e15 { format!("{x:.1}") } else { format!("{x:?}") };
     Template::text(s, if x < 0.0 { prec::NEG } else { prec::ATOM })
 }
 
@@ -82,19 +76,14 @@ fn h(n: NodeId) -> Template {
 }
 
 fn call(f: &str, args: Vec<Template>) -> Template {
-    Template::text(format!("{f}("), prec::ATOM)
-        .sub(join(args, ", ", prec::LOWEST), prec::LOWEST)
-        .t(")")
+    Template::text(format!("{f}("), prec::ATOM).sub(join(args, ", ", prec::LOWEST), prec::LOWEST).t(")")
 }
 
 /// `a op b` for a left-associative operator at level `p`. Elementwise `*` and `/` next to
 /// `@` read ambiguously, so their compound operands are always parenthesized.
 fn binop(a: Template, op: &str, b: Template, p: u8) -> Template {
     let left = if op == "@" { p } else { p + 1 };
-    Template::new(p)
-        .sub(a, left)
-        .t(format!(" {op} "))
-        .sub(b, p + 1)
+    Template::new(p).sub(a, left).t(format!(" {op} ")).sub(b, p + 1)
 }
 
 impl Py {
@@ -120,16 +109,11 @@ impl Py {
         } else if c == 1.0 {
             Template::text(format!("{m}.ones({shape}{d})"), prec::ATOM)
         } else {
-            Template::text(format!("{m}.full({shape}, "), prec::ATOM)
-                .sub(lit(c), prec::LOWEST)
-                .t(format!("{d})"))
+            Template::text(format!("{m}.full({shape}, "), prec::ATOM).sub(lit(c), prec::LOWEST).t(format!("{d})"))
         }
     }
     fn eye(&self, cx: &Cx, n: crate::shape::DimId) -> Template {
-        Template::text(
-            format!("{}.eye({}{})", self.flavor.m(), cx.dim(n), self.dtype()),
-            prec::ATOM,
-        )
+        Template::text(format!("{}.eye({}{})", self.flavor.m(), cx.dim(n), self.dtype()), prec::ATOM)
     }
     /// `x.T` for a matrix, `x` itself for a vector (1-D arrays have no orientation).
     fn transposed(&self, x: Template, s: Shape) -> Template {
@@ -202,10 +186,7 @@ impl Py {
                 call("np.linalg.solve", vec![kk, b])
             }
             Flavor::Jax if sym => call("jsl.cho_solve", vec![fac(), b]),
-            Flavor::Jax if t_eff => call(
-                "jsl.lu_solve",
-                vec![fac(), b, Template::text("trans=1", prec::ATOM)],
-            ),
+            Flavor::Jax if t_eff => call("jsl.lu_solve", vec![fac(), b, Template::text("trans=1", prec::ATOM)]),
             Flavor::Jax => call("jsl.lu_solve", vec![fac(), b]),
             Flavor::Torch if sym => {
                 self.helpers.insert("_cho_solve");
@@ -233,9 +214,7 @@ impl Py {
                     let mut it = ts.into_iter();
                     binop(it.next().unwrap(), "@", it.next().unwrap(), prec::MUL)
                 } else {
-                    let list = Template::text("[", prec::ATOM)
-                        .sub(join(ts, ", ", prec::LOWEST), prec::LOWEST)
-                        .t("]");
+                    let list = Template::text("[", prec::ATOM).sub(join(ts, ", ", prec::LOWEST), prec::LOWEST).t("]");
                     call(&format!("{m}.linalg.multi_dot"), vec![list])
                 }
             }
@@ -249,8 +228,7 @@ impl Py {
                     (None, Some(b)) => Some(self.chain(cx, b)),
                     (None, None) => None,
                 };
-                let mut factors: Vec<Template> =
-                    scalars.iter().map(|s| self.chain(cx, s)).collect();
+                let mut factors: Vec<Template> = scalars.iter().map(|s| self.chain(cx, s)).collect();
                 factors.extend(core);
                 let mut it = factors.into_iter();
                 let first = it.next().expect("an outer product of something");
@@ -260,19 +238,9 @@ impl Py {
                 // H·Hᵀ with H computed once (H is a matrix: a vector half is a rank-one joint).
                 let ht = self.chain(cx, half);
                 let hi = Template::alias(self.derived.intern(None, ht));
-                binop(
-                    hi.clone(),
-                    "@",
-                    self.transposed(hi, half.shape(g)),
-                    prec::MUL,
-                )
+                binop(hi.clone(), "@", self.transposed(hi, half.shape(g)), prec::MUL)
             }
-            Chain::Solve {
-                k,
-                rhs,
-                right,
-                transposed,
-            } => {
+            Chain::Solve { k, rhs, right, transposed } => {
                 // b·K⁻¹ = (K⁻ᵀ·bᵀ)ᵀ: a right solve is a left solve with the other K, transposed
                 // around (a 1-D or symmetric b needs no transposes).
                 let shape = rhs.shape(g);
@@ -324,15 +292,9 @@ impl Py {
             };
             if i == 0 {
                 // Negation is exact, so `-a * b` is `-(a * b)` to the last bit.
-                out = if c < 0.0 {
-                    out.t("-").sub(body, prec::MUL)
-                } else {
-                    out.sub(body, prec::ADD)
-                };
+                out = if c < 0.0 { out.t("-").sub(body, prec::MUL) } else { out.sub(body, prec::ADD) };
             } else {
-                out = out
-                    .t(if c < 0.0 { " - " } else { " + " })
-                    .sub(body, prec::MUL);
+                out = out.t(if c < 0.0 { " - " } else { " + " }).sub(body, prec::MUL);
             }
         }
         out
@@ -366,15 +328,9 @@ impl Backend for Py {
                 } else if p == 0.5 {
                     call(&format!("{m}.sqrt"), vec![h(*a)])
                 } else if p.fract() == 0.0 && p.abs() < 1e6 {
-                    Template::new(prec::POW)
-                        .hole(node(*a), prec::ATOM)
-                        .t(format!(" ** {}", p as i64))
+                    Template::new(prec::POW).hole(node(*a), prec::ATOM).t(format!(" ** {}", p as i64))
                 } else {
-                    let f = if self.flavor == Flavor::Torch {
-                        "torch.pow".to_string()
-                    } else {
-                        format!("{m}.power")
-                    };
+                    let f = if self.flavor == Flavor::Torch { "torch.pow".to_string() } else { format!("{m}.power") };
                     call(&f, vec![h(*a), lit(p)])
                 }
             }
@@ -383,20 +339,14 @@ impl Backend for Py {
             Op::Sum(a) => call(&format!("{m}.sum"), vec![h(*a)]),
             Op::SqNorm(a) => {
                 if !g.shape(*a).is_matrix() {
-                    Template::new(prec::MUL)
-                        .hole(node(*a), prec::ATOM)
-                        .t(" @ ")
-                        .hole(node(*a), prec::ATOM)
+                    Template::new(prec::MUL).hole(node(*a), prec::ATOM).t(" @ ").hole(node(*a), prec::ATOM)
                 } else {
                     self.vdot(node(*a), node(*a))
                 }
             }
             Op::Norm1(a) => match self.flavor {
                 Flavor::Torch => call("torch.linalg.vector_norm", vec![h(*a), lit(1.0)]),
-                _ => call(
-                    &format!("{m}.sum"),
-                    vec![call(&format!("{m}.abs"), vec![h(*a)])],
-                ),
+                _ => call(&format!("{m}.sum"), vec![call(&format!("{m}.abs"), vec![h(*a)])]),
             },
             Op::Norm2(a) => match self.flavor {
                 Flavor::Torch => call("torch.linalg.vector_norm", vec![h(*a)]),
@@ -408,11 +358,7 @@ impl Backend for Py {
                 // and F = Y', a solve with D right-hand sides instead of N.
                 Op::MatMul(fs) if trace_as_inner_product(g, fs) => {
                     let k = fs.len();
-                    let head = if k == 2 {
-                        h(fs[0])
-                    } else {
-                        self.chain(cx, &decompose(g, &fs[..k - 1]))
-                    };
+                    let head = if k == 2 { h(fs[0]) } else { self.chain(cx, &decompose(g, &fs[..k - 1])) };
                     let prod = binop(head, "*", self.transpose_of(g, fs[k - 1]), prec::MUL);
                     call(&format!("{m}.sum"), vec![prod])
                 }
@@ -432,16 +378,11 @@ impl Backend for Py {
                         call("_logdet", vec![h(*a)])
                     }
                     (Flavor::Jax, true) => {
-                        let d = Template::new(prec::ATOM)
-                            .hole(Item::factor(*a), prec::ATOM)
-                            .t("[0]");
+                        let d = Template::new(prec::ATOM).hole(Item::factor(*a), prec::ATOM).t("[0]");
                         binop(
                             lit(2.0),
                             "*",
-                            call(
-                                "jnp.sum",
-                                vec![call("jnp.log", vec![call("jnp.diag", vec![d])])],
-                            ),
+                            call("jnp.sum", vec![call("jnp.log", vec![call("jnp.diag", vec![d])])]),
                             prec::MUL,
                         )
                     }
@@ -450,10 +391,7 @@ impl Backend for Py {
                         binop(
                             lit(2.0),
                             "*",
-                            call(
-                                "torch.sum",
-                                vec![call("torch.log", vec![call("torch.diagonal", vec![d])])],
-                            ),
+                            call("torch.sum", vec![call("torch.log", vec![call("torch.diagonal", vec![d])])]),
                             prec::MUL,
                         )
                     }
@@ -481,12 +419,7 @@ impl Backend for Py {
     fn factor(&mut self, cx: &Cx, k: NodeId) -> Template {
         let sym = cx.g.node(k).symmetric;
         let f = match (self.flavor, sym) {
-            (Flavor::Jax, true) => {
-                return call(
-                    "jsl.cho_factor",
-                    vec![h(k), Template::text("lower=True", prec::ATOM)],
-                )
-            }
+            (Flavor::Jax, true) => return call("jsl.cho_factor", vec![h(k), Template::text("lower=True", prec::ATOM)]),
             (Flavor::Jax, false) => "jsl.lu_factor",
             (Flavor::Torch, true) => "torch.linalg.cholesky",
             (Flavor::Torch, false) => "torch.linalg.lu_factor",
@@ -523,17 +456,10 @@ impl Py {
     /// `sum(a .* b)` for same-shaped matrices.
     fn vdot(&self, a: Item, b: Item) -> Template {
         match self.flavor {
-            Flavor::Torch => call(
-                "torch.sum",
-                vec![Template::new(prec::MUL)
-                    .hole(a, prec::MUL)
-                    .t(" * ")
-                    .hole(b, prec::POW)],
-            ),
-            f => call(
-                &format!("{}.vdot", f.m()),
-                vec![Template::alias(a), Template::alias(b)],
-            ),
+            Flavor::Torch => {
+                call("torch.sum", vec![Template::new(prec::MUL).hole(a, prec::MUL).t(" * ").hole(b, prec::POW)])
+            }
+            f => call(&format!("{}.vdot", f.m()), vec![Template::alias(a), Template::alias(b)]),
         }
     }
 }
@@ -555,49 +481,26 @@ pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source)
         .map(|d| match d.size {
             Some(k) => k.to_string(),
             None => {
-                let want = if param_names.contains(&d.name) {
-                    format!("n_{}", d.name)
-                } else {
-                    d.name.clone()
-                };
+                let want = if param_names.contains(&d.name) { format!("n_{}", d.name) } else { d.name.clone() };
                 namer.claim(&want)
             }
         })
         .collect();
     let value_name = namer.claim("f");
-    let grad_names: Vec<String> = grads
-        .vars
-        .iter()
-        .map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name)))
-        .collect();
+    let grad_names: Vec<String> =
+        grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name))).collect();
     let mut root_names = vec![value_name.clone()];
     root_names.extend(grad_names.iter().cloned());
 
-    let cx = Cx {
-        g,
-        params: param_names,
-        dims,
-    };
-    let mut be = Py {
-        flavor,
-        derived: Derived::default(),
-        helpers: BTreeSet::new(),
-    };
+    let cx = Cx { g, params: param_names, dims };
+    let mut be = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 
     let mut out = String::new();
     header(&mut out, flavor, &cx, &ps, grads, src, &root_names);
     imports(&mut out, flavor);
     helpers(&mut out, flavor, &be.helpers);
-    function(
-        &mut out,
-        flavor,
-        &cx,
-        &ps,
-        &lines,
-        &root_names,
-        grads.vars.len(),
-    );
+    function(&mut out, flavor, &cx, &ps, &lines, &root_names, grads.vars.len());
     checker(&mut out, &cx, &ps, p.output, grads);
     out.push_str("\n\nif __name__ == \"__main__\":\n    check_gradient()\n");
     Ok(out)
@@ -613,22 +516,11 @@ fn describe(cx: &Cx, s: Shape) -> String {
     }
 }
 
-fn header(
-    out: &mut String,
-    flavor: Flavor,
-    cx: &Cx,
-    ps: &[Param],
-    grads: &Gradients,
-    src: &Source,
-    roots: &[String],
-) {
+fn header(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], grads: &Gradients, src: &Source, roots: &[String]) {
     let g = cx.g;
     let clean = |s: &str| s.replace("\"\"\"", "'''");
-    let _ = writeln!(
-        out,
-        "r\"\"\"Value and gradient of a scalar function ({}), generated by matdiff.\n",
-        flavor.library()
-    );
+    let _ =
+        writeln!(out, "r\"\"\"Value and gradient of a scalar function ({}), generated by matdiff.\n", flavor.library());
     for line in src.expr.lines() {
         let _ = writeln!(out, "    {}", clean(line));
     }
@@ -636,28 +528,13 @@ fn header(
         let _ = writeln!(out, "\n    declarations: {}", clean(src.decls.trim()));
     }
     let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
-    let grad_list = if roots.len() == 2 {
-        roots[1].clone()
-    } else {
-        format!("({})", roots[1..].join(", "))
-    };
-    let _ = writeln!(
-        out,
-        "\nf_and_grad({}) returns ({}, {}).",
-        args.join(", "),
-        roots[0],
-        grad_list
-    );
+    let grad_list = if roots.len() == 2 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
+    let _ = writeln!(out, "\nf_and_grad({}) returns ({}, {}).", args.join(", "), roots[0], grad_list);
     let _ = writeln!(out, "Inputs:");
     for p in ps {
         let v = &g.vars[p.var];
         let sym = if v.symmetric { ", symmetric" } else { "" };
-        let _ = writeln!(
-            out,
-            "    {}: {}{sym}",
-            cx.params[p.var],
-            describe(cx, v.shape)
-        );
+        let _ = writeln!(out, "    {}: {}{sym}", cx.params[p.var], describe(cx, v.shape));
     }
     let _ = writeln!(
         out,
@@ -678,10 +555,7 @@ fn header(
             "Symmetric matrices that are inverted or log-determined are assumed positive definite\n(they are factored by Cholesky)."
         );
     }
-    let _ = writeln!(
-        out,
-        "check_gradient() compares the gradient with central differences at random inputs.\n\"\"\""
-    );
+    let _ = writeln!(out, "check_gradient() compares the gradient with central differences at random inputs.\n\"\"\"");
 }
 
 fn imports(out: &mut String, flavor: Flavor) {
@@ -714,23 +588,11 @@ fn helpers(out: &mut String, flavor: Flavor, used: &BTreeSet<&'static str>) {
     }
 }
 
-fn function(
-    out: &mut String,
-    flavor: Flavor,
-    cx: &Cx,
-    ps: &[Param],
-    lines: &[Line],
-    roots: &[String],
-    n_grads: usize,
-) {
+fn function(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[String], n_grads: usize) {
     let g = cx.g;
     let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
     let _ = writeln!(out, "\n\ndef f_and_grad({}):", args.join(", "));
-    let grad_doc = if n_grads == 1 {
-        "the gradient"
-    } else {
-        "a tuple of gradients, one per variable"
-    };
+    let grad_doc = if n_grads == 1 { "the gradient" } else { "a tuple of gradients, one per variable" };
     let _ = writeln!(out, "    \"\"\"Return (f, {grad_doc}).\"\"\"");
     let convert = match flavor {
         Flavor::Numpy => "np.asarray({}, dtype=np.float64)",
@@ -768,12 +630,7 @@ fn function(
             axes.len()
         );
         if p.binds.len() == 2 {
-            let _ = writeln!(
-                out,
-                "    {}, {} = {name}.shape",
-                cx.dim(p.binds[0].1),
-                cx.dim(p.binds[1].1)
-            );
+            let _ = writeln!(out, "    {}, {} = {name}.shape", cx.dim(p.binds[0].1), cx.dim(p.binds[1].1));
         } else {
             for &(axis, d) in &p.binds {
                 let _ = writeln!(out, "    {} = {name}.shape[{axis}]", cx.dim(d));
@@ -795,11 +652,7 @@ fn function(
     for l in lines {
         let _ = writeln!(out, "    {} = {}", l.name, l.text);
     }
-    let grads = if n_grads == 1 {
-        roots[1].clone()
-    } else {
-        format!("({})", roots[1..].join(", "))
-    };
+    let grads = if n_grads == 1 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
     let _ = writeln!(out, "    return {}, {grads}", roots[0]);
 }
 
@@ -819,10 +672,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
     let g = cx.g;
     let doms = domains(g, output);
     let _ = writeln!(out, "\n\ndef _random_inputs(rng, lo, hi):");
-    let _ = writeln!(
-        out,
-        "    \"\"\"Random inputs of random consistent sizes in lo..hi, inside f's domain.\"\"\""
-    );
+    let _ = writeln!(out, "    \"\"\"Random inputs of random consistent sizes in lo..hi, inside f's domain.\"\"\"");
     for p in ps {
         for &(_, d) in &p.binds {
             let _ = writeln!(out, "    {} = int(rng.integers(lo, hi + 1))", cx.dim(d));
@@ -854,19 +704,10 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
     let wrt: Vec<String> = grads
         .vars
         .iter()
-        .map(|&v| {
-            format!(
-                "(\"{}\", {})",
-                cx.params[v],
-                if g.vars[v].symmetric { "True" } else { "False" }
-            )
-        })
+        .map(|&v| format!("(\"{}\", {})", cx.params[v], if g.vars[v].symmetric { "True" } else { "False" }))
         .collect();
-    let _ = writeln!(
-        out,
-        "\n\n# The differentiated variables and whether each is symmetric.\n_WRT = [{}]",
-        wrt.join(", ")
-    );
+    let _ =
+        writeln!(out, "\n\n# The differentiated variables and whether each is symmetric.\n_WRT = [{}]", wrt.join(", "));
     out.push_str(CHECKER);
 }
 

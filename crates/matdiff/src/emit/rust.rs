@@ -8,9 +8,7 @@
 
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
 use super::names::{Namer, RUST_RESERVED};
-use super::plan::{
-    check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param,
-};
+use super::plan::{check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param};
 use super::template::{join, prec, Item, Template};
 use super::Source;
 use crate::error::Result;
@@ -38,11 +36,7 @@ fn lit(x: f64) -> Template {
         };
         return Template::text(s, prec::ATOM);
     }
-    let s = if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:?}")
-    };
+    let s = if x.fract() == 0.0 && x.abs() < 1e15 { format!("{x:.1}") } else { format!("{x:?}") };
     Template::text(s, if x < 0.0 { prec::NEG } else { prec::ATOM })
 }
 
@@ -70,22 +64,15 @@ fn as_ref(t: Template) -> Template {
 }
 
 fn call(f: &str, args: Vec<Template>) -> Template {
-    Template::text(format!("{f}("), prec::ATOM)
-        .sub(join(args, ", ", prec::LOWEST), prec::LOWEST)
-        .t(")")
+    Template::text(format!("{f}("), prec::ATOM).sub(join(args, ", ", prec::LOWEST), prec::LOWEST).t(")")
 }
 
 fn binop(a: Template, op: &str, b: Template, p: u8) -> Template {
-    Template::new(p)
-        .sub(a, p)
-        .t(format!(" {op} "))
-        .sub(b, p + 1)
+    Template::new(p).sub(a, p).t(format!(" {op} ")).sub(b, p + 1)
 }
 
 fn method(recv: Template, m: &str) -> Template {
-    Template::new(prec::ATOM)
-        .sub(recv, prec::ATOM)
-        .t(format!(".{m}"))
+    Template::new(prec::ATOM).sub(recv, prec::ATOM).t(format!(".{m}"))
 }
 
 impl Rs {
@@ -125,9 +112,7 @@ impl Rs {
                     self.use_helper("chain");
                     call(
                         "chain",
-                        vec![Template::text("&[", prec::ATOM)
-                            .sub(join(refs, ", ", prec::LOWEST), prec::LOWEST)
-                            .t("]")],
+                        vec![Template::text("&[", prec::ATOM).sub(join(refs, ", ", prec::LOWEST), prec::LOWEST).t("]")],
                     )
                 }
             }
@@ -152,14 +137,7 @@ impl Rs {
                     // Only scalars: a 1×1 matrix, as every chain here is a matrix.
                     (None, s) => {
                         self.use_helper("full");
-                        call(
-                            "full",
-                            vec![
-                                Template::text("1", prec::ATOM),
-                                Template::text("1", prec::ATOM),
-                                s.unwrap(),
-                            ],
-                        )
+                        call("full", vec![Template::text("1", prec::ATOM), Template::text("1", prec::ATOM), s.unwrap()])
                     }
                 }
             }
@@ -172,12 +150,7 @@ impl Rs {
                 let h = Template::new(prec::ATOM).borrow(hi);
                 call("mm", vec![h.clone(), as_ref(call("tr", vec![h]))])
             }
-            Chain::Solve {
-                k,
-                rhs,
-                right,
-                transposed,
-            } => {
+            Chain::Solve { k, rhs, right, transposed } => {
                 // b·K⁻¹ = (K⁻ᵀ·bᵀ)ᵀ, and bᵀ = b when b is symmetric.
                 let g = cx.g;
                 let t_eff = (transposed != right) && !g.node(*k).symmetric;
@@ -210,9 +183,7 @@ impl Rs {
     fn scalar_product(&mut self, cx: &Cx, scalars: &[Chain]) -> Option<Template> {
         let mut out: Option<Template> = None;
         for s in scalars {
-            let v = Template::new(prec::ATOM)
-                .sub(self.chain(cx, s), prec::ATOM)
-                .t("[(0, 0)]");
+            let v = Template::new(prec::ATOM).sub(self.chain(cx, s), prec::ATOM).t("[(0, 0)]");
             out = Some(match out {
                 None => v,
                 Some(acc) => binop(acc, "*", v, prec::MUL),
@@ -260,27 +231,18 @@ impl Rs {
                 .map(|&(c, t)| {
                     let (w, x) = match g.op(t) {
                         Op::Scale(s, x) if c == 1.0 => (h(*s), *x),
-                        Op::Scale(s, x) if c == -1.0 => {
-                            (Template::text("-", prec::NEG).sub(h(*s), prec::NEG), *x)
-                        }
+                        Op::Scale(s, x) if c == -1.0 => (Template::text("-", prec::NEG).sub(h(*s), prec::NEG), *x),
                         Op::Scale(s, x) => (binop(lit(c), "*", h(*s), prec::MUL), *x),
                         _ => (lit(c), t),
                     };
-                    Template::text("(", prec::ATOM)
-                        .sub(w, prec::LOWEST)
-                        .t(", ")
-                        .sub(r(x), prec::ATOM)
-                        .t(")")
+                    Template::text("(", prec::ATOM).sub(w, prec::LOWEST).t(", ").sub(r(x), prec::ATOM).t(")")
                 })
                 .collect();
-            let arr = Template::text("&[", prec::ATOM)
-                .sub(join(list, ", ", prec::LOWEST), prec::LOWEST)
-                .t("]");
+            let arr = Template::text("&[", prec::ATOM).sub(join(list, ", ", prec::LOWEST), prec::LOWEST).t("]");
             return call("lin", vec![arr, lit(konst)]);
         }
         // Scalars: plain arithmetic, a positive term first.
-        let mut terms: Vec<(f64, Option<NodeId>)> =
-            terms.into_iter().map(|(c, t)| (c, Some(t))).collect();
+        let mut terms: Vec<(f64, Option<NodeId>)> = terms.into_iter().map(|(c, t)| (c, Some(t))).collect();
         if konst != 0.0 {
             terms.push((konst, None));
         }
@@ -298,15 +260,9 @@ impl Rs {
                 Some(t) => binop(lit(a), "*", h(t), prec::MUL),
             };
             if i == 0 {
-                out = if c < 0.0 {
-                    out.t("-").sub(body, prec::MUL)
-                } else {
-                    out.sub(body, prec::ADD)
-                };
+                out = if c < 0.0 { out.t("-").sub(body, prec::MUL) } else { out.sub(body, prec::ADD) };
             } else {
-                out = out
-                    .t(if c < 0.0 { " - " } else { " + " })
-                    .sub(body, prec::MUL);
+                out = out.t(if c < 0.0 { " - " } else { " + " }).sub(body, prec::MUL);
             }
         }
         out
@@ -323,16 +279,9 @@ impl Backend for Rs {
             Op::Const(c) => lit(c.get()),
             Op::Fill(c) => {
                 self.use_helper("full");
-                Template::text(
-                    format!(
-                        "full({}, {}, ",
-                        self.dim(cx, shape.rows),
-                        self.dim(cx, shape.cols)
-                    ),
-                    prec::ATOM,
-                )
-                .sub(lit(c.get()), prec::LOWEST)
-                .t(")")
+                Template::text(format!("full({}, {}, ", self.dim(cx, shape.rows), self.dim(cx, shape.cols)), prec::ATOM)
+                    .sub(lit(c.get()), prec::LOWEST)
+                    .t(")")
             }
             Op::Identity => {
                 self.use_helper("eye");
@@ -352,28 +301,14 @@ impl Backend for Rs {
                     }
                 } else {
                     self.use_helper("scale");
-                    let factor = if recip {
-                        binop(lit(1.0), "/", h(s), prec::MUL)
-                    } else {
-                        h(s)
-                    };
+                    let factor = if recip { binop(lit(1.0), "/", h(s), prec::MUL) } else { h(s) };
                     call("scale", vec![factor, r(*x)])
                 }
             }
             Op::MatMul(fs) => {
                 let c = decompose(g, fs);
-                if let (
-                    true,
-                    Chain::Outer {
-                        scalars,
-                        col: None,
-                        row: None,
-                    },
-                ) = (scalar, &c)
-                {
-                    return self
-                        .scalar_product(cx, scalars)
-                        .expect("a product of something");
+                if let (true, Chain::Outer { scalars, col: None, row: None }) = (scalar, &c) {
+                    return self.scalar_product(cx, scalars).expect("a product of something");
                 }
                 let t = self.chain(cx, &c);
                 if scalar {
@@ -432,27 +367,17 @@ impl Backend for Rs {
                 // tr(P*F) = ⟨P, F'⟩ without forming the square product.
                 Op::MatMul(fs) if trace_as_inner_product(g, fs) => {
                     let k = fs.len();
-                    let head = if k == 2 {
-                        r(fs[0])
-                    } else {
-                        as_ref(self.chain(cx, &decompose(g, &fs[..k - 1])))
-                    };
+                    let head = if k == 2 { r(fs[0]) } else { as_ref(self.chain(cx, &decompose(g, &fs[..k - 1]))) };
                     let tail = self.transpose_ref(g, fs[k - 1]);
                     self.reduce("dot", vec![head, tail])
                 }
                 _ => self.reduce("trace", vec![r(*a)]),
             },
             Op::Det(a) => self.reduce("det", vec![r(*a)]),
-            Op::LogDet(a) => self.reduce(
-                "logdet",
-                vec![Template::new(prec::ATOM).borrow(Item::factor(*a))],
-            ),
+            Op::LogDet(a) => self.reduce("logdet", vec![Template::new(prec::ATOM).borrow(Item::factor(*a))]),
             Op::Inv(a) => {
                 self.use_helper("inverse");
-                call(
-                    "inverse",
-                    vec![Template::new(prec::ATOM).borrow(Item::factor(*a))],
-                )
+                call("inverse", vec![Template::new(prec::ATOM).borrow(Item::factor(*a))])
             }
             Op::Diag(a) => {
                 self.use_helper("diag");
@@ -468,13 +393,7 @@ impl Backend for Rs {
     fn factor(&mut self, cx: &Cx, k: NodeId) -> Template {
         self.use_helper("factor");
         let sym = cx.g.node(k).symmetric;
-        call(
-            "factor",
-            vec![
-                r(k),
-                Template::text(if sym { "true" } else { "false" }, prec::ATOM),
-            ],
-        )
+        call("factor", vec![r(k), Template::text(if sym { "true" } else { "false" }, prec::ATOM)])
     }
 
     fn derived(&mut self, k: u32) -> Template {
@@ -517,33 +436,19 @@ pub(crate) fn emit(p: &Problem, grads: &Gradients, src: &Source) -> Result<Strin
         .map(|d| match d.size {
             Some(k) => k.to_string(),
             None => {
-                let want = if param_names.contains(&d.name) {
-                    format!("n_{}", d.name)
-                } else {
-                    d.name.clone()
-                };
+                let want = if param_names.contains(&d.name) { format!("n_{}", d.name) } else { d.name.clone() };
                 namer.claim(&want)
             }
         })
         .collect();
     let value_name = namer.claim("f");
-    let grad_names: Vec<String> = grads
-        .vars
-        .iter()
-        .map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name)))
-        .collect();
+    let grad_names: Vec<String> =
+        grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name))).collect();
     let mut root_names = vec![value_name];
     root_names.extend(grad_names);
 
-    let cx = Cx {
-        g,
-        params: param_names,
-        dims,
-    };
-    let mut be = Rs {
-        derived: Derived::default(),
-        helpers: BTreeSet::new(),
-    };
+    let cx = Cx { g, params: param_names, dims };
+    let mut be = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 
     let mut out = String::new();
@@ -581,9 +486,7 @@ fn header(
     used: &BTreeSet<&'static str>,
 ) {
     let g = cx.g;
-    out.push_str(
-        "//! Value and gradient of a scalar function, generated by matdiff.\n//!\n//! ```text\n",
-    );
+    out.push_str("//! Value and gradient of a scalar function, generated by matdiff.\n//!\n//! ```text\n");
     for line in src.expr.lines() {
         let _ = writeln!(out, "//! {line}");
     }
@@ -592,11 +495,7 @@ fn header(
     }
     out.push_str("//! ```\n//!\n");
     let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
-    let grad_list = if roots.len() == 2 {
-        roots[1].clone()
-    } else {
-        format!("({})", roots[1..].join(", "))
-    };
+    let grad_list = if roots.len() == 2 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
     let _ = writeln!(
         out,
         "//! `f_and_grad({})` returns `({}, {grad_list})`; each gradient has its variable's shape.",
@@ -606,14 +505,11 @@ fn header(
     for p in ps {
         let v = &g.vars[p.var];
         let sym = if v.symmetric { ", symmetric" } else { "" };
-        let _ = writeln!(
-            out,
-            "//! - `{}`: {}{sym}",
-            cx.params[p.var],
-            describe(cx, v.shape)
-        );
+        let _ = writeln!(out, "//! - `{}`: {}{sym}", cx.params[p.var], describe(cx, v.shape));
     }
-    out.push_str("//!\n//! Non-scalars are `faer::Mat<f64>` (a vector is an n×1 matrix), scalars `f64`. Needs faer 0.24.\n");
+    out.push_str(
+        "//!\n//! Non-scalars are `faer::Mat<f64>` (a vector is an n×1 matrix), scalars `f64`. Needs faer 0.24.\n",
+    );
     for &v in &grads.vars {
         if g.vars[v].symmetric {
             let n = &g.vars[v].name;
@@ -623,76 +519,38 @@ fn header(
     out.push_str("//! `check_gradient(seed)` compares the gradient with central differences at random inputs.\n");
     out.push_str("#![allow(non_snake_case, unused_variables, dead_code, clippy::all)]\n\n");
     // Import exactly what the helpers use (the file should compile without warnings).
-    let solvers: Vec<&str> = [
-        ("inverse", "DenseSolveCore"),
-        ("solve", "Solve"),
-        ("solve_t", "Solve"),
-    ]
-    .iter()
-    .filter(|(h, _)| used.contains(h))
-    .map(|p| p.1)
-    .collect::<BTreeSet<_>>()
-    .into_iter()
-    .collect();
+    let solvers: Vec<&str> = [("inverse", "DenseSolveCore"), ("solve", "Solve"), ("solve_t", "Solve")]
+        .iter()
+        .filter(|(h, _)| used.contains(h))
+        .map(|p| p.1)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     if !solvers.is_empty() {
-        let _ = writeln!(
-            out,
-            "use faer::linalg::solvers::{{{}}};",
-            solvers.join(", ")
-        );
+        let _ = writeln!(out, "use faer::linalg::solvers::{{{}}};", solvers.join(", "));
     }
-    out.push_str(if used.contains("factor") {
-        "use faer::{Mat, Side};\n"
-    } else {
-        "use faer::Mat;\n"
-    });
+    out.push_str(if used.contains("factor") { "use faer::{Mat, Side};\n" } else { "use faer::Mat;\n" });
 }
 
-fn function(
-    out: &mut String,
-    cx: &Cx,
-    ps: &[Param],
-    lines: &[Line],
-    roots: &[String],
-    grads: &Gradients,
-) {
+fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[String], grads: &Gradients) {
     let g = cx.g;
     let args: Vec<String> = ps
         .iter()
         .map(|p| {
             let v = &g.vars[p.var];
-            let ty = if v.shape.is_scalar() {
-                "f64"
-            } else {
-                "&Mat<f64>"
-            };
+            let ty = if v.shape.is_scalar() { "f64" } else { "&Mat<f64>" };
             format!("{}: {ty}", cx.params[p.var])
         })
         .collect();
-    let grad_types: Vec<&str> = grads
-        .vars
-        .iter()
-        .map(|&v| rust_type(g.vars[v].shape))
-        .collect();
-    let grad_type = if grad_types.len() == 1 {
-        grad_types[0].to_string()
-    } else {
-        format!("({})", grad_types.join(", "))
-    };
+    let grad_types: Vec<&str> = grads.vars.iter().map(|&v| rust_type(g.vars[v].shape)).collect();
+    let grad_type =
+        if grad_types.len() == 1 { grad_types[0].to_string() } else { format!("({})", grad_types.join(", ")) };
     let _ = writeln!(
         out,
         "\n/// The value and the gradient{}.",
-        if grad_types.len() > 1 {
-            "s, one per variable"
-        } else {
-            ""
-        }
+        if grad_types.len() > 1 { "s, one per variable" } else { "" }
     );
-    let _ = writeln!(
-        out,
-        "pub fn f_and_grad({}) -> (f64, {grad_type}) {{",
-        args.join(", ")
-    );
+    let _ = writeln!(out, "pub fn f_and_grad({}) -> (f64, {grad_type}) {{", args.join(", "));
     let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
     for p in ps {
         let v = &g.vars[p.var];
@@ -702,11 +560,7 @@ fn function(
         let name = &cx.params[p.var];
         let want = describe(cx, v.shape);
         let (rows, cols) = (v.shape.rows, v.shape.cols);
-        let new: Vec<String> = p
-            .binds
-            .iter()
-            .map(|&(_, d)| cx.dim(d).to_string())
-            .collect();
+        let new: Vec<String> = p.binds.iter().map(|&(_, d)| cx.dim(d).to_string()).collect();
         if !new.is_empty() {
             let getters: Vec<String> = p
                 .binds
@@ -719,21 +573,14 @@ fn function(
             if new.len() == 1 {
                 let _ = writeln!(out, "    let {} = {};", new[0], getters[0]);
             } else {
-                let _ = writeln!(
-                    out,
-                    "    let ({}) = ({});",
-                    new.join(", "),
-                    getters.join(", ")
-                );
+                let _ = writeln!(out, "    let ({}) = ({});", new.join(", "), getters.join(", "));
             }
             for &(_, d) in &p.binds {
                 known[d as usize] = true;
             }
         }
         // Check the full shape unless the bindings just read it off.
-        let trivially = p.binds.len() == [rows, cols].iter().flatten().count()
-            && cols.is_some()
-            && rows.is_some();
+        let trivially = p.binds.len() == [rows, cols].iter().flatten().count() && cols.is_some() && rows.is_some();
         if !trivially {
             let _ = writeln!(
                 out,
@@ -744,30 +591,16 @@ fn function(
         }
     }
     for l in lines {
-        let text = if l.copy && !g.shape(l.item.node).is_scalar() {
-            format!("{}.clone()", l.text)
-        } else {
-            l.text.clone()
-        };
+        let text =
+            if l.copy && !g.shape(l.item.node).is_scalar() { format!("{}.clone()", l.text) } else { l.text.clone() };
         let _ = writeln!(out, "    let {} = {text};", l.name);
     }
-    let grads_ret = if roots.len() == 2 {
-        roots[1].clone()
-    } else {
-        format!("({})", roots[1..].join(", "))
-    };
+    let grads_ret = if roots.len() == 2 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
     let _ = writeln!(out, "    ({}, {grads_ret})", roots[0]);
     out.push_str("}\n");
 }
 
-fn checker(
-    out: &mut String,
-    cx: &Cx,
-    ps: &[Param],
-    output: NodeId,
-    grads: &Gradients,
-    roots: &[String],
-) {
+fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Gradients, roots: &[String]) {
     let g = cx.g;
     let doms = domains(g, output);
     let names: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
@@ -791,11 +624,7 @@ fn checker(
     // The checker's locals reuse the function's result names, which no parameter has.
     let value = &roots[0];
     let gname = |i: usize| roots[i + 1].clone();
-    let grad_pattern = if roots.len() == 2 {
-        roots[1].clone()
-    } else {
-        format!("({})", roots[1..].join(", "))
-    };
+    let grad_pattern = if roots.len() == 2 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
     let finite: Vec<String> = grads
         .vars
         .iter()
@@ -810,11 +639,10 @@ fn checker(
         .collect();
 
     out.push_str("\n/// Compare the gradient with central differences at random inputs of two size ranges; return\n/// the largest relative error, panic when it exceeds 1e-5.\npub fn check_gradient(seed: u64) -> f64 {\n");
-    out.push_str("    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n");
-    let _ = writeln!(
-        out,
-        "        let mut found = None;\n        for _ in 0..30 {{"
+    out.push_str(
+        "    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n",
     );
+    let _ = writeln!(out, "        let mut found = None;\n        for _ in 0..30 {{");
     for p in ps {
         for &(_, d) in &p.binds {
             let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim(d));
@@ -838,38 +666,25 @@ fn checker(
         };
         let _ = writeln!(out, "            let {} = {value};", cx.params[p.var]);
     }
-    let _ = writeln!(
-        out,
-        "            let ({value}, {grad_pattern}) = {};",
-        call_with(None)
-    );
-    let _ = writeln!(
-        out,
-        "            if {value}.is_finite() && {} {{",
-        finite.join(" && ")
-    );
-    let tuple = if names.len() == 1 {
-        names[0].to_string()
-    } else {
-        format!("({})", names.join(", "))
-    };
+    let _ = writeln!(out, "            let ({value}, {grad_pattern}) = {};", call_with(None));
+    let _ = writeln!(out, "            if {value}.is_finite() && {} {{", finite.join(" && "));
+    let tuple = if names.len() == 1 { names[0].to_string() } else { format!("({})", names.join(", ")) };
     let _ = writeln!(out, "                found = Some({tuple});\n                break;\n            }}\n        }}");
-    let _ = writeln!(out, "        let {tuple} = found.expect(\"no random input found where f and its gradient are finite\");");
     let _ = writeln!(
         out,
-        "        let (_, {grad_pattern}) = {};",
-        call_with(None)
+        "        let {tuple} = found.expect(\"no random input found where f and its gradient are finite\");"
     );
+    let _ = writeln!(out, "        let (_, {grad_pattern}) = {};", call_with(None));
     for (i, &v) in grads.vars.iter().enumerate() {
         let name = &cx.params[v];
         let var = &g.vars[v];
         if var.shape.is_scalar() {
+            let _ = writeln!(out, "        let fd = fd_scalar({name}, |probe| {}.0);", call_with(Some((v, "probe"))));
             let _ = writeln!(
                 out,
-                "        let fd = fd_scalar({name}, |probe| {}.0);",
-                call_with(Some((v, "probe")))
+                "        worst = worst.max(rel_err(&Mat::from_fn(1, 1, |_, _| fd), &Mat::from_fn(1, 1, |_, _| {})));",
+                gname(i)
             );
-            let _ = writeln!(out, "        worst = worst.max(rel_err(&Mat::from_fn(1, 1, |_, _| fd), &Mat::from_fn(1, 1, |_, _| {})));", gname(i));
         } else {
             let sym = var.symmetric;
             let _ = writeln!(
@@ -877,15 +692,13 @@ fn checker(
                 "        let fd = fd_mat({name}.clone(), {sym}, |probe| {}.0);",
                 call_with(Some((v, "probe")))
             );
-            let grad = if sym {
-                format!("&symmetrized(&{})", gname(i))
-            } else {
-                format!("&{}", gname(i))
-            };
+            let grad = if sym { format!("&symmetrized(&{})", gname(i)) } else { format!("&{}", gname(i)) };
             let _ = writeln!(out, "        worst = worst.max(rel_err(&fd, {grad}));");
         }
     }
-    out.push_str("    }\n    assert!(worst <= 1e-5, \"gradient check failed: relative error {worst:.1e}\");\n    worst\n}\n");
+    out.push_str(
+        "    }\n    assert!(worst <= 1e-5, \"gradient check failed: relative error {worst:.1e}\");\n    worst\n}\n",
+    );
     out.push_str(CHECK_HELPERS);
 }
 

@@ -24,23 +24,14 @@ pub(crate) enum ItemKind {
 
 impl Item {
     pub fn node(node: NodeId) -> Item {
-        Item {
-            node,
-            kind: ItemKind::Node,
-        }
+        Item { node, kind: ItemKind::Node }
     }
     pub fn factor(node: NodeId) -> Item {
-        Item {
-            node,
-            kind: ItemKind::Factor,
-        }
+        Item { node, kind: ItemKind::Factor }
     }
     /// Derived value `k`, placed after `last`, the largest node it depends on.
     pub fn derived(last: NodeId, k: u32) -> Item {
-        Item {
-            node: last,
-            kind: ItemKind::Derived(k),
-        }
+        Item { node: last, kind: ItemKind::Derived(k) }
     }
     pub fn is_factor(self) -> bool {
         self.kind == ItemKind::Factor
@@ -84,28 +75,15 @@ pub(crate) struct Template {
 
 impl Template {
     pub fn new(prec: u8) -> Template {
-        Template {
-            pieces: vec![],
-            prec,
-        }
+        Template { pieces: vec![], prec }
     }
     /// Plain text binding as `prec`.
     pub fn text(s: impl Into<String>, prec: u8) -> Template {
-        Template {
-            pieces: vec![Piece::Text(s.into())],
-            prec,
-        }
+        Template { pieces: vec![Piece::Text(s.into())], prec }
     }
     /// The value of `item`, as is.
     pub fn alias(item: Item) -> Template {
-        Template {
-            pieces: vec![Piece::Hole {
-                item,
-                min: prec::LOWEST,
-                borrow: false,
-            }],
-            prec: prec::INHERIT,
-        }
+        Template { pieces: vec![Piece::Hole { item, min: prec::LOWEST, borrow: false }], prec: prec::INHERIT }
     }
     pub fn t(mut self, s: impl AsRef<str>) -> Template {
         match self.pieces.last_mut() {
@@ -115,19 +93,11 @@ impl Template {
         self
     }
     pub fn hole(mut self, item: Item, min: u8) -> Template {
-        self.pieces.push(Piece::Hole {
-            item,
-            min,
-            borrow: false,
-        });
+        self.pieces.push(Piece::Hole { item, min, borrow: false });
         self
     }
     pub fn borrow(mut self, item: Item) -> Template {
-        self.pieces.push(Piece::Hole {
-            item,
-            min: prec::ATOM,
-            borrow: true,
-        });
+        self.pieces.push(Piece::Hole { item, min: prec::ATOM, borrow: true });
         self
     }
     /// Insert another template, parenthesized when it binds looser than `min`.
@@ -136,9 +106,7 @@ impl Template {
             // An alias: keep the hole, with this context's requirement.
             for p in inner.pieces {
                 match p {
-                    Piece::Hole { item, borrow, .. } => {
-                        self.pieces.push(Piece::Hole { item, min, borrow })
-                    }
+                    Piece::Hole { item, borrow, .. } => self.pieces.push(Piece::Hole { item, min, borrow }),
                     Piece::Text(s) => self = self.t(s),
                 }
             }

@@ -68,12 +68,18 @@ fn dims_of(g: &Graph, inputs: &[MatRef<'_, f64>]) -> Result<Vec<usize>> {
         for (d, k) in [(v.shape.rows, m.nrows()), (v.shape.cols, m.ncols())] {
             match d {
                 None if k != 1 => {
-                    return Err(Error::unspanned(Input::Values, format!("`{}` should be {}, got {}×{}", v.name, g.dims.describe(v.shape), m.nrows(), m.ncols())))
+                    return Err(Error::unspanned(
+                        Input::Values,
+                        format!("`{}` should be {}, got {}×{}", v.name, g.dims.describe(v.shape), m.nrows(), m.ncols()),
+                    ))
                 }
                 None => {}
                 Some(d) => match dims[d as usize] {
                     Some(k0) if k0 != k => {
-                        return Err(Error::unspanned(Input::Values, format!("dimension {} is {k0} elsewhere but {k} in `{}`", g.dims.name(d), v.name)))
+                        return Err(Error::unspanned(
+                            Input::Values,
+                            format!("dimension {} is {k0} elsewhere but {k} in `{}`", g.dims.name(d), v.name),
+                        ))
                     }
                     _ => dims[d as usize] = Some(k),
                 },

@@ -28,35 +28,119 @@ impl Opnd {
 /// One instruction; `dst` is always a buffer index.
 #[derive(Clone, Debug)]
 pub enum Step {
-    Fill { dst: usize, value: f64 },
-    Ident { dst: usize },
+    Fill {
+        dst: usize,
+        value: f64,
+    },
+    Ident {
+        dst: usize,
+    },
     /// dst = Σ cᵢ · (scalarsᵢ) · xᵢ + Σ dⱼ · (scalarsⱼ) · I
-    Lin { dst: usize, terms: Vec<(f64, Vec<Opnd>, Opnd)>, diag: Vec<(f64, Vec<Opnd>)> },
-    Scale { dst: usize, s: Opnd, x: Opnd },
-    Had { dst: usize, a: Opnd, b: Opnd },
-    Pow { dst: usize, a: Opnd, p: f64 },
-    Map { dst: usize, f: Func, a: Opnd },
-    Gemm { dst: usize, a: Opnd, b: Opnd },
-    Sum { dst: usize, a: Opnd },
-    SqNorm { dst: usize, a: Opnd },
-    Norm1 { dst: usize, a: Opnd },
-    Norm2 { dst: usize, a: Opnd },
-    Dot { dst: usize, a: Opnd, b: Opnd },
-    Trace { dst: usize, a: Opnd },
+    Lin {
+        dst: usize,
+        terms: Vec<(f64, Vec<Opnd>, Opnd)>,
+        diag: Vec<(f64, Vec<Opnd>)>,
+    },
+    Scale {
+        dst: usize,
+        s: Opnd,
+        x: Opnd,
+    },
+    Had {
+        dst: usize,
+        a: Opnd,
+        b: Opnd,
+    },
+    Pow {
+        dst: usize,
+        a: Opnd,
+        p: f64,
+    },
+    Map {
+        dst: usize,
+        f: Func,
+        a: Opnd,
+    },
+    Gemm {
+        dst: usize,
+        a: Opnd,
+        b: Opnd,
+    },
+    Sum {
+        dst: usize,
+        a: Opnd,
+    },
+    SqNorm {
+        dst: usize,
+        a: Opnd,
+    },
+    Norm1 {
+        dst: usize,
+        a: Opnd,
+    },
+    Norm2 {
+        dst: usize,
+        a: Opnd,
+    },
+    Dot {
+        dst: usize,
+        a: Opnd,
+        b: Opnd,
+    },
+    Trace {
+        dst: usize,
+        a: Opnd,
+    },
     /// Factorize a square matrix: Cholesky when symmetric (LU if that fails), else LU.
-    Factor { f: usize, a: Opnd, sym: bool },
+    Factor {
+        f: usize,
+        a: Opnd,
+        sym: bool,
+    },
     /// Factorize α·U·Uᵀ + β·I through its q×q capacitance matrix βI + αUᵀU.
-    FactorLowRank { f: usize, u: Opnd, alpha: Coef, beta: Coef },
-    LogDet { dst: usize, f: usize },
-    Det { dst: usize, f: usize },
-    Inverse { dst: usize, f: usize },
+    FactorLowRank {
+        f: usize,
+        u: Opnd,
+        alpha: Coef,
+        beta: Coef,
+    },
+    LogDet {
+        dst: usize,
+        f: usize,
+    },
+    Det {
+        dst: usize,
+        f: usize,
+    },
+    Inverse {
+        dst: usize,
+        f: usize,
+    },
     /// dst = op(A)⁻¹·rhs, op = transpose when `t`.
-    Solve { dst: usize, f: usize, t: bool, rhs: Opnd },
+    Solve {
+        dst: usize,
+        f: usize,
+        t: bool,
+        rhs: Opnd,
+    },
     /// dst = tr(A⁻¹·B) from A's factorization.
-    TraceSolve { dst: usize, f: usize, b: Opnd },
-    Diag { dst: usize, a: Opnd },
-    DiagPart { dst: usize, a: Opnd },
-    Copy { dst: usize, a: Opnd },
+    TraceSolve {
+        dst: usize,
+        f: usize,
+        b: Opnd,
+    },
+    Diag {
+        dst: usize,
+        a: Opnd,
+    },
+    DiagPart {
+        dst: usize,
+        a: Opnd,
+    },
+    Copy {
+        dst: usize,
+        a: Opnd,
+    },
 }
 
 /// A constant times a product of scalar operands.
@@ -67,7 +151,12 @@ pub enum Factor {
     Llt(faer::linalg::solvers::Llt<f64>),
     Lu(faer::linalg::solvers::PartialPivLu<f64>),
     /// α·U·Uᵀ + β·I with `m` the Cholesky factor of βI + αUᵀU.
-    LowRank { u: Mat<f64>, alpha: f64, beta: f64, m: faer::linalg::solvers::Llt<f64> },
+    LowRank {
+        u: Mat<f64>,
+        alpha: f64,
+        beta: f64,
+        m: faer::linalg::solvers::Llt<f64>,
+    },
     /// Not computed yet (or failed).
     None,
 }
@@ -89,7 +178,10 @@ type Term = (f64, Vec<NodeId>, Vec<NodeId>);
 enum Factor_ {
     Plain(NodeId),
     /// inv(a), or its transpose when `t`: used through solves.
-    Inv { a: NodeId, t: bool },
+    Inv {
+        a: NodeId,
+        t: bool,
+    },
 }
 
 struct Planner<'g> {

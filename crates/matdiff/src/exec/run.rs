@@ -99,10 +99,28 @@ fn dst_of(step: &Step) -> Option<usize> {
     use Step::*;
     match step {
         Factor { .. } | FactorLowRank { .. } => None,
-        Fill { dst, .. } | Ident { dst } | Lin { dst, .. } | Scale { dst, .. } | Had { dst, .. } | Pow { dst, .. }
-        | Map { dst, .. } | Gemm { dst, .. } | Sum { dst, .. } | SqNorm { dst, .. } | Norm1 { dst, .. }
-        | Norm2 { dst, .. } | Dot { dst, .. } | Trace { dst, .. } | LogDet { dst, .. } | Det { dst, .. }
-        | Inverse { dst, .. } | Solve { dst, .. } | TraceSolve { dst, .. } | Diag { dst, .. } | DiagPart { dst, .. } | Copy { dst, .. } => Some(*dst),
+        Fill { dst, .. }
+        | Ident { dst }
+        | Lin { dst, .. }
+        | Scale { dst, .. }
+        | Had { dst, .. }
+        | Pow { dst, .. }
+        | Map { dst, .. }
+        | Gemm { dst, .. }
+        | Sum { dst, .. }
+        | SqNorm { dst, .. }
+        | Norm1 { dst, .. }
+        | Norm2 { dst, .. }
+        | Dot { dst, .. }
+        | Trace { dst, .. }
+        | LogDet { dst, .. }
+        | Det { dst, .. }
+        | Inverse { dst, .. }
+        | Solve { dst, .. }
+        | TraceSolve { dst, .. }
+        | Diag { dst, .. }
+        | DiagPart { dst, .. }
+        | Copy { dst, .. } => Some(*dst),
     }
 }
 
@@ -177,7 +195,13 @@ fn map2(out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn
     map2_ref(out, a, b, &f, usize::MAX)
 }
 
-fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(mut out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: &F, split: usize) {
+fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(
+    mut out: MatMut<'_, f64>,
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    f: &F,
+    split: usize,
+) {
     let (r, c) = (out.nrows(), out.ncols());
     if r * c >= split && c >= 2 {
         let h = c / 2;

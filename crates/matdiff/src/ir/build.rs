@@ -56,7 +56,9 @@ impl Graph {
     /// through nested sums (`-a + (-b - c)`).
     fn all_subtracted(&self, id: NodeId) -> bool {
         match self.op(id) {
-            Op::Lin(ts) if ts.len() > 1 => ts.iter().all(|&(c, t)| self.subtracted(c.get(), t) || self.all_subtracted(t)),
+            Op::Lin(ts) if ts.len() > 1 => {
+                ts.iter().all(|&(c, t)| self.subtracted(c.get(), t) || self.all_subtracted(t))
+            }
             _ => false,
         }
     }
@@ -177,7 +179,8 @@ impl Graph {
             }
         };
         let key = |g: &Graph, t: NodeId| if g.fill_value(t).is_some() { NodeId(u32::MAX) } else { t };
-        let groups: Vec<Vec<NodeId>> = terms.iter().map(|&(_, t)| inner_of(t).into_iter().map(|x| key(self, x)).collect()).collect();
+        let groups: Vec<Vec<NodeId>> =
+            terms.iter().map(|&(_, t)| inner_of(t).into_iter().map(|x| key(self, x)).collect()).collect();
         let mut out = vec![];
         for (i, &(_, t)) in terms.iter().enumerate() {
             let sum = match self.op(t) {
@@ -336,9 +339,7 @@ impl Graph {
         let k = fs.len();
         (0..k.div_ceil(2)).all(|i| {
             let (a, b) = (fs[i], fs[k - 1 - i]);
-            (a == b && self.node(a).symmetric)
-                || *self.op(a) == Op::Transpose(b)
-                || *self.op(b) == Op::Transpose(a)
+            (a == b && self.node(a).symmetric) || *self.op(a) == Op::Transpose(b) || *self.op(b) == Op::Transpose(a)
         })
     }
 

@@ -85,8 +85,19 @@ impl Op {
             Lin(ts) => ts.iter().map(|t| t.1).collect(),
             MatMul(fs) => fs.clone(),
             Scale(a, b) | Hadamard(a, b) | Dot(a, b) => vec![*a, *b],
-            Pow(a, _) | Map(_, a) | Transpose(a) | Sum(a) | SqNorm(a) | Norm1(a) | Norm2(a)
-            | Trace(a) | Det(a) | LogDet(a) | Inv(a) | Diag(a) | DiagPart(a) => vec![*a],
+            Pow(a, _)
+            | Map(_, a)
+            | Transpose(a)
+            | Sum(a)
+            | SqNorm(a)
+            | Norm1(a)
+            | Norm2(a)
+            | Trace(a)
+            | Det(a)
+            | LogDet(a)
+            | Inv(a)
+            | Diag(a)
+            | DiagPart(a) => vec![*a],
         }
     }
 }

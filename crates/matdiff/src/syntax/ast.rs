@@ -49,7 +49,11 @@ pub enum ExprKind {
     /// Postfix `'`.
     Transpose(Box<Expr>),
     /// `f(args)`; `func_span` covers the function name only.
-    Call { func: String, func_span: Span, args: Vec<Expr> },
+    Call {
+        func: String,
+        func_span: Span,
+        args: Vec<Expr>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

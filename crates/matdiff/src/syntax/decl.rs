@@ -15,13 +15,7 @@ const KINDS_NOTE: &str = "the kinds are `scalar` (or `real`), `vector`, `vector(
 pub fn parse_decls(src: &str) -> Result<Vec<Decl>, Error> {
     check_length(src, Input::Decl)?;
     let lexer = Lexer::new(src, Input::Decl);
-    DeclParser {
-        src,
-        lexer,
-        peeked: None,
-        last: Span::default(),
-    }
-    .decls()
+    DeclParser { src, lexer, peeked: None, last: Span::default() }.decls()
 }
 
 /// A dimension list as written, before checking it against the kind.
@@ -73,11 +67,7 @@ impl<'a> DeclParser<'a> {
 
     /// "expected X, found Y" at the token found.
     fn expected(&self, what: &str, tok: Token, label: &str) -> Error {
-        self.error(
-            tok.span,
-            format!("expected {what}, found {}", tok.describe(self.src)),
-        )
-        .with_label(label)
+        self.error(tok.span, format!("expected {what}, found {}", tok.describe(self.src))).with_label(label)
     }
 
     fn decls(mut self) -> Result<Vec<Decl>, Error> {
@@ -99,11 +89,7 @@ impl<'a> DeclParser<'a> {
                     return Err(self.duplicate(name, *prev));
                 }
                 first.insert(text.to_string(), item);
-                out.push(Decl {
-                    name: text.to_string(),
-                    span: name,
-                    kind: kind.clone(),
-                });
+                out.push(Decl { name: text.to_string(), span: name, kind: kind.clone() });
             }
         }
     }
@@ -157,26 +143,15 @@ impl<'a> DeclParser<'a> {
         self.last = tok.span;
         let name = self.text(tok.span);
         if !matches!(name, "scalar" | "real" | "vector" | "matrix" | "symmetric") {
-            let err = self
-                .error(tok.span, format!("unknown kind `{name}`"))
-                .with_label("not a kind");
+            let err = self.error(tok.span, format!("unknown kind `{name}`")).with_label("not a kind");
             return Err(err.with_note(KINDS_NOTE));
         }
-        let dims = if self.peek()?.kind == Tok::LParen {
-            Some(self.dims(name)?)
-        } else {
-            None
-        };
+        let dims = if self.peek()?.kind == Tok::LParen { Some(self.dims(name)?) } else { None };
         self.check_arity(name, tok.span, dims)
     }
 
     /// Turn the kind name and its dimensions into a `DeclKind`, checking how many were given.
-    fn check_arity(
-        &self,
-        name: &str,
-        name_span: Span,
-        dims: Option<Dims>,
-    ) -> Result<DeclKind, Error> {
+    fn check_arity(&self, name: &str, name_span: Span, dims: Option<Dims>) -> Result<DeclKind, Error> {
         let Some(Dims { dims, span }) = dims else {
             return Ok(match name {
                 "vector" => DeclKind::Vector(None),
@@ -232,19 +207,14 @@ impl<'a> DeclParser<'a> {
         }
         self.bump();
         self.last = tok.span;
-        Ok(Dims {
-            dims,
-            span: lparen.span.join(tok.span),
-        })
+        Ok(Dims { dims, span: lparen.span.join(tok.span) })
     }
 
     fn unclosed(&self, lparen: Token, eof: Token) -> Error {
         let (line, col) = line_col(self.src, eof.span.start);
         self.error(lparen.span, "unclosed `(`")
             .with_label("this `(` is never closed")
-            .with_note(format!(
-                "the input ended at line {line}, column {col}, before a matching `)`"
-            ))
+            .with_note(format!("the input ended at line {line}, column {col}, before a matching `)`"))
     }
 
     /// One dimension: a name, or a positive integer written with digits only.
@@ -252,27 +222,18 @@ impl<'a> DeclParser<'a> {
         let text = self.text(tok.span);
         let dim = match tok.kind {
             Tok::Ident => DimSpec::Name(text.to_string()),
-            Tok::Num(_) if text.bytes().all(|b| b.is_ascii_digit()) => {
-                match text.parse::<usize>() {
-                    Ok(0) => {
-                        return Err(self
-                            .error(tok.span, "a dimension must be positive, found `0`")
-                            .with_label("zero dimension"));
-                    }
-                    Ok(n) => DimSpec::Num(n),
-                    Err(_) => {
-                        return Err(self
-                            .error(tok.span, "dimension too large")
-                            .with_label("too large"))
-                    }
+            Tok::Num(_) if text.bytes().all(|b| b.is_ascii_digit()) => match text.parse::<usize>() {
+                Ok(0) => {
+                    return Err(self
+                        .error(tok.span, "a dimension must be positive, found `0`")
+                        .with_label("zero dimension"));
                 }
-            }
+                Ok(n) => DimSpec::Num(n),
+                Err(_) => return Err(self.error(tok.span, "dimension too large").with_label("too large")),
+            },
             Tok::Num(_) => {
                 return Err(self
-                    .error(
-                        tok.span,
-                        format!("a dimension must be a positive integer or a name, found `{text}`"),
-                    )
+                    .error(tok.span, format!("a dimension must be a positive integer or a name, found `{text}`"))
                     .with_label("not a whole number"));
             }
             Tok::RParen => {
@@ -280,11 +241,7 @@ impl<'a> DeclParser<'a> {
                 return Err(err);
             }
             _ => {
-                let err = self.expected(
-                    "a dimension (a name or a positive integer)",
-                    tok,
-                    "expected a dimension here",
-                );
+                let err = self.expected("a dimension (a name or a positive integer)", tok, "expected a dimension here");
                 return Err(err);
             }
         };

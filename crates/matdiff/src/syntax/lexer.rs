@@ -40,10 +40,7 @@ impl Token {
         match self.kind {
             Tok::Eof => "end of input".to_string(),
             Tok::Newline => "a line break".to_string(),
-            _ => format!(
-                "`{}`",
-                src.get(self.span.start..self.span.end).unwrap_or("?")
-            ),
+            _ => format!("`{}`", src.get(self.span.start..self.span.end).unwrap_or("?")),
         }
     }
 
@@ -64,12 +61,7 @@ pub(crate) struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str, input: Input) -> Self {
-        Lexer {
-            src,
-            pos: 0,
-            last_end: 0,
-            input,
-        }
+        Lexer { src, pos: 0, last_end: 0, input }
     }
 
     /// The next token; `Eof` forever once the input is exhausted.
@@ -78,18 +70,12 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         let Some(c) = self.peek_char(0) else {
             let at = Span::new(self.last_end, self.last_end);
-            return Ok(Token {
-                kind: Tok::Eof,
-                span: at,
-            });
+            return Ok(Token { kind: Tok::Eof, span: at });
         };
         let kind = match c {
             '\n' => {
                 self.pos += 1;
-                return Ok(Token {
-                    kind: Tok::Newline,
-                    span: Span::new(start, self.pos),
-                });
+                return Ok(Token { kind: Tok::Newline, span: Span::new(start, self.pos) });
             }
             '0'..='9' => self.number()?,
             '.' if self.peek_char(1).is_some_and(|d| d.is_ascii_digit()) => self.number()?,
@@ -107,10 +93,7 @@ impl<'a> Lexer<'a> {
             _ => self.punct(c)?,
         };
         self.last_end = self.pos;
-        Ok(Token {
-            kind,
-            span: Span::new(start, self.pos),
-        })
+        Ok(Token { kind, span: Span::new(start, self.pos) })
     }
 
     fn peek_char(&self, n: usize) -> Option<char> {
@@ -148,9 +131,7 @@ impl<'a> Lexer<'a> {
     fn number(&mut self) -> Result<Tok, Error> {
         let start = self.pos;
         self.eat_while(|c| c.is_ascii_digit());
-        if self.peek_char(0) == Some('.')
-            && !matches!(self.peek_char(1), Some('*' | '/' | '^' | '\''))
-        {
+        if self.peek_char(0) == Some('.') && !matches!(self.peek_char(1), Some('*' | '/' | '^' | '\'')) {
             self.pos += 1;
             self.eat_while(|c| c.is_ascii_digit());
         }
@@ -159,8 +140,7 @@ impl<'a> Lexer<'a> {
         }
         let text = &self.src[start..self.pos];
         let value: f64 = text.parse().map_err(|_| {
-            self.error(start, self.pos, format!("malformed number `{text}`"))
-                .with_label("not a number")
+            self.error(start, self.pos, format!("malformed number `{text}`")).with_label("not a number")
         })?;
         if value.is_infinite() {
             return Err(self
@@ -237,11 +217,7 @@ impl<'a> Lexer<'a> {
             _ => c.escape_debug().collect(),
         };
         let err = self
-            .error(
-                self.pos,
-                self.pos + c.len_utf8(),
-                format!("unexpected character `{shown}`"),
-            )
+            .error(self.pos, self.pos + c.len_utf8(), format!("unexpected character `{shown}`"))
             .with_label("not part of the language");
         match hint_for(c) {
             Some(note) => err.with_note(note),
@@ -254,9 +230,7 @@ impl<'a> Lexer<'a> {
 fn hint_for(c: char) -> Option<&'static str> {
     Some(match c {
         '%' => "comments start with `#`",
-        '[' | ']' | '{' | '}' => {
-            "use parentheses `(` `)` for grouping; matrix literals are not supported"
-        }
+        '[' | ']' | '{' | '}' => "use parentheses `(` `)` for grouping; matrix literals are not supported",
         '\u{2212}' | '\u{2013}' => "use the ASCII minus `-`",
         '\u{d7}' | '\u{b7}' | '\u{22c5}' => "use `*` for products",
         '\u{2019}' | '\u{2032}' => "use the ASCII `'` for transpose",
@@ -286,32 +260,20 @@ mod tests {
     #[test]
     fn dot_after_number_starts_elementwise_operator() {
         assert_eq!(kinds("2.*x"), vec![Tok::Num(2.0), Tok::DotStar, Tok::Ident]);
-        assert_eq!(
-            kinds("2./x"),
-            vec![Tok::Num(2.0), Tok::DotSlash, Tok::Ident]
-        );
-        assert_eq!(
-            kinds("2.^x"),
-            vec![Tok::Num(2.0), Tok::DotCaret, Tok::Ident]
-        );
+        assert_eq!(kinds("2./x"), vec![Tok::Num(2.0), Tok::DotSlash, Tok::Ident]);
+        assert_eq!(kinds("2.^x"), vec![Tok::Num(2.0), Tok::DotCaret, Tok::Ident]);
         assert_eq!(kinds("2.5*x"), vec![Tok::Num(2.5), Tok::Star, Tok::Ident]);
         assert_eq!(kinds("2. * x"), vec![Tok::Num(2.0), Tok::Star, Tok::Ident]);
     }
 
     #[test]
     fn numbers() {
-        assert_eq!(
-            kinds(".5 1e-3 2E+4"),
-            vec![Tok::Num(0.5), Tok::Num(1e-3), Tok::Num(2e4)]
-        );
+        assert_eq!(kinds(".5 1e-3 2E+4"), vec![Tok::Num(0.5), Tok::Num(1e-3), Tok::Num(2e4)]);
     }
 
     #[test]
     fn comments_and_newlines() {
-        assert_eq!(
-            kinds("a # b\r\nc"),
-            vec![Tok::Ident, Tok::Newline, Tok::Ident]
-        );
+        assert_eq!(kinds("a # b\r\nc"), vec![Tok::Ident, Tok::Newline, Tok::Ident]);
     }
 
     #[test]

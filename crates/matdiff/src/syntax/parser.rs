@@ -16,18 +16,13 @@ pub fn parse_program(src: &str) -> Result<Program, Error> {
 /// Parse exactly one expression; definitions are an error.
 pub fn parse_expr(src: &str) -> Result<Expr, Error> {
     check_length(src, Input::Expr)?;
-    Parser::new(src, Input::Expr, false)
-        .program()
-        .map(|p| p.body)
+    Parser::new(src, Input::Expr, false).program().map(|p| p.body)
 }
 
 /// Refuse huge inputs up front, before spending time lexing them.
 pub(crate) fn check_length(src: &str, input: Input) -> Result<(), Error> {
     if src.len() > MAX_INPUT_LEN {
-        let msg = format!(
-            "input too long: {} bytes (the limit is {MAX_INPUT_LEN})",
-            src.len()
-        );
+        let msg = format!("input too long: {} bytes (the limit is {MAX_INPUT_LEN})", src.len());
         return Err(Error::unspanned(input, msg));
     }
     Ok(())
@@ -95,21 +90,11 @@ enum Frame {
     /// `-` or `+`, waiting for its operand.
     Prefix { op: Token },
     /// `lhs op`, waiting for the right operand.
-    Binary {
-        lhs: Node,
-        op: BinOp,
-        op_tok: Token,
-        rbp: u8,
-    },
+    Binary { lhs: Node, op: BinOp, op_tok: Token, rbp: u8 },
     /// `(`, waiting for its contents and the `)`.
     Paren { lparen: Token },
     /// `name(args,`, waiting for the next argument; `depth` is the deepest argument so far.
-    Call {
-        name: Token,
-        lparen: Token,
-        args: Vec<Expr>,
-        depth: usize,
-    },
+    Call { name: Token, lparen: Token, args: Vec<Expr>, depth: usize },
 }
 
 impl Frame {
@@ -133,9 +118,7 @@ impl Frame {
             Frame::Prefix { .. } => Ctx::Prefix("+"),
             Frame::Binary { op, .. } => Ctx::RightOf(*op),
             Frame::Paren { .. } => Ctx::Paren,
-            Frame::Call { name, .. } => {
-                Ctx::Arg(src.get(name.span.start..name.span.end).unwrap_or(""))
-            }
+            Frame::Call { name, .. } => Ctx::Arg(src.get(name.span.start..name.span.end).unwrap_or("")),
         }
     }
 }
@@ -227,18 +210,12 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return Err(self.too_deep(at));
         }
-        Ok(Node {
-            expr: Expr { kind, span },
-            depth,
-        })
+        Ok(Node { expr: Expr { kind, span }, depth })
     }
 
     fn too_deep(&self, at: Span) -> Error {
-        self.error(
-            at,
-            format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
-        )
-        .with_label("the nesting limit is exceeded here")
+        self.error(at, format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
+            .with_label("the nesting limit is exceeded here")
     }
 
     // ----- statements --------------------------------------------------------------------
@@ -257,9 +234,7 @@ impl<'a> Parser<'a> {
                 defs.push(def);
                 continue;
             }
-            let start = Ctx::Start {
-                after_newline: saw_newline && !defs.is_empty(),
-            };
+            let start = Ctx::Start { after_newline: saw_newline && !defs.is_empty() };
             let body = self.expr(start)?.expr;
             self.end_of_statement(None, body.span)?;
             let saw_newline = self.skip_separators()?;
@@ -290,21 +265,14 @@ impl<'a> Parser<'a> {
         if !self.allow_defs {
             let eq = self.peek_nth(1)?;
             return Err(self
-                .error(
-                    name_tok.span.join(eq.span),
-                    "definitions are not allowed here",
-                )
+                .error(name_tok.span.join(eq.span), "definitions are not allowed here")
                 .with_label(format!("this defines `{name}`"))
                 .with_note("only a single expression is accepted here"));
         }
         self.bump();
         self.bump();
         let value = self.expr(Ctx::Value(name))?.expr;
-        Ok(Def {
-            name: name.to_string(),
-            name_span: name_tok.span,
-            value,
-        })
+        Ok(Def { name: name.to_string(), name_span: name_tok.span, value })
     }
 
     /// After a definition or the final expression: only `;`, a line break or the end may follow.
@@ -324,27 +292,19 @@ impl<'a> Parser<'a> {
         } else {
             "expected an operator or the end of the expression"
         };
-        let err = self
-            .error(
-                tok.span,
-                format!("{expected}, found {}", tok.describe(self.src)),
-            )
-            .with_label("unexpected here");
+        let err =
+            self.error(tok.span, format!("{expected}, found {}", tok.describe(self.src))).with_label("unexpected here");
         implicit_product_hint(err, tok)
     }
 
     fn unmatched_rparen(&self, tok: Token) -> Error {
-        self.error(tok.span, "unmatched `)`")
-            .with_label("there is no `(` for this to close")
+        self.error(tok.span, "unmatched `)`").with_label("there is no `(` for this to close")
     }
 
     fn misplaced_eq(&self, tok: Token, def: Option<&str>, lhs: Span) -> Error {
         match def {
             Some(name) => self
-                .error(
-                    tok.span,
-                    format!("unexpected `=` after the definition of `{name}`"),
-                )
+                .error(tok.span, format!("unexpected `=` after the definition of `{name}`"))
                 .with_label("expected `;` or a line break here")
                 .with_note("each definition is a single `name = expression`"),
             None if !self.allow_defs => self
@@ -360,19 +320,13 @@ impl<'a> Parser<'a> {
 
     fn missing_body(&self, eof: Token, defs: &[Def]) -> Error {
         match defs.last() {
-            None => self
-                .error(eof.span, "empty input: expected an expression")
-                .with_label("expected an expression here"),
+            None => {
+                self.error(eof.span, "empty input: expected an expression").with_label("expected an expression here")
+            }
             Some(last) => self
-                .error(
-                    eof.span,
-                    "expected a final expression after the definitions",
-                )
+                .error(eof.span, "expected a final expression after the definitions")
                 .with_label("the input ends here")
-                .with_note(format!(
-                    "end the input with the expression to compute, e.g. `{}`",
-                    last.name
-                )),
+                .with_note(format!("end the input with the expression to compute, e.g. `{}`", last.name)),
         }
     }
 
@@ -381,20 +335,16 @@ impl<'a> Parser<'a> {
     /// statement before the last one.
     fn after_final(&self, tok: Token, saw_newline: bool) -> Error {
         let err = self
-            .error(
-                tok.span,
-                format!(
-                    "expected the end of the input, found {}",
-                    tok.describe(self.src)
-                ),
-            )
+            .error(tok.span, format!("expected the end of the input, found {}", tok.describe(self.src)))
             .with_label("this comes after the final expression");
         if saw_newline && binary_op(tok.kind).is_some() {
             err.with_note(self.leading_operator_note(tok))
         } else if !self.allow_defs {
             err.with_note("only a single expression is accepted here")
         } else {
-            err.with_note("only the last statement may be an expression; the ones before it must be definitions like `h = ...`")
+            err.with_note(
+                "only the last statement may be an expression; the ones before it must be definitions like `h = ...`",
+            )
         }
     }
 
@@ -425,15 +375,7 @@ impl<'a> Parser<'a> {
                 if let Some((op, (lbp, rbp))) = binary_op(tok.kind) {
                     if lbp >= min_bp {
                         self.bump();
-                        self.push(
-                            Frame::Binary {
-                                lhs,
-                                op,
-                                op_tok: tok,
-                                rbp,
-                            },
-                            tok.span,
-                        )?;
+                        self.push(Frame::Binary { lhs, op, op_tok: tok, rbp }, tok.span)?;
                         continue 'operand;
                     }
                 }
@@ -478,13 +420,7 @@ impl<'a> Parser<'a> {
             match tok.kind {
                 Tok::Num(v) => {
                     self.bump();
-                    return Ok(Node {
-                        expr: Expr {
-                            kind: ExprKind::Num(v),
-                            span: tok.span,
-                        },
-                        depth: 1,
-                    });
+                    return Ok(Node { expr: Expr { kind: ExprKind::Num(v), span: tok.span }, depth: 1 });
                 }
                 Tok::Ident => {
                     self.bump();
@@ -496,13 +432,7 @@ impl<'a> Parser<'a> {
                         continue;
                     }
                     let kind = ExprKind::Name(self.text(tok.span).to_string());
-                    return Ok(Node {
-                        expr: Expr {
-                            kind,
-                            span: tok.span,
-                        },
-                        depth: 1,
-                    });
+                    return Ok(Node { expr: Expr { kind, span: tok.span }, depth: 1 });
                 }
                 Tok::LParen => {
                     self.bump();
@@ -529,15 +459,7 @@ impl<'a> Parser<'a> {
             self.bump();
             return Ok(Some(self.call_node(name, Vec::new(), 0, tok)?));
         }
-        self.push(
-            Frame::Call {
-                name,
-                lparen,
-                args: Vec::new(),
-                depth: 0,
-            },
-            lparen.span,
-        )?;
+        self.push(Frame::Call { name, lparen, args: Vec::new(), depth: 0 }, lparen.span)?;
         Ok(None)
     }
 
@@ -546,12 +468,7 @@ impl<'a> Parser<'a> {
     fn reduce(&mut self, frame: Frame, lhs: Node, tok: Token) -> Result<Option<Node>, Error> {
         let node = match frame {
             Frame::Prefix { op } => self.prefix(op, lhs)?,
-            Frame::Binary {
-                lhs: left,
-                op,
-                op_tok,
-                ..
-            } => {
+            Frame::Binary { lhs: left, op, op_tok, .. } => {
                 let span = left.expr.span.join(lhs.expr.span);
                 let depth = 1 + left.depth.max(lhs.depth);
                 let kind = ExprKind::Binary(op, Box::new(left.expr), Box::new(lhs.expr));
@@ -563,33 +480,15 @@ impl<'a> Parser<'a> {
                 }
                 self.bump();
                 // No node for the parentheses, but the span covers them.
-                self.node(
-                    lhs.expr.kind,
-                    lparen.span.join(tok.span),
-                    lhs.depth + 1,
-                    lparen.span,
-                )?
+                self.node(lhs.expr.kind, lparen.span.join(tok.span), lhs.depth + 1, lparen.span)?
             }
-            Frame::Call {
-                name,
-                lparen,
-                mut args,
-                depth,
-            } => {
+            Frame::Call { name, lparen, mut args, depth } => {
                 let depth = depth.max(lhs.depth);
                 args.push(lhs.expr);
                 match tok.kind {
                     Tok::Comma => {
                         self.bump();
-                        self.push(
-                            Frame::Call {
-                                name,
-                                lparen,
-                                args,
-                                depth,
-                            },
-                            lparen.span,
-                        )?;
+                        self.push(Frame::Call { name, lparen, args, depth }, lparen.span)?;
                         return Ok(None);
                     }
                     Tok::RParen => {
@@ -598,8 +497,7 @@ impl<'a> Parser<'a> {
                     }
                     _ => {
                         let func = self.text(name.span);
-                        let expected =
-                            format!("expected `,` or `)` in the argument list of `{func}`");
+                        let expected = format!("expected `,` or `)` in the argument list of `{func}`");
                         return Err(self.unclosed(lparen, tok, &expected, Some(func)));
                     }
                 }
@@ -610,12 +508,7 @@ impl<'a> Parser<'a> {
 
     fn transpose(&self, lhs: Node, quote: Token) -> Result<Node, Error> {
         let span = lhs.expr.span.join(quote.span);
-        self.node(
-            ExprKind::Transpose(Box::new(lhs.expr)),
-            span,
-            lhs.depth + 1,
-            quote.span,
-        )
+        self.node(ExprKind::Transpose(Box::new(lhs.expr)), span, lhs.depth + 1, quote.span)
     }
 
     /// `-operand`, or `+operand`: a no-op that leaves no node but still counts as a level.
@@ -630,19 +523,9 @@ impl<'a> Parser<'a> {
     }
 
     /// `name(args)`; `depth` is that of the deepest argument (0 for none).
-    fn call_node(
-        &self,
-        name: Token,
-        args: Vec<Expr>,
-        depth: usize,
-        rparen: Token,
-    ) -> Result<Node, Error> {
+    fn call_node(&self, name: Token, args: Vec<Expr>, depth: usize, rparen: Token) -> Result<Node, Error> {
         let func = self.text(name.span).to_string();
-        let kind = ExprKind::Call {
-            func,
-            func_span: name.span,
-            args,
-        };
+        let kind = ExprKind::Call { func, func_span: name.span, args };
         self.node(kind, name.span.join(rparen.span), depth + 1, name.span)
     }
 
@@ -650,21 +533,12 @@ impl<'a> Parser<'a> {
         let msg = format!("expected an expression, found {}", tok.describe(self.src));
         let err = self.error(tok.span, msg).with_label(ctx.label());
         match (tok.kind, ctx) {
-            (Tok::RParen, Ctx::Start { .. } | Ctx::Value(_)) => {
-                err.with_note("this `)` has no matching `(`")
+            (Tok::RParen, Ctx::Start { .. } | Ctx::Value(_)) => err.with_note("this `)` has no matching `(`"),
+            (_, Ctx::Start { after_newline: true }) if binary_op(tok.kind).is_some() => {
+                err.with_note(self.leading_operator_note(tok))
             }
-            (
-                _,
-                Ctx::Start {
-                    after_newline: true,
-                },
-            ) if binary_op(tok.kind).is_some() => err.with_note(self.leading_operator_note(tok)),
-            (Tok::Star, Ctx::RightOf(BinOp::Mul)) => {
-                err.with_note("write `^` for a power, e.g. `x^2`")
-            }
-            (Tok::Eq, Ctx::Value(_)) => {
-                err.with_note("each definition is a single `name = expression`")
-            }
+            (Tok::Star, Ctx::RightOf(BinOp::Mul)) => err.with_note("write `^` for a power, e.g. `x^2`"),
+            (Tok::Eq, Ctx::Value(_)) => err.with_note("each definition is a single `name = expression`"),
             _ => err,
         }
     }
@@ -681,20 +555,13 @@ impl<'a> Parser<'a> {
             return self
                 .error(lparen.span, "unclosed `(`")
                 .with_label(label)
-                .with_note(format!(
-                    "the input ended at line {line}, column {col}, before a matching `)`"
-                ));
+                .with_note(format!("the input ended at line {line}, column {col}, before a matching `)`"));
         }
         let err = self
-            .error(
-                tok.span,
-                format!("{expected}, found {}", tok.describe(self.src)),
-            )
+            .error(tok.span, format!("{expected}, found {}", tok.describe(self.src)))
             .with_label("expected `)` before this");
         let (line, col) = line_col(self.src, lparen.span.start);
-        let err = err.with_note(format!(
-            "the `(` at line {line}, column {col} is still open"
-        ));
+        let err = err.with_note(format!("the `(` at line {line}, column {col} is still open"));
         implicit_product_hint(err, tok)
     }
 }

@@ -66,10 +66,7 @@ pub struct E {
 }
 
 fn atom(s: impl Into<String>) -> E {
-    E {
-        s: s.into(),
-        lvl: ATOM,
-    }
+    E { s: s.into(), lvl: ATOM }
 }
 
 pub struct Gen {
@@ -78,9 +75,7 @@ pub struct Gen {
 
 impl Gen {
     pub fn new(seed: u64) -> Gen {
-        Gen {
-            rng: StdRng::seed_from_u64(seed),
-        }
+        Gen { rng: StdRng::seed_from_u64(seed) }
     }
 
     fn p(&mut self, prob: f64) -> bool {
@@ -100,38 +95,22 @@ impl Gen {
         let ls = self.wrap(l, lvl);
         let rs = self.wrap(r, lvl + 1);
         let sp = if lvl == SUM { " " } else { "" };
-        E {
-            s: format!("{ls}{sp}{op}{sp}{rs}"),
-            lvl,
-        }
+        E { s: format!("{ls}{sp}{op}{sp}{rs}"), lvl }
     }
     fn neg(&mut self, e: &E) -> E {
-        E {
-            s: format!("-{}", self.wrap(e, POW)),
-            lvl: NEG,
-        }
+        E { s: format!("-{}", self.wrap(e, POW)), lvl: NEG }
     }
     fn call(&mut self, f: &str, e: &E) -> E {
         atom(format!("{f}({})", e.s))
     }
     fn transpose(&mut self, e: &E) -> E {
-        E {
-            s: format!("{}'", self.wrap(e, POST)),
-            lvl: POST,
-        }
+        E { s: format!("{}'", self.wrap(e, POST)), lvl: POST }
     }
     /// `base^p` or `base.^p` with a constant exponent.
     fn power(&mut self, base: &E, op: &str, p: f64) -> E {
         let b = self.wrap(base, POST);
-        let ps = if p < 0.0 && self.p(0.5) {
-            format!("({p})")
-        } else {
-            format!("{p}")
-        };
-        E {
-            s: format!("{b}{op}{ps}"),
-            lvl: POW,
-        }
+        let ps = if p < 0.0 && self.p(0.5) { format!("({p})") } else { format!("{p}") };
+        E { s: format!("{b}{op}{ps}"), lvl: POW }
     }
 
     fn dim_eye(&mut self, d: D) -> E {
@@ -146,16 +125,12 @@ impl Gen {
         match sh {
             Sh(None, None) => atom("1"),
             Sh(Some(_), None) => atom("vector(1)"),
-            Sh(None, Some(_)) => E {
-                s: "vector(1)'".into(),
-                lvl: POST,
-            },
+            Sh(None, Some(_)) => E { s: "vector(1)'".into(), lvl: POST },
             _ => atom("matrix(1)"),
         }
     }
     fn constant(&mut self) -> E {
-        let c =
-            ["0.5", "2", "3", "1.5", "0.25", "0.1", "1e-1", "2.5e0"][self.rng.random_range(0..8)];
+        let c = ["0.5", "2", "3", "1.5", "0.25", "0.1", "1e-1", "2.5e0"][self.rng.random_range(0..8)];
         atom(c)
     }
 
@@ -216,11 +191,7 @@ impl Gen {
         let e = self.expr(sh, depth);
         match self.rng.random_range(0..4) {
             0 | 1 => {
-                let sq = if sh.scalar() {
-                    self.power(&e, "^", 2.0)
-                } else {
-                    self.power(&e, ".^", 2.0)
-                };
+                let sq = if sh.scalar() { self.power(&e, "^", 2.0) } else { self.power(&e, ".^", 2.0) };
                 let one = self.ones(sh);
                 if self.p(0.5) {
                     self.bin(&one, "+", &sq, SUM)
@@ -263,10 +234,7 @@ impl Gen {
                 let x = self.expr(Sh(Some(d), inner), depth);
                 let xs = self.wrap(&x, PROD);
                 let xt = self.wrap(&x, POST);
-                let prod = E {
-                    s: format!("{xs}*{xt}'"),
-                    lvl: PROD,
-                };
+                let prod = E { s: format!("{xs}*{xt}'"), lvl: PROD };
                 let eye = self.dim_eye(d);
                 if self.p(0.5) {
                     self.bin(&prod, "+", &eye, SUM)
@@ -321,10 +289,9 @@ impl Gen {
 
     /// An elementwise function of something of shape `sh`, inside its domain.
     fn elementwise(&mut self, sh: Sh, depth: u32) -> E {
-        let f = [
-            "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "relu", "sigmoid",
-            "softplus", "swish", "sign",
-        ][self.rng.random_range(0..13)];
+        let f =
+            ["exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "relu", "sigmoid", "softplus", "swish", "sign"]
+                [self.rng.random_range(0..13)];
         let arg = match f {
             "log" | "sqrt" => self.positive(sh, depth),
             "tan" => {
@@ -408,12 +375,10 @@ impl Gen {
                     self.bin(&l, "*", &r, PROD)
                 }
                 // Square matrices get their inverses, powers and diagonals more often.
-                13 | 16 | 17 if choice == 13 || sh.square().is_some() => {
-                    match self.special(sh, d) {
-                        Some(e) => e,
-                        None => continue,
-                    }
-                }
+                13 | 16 | 17 if choice == 13 || sh.square().is_some() => match self.special(sh, d) {
+                    Some(e) => e,
+                    None => continue,
+                },
                 14 => {
                     if sh.scalar() {
                         self.reduction(d)
@@ -425,17 +390,10 @@ impl Gen {
                     // Symbolic exponent: positive base to a scalar power.
                     let base = self.positive(Sh::S, d);
                     let ex = self.expr(Sh::S, d);
-                    let ex = if self.p(0.5) {
-                        self.call("sin", &ex)
-                    } else {
-                        ex
-                    };
+                    let ex = if self.p(0.5) { self.call("sin", &ex) } else { ex };
                     let bs = self.wrap(&base, POST);
                     let es = self.wrap(&ex, POW);
-                    E {
-                        s: format!("{bs}^{es}"),
-                        lvl: POW,
-                    }
+                    E { s: format!("{bs}^{es}"), lvl: POW }
                 }
                 _ => continue,
             };
@@ -543,10 +501,7 @@ impl Gen {
     /// A scalar loss: a random expression of a random shape wrapped into a scalar.
     pub fn loss(&mut self, depth: u32) -> String {
         let dims = [None, Some(D::N), Some(D::M)];
-        let sh = Sh(
-            dims[self.rng.random_range(0..3)],
-            dims[self.rng.random_range(0..3)],
-        );
+        let sh = Sh(dims[self.rng.random_range(0..3)], dims[self.rng.random_range(0..3)]);
         if sh.scalar() {
             // A scalar loss is most interesting as a reduction of arrays.
             return self.reduction(depth - 1).s;

@@ -4,9 +4,7 @@
 
 pub mod gen;
 
-use matdiff::{
-    eval, random_dims, random_env, rel_err, FdReport, Gradients, Graph, NodeId, Problem,
-};
+use matdiff::{eval, random_dims, random_env, rel_err, FdReport, Gradients, Graph, NodeId, Problem};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
@@ -56,21 +54,13 @@ pub fn parse_grad_cases(path: &Path) -> Vec<GradCase> {
             cases.extend(cur.take());
             continue;
         }
-        let (key, value) = line
-            .split_once(':')
-            .unwrap_or_else(|| panic!("{file}:{}: expected `key: value`", i + 1));
+        let (key, value) = line.split_once(':').unwrap_or_else(|| panic!("{file}:{}: expected `key: value`", i + 1));
         let value = value.trim().to_string();
-        let case = cur.get_or_insert_with(|| GradCase {
-            at: format!("{file}:{}", i + 1),
-            ..GradCase::default()
-        });
+        let case = cur.get_or_insert_with(|| GradCase { at: format!("{file}:{}", i + 1), ..GradCase::default() });
         match key.trim() {
             "expr" => case.expr = value,
             "decl" => case.decl = value,
-            "wrt" => case.targets.push(Target {
-                wrt: value,
-                ..Target::default()
-            }),
+            "wrt" => case.targets.push(Target { wrt: value, ..Target::default() }),
             "expect" => case
                 .targets
                 .last_mut()
@@ -78,10 +68,8 @@ pub fn parse_grad_cases(path: &Path) -> Vec<GradCase> {
                 .expect
                 .push(value),
             "print" => {
-                case.targets
-                    .last_mut()
-                    .unwrap_or_else(|| panic!("{file}:{}: print before wrt", i + 1))
-                    .print = Some(value)
+                case.targets.last_mut().unwrap_or_else(|| panic!("{file}:{}: print before wrt", i + 1)).print =
+                    Some(value)
             }
             "differs" => case
                 .targets
@@ -94,11 +82,7 @@ pub fn parse_grad_cases(path: &Path) -> Vec<GradCase> {
     }
     cases.extend(cur);
     for c in &cases {
-        assert!(
-            !c.expr.is_empty() && !c.targets.is_empty(),
-            "{}: a case needs expr: and wrt:",
-            c.at
-        );
+        assert!(!c.expr.is_empty() && !c.targets.is_empty(), "{}: a case needs expr: and wrt:", c.at);
     }
     cases
 }
@@ -132,18 +116,12 @@ pub fn two_dim_settings(g: &Graph, rng: &mut StdRng) -> [Vec<usize>; 2] {
 pub fn max_diff(p: &Problem, a: NodeId, b: NodeId, seed: u64) -> Result<f64, String> {
     let g = &p.graph;
     if p.shape_names(a) != p.shape_names(b) {
-        return Err(format!(
-            "shapes differ: {:?} vs {:?}",
-            p.shape_names(a),
-            p.shape_names(b)
-        ));
+        return Err(format!("shapes differ: {:?} vs {:?}", p.shape_names(a), p.shape_names(b)));
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let settings = two_dim_settings(g, &mut rng);
     if settings[0] == settings[1] && !settings[0].is_empty() {
-        return Err(format!(
-            "could not find two different dimension settings: {settings:?}"
-        ));
+        return Err(format!("could not find two different dimension settings: {settings:?}"));
     }
     let mut worst: f64 = 0.0;
     for dims in settings {
@@ -164,9 +142,7 @@ pub fn finite(m: &faer::Mat<f64>) -> bool {
 
 /// Largest absolute entry.
 pub fn max_abs(m: &faer::Mat<f64>) -> f64 {
-    (0..m.ncols())
-        .flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].abs()))
-        .fold(0.0, f64::max)
+    (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].abs())).fold(0.0, f64::max)
 }
 
 /// Gradients checked by central differences at two different dimension settings: the first
@@ -174,13 +150,7 @@ pub fn max_abs(m: &faer::Mat<f64>) -> f64 {
 pub fn fd_two_settings(p: &Problem, grads: &Gradients, seed: u64) -> FdReport {
     for s in seed..seed + 20 {
         let r = p.fd_check(grads, s, 2);
-        assert_eq!(
-            r.dims.len(),
-            2,
-            "FD check ran {} dimension settings, not 2 (skipped {})",
-            r.dims.len(),
-            r.skipped
-        );
+        assert_eq!(r.dims.len(), 2, "FD check ran {} dimension settings, not 2 (skipped {})", r.dims.len(), r.skipped);
         // Scalars only: there is no dimension to vary.
         if r.dims[0] != r.dims[1] || r.dims[0].is_empty() {
             return r;
@@ -191,22 +161,13 @@ pub fn fd_two_settings(p: &Problem, grads: &Gradients, seed: u64) -> FdReport {
 
 /// For a symmetric variable, what a symmetric perturbation measures: G + G' off the diagonal.
 pub fn symmetrize_for_fd(gm: &faer::Mat<f64>) -> faer::Mat<f64> {
-    faer::Mat::from_fn(gm.nrows(), gm.ncols(), |i, j| {
-        if i == j {
-            gm[(i, i)]
-        } else {
-            gm[(i, j)] + gm[(j, i)]
-        }
-    })
+    faer::Mat::from_fn(gm.nrows(), gm.ncols(), |i, j| if i == j { gm[(i, i)] } else { gm[(i, j)] + gm[(j, i)] })
 }
 
 /// Number of cases from an environment variable, else `default`.
 pub fn case_count(var: &str, default: usize) -> usize {
     match std::env::var(var) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{var}={v} is not a number")),
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{var}={v} is not a number")),
         Err(_) => default,
     }
 }

@@ -57,9 +57,7 @@ pub(super) fn to_json(d: &Derivation) -> Value {
         .enumerate()
         .flat_map(|(to, n)| {
             n.inputs.iter().filter_map(move |o| match *o {
-                Operand::Node { node, transposed } => {
-                    Some(json!({"from": node, "to": to, "transposed": transposed}))
-                }
+                Operand::Node { node, transposed } => Some(json!({"from": node, "to": to, "transposed": transposed})),
                 Operand::Const(_) => None,
             })
         })
@@ -100,11 +98,8 @@ pub(super) fn to_json(d: &Derivation) -> Value {
         .map(|(k, g)| {
             let (text, defs) = d.direct_form(k, Style::Plain);
             let (latex, ldefs) = d.direct_form(k, Style::Latex);
-            let wh: Vec<Value> = defs
-                .iter()
-                .zip(&ldefs)
-                .map(|((n, t), (_, l))| json!({"name": n, "text": t, "latex": l}))
-                .collect();
+            let wh: Vec<Value> =
+                defs.iter().zip(&ldefs).map(|((n, t), (_, l))| json!({"name": n, "text": t, "latex": l})).collect();
             json!({
                 "wrt": g.name,
                 "node": g.node,

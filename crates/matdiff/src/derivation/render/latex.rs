@@ -18,10 +18,7 @@ pub(super) fn render(d: &Derivation) -> String {
 }
 
 fn forward(d: &Derivation, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "\\paragraph{{Forward pass}} One node per operation, in evaluation order."
-    );
+    let _ = writeln!(out, "\\paragraph{{Forward pass}} One node per operation, in evaluation order.");
     if d.nodes.is_empty() {
         let _ = writeln!(out, "The expression is a constant: it has no operations.");
         return;
@@ -47,18 +44,10 @@ fn forward(d: &Derivation, out: &mut String) {
             if differentiating && !n.active && n.kind == NodeKind::Operation {
                 notes.push("constant here");
             }
-            let notes = if notes.is_empty() {
-                String::new()
-            } else {
-                format!(" && \\text{{{}}}", notes.join(", "))
-            };
+            let notes = if notes.is_empty() { String::new() } else { format!(" && \\text{{{}}}", notes.join(", ")) };
             match n.def {
                 None => format!("  {} &\\in {shape}{notes}", d.name(i, X)),
-                Some(def) => format!(
-                    "  {} &= {} \\in {shape}{notes}",
-                    d.name(i, X),
-                    d.show(def, X)
-                ),
+                Some(def) => format!("  {} &= {} \\in {shape}{notes}", d.name(i, X), d.show(def, X)),
             }
         })
         .collect();
@@ -73,10 +62,7 @@ fn backward(d: &Derivation, out: &mut String) {
         "\\paragraph{{Backward pass}} $\\bar{{u}} = \\partial {l} / \\partial u$ for each node $u$, from the output back to the inputs."
     );
     if d.backward.is_empty() {
-        let _ = writeln!(
-            out,
-            "The output does not depend on the differentiated variables: every adjoint is zero."
-        );
+        let _ = writeln!(out, "The output does not depend on the differentiated variables: every adjoint is zero.");
         return;
     }
     let _ = writeln!(out, "\\begin{{align*}}");
@@ -89,9 +75,7 @@ fn backward(d: &Derivation, out: &mut String) {
             continue;
         }
         if step.contributions.is_empty() {
-            lines.push(format!(
-                "  {bar} &= 0 && \\text{{local derivatives zero almost everywhere}}"
-            ));
+            lines.push(format!("  {bar} &= 0 && \\text{{local derivatives zero almost everywhere}}"));
             continue;
         }
         let several = step.contributions.len() > 1;
@@ -104,11 +88,7 @@ fn backward(d: &Derivation, out: &mut String) {
             let rhs = if f == v { v } else { format!("{f} = {v}") };
             let op = if several { "\\mathrel{+}=" } else { "=" };
             let why = rule_sentence(d, c, i, X);
-            lines.push(format!(
-                "  \\intertext{{{}{}:}}",
-                why[..1].to_uppercase(),
-                &why[1..]
-            ));
+            lines.push(format!("  \\intertext{{{}{}:}}", why[..1].to_uppercase(), &why[1..]));
             lines.push(format!("  {bar} &{op} {rhs}"));
         }
         if several {
@@ -135,10 +115,7 @@ fn gradients(d: &Derivation, out: &mut String) {
     let _ = writeln!(out, "\\begin{{align*}}");
     let mut lines = vec![];
     for (k, g) in d.gradients.iter().enumerate() {
-        let lhs = format!(
-            "\\frac{{\\partial {l}}}{{\\partial {}}}",
-            latex_name(&g.name)
-        );
+        let lhs = format!("\\frac{{\\partial {l}}}{{\\partial {}}}", latex_name(&g.name));
         let named = d.show(g.adjoint, X);
         lines.push(format!("  {lhs} &= {named}"));
         let (expr, defs) = d.direct_form(k, X);

@@ -18,10 +18,7 @@ pub(super) fn render(d: &Derivation) -> String {
 }
 
 fn forward(d: &Derivation, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "**Forward pass** — one node per operation, in evaluation order:\n"
-    );
+    let _ = writeln!(out, "**Forward pass** — one node per operation, in evaluation order:\n");
     let differentiating = !d.gradients.is_empty();
     for (i, n) in d.nodes.iter().enumerate() {
         let shape = d.shape_latex(n.shape);
@@ -38,19 +35,12 @@ fn forward(d: &Derivation, out: &mut String) {
         if differentiating && !n.active && n.kind == NodeKind::Operation {
             notes.push("constant here");
         }
-        let notes = if notes.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", notes.join(", "))
-        };
+        let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
         let _ = match n.kind {
             NodeKind::Variable => writeln!(out, "- ${} \\in {shape}${notes}", d.name(i, X)),
-            NodeKind::Operation => writeln!(
-                out,
-                "- ${}, \\quad {} \\in {shape}${notes}",
-                d.definition(i, X),
-                d.name(i, X)
-            ),
+            NodeKind::Operation => {
+                writeln!(out, "- ${}, \\quad {} \\in {shape}${notes}", d.definition(i, X), d.name(i, X))
+            }
         };
     }
     if d.output.is_none() {
@@ -66,10 +56,7 @@ fn backward(d: &Derivation, out: &mut String) {
         "**Backward pass** — $\\bar{{u}} = \\partial {l} / \\partial u$ for each node $u$, from the output back to the inputs:\n"
     );
     if d.backward.is_empty() {
-        let _ = writeln!(
-            out,
-            "The output does not depend on the differentiated variables: every adjoint is zero."
-        );
+        let _ = writeln!(out, "The output does not depend on the differentiated variables: every adjoint is zero.");
     }
     for (k, step) in d.backward.iter().enumerate() {
         let i = step.node;
@@ -77,41 +64,21 @@ fn backward(d: &Derivation, out: &mut String) {
         let item = format!("{}. ", k + 1);
         let indent = " ".repeat(item.len());
         if Some(i) == d.output {
-            let _ = writeln!(
-                out,
-                "{item}${bar} = 1$ (the seed: $\\partial {l} / \\partial {l} = 1$)"
-            );
+            let _ = writeln!(out, "{item}${bar} = 1$ (the seed: $\\partial {l} / \\partial {l} = 1$)");
             continue;
         }
         if step.contributions.is_empty() {
-            let _ = writeln!(
-                out,
-                "{item}${bar} = 0$ (every local derivative on the way is zero almost everywhere)"
-            );
+            let _ = writeln!(out, "{item}${bar} = 0$ (every local derivative on the way is zero almost everywhere)");
             continue;
         }
         if step.contributions.len() == 1 {
             let c = &step.contributions[0];
-            let _ = writeln!(
-                out,
-                "{item}${bar} = {}$ — {}",
-                rhs(d, c),
-                rule_sentence(d, c, i, X)
-            );
+            let _ = writeln!(out, "{item}${bar} = {}$ — {}", rhs(d, c), rule_sentence(d, c, i, X));
             continue;
         }
-        let _ = writeln!(
-            out,
-            "{item}${bar}$: {}",
-            d.total_derivative_sentence(step, X).unwrap_or_default()
-        );
+        let _ = writeln!(out, "{item}${bar}$: {}", d.total_derivative_sentence(step, X).unwrap_or_default());
         for c in &step.contributions {
-            let _ = writeln!(
-                out,
-                "{indent}- ${bar} \\mathrel{{+}}= {}$ — {}",
-                rhs(d, c),
-                rule_sentence(d, c, i, X)
-            );
+            let _ = writeln!(out, "{indent}- ${bar} \\mathrel{{+}}= {}$ — {}", rhs(d, c), rule_sentence(d, c, i, X));
         }
         let _ = writeln!(out, "\n{indent}so ${bar} = {}$", d.show(step.adjoint, X));
     }
@@ -133,10 +100,7 @@ fn gradients(d: &Derivation, out: &mut String) {
     let l = latex_or_plain(&d.output_name, X);
     let _ = writeln!(out, "**Gradient**\n");
     for (k, g) in d.gradients.iter().enumerate() {
-        let lhs = format!(
-            "\\frac{{\\partial {l}}}{{\\partial {}}}",
-            crate::print::latex_name(&g.name)
-        );
+        let lhs = format!("\\frac{{\\partial {l}}}{{\\partial {}}}", crate::print::latex_name(&g.name));
         let named = d.show(g.adjoint, X);
         let (expr, defs) = d.direct_form(k, X);
         let mut line = format!("{lhs} = {named}");

@@ -145,18 +145,10 @@ impl Derivation {
             return None;
         }
         let (n, t) = match style {
-            Style::Plain => (
-                self.name(node, style),
-                format!("{}'", self.name(node, style)),
-            ),
-            Style::Latex => (
-                format!("${}$", self.name(node, style)),
-                format!("${}^\\top$", self.name(node, style)),
-            ),
+            Style::Plain => (self.name(node, style), format!("{}'", self.name(node, style))),
+            Style::Latex => (format!("${}$", self.name(node, style)), format!("${}^\\top$", self.name(node, style))),
         };
-        Some(format!(
-            "{n} enters as {t}, so the rule's result is transposed"
-        ))
+        Some(format!("{n} enters as {t}, so the rule's result is transposed"))
     }
 
     /// The one-line numeric check of the final gradients.
@@ -194,20 +186,13 @@ impl Derivation {
             Style::Plain => format!("{:.1e}", r.max_err),
             Style::Latex => sci_latex(r.max_err),
         };
-        let verdict = if r.max_err <= 1e-5 {
-            "agrees"
-        } else {
-            "DISAGREES"
-        };
+        let verdict = if r.max_err <= 1e-5 { "agrees" } else { "DISAGREES" };
         let mut line = format!(
             "numeric check: max relative error {err} against central differences at random inputs ({}); the gradient {verdict}",
             settings.join("; ")
         );
         if r.skipped > 0 {
-            line.push_str(&format!(
-                " ({} setting(s) skipped: no point where the expression is finite)",
-                r.skipped
-            ));
+            line.push_str(&format!(" ({} setting(s) skipped: no point where the expression is finite)", r.skipped));
         }
         Some(line)
     }
@@ -256,11 +241,7 @@ fn sci_latex(x: f64) -> String {
 /// "from `user`, by the product rule (`symbols`)", with the transpose note when there is one.
 fn rule_sentence(d: &Derivation, c: &Contribution, node: usize, style: Style) -> String {
     let mut s = match style {
-        Style::Plain => format!(
-            "from {}: {}",
-            d.definition(c.from, style),
-            c.rule.describe()
-        ),
+        Style::Plain => format!("from {}: {}", d.definition(c.from, style), c.rule.describe()),
         Style::Latex => format!(
             "from ${}$ by the {} (${}$)",
             d.definition(c.from, style),

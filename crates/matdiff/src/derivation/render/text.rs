@@ -19,10 +19,7 @@ pub(super) fn render(d: &Derivation) -> String {
 }
 
 fn forward(d: &Derivation, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "Forward pass: one node per operation, in evaluation order"
-    );
+    let _ = writeln!(out, "Forward pass: one node per operation, in evaluation order");
     let differentiating = !d.gradients.is_empty();
     let rows: Vec<(String, String, String)> = (0..d.nodes.len())
         .map(|i| {
@@ -44,41 +41,24 @@ fn forward(d: &Derivation, out: &mut String) {
             (left, d.shape_text(n.shape), notes.join(", "))
         })
         .collect();
-    let width = rows
-        .iter()
-        .map(|r| r.0.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(48);
+    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).min(48);
     let swidth = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     for (left, shape, notes) in rows {
         let pad = width.saturating_sub(left.chars().count());
-        let line = format!(
-            "  {left}{}  {shape}{}  {notes}",
-            " ".repeat(pad),
-            " ".repeat(swidth - shape.chars().count())
-        );
+        let line =
+            format!("  {left}{}  {shape}{}  {notes}", " ".repeat(pad), " ".repeat(swidth - shape.chars().count()));
         let _ = writeln!(out, "{}", line.trim_end());
     }
     if d.output.is_none() {
-        let _ = writeln!(
-            out,
-            "  (the expression is a constant: it has no operations)"
-        );
+        let _ = writeln!(out, "  (the expression is a constant: it has no operations)");
     }
 }
 
 fn backward(d: &Derivation, out: &mut String) {
     let l = &d.output_name;
-    let _ = writeln!(
-        out,
-        "Backward pass: ū = ∂{l}/∂u for each node u, from the output back to the inputs"
-    );
+    let _ = writeln!(out, "Backward pass: ū = ∂{l}/∂u for each node u, from the output back to the inputs");
     if d.backward.is_empty() {
-        let _ = writeln!(
-            out,
-            "  (the output does not depend on the differentiated variables: every adjoint is zero)"
-        );
+        let _ = writeln!(out, "  (the output does not depend on the differentiated variables: every adjoint is zero)");
     }
     for step in &d.backward {
         let i = step.node;
@@ -87,17 +67,9 @@ fn backward(d: &Derivation, out: &mut String) {
             let _ = writeln!(out, "  {bar} = 1  (the seed: ∂{l}/∂{l} = 1)");
             continue;
         }
-        let _ = writeln!(
-            out,
-            "  {bar} = ∂{l}/∂{}  {}",
-            d.nodes[i].name,
-            d.shape_text(d.nodes[i].shape)
-        );
+        let _ = writeln!(out, "  {bar} = ∂{l}/∂{}  {}", d.nodes[i].name, d.shape_text(d.nodes[i].shape));
         if step.contributions.is_empty() {
-            let _ = writeln!(
-                out,
-                "      {bar} = 0  (every local derivative on the way is zero almost everywhere)"
-            );
+            let _ = writeln!(out, "      {bar} = 0  (every local derivative on the way is zero almost everywhere)");
             continue;
         }
         let several = step.contributions.len() > 1;
@@ -105,11 +77,8 @@ fn backward(d: &Derivation, out: &mut String) {
             out.push_str(&wrap(&s, "      ", "      "));
         }
         for (k, c) in step.contributions.iter().enumerate() {
-            let (lead, indent) = if several {
-                (format!("{}. ", k + 1), "         ")
-            } else {
-                (String::new(), "      ")
-            };
+            let (lead, indent) =
+                if several { (format!("{}. ", k + 1), "         ") } else { (String::new(), "      ") };
             let mut why = format!("from {}: {}", d.definition(c.from, P), c.rule.describe());
             if let Some(t) = d.transposed_note(c, i, P) {
                 why.push_str(&format!("; {t}"));
@@ -118,11 +87,7 @@ fn backward(d: &Derivation, out: &mut String) {
             let formula = d.show(c.formula, P);
             let value = d.show(c.value, P);
             let op = if several { "+=" } else { "=" };
-            let rhs = if formula == value {
-                value
-            } else {
-                format!("{formula} = {value}")
-            };
+            let rhs = if formula == value { value } else { format!("{formula} = {value}") };
             let _ = writeln!(out, "{indent}{bar} {op} {rhs}");
         }
         if several {
@@ -147,10 +112,7 @@ fn gradients(d: &Derivation, out: &mut String) {
             }
         }
         if g.agrees() {
-            let _ = writeln!(
-                out,
-                "  {pad}   (the same expression as `matdiff grad` gives)"
-            );
+            let _ = writeln!(out, "  {pad}   (the same expression as `matdiff grad` gives)");
         } else {
             let direct = crate::print::print(&d.graph, g.direct, P);
             let _ = writeln!(out, "  {pad}   (`matdiff grad` writes it as {direct})");

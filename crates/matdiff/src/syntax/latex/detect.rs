@@ -5,25 +5,19 @@
 /// Plain syntax uses none of these, so plain inputs are never misread.
 pub fn looks_like_latex(src: &str) -> bool {
     // Plain `#` comments may say anything; LaTeX math has no `#`.
-    src.lines()
-        .any(|line| line_looks_like_latex(line.split('#').next().unwrap_or("")))
+    src.lines().any(|line| line_looks_like_latex(line.split('#').next().unwrap_or("")))
 }
 
 fn line_looks_like_latex(line: &str) -> bool {
-    const MARKS: [char; 12] = [
-        '\\', '{', '}', '|', '$', '\u{1d40}', '\u{2016}', '\u{b7}', '\u{22c5}', '\u{d7}',
-        '\u{2299}', '\u{2218}',
-    ];
+    const MARKS: [char; 12] =
+        ['\\', '{', '}', '|', '$', '\u{1d40}', '\u{2016}', '\u{b7}', '\u{22c5}', '\u{d7}', '\u{2299}', '\u{2218}'];
     if line.contains(MARKS) {
         return true;
     }
     // `^T` (not `^Tx`, a power by a name in plain syntax) is a transpose in LaTeX.
     let bytes = line.as_bytes();
     bytes.windows(2).enumerate().any(|(i, w)| {
-        w == b"^T"
-            && !bytes
-                .get(i + 2)
-                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'(')
+        w == b"^T" && !bytes.get(i + 2).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'(')
     })
 }
 
@@ -33,31 +27,14 @@ mod tests {
 
     #[test]
     fn plain_is_not_latex() {
-        for plain in [
-            "0.5*norm2(W'*W*x - x)^2",
-            "x'*A*x",
-            "a^Tb",
-            "W_1*x",
-            "T^2",
-            "a^T1",
-        ] {
+        for plain in ["0.5*norm2(W'*W*x - x)^2", "x'*A*x", "a^Tb", "W_1*x", "T^2", "a^T1"] {
             assert!(!looks_like_latex(plain), "{plain}");
         }
     }
 
     #[test]
     fn latex_is_latex() {
-        for latex in [
-            "\\frac{1}{2}x",
-            "x^T x",
-            "xx^T",
-            "x^{T}",
-            "|K|",
-            "\\|x\\|",
-            "W^T W x",
-            "x\u{1d40}y",
-            "$x$",
-        ] {
+        for latex in ["\\frac{1}{2}x", "x^T x", "xx^T", "x^{T}", "|K|", "\\|x\\|", "W^T W x", "x\u{1d40}y", "$x$"] {
             assert!(looks_like_latex(latex), "{latex}");
         }
     }

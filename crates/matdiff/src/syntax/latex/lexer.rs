@@ -81,19 +81,14 @@ impl Token {
     pub fn describe(&self, src: &str) -> String {
         match self.kind {
             Tok::Eof => "the end of the input".to_string(),
-            _ => format!(
-                "`{}`",
-                src.get(self.span.start..self.span.end).unwrap_or("?")
-            ),
+            _ => format!("`{}`", src.get(self.span.start..self.span.end).unwrap_or("?")),
         }
     }
 
     /// Whether the token can start an operand (and so, after one, makes a product).
     pub fn starts_operand(&self) -> bool {
         match self.kind {
-            Tok::Num(_) | Tok::Name(_) | Tok::Func(_) | Tok::Frac | Tok::Ones(_) | Tok::Open(_) => {
-                true
-            }
+            Tok::Num(_) | Tok::Name(_) | Tok::Func(_) | Tok::Frac | Tok::Ones(_) | Tok::Open(_) => true,
             Tok::Bar { side, .. } => side != Side::Close,
             _ => false,
         }
@@ -116,15 +111,7 @@ pub(super) struct Lexer<'a> {
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str, names: &'a HashSet<String>) -> Self {
         let longest_name = names.iter().map(|n| n.len()).max().unwrap_or(0);
-        Lexer {
-            src,
-            pos: 0,
-            last_end: 0,
-            names,
-            longest_name,
-            queue: VecDeque::new(),
-            notes: vec![],
-        }
+        Lexer { src, pos: 0, last_end: 0, names, longest_name, queue: VecDeque::new(), notes: vec![] }
     }
 
     pub fn is_declared(&self, name: &str) -> bool {
@@ -186,9 +173,8 @@ impl<'a> Lexer<'a> {
                 }
                 '\\' => {
                     let cmd = self.command_at(self.pos + 1);
-                    let spacing =
-                        matches!(cmd, "," | ";" | ":" | "!" | " " | ">" | "\\" | "\n" | "\t")
-                            || tables::is_spacing(cmd);
+                    let spacing = matches!(cmd, "," | ";" | ":" | "!" | " " | ">" | "\\" | "\n" | "\t")
+                        || tables::is_spacing(cmd);
                     if !spacing {
                         return;
                     }
@@ -208,19 +194,11 @@ impl<'a> Lexer<'a> {
             self.skip_trivia();
             let start = self.pos;
             let Some(c) = self.peek_char() else {
-                return Ok(Token {
-                    kind: Tok::Eof,
-                    span: Span::new(self.last_end, self.last_end),
-                });
+                return Ok(Token { kind: Tok::Eof, span: Span::new(self.last_end, self.last_end) });
             };
             let kind = match c {
                 '0'..='9' => self.number()?,
-                '.' if self
-                    .char_at(self.pos + 1)
-                    .is_some_and(|d| d.is_ascii_digit()) =>
-                {
-                    self.number()?
-                }
+                '.' if self.char_at(self.pos + 1).is_some_and(|d| d.is_ascii_digit()) => self.number()?,
                 'a'..='z' | 'A'..='Z' => {
                     match self.word()? {
                         Some(tok) => tok,
@@ -239,10 +217,7 @@ impl<'a> Lexer<'a> {
 
     fn finish(&mut self, kind: Tok, start: usize) -> Token {
         self.last_end = self.pos;
-        Token {
-            kind,
-            span: Span::new(start, self.pos),
-        }
+        Token { kind, span: Span::new(start, self.pos) }
     }
 
     /// Digits with an optional fraction: `2`, `0.5`, `.5`. No exponent (`1e-3` is `1*e-3` in
@@ -250,11 +225,7 @@ impl<'a> Lexer<'a> {
     fn number(&mut self) -> Result<Tok, Error> {
         let start = self.pos;
         self.eat_digits();
-        if self.peek_char() == Some('.')
-            && self
-                .char_at(self.pos + 1)
-                .is_some_and(|d| d.is_ascii_digit())
-        {
+        if self.peek_char() == Some('.') && self.char_at(self.pos + 1).is_some_and(|d| d.is_ascii_digit()) {
             self.pos += 1;
             self.eat_digits();
         }
@@ -284,11 +255,7 @@ impl<'a> Lexer<'a> {
         let run = &self.src[start..self.pos];
         if run.len() > MAX_RUN {
             return Err(self
-                .error(
-                    start,
-                    self.pos,
-                    format!("a run of {} letters cannot be read as names", run.len()),
-                )
+                .error(start, self.pos, format!("a run of {} letters cannot be read as names", run.len()))
                 .with_label("too long to be variable names")
                 .with_note("separate the factors with spaces or `\\cdot`"));
         }
@@ -302,11 +269,8 @@ impl<'a> Lexer<'a> {
             return Ok(Some(Tok::Name(g.to_string())));
         }
         let pieces = words::split(run, self.names, self.longest_name);
-        let undeclared: Vec<&str> = pieces
-            .iter()
-            .map(|p| &run[p.start..p.end])
-            .filter(|p| !self.names.contains(*p))
-            .collect();
+        let undeclared: Vec<&str> =
+            pieces.iter().map(|p| &run[p.start..p.end]).filter(|p| !self.names.contains(*p)).collect();
         if pieces.len() > 1 && undeclared.len() > 1 && !self.names.is_empty() {
             // With names declared, a run of undeclared letters is more likely a word (OCR
             // text, `and`) or a missing declaration than a product: do not guess.
@@ -314,7 +278,9 @@ impl<'a> Lexer<'a> {
             return Err(self
                 .error(start, self.pos, format!("cannot read `{run}`: {} are not declared names", quoted.join(", ")))
                 .with_label("undeclared letters side by side")
-                .with_note("declare the variables (e.g. --decl \"x: vector(n)\"), or separate the factors with spaces"));
+                .with_note(
+                    "declare the variables (e.g. --decl \"x: vector(n)\"), or separate the factors with spaces",
+                ));
         }
         if pieces.len() > 1 {
             let read: Vec<&str> = pieces.iter().map(|p| &run[p.start..p.end]).collect();
@@ -322,10 +288,7 @@ impl<'a> Lexer<'a> {
         }
         for p in pieces {
             let span = Span::new(start + p.start, start + p.end);
-            self.queue.push_back(Token {
-                kind: Tok::Name(run[p.start..p.end].to_string()),
-                span,
-            });
+            self.queue.push_back(Token { kind: Tok::Name(run[p.start..p.end].to_string()), span });
         }
         self.last_end = self.pos;
         Ok(None)
@@ -342,38 +305,17 @@ impl<'a> Lexer<'a> {
         }
         self.pos = start + 1 + cmd.len();
         let tok = match cmd {
-            "|" => Tok::Bar {
-                double: true,
-                side: Side::Either,
-            },
+            "|" => Tok::Bar { double: true, side: Side::Either },
             "{" => Tok::Open(Delim::Brace),
             "}" => Tok::Close(Delim::Brace),
             "left" => return self.delimiter(start, Side::Open, "\\left"),
             "right" => return self.delimiter(start, Side::Close, "\\right"),
-            "Vert" => Tok::Bar {
-                double: true,
-                side: Side::Either,
-            },
-            "lVert" => Tok::Bar {
-                double: true,
-                side: Side::Open,
-            },
-            "rVert" => Tok::Bar {
-                double: true,
-                side: Side::Close,
-            },
-            "vert" => Tok::Bar {
-                double: false,
-                side: Side::Either,
-            },
-            "lvert" => Tok::Bar {
-                double: false,
-                side: Side::Open,
-            },
-            "rvert" => Tok::Bar {
-                double: false,
-                side: Side::Close,
-            },
+            "Vert" => Tok::Bar { double: true, side: Side::Either },
+            "lVert" => Tok::Bar { double: true, side: Side::Open },
+            "rVert" => Tok::Bar { double: true, side: Side::Close },
+            "vert" => Tok::Bar { double: false, side: Side::Either },
+            "lvert" => Tok::Bar { double: false, side: Side::Open },
+            "rvert" => Tok::Bar { double: false, side: Side::Close },
             "frac" | "dfrac" | "tfrac" | "cfrac" => Tok::Frac,
             "sigma" if !self.names.contains("sigma") && self.paren_follows() => {
                 self.note("read `\\sigma(..)` as sigmoid(..)".to_string());
@@ -412,10 +354,7 @@ impl<'a> Lexer<'a> {
             if cmd == "nabla" {
                 end = self.script_end(end).unwrap_or(end);
             }
-            return self
-                .error(start, end, msg)
-                .with_label(format!("`\\{cmd}` is not read here"))
-                .with_note(note);
+            return self.error(start, end, msg).with_label(format!("`\\{cmd}` is not read here")).with_note(note);
         }
         self.error(start, end, format!("unknown LaTeX command `\\{cmd}`"))
             .with_label("not understood")
@@ -450,12 +389,7 @@ impl<'a> Lexer<'a> {
             }
             if trimmed.starts_with('\\') {
                 let cmd = self.command_at(at + 1);
-                if cmd == "left"
-                    || tables::sizing(cmd).is_some()
-                    || cmd == ","
-                    || cmd == "!"
-                    || cmd == ";"
-                {
+                if cmd == "left" || tables::sizing(cmd).is_some() || cmd == "," || cmd == "!" || cmd == ";" {
                     at += 1 + cmd.len();
                     continue;
                 }
@@ -478,10 +412,7 @@ impl<'a> Lexer<'a> {
             ')' => Tok::Close(Delim::Paren),
             '[' => Tok::Open(Delim::Bracket),
             ']' => Tok::Close(Delim::Bracket),
-            '|' => Tok::Bar {
-                double: false,
-                side,
-            },
+            '|' => Tok::Bar { double: false, side },
             '‖' => Tok::Bar { double: true, side },
             '.' => {
                 self.pos += 1;
@@ -493,17 +424,10 @@ impl<'a> Lexer<'a> {
                     "{" => Tok::Open(Delim::Brace),
                     "}" => Tok::Close(Delim::Brace),
                     "|" | "Vert" | "lVert" | "rVert" => Tok::Bar { double: true, side },
-                    "vert" | "lvert" | "rvert" => Tok::Bar {
-                        double: false,
-                        side,
-                    },
+                    "vert" | "lvert" | "rvert" => Tok::Bar { double: false, side },
                     _ => {
                         return Err(self
-                            .error(
-                                start,
-                                at + 1 + cmd.len(),
-                                format!("expected a delimiter after `{what}`"),
-                            )
+                            .error(start, at + 1 + cmd.len(), format!("expected a delimiter after `{what}`"))
                             .with_label("not a delimiter matdiff reads")
                             .with_note("the delimiters read are ( ) [ ] \\{ \\} | \\| and ."))
                     }
@@ -513,11 +437,7 @@ impl<'a> Lexer<'a> {
             }
             _ => {
                 return Err(self
-                    .error(
-                        start,
-                        at + c.len_utf8(),
-                        format!("expected a delimiter after `{what}`"),
-                    )
+                    .error(start, at + c.len_utf8(), format!("expected a delimiter after `{what}`"))
                     .with_label("not a delimiter matdiff reads")
                     .with_note("the delimiters read are ( ) [ ] \\{ \\} | \\| and ."))
             }
@@ -538,22 +458,14 @@ impl<'a> Lexer<'a> {
             return Ok(None);
         }
         let open = self.pos;
-        let content_end = self.src[open + 1..]
-            .find(['}', '{', '\\'])
-            .map(|i| open + 1 + i);
+        let content_end = self.src[open + 1..].find(['}', '{', '\\']).map(|i| open + 1 + i);
         let simple = content_end.filter(|&e| self.src.as_bytes()[e] == b'}');
         let Some(close) = simple else {
             if kind == Wrapper::Text && cmd != "mathrm" {
                 return Err(self
-                    .error(
-                        start,
-                        open + 1,
-                        format!("expected a function name or a variable inside `\\{cmd}{{..}}`"),
-                    )
+                    .error(start, open + 1, format!("expected a function name or a variable inside `\\{cmd}{{..}}`"))
                     .with_label("not a single word")
-                    .with_note(
-                        "write the expression outside the text, e.g. `\\operatorname{tr}(A)`",
-                    ));
+                    .with_note("write the expression outside the text, e.g. `\\operatorname{tr}(A)`"));
             }
             self.pos = open + 1;
             return Ok(Some(Tok::Open(Delim::Brace)));
@@ -565,9 +477,7 @@ impl<'a> Lexer<'a> {
         let tok = if kind == Wrapper::Bold && (word == "1" || word == "0") {
             let text = &self.src[start..close + 1];
             let what = if word == "1" { "ones" } else { "zeros" };
-            self.note(format!(
-                "read `{text}` as vector({word}), a vector of {what}"
-            ));
+            self.note(format!("read `{text}` as vector({word}), a vector of {what}"));
             Some(Tok::Ones(if word == "1" { 1.0 } else { 0.0 }))
         } else if !is_word {
             None
@@ -610,11 +520,7 @@ impl<'a> Lexer<'a> {
             Some(found) => found,
             None => {
                 return Err(self
-                    .error(
-                        start,
-                        self.pos.max(start + 1 + cmd.len()),
-                        format!("expected a variable under `\\{cmd}`"),
-                    )
+                    .error(start, self.pos.max(start + 1 + cmd.len()), format!("expected a variable under `\\{cmd}`"))
                     .with_label("not a single letter or name")
                     .with_note(format!("write e.g. `\\{cmd}{{y}}`")))
             }
@@ -624,20 +530,13 @@ impl<'a> Lexer<'a> {
             self.skip_spaces();
             if self.peek_char() != Some('}') {
                 return Err(self
-                    .error(
-                        start,
-                        self.pos,
-                        format!("expected `}}` to close `\\{cmd}{{..`"),
-                    )
+                    .error(start, self.pos, format!("expected `}}` to close `\\{cmd}{{..`"))
                     .with_label("not a single letter or name"));
             }
             self.pos += 1;
         }
         let name = format!("{base}{suffix}");
-        self.note(format!(
-            "read `{}` as the name {name}",
-            &self.src[start..self.pos]
-        ));
+        self.note(format!("read `{}` as the name {name}", &self.src[start..self.pos]));
         Ok(name)
     }
 
@@ -655,14 +554,7 @@ impl<'a> Lexer<'a> {
         if !first.is_ascii_alphabetic() {
             return None;
         }
-        let len = if braced {
-            trimmed
-                .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric())
-                .count()
-        } else {
-            1
-        };
+        let len = if braced { trimmed.bytes().take_while(|b| b.is_ascii_alphanumeric()).count() } else { 1 };
         Some((trimmed[..len].to_string(), at + len))
     }
 
@@ -672,9 +564,7 @@ impl<'a> Lexer<'a> {
         let (tok, len) = match c {
             '+' => (Tok::Plus, 1),
             '-' | '\u{2212}' | '\u{2013}' => (Tok::Minus, c.len_utf8()),
-            '*' | '\u{b7}' | '\u{22c5}' | '\u{d7}' | '\u{2217}' => {
-                (Tok::Op(BinOp::Mul), c.len_utf8())
-            }
+            '*' | '\u{b7}' | '\u{22c5}' | '\u{d7}' | '\u{2217}' => (Tok::Op(BinOp::Mul), c.len_utf8()),
             '\u{2299}' | '\u{2218}' => (Tok::Op(BinOp::EMul), c.len_utf8()),
             '/' if next == Some('/') => (Tok::DoubleSlash, 2),
             '/' => (Tok::Op(BinOp::Div), 1),
@@ -690,27 +580,9 @@ impl<'a> Lexer<'a> {
             ']' => (Tok::Close(Delim::Bracket), 1),
             '{' => (Tok::Open(Delim::Brace), 1),
             '}' => (Tok::Close(Delim::Brace), 1),
-            '|' if next == Some('|') => (
-                Tok::Bar {
-                    double: true,
-                    side: Side::Either,
-                },
-                2,
-            ),
-            '|' => (
-                Tok::Bar {
-                    double: false,
-                    side: Side::Either,
-                },
-                1,
-            ),
-            '\u{2016}' => (
-                Tok::Bar {
-                    double: true,
-                    side: Side::Either,
-                },
-                c.len_utf8(),
-            ),
+            '|' if next == Some('|') => (Tok::Bar { double: true, side: Side::Either }, 2),
+            '|' => (Tok::Bar { double: false, side: Side::Either }, 1),
+            '\u{2016}' => (Tok::Bar { double: true, side: Side::Either }, c.len_utf8()),
             ',' => (Tok::Comma, 1),
             ';' => (Tok::Semi, 1),
             _ => {
@@ -729,26 +601,18 @@ impl<'a> Lexer<'a> {
         let at = self.pos;
         let end = at + c.len_utf8();
         let (msg, note) = match c {
-            '=' => (
-                "`=` is not part of an expression",
-                "give only one side of the equation",
-            ),
-            '<' | '>' | '\u{2248}' | '\u{2264}' | '\u{2265}' | '\u{2260}' => (
-                "a relation is not part of an expression",
-                "give only one side of the relation",
-            ),
+            '=' => ("`=` is not part of an expression", "give only one side of the equation"),
+            '<' | '>' | '\u{2248}' | '\u{2264}' | '\u{2265}' | '\u{2260}' => {
+                ("a relation is not part of an expression", "give only one side of the relation")
+            }
             '\u{2202}' | '\u{2207}' => (
                 "a derivative symbol is not an expression",
                 "give the expression to differentiate, and the variable with --wrt",
             ),
-            '\u{2192}' | '\u{21d2}' => (
-                "an arrow is not part of an expression",
-                "give only the expression on one side of the arrow",
-            ),
-            '!' => (
-                "factorials are not supported",
-                "see docs/latex.md for what is read",
-            ),
+            '\u{2192}' | '\u{21d2}' => {
+                ("an arrow is not part of an expression", "give only the expression on one side of the arrow")
+            }
+            '!' => ("factorials are not supported", "see docs/latex.md for what is read"),
             _ => {
                 let shown: String = c.escape_debug().collect();
                 return self
@@ -757,9 +621,7 @@ impl<'a> Lexer<'a> {
                     .with_note("see docs/latex.md for what is read");
             }
         };
-        self.error(at, end, msg)
-            .with_label("not read here")
-            .with_note(note)
+        self.error(at, end, msg).with_label("not read here").with_note(note)
     }
 
     // ----- raw reads for scripts and unbraced arguments ----------------------------------------
@@ -774,10 +636,7 @@ impl<'a> Lexer<'a> {
             self.skip_trivia();
             let start = self.pos;
             let Some(c) = self.peek_char() else {
-                return Ok(Token {
-                    kind: Tok::Eof,
-                    span: Span::new(self.last_end, self.last_end),
-                });
+                return Ok(Token { kind: Tok::Eof, span: Span::new(self.last_end, self.last_end) });
             };
             let kind = match c {
                 '0'..='9' => {
@@ -814,15 +673,9 @@ impl<'a> Lexer<'a> {
         self.skip_spaces();
         let start = self.pos;
         let bad = |lx: &Self, end: usize| {
-            lx.error(
-                underscore.start,
-                end.max(underscore.end),
-                "expected a name or a number as the subscript",
-            )
-            .with_label("this subscript is not read")
-            .with_note(
-                "subscripts name variables: `W_1`, `W_{12}`, `x_i`; norms take `_2`, `_F` or `_1`",
-            )
+            lx.error(underscore.start, end.max(underscore.end), "expected a name or a number as the subscript")
+                .with_label("this subscript is not read")
+                .with_note("subscripts name variables: `W_1`, `W_{12}`, `x_i`; norms take `_2`, `_F` or `_1`")
         };
         let Some(c) = self.peek_char() else {
             return Err(bad(self, self.pos));
@@ -865,10 +718,7 @@ impl<'a> Lexer<'a> {
                     let cmd = self.command_at(at + 1);
                     if let Some(g) = tables::greek(cmd) {
                         text.push_str(g);
-                    } else if tables::wrapper(cmd).is_none()
-                        && !tables::is_spacing(cmd)
-                        && cmd != ","
-                    {
+                    } else if tables::wrapper(cmd).is_none() && !tables::is_spacing(cmd) && cmd != "," {
                         return Err(bad(self, at + 1 + cmd.len()));
                     }
                     at += 1 + cmd.len();
@@ -915,11 +765,7 @@ impl<'a> Lexer<'a> {
                 return None;
             }
         }
-        Some(
-            den_end
-                .and_then(|o| brace_group_end(self.src, o, 512))
-                .unwrap_or(num_open + 1),
-        )
+        Some(den_end.and_then(|o| brace_group_end(self.src, o, 512)).unwrap_or(num_open + 1))
     }
 }
 
@@ -934,9 +780,7 @@ fn starts_with_d(s: &str) -> bool {
     }
     let mut chars = s.chars();
     chars.next() == Some('d')
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == ' ' || c == '\\' || c == '}')
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == ' ' || c == '\\' || c == '}')
 }
 
 /// The end (just past the `}`) of the brace group opening at `open`, looking at most `limit`

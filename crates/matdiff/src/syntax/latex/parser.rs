@@ -29,18 +29,11 @@ pub(super) fn parse(src: &str, names: &[&str]) -> Result<LatexRead, Error> {
     let names: HashSet<String> = names
         .iter()
         .filter(|n| {
-            n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && n.chars().all(|c| c.is_ascii_alphanumeric())
+            n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && n.chars().all(|c| c.is_ascii_alphanumeric())
         })
         .map(|n| n.to_string())
         .collect();
-    let mut parser = Parser {
-        src,
-        lexer: Lexer::new(src, &names),
-        ahead: None,
-        stack: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut parser = Parser { src, lexer: Lexer::new(src, &names), ahead: None, stack: Vec::new(), notes: Vec::new() };
     let body = parser.expr()?.expr;
     parser.finish()?;
     let mut notes = vec![format!("read as: {}", to_plain(&body))];
@@ -49,10 +42,7 @@ pub(super) fn parse(src: &str, names: &[&str]) -> Result<LatexRead, Error> {
             notes.push(note);
         }
     }
-    Ok(LatexRead {
-        program: Program { defs: vec![], body },
-        notes,
-    })
+    Ok(LatexRead { program: Program { defs: vec![], body }, notes })
 }
 
 /// What an operand is, for the constructs that care: subscripts extend names and pick norms,
@@ -149,10 +139,7 @@ impl Frame {
     }
 
     fn is_delimiter(&self) -> bool {
-        !matches!(
-            self,
-            Frame::Prefix { .. } | Frame::Binary { .. } | Frame::CallArg { .. }
-        )
+        !matches!(self, Frame::Prefix { .. } | Frame::Binary { .. } | Frame::CallArg { .. })
     }
 
     /// The label of an "expected an expression" error while this frame waits.
@@ -164,11 +151,9 @@ impl Frame {
             Frame::Binary { op, .. } => {
                 format!("expected the right operand of `{}` here", op.symbol())
             }
-            Frame::Group { delim, .. } => format!(
-                "expected an expression inside `{}..{}`",
-                delim.open(),
-                delim.close()
-            ),
+            Frame::Group { delim, .. } => {
+                format!("expected an expression inside `{}..{}`", delim.open(), delim.close())
+            }
             Frame::Bars { double: false, .. } => "expected an expression inside `|..|`".into(),
             Frame::Bars { double: true, .. } => "expected an expression inside `\\|..\\|`".into(),
             Frame::FracNum { .. } => "expected the numerator of `\\frac` here".into(),
@@ -231,14 +216,7 @@ impl<'a> Parser<'a> {
             text.to_string()
         } else {
             let head: String = text.chars().take(18).collect();
-            let tail: String = text
-                .chars()
-                .rev()
-                .take(18)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let tail: String = text.chars().rev().take(18).collect::<Vec<_>>().into_iter().rev().collect();
             format!("{head}..{tail}")
         }
     }
@@ -253,38 +231,20 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn node(
-        &self,
-        kind: ExprKind,
-        span: Span,
-        depth: usize,
-        at: Span,
-        tag: Tag,
-    ) -> Result<Node, Error> {
+    fn node(&self, kind: ExprKind, span: Span, depth: usize, at: Span, tag: Tag) -> Result<Node, Error> {
         if depth > MAX_DEPTH {
             return Err(self.too_deep(at));
         }
-        Ok(Node {
-            expr: Expr { kind, span },
-            depth,
-            tag,
-        })
+        Ok(Node { expr: Expr { kind, span }, depth, tag })
     }
 
     fn leaf(kind: ExprKind, span: Span, tag: Tag) -> Node {
-        Node {
-            expr: Expr { kind, span },
-            depth: 1,
-            tag,
-        }
+        Node { expr: Expr { kind, span }, depth: 1, tag }
     }
 
     fn too_deep(&self, at: Span) -> Error {
-        self.error(
-            at,
-            format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
-        )
-        .with_label("the nesting limit is exceeded here")
+        self.error(at, format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
+            .with_label("the nesting limit is exceeded here")
     }
 
     // ----- the loop ----------------------------------------------------------------------------
@@ -315,13 +275,7 @@ impl<'a> Parser<'a> {
                     }
                     _ => {}
                 }
-                if let Some(Infix {
-                    op,
-                    lbp,
-                    rbp,
-                    implicit,
-                }) = self.infix(&tok, &lhs)?
-                {
+                if let Some(Infix { op, lbp, rbp, implicit }) = self.infix(&tok, &lhs)? {
                     if self.binds(lbp, implicit) {
                         let op_span = if implicit {
                             Span::new(tok.span.start, tok.span.start)
@@ -329,16 +283,7 @@ impl<'a> Parser<'a> {
                             self.bump();
                             tok.span
                         };
-                        self.push(
-                            Frame::Binary {
-                                lhs,
-                                op,
-                                op_span,
-                                rbp,
-                                implicit,
-                            },
-                            tok.span,
-                        )?;
+                        self.push(Frame::Binary { lhs, op, op_span, rbp, implicit }, tok.span)?;
                         continue 'operand;
                     }
                 }
@@ -356,14 +301,7 @@ impl<'a> Parser<'a> {
 
     /// The operator `tok` makes after `lhs`, if any: explicit, or a product by juxtaposition.
     fn infix(&self, tok: &Token, lhs: &Node) -> Result<Option<Infix>, Error> {
-        let explicit = |op, (lbp, rbp)| {
-            Some(Infix {
-                op,
-                lbp,
-                rbp,
-                implicit: false,
-            })
-        };
+        let explicit = |op, (lbp, rbp)| Some(Infix { op, lbp, rbp, implicit: false });
         Ok(match &tok.kind {
             Tok::Plus => explicit(BinOp::Add, ADD_BP),
             Tok::Minus => explicit(BinOp::Sub, ADD_BP),
@@ -376,12 +314,7 @@ impl<'a> Parser<'a> {
                     .with_label("is this one number, or a product?")
                     .with_note("write a product with `\\cdot`, e.g. `2 \\cdot 3`"));
             }
-            _ if tok.starts_operand() => Some(Infix {
-                op: BinOp::Mul,
-                lbp: MUL_BP.0,
-                rbp: MUL_BP.1,
-                implicit: true,
-            }),
+            _ if tok.starts_operand() => Some(Infix { op: BinOp::Mul, lbp: MUL_BP.0, rbp: MUL_BP.1, implicit: true }),
             _ => None,
         })
     }
@@ -419,23 +352,9 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Ones(c) => {
                     self.bump();
-                    let arg = Expr {
-                        kind: ExprKind::Num(c),
-                        span: tok.span,
-                    };
-                    let kind = ExprKind::Call {
-                        func: "vector".into(),
-                        func_span: tok.span,
-                        args: vec![arg],
-                    };
-                    return Ok(Node {
-                        expr: Expr {
-                            kind,
-                            span: tok.span,
-                        },
-                        depth: 2,
-                        tag: Tag::Plain,
-                    });
+                    let arg = Expr { kind: ExprKind::Num(c), span: tok.span };
+                    let kind = ExprKind::Call { func: "vector".into(), func_span: tok.span, args: vec![arg] };
+                    return Ok(Node { expr: Expr { kind, span: tok.span }, depth: 2, tag: Tag::Plain });
                 }
                 Tok::Func(func) => {
                     self.bump();
@@ -449,33 +368,15 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Open(delim) => {
                     self.bump();
-                    self.push(
-                        Frame::Group {
-                            delim,
-                            open: tok.span,
-                        },
-                        tok.span,
-                    )?;
+                    self.push(Frame::Group { delim, open: tok.span }, tok.span)?;
                 }
                 Tok::Bar { double, side } if side != Side::Close => {
                     self.bump();
-                    self.push(
-                        Frame::Bars {
-                            double,
-                            open: tok.span,
-                        },
-                        tok.span,
-                    )?;
+                    self.push(Frame::Bars { double, open: tok.span }, tok.span)?;
                 }
                 Tok::Plus | Tok::Minus => {
                     self.bump();
-                    self.push(
-                        Frame::Prefix {
-                            neg: tok.kind == Tok::Minus,
-                            span: tok.span,
-                        },
-                        tok.span,
-                    )?;
+                    self.push(Frame::Prefix { neg: tok.kind == Tok::Minus, span: tok.span }, tok.span)?;
                 }
                 Tok::Top => return self.top_in_braces(tok),
                 _ => return Err(self.expected_operand(&tok)),
@@ -484,26 +385,15 @@ impl<'a> Parser<'a> {
     }
 
     fn expected_operand(&self, tok: &Token) -> Error {
-        let label = self
-            .stack
-            .last()
-            .map_or_else(|| "expected an expression here".to_string(), Frame::wants);
-        let err = self
-            .error(
-                tok.span,
-                format!("expected an expression, found {}", tok.describe(self.src)),
-            )
-            .with_label(label);
+        let label = self.stack.last().map_or_else(|| "expected an expression here".to_string(), Frame::wants);
+        let err =
+            self.error(tok.span, format!("expected an expression, found {}", tok.describe(self.src))).with_label(label);
         match &tok.kind {
-            Tok::Close(d) if self.stack.is_empty() => err.with_note(format!(
-                "this `{}` has no matching `{}`",
-                d.close(),
-                d.open()
-            )),
-            Tok::Bar { .. } => err.with_note("a closing bar needs an expression between the bars"),
-            Tok::Caret | Tok::Underscore => {
-                err.with_note("a script must follow something, as in `x^2` or `W_1`")
+            Tok::Close(d) if self.stack.is_empty() => {
+                err.with_note(format!("this `{}` has no matching `{}`", d.close(), d.open()))
             }
+            Tok::Bar { .. } => err.with_note("a closing bar needs an expression between the bars"),
+            Tok::Caret | Tok::Underscore => err.with_note("a script must follow something, as in `x^2` or `W_1`"),
             Tok::Quote => err.with_note("a transpose must follow something, as in `x'`"),
             _ => err,
         }
@@ -523,47 +413,21 @@ impl<'a> Parser<'a> {
                 .with_note("write a power instead, e.g. `x^{1/3}`")),
             Tok::Open(delim) if func != "sqrt" || delim == Delim::Brace => {
                 self.bump();
-                let frame = Frame::CallGroup {
-                    func,
-                    func_span,
-                    delim,
-                    open: next.span,
-                    args: vec![],
-                    depth: 0,
-                };
+                let frame = Frame::CallGroup { func, func_span, delim, open: next.span, args: vec![], depth: 0 };
                 self.push(frame, next.span)
             }
-            Tok::Bar { side, .. } if side != Side::Close && func != "sqrt" => self.push(
-                Frame::CallArg {
-                    func,
-                    func_span,
-                    factor: true,
-                },
-                func_span,
-            ),
+            Tok::Bar { side, .. } if side != Side::Close && func != "sqrt" => {
+                self.push(Frame::CallArg { func, func_span, factor: true }, func_span)
+            }
             Tok::Caret | Tok::Underscore => Err(self
-                .error(
-                    func_span.join(next.span),
-                    format!("a script on the function `{name}` is not read"),
-                )
+                .error(func_span.join(next.span), format!("a script on the function `{name}` is not read"))
                 .with_label("`\\log^2 x`, `\\log_2 x` and the like are not supported")
                 .with_note(format!("write the power outside, e.g. `({name} x)^2`"))),
-            _ if next.starts_operand() && func != "sqrt" => self.push(
-                Frame::CallArg {
-                    func,
-                    func_span,
-                    factor: false,
-                },
-                func_span,
-            ),
+            _ if next.starts_operand() && func != "sqrt" => {
+                self.push(Frame::CallArg { func, func_span, factor: false }, func_span)
+            }
             _ => Err(self
-                .error(
-                    next.span,
-                    format!(
-                        "expected the argument of `{name}`, found {}",
-                        next.describe(self.src)
-                    ),
-                )
+                .error(next.span, format!("expected the argument of `{name}`, found {}", next.describe(self.src)))
                 .with_label(if func == "sqrt" {
                     "expected `{` here".to_string()
                 } else {
@@ -582,22 +446,13 @@ impl<'a> Parser<'a> {
         debug_assert!(self.ahead.is_none());
         if let Some(end) = self.lexer.frac_derivative() {
             return Err(self
-                .error(
-                    Span::new(frac.start, end),
-                    "a derivative symbol is not an expression",
-                )
+                .error(Span::new(frac.start, end), "a derivative symbol is not an expression")
                 .with_label("this is a derivative")
                 .with_note("give the expression to differentiate, and the variable with --wrt"));
         }
         let tok = self.unit()?;
         if tok.kind == Tok::Open(Delim::Brace) {
-            self.push(
-                Frame::FracNum {
-                    frac,
-                    open: tok.span,
-                },
-                tok.span,
-            )?;
+            self.push(Frame::FracNum { frac, open: tok.span }, tok.span)?;
             return Ok(None);
         }
         let num = self.frac_unit(tok, "numerator")?;
@@ -607,14 +462,7 @@ impl<'a> Parser<'a> {
     fn frac_denominator(&mut self, frac: Span, num: Node) -> Result<Option<Node>, Error> {
         let tok = self.unit()?;
         if tok.kind == Tok::Open(Delim::Brace) {
-            self.push(
-                Frame::FracDen {
-                    frac,
-                    open: tok.span,
-                    num,
-                },
-                tok.span,
-            )?;
+            self.push(Frame::FracDen { frac, open: tok.span, num }, tok.span)?;
             return Ok(None);
         }
         let den = self.frac_unit(tok, "denominator")?;
@@ -630,10 +478,7 @@ impl<'a> Parser<'a> {
             _ => Err(self
                 .error(
                     tok.span,
-                    format!(
-                        "expected the {which} of `\\frac` in braces, found {}",
-                        tok.describe(self.src)
-                    ),
+                    format!("expected the {which} of `\\frac` in braces, found {}", tok.describe(self.src)),
                 )
                 .with_label("expected `{` here")
                 .with_note("write `\\frac{a}{b}`")),
@@ -642,46 +487,23 @@ impl<'a> Parser<'a> {
 
     fn binary(&self, op: BinOp, a: Node, b: Node, span: Span, at: Span) -> Result<Node, Error> {
         let depth = 1 + a.depth.max(b.depth);
-        self.node(
-            ExprKind::Binary(op, Box::new(a.expr), Box::new(b.expr)),
-            span,
-            depth,
-            at,
-            Tag::Plain,
-        )
+        self.node(ExprKind::Binary(op, Box::new(a.expr), Box::new(b.expr)), span, depth, at, Tag::Plain)
     }
 
     fn transpose(&self, base: Node, mark: Span) -> Result<Node, Error> {
         let span = base.expr.span.join(mark);
-        self.node(
-            ExprKind::Transpose(Box::new(base.expr)),
-            span,
-            base.depth + 1,
-            mark,
-            Tag::Plain,
-        )
+        self.node(ExprKind::Transpose(Box::new(base.expr)), span, base.depth + 1, mark, Tag::Plain)
     }
 
     /// `base^exp`; `e^{x}` is `exp(x)` when `e` is not a declared name.
     fn power(&mut self, base: Node, exp: Node, span: Span, at: Span) -> Result<Node, Error> {
-        if base.tag == Tag::Name
-            && base.expr.kind == ExprKind::Name("e".into())
-            && !self.lexer.is_declared("e")
-        {
+        if base.tag == Tag::Name && base.expr.kind == ExprKind::Name("e".into()) && !self.lexer.is_declared("e") {
             self.note("read `e^{..}` as exp(..)".to_string());
             let depth = exp.depth + 1;
-            let kind = ExprKind::Call {
-                func: "exp".into(),
-                func_span: base.expr.span,
-                args: vec![exp.expr],
-            };
+            let kind = ExprKind::Call { func: "exp".into(), func_span: base.expr.span, args: vec![exp.expr] };
             return self.node(kind, span, depth, at, Tag::Plain);
         }
-        let tag = if base.tag == Tag::Norm {
-            Tag::NormPow
-        } else {
-            Tag::Plain
-        };
+        let tag = if base.tag == Tag::Norm { Tag::NormPow } else { Tag::Plain };
         let mut node = self.binary(BinOp::Pow, base, exp, span, at)?;
         node.tag = tag;
         Ok(node)
@@ -690,13 +512,7 @@ impl<'a> Parser<'a> {
     /// `A^{-1}` as the plain `A^-1` (the lowering makes it `inv` or a reciprocal).
     fn inverse(&mut self, base: Node, one: Span, span: Span, at: Span) -> Result<Node, Error> {
         let minus_one = Node {
-            expr: Expr {
-                kind: ExprKind::Neg(Box::new(Expr {
-                    kind: ExprKind::Num(1.0),
-                    span: one,
-                })),
-                span: one,
-            },
+            expr: Expr { kind: ExprKind::Neg(Box::new(Expr { kind: ExprKind::Num(1.0), span: one })), span: one },
             depth: 2,
             tag: Tag::Plain,
         };
@@ -709,13 +525,7 @@ impl<'a> Parser<'a> {
         let span = base.expr.span.join(tok.span);
         match tok.kind {
             Tok::Open(Delim::Brace) => {
-                self.push(
-                    Frame::Sup {
-                        base,
-                        open: tok.span,
-                    },
-                    tok.span,
-                )?;
+                self.push(Frame::Sup { base, open: tok.span }, tok.span)?;
                 Ok(None)
             }
             Tok::Top => self.transpose(base, tok.span).map(Some),
@@ -736,27 +546,17 @@ impl<'a> Parser<'a> {
                 match next.kind {
                     Tok::Num(v) => {
                         self.single_digit(next.span)?;
-                        let num = Expr {
-                            kind: ExprKind::Num(v),
-                            span: next.span,
-                        };
+                        let num = Expr { kind: ExprKind::Num(v), span: next.span };
                         let exp_span = tok.span.join(next.span);
                         let exp = Node {
-                            expr: Expr {
-                                kind: ExprKind::Neg(Box::new(num)),
-                                span: exp_span,
-                            },
+                            expr: Expr { kind: ExprKind::Neg(Box::new(num)), span: exp_span },
                             depth: 2,
                             tag: Tag::Plain,
                         };
                         self.power(base, exp, span, caret).map(Some)
                     }
-                    Tok::Top => self
-                        .inverse_transpose(base, next.span, span, caret)
-                        .map(Some),
-                    Tok::Name(ref n) if n == "T" => self
-                        .inverse_transpose(base, next.span, span, caret)
-                        .map(Some),
+                    Tok::Top => self.inverse_transpose(base, next.span, span, caret).map(Some),
+                    Tok::Name(ref n) if n == "T" => self.inverse_transpose(base, next.span, span, caret).map(Some),
                     _ => Err(self.bad_exponent(caret, &next)),
                 }
             }
@@ -764,13 +564,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn inverse_transpose(
-        &mut self,
-        base: Node,
-        mark: Span,
-        span: Span,
-        at: Span,
-    ) -> Result<Node, Error> {
+    fn inverse_transpose(&mut self, base: Node, mark: Span, span: Span, at: Span) -> Result<Node, Error> {
         self.note("read `^{-T}` as the transpose of the inverse".to_string());
         let inv = self.inverse(base, mark, span, at)?;
         self.transpose(inv, mark)
@@ -779,15 +573,11 @@ impl<'a> Parser<'a> {
     /// `x^23` sets only the 2 as the exponent in LaTeX; refuse rather than read `x^2*3`.
     fn single_digit(&self, digit: Span) -> Result<(), Error> {
         if self.lexer.digit_follows() {
-            let end = self.src[digit.start..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(self.src.len(), |i| digit.start + i);
+            let end =
+                self.src[digit.start..].find(|c: char| !c.is_ascii_digit()).map_or(self.src.len(), |i| digit.start + i);
             let digits = &self.src[digit.start..end];
             return Err(self
-                .error(
-                    Span::new(digit.start, end),
-                    format!("ambiguous exponent `{digits}`"),
-                )
+                .error(Span::new(digit.start, end), format!("ambiguous exponent `{digits}`"))
                 .with_label("LaTeX takes only the first digit as the exponent")
                 .with_note(format!("write `^{{{digits}}}` for the power {digits}")));
         }
@@ -795,15 +585,9 @@ impl<'a> Parser<'a> {
     }
 
     fn bad_exponent(&self, caret: Span, tok: &Token) -> Error {
-        self.error(
-            tok.span.join(caret),
-            format!(
-                "expected an exponent after `^`, found {}",
-                tok.describe(self.src)
-            ),
-        )
-        .with_label("expected an exponent here")
-        .with_note("write `x^2`, `x^{n+1}`, `A^{-1}`, or `A^T` / `A^\\top` for a transpose")
+        self.error(tok.span.join(caret), format!("expected an exponent after `^`, found {}", tok.describe(self.src)))
+            .with_label("expected an exponent here")
+            .with_note("write `x^2`, `x^{n+1}`, `A^{-1}`, or `A^T` / `A^\\top` for a transpose")
     }
 
     /// `\top` read as an operand: only `^{\top}` or `^{-\top}` make sense.
@@ -819,9 +603,7 @@ impl<'a> Parser<'a> {
                 if negated {
                     self.stack.pop();
                 }
-                let Some(Frame::Sup { base, .. }) = self.stack.pop() else {
-                    unreachable!("checked above")
-                };
+                let Some(Frame::Sup { base, .. }) = self.stack.pop() else { unreachable!("checked above") };
                 let span = base.expr.span.join(close.span);
                 return if negated {
                     self.inverse_transpose(base, top.span, span, top.span)
@@ -831,13 +613,7 @@ impl<'a> Parser<'a> {
             }
         }
         Err(self
-            .error(
-                top.span,
-                format!(
-                    "{} is a transpose only as a whole exponent",
-                    top.describe(self.src)
-                ),
-            )
+            .error(top.span, format!("{} is a transpose only as a whole exponent", top.describe(self.src)))
             .with_label("not read here")
             .with_note("write `A^\\top` or `A^{\\top}`"))
     }
@@ -847,20 +623,11 @@ impl<'a> Parser<'a> {
         debug_assert!(self.ahead.is_none());
         match base.tag {
             Tag::Name => {
-                let ExprKind::Name(name) = &base.expr.kind else {
-                    unreachable!("tagged as a name")
-                };
+                let ExprKind::Name(name) = &base.expr.kind else { unreachable!("tagged as a name") };
                 let (text, span) = self.lexer.subscript(underscore)?;
                 let joined = format!("{name}{text}");
                 let span = base.expr.span.join(span);
-                Ok(Node {
-                    expr: Expr {
-                        kind: ExprKind::Name(joined),
-                        span,
-                    },
-                    depth: base.depth,
-                    tag: Tag::Indexed,
-                })
+                Ok(Node { expr: Expr { kind: ExprKind::Name(joined), span }, depth: base.depth, tag: Tag::Indexed })
             }
             Tag::Indexed => Err(self
                 .error(underscore, "a double subscript is not read")
@@ -888,9 +655,7 @@ impl<'a> Parser<'a> {
                     *f = func.to_string();
                 }
                 if text == "2" && func == "norm2" {
-                    self.note(
-                        "read `\\|..\\|_2` as norm2 (for a matrix, the Frobenius norm)".to_string(),
-                    );
+                    self.note("read `\\|..\\|_2` as norm2 (for a matrix, the Frobenius norm)".to_string());
                 }
                 base.tag = Tag::Plain;
                 Ok(base)
@@ -910,19 +675,10 @@ impl<'a> Parser<'a> {
         let node = match frame {
             Frame::Prefix { neg, span } => {
                 let span = span.join(lhs.expr.span);
-                let kind = if neg {
-                    ExprKind::Neg(Box::new(lhs.expr))
-                } else {
-                    lhs.expr.kind
-                };
+                let kind = if neg { ExprKind::Neg(Box::new(lhs.expr)) } else { lhs.expr.kind };
                 self.node(kind, span, lhs.depth + 1, span, Tag::Plain)?
             }
-            Frame::Binary {
-                lhs: left,
-                op,
-                op_span,
-                ..
-            } => {
+            Frame::Binary { lhs: left, op, op_span, .. } => {
                 let span = left.expr.span.join(lhs.expr.span);
                 self.binary(op, left, lhs, span, op_span)?
             }
@@ -932,11 +688,7 @@ impl<'a> Parser<'a> {
                 }
                 self.bump();
                 // `{W}_1` and `\mathbf{W}_1` still take the subscript into the name.
-                let tag = if delim == Delim::Brace && lhs.tag == Tag::Name {
-                    Tag::Name
-                } else {
-                    Tag::Plain
-                };
+                let tag = if delim == Delim::Brace && lhs.tag == Tag::Name { Tag::Name } else { Tag::Plain };
                 self.node(lhs.expr.kind, open.join(tok.span), lhs.depth + 1, open, tag)?
             }
             Frame::Bars { double, open } => {
@@ -946,20 +698,12 @@ impl<'a> Parser<'a> {
                 }
                 self.bump();
                 let span = open.join(tok.span);
-                let (func, tag) = if double {
-                    ("norm2", Tag::Norm)
-                } else {
-                    ("det", Tag::Plain)
-                };
+                let (func, tag) = if double { ("norm2", Tag::Norm) } else { ("det", Tag::Plain) };
                 if !double {
                     let shown = self.quote(span);
                     self.note(format!("read `{shown}` as det(..), the determinant"));
                 }
-                let kind = ExprKind::Call {
-                    func: func.into(),
-                    func_span: open,
-                    args: vec![lhs.expr],
-                };
+                let kind = ExprKind::Call { func: func.into(), func_span: open, args: vec![lhs.expr] };
                 self.node(kind, span, lhs.depth + 1, open, tag)?
             }
             Frame::FracNum { frac, open } => {
@@ -983,59 +727,26 @@ impl<'a> Parser<'a> {
                 self.bump();
                 self.braced_exponent(base, lhs, open, tok.span)?
             }
-            Frame::CallGroup {
-                func,
-                func_span,
-                delim,
-                open,
-                mut args,
-                depth,
-            } => {
+            Frame::CallGroup { func, func_span, delim, open, mut args, depth } => {
                 let depth = depth.max(lhs.depth);
                 args.push(lhs.expr);
                 match tok.kind {
                     Tok::Comma if delim == Delim::Paren => {
                         self.bump();
-                        self.push(
-                            Frame::CallGroup {
-                                func,
-                                func_span,
-                                delim,
-                                open,
-                                args,
-                                depth,
-                            },
-                            open,
-                        )?;
+                        self.push(Frame::CallGroup { func, func_span, delim, open, args, depth }, open)?;
                         return Ok(None);
                     }
                     Tok::Close(d) if d == delim => {
                         self.bump();
-                        let kind = ExprKind::Call {
-                            func,
-                            func_span,
-                            args,
-                        };
-                        self.node(
-                            kind,
-                            func_span.join(tok.span),
-                            depth + 1,
-                            func_span,
-                            Tag::Plain,
-                        )?
+                        let kind = ExprKind::Call { func, func_span, args };
+                        self.node(kind, func_span.join(tok.span), depth + 1, func_span, Tag::Plain)?
                     }
                     _ => return Err(self.unclosed(open, delim.close(), tok)),
                 }
             }
-            Frame::CallArg {
-                func, func_span, ..
-            } => {
+            Frame::CallArg { func, func_span, .. } => {
                 let span = func_span.join(lhs.expr.span);
-                let kind = ExprKind::Call {
-                    func,
-                    func_span,
-                    args: vec![lhs.expr],
-                };
+                let kind = ExprKind::Call { func, func_span, args: vec![lhs.expr] };
                 self.node(kind, span, lhs.depth + 1, func_span, Tag::Plain)?
             }
         };
@@ -1044,13 +755,7 @@ impl<'a> Parser<'a> {
 
     /// `base^{exp}`: `{T}` is a transpose, `{-T}` the transpose of the inverse; `{(1)}` is
     /// refused (a layer index, not a power).
-    fn braced_exponent(
-        &mut self,
-        base: Node,
-        exp: Node,
-        open: Span,
-        close: Span,
-    ) -> Result<Node, Error> {
+    fn braced_exponent(&mut self, base: Node, exp: Node, open: Span, close: Span) -> Result<Node, Error> {
         let span = base.expr.span.join(close);
         let at = open;
         match &exp.expr.kind {
@@ -1063,7 +768,10 @@ impl<'a> Parser<'a> {
         let text = self.text(exp.expr.span);
         if text.starts_with('(') && text.ends_with(')') {
             return Err(self
-                .error(open.join(close), format!("a parenthesized superscript `^{{{text}}}` is neither a power nor read as an index"))
+                .error(
+                    open.join(close),
+                    format!("a parenthesized superscript `^{{{text}}}` is neither a power nor read as an index"),
+                )
                 .with_label("ambiguous superscript")
                 .with_note("write `W_{1}` for the variable W1, or `W^{2}` for a power"));
         }
@@ -1080,24 +788,16 @@ impl<'a> Parser<'a> {
                 .with_note(format!("the input ended before a matching `{closer}`"));
         }
         let (line, col) = crate::syntax::parser::line_col(self.src, open.start);
-        self.error(
-            tok.span,
-            format!("expected `{closer}`, found {}", tok.describe(self.src)),
-        )
-        .with_label(format!("expected `{closer}` before this"))
-        .with_note(format!(
-            "the `{opened}` at line {line}, column {col} is still open"
-        ))
+        self.error(tok.span, format!("expected `{closer}`, found {}", tok.describe(self.src)))
+            .with_label(format!("expected `{closer}` before this"))
+            .with_note(format!("the `{opened}` at line {line}, column {col} is still open"))
     }
 
     /// After the expression: trailing `.`, `,`, `;` and `//` are ignored; then the end.
     fn finish(&mut self) -> Result<(), Error> {
         let first = self.peek()?;
         let mut tok = first.clone();
-        while matches!(
-            tok.kind,
-            Tok::Dot | Tok::Comma | Tok::Semi | Tok::DoubleSlash
-        ) {
+        while matches!(tok.kind, Tok::Dot | Tok::Comma | Tok::Semi | Tok::DoubleSlash) {
             self.bump();
             tok = self.peek()?;
         }
@@ -1110,38 +810,23 @@ impl<'a> Parser<'a> {
                 .error(tok.span, format!("unmatched `{}`", d.close()))
                 .with_label(format!("there is no `{}` for this to close", d.open())),
             Tok::Bar { double, .. } => self
-                .error(
-                    tok.span,
-                    format!("unmatched `{}`", if double { "\\|" } else { "|" }),
-                )
+                .error(tok.span, format!("unmatched `{}`", if double { "\\|" } else { "|" }))
                 .with_label("there is no opening bar for this to close"),
             Tok::Top => self
-                .error(
-                    tok.span,
-                    format!(
-                        "{} is a transpose only as an exponent",
-                        tok.describe(self.src)
-                    ),
-                )
+                .error(tok.span, format!("{} is a transpose only as an exponent", tok.describe(self.src)))
                 .with_label("not read here")
                 .with_note("write `A^\\top` or `A^{\\top}`"),
             Tok::Comma | Tok::Semi | Tok::Dot | Tok::DoubleSlash => self
                 .error(
                     tok.span,
-                    format!(
-                        "expected an operator or the end of the expression, found {}",
-                        tok.describe(self.src)
-                    ),
+                    format!("expected an operator or the end of the expression, found {}", tok.describe(self.src)),
                 )
                 .with_label("punctuation is ignored only at the end")
                 .with_note("give one expression"),
             _ => self
                 .error(
                     tok.span,
-                    format!(
-                        "expected an operator or the end of the expression, found {}",
-                        tok.describe(self.src)
-                    ),
+                    format!("expected an operator or the end of the expression, found {}", tok.describe(self.src)),
                 )
                 .with_label("unexpected here"),
         })

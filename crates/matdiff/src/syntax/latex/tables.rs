@@ -49,9 +49,8 @@ pub(super) fn greek(cmd: &str) -> Option<&'static str> {
 pub(super) fn greek_char(c: char) -> Option<&'static str> {
     const LOWER: &str = "αβγδεζηθικλμνξπρστυφχψω";
     const NAMES: [&str; 23] = [
-        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-        "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
-        "omega",
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
+        "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
     ];
     match c {
         'ϵ' => Some("epsilon"),
@@ -114,11 +113,11 @@ pub(super) enum Wrapper {
 
 pub(super) fn wrapper(cmd: &str) -> Option<Wrapper> {
     Some(match cmd {
-        "text" | "textrm" | "textit" | "textbf" | "textsf" | "textnormal" | "mbox"
-        | "operatorname" | "mathop" | "mathrm" => Wrapper::Text,
+        "text" | "textrm" | "textit" | "textbf" | "textsf" | "textnormal" | "mbox" | "operatorname" | "mathop"
+        | "mathrm" => Wrapper::Text,
         "mathbf" | "boldsymbol" | "bm" | "mathbb" | "mathbbm" | "pmb" | "bf" => Wrapper::Bold,
-        "mathcal" | "mathit" | "mathsf" | "mathtt" | "mathscr" | "mathfrak" | "mathnormal"
-        | "vec" | "rm" | "it" | "cal" => Wrapper::Style,
+        "mathcal" | "mathit" | "mathsf" | "mathtt" | "mathscr" | "mathfrak" | "mathnormal" | "vec" | "rm" | "it"
+        | "cal" => Wrapper::Style,
         _ => return None,
     })
 }
@@ -196,19 +195,14 @@ pub(super) fn operator(cmd: &str) -> Option<BinOp> {
 
 /// Commands that cannot be part of an expression, with the reason given to the user.
 pub(super) fn refusal(cmd: &str) -> Option<(&'static str, &'static str)> {
-    const RELATION: (&str, &str) = (
-        "a relation is not part of an expression",
-        "give only one side of the equation",
-    );
+    const RELATION: (&str, &str) = ("a relation is not part of an expression", "give only one side of the equation");
     Some(match cmd {
-        "approx" | "equiv" | "neq" | "ne" | "le" | "leq" | "ge" | "geq" | "lt" | "gt" | "sim"
-        | "simeq" | "propto" | "coloneqq" | "eqqcolon" | "triangleq" | "doteq" | "cong" | "ll"
-        | "gg" | "leqslant" | "geqslant" => RELATION,
-        "to" | "rightarrow" | "Rightarrow" | "longrightarrow" | "Longrightarrow" | "implies"
-        | "leftarrow" | "Leftarrow" | "iff" | "Leftrightarrow" | "leftrightarrow" | "mapsto" => (
-            "an arrow is not part of an expression",
-            "give only the expression on one side of the arrow",
-        ),
+        "approx" | "equiv" | "neq" | "ne" | "le" | "leq" | "ge" | "geq" | "lt" | "gt" | "sim" | "simeq" | "propto"
+        | "coloneqq" | "eqqcolon" | "triangleq" | "doteq" | "cong" | "ll" | "gg" | "leqslant" | "geqslant" => RELATION,
+        "to" | "rightarrow" | "Rightarrow" | "longrightarrow" | "Longrightarrow" | "implies" | "leftarrow"
+        | "Leftarrow" | "iff" | "Leftrightarrow" | "leftrightarrow" | "mapsto" => {
+            ("an arrow is not part of an expression", "give only the expression on one side of the arrow")
+        }
         "in" | "notin" | "subset" | "subseteq" | "forall" | "exists" => (
             "a set statement is not an expression",
             "declare shapes with --decl (e.g. \"W: matrix(m,n)\") instead of `\\in \\mathbb{R}^{..}`",
@@ -221,22 +215,21 @@ pub(super) fn refusal(cmd: &str) -> Option<(&'static str, &'static str)> {
             "LaTeX environments are not expressions",
             "give one expression; matrix literals and aligned blocks are not read here",
         ),
-        "sum" | "prod" | "int" | "oint" | "lim" | "max" | "min" | "sup" | "inf" | "argmin"
-        | "argmax" => (
+        "sum" | "prod" | "int" | "oint" | "lim" | "max" | "min" | "sup" | "inf" | "argmin" | "argmax" => (
             "sums, products over indices, limits and optimization are not supported",
             "write the expression in matrix form, e.g. `\\mathbf{1}^T x` or `\\operatorname{tr}(A)` for a sum",
         ),
-        "otimes" | "oplus" => ("Kronecker products and direct sums are not supported", "use `\\odot` for the elementwise product"),
+        "otimes" | "oplus" => {
+            ("Kronecker products and direct sums are not supported", "use `\\odot` for the elementwise product")
+        }
         "infty" => ("infinity is not a value", "use a number"),
-        "ldots" | "cdots" | "vdots" | "ddots" | "dots" => (
-            "ellipses are not part of an expression",
-            "write the expression in matrix form",
-        ),
-        "langle" | "rangle" => (
-            "angle brackets are not supported",
-            "write an inner product as `x^T y`",
-        ),
-        "lfloor" | "rfloor" | "lceil" | "rceil" => ("floor and ceiling are not supported", "see docs/latex.md for what is accepted"),
+        "ldots" | "cdots" | "vdots" | "ddots" | "dots" => {
+            ("ellipses are not part of an expression", "write the expression in matrix form")
+        }
+        "langle" | "rangle" => ("angle brackets are not supported", "write an inner product as `x^T y`"),
+        "lfloor" | "rfloor" | "lceil" | "rceil" => {
+            ("floor and ceiling are not supported", "see docs/latex.md for what is accepted")
+        }
         "binom" | "choose" | "over" | "atop" => ("this fraction form is not supported", "write `\\frac{a}{b}`"),
         _ => return None,
     })

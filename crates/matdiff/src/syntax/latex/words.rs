@@ -26,31 +26,25 @@ pub(super) fn split(run: &str, names: &HashSet<String>, longest_name: usize) -> 
         if bytes[i].is_ascii_digit() {
             continue; // digits belong to the letter before them
         }
-        let consider =
-            |end: usize, declared: bool, best: &mut Vec<Option<(usize, usize, usize)>>| {
-                if let Some((count, undeclared, _)) = best[end] {
-                    let cand = (count + 1, undeclared + usize::from(!declared), end);
-                    let better = match best[i] {
-                        None => true,
-                        Some((c, u, e)) => {
-                            (cand.0, cand.1) < (c, u) || ((cand.0, cand.1) == (c, u) && end > e)
-                        }
-                    };
-                    if better {
-                        best[i] = Some(cand);
-                    }
+        let consider = |end: usize, declared: bool, best: &mut Vec<Option<(usize, usize, usize)>>| {
+            if let Some((count, undeclared, _)) = best[end] {
+                let cand = (count + 1, undeclared + usize::from(!declared), end);
+                let better = match best[i] {
+                    None => true,
+                    Some((c, u, e)) => (cand.0, cand.1) < (c, u) || ((cand.0, cand.1) == (c, u) && end > e),
+                };
+                if better {
+                    best[i] = Some(cand);
                 }
-            };
+            }
+        };
         let mut letter_end = i + 1;
         while letter_end < n && bytes[letter_end].is_ascii_digit() {
             letter_end += 1;
         }
         consider(letter_end, names.contains(&run[i..letter_end]), &mut best);
         for end in i + 1..=n.min(i + longest_name) {
-            if end != letter_end
-                && names.contains(&run[i..end])
-                && !(end < n && bytes[end].is_ascii_digit())
-            {
+            if end != letter_end && names.contains(&run[i..end]) && !(end < n && bytes[end].is_ascii_digit()) {
                 consider(end, true, &mut best);
             }
         }
@@ -72,10 +66,7 @@ mod tests {
     fn split_str(run: &str, names: &[&str]) -> Vec<String> {
         let set: HashSet<String> = names.iter().map(|s| s.to_string()).collect();
         let longest = names.iter().map(|n| n.len()).max().unwrap_or(0);
-        split(run, &set, longest)
-            .iter()
-            .map(|p| run[p.start..p.end].to_string())
-            .collect()
+        split(run, &set, longest).iter().map(|p| run[p.start..p.end].to_string()).collect()
     }
 
     #[test]
