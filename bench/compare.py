@@ -22,6 +22,6 @@ print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in ours["rows"]:
     p = TITLES[r["problem"]]
     j, jb, c = naive(p), best(p, lambda i: i.startswith("jax")), best(p, lambda i: not i.startswith("jax"))
-    cell = lambda a: ("—", "—") if a is None else (f"{a['fn_plus_grad_ms']:.2f} ms ({a['impl']})", f"{r['fn_plus_grad_ms'] / a['fn_plus_grad_ms']:.2f}×")
+    cell = lambda a: ("—", "—") if a is None else (f"{a['fn_plus_grad_ms']:.2f} ms ({a['impl']})", f"{r['fn_plus_grad_ms'] / a['fn_plus_grad_ms']:.2g}×")
     (js, jr), (bs, br), (cs, cr) = cell(j), cell(jb), cell(c)
     print(f"| {r['problem']} | {r['sizes']} | {r['fn_ms']:.2f} ms | {r['fn_plus_grad_ms']:.2f} ms | {r['ratio']:.2f} | {js} | {jr} | {bs} | {br} | {cs} | {cr} |")
