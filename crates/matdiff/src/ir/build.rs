@@ -376,9 +376,48 @@ impl Graph {
         if ba == bb {
             return self.pow(ba, pa + pb);
         }
+        // Like bases anywhere in a chain of elementwise products meet: t.*(1 - t)./t is 1 - t.
+        if let Some(merged) = self.merge_hadamard_powers(a, b) {
+            return merged;
+        }
         let (x, y) = if a <= b { (a, b) } else { (b, a) };
         let sym = self.node(x).symmetric && self.node(y).symmetric;
         self.intern(Op::Hadamard(x, y), self.shape(a), sym)
+    }
+
+    /// The factors of an elementwise-product chain, as (base, exponent) pairs.
+    fn hadamard_factors(&self, n: NodeId, out: &mut Vec<(NodeId, f64)>) {
+        match *self.op(n) {
+            Op::Hadamard(x, y) => {
+                self.hadamard_factors(x, out);
+                self.hadamard_factors(y, out);
+            }
+            _ => out.push(self.split_pow(n)),
+        }
+    }
+
+    /// `a.*b` rebuilt with like bases merged, when the chains share a base; `None` otherwise.
+    fn merge_hadamard_powers(&mut self, a: NodeId, b: NodeId) -> Option<NodeId> {
+        let mut factors = vec![];
+        self.hadamard_factors(a, &mut factors);
+        self.hadamard_factors(b, &mut factors);
+        let mut merged: BTreeMap<NodeId, f64> = BTreeMap::new();
+        for &(base, p) in &factors {
+            *merged.entry(base).or_insert(0.0) += p;
+        }
+        if merged.len() == factors.len() {
+            return None;
+        }
+        let shape = self.shape(a);
+        let parts: Vec<NodeId> = merged.into_iter().filter(|&(_, p)| p != 0.0).map(|(base, p)| self.pow(base, p)).collect();
+        let mut result = match parts.first() {
+            Some(&first) => first,
+            None => return Some(self.fill(1.0, shape)),
+        };
+        for &part in &parts[1..] {
+            result = self.hadamard(result, part);
+        }
+        Some(result)
     }
 
     /// Elementwise power by a constant.
