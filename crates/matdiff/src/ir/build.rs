@@ -149,7 +149,14 @@ impl Graph {
                 self.intern(Op::Lin(vec![(Num::new(c), t)]), shape, sym)
             }
             _ => {
-                let sym = acc.keys().all(|&t| self.node(t).symmetric);
+                // Symmetric when every term is, or pairs with its own transpose at the same
+                // coefficient (A + A', X*Y' + Y*X').
+                let sym = acc.iter().all(|(&t, &c)| {
+                    self.node(t).symmetric
+                        || acc.iter().any(|(&u, &cu)| {
+                            cu == c && (*self.op(u) == Op::Transpose(t) || *self.op(t) == Op::Transpose(u) || self.is_transpose_of(u, t))
+                        })
+                });
                 // A common factor is pulled out: 0.5*A - 0.5*B is 0.5*(A - B), and with its sign
                 // when every term is subtracted: -2*A - 2*B is -2*(A + B), not 2*(-A - B).
                 let k = acc.values().next().unwrap().abs();
@@ -163,6 +170,16 @@ impl Graph {
                     sum
                 }
             }
+        }
+    }
+
+    /// Whether `u` is structurally `t'` for products: X*Y' and Y*X' (transpose of a chain).
+    fn is_transpose_of(&self, u: NodeId, t: NodeId) -> bool {
+        match (self.op(u), self.op(t)) {
+            (Op::MatMul(fu), Op::MatMul(ft)) if fu.len() == ft.len() => fu.iter().zip(ft.iter().rev()).all(|(&a, &b)| {
+                (a == b && self.node(a).symmetric) || *self.op(a) == Op::Transpose(b) || *self.op(b) == Op::Transpose(a)
+            }),
+            _ => false,
         }
     }
 
