@@ -61,10 +61,13 @@ pub enum Step {
         f: Func,
         a: Opnd,
     },
+    /// dst = α·a·b, or dst += α·a·b when `acc`.
     Gemm {
         dst: usize,
         a: Opnd,
         b: Opnd,
+        alpha: Coef,
+        acc: bool,
     },
     Sum {
         dst: usize,
@@ -297,8 +300,11 @@ impl Planner<'_> {
             Op::Lin(ts) => {
                 // Scaled terms used only here are folded in, identities are added on the diagonal:
                 // a*X*X' + I/b is one pass, not four.
+                // A product used only here is accumulated straight into the sum by its last
+                // matrix multiply (no separate buffer and pass): W*t*X' + W*X*t' is two GEMMs.
                 let mut terms = vec![];
                 let mut diag = vec![];
+                let mut fused = vec![];
                 for (c, t) in ts {
                     let (scalars, body) = match *g.op(t) {
                         Op::Scale(s, x) if self.parents[t.index()].len() == 1 => (vec![self.value(s)], x),
@@ -306,12 +312,20 @@ impl Planner<'_> {
                     };
                     if matches!(g.op(body), Op::Identity) {
                         diag.push((c.get(), scalars));
+                    } else if let Some((a, b)) = self.fusable_product(body) {
+                        fused.push(((c.get(), scalars), a, b));
                     } else {
                         terms.push((c.get(), scalars, self.value(body)));
                     }
                 }
                 let dst = self.out(n);
-                self.emit(Step::Lin { dst, terms, diag });
+                let initialized = !terms.is_empty() || !diag.is_empty();
+                if initialized {
+                    self.emit(Step::Lin { dst, terms, diag });
+                }
+                for (k, (alpha, a, b)) in fused.into_iter().enumerate() {
+                    self.emit(Step::Gemm { dst, a, b, alpha, acc: initialized || k > 0 });
+                }
                 Self::at(dst)
             }
             Op::Scale(s, x) => {
@@ -380,6 +394,28 @@ impl Planner<'_> {
             Op::Diag(a) => unary(self, a, |dst, a| Step::Diag { dst, a }),
             Op::DiagPart(a) => unary(self, a, |dst, a| Step::DiagPart { dst, a }),
         }
+    }
+
+    /// The two operands of a product's last multiply, planned, when the product is used by one
+    /// parent only, is not planned yet, and its last step is a plain multiply (not a solve).
+    fn fusable_product(&mut self, t: NodeId) -> Option<(Opnd, Opnd)> {
+        let Op::MatMul(fs) = self.g.op(t).clone() else { return None };
+        if self.parents[t.index()].len() != 1 || self.values.contains_key(&t) || self.chains.contains_key(&fs[..]) {
+            return None;
+        }
+        if self.distributable(&fs).is_some() {
+            return None;
+        }
+        let (_, split) = self.chain_dp(&fs);
+        let k = fs.len();
+        let s = split[0][k - 1];
+        let inv = |p: &Self, f: NodeId| matches!(p.classify(f), Factor_::Inv { .. });
+        if (s == 0 && inv(self, fs[0])) || (s + 1 == k - 1 && inv(self, fs[k - 1])) {
+            return None;
+        }
+        let a = self.build(&fs, &split, 0, s);
+        let b = self.build(&fs, &split, s + 1, k - 1);
+        Some((a, b))
     }
 
     /// One factorization per matrix, shared by log det, det, inverse and solves.
@@ -651,7 +687,7 @@ impl Planner<'_> {
                 let a = self.build(fs, split, i, s);
                 let b = self.build(fs, split, s + 1, j);
                 let dst = self.slot(r, c);
-                self.emit(Step::Gemm { dst, a, b });
+                self.emit(Step::Gemm { dst, a, b, alpha: (1.0, vec![]), acc: false });
                 Self::at(dst)
             }
         };

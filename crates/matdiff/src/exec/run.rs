@@ -312,10 +312,11 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
                 f => map1_heavy(out, a, |x| f.apply(x)),
             }
         }
-        Step::Gemm { a, b, .. } => {
+        Step::Gemm { a, b, alpha, acc, .. } => {
             let (a, b) = (ctx.get(*a), ctx.get(*b));
             let flops = a.nrows() * a.ncols() * b.ncols();
-            matmul(out, Accum::Replace, a, b, 1.0, par_for(flops));
+            let accum = if *acc { Accum::Add } else { Accum::Replace };
+            matmul(out, accum, a, b, ctx.coef(alpha), par_for(flops));
         }
         Step::Sum { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x)),
         Step::SqNorm { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x * x)),

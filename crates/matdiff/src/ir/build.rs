@@ -154,7 +154,10 @@ impl Graph {
                 let sym = acc.iter().all(|(&t, &c)| {
                     self.node(t).symmetric
                         || acc.iter().any(|(&u, &cu)| {
-                            cu == c && (*self.op(u) == Op::Transpose(t) || *self.op(t) == Op::Transpose(u) || self.is_transpose_of(u, t))
+                            cu == c
+                                && (*self.op(u) == Op::Transpose(t)
+                                    || *self.op(t) == Op::Transpose(u)
+                                    || self.is_transpose_of(u, t))
                         })
                 });
                 // A common factor is pulled out: 0.5*A - 0.5*B is 0.5*(A - B), and with its sign
@@ -176,9 +179,13 @@ impl Graph {
     /// Whether `u` is structurally `t'` for products: X*Y' and Y*X' (transpose of a chain).
     fn is_transpose_of(&self, u: NodeId, t: NodeId) -> bool {
         match (self.op(u), self.op(t)) {
-            (Op::MatMul(fu), Op::MatMul(ft)) if fu.len() == ft.len() => fu.iter().zip(ft.iter().rev()).all(|(&a, &b)| {
-                (a == b && self.node(a).symmetric) || *self.op(a) == Op::Transpose(b) || *self.op(b) == Op::Transpose(a)
-            }),
+            (Op::MatMul(fu), Op::MatMul(ft)) if fu.len() == ft.len() => {
+                fu.iter().zip(ft.iter().rev()).all(|(&a, &b)| {
+                    (a == b && self.node(a).symmetric)
+                        || *self.op(a) == Op::Transpose(b)
+                        || *self.op(b) == Op::Transpose(a)
+                })
+            }
             _ => false,
         }
     }
@@ -426,7 +433,8 @@ impl Graph {
             return None;
         }
         let shape = self.shape(a);
-        let parts: Vec<NodeId> = merged.into_iter().filter(|&(_, p)| p != 0.0).map(|(base, p)| self.pow(base, p)).collect();
+        let parts: Vec<NodeId> =
+            merged.into_iter().filter(|&(_, p)| p != 0.0).map(|(base, p)| self.pow(base, p)).collect();
         let mut result = match parts.first() {
             Some(&first) => first,
             None => return Some(self.fill(1.0, shape)),
