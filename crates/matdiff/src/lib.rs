@@ -30,6 +30,6 @@ pub use exec::Compiled;
 pub use ir::{Func, Graph, Node, NodeId, Op, Var};
 pub use lower::{default_kind, Kind};
 pub use numcheck::{check_gradients, fd_gradient, random_dims, random_env, rel_err, FdReport};
-pub use print::{latex_name, num, print, print_shared, Printed, Style};
+pub use print::{latex_name, num, print, print_shared, print_shared_named, Printed, Style};
 pub use problem::{Gradients, Problem};
 pub use shape::{Dim, DimId, DimTable, Shape};

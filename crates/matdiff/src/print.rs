@@ -35,19 +35,37 @@ pub fn print(g: &Graph, root: NodeId, style: Style) -> String {
 
 /// Print `roots` with subterms that occur more than once (and are not tiny) named `t0`, `t1`, …
 pub fn print_shared(g: &Graph, roots: &[NodeId], style: Style) -> Vec<Printed> {
+    print_shared_named(g, roots, style, &[])
+}
+
+/// `print_shared`, naming a shared subterm after the user's definition (`h = …`) when it is one.
+/// Generated names `t0`, `t1`, … skip any name a variable or definition already uses.
+pub fn print_shared_named(g: &Graph, roots: &[NodeId], style: Style, user: &[(String, NodeId)]) -> Vec<Printed> {
     // A root counts as a use, so a subterm shared between two gradients gets a name.
     let mut counts = g.use_counts(roots);
     for r in roots {
         counts[r.index()] += 1;
     }
+    let taken: Vec<&str> = g.vars.iter().map(|v| v.name.as_str()).chain(user.iter().map(|u| u.0.as_str())).collect();
     let mut p = Printer { g, style, names: HashMap::new() };
     let mut defs = vec![];
+    let mut next = 0;
     for n in g.reachable(roots) {
         if counts[n.index()] >= 2 && worth_naming(g, n) {
             let body = p.show(n, 0);
-            let name = match style {
-                Style::Plain => format!("t{}", defs.len()),
-                Style::Latex => format!("t_{{{}}}", defs.len()),
+            let name = match user.iter().find(|u| u.1 == n) {
+                Some((u, _)) if style == Style::Latex => latex_name(u),
+                Some((u, _)) => u.clone(),
+                None => {
+                    while taken.contains(&format!("t{next}").as_str()) {
+                        next += 1;
+                    }
+                    next += 1;
+                    match style {
+                        Style::Plain => format!("t{}", next - 1),
+                        Style::Latex => format!("t_{{{}}}", next - 1),
+                    }
+                }
             };
             defs.push((name.clone(), body));
             p.names.insert(n, name);

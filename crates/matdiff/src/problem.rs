@@ -126,6 +126,11 @@ impl Problem {
     pub fn print_shared(&self, roots: &[NodeId], style: Style) -> Vec<Printed> {
         print_shared(&self.graph, roots, style)
     }
+    /// `print_shared` with the user's definitions (`h = …` in `src`) keeping their names.
+    pub fn print_shared_named(&mut self, roots: &[NodeId], style: Style, src: &str) -> Vec<Printed> {
+        let names = crate::derivation::user_names(self, src);
+        crate::print::print_shared_named(&self.graph, roots, style, &names)
+    }
     /// Dimension names of a node's shape, e.g. `["m","n"]`.
     pub fn shape_names(&self, id: NodeId) -> Vec<String> {
         self.graph.dims.shape_names(self.graph.shape(id))

@@ -12,7 +12,7 @@ pub fn demo() -> Result<u8, Failure> {
         println!("decl:   {}", ex.decls);
         let mut p = Problem::new(ex.expr, ex.decls).map_err(|e| fail(&e, ex.expr, ex.decls))?;
         let grads = p.gradients(ex.wrt).map_err(|e| fail(&e, ex.expr, ex.decls))?;
-        let shared = p.print_shared(&grads.nodes, Style::Plain);
+        let shared = p.print_shared_named(&grads.nodes, Style::Plain, ex.expr);
         for (k, (name, cse)) in ex.wrt.iter().zip(&shared).enumerate() {
             println!("d/d{name} = {}", cse.expr);
             // One numeric check per gradient, at two random dimension settings.

@@ -38,7 +38,7 @@ pub fn grad(
         return super::emit::emit(&p, &grads, input, lang);
     }
     let report = check.then(|| p.fd_check(&grads, 1, 2));
-    let shared = p.print_shared(&grads.nodes, Style::Plain);
+    let shared = p.print_shared_named(&grads.nodes, Style::Plain, expr);
     match format {
         Format::Json => {
             // The self-contained form repeats shared subterms: refuse rather than print gigabytes.
