@@ -8,7 +8,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Side};
 
 /// Products smaller than this many multiply-adds run on one thread.
-const PARALLEL_FLOPS: usize = 1 << 18;
+const PARALLEL_FLOPS: usize = 1 << 22;
 
 fn par_for(flops: usize) -> Par {
     if flops < PARALLEL_FLOPS {
