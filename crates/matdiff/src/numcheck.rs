@@ -7,15 +7,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 /// What one variable's random values must satisfy so the expression is defined.
+/// The code exporters draw their test inputs by the same rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-struct Domain {
+pub(crate) struct Domain {
     /// Argument of inv/logdet/det: symmetric positive definite, well conditioned.
-    spd: bool,
+    pub spd: bool,
     /// Argument of log/sqrt/fractional power: positive entries.
-    positive: bool,
+    pub positive: bool,
 }
 
-fn domains(g: &Graph, root: NodeId) -> Vec<Domain> {
+pub(crate) fn domains(g: &Graph, root: NodeId) -> Vec<Domain> {
     let mut d = vec![Domain::default(); g.vars.len()];
     let var_of = |mut n: NodeId| loop {
         match g.op(n) {

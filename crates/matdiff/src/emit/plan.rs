@@ -4,7 +4,7 @@
 use super::names::Namer;
 use super::template::{prec, Item, ItemKind, Piece, Template};
 use crate::error::{Error, Input, Result};
-use crate::ir::{Func, Graph, NodeId, Op};
+use crate::ir::{Graph, NodeId, Op};
 use crate::shape::DimId;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
@@ -152,47 +152,7 @@ pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Resul
     Ok(())
 }
 
-/// What one variable's random values must satisfy for the expression to be defined
-/// (the same rules as the numeric checker's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) struct Domain {
-    /// Argument of inv/logdet/det: symmetric positive definite.
-    pub spd: bool,
-    /// Argument of log/sqrt/a fractional or negative power: positive entries.
-    pub positive: bool,
-}
-
-pub(crate) fn domains(g: &Graph, root: NodeId) -> Vec<Domain> {
-    let mut d = vec![Domain::default(); g.vars.len()];
-    let var_of = |mut n: NodeId| loop {
-        match g.op(n) {
-            Op::Var(v) => return Some(*v as usize),
-            Op::Transpose(a) => n = *a,
-            _ => return None,
-        }
-    };
-    for n in g.reachable(&[root]) {
-        match g.op(n) {
-            Op::Inv(a) | Op::LogDet(a) | Op::Det(a) => {
-                if let Some(v) = var_of(*a) {
-                    d[v].spd = true;
-                }
-            }
-            Op::Map(Func::Log | Func::Sqrt, a) => {
-                if let Some(v) = var_of(*a) {
-                    d[v].positive = true;
-                }
-            }
-            Op::Pow(a, p) if p.get().fract() != 0.0 || p.get() < 0.0 => {
-                if let Some(v) = var_of(*a) {
-                    d[v].positive = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    d
-}
+pub(crate) use crate::numcheck::{domains, Domain};
 
 /// One statement of the generated function: `name = text`.
 #[derive(Clone, Debug)]

@@ -549,28 +549,23 @@ impl Graph {
         }
     }
     pub fn norm2(&mut self, a: NodeId) -> NodeId {
-        if self.shape(a).is_scalar() {
-            return self.map(Func::Abs, a);
-        }
-        if self.is_zero(a) {
-            return self.constant(0.0);
-        }
-        match *self.op(a) {
-            Op::Transpose(x) => self.norm2(x),
-            _ => self.intern(Op::Norm2(a), Shape::SCALAR, true),
-        }
+        self.norm(a, Op::Norm2)
     }
     pub fn norm1(&mut self, a: NodeId) -> NodeId {
+        self.norm(a, Op::Norm1)
+    }
+    /// An entrywise norm: |a| for a scalar, 0 of zeros, and blind to transposes.
+    fn norm(&mut self, mut a: NodeId, op: fn(NodeId) -> Op) -> NodeId {
         if self.shape(a).is_scalar() {
             return self.map(Func::Abs, a);
         }
         if self.is_zero(a) {
             return self.constant(0.0);
         }
-        match *self.op(a) {
-            Op::Transpose(x) => self.norm1(x),
-            _ => self.intern(Op::Norm1(a), Shape::SCALAR, true),
+        while let Op::Transpose(x) = *self.op(a) {
+            a = x;
         }
+        self.intern(op(a), Shape::SCALAR, true)
     }
 
     /// Inner product `sum(a.*b)` of same-shaped values, written the most readable way.
