@@ -1,6 +1,6 @@
 //! The derivation as a LaTeX fragment (amsmath `align*` blocks) for a document.
 
-use super::super::{Derivation, NodeKind};
+use super::super::Derivation;
 use super::{latex_or_plain, rule_sentence};
 use crate::print::{latex_name, Style};
 use std::fmt::Write;
@@ -23,7 +23,6 @@ fn forward(d: &Derivation, out: &mut String) {
         let _ = writeln!(out, "The expression is a constant: it has no operations.");
         return;
     }
-    let differentiating = !d.gradients.is_empty();
     let _ = writeln!(out, "\\begin{{align*}}");
     let lines: Vec<String> = d
         .nodes
@@ -31,19 +30,7 @@ fn forward(d: &Derivation, out: &mut String) {
         .enumerate()
         .map(|(i, n)| {
             let shape = d.shape_latex(n.shape);
-            let mut notes = vec![];
-            if n.kind == NodeKind::Variable {
-                notes.push("input");
-            }
-            if n.wrt {
-                notes.push("differentiated");
-            }
-            if Some(i) == d.output {
-                notes.push("output");
-            }
-            if differentiating && !n.active && n.kind == NodeKind::Operation {
-                notes.push("constant here");
-            }
+            let notes = d.node_notes(i, true);
             let notes = if notes.is_empty() { String::new() } else { format!(" && \\text{{{}}}", notes.join(", ")) };
             match n.def {
                 None => format!("  {} &\\in {shape}{notes}", d.name(i, X)),

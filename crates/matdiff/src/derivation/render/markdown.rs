@@ -19,22 +19,9 @@ pub(super) fn render(d: &Derivation) -> String {
 
 fn forward(d: &Derivation, out: &mut String) {
     let _ = writeln!(out, "**Forward pass** — one node per operation, in evaluation order:\n");
-    let differentiating = !d.gradients.is_empty();
     for (i, n) in d.nodes.iter().enumerate() {
         let shape = d.shape_latex(n.shape);
-        let mut notes = vec![];
-        if n.kind == NodeKind::Variable {
-            notes.push("input");
-        }
-        if n.wrt {
-            notes.push("differentiated");
-        }
-        if Some(i) == d.output {
-            notes.push("output");
-        }
-        if differentiating && !n.active && n.kind == NodeKind::Operation {
-            notes.push("constant here");
-        }
+        let notes = d.node_notes(i, true);
         let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
         let _ = match n.kind {
             NodeKind::Variable => writeln!(out, "- ${} \\in {shape}${notes}", d.name(i, X)),

@@ -6,6 +6,7 @@ mod markdown;
 mod text;
 
 use super::{AdjointStep, Contribution, Derivation};
+use crate::derivation::NodeKind;
 use crate::print::{latex_name, num, print_shared, Style};
 use crate::shape::Shape;
 
@@ -71,6 +72,26 @@ pub(super) fn render(d: &Derivation, format: StepsFormat) -> String {
 }
 
 impl Derivation {
+    /// What the forward pass says about node `i`: input, differentiated, output, constant here
+    /// ("input" only when `with_input`, for layouts that do not show it elsewhere).
+    fn node_notes(&self, i: usize, with_input: bool) -> Vec<&'static str> {
+        let n = &self.nodes[i];
+        let mut notes = vec![];
+        if with_input && n.kind == NodeKind::Variable {
+            notes.push("input");
+        }
+        if n.wrt {
+            notes.push("differentiated");
+        }
+        if Some(i) == self.output {
+            notes.push("output");
+        }
+        if !self.gradients.is_empty() && !n.active && n.kind == NodeKind::Operation {
+            notes.push("constant here");
+        }
+        notes
+    }
+
     /// A shape as `(m)`, `(m×n)`, `(1×n)` or `(scalar)`.
     pub fn shape_text(&self, s: Shape) -> String {
         let name = |d: u32| self.graph.dims.name(d).to_string();

@@ -20,7 +20,6 @@ pub(super) fn render(d: &Derivation) -> String {
 
 fn forward(d: &Derivation, out: &mut String) {
     let _ = writeln!(out, "Forward pass: one node per operation, in evaluation order");
-    let differentiating = !d.gradients.is_empty();
     let rows: Vec<(String, String, String)> = (0..d.nodes.len())
         .map(|i| {
             let n = &d.nodes[i];
@@ -28,16 +27,7 @@ fn forward(d: &Derivation, out: &mut String) {
                 NodeKind::Variable => format!("{}  input", n.name),
                 NodeKind::Operation => d.definition(i, P),
             };
-            let mut notes = vec![];
-            if n.wrt {
-                notes.push("differentiated");
-            }
-            if Some(i) == d.output {
-                notes.push("output");
-            }
-            if differentiating && !n.active && n.kind == NodeKind::Operation {
-                notes.push("constant here");
-            }
+            let notes = d.node_notes(i, false);
             (left, d.shape_text(n.shape), notes.join(", "))
         })
         .collect();
