@@ -132,6 +132,48 @@ pub(crate) fn param_names(g: &Graph, ps: &[Param], namer: &mut Namer) -> Vec<Str
 }
 
 /// Refuse dimensions the inputs cannot determine (they appear only in `eye(n)` and the like).
+/// What every target starts from: parameters in declaration order, the roots (value, then
+/// gradients), the names of parameters, dimensions and results, and the namer that keeps
+/// further names clear of them.
+pub(crate) struct Setup<'g> {
+    pub ps: Vec<Param>,
+    pub roots: Vec<NodeId>,
+    pub namer: Namer,
+    pub cx: Cx<'g>,
+    /// `f`, then one `grad_<var>` per gradient.
+    pub root_names: Vec<String>,
+}
+
+pub(crate) fn setup<'g>(
+    p: &'g crate::problem::Problem,
+    grads: &crate::problem::Gradients,
+    src: &super::Source,
+    reserved: &'static [&'static str],
+) -> Result<Setup<'g>> {
+    let g = &p.graph;
+    let ps = params(g, &src.decl_order());
+    let mut roots = vec![p.output];
+    roots.extend(&grads.nodes);
+    check_dims(g, &ps, &roots)?;
+    let mut namer = Namer::new(reserved);
+    let param_names = param_names(g, &ps, &mut namer);
+    let dims: Vec<String> = g
+        .dims
+        .dims
+        .iter()
+        .map(|d| match d.size {
+            Some(k) => k.to_string(),
+            None => {
+                let want = if param_names.contains(&d.name) { format!("n_{}", d.name) } else { d.name.clone() };
+                namer.claim(&want)
+            }
+        })
+        .collect();
+    let mut root_names = vec![namer.claim("f")];
+    root_names.extend(grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name))));
+    Ok(Setup { ps, roots, namer, cx: Cx { g, params: param_names, dims }, root_names })
+}
+
 pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Result<()> {
     let bound: Vec<DimId> = params.iter().flat_map(|p| p.binds.iter().map(|b| b.1)).collect();
     for n in g.reachable(roots) {

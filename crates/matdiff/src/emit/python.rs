@@ -6,8 +6,8 @@
 //! PyTorch factor each matrix once (Cholesky when it is symmetric, else LU) and reuse it.
 
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
-use super::names::{Namer, PYTHON_RESERVED};
-use super::plan::{check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param};
+use super::names::PYTHON_RESERVED;
+use super::plan::{domains, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup};
 use super::template::{join, prec, Item, Template};
 use super::Source;
 use crate::error::Result;
@@ -466,33 +466,7 @@ impl Py {
 
 /// Generate the module.
 pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
-    let g = &p.graph;
-    let ps = params(g, &src.decl_order());
-    let mut roots = vec![p.output];
-    roots.extend(&grads.nodes);
-    check_dims(g, &ps, &roots)?;
-
-    let mut namer = Namer::new(PYTHON_RESERVED);
-    let param_names = param_names(g, &ps, &mut namer);
-    let dims: Vec<String> = g
-        .dims
-        .dims
-        .iter()
-        .map(|d| match d.size {
-            Some(k) => k.to_string(),
-            None => {
-                let want = if param_names.contains(&d.name) { format!("n_{}", d.name) } else { d.name.clone() };
-                namer.claim(&want)
-            }
-        })
-        .collect();
-    let value_name = namer.claim("f");
-    let grad_names: Vec<String> =
-        grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name))).collect();
-    let mut root_names = vec![value_name.clone()];
-    root_names.extend(grad_names.iter().cloned());
-
-    let cx = Cx { g, params: param_names, dims };
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, PYTHON_RESERVED)?;
     let mut be = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 

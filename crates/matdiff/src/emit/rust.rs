@@ -7,8 +7,8 @@
 //! order for the run-time sizes by a small matrix-chain DP. Scalars are `f64`.
 
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
-use super::names::{Namer, RUST_RESERVED};
-use super::plan::{check_dims, domains, param_names, params, schedule, Backend, Cx, Derived, Domain, Line, Param};
+use super::names::RUST_RESERVED;
+use super::plan::{domains, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup};
 use super::template::{join, prec, Item, Template};
 use super::Source;
 use crate::error::Result;
@@ -421,33 +421,7 @@ impl Rs {
 
 /// Generate the source file.
 pub(crate) fn emit(p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
-    let g = &p.graph;
-    let ps = params(g, &src.decl_order());
-    let mut roots = vec![p.output];
-    roots.extend(&grads.nodes);
-    check_dims(g, &ps, &roots)?;
-
-    let mut namer = Namer::new(RUST_RESERVED);
-    let param_names = param_names(g, &ps, &mut namer);
-    let dims: Vec<String> = g
-        .dims
-        .dims
-        .iter()
-        .map(|d| match d.size {
-            Some(k) => k.to_string(),
-            None => {
-                let want = if param_names.contains(&d.name) { format!("n_{}", d.name) } else { d.name.clone() };
-                namer.claim(&want)
-            }
-        })
-        .collect();
-    let value_name = namer.claim("f");
-    let grad_names: Vec<String> =
-        grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name))).collect();
-    let mut root_names = vec![value_name];
-    root_names.extend(grad_names);
-
-    let cx = Cx { g, params: param_names, dims };
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, RUST_RESERVED)?;
     let mut be = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 
