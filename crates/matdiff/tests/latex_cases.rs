@@ -12,15 +12,17 @@
 //! Every successful reading is also printed as plain syntax and re-parsed with the plain
 //! parser, which must give the same tree. Limits, timing and never-panic properties follow.
 
+#[path = "common/tree.rs"]
+mod tree;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tree::{assert_valid_span, check_spans, render_tree};
 
 use matdiff::syntax::{
-    looks_like_latex, parse_decls, parse_expr, parse_latex, to_plain, to_sexpr, Expr, ExprKind, LatexRead, MAX_DEPTH,
-    MAX_INPUT_LEN,
+    looks_like_latex, parse_decls, parse_expr, parse_latex, to_plain, to_sexpr, LatexRead, MAX_DEPTH, MAX_INPUT_LEN,
 };
-use matdiff::{check_sizes, eval, random_dims, random_env, Error, Problem, Span};
+use matdiff::{check_sizes, eval, random_dims, random_env, Error, Problem};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -85,37 +87,6 @@ fn render_read(src: &str, read: &LatexRead, out: &mut String) {
     check_spans(src, body);
 }
 
-/// `@3..5 \`a+\`` with the covered text.
-fn show_span(src: &str, span: Span) -> String {
-    let text = src.get(span.start..span.end).expect("span on char boundaries");
-    format!("@{}..{} `{}`", span.start, span.end, text.replace('\n', "\\n"))
-}
-
-fn render_tree(src: &str, e: &Expr, level: usize, out: &mut String) {
-    let pad = "  ".repeat(level);
-    let head = match &e.kind {
-        ExprKind::Num(v) => format!("Num {v:?}"),
-        ExprKind::Name(n) => format!("Name {n}"),
-        ExprKind::Neg(_) => "Neg".to_string(),
-        ExprKind::Transpose(_) => "Transpose".to_string(),
-        ExprKind::Binary(op, _, _) => format!("Binary {}", op.symbol()),
-        ExprKind::Call { func, func_span, .. } => format!("Call {func} (name {})", show_span(src, *func_span)),
-    };
-    let _ = writeln!(out, "{pad}{head} {}", show_span(src, e.span));
-    for child in children(e) {
-        render_tree(src, child, level + 1, out);
-    }
-}
-
-fn children(e: &Expr) -> Vec<&Expr> {
-    match &e.kind {
-        ExprKind::Num(_) | ExprKind::Name(_) => vec![],
-        ExprKind::Neg(a) | ExprKind::Transpose(a) => vec![a],
-        ExprKind::Binary(_, a, b) => vec![a, b],
-        ExprKind::Call { args, .. } => args.iter().collect(),
-    }
-}
-
 /// rustc-style: message, location, the source line with `^^^` under the span, label, notes.
 fn render_error(src: &str, err: &Error) -> String {
     let mut out = format!("error [{:?}]: {}\n", err.input, err.message);
@@ -134,20 +105,6 @@ fn render_error(src: &str, err: &Error) -> String {
         let _ = writeln!(out, "note: {note}");
     }
     out
-}
-
-fn assert_valid_span(src: &str, span: Span) {
-    assert!(span.start <= span.end && span.end <= src.len(), "span {span:?} out of range in {src:?}");
-    assert!(src.is_char_boundary(span.start) && src.is_char_boundary(span.end), "span {span:?} splits a char");
-}
-
-/// Every span is valid and covers its children's.
-fn check_spans(src: &str, e: &Expr) {
-    assert_valid_span(src, e.span);
-    for child in children(e) {
-        assert!(e.span.start <= child.span.start && child.span.end <= e.span.end, "{e:?} does not cover {child:?}");
-        check_spans(src, child);
-    }
 }
 
 fn case_paths() -> Vec<std::path::PathBuf> {

@@ -5,9 +5,12 @@
 //! and one trailing newline are stripped, so a case that needs a trailing line break ends with
 //! two. Limits, timing and never-panic properties are ordinary tests at the end.
 
+#[path = "common/tree.rs"]
+mod tree;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use tree::{assert_valid_span, check_spans, children, render_tree, show_span};
 
 use matdiff::syntax::{
     parse_decls, parse_expr, parse_program, to_sexpr, Decl, DeclKind, DimSpec, Expr, ExprKind, MAX_DEPTH, MAX_INPUT_LEN,
@@ -63,37 +66,6 @@ fn indent(src: &str) -> String {
     src.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
-/// `@3..5 \`a+\`` with the covered text, line breaks shown as `\n`.
-fn show_span(src: &str, span: Span) -> String {
-    let text = src.get(span.start..span.end).expect("span on char boundaries");
-    format!("@{}..{} `{}`", span.start, span.end, text.replace('\n', "\\n"))
-}
-
-fn render_tree(src: &str, e: &Expr, level: usize, out: &mut String) {
-    let pad = "  ".repeat(level);
-    let head = match &e.kind {
-        ExprKind::Num(v) => format!("Num {v:?}"),
-        ExprKind::Name(n) => format!("Name {n}"),
-        ExprKind::Neg(_) => "Neg".to_string(),
-        ExprKind::Transpose(_) => "Transpose".to_string(),
-        ExprKind::Binary(op, _, _) => format!("Binary {}", op.symbol()),
-        ExprKind::Call { func, func_span, .. } => format!("Call {func} (name {})", show_span(src, *func_span)),
-    };
-    let _ = writeln!(out, "{pad}{head} {}", show_span(src, e.span));
-    for child in children(e) {
-        render_tree(src, child, level + 1, out);
-    }
-}
-
-fn children(e: &Expr) -> Vec<&Expr> {
-    match &e.kind {
-        ExprKind::Num(_) | ExprKind::Name(_) => vec![],
-        ExprKind::Neg(a) | ExprKind::Transpose(a) => vec![a],
-        ExprKind::Binary(_, a, b) => vec![a, b],
-        ExprKind::Call { args, .. } => args.iter().collect(),
-    }
-}
-
 fn render_decls(src: &str, decls: &[Decl], out: &mut String) {
     if decls.is_empty() {
         out.push_str("(no declarations)\n");
@@ -139,11 +111,6 @@ fn render_error(src: &str, err: &Error) -> String {
         let _ = writeln!(out, "note: {note}");
     }
     out
-}
-
-fn assert_valid_span(src: &str, span: Span) {
-    assert!(span.start <= span.end && span.end <= src.len(), "span {span:?} out of range");
-    assert!(src.is_char_boundary(span.start) && src.is_char_boundary(span.end), "span {span:?} splits a char");
 }
 
 #[test]
@@ -279,15 +246,6 @@ fn long_flat_inputs_parse() {
 /// Depth as counted by the parser's limit, minus parentheses (which leave no node).
 fn depth(e: &Expr) -> usize {
     1 + children(e).into_iter().map(depth).max().unwrap_or(0)
-}
-
-/// Every span is in range, on char boundaries, and covers its children.
-fn check_spans(src: &str, e: &Expr) {
-    assert_valid_span(src, e.span);
-    for child in children(e) {
-        assert!(e.span.start <= child.span.start && child.span.end <= e.span.end, "{e:?}");
-        check_spans(src, child);
-    }
 }
 
 /// Fully parenthesized source for a tree; reparsing it must give the same tree.
