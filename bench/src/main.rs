@@ -41,9 +41,11 @@ fn main() {
             let mut ready = b.compile();
             let inputs: Vec<MatRef<'_, f64>> = ready.inputs.iter().map(|m| m.as_ref()).collect();
             println!("== {} value+grad", b.title);
-            for (step, ms) in ready.value_grad.profile(&inputs).expect("profile") {
+            let steps = ready.value_grad.profile(&inputs, 30).expect("profile");
+            for (step, ms) in &steps {
                 println!("{ms:8.3} ms  {}", &step[..step.len().min(150)]);
             }
+            println!("{:8.3} ms  total of medians", steps.iter().map(|s| s.1).sum::<f64>());
         }
         return;
     }

@@ -106,3 +106,44 @@ fn low_rank_plus_identity_agrees_at_tall_thin_sizes() {
         }
     }
 }
+
+#[test]
+fn large_sizes_take_the_threaded_paths_and_agree() {
+    // Past 2^18 entries the memory-bound passes split across threads, past 2^15 the
+    // transcendental maps, past 2^22 multiply-adds the products: sizes that cross all three.
+    let cases: &[(&str, &str, &[&str], &[(&str, usize)])] = &[
+        ("0.5*norm2(W'*W*X - X)^2", "W: matrix(m,n); X: matrix(n,N)", &["W"], &[("m", 40), ("n", 600), ("N", 500)]),
+        (
+            "0.5*norm2(W2*swish(W1*X + b1*vector(1)') + b2*vector(1)' - T)^2",
+            "W1: matrix(H,D); b1: vector(H); W2: matrix(C,H); b2: vector(C); X: matrix(D,B); T: matrix(C,B)",
+            &["W1", "b1", "W2", "b2"],
+            &[("H", 600), ("D", 300), ("C", 7), ("B", 500)],
+        ),
+        ("sum(tanh(A).*exp(-A.^2)) + sum(log(matrix(1) + A.^2))", "A: matrix(n,N)", &["A"], &[("n", 700), ("N", 400)]),
+    ];
+    for (i, (e, d, w, sizes)) in cases.iter().enumerate() {
+        let mut p = Problem::new(e, d).unwrap();
+        let grads = p.gradients(w).unwrap();
+        let mut roots = vec![p.output];
+        roots.extend(&grads.nodes);
+        let mut compiled = Compiled::new(&p.graph, &roots);
+        let mut rng = StdRng::seed_from_u64(300 + i as u64);
+        let mut dims = random_dims(&p.graph, &mut rng, 2, 3);
+        for (k, dim) in p.graph.dims.dims.iter().enumerate() {
+            if let Some(&(_, size)) = sizes.iter().find(|(name, _)| *name == dim.name) {
+                dims[k] = size;
+            }
+        }
+        let env = random_env(&p.graph, p.output, dims, &mut rng);
+        let want = eval(&p.graph, &roots, &env);
+        let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
+        // Twice: the second run reuses the buffers of the first.
+        for _ in 0..2 {
+            let got = compiled.run_owned(&inputs).unwrap();
+            for (k, (w, g)) in want.iter().zip(&got).enumerate() {
+                let err = rel_err(w, g);
+                assert!(err < 1e-12, "{e}: root {k} differs by {err:.2e}");
+            }
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! Property test: random well-typed expressions from the whole language, every gradient
-//! against central differences at two different dimension settings.
+//! against central differences at two different dimension settings, and the compiled
+//! evaluator (the planner's rewrites: chain order, solves, Woodbury, fusion) against the
+//! reference evaluator on the same points.
 //!
 //! The corpus is deterministic (seeded), so a failure reproduces; its expression is printed.
 //! `MATDIFF_PROPTEST_CASES` sets the number of expressions, `MATDIFF_PROPTEST_SEED` the seed.
@@ -8,7 +10,7 @@ mod common;
 
 use common::gen::{case, DECLS};
 use common::{case_count, finite, max_abs, symmetrize_for_fd, two_dim_settings};
-use matdiff::{eval, fd_gradient, random_env, rel_err, Env, Func, Graph, NodeId, Op, Problem};
+use matdiff::{eval, fd_gradient, random_env, rel_err, Compiled, Env, Func, Graph, NodeId, Op, Problem};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -17,6 +19,8 @@ const TOL: f64 = 1e-5;
 /// Random points are redrawn when an argument of a kink (abs, relu, sign, norm1, norm2) is
 /// this close to it: a central difference straddling a kink measures nothing.
 const KINK_MARGIN: f64 = 1e-3;
+/// Largest accepted relative difference between the compiled and the reference evaluator.
+const COMPILED_TOL: f64 = 1e-12;
 /// Values beyond this are too large for central differences in f64 to mean anything.
 const HUGE: f64 = 1e8;
 
@@ -38,11 +42,21 @@ struct Tally {
     /// Checks dropped because the difference quotients at steps h and h/2 disagree.
     unconverged: usize,
     max_err: f64,
+    /// Points where the compiled evaluator was compared with the reference evaluator.
+    compiled_checks: usize,
+    /// Largest relative difference between the two evaluators (well-conditioned points).
+    compiled_max_err: f64,
+    /// Roots whose difference exceeded the tolerance but was within the reference evaluator's
+    /// own sensitivity to rounding-sized changes of the inputs.
+    ill_conditioned: usize,
 }
 
 impl Tally {
     fn add(&mut self, o: &Tally) {
         self.expressions += o.expressions;
+        self.compiled_checks += o.compiled_checks;
+        self.ill_conditioned += o.ill_conditioned;
+        self.compiled_max_err = self.compiled_max_err.max(o.compiled_max_err);
         self.checks += o.checks;
         self.skipped += o.skipped;
         self.constant += o.constant;
@@ -108,6 +122,42 @@ fn fd_central(g: &Graph, f: NodeId, var: usize, env: &Env, h0: f64) -> faer::Mat
     out
 }
 
+/// How far root `k` of the reference evaluator moves when every input is nudged by a relative
+/// 1e-13: a measure of the conditioning at this point (rounding errors are amplified alike).
+fn reference_sensitivity(g: &Graph, roots: &[NodeId], env: &Env, k: usize, rng: &mut StdRng) -> f64 {
+    use rand::Rng;
+    let mut nudged = env.clone();
+    for m in nudged.vars.iter_mut() {
+        for j in 0..m.ncols() {
+            for i in 0..m.nrows() {
+                m[(i, j)] *= 1.0 + 1e-13 * rng.gen_range(-1.0..1.0);
+            }
+        }
+    }
+    let base = eval(g, &roots[k..=k], env);
+    let moved = eval(g, &roots[k..=k], &nudged);
+    rel_err(&base[0], &moved[0])
+}
+
+/// The largest condition number (σmax/σmin) of a matrix that is inverted or factorized.
+fn worst_condition(g: &Graph, roots: &[NodeId], env: &Env) -> f64 {
+    let args: Vec<NodeId> = g
+        .reachable(roots)
+        .into_iter()
+        .filter_map(|n| match g.op(n) {
+            Op::Inv(a) | Op::Det(a) | Op::LogDet(a) => Some(*a),
+            _ => None,
+        })
+        .collect();
+    eval(g, &args, env)
+        .iter()
+        .map(|m| match m.singular_values() {
+            Ok(s) if !s.is_empty() => s[0] / s[s.len() - 1],
+            _ => f64::INFINITY,
+        })
+        .fold(0.0, f64::max)
+}
+
 /// Check every gradient of `src`; `Err` describes a mismatch.
 fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
     let mut p = Problem::new(src, DECLS).map_err(|e| format!("generated expression does not lower: {e}"))?;
@@ -156,7 +206,34 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
             }
         }
     }
+    let mut compiled = Compiled::new(g, &roots);
     for (env, vals) in pending {
+        // The compiled evaluator must reproduce the reference values (1e-12 relative), value
+        // and gradients alike, at every point where the reference is finite and moderate.
+        let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
+        let got = compiled.run_owned(&inputs).map_err(|e| format!("compiled evaluator refused: {e}"))?;
+        for (k, (want, got)) in vals.iter().zip(&got).enumerate() {
+            let err = rel_err(want, got);
+            if !(err < COMPILED_TOL)
+                && (err < 10.0 * reference_sensitivity(g, &roots, &env, k, &mut rng)
+                    || err < 1e-14 * worst_condition(g, &roots, &env))
+            {
+                // Ill-conditioned here: the reference itself moves more under a 1e-13 nudge of
+                // the inputs than the two disagree (cancellation), or a matrix that is inverted
+                // or factorized has a condition number κ with κ·1e-14 above the difference.
+                tally.ill_conditioned += 1;
+                continue;
+            }
+            tally.compiled_max_err = tally.compiled_max_err.max(err);
+            if !(err < COMPILED_TOL) {
+                return Err(format!(
+                    "compiled evaluator differs from the reference by {err:.3e} on root {k} at dims {:?}\nplan:\n{}",
+                    env.dims,
+                    compiled.describe()
+                ));
+            }
+        }
+        tally.compiled_checks += 1;
         for (k, &v) in grads.vars.iter().enumerate() {
             let fd = fd_gradient(g, p.output, v, &env);
             let gm = if g.vars[v].symmetric { symmetrize_for_fd(&vals[k + 1]) } else { vals[k + 1].clone() };
@@ -238,4 +315,6 @@ fn random_expressions_match_central_differences() {
     );
     assert!(total.constant * 20 < count, "{} of {count} expressions are constant", total.constant);
     assert!(total.checks >= 2 * (count - total.skipped - total.constant), "{total:?}");
+    assert!(total.compiled_checks >= 2 * (count - total.skipped - total.constant), "{total:?}");
+    assert!(total.ill_conditioned * 500 < total.compiled_checks, "{total:?}");
 }

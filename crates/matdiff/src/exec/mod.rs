@@ -46,10 +46,10 @@ impl Compiled {
         Ok(self.run(inputs)?.into_iter().map(|m| m.to_owned()).collect())
     }
 
-    /// Run once and time each planned step: (step, milliseconds).
-    pub fn profile(&mut self, inputs: &[MatRef<'_, f64>]) -> Result<Vec<(String, f64)>> {
+    /// Time each planned step over `reps` runs: (step, median milliseconds).
+    pub fn profile(&mut self, inputs: &[MatRef<'_, f64>], reps: usize) -> Result<Vec<(String, f64)>> {
         self.run(inputs)?;
-        Ok(self.plan.as_mut().unwrap().profile(inputs))
+        Ok(self.plan.as_mut().unwrap().profile(inputs, reps))
     }
 
     /// The planned steps, one per line (for tests and curiosity).
