@@ -107,11 +107,14 @@ fn low_rank_plus_identity_agrees_at_tall_thin_sizes() {
     }
 }
 
+/// Expression, declarations, variables, and sizes for named dimensions.
+type Sized_<'a> = (&'a str, &'a str, &'a [&'a str], &'a [(&'a str, usize)]);
+
 #[test]
 fn large_sizes_take_the_threaded_paths_and_agree() {
     // Past 2^18 entries the memory-bound passes split across threads, past 2^15 the
     // transcendental maps, past 2^22 multiply-adds the products: sizes that cross all three.
-    let cases: &[(&str, &str, &[&str], &[(&str, usize)])] = &[
+    let cases: &[Sized_] = &[
         ("0.5*norm2(W'*W*X - X)^2", "W: matrix(m,n); X: matrix(n,N)", &["W"], &[("m", 40), ("n", 600), ("N", 500)]),
         (
             "0.5*norm2(W2*swish(W1*X + b1*vector(1)') + b2*vector(1)' - T)^2",
