@@ -130,7 +130,7 @@ fn reference_sensitivity(g: &Graph, roots: &[NodeId], env: &Env, k: usize, rng: 
     for m in nudged.vars.iter_mut() {
         for j in 0..m.ncols() {
             for i in 0..m.nrows() {
-                m[(i, j)] *= 1.0 + 1e-13 * rng.gen_range(-1.0..1.0);
+                m[(i, j)] *= 1.0 + 1e-13 * rng.random_range(-1.0..1.0);
             }
         }
     }
@@ -214,7 +214,8 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
         let got = compiled.run_owned(&inputs).map_err(|e| format!("compiled evaluator refused: {e}"))?;
         for (k, (want, got)) in vals.iter().zip(&got).enumerate() {
             let err = rel_err(want, got);
-            if !(err < COMPILED_TOL)
+            let close = err < COMPILED_TOL; // false for NaN too
+            if !close
                 && (err < 10.0 * reference_sensitivity(g, &roots, &env, k, &mut rng)
                     || err < 1e-14 * worst_condition(g, &roots, &env))
             {
@@ -225,7 +226,7 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
                 continue;
             }
             tally.compiled_max_err = tally.compiled_max_err.max(err);
-            if !(err < COMPILED_TOL) {
+            if !close {
                 return Err(format!(
                     "compiled evaluator differs from the reference by {err:.3e} on root {k} at dims {:?}\nplan:\n{}",
                     env.dims,
