@@ -77,6 +77,19 @@ fn low_rank_plus_identity_agrees_at_tall_thin_sizes() {
             "V: matrix(q,d); c: scalar; z: vector(d)",
             &["V", "c"],
         ),
+        // Uᵀ·A⁻¹ = M⁻¹·Uᵀ and F·A⁻¹·U·H = F·U·M⁻¹·H through the q×q capacitance matrix.
+        (
+            "sum(U'*inv(U*U' + s*eye(d))*G) + sum(F*inv(U*U' + s*eye(d))*U*H)",
+            "U: matrix(d,q); s: scalar; G: matrix(d,k); F: matrix(k,d); H: matrix(q,k)",
+            &["U", "s", "G", "F"],
+        ),
+        // M = sI − UᵀU indefinite: the factorization falls back to the dense matrix and the
+        // capacitance solves to an LU of M.
+        (
+            "sum(F*inv(s*eye(d) - U*U')*U) + tr(inv(s*eye(d) - U*U')*G)",
+            "U: matrix(d,q); s: scalar; F: matrix(k,d); G: matrix(d,d)",
+            &["U", "F"],
+        ),
     ];
     for (i, (e, d, w)) in cases.iter().enumerate() {
         let mut p = Problem::new(e, d).unwrap();

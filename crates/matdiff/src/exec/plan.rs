@@ -126,11 +126,24 @@ pub enum Step {
         t: bool,
         rhs: Opnd,
     },
-    /// dst = tr(A⁻¹·B) from A's factorization.
+    /// dst = tr(A⁻¹·B) from A's factorization; `bu` is B·U when A = α·U·Uᵀ + β·I is planned
+    /// low-rank (a product the gradient usually needs too, so it is planned as a shared chain).
     TraceSolve {
         dst: usize,
         f: usize,
         b: Opnd,
+        bu: Option<Opnd>,
+    },
+    /// dst = M⁻¹·rhs with M = βI + α·UᵀU the q×q capacitance matrix of a low-rank factor `f`
+    /// (A·U = U·M, so A⁻¹·U = U·M⁻¹ and Uᵀ·A⁻¹ = M⁻¹·Uᵀ). `u`, `alpha`, `beta` rebuild M
+    /// when the factorization fell back to the dense matrix.
+    CapSolve {
+        dst: usize,
+        f: usize,
+        rhs: Opnd,
+        u: Opnd,
+        alpha: Coef,
+        beta: Coef,
     },
     Diag {
         dst: usize,
@@ -153,12 +166,16 @@ pub type Coef = (f64, Vec<Opnd>);
 pub enum Factor {
     Llt(faer::linalg::solvers::Llt<f64>),
     Lu(faer::linalg::solvers::PartialPivLu<f64>),
-    /// α·U·Uᵀ + β·I with `m` the Cholesky factor of βI + αUᵀU.
+    /// α·U·Uᵀ + β·I with `m` the Cholesky factor of M = βI + αUᵀU (for the determinant),
+    /// `minv` = M⁻¹ (q×q: applying it is a small product, cheaper than two triangular solves
+    /// on a wide right-hand side) and `um` = U·M⁻¹ (= A⁻¹·U).
     LowRank {
         u: Mat<f64>,
         alpha: f64,
         beta: f64,
         m: faer::linalg::solvers::Llt<f64>,
+        minv: Mat<f64>,
+        um: Mat<f64>,
     },
     /// Not computed yet (or failed).
     None,
@@ -403,7 +420,7 @@ impl Planner<'_> {
         if self.parents[t.index()].len() != 1 || self.values.contains_key(&t) || self.chains.contains_key(&fs[..]) {
             return None;
         }
-        if self.distributable(&fs).is_some() {
+        if self.distributable(&fs).is_some() || self.low_rank_pair(&fs).is_some() {
             return None;
         }
         let (_, split) = self.chain_dp(&fs);
@@ -504,8 +521,13 @@ impl Planner<'_> {
                     if self.is_low_rank(m) {
                         let f = self.factor(m);
                         let b = self.value(other);
+                        // B·U as a chain, so that a gradient needing it (S·A⁻¹·U = S·U·M⁻¹) shares it.
+                        let bu = match self.low_rank_parts(m) {
+                            Some(((u, false), ..)) => Some(self.chain(&[other, u])),
+                            _ => None,
+                        };
                         let dst = self.out(n);
-                        self.emit(Step::TraceSolve { dst, f, b });
+                        self.emit(Step::TraceSolve { dst, f, b, bu });
                         return Self::at(dst);
                     }
                 }
@@ -649,10 +671,83 @@ impl Planner<'_> {
             self.chains.insert(fs.to_vec(), o);
             return o;
         }
+        if let Some(pair) = self.low_rank_pair(fs) {
+            let o = self.through_capacitance(fs, pair);
+            self.chains.insert(fs.to_vec(), o);
+            return o;
+        }
         let (_, split) = self.chain_dp(fs);
         let o = self.build(fs, &split, 0, fs.len() - 1);
         self.chains.insert(fs.to_vec(), o);
         o
+    }
+
+    /// The rightmost `A⁻¹·U` or `Uᵀ·A⁻¹` in a chain, with A = α·U·Uᵀ + β·I planned low-rank:
+    /// (index of the pair's first factor, A, whether the inverse comes first).
+    fn low_rank_pair(&self, fs: &[NodeId]) -> Option<(usize, NodeId, bool)> {
+        (0..fs.len().saturating_sub(1)).rev().find_map(|i| {
+            let (x, y) = (fs[i], fs[i + 1]);
+            if let Factor_::Inv { a, .. } = self.classify(x) {
+                if let Some(((u, false), ..)) = self.low_rank_parts(a).filter(|_| self.is_low_rank(a)) {
+                    if u == y {
+                        return Some((i, a, true));
+                    }
+                }
+            }
+            if let Factor_::Inv { a, .. } = self.classify(y) {
+                if let Some(((u, false), ..)) = self.low_rank_parts(a).filter(|_| self.is_low_rank(a)) {
+                    if *self.g.op(x) == Op::Transpose(u) {
+                        return Some((i, a, false));
+                    }
+                }
+            }
+            None
+        })
+    }
+
+    /// F·A⁻¹·U·G = ((F·U)·M⁻¹)·G and F·Uᵀ·A⁻¹·G = F·(M⁻¹·(Uᵀ·G)): the d×d inverse becomes a q×q
+    /// solve, and F·U (often S·U, already needed for tr(A⁻¹·S)) is planned as a shared chain.
+    fn through_capacitance(&mut self, fs: &[NodeId], (i, a, inv_first): (usize, NodeId, bool)) -> Opnd {
+        let f = self.factor(a);
+        let ((un, _), alpha, beta) = self.low_rank_parts(a).expect("low-rank pair");
+        let u = self.value(un);
+        let coef = |p: &mut Self, (c, ss): (f64, Vec<NodeId>)| (c, ss.iter().map(|&s| p.value(s)).collect());
+        let (alpha, beta) = (coef(self, alpha), coef(self, beta));
+        let q = self.size(un).1;
+        let (left, right) = (&fs[..i], &fs[i + 2..]);
+        if inv_first {
+            // (F·U)·M⁻¹ = (M⁻¹·(F·U)ᵀ)ᵀ, M symmetric.
+            let fu: Vec<NodeId> = left.iter().copied().chain([un]).collect();
+            let fu_o = self.chain(&fu);
+            let rows = self.size(fu[0]).0;
+            let dst = self.slot(q, rows);
+            self.emit(Step::CapSolve { dst, f, rhs: fu_o.flip(), u, alpha, beta });
+            let p = Self::at(dst).flip();
+            if right.is_empty() {
+                return p;
+            }
+            let r = self.chain(right);
+            let cols = self.size(right[right.len() - 1]).1;
+            let dst = self.slot(rows, cols);
+            self.emit(Step::Gemm { dst, a: p, b: r, alpha: (1.0, vec![]), acc: false });
+            Self::at(dst)
+        } else {
+            let ut = fs[i];
+            let ug: Vec<NodeId> = [ut].into_iter().chain(right.iter().copied()).collect();
+            let ug_o = self.chain(&ug);
+            let cols = self.size(ug[ug.len() - 1]).1;
+            let dst = self.slot(q, cols);
+            self.emit(Step::CapSolve { dst, f, rhs: ug_o, u, alpha, beta });
+            let p = Self::at(dst);
+            if left.is_empty() {
+                return p;
+            }
+            let l = self.chain(left);
+            let rows = self.size(left[0]).0;
+            let dst = self.slot(rows, cols);
+            self.emit(Step::Gemm { dst, a: l, b: p, alpha: (1.0, vec![]), acc: false });
+            Self::at(dst)
+        }
     }
 
     fn build(&mut self, fs: &[NodeId], split: &[Vec<usize>], i: usize, j: usize) -> Opnd {

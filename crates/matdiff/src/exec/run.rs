@@ -127,6 +127,7 @@ fn dst_of(step: &Step) -> Option<usize> {
         | Inverse { dst, .. }
         | Solve { dst, .. }
         | TraceSolve { dst, .. }
+        | CapSolve { dst, .. }
         | Diag { dst, .. }
         | DiagPart { dst, .. }
         | Copy { dst, .. } => Some(*dst),
@@ -144,7 +145,12 @@ fn factorize_low_rank(u: MatRef<'_, f64>, alpha: f64, beta: f64) -> Factor {
             m[(i, i)] += beta;
         }
         if let Ok(m) = m.llt(Side::Lower) {
-            return Factor::LowRank { u: u.to_owned(), alpha, beta, m };
+            let mut minv = Mat::<f64>::identity(q, q);
+            llt_solve(m.L(), minv.as_mut());
+            // U·M⁻¹ = A⁻¹·U, and the left factor of every Woodbury correction.
+            let mut um = Mat::<f64>::zeros(d, q);
+            matmul(um.as_mut(), Accum::Replace, u, minv.as_ref(), 1.0, par_for(d * q * q));
+            return Factor::LowRank { u: u.to_owned(), alpha, beta, m, minv, um };
         }
     }
     let mut a = Mat::<f64>::zeros(d, d);
@@ -155,14 +161,22 @@ fn factorize_low_rank(u: MatRef<'_, f64>, alpha: f64, beta: f64) -> Factor {
     factorize(a.as_ref(), true)
 }
 
-/// (α·U·Uᵀ + β·I)⁻¹·B = (B − α·U·M⁻¹·Uᵀ·B)/β, in place.
-fn low_rank_solve(u: &Mat<f64>, alpha: f64, beta: f64, m: &faer::linalg::solvers::Llt<f64>, mut b: MatMut<'_, f64>) {
+/// (α·U·Uᵀ + β·I)⁻¹·B = (B − α·(U·M⁻¹)·(Uᵀ·B))/β, in place.
+fn low_rank_solve(u: &Mat<f64>, um: &Mat<f64>, alpha: f64, beta: f64, mut b: MatMut<'_, f64>) {
     let (d, q, k) = (u.nrows(), u.ncols(), b.ncols());
     let mut t = Mat::<f64>::zeros(q, k);
     matmul(t.as_mut(), Accum::Replace, u.transpose(), b.rb(), 1.0, par_for(d * q * k));
-    m.solve_in_place_with_conj(Conj::No, t.as_mut());
-    matmul(b.rb_mut(), Accum::Add, u.as_ref(), t.as_ref(), -alpha, par_for(d * q * k));
+    matmul(b.rb_mut(), Accum::Add, um.as_ref(), t.as_ref(), -alpha, par_for(d * q * k));
     map_in_place(b, |x| x / beta);
+}
+
+/// Solve L·Lᵀ·X = B in place by two triangular solves, threaded only when large: faer's
+/// solver objects use the global (threaded) setting even for tiny systems.
+fn llt_solve(l: MatRef<'_, f64>, mut b: MatMut<'_, f64>) {
+    use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
+    let par = par_for(l.nrows() * l.nrows() * b.ncols());
+    solve_lower_triangular_in_place(l, b.rb_mut(), par);
+    solve_upper_triangular_in_place(l.transpose(), b, par);
 }
 
 fn map_in_place(mut m: MatMut<'_, f64>, f: impl Fn(f64) -> f64) {
@@ -357,12 +371,12 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
         Step::Det { f, .. } => set_scalar(out, det(&factors[*f])),
         Step::Inverse { f, .. } => match &factors[*f] {
             Factor::Llt(l) => out.copy_from(l.inverse()),
-            Factor::LowRank { u, alpha, beta, m } => {
+            Factor::LowRank { u, alpha, beta, um, .. } => {
                 out.fill(0.0);
                 for i in 0..out.nrows() {
                     out[(i, i)] = 1.0;
                 }
-                low_rank_solve(u, *alpha, *beta, m, out);
+                low_rank_solve(u, um, *alpha, *beta, out);
             }
             Factor::Lu(l) => out.copy_from(l.inverse()),
             Factor::None => out.fill(f64::NAN),
@@ -372,30 +386,32 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
             let conj = Conj::No;
             match &factors[*f] {
                 // A Cholesky factor is of a symmetric matrix: the transpose is the same solve.
-                Factor::Llt(l) => l.solve_in_place_with_conj(conj, out),
-                Factor::LowRank { u, alpha, beta, m } => low_rank_solve(u, *alpha, *beta, m, out),
+                Factor::Llt(l) => llt_solve(l.L(), out),
+                Factor::LowRank { u, alpha, beta, um, .. } => low_rank_solve(u, um, *alpha, *beta, out),
                 Factor::Lu(l) if *t => l.solve_transpose_in_place_with_conj(conj, out),
                 Factor::Lu(l) => l.solve_in_place_with_conj(conj, out),
                 Factor::None => out.fill(f64::NAN),
             }
         }
-        Step::TraceSolve { f, b, .. } => {
+        Step::TraceSolve { f, b, bu, .. } => {
             let b = ctx.get(*b);
             let tr = match &factors[*f] {
                 // tr(A⁻¹B) = (tr(B) − α·⟨U·M⁻¹, B·U⟩)/β
-                Factor::LowRank { u, alpha, beta, m } => {
+                Factor::LowRank { alpha, beta, um, .. } if bu.is_some() => {
+                    let trb: f64 = (0..b.nrows()).map(|i| b[(i, i)]).sum();
+                    (trb - alpha * reduce2(um.as_ref(), ctx.get(bu.unwrap()))) / beta
+                }
+                Factor::LowRank { u, alpha, beta, um, .. } => {
                     let (d, q) = (u.nrows(), u.ncols());
                     let mut bu = Mat::<f64>::zeros(d, q);
                     matmul(bu.as_mut(), Accum::Replace, b, u.as_ref(), 1.0, par_for(d * d * q));
-                    let mut p = u.transpose().to_owned();
-                    m.solve_in_place_with_conj(Conj::No, p.as_mut());
                     let trb: f64 = (0..d).map(|i| b[(i, i)]).sum();
-                    (trb - alpha * reduce2(p.transpose(), bu.as_ref())) / beta
+                    (trb - alpha * reduce2(um.as_ref(), bu.as_ref())) / beta
                 }
                 other => {
                     let mut x = b.to_owned();
                     match other {
-                        Factor::Llt(l) => l.solve_in_place_with_conj(Conj::No, x.as_mut()),
+                        Factor::Llt(l) => llt_solve(l.L(), x.as_mut()),
                         Factor::Lu(l) => l.solve_in_place_with_conj(Conj::No, x.as_mut()),
                         _ => x.fill(f64::NAN),
                     }
@@ -403,6 +419,28 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
                 }
             };
             set_scalar(out, tr);
+        }
+        Step::CapSolve { f, rhs, u, alpha, beta, .. } => {
+            let rhs = ctx.get(*rhs);
+            match &factors[*f] {
+                Factor::LowRank { minv, .. } => {
+                    let par = par_for(minv.nrows() * minv.nrows() * rhs.ncols());
+                    matmul(out, Accum::Replace, minv.as_ref(), rhs, 1.0, par)
+                }
+                // The Woodbury factor was refused (M not positive definite): M is still
+                // invertible whenever A is (det A = β^(d−q)·det M), so solve it by LU.
+                _ => {
+                    out.copy_from(rhs);
+                    let (u, q) = (ctx.get(*u), out.nrows());
+                    let mut m = Mat::<f64>::zeros(q, q);
+                    matmul(m.as_mut(), Accum::Replace, u.transpose(), u, ctx.coef(alpha), Par::Seq);
+                    let beta = ctx.coef(beta);
+                    for i in 0..q {
+                        m[(i, i)] += beta;
+                    }
+                    m.partial_piv_lu().solve_in_place_with_conj(Conj::No, out);
+                }
+            }
         }
         Step::Diag { a, .. } => {
             let a = ctx.get(*a);
