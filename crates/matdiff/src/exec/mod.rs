@@ -7,8 +7,10 @@
 //! one factorization per matrix shared by log det, solves and inverses. The runner (`run`)
 //! executes the steps with faer kernels.
 
+mod fuse;
 mod plan;
 mod run;
+mod simd;
 
 use crate::error::{Error, Input, Result};
 use crate::ir::{Graph, NodeId};

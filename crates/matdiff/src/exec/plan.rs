@@ -157,6 +157,12 @@ pub enum Step {
         dst: usize,
         a: Opnd,
     },
+    /// dst = an entrywise program over same-shaped arrays, in one pass (see `fuse`).
+    Fused {
+        dst: usize,
+        leaves: Vec<Opnd>,
+        prog: Vec<super::fuse::Ew>,
+    },
 }
 
 /// A constant times a product of scalar operands.
@@ -204,16 +210,16 @@ enum Factor_ {
     },
 }
 
-struct Planner<'g> {
-    g: &'g Graph,
+pub(super) struct Planner<'g> {
+    pub(super) g: &'g Graph,
     env: Env,
-    steps: Vec<Step>,
+    pub(super) steps: Vec<Step>,
     shapes: Vec<(usize, usize)>,
     nfactors: usize,
-    values: HashMap<NodeId, Opnd>,
+    pub(super) values: HashMap<NodeId, Opnd>,
     chains: HashMap<Vec<NodeId>, Opnd>,
     factor_of: HashMap<NodeId, usize>,
-    parents: Vec<Vec<NodeId>>,
+    pub(super) parents: Vec<Vec<NodeId>>,
 }
 
 impl Plan {
@@ -265,14 +271,14 @@ impl Plan {
 }
 
 impl Planner<'_> {
-    fn size(&self, n: NodeId) -> (usize, usize) {
+    pub(super) fn size(&self, n: NodeId) -> (usize, usize) {
         self.env.size(self.g.shape(n))
     }
     fn slot(&mut self, r: usize, c: usize) -> usize {
         self.shapes.push((r, c));
         self.shapes.len() - 1
     }
-    fn out(&mut self, n: NodeId) -> usize {
+    pub(super) fn out(&mut self, n: NodeId) -> usize {
         let (r, c) = self.size(n);
         self.slot(r, c)
     }
@@ -284,7 +290,7 @@ impl Planner<'_> {
     }
 
     /// The operand holding node `n`'s value, planning its computation on first use.
-    fn value(&mut self, n: NodeId) -> Opnd {
+    pub(super) fn value(&mut self, n: NodeId) -> Opnd {
         if let Some(&o) = self.values.get(&n) {
             return o;
         }
@@ -294,6 +300,9 @@ impl Planner<'_> {
     }
 
     fn compute(&mut self, n: NodeId) -> Opnd {
+        if let Some(o) = self.try_fuse(n) {
+            return o;
+        }
         let g = self.g;
         let op = g.op(n).clone();
         let unary = |p: &mut Self, a: NodeId, mk: fn(usize, Opnd) -> Step| {

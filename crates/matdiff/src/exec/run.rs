@@ -1,5 +1,6 @@
 //! The runner: executes a plan's steps with faer kernels over its preallocated buffers.
 
+use super::fuse::run_fused;
 use super::plan::{Coef, Factor, Opnd, Plan, Src, Step};
 use crate::ir::Func;
 use faer::linalg::matmul::matmul;
@@ -77,13 +78,13 @@ impl Plan {
     }
 }
 
-struct Ctx<'a, 'b> {
+pub(super) struct Ctx<'a, 'b> {
     slots: &'a [Mat<f64>],
     inputs: &'a [MatRef<'b, f64>],
 }
 
 impl<'a> Ctx<'a, '_> {
-    fn get(&self, o: Opnd) -> MatRef<'a, f64> {
+    pub(super) fn get(&self, o: Opnd) -> MatRef<'a, f64> {
         let m = match o.src {
             Src::Input(i) => self.inputs[i],
             Src::Slot(s) => self.slots[s].as_ref(),
@@ -99,7 +100,7 @@ impl<'a> Ctx<'a, '_> {
     fn scalar(&self, o: Opnd) -> f64 {
         self.get(o)[(0, 0)]
     }
-    fn coef(&self, (c, scalars): &Coef) -> f64 {
+    pub(super) fn coef(&self, (c, scalars): &Coef) -> f64 {
         scalars.iter().fold(*c, |k, &s| k * self.scalar(s))
     }
 }
@@ -130,7 +131,8 @@ fn dst_of(step: &Step) -> Option<usize> {
         | CapSolve { dst, .. }
         | Diag { dst, .. }
         | DiagPart { dst, .. }
-        | Copy { dst, .. } => Some(*dst),
+        | Copy { dst, .. }
+        | Fused { dst, .. } => Some(*dst),
     }
 }
 
@@ -197,11 +199,12 @@ fn factorize(a: MatRef<'_, f64>, sym: bool) -> Factor {
 }
 
 /// A contiguous column, when the view has unit row stride.
-fn col(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
+pub(super) fn col(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
     m.col(j).try_as_col_major().map(|c| c.as_slice())
 }
 
-/// Transcendental maps over arrays at least this large use two threads (split by columns).
+/// Transcendental maps and fused passes over arrays at least this large use two threads (split by
+/// columns; measured on the P3 benchmark, 2^18 was slower).
 const PARALLEL_ENTRIES: usize = 1 << 15;
 /// Cheap (memory-bound) maps need far larger arrays before a second thread pays for its start.
 const PARALLEL_ENTRIES_CHEAP: usize = 1 << 18;
@@ -220,6 +223,12 @@ fn map2(out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn
     map2_ref(out, a, b, &f, PARALLEL_ENTRIES_CHEAP)
 }
 
+/// Run two halves of a pass at once on faer's thread pool (rayon's), whose workers are usually
+/// still spinning from the last parallel product: no thread start, no allocation.
+fn halves(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    rayon::join(a, b);
+}
+
 fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(
     mut out: MatMut<'_, f64>,
     a: MatRef<'_, f64>,
@@ -233,17 +242,13 @@ fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(
         let (o1, o2) = out.split_at_col_mut(h);
         let (a1, a2) = a.split_at_col(h);
         let (b1, b2) = b.split_at_col(h);
-        // Scoped OS threads, not rayon: rayon's idle workers spin and slow faer's own pool.
-        std::thread::scope(|sc| {
-            sc.spawn(|| map2_ref(o1, a1, b1, f, usize::MAX));
-            map2_ref(o2, a2, b2, f, usize::MAX);
-        });
+        halves(|| map2_ref(o1, a1, b1, f, usize::MAX), || map2_ref(o2, a2, b2, f, usize::MAX));
         return;
     }
     for j in 0..c {
         let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
         match (oc, col(a, j), col(b, j)) {
-            (Some(o), Some(x), Some(y)) => o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| *o = f(x, y)),
+            (Some(o), Some(x), Some(y)) => super::simd::zip_map(o, x, y, f),
             _ => (0..r).for_each(|i| out[(i, j)] = f(a[(i, j)], b[(i, j)])),
         }
     }
@@ -333,21 +338,18 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
             let p = *p;
             if p == 2.0 {
                 map1(out, ctx.get(*a), |x| x * x)
-            } else if p.fract() == 0.0 && p.abs() < 64.0 {
-                let ip = p as i32;
-                map1(out, ctx.get(*a), |x| x.powi(ip))
             } else {
-                map1(out, ctx.get(*a), |x| x.powf(p))
+                map1(out, ctx.get(*a), |x| pow_value(x, p))
             }
         }
         Step::Map { f, a, .. } => {
             let a = ctx.get(*a);
             // The hot activations get branch-free loops; the rest share Func::apply.
             match *f {
-                Func::Sigmoid => map1_heavy(out, a, |x| 1.0 / (1.0 + (-x).exp())),
-                Func::Swish => map1_heavy(out, a, |x| x / (1.0 + (-x).exp())),
+                Func::Sigmoid => map1_heavy(out, a, |x| map_value(Func::Sigmoid, x)),
+                Func::Swish => map1_heavy(out, a, |x| map_value(Func::Swish, x)),
                 Func::Relu => map1(out, a, |x| x.max(0.0)),
-                Func::Exp => map1_heavy(out, a, f64::exp),
+                Func::Exp => map1_heavy(out, a, |x| map_value(Func::Exp, x)),
                 Func::Tanh => map1_heavy(out, a, f64::tanh),
                 f => map1_heavy(out, a, |x| f.apply(x)),
             }
@@ -456,7 +458,42 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
             }
         }
         Step::Copy { a, .. } => out.copy_from(ctx.get(*a)),
+        Step::Fused { leaves, prog, .. } => {
+            // Several operations per entry: worth a second thread as early as a transcendental map.
+            let c = out.ncols();
+            if out.nrows() * c >= PARALLEL_ENTRIES && c >= 2 {
+                // Two halves by columns, as in `map2_ref`.
+                let (o1, o2) = out.split_at_col_mut(c / 2);
+                halves(|| run_fused(prog, leaves, ctx, o1, 0), || run_fused(prog, leaves, ctx, o2, c / 2));
+            } else {
+                run_fused(prog, leaves, ctx, out, 0)
+            }
+        }
         Step::Factor { .. } | Step::FactorLowRank { .. } => unreachable!("factor steps have no destination"),
+    }
+}
+
+/// x^p as the runner computes it (integer powers by repeated multiplication).
+#[inline(always)]
+pub(super) fn pow_value(x: f64, p: f64) -> f64 {
+    if p == 2.0 {
+        x * x
+    } else if p.fract() == 0.0 && p.abs() < 64.0 {
+        x.powi(p as i32)
+    } else {
+        x.powf(p)
+    }
+}
+
+/// f(x) as the runner computes it (inlined: the loops around it must vectorize).
+#[inline(always)]
+pub(super) fn map_value(f: Func, x: f64) -> f64 {
+    use super::simd::{exp, sigmoid};
+    match f {
+        Func::Sigmoid => sigmoid(x),
+        Func::Swish => x * sigmoid(x),
+        Func::Exp => exp(x),
+        f => f.apply(x),
     }
 }
 
