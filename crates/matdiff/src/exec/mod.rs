@@ -7,6 +7,7 @@
 //! one factorization per matrix shared by log det, solves and inverses. The runner (`run`)
 //! executes the steps with faer kernels.
 
+mod factor;
 mod fuse;
 mod plan;
 mod run;
@@ -14,7 +15,7 @@ mod simd;
 
 use crate::error::{Error, Input, Result};
 use crate::ir::{Graph, NodeId};
-use faer::{Mat, MatRef};
+use faer::{Mat, MatMut, MatRef};
 use plan::Plan;
 
 /// An expression (or several, e.g. a value and its gradients) compiled for repeated evaluation.
@@ -32,15 +33,58 @@ impl Compiled {
 
     /// Evaluate at `inputs` (one matrix per variable, in `Graph::vars` order; scalars are 1×1,
     /// vectors n×1). Dimensions are read off the inputs; the plan and its buffers are reused
-    /// while they stay the same, so steady-state calls allocate only inside factorizations.
+    /// while they stay the same.
     pub fn run(&mut self, inputs: &[MatRef<'_, f64>]) -> Result<Vec<MatRef<'_, f64>>> {
-        let dims = dims_of(&self.graph, inputs)?;
-        if self.plan.as_ref().is_none_or(|p| p.dims != dims) {
-            self.plan = Some(Plan::new(&self.graph, &self.roots, dims)?);
+        self.execute(inputs)?;
+        Ok(self.plan.as_ref().unwrap().outputs())
+    }
+
+    /// Evaluate at `inputs` and copy the results into the caller's matrices (`outputs[k]` has
+    /// root k's shape). After the first call with given sizes this allocates nothing: buffers,
+    /// factorizations and their workspace live in the plan (below the sizes where work is split
+    /// across threads; there rayon's job queue allocates a block now and then).
+    pub fn run_into(&mut self, inputs: &[MatRef<'_, f64>], outputs: &mut [MatMut<'_, f64>]) -> Result<()> {
+        self.execute(inputs)?;
+        let plan = self.plan.as_ref().unwrap();
+        if outputs.len() != plan.outputs.len() {
+            return Err(Error::unspanned(
+                Input::Values,
+                format!("expected {} output matrices, got {}", plan.outputs.len(), outputs.len()),
+            ));
         }
-        let plan = self.plan.as_mut().unwrap();
-        plan.execute(inputs);
-        Ok(plan.outputs())
+        for (k, (out, &slot)) in outputs.iter_mut().zip(&plan.outputs).enumerate() {
+            let src = plan.slots[slot].as_ref();
+            if (out.nrows(), out.ncols()) != (src.nrows(), src.ncols()) {
+                return Err(Error::unspanned(
+                    Input::Values,
+                    format!(
+                        "output {k} should be {}×{}, got {}×{}",
+                        src.nrows(),
+                        src.ncols(),
+                        out.nrows(),
+                        out.ncols()
+                    ),
+                ));
+            }
+            out.copy_from(src);
+        }
+        Ok(())
+    }
+
+    /// Plan if the sizes are new (checking the inputs), then run the plan.
+    fn execute(&mut self, inputs: &[MatRef<'_, f64>]) -> Result<()> {
+        let same = self.plan.as_ref().is_some_and(|p| {
+            p.input_shapes.len() == inputs.len()
+                && p.input_shapes.iter().zip(inputs).all(|(&s, m)| s == (m.nrows(), m.ncols()))
+        });
+        if !same {
+            let dims = dims_of(&self.graph, inputs)?;
+            if self.plan.as_ref().is_none_or(|p| p.dims != dims) {
+                self.plan = Some(Plan::new(&self.graph, &self.roots, dims)?);
+            }
+        }
+        self.plan.as_mut().unwrap().execute(inputs);
+        Ok(())
     }
 
     /// Like `run`, returning owned results.

@@ -1,8 +1,10 @@
 //! The planner: IR nodes to steps over numbered buffers, with cost-based rewrites for the sizes.
 
+use super::factor::Factor;
 use crate::error::Result;
 use crate::eval::{check_sizes, Env};
 use crate::ir::{Func, Graph, NodeId, Op};
+use faer::dyn_stack::{MemBuffer, StackReq};
 use faer::Mat;
 use std::collections::HashMap;
 
@@ -135,15 +137,11 @@ pub enum Step {
         bu: Option<Opnd>,
     },
     /// dst = M⁻¹·rhs with M = βI + α·UᵀU the q×q capacitance matrix of a low-rank factor `f`
-    /// (A·U = U·M, so A⁻¹·U = U·M⁻¹ and Uᵀ·A⁻¹ = M⁻¹·Uᵀ). `u`, `alpha`, `beta` rebuild M
-    /// when the factorization fell back to the dense matrix.
+    /// (A·U = U·M, so A⁻¹·U = U·M⁻¹ and Uᵀ·A⁻¹ = M⁻¹·Uᵀ).
     CapSolve {
         dst: usize,
         f: usize,
         rhs: Opnd,
-        u: Opnd,
-        alpha: Coef,
-        beta: Coef,
     },
     Diag {
         dst: usize,
@@ -168,32 +166,17 @@ pub enum Step {
 /// A constant times a product of scalar operands.
 pub type Coef = (f64, Vec<Opnd>);
 
-/// A matrix factorization held between steps.
-pub enum Factor {
-    Llt(faer::linalg::solvers::Llt<f64>),
-    Lu(faer::linalg::solvers::PartialPivLu<f64>),
-    /// α·U·Uᵀ + β·I with `m` the Cholesky factor of M = βI + αUᵀU (for the determinant),
-    /// `minv` = M⁻¹ (q×q: applying it is a small product, cheaper than two triangular solves
-    /// on a wide right-hand side) and `um` = U·M⁻¹ (= A⁻¹·U).
-    LowRank {
-        u: Mat<f64>,
-        alpha: f64,
-        beta: f64,
-        m: faer::linalg::solvers::Llt<f64>,
-        minv: Mat<f64>,
-        um: Mat<f64>,
-    },
-    /// Not computed yet (or failed).
-    None,
-}
-
 /// Steps and buffers for one set of dimension sizes.
 pub struct Plan {
     pub dims: Vec<usize>,
     pub steps: Vec<Step>,
     pub slots: Vec<Mat<f64>>,
     pub factors: Vec<Factor>,
+    /// Workspace for factorizations, solves and inverses, sized for the largest step.
+    pub scratch: MemBuffer,
     pub outputs: Vec<usize>,
+    /// Input shapes the plan was made for (a run with the same ones reuses it).
+    pub input_shapes: Vec<(usize, usize)>,
 }
 
 /// A term of a sum distributed over a product: coefficient, scalar factors, matrix factors.
@@ -215,7 +198,9 @@ pub(super) struct Planner<'g> {
     env: Env,
     pub(super) steps: Vec<Step>,
     shapes: Vec<(usize, usize)>,
-    nfactors: usize,
+    /// Per factor: its matrix size n, and q when it is a low-rank update of the identity.
+    factor_sizes: Vec<(usize, Option<usize>)>,
+    input_shapes: HashMap<usize, (usize, usize)>,
     pub(super) values: HashMap<NodeId, Opnd>,
     chains: HashMap<Vec<NodeId>, Opnd>,
     factor_of: HashMap<NodeId, usize>,
@@ -239,7 +224,8 @@ impl Plan {
             env,
             steps: vec![],
             shapes: vec![],
-            nfactors: 0,
+            factor_sizes: vec![],
+            input_shapes: HashMap::new(),
             values: HashMap::new(),
             chains: HashMap::new(),
             factor_of: HashMap::new(),
@@ -261,8 +247,17 @@ impl Plan {
             outputs.push(slot);
         }
         let slots = p.shapes.iter().map(|&(r, c)| Mat::zeros(r, c)).collect();
-        let factors = (0..p.nfactors).map(|_| Factor::None).collect();
-        Ok(Plan { dims, steps: p.steps, slots, factors, outputs })
+        let factors = p
+            .factor_sizes
+            .iter()
+            .map(|&(n, q)| match q {
+                Some(q) => Factor::low_rank(n, q),
+                None => Factor::dense(n),
+            })
+            .collect();
+        let scratch = MemBuffer::new(p.scratch());
+        let input_shapes = g.vars.iter().map(|v| p.env.size(v.shape)).collect();
+        Ok(Plan { dims, steps: p.steps, slots, factors, scratch, outputs, input_shapes })
     }
 
     pub fn describe(&self) -> String {
@@ -271,6 +266,47 @@ impl Plan {
 }
 
 impl Planner<'_> {
+    fn shape_of(&self, o: Opnd) -> (usize, usize) {
+        let (r, c) = match o.src {
+            Src::Input(i) => self.input_shapes[&i],
+            Src::Slot(s) => self.shapes[s],
+        };
+        if o.t {
+            (c, r)
+        } else {
+            (r, c)
+        }
+    }
+
+    /// Workspace for the steps that factorize, solve or invert: the largest any one needs.
+    fn scratch(&self) -> StackReq {
+        let reqs: Vec<StackReq> = self
+            .steps
+            .iter()
+            .filter_map(|s| {
+                let (f, k) = match s {
+                    Step::Factor { f, .. } | Step::FactorLowRank { f, .. } => (*f, 1),
+                    Step::Inverse { f, .. } => (*f, self.factor_sizes[*f].0),
+                    Step::Solve { f, rhs, .. } => (*f, self.shape_of(*rhs).1),
+                    Step::TraceSolve { f, b, .. } => (*f, self.shape_of(*b).1),
+                    Step::CapSolve { f, rhs, .. } => (*f, self.shape_of(*rhs).1),
+                    _ => return None,
+                };
+                let (n, q) = self.factor_sizes[f];
+                // Low-rank: q×k and d×q temporaries, the q×q capacitance LU; dense fallback: n×n.
+                let low = q.map_or(StackReq::EMPTY, |q| {
+                    StackReq::any_of(&[
+                        faer::linalg::temp_mat_scratch::<f64>(q, k),
+                        faer::linalg::temp_mat_scratch::<f64>(n, q),
+                        Factor::scratch(q, k),
+                    ])
+                });
+                Some(StackReq::any_of(&[Factor::scratch(n, k), low]))
+            })
+            .collect();
+        StackReq::any_of(&reqs)
+    }
+
     pub(super) fn size(&self, n: NodeId) -> (usize, usize) {
         self.env.size(self.g.shape(n))
     }
@@ -312,7 +348,11 @@ impl Planner<'_> {
             Self::at(dst)
         };
         match op {
-            Op::Var(i) => Opnd { src: Src::Input(i as usize), t: false },
+            Op::Var(i) => {
+                let shape = self.size(n);
+                self.input_shapes.insert(i as usize, shape);
+                Opnd { src: Src::Input(i as usize), t: false }
+            }
             Op::Const(c) | Op::Fill(c) => {
                 let dst = self.out(n);
                 self.emit(Step::Fill { dst, value: c.get() });
@@ -449,14 +489,20 @@ impl Planner<'_> {
         if let Some(&f) = self.factor_of.get(&a) {
             return f;
         }
-        let f = self.nfactors;
-        self.nfactors += 1;
-        if let Some((u, alpha, beta)) = self.low_rank(a) {
+        let n = self.size(a).0;
+        // Operands first: planning them may add factors of their own.
+        let f = if let Some((u, alpha, beta)) = self.low_rank(a) {
+            let f = self.factor_sizes.len();
+            self.factor_sizes.push((n, Some(self.shape_of(u).1)));
             self.emit(Step::FactorLowRank { f, u, alpha, beta });
+            f
         } else {
             let av = self.value(a);
+            let f = self.factor_sizes.len();
+            self.factor_sizes.push((n, None));
             self.emit(Step::Factor { f, a: av, sym: self.g.node(a).symmetric });
-        }
+            f
+        };
         self.factor_of.insert(a, f);
         f
     }
@@ -718,10 +764,7 @@ impl Planner<'_> {
     /// solve, and F·U (often S·U, already needed for tr(A⁻¹·S)) is planned as a shared chain.
     fn through_capacitance(&mut self, fs: &[NodeId], (i, a, inv_first): (usize, NodeId, bool)) -> Opnd {
         let f = self.factor(a);
-        let ((un, _), alpha, beta) = self.low_rank_parts(a).expect("low-rank pair");
-        let u = self.value(un);
-        let coef = |p: &mut Self, (c, ss): (f64, Vec<NodeId>)| (c, ss.iter().map(|&s| p.value(s)).collect());
-        let (alpha, beta) = (coef(self, alpha), coef(self, beta));
+        let ((un, _), ..) = self.low_rank_parts(a).expect("low-rank pair");
         let q = self.size(un).1;
         let (left, right) = (&fs[..i], &fs[i + 2..]);
         if inv_first {
@@ -730,7 +773,7 @@ impl Planner<'_> {
             let fu_o = self.chain(&fu);
             let rows = self.size(fu[0]).0;
             let dst = self.slot(q, rows);
-            self.emit(Step::CapSolve { dst, f, rhs: fu_o.flip(), u, alpha, beta });
+            self.emit(Step::CapSolve { dst, f, rhs: fu_o.flip() });
             let p = Self::at(dst).flip();
             if right.is_empty() {
                 return p;
@@ -746,7 +789,7 @@ impl Planner<'_> {
             let ug_o = self.chain(&ug);
             let cols = self.size(ug[ug.len() - 1]).1;
             let dst = self.slot(q, cols);
-            self.emit(Step::CapSolve { dst, f, rhs: ug_o, u, alpha, beta });
+            self.emit(Step::CapSolve { dst, f, rhs: ug_o });
             let p = Self::at(dst);
             if left.is_empty() {
                 return p;

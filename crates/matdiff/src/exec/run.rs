@@ -1,17 +1,18 @@
 //! The runner: executes a plan's steps with faer kernels over its preallocated buffers.
 
+use super::factor::Factor;
 use super::fuse::run_fused;
-use super::plan::{Coef, Factor, Opnd, Plan, Src, Step};
+use super::plan::{Coef, Opnd, Plan, Src, Step};
 use crate::ir::Func;
+use faer::dyn_stack::MemStack;
 use faer::linalg::matmul::matmul;
-use faer::linalg::solvers::{DenseSolveCore, SolveCore};
 use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::{Accum, Conj, Mat, MatMut, MatRef, Par, Side};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 /// Products smaller than this many multiply-adds run on one thread.
 const PARALLEL_FLOPS: usize = 1 << 22;
 
-fn par_for(flops: usize) -> Par {
+pub(super) fn par_for(flops: usize) -> Par {
     if flops < PARALLEL_FLOPS {
         Par::Seq
     } else {
@@ -52,28 +53,24 @@ impl Plan {
     }
 
     fn execute_step(&mut self, i: usize, inputs: &[MatRef<'_, f64>]) {
+        let dst = dst_of(&self.steps[i]);
+        // Take the destination out so the sources can be borrowed alongside it.
+        let mut out = dst.map(|d| std::mem::replace(&mut self.slots[d], Mat::new()));
         {
-            let dst = dst_of(&self.steps[i]);
-            // Take the destination out so the sources can be borrowed alongside it.
-            let mut out = dst.map(|d| std::mem::replace(&mut self.slots[d], Mat::new()));
-            {
-                let ctx = Ctx { slots: &self.slots, inputs };
-                let step = &self.steps[i];
-                match (step, out.as_mut()) {
-                    (Step::Factor { f, a, sym }, None) => {
-                        self.factors[*f] = factorize(ctx.get(*a), *sym);
-                    }
-                    (Step::FactorLowRank { f, u, alpha, beta }, None) => {
-                        let (alpha, beta) = (ctx.coef(alpha), ctx.coef(beta));
-                        self.factors[*f] = factorize_low_rank(ctx.get(*u), alpha, beta);
-                    }
-                    (step, Some(out)) => run_step(step, &ctx, &self.factors, out.as_mut()),
-                    _ => unreachable!("step without destination"),
+            let ctx = Ctx { slots: &self.slots, inputs };
+            let stack = MemStack::new(&mut self.scratch);
+            match (&self.steps[i], out.as_mut()) {
+                (Step::Factor { f, a, sym }, None) => self.factors[*f].factorize(ctx.get(*a), *sym, stack),
+                (Step::FactorLowRank { f, u, alpha, beta }, None) => {
+                    let (alpha, beta) = (ctx.coef(alpha), ctx.coef(beta));
+                    self.factors[*f].factorize_low_rank(ctx.get(*u), alpha, beta, stack)
                 }
+                (step, Some(out)) => run_step(step, &ctx, &mut self.factors, stack, out.as_mut()),
+                _ => unreachable!("step without destination"),
             }
-            if let (Some(d), Some(m)) = (dst, out) {
-                self.slots[d] = m;
-            }
+        }
+        if let (Some(d), Some(m)) = (dst, out) {
+            self.slots[d] = m;
         }
     }
 }
@@ -134,68 +131,6 @@ fn dst_of(step: &Step) -> Option<usize> {
         | Copy { dst, .. }
         | Fused { dst, .. } => Some(*dst),
     }
-}
-
-/// Woodbury factor of α·U·Uᵀ + β·I; falls back to forming the matrix when the q×q
-/// capacitance matrix is not positive definite (β ≤ 0 or α < 0 with large U).
-fn factorize_low_rank(u: MatRef<'_, f64>, alpha: f64, beta: f64) -> Factor {
-    let (d, q) = (u.nrows(), u.ncols());
-    if beta > 0.0 {
-        let mut m = Mat::<f64>::zeros(q, q);
-        matmul(m.as_mut(), Accum::Replace, u.transpose(), u, alpha, par_for(d * q * q));
-        for i in 0..q {
-            m[(i, i)] += beta;
-        }
-        if let Ok(m) = m.llt(Side::Lower) {
-            let mut minv = Mat::<f64>::identity(q, q);
-            llt_solve(m.L(), minv.as_mut());
-            // U·M⁻¹ = A⁻¹·U, and the left factor of every Woodbury correction.
-            let mut um = Mat::<f64>::zeros(d, q);
-            matmul(um.as_mut(), Accum::Replace, u, minv.as_ref(), 1.0, par_for(d * q * q));
-            return Factor::LowRank { u: u.to_owned(), alpha, beta, m, minv, um };
-        }
-    }
-    let mut a = Mat::<f64>::zeros(d, d);
-    matmul(a.as_mut(), Accum::Replace, u, u.transpose(), alpha, par_for(d * d * q));
-    for i in 0..d {
-        a[(i, i)] += beta;
-    }
-    factorize(a.as_ref(), true)
-}
-
-/// (α·U·Uᵀ + β·I)⁻¹·B = (B − α·(U·M⁻¹)·(Uᵀ·B))/β, in place.
-fn low_rank_solve(u: &Mat<f64>, um: &Mat<f64>, alpha: f64, beta: f64, mut b: MatMut<'_, f64>) {
-    let (d, q, k) = (u.nrows(), u.ncols(), b.ncols());
-    let mut t = Mat::<f64>::zeros(q, k);
-    matmul(t.as_mut(), Accum::Replace, u.transpose(), b.rb(), 1.0, par_for(d * q * k));
-    matmul(b.rb_mut(), Accum::Add, um.as_ref(), t.as_ref(), -alpha, par_for(d * q * k));
-    map_in_place(b, |x| x / beta);
-}
-
-/// Solve L·Lᵀ·X = B in place by two triangular solves, threaded only when large: faer's
-/// solver objects use the global (threaded) setting even for tiny systems.
-fn llt_solve(l: MatRef<'_, f64>, mut b: MatMut<'_, f64>) {
-    use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
-    let par = par_for(l.nrows() * l.nrows() * b.ncols());
-    solve_lower_triangular_in_place(l, b.rb_mut(), par);
-    solve_upper_triangular_in_place(l.transpose(), b, par);
-}
-
-fn map_in_place(mut m: MatMut<'_, f64>, f: impl Fn(f64) -> f64) {
-    for j in 0..m.ncols() {
-        for i in 0..m.nrows() {
-            m[(i, j)] = f(m[(i, j)]);
-        }
-    }
-}
-
-fn factorize(a: MatRef<'_, f64>, sym: bool) -> Factor {
-    if sym {
-        if let Ok(l) = a.llt(Side::Lower) {
-            return Factor::Llt(l);
-        }
-    }
-    Factor::Lu(a.partial_piv_lu())
 }
 
 /// A contiguous column, when the view has unit row stride.
@@ -260,7 +195,7 @@ fn reduce1(a: MatRef<'_, f64>, f: impl Fn(f64) -> f64) -> f64 {
 }
 
 /// Σ a[i,j]·b[i,j].
-fn reduce2(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
+pub(super) fn reduce2(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     reduce2_by(a, b, |x, y| x * y)
 }
 
@@ -301,7 +236,7 @@ fn set_scalar(mut out: MatMut<'_, f64>, x: f64) {
     out[(0, 0)] = x;
 }
 
-fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<'_, f64>) {
+fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut MemStack, mut out: MatMut<'_, f64>) {
     match step {
         Step::Fill { value, .. } => out.fill(*value),
         Step::Ident { .. } => {
@@ -369,81 +304,18 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &[Factor], mut out: MatMut<
             let a = ctx.get(*a);
             set_scalar(out, (0..a.nrows()).map(|i| a[(i, i)]).sum())
         }
-        Step::LogDet { f, .. } => set_scalar(out, logdet(&factors[*f])),
-        Step::Det { f, .. } => set_scalar(out, det(&factors[*f])),
-        Step::Inverse { f, .. } => match &factors[*f] {
-            Factor::Llt(l) => out.copy_from(l.inverse()),
-            Factor::LowRank { u, alpha, beta, um, .. } => {
-                out.fill(0.0);
-                for i in 0..out.nrows() {
-                    out[(i, i)] = 1.0;
-                }
-                low_rank_solve(u, um, *alpha, *beta, out);
-            }
-            Factor::Lu(l) => out.copy_from(l.inverse()),
-            Factor::None => out.fill(f64::NAN),
-        },
+        Step::LogDet { f, .. } => set_scalar(out, factors[*f].logdet()),
+        Step::Det { f, .. } => set_scalar(out, factors[*f].det()),
+        Step::Inverse { f, .. } => factors[*f].inverse_into(out, stack),
         Step::Solve { f, t, rhs, .. } => {
             out.copy_from(ctx.get(*rhs));
-            let conj = Conj::No;
-            match &factors[*f] {
-                // A Cholesky factor is of a symmetric matrix: the transpose is the same solve.
-                Factor::Llt(l) => llt_solve(l.L(), out),
-                Factor::LowRank { u, alpha, beta, um, .. } => low_rank_solve(u, um, *alpha, *beta, out),
-                Factor::Lu(l) if *t => l.solve_transpose_in_place_with_conj(conj, out),
-                Factor::Lu(l) => l.solve_in_place_with_conj(conj, out),
-                Factor::None => out.fill(f64::NAN),
-            }
+            factors[*f].solve_in_place(*t, out, stack)
         }
         Step::TraceSolve { f, b, bu, .. } => {
-            let b = ctx.get(*b);
-            let tr = match &factors[*f] {
-                // tr(A⁻¹B) = (tr(B) − α·⟨U·M⁻¹, B·U⟩)/β
-                Factor::LowRank { alpha, beta, um, .. } if bu.is_some() => {
-                    let trb: f64 = (0..b.nrows()).map(|i| b[(i, i)]).sum();
-                    (trb - alpha * reduce2(um.as_ref(), ctx.get(bu.unwrap()))) / beta
-                }
-                Factor::LowRank { u, alpha, beta, um, .. } => {
-                    let (d, q) = (u.nrows(), u.ncols());
-                    let mut bu = Mat::<f64>::zeros(d, q);
-                    matmul(bu.as_mut(), Accum::Replace, b, u.as_ref(), 1.0, par_for(d * d * q));
-                    let trb: f64 = (0..d).map(|i| b[(i, i)]).sum();
-                    (trb - alpha * reduce2(um.as_ref(), bu.as_ref())) / beta
-                }
-                other => {
-                    let mut x = b.to_owned();
-                    match other {
-                        Factor::Llt(l) => llt_solve(l.L(), x.as_mut()),
-                        Factor::Lu(l) => l.solve_in_place_with_conj(Conj::No, x.as_mut()),
-                        _ => x.fill(f64::NAN),
-                    }
-                    (0..x.nrows()).map(|i| x[(i, i)]).sum()
-                }
-            };
-            set_scalar(out, tr);
+            let tr = factors[*f].trace_solve(ctx.get(*b), bu.map(|o| ctx.get(o)), stack);
+            set_scalar(out, tr)
         }
-        Step::CapSolve { f, rhs, u, alpha, beta, .. } => {
-            let rhs = ctx.get(*rhs);
-            match &factors[*f] {
-                Factor::LowRank { minv, .. } => {
-                    let par = par_for(minv.nrows() * minv.nrows() * rhs.ncols());
-                    matmul(out, Accum::Replace, minv.as_ref(), rhs, 1.0, par)
-                }
-                // The Woodbury factor was refused (M not positive definite): M is still
-                // invertible whenever A is (det A = β^(d−q)·det M), so solve it by LU.
-                _ => {
-                    out.copy_from(rhs);
-                    let (u, q) = (ctx.get(*u), out.nrows());
-                    let mut m = Mat::<f64>::zeros(q, q);
-                    matmul(m.as_mut(), Accum::Replace, u.transpose(), u, ctx.coef(alpha), Par::Seq);
-                    let beta = ctx.coef(beta);
-                    for i in 0..q {
-                        m[(i, i)] += beta;
-                    }
-                    m.partial_piv_lu().solve_in_place_with_conj(Conj::No, out);
-                }
-            }
-        }
+        Step::CapSolve { f, rhs, .. } => factors[*f].cap_solve(ctx.get(*rhs), out, stack),
         Step::Diag { a, .. } => {
             let a = ctx.get(*a);
             out.fill(0.0);
@@ -495,66 +367,4 @@ pub(super) fn map_value(f: Func, x: f64) -> f64 {
         Func::Exp => exp(x),
         f => f.apply(x),
     }
-}
-
-fn logdet(f: &Factor) -> f64 {
-    match f {
-        // det(βI + αUUᵀ) = β^(d−q) · det(βI + αUᵀU)
-        Factor::LowRank { u, beta, m, .. } => {
-            let l = m.L();
-            (u.nrows() - u.ncols()) as f64 * beta.ln() + 2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
-        }
-        Factor::Llt(l) => {
-            let l = l.L();
-            2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
-        }
-        Factor::Lu(lu) => {
-            let u = lu.U();
-            let d = det(f);
-            if d > 0.0 {
-                (0..u.nrows()).map(|i| u[(i, i)].abs().ln()).sum()
-            } else {
-                f64::NAN
-            }
-        }
-        Factor::None => f64::NAN,
-    }
-}
-
-fn det(f: &Factor) -> f64 {
-    match f {
-        Factor::LowRank { .. } => logdet(f).exp(),
-        Factor::Llt(l) => {
-            let l = l.L();
-            (0..l.nrows()).map(|i| l[(i, i)]).product::<f64>().powi(2)
-        }
-        Factor::Lu(lu) => {
-            let u = lu.U();
-            let sign = permutation_sign(lu.P().arrays().0);
-            sign * (0..u.nrows()).map(|i| u[(i, i)]).product::<f64>()
-        }
-        Factor::None => f64::NAN,
-    }
-}
-
-/// Parity of a permutation given as an index array.
-fn permutation_sign(p: &[usize]) -> f64 {
-    let mut seen = vec![false; p.len()];
-    let mut sign = 1.0;
-    for start in 0..p.len() {
-        if seen[start] {
-            continue;
-        }
-        let mut len = 0;
-        let mut i = start;
-        while !seen[i] {
-            seen[i] = true;
-            i = p[i];
-            len += 1;
-        }
-        if len % 2 == 0 {
-            sign = -sign;
-        }
-    }
-    sign
 }

@@ -1,0 +1,99 @@
+//! The compiled evaluator's steady state allocates nothing: after the first call with given
+//! sizes, `Compiled::run_into` reuses the plan's buffers, factorizations and workspace.
+//!
+//! A counting global allocator (this test binary only) counts every allocation the calling
+//! thread makes during the later calls (other threads, such as the test harness's, are not
+//! counted; at these sizes the evaluator starts no work elsewhere). Sizes stay below the thresholds where work is split across threads (there,
+//! rayon's job queue allocates a block every few dozen jobs; see `Compiled::run_into`).
+
+use matdiff::{random_dims, random_env, Compiled, Problem, EXAMPLES};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn count() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_runs_allocate_nothing() {
+    let mut cases: Vec<(&str, &str, Vec<&str>)> = EXAMPLES.iter().map(|e| (e.expr, e.decls, e.wrt.to_vec())).collect();
+    cases.extend([
+        // Dense Cholesky and LU: log det, solves, inverse, trace of a solve, determinant.
+        ("logdet(S) + tr(inv(S)*B) + sum(inv(S))", "S: symmetric(n); B: matrix(n,n)", vec!["S", "B"]),
+        ("det(A) + sum(inv(A)*B) + x'*inv(A')*x", "A: matrix(n,n); B: matrix(n,n); x: vector(n)", vec!["A", "x"]),
+        // Woodbury with the capacitance solves and the shared S·U.
+        (
+            "-Nobs/2*(logdet(U*U' + s*eye(d)) + tr(inv(U*U' + s*eye(d))*S))",
+            "U: matrix(d,q); S: symmetric(d); Nobs: scalar; s: scalar",
+            vec!["U", "s"],
+        ),
+    ]);
+    for (i, (expr, decls, wrt)) in cases.iter().enumerate() {
+        let mut p = Problem::new(expr, decls).unwrap();
+        let grads = p.gradients(wrt).unwrap();
+        let mut roots = vec![p.output];
+        roots.extend(&grads.nodes);
+        let mut compiled = Compiled::new(&p.graph, &roots);
+        let mut rng = StdRng::seed_from_u64(500 + i as u64);
+        let mut dims = random_dims(&p.graph, &mut rng, 8, 12);
+        // A thin U (q ≤ d/4) so that the low-rank path is the one measured.
+        for (k, dim) in p.graph.dims.dims.iter().enumerate() {
+            if dim.name == "q" {
+                dims[k] = 2;
+            }
+        }
+        let env = random_env(&p.graph, p.output, dims, &mut rng);
+        let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
+        let first = compiled.run_owned(&inputs).unwrap();
+        let mut outputs: Vec<faer::Mat<f64>> = first.iter().map(|m| faer::Mat::zeros(m.nrows(), m.ncols())).collect();
+        let mut views: Vec<faer::MatMut<'_, f64>> = outputs.iter_mut().map(|m| m.as_mut()).collect();
+        compiled.run_into(&inputs, &mut views).unwrap();
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        COUNTING.with(|c| c.set(true));
+        for _ in 0..3 {
+            compiled.run_into(&inputs, &mut views).unwrap();
+        }
+        COUNTING.with(|c| c.set(false));
+        let allocated = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        drop(views);
+        assert_eq!(
+            allocated,
+            0,
+            "{expr}: {allocated} allocations in 3 steady-state runs\nplan:\n{}",
+            compiled.describe()
+        );
+        // The results are the same as the first run's.
+        for (a, b) in first.iter().zip(&outputs) {
+            assert_eq!(a, b, "{expr}: run_into differs from run");
+        }
+    }
+}
