@@ -190,7 +190,7 @@ fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(
 }
 
 /// Σ f(a[i,j]) over all entries.
-fn reduce1(a: MatRef<'_, f64>, f: impl Fn(f64) -> f64) -> f64 {
+fn reduce1(a: MatRef<'_, f64>, f: impl Fn(f64) -> f64 + Sync) -> f64 {
     reduce2_by(a, a, |x, _| f(x))
 }
 
@@ -199,28 +199,25 @@ pub(super) fn reduce2(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     reduce2_by(a, b, |x, y| x * y)
 }
 
-fn reduce2_by(a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn(f64, f64) -> f64) -> f64 {
+fn reduce2_by<F: Fn(f64, f64) -> f64 + Sync>(a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: F) -> f64 {
+    let c = a.ncols();
+    if a.nrows() * c >= PARALLEL_ENTRIES_CHEAP && c >= 2 {
+        // Memory-bound: two halves by columns on two cores (a fixed split, so a fixed order).
+        let ((a1, a2), (b1, b2)) = (a.split_at_col(c / 2), b.split_at_col(c / 2));
+        let (mut s1, mut s2) = (0.0, 0.0);
+        halves(|| s1 = reduce_cols(a1, b1, &f), || s2 = reduce_cols(a2, b2, &f));
+        return s1 + s2;
+    }
+    reduce_cols(a, b, &f)
+}
+
+fn reduce_cols(a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: &impl Fn(f64, f64) -> f64) -> f64 {
     (0..a.ncols())
         .map(|j| match (col(a, j), col(b, j)) {
-            (Some(x), Some(y)) => lane_sum(x, y, &f),
+            (Some(x), Some(y)) => super::simd::lane_sum(x, y, f),
             _ => (0..a.nrows()).map(|i| f(a[(i, j)], b[(i, j)])).sum(),
         })
         .sum()
-}
-
-/// Σ f(xᵢ, yᵢ) with eight independent accumulators: a single running sum is bound by the
-/// latency of each addition; eight lanes let the adds overlap and vectorize (about 4× faster).
-fn lane_sum(x: &[f64], y: &[f64], f: &impl Fn(f64, f64) -> f64) -> f64 {
-    const L: usize = 8;
-    let mut acc = [0.0; L];
-    let (xs, ys) = (x.chunks_exact(L), y.chunks_exact(L));
-    let tail: f64 = xs.remainder().iter().zip(ys.remainder()).map(|(&x, &y)| f(x, y)).sum();
-    for (xc, yc) in xs.zip(ys) {
-        for l in 0..L {
-            acc[l] += f(xc[l], yc[l]);
-        }
-    }
-    acc.iter().sum::<f64>() + tail
 }
 
 /// Accumulate out += c·a, columnwise.
