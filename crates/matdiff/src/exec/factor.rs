@@ -250,15 +250,20 @@ impl Factor {
         }
     }
 
-    /// out ← M⁻¹·rhs for the capacitance matrix M = βI + α·UᵀU (A·U = U·M, so A⁻¹·U = U·M⁻¹).
-    /// When the Woodbury factor was refused, M (still invertible whenever A is) is factorized
-    /// here by LU.
-    pub fn cap_solve(&mut self, rhs: MatRef<'_, f64>, mut out: MatMut<'_, f64>, stack: &mut MemStack) {
+    /// out ← M⁻¹·rhs, or rhs·M⁻¹ when `right`, for the capacitance matrix M = βI + α·UᵀU
+    /// (A·U = U·M, so A⁻¹·U = U·M⁻¹). When the Woodbury factor was refused, M (still invertible
+    /// whenever A is) is factorized here by LU.
+    pub fn cap_solve(&mut self, rhs: MatRef<'_, f64>, right: bool, mut out: MatMut<'_, f64>, stack: &mut MemStack) {
         let kind = self.kind;
         let low = self.low.as_mut().expect("low-rank storage");
         let q = low.m.nrows();
         if kind == Kind::LowRank {
-            matmul(out, Accum::Replace, low.minv.as_ref(), rhs, 1.0, par_for(q * q * rhs.ncols()));
+            let par = par_for(q * q * rhs.nrows().max(rhs.ncols()));
+            if right {
+                matmul(out, Accum::Replace, rhs, low.minv.as_ref(), 1.0, par)
+            } else {
+                matmul(out, Accum::Replace, low.minv.as_ref(), rhs, 1.0, par)
+            }
             return;
         }
         form_capacitance(low);
@@ -273,7 +278,12 @@ impl Factor {
         out.copy_from(rhs);
         let m = low.m.as_ref();
         let perm = PermRef::new_checked(&low.m_perm, &low.m_perm_inv, q);
-        lu::solve::solve_in_place_with_conj(m, m, perm, Conj::No, out, Par::Seq, stack);
+        if right {
+            // X·M = R  ⇔  Mᵀ·Xᵀ = Rᵀ.
+            lu::solve::solve_transpose_in_place_with_conj(m, m, perm, Conj::No, out.transpose_mut(), Par::Seq, stack);
+        } else {
+            lu::solve::solve_in_place_with_conj(m, m, perm, Conj::No, out, Par::Seq, stack);
+        }
     }
 
     pub fn logdet(&self) -> f64 {

@@ -136,12 +136,13 @@ pub enum Step {
         b: Opnd,
         bu: Option<Opnd>,
     },
-    /// dst = M⁻¹·rhs with M = βI + α·UᵀU the q×q capacitance matrix of a low-rank factor `f`
-    /// (A·U = U·M, so A⁻¹·U = U·M⁻¹ and Uᵀ·A⁻¹ = M⁻¹·Uᵀ).
+    /// dst = M⁻¹·rhs, or rhs·M⁻¹ when `right`, with M = βI + α·UᵀU the q×q capacitance matrix
+    /// of a low-rank factor `f` (A·U = U·M, so A⁻¹·U = U·M⁻¹ and Uᵀ·A⁻¹ = M⁻¹·Uᵀ).
     CapSolve {
         dst: usize,
         f: usize,
         rhs: Opnd,
+        right: bool,
     },
     Diag {
         dst: usize,
@@ -768,13 +769,12 @@ impl Planner<'_> {
         let q = self.size(un).1;
         let (left, right) = (&fs[..i], &fs[i + 2..]);
         if inv_first {
-            // (F·U)·M⁻¹ = (M⁻¹·(F·U)ᵀ)ᵀ, M symmetric.
             let fu: Vec<NodeId> = left.iter().copied().chain([un]).collect();
             let fu_o = self.chain(&fu);
             let rows = self.size(fu[0]).0;
-            let dst = self.slot(q, rows);
-            self.emit(Step::CapSolve { dst, f, rhs: fu_o.flip() });
-            let p = Self::at(dst).flip();
+            let dst = self.slot(rows, q);
+            self.emit(Step::CapSolve { dst, f, rhs: fu_o, right: true });
+            let p = Self::at(dst);
             if right.is_empty() {
                 return p;
             }
@@ -789,7 +789,7 @@ impl Planner<'_> {
             let ug_o = self.chain(&ug);
             let cols = self.size(ug[ug.len() - 1]).1;
             let dst = self.slot(q, cols);
-            self.emit(Step::CapSolve { dst, f, rhs: ug_o });
+            self.emit(Step::CapSolve { dst, f, rhs: ug_o, right: false });
             let p = Self::at(dst);
             if left.is_empty() {
                 return p;

@@ -158,6 +158,27 @@ fn map2(out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn
     map2_ref(out, a, b, &f, PARALLEL_ENTRIES_CHEAP)
 }
 
+/// out (+)= α·a·b. A large product with both output sides wide is split in two halves along
+/// the longer side, each multiplied on one core by faer's sequential kernel: measured here,
+/// 15–20% faster than faer's own threading for the 2-core benchmark shapes (1.32 against
+/// 1.57 ms for 512×784×256). Thin outputs keep faer's threading, which splits them better.
+fn gemm(out: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
+    let (m, n) = (out.nrows(), out.ncols());
+    let flops = m * a.ncols() * n;
+    if flops < PARALLEL_FLOPS || m.min(n) < 64 || rayon::current_num_threads() != 2 {
+        return matmul(out, accum, a, b, alpha, par_for(flops));
+    }
+    if n >= m {
+        let (o1, o2) = out.split_at_col_mut(n / 2);
+        let (b1, b2) = b.split_at_col(n / 2);
+        halves(|| matmul(o1, accum, a, b1, alpha, Par::Seq), || matmul(o2, accum, a, b2, alpha, Par::Seq));
+    } else {
+        let (o1, o2) = out.split_at_row_mut(m / 2);
+        let (a1, a2) = a.split_at_row(m / 2);
+        halves(|| matmul(o1, accum, a1, b, alpha, Par::Seq), || matmul(o2, accum, a2, b, alpha, Par::Seq));
+    }
+}
+
 /// Run two halves of a pass at once on faer's thread pool (rayon's), whose workers are usually
 /// still spinning from the last parallel product: no thread start, no allocation.
 fn halves(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
@@ -287,10 +308,8 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
             }
         }
         Step::Gemm { a, b, alpha, acc, .. } => {
-            let (a, b) = (ctx.get(*a), ctx.get(*b));
-            let flops = a.nrows() * a.ncols() * b.ncols();
             let accum = if *acc { Accum::Add } else { Accum::Replace };
-            matmul(out, accum, a, b, ctx.coef(alpha), par_for(flops));
+            gemm(out, accum, ctx.get(*a), ctx.get(*b), ctx.coef(alpha));
         }
         Step::Sum { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x)),
         Step::SqNorm { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x * x)),
@@ -312,7 +331,7 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
             let tr = factors[*f].trace_solve(ctx.get(*b), bu.map(|o| ctx.get(o)), stack);
             set_scalar(out, tr)
         }
-        Step::CapSolve { f, rhs, .. } => factors[*f].cap_solve(ctx.get(*rhs), out, stack),
+        Step::CapSolve { f, rhs, right, .. } => factors[*f].cap_solve(ctx.get(*rhs), *right, out, stack),
         Step::Diag { a, .. } => {
             let a = ctx.get(*a);
             out.fill(0.0);
