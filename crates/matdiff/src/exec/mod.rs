@@ -7,6 +7,7 @@
 //! one factorization per matrix shared by log det, solves and inverses. The runner (`run`)
 //! executes the steps with faer kernels.
 
+mod duo;
 mod factor;
 mod fuse;
 mod plan;

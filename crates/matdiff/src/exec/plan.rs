@@ -176,6 +176,8 @@ pub struct Plan {
     /// Workspace for factorizations, solves and inverses, sized for the largest step.
     pub scratch: MemBuffer,
     pub outputs: Vec<usize>,
+    /// The second thread for the halves of large steps (none when every step is small).
+    pub duo: Option<super::duo::Duo>,
     /// Input shapes the plan was made for (a run with the same ones reuses it).
     pub input_shapes: Vec<(usize, usize)>,
 }
@@ -258,7 +260,11 @@ impl Plan {
             .collect();
         let scratch = MemBuffer::new(p.scratch());
         let input_shapes = g.vars.iter().map(|v| p.env.size(v.shape)).collect();
-        Ok(Plan { dims, steps: p.steps, slots, factors, scratch, outputs, input_shapes })
+        // Steps split in halves only from 2^15 entries (passes) or 2^22 multiply-adds (products).
+        let big = |&(r, c): &(usize, usize)| r * c >= 1 << 15;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let duo = (cores >= 2 && p.shapes.iter().any(big)).then(super::duo::Duo::new).flatten();
+        Ok(Plan { dims, steps: p.steps, slots, factors, scratch, outputs, duo, input_shapes })
     }
 
     pub fn describe(&self) -> String {

@@ -27,6 +27,15 @@ impl Plan {
     }
 
     pub fn execute(&mut self, inputs: &[MatRef<'_, f64>]) {
+        let duo = self.duo.take();
+        match &duo {
+            Some(d) => d.with(|| self.execute_steps(inputs)),
+            None => self.execute_steps(inputs),
+        }
+        self.duo = duo;
+    }
+
+    fn execute_steps(&mut self, inputs: &[MatRef<'_, f64>]) {
         for i in 0..self.steps.len() {
             self.execute_step(i, inputs);
         }
@@ -35,13 +44,21 @@ impl Plan {
     /// Time each step (milliseconds, the median of `reps` whole runs), for profiling plans.
     pub fn profile(&mut self, inputs: &[MatRef<'_, f64>], reps: usize) -> Vec<(String, f64)> {
         let mut times = vec![vec![]; self.steps.len()];
-        for _ in 0..reps.max(1) {
-            for (i, t) in times.iter_mut().enumerate() {
-                let start = std::time::Instant::now();
-                self.execute_step(i, inputs);
-                t.push(start.elapsed().as_secs_f64() * 1e3);
+        let duo = self.duo.take();
+        let mut time_steps = || {
+            for _ in 0..reps.max(1) {
+                for (i, t) in times.iter_mut().enumerate() {
+                    let start = std::time::Instant::now();
+                    self.execute_step(i, inputs);
+                    t.push(start.elapsed().as_secs_f64() * 1e3);
+                }
             }
+        };
+        match &duo {
+            Some(d) => d.with(time_steps),
+            None => time_steps(),
         }
+        self.duo = duo;
         times
             .into_iter()
             .enumerate()
@@ -179,10 +196,12 @@ fn gemm(out: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f6
     }
 }
 
-/// Run two halves of a pass at once on faer's thread pool (rayon's), whose workers are usually
-/// still spinning from the last parallel product: no thread start, no allocation.
+/// Run two halves of a step at once: on the plan's spinning helper thread (see `duo`), or on
+/// rayon's pool outside a plan.
 fn halves(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
-    rayon::join(a, b);
+    if let Err((a, b)) = super::duo::run_pair(a, b) {
+        rayon::join(a, b);
+    }
 }
 
 fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(
