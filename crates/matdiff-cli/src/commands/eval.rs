@@ -2,7 +2,7 @@
 
 use super::{fail, json_to_value, load, value_to_json, Failure};
 use crate::ExprArgs;
-use matdiff::{check_sizes, eval as evaluate, to_value};
+use matdiff::{check_sizes, to_value, Compiled};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,8 +22,10 @@ pub fn eval(input: &ExprArgs, at: &Path) -> Result<u8, Failure> {
     }
     let env = p.bind(&inputs).map_err(|e| fail(&e, expr, decl))?;
     check_sizes(&p.graph, &[p.output], &env).map_err(|e| fail(&e, expr, decl))?;
-    let out = evaluate(&p.graph, &[p.output], &env);
-    let v = to_value(&out[0], p.graph.shape(p.output));
+    // The compiled evaluator, as `demo` and the library use (planned for these sizes).
+    let mut compiled = Compiled::new(&p.graph, &[p.output]);
+    let out = compiled.run_env(&env).map_err(|e| fail(&e, expr, decl))?;
+    let v = to_value(&out[0].to_owned(), p.graph.shape(p.output));
     println!("{}", value_to_json(&v));
     Ok(0)
 }

@@ -88,6 +88,21 @@ impl Compiled {
         Ok(())
     }
 
+    /// Evaluate at a bound environment (`Problem::bind`), whose dimension sizes may come from
+    /// declarations the expression does not use (`sum(eye(n))` with `x: vector(n)` given).
+    pub fn run_env(&mut self, env: &crate::eval::Env) -> Result<Vec<MatRef<'_, f64>>> {
+        if self.plan.as_ref().is_none_or(|p| p.dims != env.dims) {
+            self.plan = Some(Plan::new(&self.graph, &self.roots, env.dims.clone())?);
+        }
+        let plan = self.plan.as_mut().unwrap();
+        let inputs: Vec<MatRef<'_, f64>> = env.vars.iter().map(|m| m.as_ref()).collect();
+        if plan.input_shapes.iter().zip(&inputs).any(|(&s, m)| s != (m.nrows(), m.ncols())) {
+            return Err(Error::unspanned(Input::Values, "inputs do not match the dimension sizes".to_string()));
+        }
+        plan.execute(&inputs);
+        Ok(plan.outputs())
+    }
+
     /// Like `run`, returning owned results.
     pub fn run_owned(&mut self, inputs: &[MatRef<'_, f64>]) -> Result<Vec<Mat<f64>>> {
         Ok(self.run(inputs)?.into_iter().map(|m| m.to_owned()).collect())
