@@ -4,8 +4,12 @@
 //! matrix chains in the cheapest order for the actual sizes (sub-chains shared across chains),
 //! inverses used as factors turned into Cholesky/LU solves, traces of products turned into
 //! inner products, products distributed over sums when that avoids a large intermediate, and
-//! one factorization per matrix shared by log det, solves and inverses. The runner (`run`)
-//! executes the steps with faer kernels.
+//! one factorization per matrix shared by log det, solves and inverses (Woodbury for a thin
+//! low-rank update of the identity); trees of entrywise operations are fused into one pass
+//! (`fuse`). The runner (`run`) executes the steps with faer kernels and the vectorized loops of
+//! `simd`, keeps factorizations in place in plan-owned storage (`factor`), and hands the second
+//! half of large steps to a helper thread (`duo`). After the first run with given sizes nothing
+//! is allocated (`Compiled::run_into`).
 
 mod duo;
 mod factor;
