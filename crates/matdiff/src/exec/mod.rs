@@ -46,8 +46,9 @@ impl Compiled {
 
     /// Evaluate at `inputs` and copy the results into the caller's matrices (`outputs[k]` has
     /// root k's shape). After the first call with given sizes this allocates nothing: buffers,
-    /// factorizations and their workspace live in the plan (below the sizes where work is split
-    /// across threads; there rayon's job queue allocates a block now and then).
+    /// factorizations and their workspace live in the plan, and split steps go to the plan's
+    /// helper thread (faer's own threaded routines, used for thin products and large
+    /// factorizations, go through rayon, whose job queue may allocate).
     pub fn run_into(&mut self, inputs: &[MatRef<'_, f64>], outputs: &mut [MatMut<'_, f64>]) -> Result<()> {
         self.execute(inputs)?;
         let plan = self.plan.as_ref().unwrap();
@@ -78,29 +79,28 @@ impl Compiled {
 
     /// Plan if the sizes are new (checking the inputs), then run the plan.
     fn execute(&mut self, inputs: &[MatRef<'_, f64>]) -> Result<()> {
-        let same = self.plan.as_ref().is_some_and(|p| {
-            p.input_shapes.len() == inputs.len()
-                && p.input_shapes.iter().zip(inputs).all(|(&s, m)| s == (m.nrows(), m.ncols()))
-        });
-        if !same {
+        if !self.plan.as_ref().is_some_and(|p| p.fits(inputs)) {
             let dims = dims_of(&self.graph, inputs)?;
-            if self.plan.as_ref().is_none_or(|p| p.dims != dims) {
-                self.plan = Some(Plan::new(&self.graph, &self.roots, dims)?);
-            }
+            self.plan_for(dims)?;
         }
         self.plan.as_mut().unwrap().execute(inputs);
         Ok(())
     }
 
+    /// The plan for these dimension sizes, made if the current one is for others.
+    fn plan_for(&mut self, dims: Vec<usize>) -> Result<&mut Plan> {
+        if self.plan.as_ref().is_none_or(|p| p.dims != dims) {
+            self.plan = Some(Plan::new(&self.graph, &self.roots, dims)?);
+        }
+        Ok(self.plan.as_mut().unwrap())
+    }
+
     /// Evaluate at a bound environment (`Problem::bind`), whose dimension sizes may come from
     /// declarations the expression does not use (`sum(eye(n))` with `x: vector(n)` given).
     pub fn run_env(&mut self, env: &crate::eval::Env) -> Result<Vec<MatRef<'_, f64>>> {
-        if self.plan.as_ref().is_none_or(|p| p.dims != env.dims) {
-            self.plan = Some(Plan::new(&self.graph, &self.roots, env.dims.clone())?);
-        }
-        let plan = self.plan.as_mut().unwrap();
+        let plan = self.plan_for(env.dims.clone())?;
         let inputs: Vec<MatRef<'_, f64>> = env.vars.iter().map(|m| m.as_ref()).collect();
-        if plan.input_shapes.iter().zip(&inputs).any(|(&s, m)| s != (m.nrows(), m.ncols())) {
+        if !plan.fits(&inputs) {
             return Err(Error::unspanned(Input::Values, "inputs do not match the dimension sizes".to_string()));
         }
         plan.execute(&inputs);

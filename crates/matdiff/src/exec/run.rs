@@ -21,44 +21,47 @@ pub(super) fn par_for(flops: usize) -> Par {
 }
 
 impl Plan {
+    /// Whether `inputs` have the shapes this plan was made for.
+    pub fn fits(&self, inputs: &[MatRef<'_, f64>]) -> bool {
+        self.input_shapes.len() == inputs.len()
+            && self.input_shapes.iter().zip(inputs).all(|(&s, m)| s == (m.nrows(), m.ncols()))
+    }
+
     /// The output buffers, in root order.
     pub fn outputs(&self) -> Vec<MatRef<'_, f64>> {
         self.outputs.iter().map(|&s| self.slots[s].as_ref()).collect()
     }
 
     pub fn execute(&mut self, inputs: &[MatRef<'_, f64>]) {
-        let duo = self.duo.take();
-        match &duo {
-            Some(d) => d.with(|| self.execute_steps(inputs)),
-            None => self.execute_steps(inputs),
-        }
-        self.duo = duo;
+        self.with_helper(|plan| {
+            for i in 0..plan.steps.len() {
+                plan.execute_step(i, inputs);
+            }
+        })
     }
 
-    fn execute_steps(&mut self, inputs: &[MatRef<'_, f64>]) {
-        for i in 0..self.steps.len() {
-            self.execute_step(i, inputs);
+    /// Run `body` with the plan's helper thread (if any) spinning and registered for `halves`.
+    fn with_helper(&mut self, body: impl FnOnce(&mut Plan)) {
+        let duo = self.duo.take();
+        match &duo {
+            Some(d) => d.with(|| body(self)),
+            None => body(self),
         }
+        self.duo = duo;
     }
 
     /// Time each step (milliseconds, the median of `reps` whole runs), for profiling plans.
     pub fn profile(&mut self, inputs: &[MatRef<'_, f64>], reps: usize) -> Vec<(String, f64)> {
         let mut times = vec![vec![]; self.steps.len()];
-        let duo = self.duo.take();
-        let mut time_steps = || {
+        self.with_helper(|plan| {
             for _ in 0..reps.max(1) {
                 for (i, t) in times.iter_mut().enumerate() {
                     let start = std::time::Instant::now();
-                    self.execute_step(i, inputs);
+                    plan.execute_step(i, inputs);
                     t.push(start.elapsed().as_secs_f64() * 1e3);
                 }
             }
-        };
-        match &duo {
-            Some(d) => d.with(time_steps),
-            None => time_steps(),
-        }
-        self.duo = duo;
+        });
         times
             .into_iter()
             .enumerate()
@@ -205,27 +208,34 @@ fn halves(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
 }
 
 fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(
-    mut out: MatMut<'_, f64>,
+    out: MatMut<'_, f64>,
     a: MatRef<'_, f64>,
     b: MatRef<'_, f64>,
     f: &F,
     split: usize,
 ) {
-    let (r, c) = (out.nrows(), out.ncols());
-    if r * c >= split && c >= 2 {
-        let h = c / 2;
-        let (o1, o2) = out.split_at_col_mut(h);
-        let (a1, a2) = a.split_at_col(h);
-        let (b1, b2) = b.split_at_col(h);
-        halves(|| map2_ref(o1, a1, b1, f, usize::MAX), || map2_ref(o2, a2, b2, f, usize::MAX));
-        return;
-    }
-    for j in 0..c {
-        let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
-        match (oc, col(a, j), col(b, j)) {
-            (Some(o), Some(x), Some(y)) => super::simd::zip_map(o, x, y, f),
-            _ => (0..r).for_each(|i| out[(i, j)] = f(a[(i, j)], b[(i, j)])),
+    in_column_halves(out, split, |mut out, c0| {
+        let (r, c) = (out.nrows(), out.ncols());
+        let (a, b) = (a.subcols(c0, c), b.subcols(c0, c));
+        for j in 0..c {
+            let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+            match (oc, col(a, j), col(b, j)) {
+                (Some(o), Some(x), Some(y)) => super::simd::zip_map(o, x, y, f),
+                _ => (0..r).for_each(|i| out[(i, j)] = f(a[(i, j)], b[(i, j)])),
+            }
         }
+    })
+}
+
+/// `fill(part, first column)` over `out`: two column halves at once when `out` has at least
+/// `split` entries, else the whole in one go.
+fn in_column_halves(out: MatMut<'_, f64>, split: usize, fill: impl Fn(MatMut<'_, f64>, usize) + Sync) {
+    let c = out.ncols();
+    if out.nrows() * c >= split && c >= 2 {
+        let (o1, o2) = out.split_at_col_mut(c / 2);
+        halves(|| fill(o1, 0), || fill(o2, c / 2));
+    } else {
+        fill(out, 0)
     }
 }
 
@@ -365,16 +375,9 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
             }
         }
         Step::Copy { a, .. } => out.copy_from(ctx.get(*a)),
+        // Several operations per entry: worth a second thread as early as a transcendental map.
         Step::Fused { leaves, prog, .. } => {
-            // Several operations per entry: worth a second thread as early as a transcendental map.
-            let c = out.ncols();
-            if out.nrows() * c >= PARALLEL_ENTRIES && c >= 2 {
-                // Two halves by columns, as in `map2_ref`.
-                let (o1, o2) = out.split_at_col_mut(c / 2);
-                halves(|| run_fused(prog, leaves, ctx, o1, 0), || run_fused(prog, leaves, ctx, o2, c / 2));
-            } else {
-                run_fused(prog, leaves, ctx, out, 0)
-            }
+            in_column_halves(out, PARALLEL_ENTRIES, |o, c0| run_fused(prog, leaves, ctx, o, c0))
         }
         Step::Factor { .. } | Step::FactorLowRank { .. } => unreachable!("factor steps have no destination"),
     }
