@@ -203,7 +203,6 @@ pub(super) struct Planner<'g> {
     shapes: Vec<(usize, usize)>,
     /// Per factor: its matrix size n, and q when it is a low-rank update of the identity.
     factor_sizes: Vec<(usize, Option<usize>)>,
-    input_shapes: HashMap<usize, (usize, usize)>,
     pub(super) values: HashMap<NodeId, Opnd>,
     chains: HashMap<Vec<NodeId>, Opnd>,
     factor_of: HashMap<NodeId, usize>,
@@ -228,7 +227,6 @@ impl Plan {
             steps: vec![],
             shapes: vec![],
             factor_sizes: vec![],
-            input_shapes: HashMap::new(),
             values: HashMap::new(),
             chains: HashMap::new(),
             factor_of: HashMap::new(),
@@ -260,8 +258,9 @@ impl Plan {
             .collect();
         let scratch = MemBuffer::new(p.scratch());
         let input_shapes = g.vars.iter().map(|v| p.env.size(v.shape)).collect();
-        // Steps split in halves only from 2^15 entries (passes) or 2^22 multiply-adds (products).
-        let big = |&(r, c): &(usize, usize)| r * c >= 1 << 15;
+        // Steps are split in halves only from PARALLEL_ENTRIES entries (the products that are
+        // split have even larger outputs).
+        let big = |&(r, c): &(usize, usize)| r * c >= super::run::PARALLEL_ENTRIES;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let duo = (cores >= 2 && p.shapes.iter().any(big)).then(super::duo::Duo::new).flatten();
         Ok(Plan { dims, steps: p.steps, slots, factors, scratch, outputs, duo, input_shapes })
@@ -275,7 +274,7 @@ impl Plan {
 impl Planner<'_> {
     fn shape_of(&self, o: Opnd) -> (usize, usize) {
         let (r, c) = match o.src {
-            Src::Input(i) => self.input_shapes[&i],
+            Src::Input(i) => self.env.size(self.g.vars[i].shape),
             Src::Slot(s) => self.shapes[s],
         };
         if o.t {
@@ -355,11 +354,7 @@ impl Planner<'_> {
             Self::at(dst)
         };
         match op {
-            Op::Var(i) => {
-                let shape = self.size(n);
-                self.input_shapes.insert(i as usize, shape);
-                Opnd { src: Src::Input(i as usize), t: false }
-            }
+            Op::Var(i) => Opnd { src: Src::Input(i as usize), t: false },
             Op::Const(c) | Op::Fill(c) => {
                 let dst = self.out(n);
                 self.emit(Step::Fill { dst, value: c.get() });
@@ -749,22 +744,21 @@ impl Planner<'_> {
     fn low_rank_pair(&self, fs: &[NodeId]) -> Option<(usize, NodeId, bool)> {
         (0..fs.len().saturating_sub(1)).rev().find_map(|i| {
             let (x, y) = (fs[i], fs[i + 1]);
-            if let Factor_::Inv { a, .. } = self.classify(x) {
-                if let Some(((u, false), ..)) = self.low_rank_parts(a).filter(|_| self.is_low_rank(a)) {
-                    if u == y {
-                        return Some((i, a, true));
-                    }
-                }
+            match (self.low_rank_inverse(x), self.low_rank_inverse(y)) {
+                (Some((a, u)), _) if u == y => Some((i, a, true)),
+                (_, Some((a, u))) if *self.g.op(x) == Op::Transpose(u) => Some((i, a, false)),
+                _ => None,
             }
-            if let Factor_::Inv { a, .. } = self.classify(y) {
-                if let Some(((u, false), ..)) = self.low_rank_parts(a).filter(|_| self.is_low_rank(a)) {
-                    if *self.g.op(x) == Op::Transpose(u) {
-                        return Some((i, a, false));
-                    }
-                }
-            }
-            None
         })
+    }
+
+    /// For a factor `inv(A)` (or its transpose) with A = α·U·Uᵀ + β·I planned low-rank: (A, U).
+    fn low_rank_inverse(&self, f: NodeId) -> Option<(NodeId, NodeId)> {
+        let Factor_::Inv { a, .. } = self.classify(f) else { return None };
+        match self.low_rank_parts(a) {
+            Some(((u, false), ..)) if self.is_low_rank(a) => Some((a, u)),
+            _ => None,
+        }
     }
 
     /// F·A⁻¹·U·G = ((F·U)·M⁻¹)·G and F·Uᵀ·A⁻¹·G = F·(M⁻¹·(Uᵀ·G)): the d×d inverse becomes a q×q
@@ -786,9 +780,7 @@ impl Planner<'_> {
             }
             let r = self.chain(right);
             let cols = self.size(right[right.len() - 1]).1;
-            let dst = self.slot(rows, cols);
-            self.emit(Step::Gemm { dst, a: p, b: r, alpha: (1.0, vec![]), acc: false });
-            Self::at(dst)
+            self.product(p, r, rows, cols)
         } else {
             let ut = fs[i];
             let ug: Vec<NodeId> = [ut].into_iter().chain(right.iter().copied()).collect();
@@ -802,8 +794,22 @@ impl Planner<'_> {
             }
             let l = self.chain(left);
             let rows = self.size(left[0]).0;
-            let dst = self.slot(rows, cols);
-            self.emit(Step::Gemm { dst, a: l, b: p, alpha: (1.0, vec![]), acc: false });
+            self.product(l, p, rows, cols)
+        }
+    }
+
+    /// a·b (r×c) into a new buffer. A short, wide result from a transposed right factor (r·hᵀ
+    /// in a backward pass) is computed as its tall transpose B·Aᵀ, whose left factor is then
+    /// plain, and read transposed: faer's kernels tile the rows of the output (0.09 → 0.06 ms
+    /// for P3's 10×256·256×512).
+    fn product(&mut self, a: Opnd, b: Opnd, r: usize, c: usize) -> Opnd {
+        if r < 32 && c >= 4 * r && b.t {
+            let dst = self.slot(c, r);
+            self.emit(Step::Gemm { dst, a: b.flip(), b: a.flip(), alpha: (1.0, vec![]), acc: false });
+            Self::at(dst).flip()
+        } else {
+            let dst = self.slot(r, c);
+            self.emit(Step::Gemm { dst, a, b, alpha: (1.0, vec![]), acc: false });
             Self::at(dst)
         }
     }
@@ -839,19 +845,7 @@ impl Planner<'_> {
             _ => {
                 let a = self.build(fs, split, i, s);
                 let b = self.build(fs, split, s + 1, j);
-                if r < 32 && c >= 4 * r && b.t {
-                    // Short and wide from a transposed right factor (r·hᵀ in a backward pass):
-                    // faer's kernels tile the rows of the output, so compute the tall transpose
-                    // B·Aᵀ, whose left factor is then plain, into its own buffer and read it
-                    // transposed (0.09 → 0.06 ms for P3's 10×256·256×512).
-                    let dst = self.slot(c, r);
-                    self.emit(Step::Gemm { dst, a: b.flip(), b: a.flip(), alpha: (1.0, vec![]), acc: false });
-                    Self::at(dst).flip()
-                } else {
-                    let dst = self.slot(r, c);
-                    self.emit(Step::Gemm { dst, a, b, alpha: (1.0, vec![]), acc: false });
-                    Self::at(dst)
-                }
+                self.product(a, b, r, c)
             }
         };
         self.chains.insert(fs[i..=j].to_vec(), o);

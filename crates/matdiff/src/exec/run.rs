@@ -160,7 +160,7 @@ pub(super) fn col(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
 
 /// Transcendental maps and fused passes over arrays at least this large use two threads (split by
 /// columns; measured on the P3 benchmark, 2^18 was slower).
-const PARALLEL_ENTRIES: usize = 1 << 15;
+pub(super) const PARALLEL_ENTRIES: usize = 1 << 15;
 /// Cheap (memory-bound) maps need far larger arrays before a second thread pays for its start.
 const PARALLEL_ENTRIES_CHEAP: usize = 1 << 18;
 
