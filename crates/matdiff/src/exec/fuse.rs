@@ -81,8 +81,8 @@ impl Planner<'_> {
         let mut p = Program { prog: vec![], leaves: vec![], memo: HashMap::new(), shape };
         self.emit_ew(n, true, &mut p)?;
         let dst = self.out(n);
-        self.steps.push(Step::Fused { dst, leaves: p.leaves, prog: p.prog });
-        Some(Opnd { src: super::plan::Src::Slot(dst), t: false })
+        self.emit(Step::Fused { dst, leaves: p.leaves, prog: p.prog });
+        Some(Self::at(dst))
     }
 
     /// Append `n`'s instructions; its register index, or `None` when the program grows too long.
@@ -120,9 +120,8 @@ impl Planner<'_> {
                 }
                 Op::Hadamard(a, b) => Ew::Mul(self.emit_ew(a, false, p)?, self.emit_ew(b, false, p)?),
                 Op::Pow(a, e) => Ew::Pow(self.emit_ew(a, false, p)?, e.get()),
-                // swish(z) = z.*sigmoid(z) when the sigmoid is computed anyway (for the gradient).
-                Op::Map(Func::Swish, a) if g.find(&Op::Map(Func::Sigmoid, a), g.shape(a)).is_some() => {
-                    let sig = g.find(&Op::Map(Func::Sigmoid, a), g.shape(a)).unwrap();
+                Op::Map(Func::Swish, a) if self.sigmoid_of(a).is_some() => {
+                    let sig = self.sigmoid_of(a).unwrap();
                     Ew::Mul(self.emit_ew(a, false, p)?, self.emit_ew(sig, false, p)?)
                 }
                 Op::Map(f, a) => Ew::Map(f, self.emit_ew(a, false, p)?),

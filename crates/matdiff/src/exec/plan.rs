@@ -199,7 +199,7 @@ enum Factor_ {
 pub(super) struct Planner<'g> {
     pub(super) g: &'g Graph,
     env: Env,
-    pub(super) steps: Vec<Step>,
+    steps: Vec<Step>,
     shapes: Vec<(usize, usize)>,
     /// Per factor: its matrix size n, and q when it is a low-rank update of the identity.
     factor_sizes: Vec<(usize, Option<usize>)>,
@@ -324,10 +324,16 @@ impl Planner<'_> {
         let (r, c) = self.size(n);
         self.slot(r, c)
     }
-    fn emit(&mut self, step: Step) {
+    /// The node `sigmoid(a)` if the graph has it: swish(a) = a.*sigmoid(a) then reuses the
+    /// sigmoid the gradient needs anyway.
+    pub(super) fn sigmoid_of(&self, a: NodeId) -> Option<NodeId> {
+        self.g.find(&Op::Map(Func::Sigmoid, a), self.g.shape(a))
+    }
+
+    pub(super) fn emit(&mut self, step: Step) {
         self.steps.push(step);
     }
-    fn at(dst: usize) -> Opnd {
+    pub(super) fn at(dst: usize) -> Opnd {
         Opnd { src: Src::Slot(dst), t: false }
     }
 
@@ -415,9 +421,8 @@ impl Planner<'_> {
                 self.emit(Step::Pow { dst, a, p: p.get() });
                 Self::at(dst)
             }
-            Op::Map(Func::Swish, a) if g.find(&Op::Map(Func::Sigmoid, a), g.shape(a)).is_some() => {
-                // swish(z) = z.*sigmoid(z): reuse the sigmoid the gradient needs anyway.
-                let sig = g.find(&Op::Map(Func::Sigmoid, a), g.shape(a)).unwrap();
+            Op::Map(Func::Swish, a) if self.sigmoid_of(a).is_some() => {
+                let sig = self.sigmoid_of(a).unwrap();
                 let (a, sig) = (self.value(a), self.value(sig));
                 let dst = self.out(n);
                 self.emit(Step::Had { dst, a, b: sig });
