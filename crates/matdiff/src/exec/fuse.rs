@@ -137,30 +137,10 @@ impl Planner<'_> {
     }
 }
 
-/// Evaluate a fused program into `out` (columns `col0..` of the result), vectorized for
-/// the CPU's widest vector instructions.
-pub(super) fn run_fused(prog: &[Ew], leaves: &[Opnd], ctx: &Ctx<'_, '_>, out: MatMut<'_, f64>, col0: usize) {
-    use super::simd::{level, Level};
-    match level() {
-        // SAFETY: `level` detected the features.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { run_fused_avx512(prog, leaves, ctx, out, col0) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { run_fused_avx2(prog, leaves, ctx, out, col0) },
-        _ => run_fused_cols(prog, leaves, ctx, out, col0),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-unsafe fn run_fused_avx512(prog: &[Ew], leaves: &[Opnd], ctx: &Ctx<'_, '_>, out: MatMut<'_, f64>, col0: usize) {
-    run_fused_cols(prog, leaves, ctx, out, col0)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn run_fused_avx2(prog: &[Ew], leaves: &[Opnd], ctx: &Ctx<'_, '_>, out: MatMut<'_, f64>, col0: usize) {
-    run_fused_cols(prog, leaves, ctx, out, col0)
+super::simd::by_level! {
+    /// Evaluate a fused program into `out` (columns `col0..` of the result), vectorized for
+    /// the CPU's widest vector instructions.
+    pub(super) fn run_fused[](prog: &[Ew], leaves: &[Opnd], ctx: &Ctx<'_, '_>, out: MatMut<'_, f64>, col0: usize) -> () = run_fused_cols
 }
 
 /// Column by column, in chunks of rows: every instruction runs over one chunk at a time.

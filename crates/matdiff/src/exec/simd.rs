@@ -89,9 +89,7 @@ pub fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + exp(-x))
 }
 
-/// The widest vector instructions this CPU has. Kernels come in one copy per level, each an
-/// `#[inline(always)]` body inside a `#[target_feature]` wrapper (a closure passed to such a
-/// wrapper is not reliably inlined, and then not vectorized).
+/// The widest vector instructions this CPU has (kernels are compiled per level by `by_level!`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Level {
     Avx512,
@@ -112,16 +110,40 @@ pub fn level() -> Level {
     Level::Base
 }
 
-/// o[i] = f(a[i], b[i]), vectorized.
-pub fn zip_map<F: Fn(f64, f64) -> f64>(o: &mut [f64], a: &[f64], b: &[f64], f: &F) {
-    match level() {
-        // SAFETY: `level` detected the features.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { zip_map_avx512(o, a, b, f) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { zip_map_avx2(o, a, b, f) },
-        _ => zip_map_body(o, a, b, f),
-    }
+/// `$vis fn $name<generics>(args) -> ret` running `$body(args)` compiled for the widest vector
+/// level this CPU has: one copy of the `#[inline(always)]` body inside a `#[target_feature]`
+/// wrapper per level (a closure passed to such a wrapper is not reliably inlined, and then not
+/// vectorized).
+macro_rules! by_level {
+    ($(#[$m:meta])* $vis:vis fn $name:ident [$($gen:tt)*] ($($arg:ident : $ty:ty),*) -> $ret:ty = $body:path) => {
+        $(#[$m])*
+        $vis fn $name<$($gen)*>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+            unsafe fn avx512<$($gen)*>($($arg: $ty),*) -> $ret {
+                $body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2<$($gen)*>($($arg: $ty),*) -> $ret {
+                $body($($arg),*)
+            }
+            match $crate::exec::simd::level() {
+                // SAFETY: `level` detected the features.
+                #[cfg(target_arch = "x86_64")]
+                $crate::exec::simd::Level::Avx512 => unsafe { avx512($($arg),*) },
+                #[cfg(target_arch = "x86_64")]
+                $crate::exec::simd::Level::Avx2 => unsafe { avx2($($arg),*) },
+                _ => $body($($arg),*),
+            }
+        }
+    };
+}
+pub(super) use by_level;
+
+by_level! {
+    /// o[i] = f(a[i], b[i]), vectorized.
+    pub fn zip_map[F: Fn(f64, f64) -> f64](o: &mut [f64], a: &[f64], b: &[f64], f: &F) -> () = zip_map_body
 }
 
 #[inline(always)]
@@ -129,30 +151,11 @@ fn zip_map_body<F: Fn(f64, f64) -> f64>(o: &mut [f64], a: &[f64], b: &[f64], f: 
     o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y))
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-unsafe fn zip_map_avx512<F: Fn(f64, f64) -> f64>(o: &mut [f64], a: &[f64], b: &[f64], f: &F) {
-    zip_map_body(o, a, b, f)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn zip_map_avx2<F: Fn(f64, f64) -> f64>(o: &mut [f64], a: &[f64], b: &[f64], f: &F) {
-    zip_map_body(o, a, b, f)
-}
-
-/// Σ f(xᵢ, yᵢ) with 32 independent accumulators: one running sum is bound by the latency of
-/// each addition; separate lanes overlap and vectorize. The order of additions is fixed by this
-/// code, so every instruction set gives the same bits.
-pub fn lane_sum<F: Fn(f64, f64) -> f64>(x: &[f64], y: &[f64], f: &F) -> f64 {
-    match level() {
-        // SAFETY: `level` detected the features.
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { lane_sum_avx512(x, y, f) },
-        #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { lane_sum_avx2(x, y, f) },
-        _ => lane_sum_body(x, y, f),
-    }
+by_level! {
+    /// Σ f(xᵢ, yᵢ) with 32 independent accumulators: one running sum is bound by the latency of
+    /// each addition; separate lanes overlap and vectorize. The order of additions is fixed by
+    /// this code, so every instruction set gives the same bits.
+    pub fn lane_sum[F: Fn(f64, f64) -> f64](x: &[f64], y: &[f64], f: &F) -> f64 = lane_sum_body
 }
 
 #[inline(always)]
@@ -167,18 +170,6 @@ fn lane_sum_body<F: Fn(f64, f64) -> f64>(x: &[f64], y: &[f64], f: &F) -> f64 {
         }
     }
     acc.iter().sum::<f64>() + tail
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-unsafe fn lane_sum_avx512<F: Fn(f64, f64) -> f64>(x: &[f64], y: &[f64], f: &F) -> f64 {
-    lane_sum_body(x, y, f)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn lane_sum_avx2<F: Fn(f64, f64) -> f64>(x: &[f64], y: &[f64], f: &F) -> f64 {
-    lane_sum_body(x, y, f)
 }
 
 #[cfg(test)]
