@@ -77,6 +77,8 @@ fn low_rank_plus_identity_agrees_at_tall_thin_sizes() {
             "V: matrix(q,d); c: scalar; z: vector(d)",
             &["V", "c"],
         ),
+        // U written transposed (V'·V): tr(A⁻¹·B) forms B·U itself instead of sharing it.
+        ("tr(inv(V'*V + c*eye(d))*B)", "V: matrix(q,d); c: scalar; B: matrix(d,d)", &["V", "B"]),
         // Uᵀ·A⁻¹ = M⁻¹·Uᵀ and F·A⁻¹·U·H = F·U·M⁻¹·H through the q×q capacitance matrix.
         (
             "sum(U'*inv(U*U' + s*eye(d))*G) + sum(F*inv(U*U' + s*eye(d))*U*H)",

@@ -6,7 +6,7 @@
 //! Woodbury factor refused at run time (its q×q matrix not positive definite) grows the d×d
 //! storage of the dense fallback the first time it happens.
 
-use super::run::{par_for, reduce2};
+use super::run::{par_for, reduce2, trace};
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::linalg::cholesky::llt;
 use faer::linalg::lu::partial_pivoting as lu;
@@ -14,7 +14,7 @@ use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::{solve_lower_triangular_in_place, solve_upper_triangular_in_place};
 use faer::mat::AsMatMut;
 use faer::perm::PermRef;
-use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::reborrow::{IntoConst, Reborrow, ReborrowMut};
 use faer::{Accum, Conj, Mat, MatMut, MatRef, Par};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,29 +225,24 @@ impl Factor {
 
     /// tr(A⁻¹·B); `bu` = B·U when planned (Woodbury: (tr B − α·⟨U·M⁻¹, B·U⟩)/β).
     pub fn trace_solve(&self, b: MatRef<'_, f64>, bu: Option<MatRef<'_, f64>>, stack: &mut MemStack) -> f64 {
-        let trb = || (0..b.nrows()).map(|i| b[(i, i)]).sum::<f64>();
-        match (self.kind, bu) {
-            (Kind::LowRank, Some(bu)) => {
-                let low = self.low.as_ref().unwrap();
-                (trb() - low.alpha * reduce2(low.um.as_ref(), bu)) / low.beta
-            }
-            (Kind::LowRank, None) => {
-                let low = self.low.as_ref().unwrap();
-                let (d, q) = (low.u.nrows(), low.u.ncols());
-                let (mut bu, _) = faer::linalg::temp_mat_zeroed::<f64, _, _>(d, q, stack);
-                let mut bu = bu.as_mat_mut();
-                matmul(bu.rb_mut(), Accum::Replace, b, low.u.as_ref(), 1.0, par_for(d * d * q));
-                (trb() - low.alpha * reduce2(low.um.as_ref(), bu.rb())) / low.beta
-            }
-            _ => {
-                let (n, k) = (b.nrows(), b.ncols());
-                let (mut x, stack) = faer::linalg::temp_mat_zeroed::<f64, _, _>(n, k, stack);
-                let mut x = x.as_mat_mut();
-                x.copy_from(b);
-                self.solve_in_place(false, x.rb_mut(), stack);
-                (0..n).map(|i| x[(i, i)]).sum()
-            }
+        if self.kind != Kind::LowRank {
+            let (n, k) = (b.nrows(), b.ncols());
+            let (mut x, stack) = faer::linalg::temp_mat_zeroed::<f64, _, _>(n, k, stack);
+            let mut x = x.as_mat_mut();
+            x.copy_from(b);
+            self.solve_in_place(false, x.rb_mut(), stack);
+            return trace(x.rb());
         }
+        let low = self.low.as_ref().unwrap();
+        let (d, q) = (low.u.nrows(), low.u.ncols());
+        // B·U as planned, or formed here (a d×q temporary on the workspace).
+        let (mut tmp, _) = faer::linalg::temp_mat_zeroed::<f64, _, _>(if bu.is_some() { 0 } else { d }, q, stack);
+        let bu = bu.unwrap_or_else(|| {
+            let mut tmp = tmp.as_mat_mut();
+            matmul(tmp.rb_mut(), Accum::Replace, b, low.u.as_ref(), 1.0, par_for(d * d * q));
+            tmp.into_const()
+        });
+        (trace(b) - low.alpha * reduce2(low.um.as_ref(), bu)) / low.beta
     }
 
     /// out ← M⁻¹·rhs, or rhs·M⁻¹ when `right`, for the capacitance matrix M = βI + α·UᵀU

@@ -239,6 +239,11 @@ fn in_column_halves(out: MatMut<'_, f64>, split: usize, fill: impl Fn(MatMut<'_,
     }
 }
 
+/// Σ a[i,i].
+pub(super) fn trace(a: MatRef<'_, f64>) -> f64 {
+    (0..a.nrows().min(a.ncols())).map(|i| a[(i, i)]).sum()
+}
+
 /// Σ f(a[i,j]) over all entries.
 fn reduce1(a: MatRef<'_, f64>, f: impl Fn(f64) -> f64 + Sync) -> f64 {
     reduce2_by(a, a, |x, _| f(x))
@@ -345,10 +350,7 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
         Step::Norm1 { a, .. } => set_scalar(out, reduce1(ctx.get(*a), f64::abs)),
         Step::Norm2 { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x * x).sqrt()),
         Step::Dot { a, b, .. } => set_scalar(out, reduce2(ctx.get(*a), ctx.get(*b))),
-        Step::Trace { a, .. } => {
-            let a = ctx.get(*a);
-            set_scalar(out, (0..a.nrows()).map(|i| a[(i, i)]).sum())
-        }
+        Step::Trace { a, .. } => set_scalar(out, trace(ctx.get(*a))),
         Step::LogDet { f, .. } => set_scalar(out, factors[*f].logdet()),
         Step::Det { f, .. } => set_scalar(out, factors[*f].det()),
         Step::Inverse { f, .. } => factors[*f].inverse_into(out, stack),
