@@ -1,35 +1,34 @@
 //! matdiff: symbolic gradients of scalar matrix expressions, in closed matrix form.
 //!
-//! Pipeline: text → [`syntax`] tree → shapes and IR (`lower`, a hash-consed DAG) →
-//! reverse-mode differentiation (`diff`) with simplification in the IR constructors →
-//! printing (`print`) and numeric evaluation (`eval`). [`Problem`] is the front door.
+//! This crate holds the features — [`Problem`] (the front door: text in, typed graph out,
+//! gradients on top), claim checking ([`check`]), document auditing ([`audit`]), step-by-step
+//! derivations ([`derivation`]), code export ([`emit`]), graph diagrams ([`diagram`]) and the
+//! seed models — over the pipeline crates it re-exports:
+//!
+//! - [`matdiff_syntax`] ([`syntax`]): text (plain, LaTeX, declarations) to syntax tree, and the
+//!   spanned [`Error`];
+//! - [`matdiff_core`]: shapes, the IR with its simplifying constructors, lowering,
+//!   differentiation, printing;
+//! - [`matdiff_exec`]: the reference and compiled evaluators, finite differences.
 
 pub mod audit;
 pub mod check;
 pub mod derivation;
 pub mod diagram;
-mod diff;
 pub mod emit;
-mod error;
-mod eval;
 mod examples;
-mod exec;
-mod ir;
-mod lower;
-mod numcheck;
-mod print;
 mod problem;
-mod shape;
-pub mod syntax;
 
-pub use diff::{Backward, Push, Rule};
-pub use error::{Error, Input, Result, Span};
-pub use eval::{bind, check_sizes, eval, to_value, Env, Value};
+pub use matdiff_syntax as syntax;
+
 pub use examples::{example, Example, EXAMPLES};
-pub use exec::Compiled;
-pub use ir::{Func, Graph, Node, NodeId, Op, Var};
-pub use lower::{default_kind, Kind};
-pub use numcheck::{check_gradients, fd_gradient, random_dims, random_env, rel_err, FdReport};
-pub use print::{latex_name, num, print, print_shared, print_shared_named, Printed, Style};
+pub use matdiff_core::{
+    default_kind, latex_name, num, print, print_shared, print_shared_named, Backward, Dim, DimId, DimTable, Func,
+    Graph, Kind, Node, NodeId, Op, Printed, Push, Rule, Shape, Style, Var,
+};
+pub use matdiff_exec::{
+    bind, check_gradients, check_sizes, eval, fd_gradient, random_dims, random_env, rel_err, to_value, Compiled, Env,
+    FdReport, Value,
+};
+pub use matdiff_syntax::{Error, Input, Result, Span};
 pub use problem::{Gradients, Problem};
-pub use shape::{Dim, DimId, DimTable, Shape};

@@ -1,12 +1,12 @@
 //! The front door: text in, a typed problem out; gradients, printing and checks on top.
 
-use crate::diff::{gradients, Backward};
-use crate::error::{Error, Input, Result, Span};
-use crate::ir::{Graph, NodeId, Op};
-use crate::lower::{lower, lower_into, Kind};
-use crate::numcheck::{check_gradients, FdReport};
-use crate::print::{print, print_shared, Printed, Style};
-use crate::syntax::{looks_like_latex, parse_decls, parse_latex, parse_program, Decl, Program};
+use matdiff_core::{gradients, Backward};
+use matdiff_core::{lower, lower_into, Kind};
+use matdiff_core::{print, print_shared, Printed, Style};
+use matdiff_core::{Graph, NodeId, Op};
+use matdiff_exec::{check_gradients, FdReport};
+use matdiff_syntax::{looks_like_latex, parse_decls, parse_latex, parse_program, Decl, Program};
+use matdiff_syntax::{Error, Input, Result, Span};
 
 /// A parsed, shape-checked expression.
 #[derive(Clone, Debug)]
@@ -129,7 +129,7 @@ impl Problem {
     /// `print_shared` with the user's definitions (`h = …` in `src`) keeping their names.
     pub fn print_shared_named(&mut self, roots: &[NodeId], style: Style, src: &str) -> Vec<Printed> {
         let names = crate::derivation::user_names(self, src);
-        crate::print::print_shared_named(&self.graph, roots, style, &names)
+        matdiff_core::print_shared_named(&self.graph, roots, style, &names)
     }
     /// Dimension names of a node's shape, e.g. `["m","n"]`.
     pub fn shape_names(&self, id: NodeId) -> Vec<String> {
@@ -142,19 +142,19 @@ impl Problem {
     /// Bind input values to the variables. Values of declared names that the expression does
     /// not use still fix the sizes of their named dimensions (so `vector(1, n)`, the gradient of
     /// `sum(x)`, can be evaluated with the inputs of the original expression).
-    pub fn bind(&self, inputs: &std::collections::HashMap<String, crate::eval::Value>) -> Result<crate::eval::Env> {
-        let mut env = crate::eval::bind(&self.graph, inputs)?;
+    pub fn bind(&self, inputs: &std::collections::HashMap<String, matdiff_exec::Value>) -> Result<matdiff_exec::Env> {
+        let mut env = matdiff_exec::bind(&self.graph, inputs)?;
         for decl in &self.decls {
             if self.graph.var_id(&decl.name).is_some() {
                 continue;
             }
             let Some(value) = inputs.get(&decl.name) else { continue };
             let (rows, cols) = match value {
-                crate::eval::Value::Scalar(_) => (1, 1),
-                crate::eval::Value::Vector(v) => (v.len(), 1),
-                crate::eval::Value::Matrix(r) => (r.len(), r.first().map_or(0, |x| x.len())),
+                matdiff_exec::Value::Scalar(_) => (1, 1),
+                matdiff_exec::Value::Vector(v) => (v.len(), 1),
+                matdiff_exec::Value::Matrix(r) => (r.len(), r.first().map_or(0, |x| x.len())),
             };
-            use crate::syntax::{DeclKind, DimSpec};
+            use matdiff_syntax::{DeclKind, DimSpec};
             let named = |d: &Option<DimSpec>| match d {
                 Some(DimSpec::Name(n)) => Some(n.clone()),
                 _ => None,

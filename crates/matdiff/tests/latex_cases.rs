@@ -12,7 +12,7 @@
 //! Every successful reading is also printed as plain syntax and re-parsed with the plain
 //! parser, which must give the same tree. Limits, timing and never-panic properties follow.
 
-#[path = "common/tree.rs"]
+#[path = "../../matdiff-syntax/tests/common/tree.rs"]
 mod tree;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use matdiff::syntax::{looks_like_latex, parse_expr, parse_latex, to_plain, to_sexpr, Expr, ExprKind};
+use matdiff_syntax::{looks_like_latex, parse_expr, parse_latex, to_plain, to_sexpr, Expr, ExprKind};
 
 const NAMES: [&str; 8] = ["x", "y", "W", "A", "K", "xy", "alpha", "W1"];
 const DECLS: &str = "W: matrix(m,n); x: vector(n); y: vector(n); A: matrix(n,n); K: symmetric(n); alpha: scalar";

@@ -12,9 +12,9 @@ pub use read::{DefSource, DefinitionUse};
 pub use target::{parse_target, symbol, Target};
 
 use crate::check::{CheckOptions, Checker, Verdict};
-use crate::error::{Error, Result};
-use crate::print::{print, Style};
 use crate::problem::Problem;
+use matdiff_core::{print, Style};
+use matdiff_syntax::{Error, Result};
 use read::{document_candidates, known_names, parse_definition, Candidate, Reader};
 
 /// The most steps read per question: a document is a few pages, and each step may try many
@@ -157,7 +157,10 @@ impl Auditor {
                 q.definitions.iter().chain(&spec.definitions).cloned().chain(derivatives).collect();
             for (name, text) in &all {
                 let expr = parse_definition(text, &def_names).map_err(|m| {
-                    in_question(q, Error::unspanned(crate::error::Input::None, format!("definition of `{name}`: {m}")))
+                    in_question(
+                        q,
+                        Error::unspanned(matdiff_syntax::Input::None, format!("definition of `{name}`: {m}")),
+                    )
                 })?;
                 file_defs.push(Candidate { name: name.clone(), expr, source: DefSource::ProblemFile });
             }
@@ -207,7 +210,7 @@ impl Auditor {
                 || q.target_aliases.contains(t)
         };
         let mut steps: Vec<Step> = vec![];
-        let mut nodes: Vec<Option<crate::ir::NodeId>> = vec![];
+        let mut nodes: Vec<Option<matdiff_core::NodeId>> = vec![];
         let mut definitions: Vec<DefinitionUse> = vec![];
         for eq in eqs {
             if !parse_target(&eq.members[0]).is_some_and(|t| is_target(&t)) {

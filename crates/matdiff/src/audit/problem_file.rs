@@ -1,7 +1,7 @@
 //! PROBLEM.toml: the loss, declarations, the gradients asked, notation aliases and
 //! definitions, read from a string (the caller does the I/O). See docs/problem-files.md.
 
-use crate::error::{Error, Input, Result};
+use matdiff_syntax::{Error, Input, Result};
 use toml::{Table, Value};
 
 /// One gradient a problem asks for.

@@ -5,8 +5,8 @@
 use super::target::{defined_name, derivative_notation, replace_derivatives, Target};
 use super::Equation;
 use crate::check::Checker;
-use crate::ir::NodeId;
-use crate::syntax::{looks_like_latex, parse_expr, parse_latex, to_plain, Expr, ExprKind};
+use matdiff_core::NodeId;
+use matdiff_syntax::{looks_like_latex, parse_expr, parse_latex, to_plain, Expr, ExprKind};
 
 /// The most lowerings one member may try while choosing definitions.
 const MAX_LOWERINGS: usize = 64;

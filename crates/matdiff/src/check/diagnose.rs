@@ -129,7 +129,7 @@ pub(crate) fn fit_factor(claims: &[Mat<f64>], bases: &[Mat<f64>], tol: f64) -> O
     let c = snap(num / den);
     let ok = claims.iter().zip(bases).all(|(cl, b)| {
         let scaled = Mat::from_fn(b.nrows(), b.ncols(), |i, j| c * b[(i, j)]);
-        crate::numcheck::rel_err(cl, &scaled) <= tol
+        matdiff_exec::rel_err(cl, &scaled) <= tol
     });
     ok.then_some(c)
 }

@@ -9,13 +9,13 @@ mod points;
 pub use diagnose::{factor_text, Diagnosis};
 pub use paths::{path_terms, PathTerm};
 
-use crate::error::{Error, Input, Result};
-use crate::eval::{eval, to_value, Value};
-use crate::ir::NodeId;
-use crate::numcheck::rel_err;
-use crate::print::{print, Style};
 use crate::problem::Problem;
 use faer::Mat;
+use matdiff_core::NodeId;
+use matdiff_core::{print, Style};
+use matdiff_exec::rel_err;
+use matdiff_exec::{eval, to_value, Value};
+use matdiff_syntax::{Error, Input, Result};
 use points::{finite, is_square_matrix, sample_points, symmetrize_square, Point};
 
 /// How hard the numeric comparison looks.
@@ -414,7 +414,7 @@ impl Checker {
         &self,
         i: usize,
         claim: Option<&Mat<f64>>,
-        claim_shape: crate::shape::Shape,
+        claim_shape: matdiff_core::Shape,
         comparable: bool,
     ) -> Counterexample {
         let g = &self.problem.graph;

@@ -1,9 +1,9 @@
 //! The gradient as a sum of per-path contributions, each named by the occurrence it flows
 //! through ("the path through W' in W'*W*x"), for "missing one path's term" diagnoses.
 
-use crate::diff::Backward;
-use crate::ir::{Graph, NodeId, Op};
-use crate::print::{print, Style};
+use matdiff_core::Backward;
+use matdiff_core::{print, Style};
+use matdiff_core::{Graph, NodeId, Op};
 
 /// One path's contribution to the gradient.
 #[derive(Clone, Debug)]

@@ -2,10 +2,10 @@
 //! rounded to two decimals so a counterexample can be printed exactly and re-run by hand.
 
 use super::CheckOptions;
-use crate::eval::{check_sizes, eval, Env};
-use crate::ir::{Graph, NodeId};
-use crate::numcheck::{normal, random_dims, random_env};
 use faer::Mat;
+use matdiff_core::{Graph, NodeId};
+use matdiff_exec::{check_sizes, eval, Env};
+use matdiff_exec::{normal, random_dims, random_env};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -112,6 +112,6 @@ pub(crate) fn symmetrize_square(g: &Graph, env: &Env, which: &[usize]) -> Env {
 }
 
 /// A square matrix variable whose values are not already symmetric by declaration.
-pub(crate) fn is_square_matrix(_g: &Graph, v: &crate::ir::Var) -> bool {
+pub(crate) fn is_square_matrix(_g: &Graph, v: &matdiff_core::Var) -> bool {
     v.shape.is_matrix() && v.shape.is_square() && !v.symmetric
 }

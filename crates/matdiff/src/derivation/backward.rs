@@ -7,8 +7,8 @@
 
 use super::subst::subst;
 use super::{AdjointStep, Contribution, FwdNode, NodeKind, Operand};
-use crate::diff::local_pushes;
-use crate::ir::{Graph, NodeId, Op, Var};
+use matdiff_core::local_pushes;
+use matdiff_core::{Graph, NodeId, Op, Var};
 use std::collections::HashMap;
 
 pub(super) struct Backward {

@@ -5,9 +5,9 @@
 //! visible even when the final answer happens to be right.
 
 use super::Derivation;
-use crate::eval::{check_sizes, eval, Env};
-use crate::numcheck::{random_dims, random_env, rel_err};
 use faer::Mat;
+use matdiff_exec::{check_sizes, eval, Env};
+use matdiff_exec::{random_dims, random_env, rel_err};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -47,7 +47,7 @@ impl Derivation {
                 (_, Some(def)) => eval(g, &[def], &full).pop().unwrap(),
                 (_, None) => eval(g, &[n.symbol], &full).pop().unwrap(),
             };
-            if let crate::ir::Op::Var(v) = g.op(n.symbol) {
+            if let matdiff_core::Op::Var(v) = g.op(n.symbol) {
                 full.vars[*v as usize] = value.clone();
             }
             out.push(value);
@@ -56,11 +56,11 @@ impl Derivation {
     }
 
     /// Evaluate derivation expressions (over names and variables) given the nodes' values.
-    fn eval_over(&self, env: &Env, values: &[Mat<f64>], roots: &[crate::ir::NodeId]) -> Vec<Mat<f64>> {
+    fn eval_over(&self, env: &Env, values: &[Mat<f64>], roots: &[matdiff_core::NodeId]) -> Vec<Mat<f64>> {
         let mut full = Env { dims: env.dims.clone(), vars: env.vars.clone() };
         full.vars.resize(self.graph.vars.len(), Mat::zeros(1, 1));
         for (n, v) in self.nodes.iter().zip(values) {
-            if let crate::ir::Op::Var(k) = self.graph.op(n.symbol) {
+            if let matdiff_core::Op::Var(k) = self.graph.op(n.symbol) {
                 full.vars[*k as usize] = v.clone();
             }
         }

@@ -8,8 +8,8 @@
 //! its operands' symbols, so later expressions can be written with the names.
 
 use super::{FwdNode, NodeKind, Operand};
-use crate::ir::{Graph, NodeId, Op, Var};
-use crate::shape::Shape;
+use matdiff_core::Shape;
+use matdiff_core::{Graph, NodeId, Op, Var};
 use std::collections::{HashMap, HashSet};
 
 pub(super) struct Forward {

@@ -17,12 +17,12 @@ pub use check::AdjointCheck;
 pub use render::StepsFormat;
 pub use rules::{rule_id, rule_latex, rule_words};
 
-use crate::diff::Rule;
-use crate::ir::{Graph, NodeId};
-use crate::numcheck::FdReport;
-use crate::print::{latex_name, print, Style};
 use crate::problem::{Gradients, Problem};
-use crate::shape::Shape;
+use matdiff_core::Rule;
+use matdiff_core::Shape;
+use matdiff_core::{latex_name, print, Style};
+use matdiff_core::{Graph, NodeId};
+use matdiff_exec::FdReport;
 use std::collections::HashMap;
 
 /// An input variable or an operation.
@@ -263,7 +263,7 @@ impl Derivation {
 /// that the derivation can call those nodes by the user's names. Definitions that do not lower
 /// on their own are left out.
 pub fn user_names(p: &mut Problem, src: &str) -> Vec<(String, NodeId)> {
-    let Ok(program) = crate::syntax::parse_program(src) else {
+    let Ok(program) = matdiff_syntax::parse_program(src) else {
         return vec![];
     };
     program

@@ -1,7 +1,7 @@
 //! The local derivative rules in words, in LaTeX, and as stable identifiers.
 
-use crate::diff::Rule;
-use crate::ir::Func;
+use matdiff_core::Func;
+use matdiff_core::Rule;
 
 /// A stable snake_case identifier, for JSON.
 pub fn rule_id(rule: Rule) -> String {

@@ -1,6 +1,6 @@
 //! Substitution in the IR: replace nodes by other nodes and re-simplify on the way up.
 
-use crate::ir::{Graph, NodeId, Op};
+use matdiff_core::{Graph, NodeId, Op};
 use std::collections::HashMap;
 
 /// `root` with every node found in `map` replaced by its image, rebuilt through the

@@ -12,8 +12,8 @@ pub mod layout;
 mod svg;
 
 use crate::derivation::{Derivation, NodeKind, Operand};
-use crate::print::Style;
 pub use layout::{EdgePath, Layout, NodeBox, TextLine};
+use matdiff_core::Style;
 
 /// How a node is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! How a product chain is computed: outer products at rank-one joints, solves for inverses,
 //! and the remaining runs of factors left to a run-time matrix-chain order.
 
-use crate::ir::{Graph, NodeId, Op};
-use crate::shape::Shape;
+use matdiff_core::Shape;
+use matdiff_core::{Graph, NodeId, Op};
 
 /// A product chain decomposed into the operations the generated code performs.
 #[derive(Clone, Debug, PartialEq)]

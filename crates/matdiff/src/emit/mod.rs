@@ -13,9 +13,9 @@ mod python;
 mod rust;
 mod template;
 
-use crate::error::{Error, Input, Result};
 use crate::problem::{Gradients, Problem};
-use crate::syntax::parse_decls;
+use matdiff_syntax::parse_decls;
+use matdiff_syntax::{Error, Input, Result};
 
 /// A target language for [`emit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

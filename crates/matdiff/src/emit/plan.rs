@@ -3,9 +3,9 @@
 
 use super::names::Namer;
 use super::template::{prec, Item, ItemKind, Piece, Template};
-use crate::error::{Error, Input, Result};
-use crate::ir::{Graph, NodeId, Op};
-use crate::shape::DimId;
+use matdiff_core::DimId;
+use matdiff_core::{Graph, NodeId, Op};
+use matdiff_syntax::{Error, Input, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
@@ -194,7 +194,7 @@ pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Resul
     Ok(())
 }
 
-pub(crate) use crate::numcheck::{domains, Domain};
+pub(crate) use matdiff_exec::{domains, Domain};
 
 /// One statement of the generated function: `name = text`.
 #[derive(Clone, Debug)]

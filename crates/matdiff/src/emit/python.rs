@@ -10,10 +10,10 @@ use super::names::PYTHON_RESERVED;
 use super::plan::{domains, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup};
 use super::template::{join, prec, Item, Template};
 use super::Source;
-use crate::error::Result;
-use crate::ir::{Func, Graph, NodeId, Op};
 use crate::problem::{Gradients, Problem};
-use crate::shape::Shape;
+use matdiff_core::Shape;
+use matdiff_core::{Func, Graph, NodeId, Op};
+use matdiff_syntax::Result;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -112,7 +112,7 @@ impl Py {
             Template::text(format!("{m}.full({shape}, "), prec::ATOM).sub(lit(c), prec::LOWEST).t(format!("{d})"))
         }
     }
-    fn eye(&self, cx: &Cx, n: crate::shape::DimId) -> Template {
+    fn eye(&self, cx: &Cx, n: matdiff_core::DimId) -> Template {
         Template::text(format!("{}.eye({}{})", self.flavor.m(), cx.dim(n), self.dtype()), prec::ATOM)
     }
     /// `x.T` for a matrix, `x` itself for a vector (1-D arrays have no orientation).
@@ -266,7 +266,7 @@ impl Py {
         }
     }
 
-    fn lin(&self, cx: &Cx, ts: &[(crate::ir::Num, NodeId)]) -> Template {
+    fn lin(&self, cx: &Cx, ts: &[(matdiff_core::Num, NodeId)]) -> Template {
         let g = cx.g;
         // Constant terms are written as numbers and broadcast.
         let mut terms: Vec<(f64, Option<NodeId>)> = ts

@@ -11,10 +11,10 @@ use super::names::RUST_RESERVED;
 use super::plan::{domains, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup};
 use super::template::{join, prec, Item, Template};
 use super::Source;
-use crate::error::Result;
-use crate::ir::{Func, Graph, NodeId, Op};
 use crate::problem::{Gradients, Problem};
-use crate::shape::{DimId, Shape};
+use matdiff_core::{DimId, Shape};
+use matdiff_core::{Func, Graph, NodeId, Op};
+use matdiff_syntax::Result;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -203,7 +203,7 @@ impl Rs {
         }
     }
 
-    fn lin(&mut self, cx: &Cx, n: NodeId, ts: &[(crate::ir::Num, NodeId)]) -> Template {
+    fn lin(&mut self, cx: &Cx, n: NodeId, ts: &[(matdiff_core::Num, NodeId)]) -> Template {
         let g = cx.g;
         let mut konst = 0.0;
         let mut terms: Vec<(f64, NodeId)> = vec![];

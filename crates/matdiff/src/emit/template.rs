@@ -1,7 +1,7 @@
 //! Code templates with holes: a value's definition in terms of other values, before it is
 //! decided which of them get a local name and which are written inline.
 
-use crate::ir::NodeId;
+use matdiff_core::NodeId;
 
 /// Something the generated code computes: an IR node's value, a factorization of one, or a
 /// value the code derives on the way (a solve inside a product).

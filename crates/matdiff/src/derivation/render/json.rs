@@ -3,8 +3,8 @@
 //! The schema is documented on [`StepsFormat::Json`](super::StepsFormat::Json).
 
 use super::super::{Derivation, NodeKind, Operand};
-use crate::ir::NodeId;
-use crate::print::Style;
+use matdiff_core::NodeId;
+use matdiff_core::Style;
 use serde_json::{json, Map, Value};
 
 pub(super) fn render(d: &Derivation) -> String {

@@ -2,7 +2,7 @@
 
 use super::super::Derivation;
 use super::{latex_or_plain, rule_sentence};
-use crate::print::{latex_name, Style};
+use matdiff_core::{latex_name, Style};
 use std::fmt::Write;
 
 const X: Style = Style::Latex;

@@ -2,7 +2,7 @@
 
 use super::super::{Derivation, NodeKind};
 use super::{latex_or_plain, rule_sentence};
-use crate::print::Style;
+use matdiff_core::Style;
 use std::fmt::Write;
 
 const X: Style = Style::Latex;
@@ -87,7 +87,7 @@ fn gradients(d: &Derivation, out: &mut String) {
     let l = latex_or_plain(&d.output_name, X);
     let _ = writeln!(out, "**Gradient**\n");
     for (k, g) in d.gradients.iter().enumerate() {
-        let lhs = format!("\\frac{{\\partial {l}}}{{\\partial {}}}", crate::print::latex_name(&g.name));
+        let lhs = format!("\\frac{{\\partial {l}}}{{\\partial {}}}", matdiff_core::latex_name(&g.name));
         let named = d.show(g.adjoint, X);
         let (expr, defs) = d.direct_form(k, X);
         let mut line = format!("{lhs} = {named}");
@@ -100,7 +100,7 @@ fn gradients(d: &Derivation, out: &mut String) {
         }
         let _ = writeln!(out, "$${line}$$\n");
         if !g.agrees() {
-            let direct = crate::print::print(&d.graph, g.direct, X);
+            let direct = matdiff_core::print(&d.graph, g.direct, X);
             let _ = writeln!(out, "(`matdiff grad` writes it as ${direct}$.)\n");
         }
     }

@@ -7,8 +7,8 @@ mod text;
 
 use super::{AdjointStep, Contribution, Derivation};
 use crate::derivation::NodeKind;
-use crate::print::{latex_name, num, print_shared, Style};
-use crate::shape::Shape;
+use matdiff_core::Shape;
+use matdiff_core::{latex_name, num, print_shared, Style};
 
 /// Output format of `grad --steps`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

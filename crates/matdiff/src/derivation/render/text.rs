@@ -1,7 +1,7 @@
 //! The derivation as plain text for a terminal.
 
 use super::super::{Derivation, NodeKind};
-use crate::print::Style;
+use matdiff_core::Style;
 use std::fmt::Write;
 
 const P: Style = Style::Plain;
@@ -104,7 +104,7 @@ fn gradients(d: &Derivation, out: &mut String) {
         if g.agrees() {
             let _ = writeln!(out, "  {pad}   (the same expression as `matdiff grad` gives)");
         } else {
-            let direct = crate::print::print(&d.graph, g.direct, P);
+            let direct = matdiff_core::print(&d.graph, g.direct, P);
             let _ = writeln!(out, "  {pad}   (`matdiff grad` writes it as {direct})");
         }
     }

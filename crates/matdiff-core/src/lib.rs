@@ -1,0 +1,21 @@
+//! matdiff's symbolic core: shapes over symbolic dimensions, the IR (a hash-consed DAG whose
+//! constructors are the simplifier), lowering of syntax trees into it, reverse-mode
+//! differentiation, and printing back to plain syntax and LaTeX.
+//!
+//! - [`lower`], [`lower_into`]: a [`matdiff_syntax::Program`] with its declarations to a typed
+//!   [`Graph`] (names, functions and shapes resolved; errors carry spans);
+//! - [`Graph`]: the DAG; nodes are only created by its canonicalizing constructors;
+//! - [`gradients`]: reverse mode, recording every contribution ([`Push`]);
+//! - [`print`], [`print_shared`]: re-parseable plain text or LaTeX ([`Style`]).
+
+mod diff;
+mod ir;
+mod lower;
+mod print;
+mod shape;
+
+pub use diff::{gradients, local_pushes, Backward, Push, Rule};
+pub use ir::{Func, Graph, Node, NodeId, Num, Op, Var};
+pub use lower::{default_kind, lower, lower_into, Kind, Lowered};
+pub use print::{latex_name, num, print, print_shared, print_shared_named, Printed, Style};
+pub use shape::{Dim, DimId, DimTable, Shape};

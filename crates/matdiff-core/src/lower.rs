@@ -1,0 +1,835 @@
+//! Syntax tree to IR: resolves names and functions, infers shapes, reports mismatches.
+//!
+//! Shapes are inferred with a union-find over symbolic dimensions while the IR is built; the
+//! graph is then rebuilt with each dimension class replaced by its final name. Undeclared
+//! names take matrixcalculus.org's defaults (a–g scalar, h–z vector, A–Z matrix); when the
+//! defaults do not type-check, single-name kind changes are searched greedily, and a choice
+//! that is not forced is reported as ambiguous rather than guessed.
+
+use crate::ir::{Func, Graph, NodeId, Var};
+use crate::shape::{DimId, Shape, Unifier};
+use matdiff_syntax::{BinOp, Decl, DeclKind, DimSpec, Expr, ExprKind, Program};
+use matdiff_syntax::{Error, Input, Result, Span};
+use std::collections::HashMap;
+
+/// The kind of a variable, before its dimensions are known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Scalar,
+    Vector,
+    Matrix,
+}
+
+impl Kind {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Scalar => "scalar",
+            Kind::Vector => "vector",
+            Kind::Matrix => "matrix",
+        }
+    }
+}
+
+/// matrixcalculus.org's convention, by first letter.
+pub fn default_kind(name: &str) -> Kind {
+    match name.chars().next() {
+        Some('a'..='g') => Kind::Scalar,
+        Some('h'..='z') => Kind::Vector,
+        Some('A'..='Z') => Kind::Matrix,
+        _ => Kind::Scalar,
+    }
+}
+
+/// Largest |k| accepted in a matrix power `A^k`.
+pub const MAX_MATRIX_POWER: f64 = 16.0;
+
+/// Functions the language knows, for "unknown function" suggestions.
+const FUNCTIONS: &[&str] = &[
+    "exp",
+    "log",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sqrt",
+    "abs",
+    "sign",
+    "relu",
+    "sigmoid",
+    "softplus",
+    "swish",
+    "step",
+    "sum",
+    "norm1",
+    "norm2",
+    "tr",
+    "trace",
+    "det",
+    "logdet",
+    "inv",
+    "diag",
+    "eye",
+    "vector",
+    "matrix",
+    "transpose",
+];
+
+/// The lowered problem: the graph, the output node, and the variables in order of appearance.
+pub struct Lowered {
+    pub graph: Graph,
+    pub output: NodeId,
+    /// Names that were not declared and were given a kind (by default or by usage).
+    pub inferred: Vec<(String, Kind)>,
+}
+
+/// Lower a parsed program under the given declarations.
+pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
+    let mut kinds: HashMap<String, Kind> = HashMap::new();
+    let first = match Lowerer::run(program, decls, &kinds) {
+        Ok(done) => return Ok(done),
+        Err(e) => e,
+    };
+    // The defaults failed: try changing one undeclared name's kind at a time, keeping the
+    // change that lets inference get furthest, until it succeeds.
+    let undeclared = first.undeclared.clone();
+    let default_err = first.error.clone();
+    let (mut best_err, mut best_progress) = (first.error, first.progress);
+    for _round in 0..undeclared.len().min(8) {
+        let mut successes: Vec<(String, Kind, Lowered)> = vec![];
+        let mut best_step: Option<(String, Kind, usize, Error)> = None;
+        for name in &undeclared {
+            if kinds.contains_key(name) {
+                continue;
+            }
+            for kind in [Kind::Scalar, Kind::Vector, Kind::Matrix] {
+                if kind == default_kind(name) {
+                    continue;
+                }
+                let mut trial = kinds.clone();
+                trial.insert(name.clone(), kind);
+                match Lowerer::run(program, decls, &trial) {
+                    Ok(done) => successes.push((name.clone(), kind, done)),
+                    Err(f) if f.progress > best_progress && best_step.as_ref().is_none_or(|b| f.progress > b.2) => {
+                        best_step = Some((name.clone(), kind, f.progress, f.error));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        match successes.len() {
+            0 => {}
+            1 => return Ok(successes.pop().unwrap().2),
+            _ => {
+                return Err(ambiguous(&successes, &default_err));
+            }
+        }
+        match best_step {
+            Some((name, kind, progress, err)) => {
+                kinds.insert(name, kind);
+                best_progress = progress;
+                best_err = err;
+            }
+            None => break,
+        }
+    }
+    Err(best_err)
+}
+
+/// Several single-name kind changes make the expression well-typed: ask for declarations,
+/// pointing at where the default kinds failed.
+fn ambiguous(successes: &[(String, Kind, Lowered)], default_err: &Error) -> Error {
+    let mut names: Vec<&str> = vec![];
+    for (n, _, _) in successes {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    let options: Vec<String> = successes.iter().map(|(n, k, _)| format!("`{n}` as a {}", k.word())).collect();
+    // One consistent choice: the first working change, the other names at their defaults.
+    let (first_name, first_kind) = (&successes[0].0, successes[0].1);
+    let example: Vec<String> = names
+        .iter()
+        .map(|n| match if *n == first_name { first_kind } else { default_kind(n) } {
+            Kind::Scalar => format!("{n}: scalar"),
+            Kind::Vector => format!("{n}: vector(n)"),
+            Kind::Matrix => format!("{n}: matrix(m,n)"),
+        })
+        .collect();
+    let message = match quoted.as_slice() {
+        [one] => format!("cannot tell the kind of the undeclared name {one}"),
+        _ => format!("cannot tell the kinds of the undeclared names {}", quoted.join(" and ")),
+    };
+    let err = match default_err.span {
+        Some(span) => Error::new(Input::Expr, span, message)
+            .with_label(format!("with the default kinds: {}", default_err.message)),
+        None => {
+            Error::unspanned(Input::Expr, message).with_note(format!("with the default kinds: {}", default_err.message))
+        }
+    };
+    err.with_note(format!("reading {} would each make it well-typed", options.join(", or ")))
+        .with_note("undeclared names are scalars (a-g), vectors (h-z) or matrices (A-Z) by their first letter")
+        .with_note(format!(
+            "declare {}, e.g. --decl \"{}\"",
+            if names.len() == 1 { "it" } else { "them" },
+            example.join("; ")
+        ))
+}
+
+/// Lower `program` into an existing graph (a claimed answer next to the expression it answers):
+/// same variables, same dimensions; new dimensions (from `I`, `vector(1)`) are added.
+pub fn lower_into(program: &Program, decls: &[Decl], base: &mut Graph) -> Result<NodeId> {
+    let kinds = HashMap::new();
+    let mut lw = Lowerer {
+        graph: Graph::default(),
+        u: Unifier::default(),
+        decls: decls.iter().map(|d| (d.name.as_str(), d)).collect(),
+        kinds: &kinds,
+        vars: HashMap::new(),
+        defs: HashMap::new(),
+        named_dims: HashMap::new(),
+        undeclared: vec![],
+        progress: 0,
+        closed: true,
+    };
+    // Unifier variable i is the base's dimension i, pinned by name so it cannot merge with another.
+    for d in &base.dims.dims {
+        let id = match d.size {
+            Some(k) => lw.u.sized(k),
+            None => lw.u.named(&d.name),
+        };
+        lw.named_dims.insert(d.name.clone(), id);
+    }
+    for (i, v) in base.vars.iter().enumerate() {
+        lw.graph.vars.push(v.clone());
+        let id = lw.graph.var_node(i as u32);
+        lw.vars.insert(v.name.clone(), id);
+    }
+    let out = lw.program(program)?;
+    let k = base.dims.dims.len() as u32;
+    let mut map = vec![u32::MAX; lw.u.len()];
+    for d in 0..lw.u.len() as u32 {
+        let r = lw.u.find(d);
+        if r < k {
+            map[d as usize] = r;
+        }
+    }
+    for d in 0..lw.u.len() as u32 {
+        let r = lw.u.find(d);
+        if map[r as usize] == u32::MAX {
+            map[r as usize] = base.dims.dims.len() as u32;
+            let name = base.dims.fresh_name();
+            base.dims.dims.push(crate::shape::Dim { name, size: None, declared: false });
+        }
+        map[d as usize] = map[r as usize];
+    }
+    let ids = base.import(&lw.graph, |d| map[d as usize]);
+    Ok(ids[out.index()])
+}
+
+struct Failure {
+    error: Error,
+    progress: usize,
+    undeclared: Vec<String>,
+}
+
+struct Lowerer<'a> {
+    graph: Graph,
+    u: Unifier,
+    decls: HashMap<&'a str, &'a Decl>,
+    kinds: &'a HashMap<String, Kind>,
+    vars: HashMap<String, NodeId>,
+    defs: HashMap<String, NodeId>,
+    named_dims: HashMap<String, DimId>,
+    undeclared: Vec<String>,
+    progress: usize,
+    /// Lowering a claim against an existing problem: no new variables may appear.
+    closed: bool,
+}
+
+impl<'a> Lowerer<'a> {
+    fn run(program: &'a Program, decls: &'a [Decl], kinds: &'a HashMap<String, Kind>) -> Result<Lowered, Box<Failure>> {
+        let mut lw = Lowerer {
+            graph: Graph::default(),
+            u: Unifier::default(),
+            decls: decls.iter().map(|d| (d.name.as_str(), d)).collect(),
+            kinds,
+            vars: HashMap::new(),
+            defs: HashMap::new(),
+            named_dims: HashMap::new(),
+            undeclared: vec![],
+            progress: 0,
+            closed: false,
+        };
+        let result = lw.program(program);
+        match result {
+            Ok(out) => Ok(lw.finish(out)),
+            Err(error) => Err(Box::new(Failure { error, progress: lw.progress, undeclared: lw.undeclared })),
+        }
+    }
+
+    fn program(&mut self, p: &Program) -> Result<NodeId> {
+        for def in &p.defs {
+            if self.decls.contains_key(def.name.as_str()) {
+                return Err(Error::new(
+                    Input::Expr,
+                    def.name_span,
+                    format!("`{}` is both declared and defined", def.name),
+                )
+                .with_label("defined here"));
+            }
+            if self.defs.contains_key(&def.name) || self.vars.contains_key(&def.name) {
+                return Err(Error::new(
+                    Input::Expr,
+                    def.name_span,
+                    format!("`{}` is already used or defined", def.name),
+                )
+                .with_label("defined again here")
+                .with_note("each name may be defined once, before it is used"));
+            }
+            let v = self.expr(&def.value)?;
+            self.defs.insert(def.name.clone(), v);
+        }
+        self.expr(&p.body)
+    }
+
+    /// Rebuild the graph with final dimension names, so equal shapes are equal ids.
+    fn finish(mut self, out: NodeId) -> Lowered {
+        let used: Vec<DimId> = self.graph.vars.iter().flat_map(|v| [v.shape.rows, v.shape.cols]).flatten().collect();
+        let (table, map) = self.u.finish(&used);
+        let mut g = Graph::new(table);
+        g.vars = self
+            .graph
+            .vars
+            .iter()
+            .map(|v| Var { name: v.name.clone(), shape: v.shape.map(|d| map[d as usize]), symmetric: v.symmetric })
+            .collect();
+        let ids = g.import(&self.graph, |d| map[d as usize]);
+        let inferred = self
+            .undeclared
+            .iter()
+            .map(|n| (n.clone(), self.kinds.get(n).copied().unwrap_or_else(|| default_kind(n))))
+            .collect();
+        Lowered { graph: g, output: ids[out.index()], inferred }
+    }
+
+    fn describe(&mut self, id: NodeId) -> String {
+        let s = self.graph.shape(id);
+        self.u.describe(s)
+    }
+
+    fn unify(&mut self, a: DimId, b: DimId, span: Span, what: impl FnOnce() -> String) -> Result<()> {
+        self.u.unify(a, b).map_err(|(x, y)| {
+            let why = if x.parse::<usize>().is_ok() && y.parse::<usize>().is_ok() {
+                format!("sizes {x} and {y} differ")
+            } else {
+                format!("{x} and {y} are different dimensions: the result must hold whatever their sizes")
+            };
+            Error::new(Input::Expr, span, what()).with_note(why)
+        })
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<NodeId> {
+        let id = self.expr_inner(e)?;
+        self.progress += 1;
+        Ok(id)
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<NodeId> {
+        match &e.kind {
+            ExprKind::Num(x) => {
+                if !x.is_finite() {
+                    return Err(Error::new(Input::Expr, e.span, "number too large").with_label("not a finite number"));
+                }
+                Ok(self.graph.constant(*x))
+            }
+            ExprKind::Name(n) => self.name(n, e.span),
+            ExprKind::Neg(a) => {
+                let a = self.expr(a)?;
+                Ok(self.graph.neg(a))
+            }
+            ExprKind::Transpose(a) => {
+                let a = self.expr(a)?;
+                Ok(self.graph.transpose(a))
+            }
+            ExprKind::Binary(op, l, r) => {
+                let a = self.expr(l)?;
+                let b = self.expr(r)?;
+                self.binary(*op, a, b, l, r, e.span)
+            }
+            ExprKind::Call { func, func_span, args } => self.call(func, *func_span, args, e.span),
+        }
+    }
+
+    fn name(&mut self, n: &str, span: Span) -> Result<NodeId> {
+        if let Some(&d) = self.defs.get(n) {
+            return Ok(d);
+        }
+        if let Some(&v) = self.vars.get(n) {
+            return Ok(v);
+        }
+        if (n == "I" || n == "eye") && !self.decls.contains_key(n) {
+            let d = self.u.fresh("n");
+            return Ok(self.graph.identity(d));
+        }
+        if self.closed {
+            let known: Vec<&str> = self.graph.vars.iter().map(|v| v.name.as_str()).collect();
+            return Err(Error::new(Input::Expr, span, format!("`{n}` is not a variable of the expression"))
+                .with_label("unknown name")
+                .with_note(format!("the expression's variables are: {}", known.join(", "))));
+        }
+        let (shape, symmetric) = match self.decls.get(n).copied() {
+            Some(decl) => self.decl_shape(decl),
+            None => {
+                self.undeclared.push(n.to_string());
+                let kind = self.kinds.get(n).copied().unwrap_or_else(|| default_kind(n));
+                let shape = match kind {
+                    Kind::Scalar => Shape::SCALAR,
+                    Kind::Vector => Shape::col(self.u.fresh("n")),
+                    Kind::Matrix => Shape::mat(self.u.fresh("m"), self.u.fresh("n")),
+                };
+                (shape, false)
+            }
+        };
+        let idx = self.graph.vars.len() as u32;
+        self.graph.vars.push(Var { name: n.to_string(), shape, symmetric });
+        let id = self.graph.var_node(idx);
+        self.vars.insert(n.to_string(), id);
+        Ok(id)
+    }
+
+    fn dim(&mut self, spec: &Option<DimSpec>, hint: &str) -> DimId {
+        match spec {
+            None => self.u.fresh(hint),
+            Some(DimSpec::Num(k)) => self.u.sized(*k),
+            Some(DimSpec::Name(n)) => self.named_dim(n),
+        }
+    }
+
+    fn named_dim(&mut self, n: &str) -> DimId {
+        if let Some(&d) = self.named_dims.get(n) {
+            return d;
+        }
+        let d = self.u.named(n);
+        self.named_dims.insert(n.to_string(), d);
+        d
+    }
+
+    fn decl_shape(&mut self, d: &Decl) -> (Shape, bool) {
+        match &d.kind {
+            DeclKind::Scalar => (Shape::SCALAR, false),
+            DeclKind::Vector(n) => (Shape::col(self.dim(n, "n")), false),
+            DeclKind::Matrix(m, n) => {
+                let m = self.dim(m, "m");
+                let n = self.dim(n, "n");
+                (Shape::mat(m, n), false)
+            }
+            DeclKind::Symmetric(n) => {
+                let n = self.dim(n, "n");
+                (Shape::mat(n, n), true)
+            }
+        }
+    }
+
+    fn same_shape(&mut self, a: NodeId, b: NodeId, span: Span, what: &str, l: &Expr, r: &Expr) -> Result<()> {
+        let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        let mismatch = |this: &mut Self| {
+            let (da, db) = (this.describe(a), this.describe(b));
+            Error::new(Input::Expr, span, format!("cannot {what} {da} and {db}"))
+                .with_label(format!("left side is {da}, right side is {db}"))
+                .with_note(format!("left: `{}`; right: `{}`", snippet(l), snippet(r)))
+        };
+        if sa.rows.is_some() != sb.rows.is_some() || sa.cols.is_some() != sb.cols.is_some() {
+            let mut err = mismatch(self);
+            if sa.is_scalar() != sb.is_scalar() {
+                let (s, other) = if sa.is_scalar() { (l, sb) } else { (r, sa) };
+                let fill = if other.is_matrix() {
+                    "matrix(1)"
+                } else if other.is_col() {
+                    "vector(1)"
+                } else {
+                    "vector(1)'"
+                };
+                let s = snippet(s);
+                err = err.with_note(if s.ends_with('…') {
+                    format!("to use a scalar in every entry, multiply it by {fill}")
+                } else {
+                    format!("to use `{s}` in every entry, write `{s}*{fill}`")
+                });
+            }
+            return Err(err);
+        }
+        for (x, y) in [(sa.rows, sb.rows), (sa.cols, sb.cols)] {
+            if let (Some(x), Some(y)) = (x, y) {
+                if self.u.unify(x, y).is_err() {
+                    return Err(mismatch(self));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn binary(&mut self, op: BinOp, a: NodeId, b: NodeId, l: &Expr, r: &Expr, span: Span) -> Result<NodeId> {
+        let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        let g = &mut self.graph;
+        match op {
+            BinOp::Add | BinOp::Sub => {
+                self.same_shape(a, b, span, if op == BinOp::Add { "add" } else { "subtract" }, l, r)?;
+                Ok(if op == BinOp::Add { self.graph.add(a, b) } else { self.graph.sub(a, b) })
+            }
+            BinOp::Mul => {
+                if sa.is_scalar() || sb.is_scalar() {
+                    return Ok(g.mul(a, b));
+                }
+                let ok = match (sa.cols, sb.rows) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => self.u.unify(x, y).is_ok(),
+                    _ => false,
+                };
+                if !ok {
+                    let (da, db) = (self.describe(a), self.describe(b));
+                    let mut err = Error::new(Input::Expr, span, format!("cannot multiply {da} by {db}"))
+                        .with_label(format!("`{}` is {da}, `{}` is {db}", snippet(l), snippet(r)))
+                        .with_note("a matrix product A*B needs the columns of A to match the rows of B");
+                    if sa.is_col() && sb.is_col() {
+                        err = err.with_note(format!("for an inner product write `{}'*{}`", snippet(l), snippet(r)));
+                    }
+                    return Err(err);
+                }
+                Ok(self.graph.matmul(vec![a, b]))
+            }
+            BinOp::Div => {
+                if !sb.is_scalar() {
+                    let db = self.describe(b);
+                    return Err(Error::new(Input::Expr, r.span, format!("cannot divide by {db}"))
+                        .with_label(format!("this is {db}, not a scalar"))
+                        .with_note("use ./ for elementwise division, or inv(A) for a matrix inverse"));
+                }
+                let rb = g.pow(b, -1.0);
+                Ok(g.scale(rb, a))
+            }
+            BinOp::EMul | BinOp::EDiv => {
+                let b = if op == BinOp::EDiv { self.graph.pow(b, -1.0) } else { b };
+                if sa.is_scalar() || sb.is_scalar() {
+                    return Ok(self.graph.mul(a, b));
+                }
+                self.same_shape(a, b, span, "combine elementwise", l, r)?;
+                Ok(self.graph.hadamard(a, b))
+            }
+            BinOp::EPow | BinOp::Pow => self.power(op, a, b, l, r, span),
+        }
+    }
+
+    fn power(&mut self, op: BinOp, a: NodeId, b: NodeId, l: &Expr, r: &Expr, span: Span) -> Result<NodeId> {
+        let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        if !sb.is_scalar() {
+            let db = self.describe(b);
+            return Err(Error::new(Input::Expr, r.span, format!("the exponent must be a scalar, not {db}"))
+                .with_label(format!("this exponent is {db}")));
+        }
+        let p = self.graph.as_const(b);
+        if op == BinOp::EPow || sa.is_scalar() {
+            return match p {
+                Some(p) => Ok(self.graph.pow(a, p)),
+                None if sa.is_scalar() => {
+                    // a^b = exp(b*log(a)) for a symbolic exponent.
+                    let la = self.graph.map(Func::Log, a);
+                    let e = self.graph.scale(b, la);
+                    Ok(self.graph.map(Func::Exp, e))
+                }
+                None => Err(Error::new(Input::Expr, r.span, "the exponent of `.^` must be a number")
+                    .with_label("not a constant")),
+            };
+        }
+        if !sa.is_matrix() {
+            let da = self.describe(a);
+            return Err(Error::new(
+                Input::Expr,
+                span,
+                format!("`^` is the matrix power, but `{}` is {da}", snippet(l)),
+            )
+            .with_label("not a square matrix")
+            .with_note(format!(
+                "use `{}.^k` for an elementwise power, or norm2({})^2 for the squared norm",
+                snippet(l),
+                snippet(l)
+            )));
+        }
+        let k = match p {
+            Some(k) if k.fract() == 0.0 && k.abs() <= MAX_MATRIX_POWER => k as i32,
+            _ => {
+                return Err(Error::new(
+                    Input::Expr,
+                    r.span,
+                    "a matrix power needs an integer exponent between -16 and 16",
+                )
+                .with_label(match p {
+                    Some(k) => format!("exponent is {k}"),
+                    None => "exponent is not a number".into(),
+                })
+                .with_note(format!("use `{}.^p` for an elementwise power", snippet(l))));
+            }
+        };
+        let (rows, cols) = (sa.rows.unwrap(), sa.cols.unwrap());
+        let da = self.describe(a);
+        self.unify(rows, cols, l.span, || {
+            format!("a matrix power needs a square matrix, but `{}` is {da}", snippet(l))
+        })
+        .map_err(|e| e.with_label(format!("this is {da}, not square")))?;
+        if k == 0 {
+            return Ok(self.graph.identity(rows));
+        }
+        let base = if k < 0 { self.graph.inv(a) } else { a };
+        Ok(self.graph.matmul(vec![base; k.unsigned_abs() as usize]))
+    }
+
+    fn call(&mut self, func: &str, fspan: Span, args: &[Expr], span: Span) -> Result<NodeId> {
+        match func {
+            "eye" => return self.eye(args, span),
+            "vector" | "matrix" => return self.filled(func, args, span),
+            _ => {}
+        }
+        let arity_err = |n: usize| {
+            Error::new(
+                Input::Expr,
+                span,
+                format!("`{func}` takes {n} argument{}, got {}", if n == 1 { "" } else { "s" }, args.len()),
+            )
+            .with_label("wrong number of arguments")
+        };
+        if !FUNCTIONS.contains(&func) {
+            let mut err =
+                Error::new(Input::Expr, fspan, format!("unknown function `{func}`")).with_label("not a known function");
+            if let Some(s) = closest(func) {
+                err = err.with_note(format!("did you mean `{s}`?"));
+            }
+            return Err(err.with_note(format!("known functions: {}", FUNCTIONS.join(", "))));
+        }
+        if args.len() != 1 {
+            return Err(arity_err(1));
+        }
+        // log(det(A)) is log det.
+        if func == "log" {
+            if let ExprKind::Call { func: inner, args: inner_args, .. } = &args[0].kind {
+                if inner == "det" && inner_args.len() == 1 {
+                    let a = self.expr(&inner_args[0])?;
+                    self.square(a, &inner_args[0], "det")?;
+                    return Ok(self.graph.logdet(a));
+                }
+            }
+        }
+        let a = self.expr(&args[0])?;
+        let g = &mut self.graph;
+        if let Some(f) = Func::from_name(func) {
+            return Ok(g.map(f, a));
+        }
+        match func {
+            "sum" => Ok(g.sum(a)),
+            "norm1" => Ok(g.norm1(a)),
+            "norm2" => Ok(g.norm2(a)),
+            "transpose" => Ok(g.transpose(a)),
+            "tr" | "trace" => {
+                self.square(a, &args[0], func)?;
+                Ok(self.graph.trace(a))
+            }
+            "det" => {
+                self.square(a, &args[0], func)?;
+                Ok(self.graph.det(a))
+            }
+            "logdet" => {
+                self.square(a, &args[0], func)?;
+                Ok(self.graph.logdet(a))
+            }
+            "inv" => {
+                self.square(a, &args[0], func)?;
+                Ok(self.graph.inv(a))
+            }
+            "diag" => {
+                let s = self.graph.shape(a);
+                if s.is_col() {
+                    Ok(self.graph.diag(a))
+                } else if s.is_matrix() {
+                    self.square(a, &args[0], func)?;
+                    Ok(self.graph.diag_part(a))
+                } else {
+                    let d = self.describe(a);
+                    Err(Error::new(
+                        Input::Expr,
+                        args[0].span,
+                        format!("diag needs a vector or a square matrix, not {d}"),
+                    )
+                    .with_label(format!("this is {d}")))
+                }
+            }
+            _ => unreachable!("function list and dispatch disagree"),
+        }
+    }
+
+    fn square(&mut self, a: NodeId, e: &Expr, func: &str) -> Result<()> {
+        let s = self.graph.shape(a);
+        if s.is_scalar() {
+            return Ok(());
+        }
+        let d = self.describe(a);
+        match (s.rows, s.cols) {
+            (Some(m), Some(n)) => self
+                .unify(m, n, e.span, || format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)))
+                .map_err(|err| err.with_label(format!("this is {d}, not square"))),
+            _ => Err(Error::new(
+                Input::Expr,
+                e.span,
+                format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)),
+            )
+            .with_label(format!("this is {d}, not a matrix"))),
+        }
+    }
+
+    fn eye(&mut self, args: &[Expr], span: Span) -> Result<NodeId> {
+        let d = match args {
+            [] => self.u.fresh("n"),
+            [Expr { kind: ExprKind::Name(n), .. }] => self.named_dim(n),
+            [Expr { kind: ExprKind::Num(k), span: ks }] => self.literal_size(*k, *ks)?,
+            _ => {
+                return Err(Error::new(
+                    Input::Expr,
+                    span,
+                    "`eye` takes one dimension: a name such as `n` or a positive integer",
+                )
+                .with_label("expected eye(n) or eye(3)"))
+            }
+        };
+        Ok(self.graph.identity(d))
+    }
+
+    fn literal_size(&mut self, k: f64, span: Span) -> Result<DimId> {
+        if k.fract() != 0.0 || !(1.0..=1e6).contains(&k) {
+            return Err(Error::new(Input::Expr, span, "a dimension must be a positive integer (at most 1000000)")
+                .with_label(format!("{k} is not a valid size")));
+        }
+        Ok(self.u.sized(k as usize))
+    }
+
+    /// `vector(c)`, `matrix(c)`: constant-filled, shape inferred (or `vector(c, n)`, `matrix(c, m, n)`).
+    fn filled(&mut self, func: &str, args: &[Expr], span: Span) -> Result<NodeId> {
+        let want = if func == "vector" { 2 } else { 3 };
+        let value = args.first().map(|a| self.const_value(a));
+        let c = match value {
+            Some(Some(c)) if args.len() == 1 || args.len() == want => c,
+            _ => {
+                return Err(Error::new(Input::Expr, span, format!("`{func}` takes a constant fill value: {func}(1)"))
+                    .with_label("expected a number as the only argument")
+                    .with_note(format!("{func}(c) is the {func} with every entry c, its size inferred from context")))
+            }
+        };
+        let mut dims = vec![];
+        for (i, hint) in ["n", "n"].iter().enumerate().take(want - 1) {
+            dims.push(match args.get(i + 1) {
+                None => self.u.fresh(hint),
+                Some(Expr { kind: ExprKind::Name(n), .. }) => self.named_dim(n),
+                Some(Expr { kind: ExprKind::Num(k), span }) => self.literal_size(*k, *span)?,
+                Some(other) => {
+                    return Err(Error::new(Input::Expr, other.span, "expected a dimension name or a positive integer")
+                        .with_label("not a dimension"))
+                }
+            });
+        }
+        let shape = if func == "vector" { Shape::col(dims[0]) } else { Shape::mat(dims[0], dims[1]) };
+        Ok(self.graph.fill(c, shape))
+    }
+
+    fn const_value(&self, e: &Expr) -> Option<f64> {
+        match &e.kind {
+            ExprKind::Num(x) if x.is_finite() => Some(*x),
+            ExprKind::Neg(a) => self.const_value(a).map(|x| -x),
+            _ => None,
+        }
+    }
+}
+
+/// Longest sub-expression shown in a message, in characters.
+const SNIPPET_CHARS: usize = 40;
+
+/// A short rendering of a sub-expression for messages (cut with `…` when long).
+fn snippet(e: &Expr) -> String {
+    // Rendering stops soon after the text is long enough, so a huge expression costs little.
+    fn go(e: &Expr, out: &mut String) {
+        if out.len() > SNIPPET_CHARS {
+            return;
+        }
+        match &e.kind {
+            ExprKind::Num(x) => out.push_str(&format!("{x}")),
+            ExprKind::Name(n) => out.push_str(n),
+            ExprKind::Neg(a) => {
+                out.push('-');
+                go(a, out);
+            }
+            ExprKind::Transpose(a) => {
+                let atomic = matches!(
+                    a.kind,
+                    ExprKind::Name(_) | ExprKind::Num(_) | ExprKind::Call { .. } | ExprKind::Transpose(_)
+                );
+                if !atomic {
+                    out.push('(');
+                }
+                go(a, out);
+                if !atomic {
+                    out.push(')');
+                }
+                out.push('\'');
+            }
+            ExprKind::Binary(op, l, r) => {
+                let wrap = |x: &Expr| matches!(x.kind, ExprKind::Binary(..));
+                for (i, side) in [l, r].into_iter().enumerate() {
+                    if i == 1 {
+                        out.push_str(op.symbol());
+                    }
+                    if wrap(side) && i == 1 {
+                        out.push('(');
+                        go(side, out);
+                        out.push(')');
+                    } else {
+                        go(side, out);
+                    }
+                }
+            }
+            ExprKind::Call { func, args, .. } => {
+                out.push_str(func);
+                out.push('(');
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    go(a, out);
+                }
+                out.push(')');
+            }
+        }
+    }
+    let mut s = String::new();
+    go(e, &mut s);
+    if s.chars().count() > SNIPPET_CHARS {
+        s = s.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
+    }
+    s
+}
+
+/// The known function nearest to a misspelling, if any is close.
+fn closest(name: &str) -> Option<&'static str> {
+    fn dist(a: &str, b: &str) -> usize {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for i in 1..=a.len() {
+            let mut prev = row[0];
+            row[0] = i;
+            for j in 1..=b.len() {
+                let cur = row[j];
+                row[j] = (row[j] + 1).min(row[j - 1] + 1).min(prev + usize::from(a[i - 1] != b[j - 1]));
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    }
+    // Two edits are a plausible typo only in a longer name (`tarce`), not in `foo` → `cos`.
+    let close = |d: usize| d == 1 || (d == 2 && name.chars().count() >= 5);
+    FUNCTIONS.iter().copied().map(|f| (dist(name, f), f)).filter(|&(d, _)| close(d)).min().map(|p| p.1)
+}

@@ -1,0 +1,410 @@
+//! The runner: executes a plan's steps with faer kernels over its preallocated buffers.
+
+use super::factor::Factor;
+use super::fuse::run_fused;
+use super::plan::{Coef, Opnd, Plan, Src, Step};
+use faer::dyn_stack::MemStack;
+use faer::linalg::matmul::matmul;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use matdiff_core::Func;
+
+/// Products smaller than this many multiply-adds run on one thread.
+const PARALLEL_FLOPS: usize = 1 << 22;
+
+pub(super) fn par_for(flops: usize) -> Par {
+    if flops < PARALLEL_FLOPS {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    }
+}
+
+impl Plan {
+    /// Whether `inputs` have the shapes this plan was made for.
+    pub fn fits(&self, inputs: &[MatRef<'_, f64>]) -> bool {
+        self.input_shapes.len() == inputs.len()
+            && self.input_shapes.iter().zip(inputs).all(|(&s, m)| s == (m.nrows(), m.ncols()))
+    }
+
+    /// The output buffers, in root order.
+    pub fn outputs(&self) -> Vec<MatRef<'_, f64>> {
+        self.outputs.iter().map(|&s| self.slots[s].as_ref()).collect()
+    }
+
+    pub fn execute(&mut self, inputs: &[MatRef<'_, f64>]) {
+        self.with_helper(|plan| {
+            for i in 0..plan.steps.len() {
+                plan.execute_step(i, inputs);
+            }
+        })
+    }
+
+    /// Run `body` with the plan's helper thread (if any) spinning and registered for `halves`.
+    fn with_helper(&mut self, body: impl FnOnce(&mut Plan)) {
+        let duo = self.duo.take();
+        match &duo {
+            Some(d) => d.with(|| body(self)),
+            None => body(self),
+        }
+        self.duo = duo;
+    }
+
+    /// Time each step (milliseconds, the median of `reps` whole runs), for profiling plans.
+    pub fn profile(&mut self, inputs: &[MatRef<'_, f64>], reps: usize) -> Vec<(String, f64)> {
+        let mut times = vec![vec![]; self.steps.len()];
+        self.with_helper(|plan| {
+            for _ in 0..reps.max(1) {
+                for (i, t) in times.iter_mut().enumerate() {
+                    let start = std::time::Instant::now();
+                    plan.execute_step(i, inputs);
+                    t.push(start.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        });
+        times
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut t)| {
+                t.sort_by(f64::total_cmp);
+                (format!("{:?}", self.steps[i]), t[t.len() / 2])
+            })
+            .collect()
+    }
+
+    fn execute_step(&mut self, i: usize, inputs: &[MatRef<'_, f64>]) {
+        let dst = dst_of(&self.steps[i]);
+        // Take the destination out so the sources can be borrowed alongside it.
+        let mut out = dst.map(|d| std::mem::replace(&mut self.slots[d], Mat::new()));
+        {
+            let ctx = Ctx { slots: &self.slots, inputs };
+            let stack = MemStack::new(&mut self.scratch);
+            match (&self.steps[i], out.as_mut()) {
+                (Step::Factor { f, a, sym }, None) => self.factors[*f].factorize(ctx.get(*a), *sym, stack),
+                (Step::FactorLowRank { f, u, alpha, beta }, None) => {
+                    let (alpha, beta) = (ctx.coef(alpha), ctx.coef(beta));
+                    self.factors[*f].factorize_low_rank(ctx.get(*u), alpha, beta, stack)
+                }
+                (step, Some(out)) => run_step(step, &ctx, &mut self.factors, stack, out.as_mut()),
+                _ => unreachable!("step without destination"),
+            }
+        }
+        if let (Some(d), Some(m)) = (dst, out) {
+            self.slots[d] = m;
+        }
+    }
+}
+
+pub(super) struct Ctx<'a, 'b> {
+    slots: &'a [Mat<f64>],
+    inputs: &'a [MatRef<'b, f64>],
+}
+
+impl<'a> Ctx<'a, '_> {
+    pub(super) fn get(&self, o: Opnd) -> MatRef<'a, f64> {
+        let m = match o.src {
+            Src::Input(i) => self.inputs[i],
+            Src::Slot(s) => self.slots[s].as_ref(),
+        };
+        // SAFETY-free lifetime juggling: inputs outlive the step.
+        let m: MatRef<'a, f64> = unsafe { std::mem::transmute::<MatRef<'_, f64>, MatRef<'a, f64>>(m) };
+        if o.t {
+            m.transpose()
+        } else {
+            m
+        }
+    }
+    fn scalar(&self, o: Opnd) -> f64 {
+        self.get(o)[(0, 0)]
+    }
+    pub(super) fn coef(&self, (c, scalars): &Coef) -> f64 {
+        scalars.iter().fold(*c, |k, &s| k * self.scalar(s))
+    }
+}
+
+fn dst_of(step: &Step) -> Option<usize> {
+    use Step::*;
+    match step {
+        Factor { .. } | FactorLowRank { .. } => None,
+        Fill { dst, .. }
+        | Ident { dst }
+        | Lin { dst, .. }
+        | Scale { dst, .. }
+        | Had { dst, .. }
+        | Pow { dst, .. }
+        | Map { dst, .. }
+        | Gemm { dst, .. }
+        | Sum { dst, .. }
+        | SqNorm { dst, .. }
+        | Norm1 { dst, .. }
+        | Norm2 { dst, .. }
+        | Dot { dst, .. }
+        | Trace { dst, .. }
+        | LogDet { dst, .. }
+        | Det { dst, .. }
+        | Inverse { dst, .. }
+        | Solve { dst, .. }
+        | TraceSolve { dst, .. }
+        | CapSolve { dst, .. }
+        | Diag { dst, .. }
+        | DiagPart { dst, .. }
+        | Copy { dst, .. }
+        | Fused { dst, .. } => Some(*dst),
+    }
+}
+
+/// A contiguous column, when the view has unit row stride.
+pub(super) fn col(m: MatRef<'_, f64>, j: usize) -> Option<&[f64]> {
+    m.col(j).try_as_col_major().map(|c| c.as_slice())
+}
+
+/// Transcendental maps and fused passes over arrays at least this large use two threads (split by
+/// columns; measured on the P3 benchmark, 2^18 was slower).
+pub(super) const PARALLEL_ENTRIES: usize = 1 << 15;
+/// Cheap (memory-bound) maps need far larger arrays before a second thread pays for its start.
+const PARALLEL_ENTRIES_CHEAP: usize = 1 << 18;
+
+/// out[i,j] = f(a[i,j]) with a fast path over contiguous columns, split across threads when large.
+fn map1(out: MatMut<'_, f64>, a: MatRef<'_, f64>, f: impl Fn(f64) -> f64 + Sync) {
+    map2_ref(out, a, a, &|x, _| f(x), PARALLEL_ENTRIES_CHEAP)
+}
+
+/// `map1` for expensive functions: worth a second thread on large arrays.
+fn map1_heavy(out: MatMut<'_, f64>, a: MatRef<'_, f64>, f: impl Fn(f64) -> f64 + Sync) {
+    map2_ref(out, a, a, &|x, _| f(x), PARALLEL_ENTRIES)
+}
+
+fn map2(out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn(f64, f64) -> f64 + Sync) {
+    map2_ref(out, a, b, &f, PARALLEL_ENTRIES_CHEAP)
+}
+
+/// out (+)= α·a·b. A large product with both output sides wide is split in two halves along
+/// the longer side, each multiplied on one core by faer's sequential kernel: measured here,
+/// 15–20% faster than faer's own threading for the 2-core benchmark shapes (1.32 against
+/// 1.57 ms for 512×784×256). Thin outputs keep faer's threading, which splits them better.
+fn gemm(out: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
+    let (m, n) = (out.nrows(), out.ncols());
+    let flops = m * a.ncols() * n;
+    if flops < PARALLEL_FLOPS || m.min(n) < 64 || rayon::current_num_threads() != 2 {
+        return matmul(out, accum, a, b, alpha, par_for(flops));
+    }
+    if n >= m {
+        let (o1, o2) = out.split_at_col_mut(n / 2);
+        let (b1, b2) = b.split_at_col(n / 2);
+        halves(|| matmul(o1, accum, a, b1, alpha, Par::Seq), || matmul(o2, accum, a, b2, alpha, Par::Seq));
+    } else {
+        let (o1, o2) = out.split_at_row_mut(m / 2);
+        let (a1, a2) = a.split_at_row(m / 2);
+        halves(|| matmul(o1, accum, a1, b, alpha, Par::Seq), || matmul(o2, accum, a2, b, alpha, Par::Seq));
+    }
+}
+
+/// Run two halves of a step at once: on the plan's spinning helper thread (see `duo`), or on
+/// rayon's pool outside a plan.
+fn halves(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    if let Err((a, b)) = super::duo::run_pair(a, b) {
+        rayon::join(a, b);
+    }
+}
+
+fn map2_ref<F: Fn(f64, f64) -> f64 + Sync>(
+    out: MatMut<'_, f64>,
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    f: &F,
+    split: usize,
+) {
+    in_column_halves(out, split, |mut out, c0| {
+        let (r, c) = (out.nrows(), out.ncols());
+        let (a, b) = (a.subcols(c0, c), b.subcols(c0, c));
+        for j in 0..c {
+            let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+            match (oc, col(a, j), col(b, j)) {
+                (Some(o), Some(x), Some(y)) => super::simd::zip_map(o, x, y, f),
+                _ => (0..r).for_each(|i| out[(i, j)] = f(a[(i, j)], b[(i, j)])),
+            }
+        }
+    })
+}
+
+/// `fill(part, first column)` over `out`: two column halves at once when `out` has at least
+/// `split` entries, else the whole in one go.
+fn in_column_halves(out: MatMut<'_, f64>, split: usize, fill: impl Fn(MatMut<'_, f64>, usize) + Sync) {
+    let c = out.ncols();
+    if out.nrows() * c >= split && c >= 2 {
+        let (o1, o2) = out.split_at_col_mut(c / 2);
+        halves(|| fill(o1, 0), || fill(o2, c / 2));
+    } else {
+        fill(out, 0)
+    }
+}
+
+/// Σ a[i,i].
+pub(super) fn trace(a: MatRef<'_, f64>) -> f64 {
+    (0..a.nrows().min(a.ncols())).map(|i| a[(i, i)]).sum()
+}
+
+/// Σ f(a[i,j]) over all entries.
+fn reduce1(a: MatRef<'_, f64>, f: impl Fn(f64) -> f64 + Sync) -> f64 {
+    reduce2_by(a, a, |x, _| f(x))
+}
+
+/// Σ a[i,j]·b[i,j].
+pub(super) fn reduce2(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
+    reduce2_by(a, b, |x, y| x * y)
+}
+
+fn reduce2_by<F: Fn(f64, f64) -> f64 + Sync>(a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: F) -> f64 {
+    let c = a.ncols();
+    if a.nrows() * c >= PARALLEL_ENTRIES_CHEAP && c >= 2 {
+        // Memory-bound: two halves by columns on two cores (a fixed split, so a fixed order).
+        let ((a1, a2), (b1, b2)) = (a.split_at_col(c / 2), b.split_at_col(c / 2));
+        let (mut s1, mut s2) = (0.0, 0.0);
+        halves(|| s1 = reduce_cols(a1, b1, &f), || s2 = reduce_cols(a2, b2, &f));
+        return s1 + s2;
+    }
+    reduce_cols(a, b, &f)
+}
+
+fn reduce_cols(a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: &impl Fn(f64, f64) -> f64) -> f64 {
+    (0..a.ncols())
+        .map(|j| match (col(a, j), col(b, j)) {
+            (Some(x), Some(y)) => super::simd::lane_sum(x, y, f),
+            _ => (0..a.nrows()).map(|i| f(a[(i, j)], b[(i, j)])).sum(),
+        })
+        .sum()
+}
+
+/// Accumulate out += c·a, columnwise.
+fn axpy(out: MatMut<'_, f64>, c: f64, a: MatRef<'_, f64>) {
+    // out is read and written in place: route through map2 with out's own values.
+    let cur: MatRef<'_, f64> = out.rb();
+    // SAFETY-free: map2 reads `cur[i,j]` before writing out[i,j], entry by entry.
+    let cur: MatRef<'_, f64> = unsafe { std::mem::transmute::<MatRef<'_, f64>, MatRef<'_, f64>>(cur) };
+    map2(out, cur, a, |o, x| o + c * x)
+}
+
+fn set_scalar(mut out: MatMut<'_, f64>, x: f64) {
+    out[(0, 0)] = x;
+}
+
+fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut MemStack, mut out: MatMut<'_, f64>) {
+    match step {
+        Step::Fill { value, .. } => out.fill(*value),
+        Step::Ident { .. } => {
+            out.fill(0.0);
+            for i in 0..out.nrows().min(out.ncols()) {
+                out[(i, i)] = 1.0;
+            }
+        }
+        Step::Lin { terms, diag, .. } => {
+            let coef = |c: f64, scalars: &[Opnd]| scalars.iter().fold(c, |k, &s| k * ctx.scalar(s));
+            match terms.split_first() {
+                Some(((c, scalars, x), rest)) => {
+                    let k = coef(*c, scalars);
+                    map1(out.rb_mut(), ctx.get(*x), |v| k * v);
+                    for (c, scalars, x) in rest {
+                        axpy(out.rb_mut(), coef(*c, scalars), ctx.get(*x));
+                    }
+                }
+                None => out.fill(0.0),
+            }
+            let d: f64 = diag.iter().map(|(c, scalars)| coef(*c, scalars)).sum();
+            if d != 0.0 {
+                for i in 0..out.nrows().min(out.ncols()) {
+                    out[(i, i)] += d;
+                }
+            }
+        }
+        Step::Scale { s, x, .. } => {
+            let s = ctx.scalar(*s);
+            map1(out, ctx.get(*x), |v| s * v);
+        }
+        Step::Had { a, b, .. } => map2(out, ctx.get(*a), ctx.get(*b), |x, y| x * y),
+        Step::Pow { a, p, .. } => {
+            let p = *p;
+            if p == 2.0 {
+                map1(out, ctx.get(*a), |x| x * x)
+            } else {
+                map1(out, ctx.get(*a), |x| pow_value(x, p))
+            }
+        }
+        Step::Map { f, a, .. } => {
+            let a = ctx.get(*a);
+            // The hot activations get branch-free loops; the rest share Func::apply.
+            match *f {
+                Func::Sigmoid => map1_heavy(out, a, |x| map_value(Func::Sigmoid, x)),
+                Func::Swish => map1_heavy(out, a, |x| map_value(Func::Swish, x)),
+                Func::Relu => map1(out, a, |x| x.max(0.0)),
+                Func::Exp => map1_heavy(out, a, |x| map_value(Func::Exp, x)),
+                Func::Tanh => map1_heavy(out, a, f64::tanh),
+                f => map1_heavy(out, a, |x| f.apply(x)),
+            }
+        }
+        Step::Gemm { a, b, alpha, acc, .. } => {
+            let accum = if *acc { Accum::Add } else { Accum::Replace };
+            gemm(out, accum, ctx.get(*a), ctx.get(*b), ctx.coef(alpha));
+        }
+        Step::Sum { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x)),
+        Step::SqNorm { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x * x)),
+        Step::Norm1 { a, .. } => set_scalar(out, reduce1(ctx.get(*a), f64::abs)),
+        Step::Norm2 { a, .. } => set_scalar(out, reduce1(ctx.get(*a), |x| x * x).sqrt()),
+        Step::Dot { a, b, .. } => set_scalar(out, reduce2(ctx.get(*a), ctx.get(*b))),
+        Step::Trace { a, .. } => set_scalar(out, trace(ctx.get(*a))),
+        Step::LogDet { f, .. } => set_scalar(out, factors[*f].logdet()),
+        Step::Det { f, .. } => set_scalar(out, factors[*f].det()),
+        Step::Inverse { f, .. } => factors[*f].inverse_into(out, stack),
+        Step::Solve { f, t, rhs, .. } => {
+            out.copy_from(ctx.get(*rhs));
+            factors[*f].solve_in_place(*t, out, stack)
+        }
+        Step::TraceSolve { f, b, bu, .. } => {
+            let tr = factors[*f].trace_solve(ctx.get(*b), bu.map(|o| ctx.get(o)), stack);
+            set_scalar(out, tr)
+        }
+        Step::CapSolve { f, rhs, right, .. } => factors[*f].cap_solve(ctx.get(*rhs), *right, out, stack),
+        Step::Diag { a, .. } => {
+            let a = ctx.get(*a);
+            out.fill(0.0);
+            for i in 0..out.nrows() {
+                out[(i, i)] = a[(i, 0)];
+            }
+        }
+        Step::DiagPart { a, .. } => {
+            let a = ctx.get(*a);
+            for i in 0..out.nrows() {
+                out[(i, 0)] = a[(i, i)];
+            }
+        }
+        Step::Copy { a, .. } => out.copy_from(ctx.get(*a)),
+        // Several operations per entry: worth a second thread as early as a transcendental map.
+        Step::Fused { leaves, prog, .. } => {
+            in_column_halves(out, PARALLEL_ENTRIES, |o, c0| run_fused(prog, leaves, ctx, o, c0))
+        }
+        Step::Factor { .. } | Step::FactorLowRank { .. } => unreachable!("factor steps have no destination"),
+    }
+}
+
+/// x^p as the runner computes it (integer powers by repeated multiplication).
+#[inline(always)]
+pub(super) fn pow_value(x: f64, p: f64) -> f64 {
+    if p == 2.0 {
+        x * x
+    } else if p.fract() == 0.0 && p.abs() < 64.0 {
+        x.powi(p as i32)
+    } else {
+        x.powf(p)
+    }
+}
+
+/// f(x) as the runner computes it (inlined: the loops around it must vectorize).
+#[inline(always)]
+pub(super) fn map_value(f: Func, x: f64) -> f64 {
+    use super::simd::{exp, sigmoid};
+    match f {
+        Func::Sigmoid => sigmoid(x),
+        Func::Swish => x * sigmoid(x),
+        Func::Exp => exp(x),
+        f => f.apply(x),
+    }
+}
