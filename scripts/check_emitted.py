@@ -5,7 +5,7 @@ For every case (expr:/decl:/wrt: blocks, as in crates/matdiff/tests/cases/emit/*
 every requested language, emit the module, run its check_gradient() (central differences at
 random inputs), and for JAX and PyTorch also compare value and gradients with the NumPy
 module at the same inputs (the NumPy modules themselves are compared with matdiff's own
-evaluation by `cargo test -p matdiff --test emit`). Rust modules are compiled together in a
+evaluation by `cargo test -p matdiff --test all emit::`). Rust modules are compiled together in a
 scratch cargo project that depends on faer, and each check_gradient() is run.
 
     cargo build -p matdiff-cli

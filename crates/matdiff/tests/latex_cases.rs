@@ -12,12 +12,10 @@
 //! Every successful reading is also printed as plain syntax and re-parsed with the plain
 //! parser, which must give the same tree. Limits, timing and never-panic properties follow.
 
-#[path = "../../matdiff-syntax/tests/common/tree.rs"]
-mod tree;
+use crate::tree::{assert_valid_span, check_spans, render_tree};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tree::{assert_valid_span, check_spans, render_tree};
 
 use matdiff::syntax::{
     looks_like_latex, parse_decls, parse_expr, parse_latex, to_plain, to_sexpr, LatexRead, MAX_DEPTH, MAX_INPUT_LEN,

@@ -6,10 +6,8 @@
 //! The corpus is deterministic (seeded), so a failure reproduces; its expression is printed.
 //! `MATDIFF_PROPTEST_CASES` sets the number of expressions, `MATDIFF_PROPTEST_SEED` the seed.
 
-mod common;
-
-use common::gen::{case, DECLS};
-use common::{case_count, finite, max_abs, symmetrize_for_fd, two_dim_settings};
+use crate::common::gen::{case, DECLS};
+use crate::common::{case_count, finite, max_abs, symmetrize_for_fd, two_dim_settings};
 use matdiff::{eval, fd_gradient, random_env, rel_err, Compiled, Env, Func, Graph, NodeId, Op, Problem};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

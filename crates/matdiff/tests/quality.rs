@@ -2,10 +2,8 @@
 //! no printed gradient (seeds and the property corpus) contains a needless form: a factor or
 //! power of 1, a term 0, a double transpose, a doubled sign, a product with an identity.
 
-mod common;
-
-use common::gen::{case, DECLS};
-use common::{case_count, max_diff};
+use crate::common::gen::{case, DECLS};
+use crate::common::{case_count, max_diff};
 use matdiff::{Op, Printed, Problem, Style, EXAMPLES};
 use std::fmt::Write as _;
 

@@ -2,10 +2,8 @@
 //! declarations, to an expression with the same values; printing that again gives the same
 //! text; and the where-clause (CSE) form, read back as definitions, has the same values too.
 
-mod common;
-
-use common::gen::{case, DECLS};
-use common::{case_count, max_diff};
+use crate::common::gen::{case, DECLS};
+use crate::common::{case_count, max_diff};
 use matdiff::{NodeId, Problem, Style, EXAMPLES};
 
 /// Both sides are the same computation up to association: only rounding may differ.

@@ -2,9 +2,7 @@
 //! against central differences at two dimension settings, and against hand-derived closed
 //! forms (`expect:` lines) by evaluation at random inputs.
 
-mod common;
-
-use common::{case_files, fd_two_settings, max_diff, parse_grad_cases, GradCase};
+use crate::common::{case_files, fd_two_settings, max_diff, parse_grad_cases, GradCase};
 use matdiff::{Problem, Style, EXAMPLES};
 
 /// Central differences vs the symbolic gradient (relative to the larger of 1 and the entries).

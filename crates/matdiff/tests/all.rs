@@ -1,0 +1,21 @@
+//! matdiff's integration tests, as one test binary: each module below is one suite (its own
+//! file, its own test binary before), so the shared helpers are compiled and the whole is
+//! linked once, and the suites run in parallel. `no_alloc` stays a binary of its own: it
+//! installs a counting global allocator. Insta snapshots are named `all__<suite>__<case>`.
+
+mod common;
+#[path = "../../matdiff-syntax/tests/common/tree.rs"]
+mod tree;
+
+mod audit;
+mod check;
+mod claim_smoke;
+mod diagram;
+mod emit;
+mod exec;
+mod latex_cases;
+mod property;
+mod quality;
+mod roundtrip;
+mod seeds;
+mod steps;
