@@ -202,7 +202,14 @@ if audit:
             mark = "ok " if ans == q["verdict"] else "-- "
             extra = ""
             if a and ans == q["verdict"] and q.get("final_line") and a.get("final_line") != q.get("final_line"):
-                extra = f" (final line {a.get('final_line')}, expected {q.get('final_line')})"
+                extra += f" (final line {a.get('final_line')}, expected {q.get('final_line')})"
+            if a and a.get("first_wrong_line") != q.get("first_wrong_line"):
+                extra += f" (first wrong line {a.get('first_wrong_line')}, expected {q.get('first_wrong_line')})"
+            bad = sorted({s["line"] for s in (a or {}).get("steps", []) if s.get("status") == "read"}
+                         & ({n["line"] for n in q.get("not_target", [])}
+                            - {st["line"] for st in q.get("step", [])}))
+            if bad:
+                extra += f" (read a non-target statement as the gradient: line {', '.join(map(str, bad))})"
             print(f"  {mark}{case} {q['id']}: {q['verdict']} -> {ans}{extra}")
     print("\nexpected -> audit: count")
     for (e, a), n in sorted(tally.items()):
