@@ -59,8 +59,26 @@ def load_case(case):
     return exp, doc, prob, prob_path
 
 
+def documented_tags():
+    """The tags of README.md's "Phenomena tags" table."""
+    import re
+    text = open(os.path.join(here, "README.md"), encoding="utf-8").read()
+    section = text.split("## Phenomena tags", 1)[-1].split("\n## ", 1)[0]
+    tags = set()
+    for row in section.split("\n"):
+        if row.startswith("| `"):
+            tags.update(re.findall(r"`([^`]+)`", row.split("|")[1]))
+    return tags
+
+
+TAGS = documented_tags()
+
+
 def structure(case, exp, doc, prob):
     lines = doc.split("\n")
+    for t in exp.get("phenomena", []):
+        if t not in TAGS:
+            fail(case, f"phenomenon `{t}` is not in README.md's table")
     qids = {q.get("id") for q in prob["question"]}
     if not exp.get("phenomena"):
         fail(case, "no phenomena listed")
@@ -142,6 +160,8 @@ def structure(case, exp, doc, prob):
                 fail(case, f"{qid}: verdict {v} but the last readable step (line {last['line']}) is {last['verdict']}")
             if q.get("final_line") != last["line"]:
                 fail(case, f"{qid}: final_line {q.get('final_line')} but the last readable step is on line {last['line']}")
+            if sorted(q.get("repairs", [])) != sorted(last.get("repairs", [])):
+                fail(case, f"{qid}: repairs {q.get('repairs', [])} differ from the final step's {last.get('repairs', [])}")
             if q.get("final_plain") != last.get("plain"):
                 fail(case, f"{qid}: final_plain differs from the last readable step's plain")
             if not q.get("final_plain"):
