@@ -548,9 +548,11 @@
       block.append(h("div", { class: "grad-plain" }, h("span", { class: "tag" }, "plain"), h("code", null, plain)));
       if (g.cse && g.cse !== plain) {
         const where = g.where && typeof g.where === "object" ? Object.entries(g.where) : [];
+        // The compact form: typeset once the derivation (with its LaTeX) arrives; plain here.
         const compact = h("div", { class: "grad-compact", dataset: { wrt } },
-          h("div", { class: "grad-plain" }, h("span", { class: "tag" }, "shared"), h("code", null, g.cse)),
-          where.map(([name, value]) => h("div", { class: "grad-plain" }, h("span", { class: "tag" }, "where"), h("code", null, `${name} = ${asText(value)}`))));
+          h("details", null, h("summary", null, "With shared subterms, plain"),
+            h("div", { class: "grad-plain" }, h("span", { class: "tag" }, "shared"), h("code", null, g.cse)),
+            where.map(([name, value]) => h("div", { class: "grad-plain" }, h("span", { class: "tag" }, "where"), h("code", null, `${name} = ${asText(value)}`)))));
         block.append(compact);
       }
       // Later endpoints may add more to each gradient (Hessian, HVP, Jacobian): show what is there.
@@ -572,10 +574,12 @@
       const box = [...resultEl.querySelectorAll(".grad-compact")].find((el) => el.dataset.wrt === String(g.wrt));
       if (!box || !g.expanded || !asLatex(g.expanded)) continue;
       const where = Array.isArray(g.where) ? g.where : [];
+      if (where.length === 0) { box.remove(); continue; } // the same as the full form
       const lines = [`${asLatex(g.expanded)}`].concat(where.map((w) => `\\text{where } ${latexName(w.name)} = ${w.latex || w.text}`));
       const tex = lines.length > 1 ? `\\begin{aligned}&${lines.join(" \\\\ &")}\\end{aligned}` : lines[0];
-      const first = box.firstChild;
-      box.insertBefore(math(tex, { display: true, plain: asText(g.expanded) }), first);
+      box.insertBefore(math(tex, { display: true, plain: asText(g.expanded) }), box.firstChild);
+      const summary = box.querySelector("summary");
+      if (summary) summary.textContent = "Plain";
     }
   }
 
@@ -1352,6 +1356,13 @@
 
   $("hessian-run").addEventListener("click", () => {
     if (current && current.grad) tryExtra("hessian", "Hessian", current.body, current.seq);
+  });
+
+  $("graph-zoom").addEventListener("click", () => {
+    const button = $("graph-zoom");
+    const actual = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", actual ? "true" : "false");
+    $("graph").classList.toggle("is-actual", actual);
   });
 
   // Leaving the graph: a pinned node stays highlighted until clicked again.

@@ -33,7 +33,8 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
 
 TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".js": "text/javascript; charset=utf-8", ".woff2": "font/woff2",
-         ".svg": "image/svg+xml", ".json": "application/json", ".txt": "text/plain"}
+         ".svg": "image/svg+xml", ".json": "application/json", ".txt": "text/plain",
+         ".md": "text/markdown; charset=utf-8"}
 
 # Endpoints the issue names for later: the real server answers 404 until they exist.
 LATER = {"derivative", "hessian"}

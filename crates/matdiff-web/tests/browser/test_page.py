@@ -336,6 +336,6 @@ def test_screenshots(page, base_url, out_dir, width):
     type_into(tid(page, "expr"), cases.BAD_EXPR)
     tid(page, "run").click()
     wait(page, lambda d: tid(d, "error").is_displayed())
-    page.execute_script("window.scrollTo(0, 0)")
+    page.execute_script("arguments[0].scrollIntoView({block: 'center'})", tid(page, "error"))
     page.save_screenshot(os.path.join(out_dir, f"error-{width}.png"))
     assert os.path.getsize(os.path.join(out_dir, f"page-{width}.png")) > 10000
