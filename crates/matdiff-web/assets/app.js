@@ -353,6 +353,7 @@
   // ─────────────────────────── live preview (POST api/read) ───────────────────────────
 
   let previewSeq = 0;
+  let previewKey = "";
   const preview = $("expr-preview");
 
   async function updatePreview() {
@@ -366,6 +367,9 @@
     }
     const body = { expr, decl: fields.decl.value };
     if (fields.latex.checked) body.latex = true;
+    const key = JSON.stringify(body);
+    if (key === previewKey) return; // already shown (or being asked)
+    previewKey = key;
     try {
       const data = await api("read", body);
       if (seq !== previewSeq) return;
@@ -374,6 +378,7 @@
       renderPreview(data);
     } catch (err) {
       if (seq !== previewSeq) return;
+      if (err.status === 0) previewKey = ""; // ask again next time
       if (err.status === 404 || err.status === 405) {
         missing.add("read");
         preview.hidden = true;
@@ -447,16 +452,11 @@
     $("extras").hidden = true;
     clear($("extras-out"));
 
-    const gradP = api("grad", Object.assign({}, body, { format: "json" }));
-    const stepsP = api("grad", Object.assign({}, body, { format: "json", steps: true }));
-    const graphP = api("graph", Object.assign({}, body, { format: "svg" }));
-    const emitP = loadEmit(activeEmit(), seq);
-    // Handled below, but possibly after they fail: mark them handled now (no "uncaught" errors).
-    for (const p of [stepsP, graphP, emitP]) p.catch(() => {});
-
+    // The gradient first; the derivation, graph and code only when it succeeded (a user error
+    // is then reported once, not by four requests).
     let grad;
     try {
-      grad = await gradP;
+      grad = await api("grad", Object.assign({}, body, { format: "json" }));
     } catch (err) {
       if (seq !== runSeq) return;
       $("run").classList.remove("is-busy");
@@ -470,23 +470,29 @@
     $("run").classList.remove("is-busy");
     renderGradient(grad);
     setResultState("done", "");
+    for (const id of ["steps", "graph"]) $(id).setAttribute("aria-busy", "true");
     $("extras").hidden = !offersLater("hessian");
     announce("Gradient derived.");
+
+    const stepsP = api("grad", Object.assign({}, body, { format: "json", steps: true }));
+    const graphP = api("graph", Object.assign({}, body, { format: "svg" }));
+    loadEmit(activeEmit(), seq).catch(() => {});
 
     stepsP.then((steps) => {
       if (seq !== runSeq) return;
       current.steps = steps;
+      $("steps").removeAttribute("aria-busy");
       renderSteps(steps);
       renderGradientCompact(steps);
       linkGraph();
-    }, (err) => { if (seq === runSeq) renderPanelError($("steps"), err); });
+    }, (err) => { if (seq === runSeq) { $("steps").removeAttribute("aria-busy"); renderPanelError($("steps"), err); } });
 
     graphP.then((graph) => {
       if (seq !== runSeq) return;
+      $("graph").removeAttribute("aria-busy");
       renderGraph(graph);
       linkGraph();
-    }, (err) => { if (seq === runSeq) renderPanelError($("graph"), err); });
-
+    }, (err) => { if (seq === runSeq) { $("graph").removeAttribute("aria-busy"); renderPanelError($("graph"), err); } });
   }
 
   function localError(message, input) {

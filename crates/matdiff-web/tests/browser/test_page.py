@@ -339,3 +339,31 @@ def test_screenshots(page, base_url, out_dir, width):
     page.execute_script("arguments[0].scrollIntoView({block: 'center'})", tid(page, "error"))
     page.save_screenshot(os.path.join(out_dir, f"error-{width}.png"))
     assert os.path.getsize(os.path.join(out_dir, f"page-{width}.png")) > 10000
+
+
+def test_several_variables(page, base_url):
+    open_page(page, base_url)
+    Select(tid(page, "examples")).select_by_value("ppca")
+    wait(page, lambda d: tid(d, "result").get_attribute("data-plain"))
+    lines = tid(page, "result").get_attribute("data-plain").split("\n")
+    assert [line.split(":")[0] for line in lines] == ["U", "S"]
+    assert lines[1] == "S: -0.5*inv(U*U' + s*eye(d))"
+    blocks = tid(page, "result").find_elements(By.CSS_SELECTOR, ".grad[data-wrt]")
+    assert [b.get_attribute("data-wrt") for b in blocks] == ["U", "S"]
+    assert len(tids(page, "copy-plain")) == 2
+    wait_derivation(page)
+
+
+def test_audit_pasted_problem_file(page, base_url):
+    open_page(page, base_url)
+    problems = os.path.join(cases.HERE, "..", "..", "..", "..", "problems")
+    with open(os.path.join(problems, cases.HOMEWORK_PROBLEM + ".toml")) as f:
+        problem = f.read()
+    Select(tid(page, "audit-problem")).select_by_value("__custom__")
+    text = tid(page, "audit-problem-text")
+    assert text.is_displayed()
+    set_value(page, text, problem)
+    set_value(page, tid(page, "audit-input"), cases.HOMEWORK)
+    tid(page, "audit-input").send_keys(Keys.CONTROL, Keys.ENTER)
+    wait(page, lambda d: tid(d, "audit-result").get_attribute("data-state") == "done")
+    assert tid(page, "audit-result").get_attribute("data-first-wrong-line") == str(cases.HOMEWORK_FIRST_WRONG_LINE)
