@@ -309,9 +309,10 @@
     const marked = b > a ? line.slice(a, b) : "\u00a0";
     append(pre, [line.slice(0, a), h("mark", null, marked), line.slice(b), "\n"]);
     const caret = " ".repeat([...line.slice(0, a)].length) + (b > a ? "^".repeat(Math.max(1, [...line.slice(a, b)].length)) : "^");
-    append(pre, [h("span", { class: "caret" }, caret + (label ? " " + label : ""))]);
+    append(pre, [h("span", { class: "caret" }, caret)]);
     const frag = document.createDocumentFragment();
     frag.append(h("p", { class: "error-where" }, `in ${where || "the input"}, line ${lineNo}:`), pre);
+    if (label) frag.append(h("p", { class: "error-label" }, "↑ " + label));
     return frag;
   }
 
@@ -880,9 +881,11 @@
   /** Bring `child` into view inside the scroll box `box` only (never scroll the page on hover). */
   function scrollWithin(box, child) {
     if (box.scrollHeight <= box.clientHeight + 1) return;
-    const top = child.offsetTop - box.offsetTop;
-    const target = top - 8;
-    if (top < box.scrollTop || top + child.offsetHeight > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, target);
+    const outer = box.getBoundingClientRect();
+    const inner = child.getBoundingClientRect();
+    if (inner.top < outer.top || inner.bottom > outer.bottom) {
+      box.scrollTop = Math.max(0, box.scrollTop + inner.top - outer.top - 8);
+    }
   }
 
   // ─────────────────────────── code export ───────────────────────────

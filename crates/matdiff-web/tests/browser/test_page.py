@@ -100,6 +100,10 @@ def test_load(page, base_url):
         }
         return out;""")
     assert unlabeled == [], unlabeled
+    duplicates = page.execute_script(
+        "const ids = [...document.querySelectorAll('[id]')].map(e => e.id);"
+        "return ids.filter((id, i) => ids.indexOf(id) !== i);")
+    assert duplicates == [], duplicates
     # The seed models in the examples menu, the problems in the audit panel.
     options = [o.get_attribute("value") for o in Select(tid(page, "examples")).options]
     assert "autoencoder" in options
@@ -177,6 +181,12 @@ def test_graph_hover_highlights_step(page, base_url):
         active = page.find_elements(By.CSS_SELECTOR, '[data-testid="steps"] li.step.is-active')
         assert [a.get_attribute("data-node") for a in active] == [node_id]
         assert "is-active" in nodes[node_id].get_attribute("class")
+        # The step is scrolled into view inside its box (where the box scrolls).
+        assert page.execute_script("""
+            const step = document.querySelector('[data-testid="steps"] li.step.is-active');
+            const box = document.querySelector('[data-testid="steps"]');
+            const a = step.getBoundingClientRect(), b = box.getBoundingClientRect();
+            return a.top >= b.top - 1 && a.top < b.bottom;""")
         info = tid(page, "graph-info")
         assert info.is_displayed() and info.get_attribute("data-node") == node_id
     # W's adjoint is the sum of its two paths: both contributions are in its step.
