@@ -6,7 +6,7 @@
 //!   [`Graph`] (names, functions and shapes resolved; errors carry spans);
 //! - [`Graph`]: the DAG; nodes are only created by its canonicalizing constructors;
 //! - [`gradients`]: reverse mode, recording every contribution ([`Push`]);
-//! - [`print`], [`print_shared`]: re-parseable plain text or LaTeX ([`Style`]).
+//! - [`print()`], [`print_shared`]: re-parseable plain text or LaTeX ([`Style`]).
 
 mod diff;
 mod ir;

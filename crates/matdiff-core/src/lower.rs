@@ -9,7 +9,7 @@
 use crate::ir::{Func, Graph, NodeId, Var};
 use crate::shape::{DimId, Shape, Unifier};
 use matdiff_syntax::{BinOp, Decl, DeclKind, DimSpec, Expr, ExprKind, Program};
-use matdiff_syntax::{Error, Input, Result, Span};
+use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 use std::collections::HashMap;
 
 /// The kind of a variable, before its dimensions are known.
@@ -162,10 +162,11 @@ fn ambiguous(successes: &[(String, Kind, Lowered)], default_err: &Error) -> Erro
     };
     let err = match default_err.span {
         Some(span) => Error::new(Input::Expr, span, message)
+            .with_kind(ErrorKind::Shape)
             .with_label(format!("with the default kinds: {}", default_err.message)),
-        None => {
-            Error::unspanned(Input::Expr, message).with_note(format!("with the default kinds: {}", default_err.message))
-        }
+        None => Error::unspanned(Input::Expr, message)
+            .with_kind(ErrorKind::Shape)
+            .with_note(format!("with the default kinds: {}", default_err.message)),
     };
     err.with_note(format!("reading {} would each make it well-typed", options.join(", or ")))
         .with_note("undeclared names are scalars (a-g), vectors (h-z) or matrices (A-Z) by their first letter")
@@ -325,7 +326,7 @@ impl<'a> Lowerer<'a> {
             } else {
                 format!("{x} and {y} are different dimensions: the result must hold whatever their sizes")
             };
-            Error::new(Input::Expr, span, what()).with_note(why)
+            Error::new(Input::Expr, span, what()).with_kind(ErrorKind::Shape).with_note(why)
         })
     }
 
@@ -339,7 +340,9 @@ impl<'a> Lowerer<'a> {
         match &e.kind {
             ExprKind::Num(x) => {
                 if !x.is_finite() {
-                    return Err(Error::new(Input::Expr, e.span, "number too large").with_label("not a finite number"));
+                    return Err(Error::new(Input::Expr, e.span, "number too large")
+                        .with_kind(ErrorKind::Limit)
+                        .with_label("not a finite number"));
                 }
                 Ok(self.graph.constant(*x))
             }
@@ -375,6 +378,7 @@ impl<'a> Lowerer<'a> {
         if self.closed {
             let known: Vec<&str> = self.graph.vars.iter().map(|v| v.name.as_str()).collect();
             return Err(Error::new(Input::Expr, span, format!("`{n}` is not a variable of the expression"))
+                .with_kind(ErrorKind::UnknownName)
                 .with_label("unknown name")
                 .with_note(format!("the expression's variables are: {}", known.join(", "))));
         }
@@ -436,6 +440,7 @@ impl<'a> Lowerer<'a> {
         let mismatch = |this: &mut Self| {
             let (da, db) = (this.describe(a), this.describe(b));
             Error::new(Input::Expr, span, format!("cannot {what} {da} and {db}"))
+                .with_kind(ErrorKind::Shape)
                 .with_label(format!("left side is {da}, right side is {db}"))
                 .with_note(format!("left: `{}`; right: `{}`", snippet(l), snippet(r)))
         };
@@ -489,6 +494,7 @@ impl<'a> Lowerer<'a> {
                 if !ok {
                     let (da, db) = (self.describe(a), self.describe(b));
                     let mut err = Error::new(Input::Expr, span, format!("cannot multiply {da} by {db}"))
+                        .with_kind(ErrorKind::Shape)
                         .with_label(format!("`{}` is {da}, `{}` is {db}", snippet(l), snippet(r)))
                         .with_note("a matrix product A*B needs the columns of A to match the rows of B");
                     if sa.is_col() && sb.is_col() {
@@ -502,6 +508,7 @@ impl<'a> Lowerer<'a> {
                 if !sb.is_scalar() {
                     let db = self.describe(b);
                     return Err(Error::new(Input::Expr, r.span, format!("cannot divide by {db}"))
+                        .with_kind(ErrorKind::Shape)
                         .with_label(format!("this is {db}, not a scalar"))
                         .with_note("use ./ for elementwise division, or inv(A) for a matrix inverse"));
                 }
@@ -525,6 +532,7 @@ impl<'a> Lowerer<'a> {
         if !sb.is_scalar() {
             let db = self.describe(b);
             return Err(Error::new(Input::Expr, r.span, format!("the exponent must be a scalar, not {db}"))
+                .with_kind(ErrorKind::Shape)
                 .with_label(format!("this exponent is {db}")));
         }
         let p = self.graph.as_const(b);
@@ -538,6 +546,7 @@ impl<'a> Lowerer<'a> {
                     Ok(self.graph.map(Func::Exp, e))
                 }
                 None => Err(Error::new(Input::Expr, r.span, "the exponent of `.^` must be a number")
+                    .with_kind(ErrorKind::Unsupported)
                     .with_label("not a constant")),
             };
         }
@@ -548,6 +557,7 @@ impl<'a> Lowerer<'a> {
                 span,
                 format!("`^` is the matrix power, but `{}` is {da}", snippet(l)),
             )
+            .with_kind(ErrorKind::Shape)
             .with_label("not a square matrix")
             .with_note(format!(
                 "use `{}.^k` for an elementwise power, or norm2({})^2 for the squared norm",
@@ -563,6 +573,7 @@ impl<'a> Lowerer<'a> {
                     r.span,
                     "a matrix power needs an integer exponent between -16 and 16",
                 )
+                .with_kind(ErrorKind::Unsupported)
                 .with_label(match p {
                     Some(k) => format!("exponent is {k}"),
                     None => "exponent is not a number".into(),
@@ -598,8 +609,9 @@ impl<'a> Lowerer<'a> {
             .with_label("wrong number of arguments")
         };
         if !FUNCTIONS.contains(&func) {
-            let mut err =
-                Error::new(Input::Expr, fspan, format!("unknown function `{func}`")).with_label("not a known function");
+            let mut err = Error::new(Input::Expr, fspan, format!("unknown function `{func}`"))
+                .with_kind(ErrorKind::UnknownName)
+                .with_label("not a known function");
             if let Some(s) = closest(func) {
                 err = err.with_note(format!("did you mean `{s}`?"));
             }
@@ -658,6 +670,7 @@ impl<'a> Lowerer<'a> {
                         args[0].span,
                         format!("diag needs a vector or a square matrix, not {d}"),
                     )
+                    .with_kind(ErrorKind::Shape)
                     .with_label(format!("this is {d}")))
                 }
             }
@@ -680,6 +693,7 @@ impl<'a> Lowerer<'a> {
                 e.span,
                 format!("`{func}` needs a square matrix, but `{}` is {d}", snippet(e)),
             )
+            .with_kind(ErrorKind::Shape)
             .with_label(format!("this is {d}, not a matrix"))),
         }
     }
@@ -704,6 +718,7 @@ impl<'a> Lowerer<'a> {
     fn literal_size(&mut self, k: f64, span: Span) -> Result<DimId> {
         if k.fract() != 0.0 || !(1.0..=1e6).contains(&k) {
             return Err(Error::new(Input::Expr, span, "a dimension must be a positive integer (at most 1000000)")
+                .with_kind(ErrorKind::Limit)
                 .with_label(format!("{k} is not a valid size")));
         }
         Ok(self.u.sized(k as usize))

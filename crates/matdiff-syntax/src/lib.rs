@@ -18,7 +18,7 @@ mod parser;
 pub use ast::*;
 pub use decl::parse_decls;
 pub use dump::to_sexpr;
-pub use error::{Error, Input, Result, Span};
+pub use error::{Error, ErrorKind, Input, Result, Span};
 pub use latex::{looks_like_latex, parse_latex, to_plain, LatexRead};
 pub use parser::{parse_expr, parse_program};
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use super::ast::{BinOp, Def, Expr, ExprKind, Program};
 use super::lexer::{Lexer, Tok, Token};
 use super::{MAX_DEPTH, MAX_INPUT_LEN};
-use crate::error::{Error, Input, Span};
+use crate::error::{Error, ErrorKind, Input, Span};
 
 /// Parse definitions (`name = expr`, ended by `;` or a line break) followed by one expression.
 pub fn parse_program(src: &str) -> Result<Program, Error> {
@@ -23,7 +23,7 @@ pub fn parse_expr(src: &str) -> Result<Expr, Error> {
 pub(crate) fn check_length(src: &str, input: Input) -> Result<(), Error> {
     if src.len() > MAX_INPUT_LEN {
         let msg = format!("input too long: {} bytes (the limit is {MAX_INPUT_LEN})", src.len());
-        return Err(Error::unspanned(input, msg));
+        return Err(Error::unspanned(input, msg).with_kind(ErrorKind::Limit));
     }
     Ok(())
 }
@@ -215,6 +215,7 @@ impl<'a> Parser<'a> {
 
     fn too_deep(&self, at: Span) -> Error {
         self.error(at, format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
+            .with_kind(ErrorKind::Limit)
             .with_label("the nesting limit is exceeded here")
     }
 

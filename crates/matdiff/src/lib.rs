@@ -30,5 +30,5 @@ pub use matdiff_exec::{
     bind, check_gradients, check_sizes, eval, fd_gradient, random_dims, random_env, rel_err, to_value, Compiled, Env,
     FdReport, Value,
 };
-pub use matdiff_syntax::{Error, Input, Result, Span};
+pub use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 pub use problem::{Gradients, Problem};

@@ -6,7 +6,7 @@ use matdiff_core::{print, print_shared, Printed, Style};
 use matdiff_core::{Graph, NodeId, Op};
 use matdiff_exec::{check_gradients, FdReport};
 use matdiff_syntax::{looks_like_latex, parse_decls, parse_latex, parse_program, Decl, Program};
-use matdiff_syntax::{Error, Input, Result, Span};
+use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 
 /// A parsed, shape-checked expression.
 #[derive(Clone, Debug)]
@@ -92,7 +92,9 @@ impl Problem {
             } else {
                 (format!("`{name}` does not occur in the expression"), format!("no `{name}` in here"))
             };
-            let err = Error::new(Input::Expr, Span::new(0, self.source_len), message).with_label(label);
+            let err = Error::new(Input::Expr, Span::new(0, self.source_len), message)
+                .with_kind(ErrorKind::UnknownName)
+                .with_label(label);
             if names.is_empty() {
                 err.with_note("the expression has no variables, so there is nothing to differentiate")
             } else {
@@ -111,6 +113,7 @@ impl Problem {
                 Span::new(0, self.source_len),
                 format!("a gradient needs a scalar expression, but this one is {d}"),
             )
+            .with_kind(ErrorKind::Shape)
             .with_label(format!("this is {d}"))
             .with_note("wrap it in sum(..), norm2(..)^2 or tr(..) to get a scalar"));
         }

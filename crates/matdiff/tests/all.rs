@@ -12,6 +12,7 @@ mod check;
 mod claim_smoke;
 mod diagram;
 mod emit;
+mod error_kinds;
 mod exec;
 mod latex_cases;
 mod property;

@@ -233,6 +233,7 @@ impl<'a> Lexer<'a> {
         if !value.is_finite() {
             return Err(self
                 .error(start, self.pos, "number too large")
+                .with_kind(crate::ErrorKind::Limit)
                 .with_label("this overflows a 64-bit float")
                 .with_note("the largest representable number is about 1.8e308"));
         }

@@ -244,6 +244,7 @@ impl<'a> Parser<'a> {
 
     fn too_deep(&self, at: Span) -> Error {
         self.error(at, format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
+            .with_kind(crate::ErrorKind::Limit)
             .with_label("the nesting limit is exceeded here")
     }
 

@@ -159,7 +159,8 @@ impl Auditor {
                 let expr = parse_definition(text, &def_names).map_err(|m| {
                     in_question(
                         q,
-                        Error::unspanned(matdiff_syntax::Input::None, format!("definition of `{name}`: {m}")),
+                        Error::unspanned(matdiff_syntax::Input::None, format!("definition of `{name}`: {m}"))
+                            .with_kind(matdiff_syntax::ErrorKind::Syntax),
                     )
                 })?;
                 file_defs.push(Candidate { name: name.clone(), expr, source: DefSource::ProblemFile });

@@ -15,7 +15,7 @@ use matdiff_core::NodeId;
 use matdiff_core::{print, Style};
 use matdiff_exec::rel_err;
 use matdiff_exec::{eval, to_value, Value};
-use matdiff_syntax::{Error, Input, Result};
+use matdiff_syntax::{Error, ErrorKind, Input, Result};
 use points::{finite, is_square_matrix, sample_points, symmetrize_square, Point};
 
 /// How hard the numeric comparison looks.
@@ -151,6 +151,7 @@ impl Checker {
                 Input::Expr,
                 "found no inputs where the expression and its gradient are finite",
             )
+            .with_kind(ErrorKind::Domain)
             .with_note(
                 "claims are compared by evaluating at random inputs, so the expression must be defined somewhere",
             ));
@@ -200,7 +201,8 @@ impl Checker {
                 return Err(Error::unspanned(
                     Input::Claim,
                     format!("the claim has a {r}×{c} intermediate, too large to evaluate"),
-                ));
+                )
+                .with_kind(ErrorKind::Limit));
             }
         }
         Ok(self.points.iter().map(|p| eval(g, &[node], &p.env).pop().unwrap()).collect())

@@ -15,7 +15,7 @@ mod template;
 
 use crate::problem::{Gradients, Problem};
 use matdiff_syntax::parse_decls;
-use matdiff_syntax::{Error, Input, Result};
+use matdiff_syntax::{Error, ErrorKind, Input, Result};
 
 /// A target language for [`emit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,7 +85,8 @@ pub fn parameters(problem: &Problem, lang: Lang, src: Source) -> Vec<(String, St
 /// Fails when a dimension cannot be read off the inputs (it appears only in `eye(n)`).
 pub fn emit(problem: &Problem, grads: &Gradients, lang: Lang, src: Source) -> Result<String> {
     if grads.vars.is_empty() {
-        return Err(Error::unspanned(Input::None, "cannot export code without a variable to differentiate"));
+        return Err(Error::unspanned(Input::None, "cannot export code without a variable to differentiate")
+            .with_kind(ErrorKind::Unsupported));
     }
     match lang {
         Lang::Numpy => python::emit(python::Flavor::Numpy, problem, grads, &src),

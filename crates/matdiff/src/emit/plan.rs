@@ -5,7 +5,7 @@ use super::names::Namer;
 use super::template::{prec, Item, ItemKind, Piece, Template};
 use matdiff_core::DimId;
 use matdiff_core::{Graph, NodeId, Op};
-use matdiff_syntax::{Error, Input, Result};
+use matdiff_syntax::{Error, ErrorKind, Input, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
@@ -187,6 +187,7 @@ pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Resul
                         g.dims.name(d)
                     ),
                 )
+                .with_kind(ErrorKind::Unsupported)
                 .with_note("give it a literal size (eye(3)) or use it in a variable's declaration"));
             }
         }
