@@ -1,7 +1,6 @@
 //! The `matdiff` command line: parses arguments, calls the core, renders results and errors.
 
 mod commands;
-mod render;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

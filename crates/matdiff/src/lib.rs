@@ -18,6 +18,8 @@ pub mod diagram;
 pub mod emit;
 mod examples;
 mod problem;
+pub mod render;
+pub mod report;
 
 pub use matdiff_syntax as syntax;
 

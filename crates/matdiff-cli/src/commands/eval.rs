@@ -1,7 +1,8 @@
 //! `matdiff eval`: the value of an expression at given inputs, as JSON.
 
-use super::{fail, json_to_value, load, value_to_json, Failure};
+use super::{fail, load, Failure};
 use crate::ExprArgs;
+use matdiff::report::{value_from_json, value_json};
 use matdiff::{check_sizes, to_value, Compiled};
 use serde_json::Value as Json;
 use std::collections::HashMap;
@@ -18,7 +19,7 @@ pub fn eval(input: &ExprArgs, at: &Path) -> Result<u8, Failure> {
     };
     let mut inputs = HashMap::new();
     for (k, v) in &obj {
-        inputs.insert(k.clone(), json_to_value(k, v).map_err(|m| format!("error: in {at}: {m}\n"))?);
+        inputs.insert(k.clone(), value_from_json(k, v).map_err(|m| format!("error: in {at}: {m}\n"))?);
     }
     let env = p.bind(&inputs).map_err(|e| fail(&e, expr, decl))?;
     check_sizes(&p.graph, &[p.output], &env).map_err(|e| fail(&e, expr, decl))?;
@@ -26,6 +27,6 @@ pub fn eval(input: &ExprArgs, at: &Path) -> Result<u8, Failure> {
     let mut compiled = Compiled::new(&p.graph, &[p.output]);
     let out = compiled.run_env(&env).map_err(|e| fail(&e, expr, decl))?;
     let v = to_value(&out[0].to_owned(), p.graph.shape(p.output));
-    println!("{}", value_to_json(&v));
+    println!("{}", value_json(&v));
     Ok(0)
 }

@@ -2,22 +2,9 @@
 
 use super::{fail, load, Failure};
 use crate::{Emit, ExprArgs, Format};
+use matdiff::report::gradient_json;
 use matdiff::Style;
-use serde_json::{json, Map, Value as Json};
-
-/// Largest expression tree (in nodes) printed fully inlined.
-const MAX_INLINE_NODES: f64 = 200_000.0;
-
-/// Size of the tree a DAG node expands to when every shared subterm is written out.
-fn inline_size(g: &matdiff::Graph, root: matdiff::NodeId) -> f64 {
-    let order = g.reachable(&[root]);
-    let mut size = std::collections::HashMap::new();
-    for n in order {
-        let s: f64 = 1.0 + g.op(n).children().iter().map(|c| size[c]).sum::<f64>();
-        size.insert(n, s);
-    }
-    size[&root]
-}
+use serde_json::Value as Json;
 
 pub fn grad(
     input: &ExprArgs,
@@ -41,33 +28,14 @@ pub fn grad(
     let shared = p.print_shared_named(&grads.nodes, Style::Plain, expr);
     match format {
         Format::Json => {
-            // The self-contained form repeats shared subterms: refuse rather than print gigabytes.
-            if let Some(&g) = grads.nodes.iter().find(|&&g| inline_size(&p.graph, g) > MAX_INLINE_NODES) {
-                return Err(format!(
-                    "error: the self-contained gradient would repeat shared subterms {:.0e} times over\n  = note: `--format text` prints it compactly with `where` definitions\n",
-                    inline_size(&p.graph, g)
-                ));
-            }
             let items: Vec<Json> = grads
                 .nodes
                 .iter()
                 .zip(&names)
                 .zip(&shared)
-                .map(|((&g, name), cse)| {
-                    let mut o = Map::new();
-                    o.insert("wrt".into(), json!(name));
-                    o.insert("gradient".into(), json!(p.print(g, Style::Plain)));
-                    o.insert("latex".into(), json!(p.print(g, Style::Latex)));
-                    o.insert("shape".into(), json!(p.shape_names(g)));
-                    let defs: Map<String, Json> = cse.defs.iter().map(|(n, d)| (n.clone(), json!(d))).collect();
-                    o.insert("cse".into(), json!(cse.expr));
-                    o.insert("where".into(), Json::Object(defs));
-                    if let Some(r) = &report {
-                        o.insert("check".into(), json!({"max_rel_error": r.max_err, "settings": r.dims.len()}));
-                    }
-                    Json::Object(o)
-                })
-                .collect();
+                .map(|((&g, name), cse)| gradient_json(&p, g, name, cse, report.as_ref()).map(Json::Object))
+                .collect::<Result<_, _>>()
+                .map_err(|e| fail(&e, expr, decl))?;
             let out = if items.len() == 1 { items.into_iter().next().unwrap() } else { Json::Array(items) };
             println!("{}", serde_json::to_string_pretty(&out).unwrap());
         }

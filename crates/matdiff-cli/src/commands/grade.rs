@@ -1,11 +1,12 @@
 //! `matdiff grade`: audit many submissions in parallel (rayon), a progress bar on a terminal,
 //! one row per file and a summary. A file that cannot be audited is a row, never an abort.
 
-use super::audit::{load_problem, question_json, read_document};
+use super::audit::{load_problem, read_document};
 use super::Failure;
 use crate::TableFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 use matdiff::audit::{has_math, Answer, AuditReport, Auditor};
+use matdiff::report::question_json;
 use rayon::prelude::*;
 use serde_json::{json, Map, Value as Json};
 use std::io::IsTerminal;

@@ -10,10 +10,9 @@ pub mod grade;
 pub mod graph;
 pub mod steps;
 
-use crate::render::{render, Sources};
 use crate::ExprArgs;
-use matdiff::{Problem, Value};
-use serde_json::{json, Value as Json};
+use matdiff::render::{render, Sources};
+use matdiff::Problem;
 
 /// A rendered error message; the process exits 2.
 pub type Failure = String;
@@ -34,28 +33,4 @@ pub fn load(input: &ExprArgs) -> Result<Problem, Failure> {
         }
     }
     Ok(p)
-}
-
-pub fn json_to_value(name: &str, v: &Json) -> Result<Value, String> {
-    let num = |x: &Json| x.as_f64().ok_or_else(|| format!("`{name}`: expected numbers, found {x}"));
-    match v {
-        Json::Number(_) => Ok(Value::Scalar(num(v)?)),
-        Json::Array(items) if items.iter().all(|x| x.is_array()) && !items.is_empty() => {
-            let rows = items
-                .iter()
-                .map(|r| r.as_array().unwrap().iter().map(num).collect::<Result<Vec<f64>, String>>())
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Value::Matrix(rows))
-        }
-        Json::Array(items) => Ok(Value::Vector(items.iter().map(num).collect::<Result<_, _>>()?)),
-        other => Err(format!("`{name}`: expected a number, a list or a list of rows, found {other}")),
-    }
-}
-
-pub fn value_to_json(v: &Value) -> Json {
-    match v {
-        Value::Scalar(x) => json!(x),
-        Value::Vector(x) => json!(x),
-        Value::Matrix(r) => json!(r),
-    }
 }

@@ -1,7 +1,8 @@
-//! Rendering core errors for a terminal: ariadne reports with the offending span underlined.
+//! Rendering errors as text: ariadne reports with the offending span underlined (no colour),
+//! as the CLI prints them and the Python package's exceptions show them.
 
 use ariadne::{Config, Label, Report, ReportKind, Source};
-use matdiff::{Error, Input};
+use matdiff_syntax::{Error, Input};
 
 /// The texts the user gave, so an error can show the line it points into.
 pub struct Sources<'a> {

@@ -1,0 +1,371 @@
+//! Reports of the typed results as JSON values and plain text: gradients, check verdicts,
+//! audits and numeric values. One implementation shared by every front end (the CLI's
+//! `--format json|text`, the web server, the Python package), so they cannot drift apart.
+
+use crate::audit::{AuditReport, DefSource, QuestionReport, Step, StepReading};
+use crate::check::{compact, Counterexample, Diagnosis, Verdict};
+use crate::problem::{Gradients, Problem};
+use matdiff_core::{Graph, NodeId, Printed, Style};
+use matdiff_exec::{FdReport, Value};
+use matdiff_syntax::{Error, Input, Result};
+use serde_json::{json, Map, Value as Json};
+
+/// Largest expression tree (in nodes) printed fully inlined: the self-contained form of a
+/// gradient repeats shared subterms, which can grow exponentially with depth.
+const MAX_INLINE_NODES: f64 = 200_000.0;
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+/// A value as JSON: a number, a list (vector) or a list of rows (matrix).
+pub fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Scalar(x) => json!(x),
+        Value::Vector(x) => json!(x),
+        Value::Matrix(r) => json!(r),
+    }
+}
+
+/// Read a value given as JSON (a number, a list, or a list of rows); `name` is for messages.
+pub fn value_from_json(name: &str, v: &Json) -> std::result::Result<Value, String> {
+    let num = |x: &Json| x.as_f64().ok_or_else(|| format!("`{name}`: expected numbers, found {x}"));
+    match v {
+        Json::Number(_) => Ok(Value::Scalar(num(v)?)),
+        Json::Array(items) if items.iter().all(|x| x.is_array()) && !items.is_empty() => {
+            let rows = items
+                .iter()
+                .map(|r| r.as_array().map_or(Ok(vec![]), |r| r.iter().map(num).collect::<std::result::Result<_, _>>()))
+                .collect::<std::result::Result<Vec<Vec<f64>>, String>>()?;
+            Ok(Value::Matrix(rows))
+        }
+        Json::Array(items) => Ok(Value::Vector(items.iter().map(num).collect::<std::result::Result<_, _>>()?)),
+        other => Err(format!("`{name}`: expected a number, a list or a list of rows, found {other}")),
+    }
+}
+
+/// Six significant digits: computed values, not inputs, so the noise digits say nothing.
+fn round6(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(5 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+fn round_value(v: &Value) -> Value {
+    match v {
+        Value::Scalar(x) => Value::Scalar(round6(*x)),
+        Value::Vector(xs) => Value::Vector(xs.iter().map(|x| round6(*x)).collect()),
+        Value::Matrix(rows) => Value::Matrix(rows.iter().map(|r| r.iter().map(|x| round6(*x)).collect()).collect()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradients
+
+/// Size of the tree a DAG node expands to when every shared subterm is written out.
+fn inline_size(g: &Graph, root: NodeId) -> f64 {
+    let order = g.reachable(&[root]);
+    let mut size = std::collections::HashMap::new();
+    for n in order {
+        let s: f64 = 1.0 + g.op(n).children().iter().map(|c| size[c]).sum::<f64>();
+        size.insert(n, s);
+    }
+    size[&root]
+}
+
+/// One gradient as the JSON object of the `grad --format json` contract: `wrt`, `gradient`
+/// (self-contained plain syntax), `latex`, `shape`, `cse` and `where` (shared subterms named,
+/// from `shared`, the gradient's entry of [`Problem::print_shared_named`]), and `check` when a
+/// numeric check was run. Refuses a gradient whose self-contained form would be enormous.
+pub fn gradient_json(
+    p: &Problem,
+    grad: NodeId,
+    wrt: &str,
+    shared: &Printed,
+    check: Option<&FdReport>,
+) -> Result<Map<String, Json>> {
+    let size = inline_size(&p.graph, grad);
+    if size > MAX_INLINE_NODES {
+        return Err(Error::unspanned(
+            Input::None,
+            format!("the self-contained gradient would repeat shared subterms {size:.0e} times over"),
+        )
+        .with_note("`--format text` prints it compactly with `where` definitions"));
+    }
+    let mut o = Map::new();
+    o.insert("wrt".into(), json!(wrt));
+    o.insert("gradient".into(), json!(p.print(grad, Style::Plain)));
+    o.insert("latex".into(), json!(p.print(grad, Style::Latex)));
+    o.insert("shape".into(), json!(p.shape_names(grad)));
+    let defs: Map<String, Json> = shared.defs.iter().map(|(n, d)| (n.clone(), json!(d))).collect();
+    o.insert("cse".into(), json!(shared.expr));
+    o.insert("where".into(), Json::Object(defs));
+    if let Some(r) = check {
+        o.insert("check".into(), json!({"max_rel_error": r.max_err, "settings": r.dims.len()}));
+    }
+    Ok(o)
+}
+
+/// Every gradient of `grads` as [`gradient_json`] objects, in the order asked; shared
+/// subterms are named across all of them (`src` is the expression, whose definitions keep
+/// their names).
+pub fn gradients_json(
+    p: &mut Problem,
+    grads: &Gradients,
+    wrt: &[&str],
+    src: &str,
+    check: Option<&FdReport>,
+) -> Result<Vec<Map<String, Json>>> {
+    let shared = p.print_shared_named(&grads.nodes, Style::Plain, src);
+    grads.nodes.iter().zip(wrt).zip(&shared).map(|((&g, name), cse)| gradient_json(p, g, name, cse, check)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Check verdicts
+
+/// The verdict as the JSON object of the `check --format json` contract.
+pub fn verdict_json(v: &Verdict) -> Json {
+    let c = &v.confidence;
+    let mut conf = Map::new();
+    conf.insert("exact".into(), json!(c.exact));
+    conf.insert("basis".into(), json!(c.basis));
+    if !c.exact || !v.right {
+        conf.insert("settings".into(), json!(c.settings));
+        conf.insert("points".into(), json!(c.points));
+        conf.insert("tolerance".into(), json!(c.tolerance));
+        conf.insert("max_rel_diff".into(), json!(c.max_rel_diff));
+    }
+    conf.insert("summary".into(), json!(c.describe()));
+    json!({
+        "verdict": if v.right { "right" } else { "wrong" },
+        "method": v.method.name(),
+        "confidence": Json::Object(conf),
+        "counterexample": v.counterexample.as_ref().map(counterexample_json),
+        "diagnosis": v.diagnoses.iter().map(diagnosis_json).collect::<Vec<_>>(),
+        "gradient": v.gradient,
+        "claim_read_as": v.claim_read_as,
+    })
+}
+
+/// One diagnosis: `kind`, `message`, and the fields of its kind.
+pub fn diagnosis_json(d: &Diagnosis) -> Json {
+    let mut o = Map::new();
+    o.insert("kind".into(), json!(d.kind()));
+    o.insert("message".into(), json!(d.message()));
+    match d {
+        Diagnosis::Shape { claim, gradient } => {
+            o.insert("claim_shape".into(), json!(claim));
+            o.insert("gradient_shape".into(), json!(gradient));
+        }
+        Diagnosis::Factor { factor } => {
+            o.insert("factor".into(), json!(factor));
+        }
+        Diagnosis::MissingPaths { factor, kept, missing } => {
+            o.insert("factor".into(), json!(factor));
+            o.insert("kept".into(), json!(kept));
+            o.insert("missing".into(), json!(missing));
+        }
+        Diagnosis::SymmetricOnly { matrices } => {
+            o.insert("matrices".into(), json!(matrices));
+        }
+        Diagnosis::Transposed | Diagnosis::Undefined => {}
+    }
+    Json::Object(o)
+}
+
+/// A counterexample: `dims`, `inputs` (exact), `gradient`, `claim` and `max_diff` (computed
+/// values, rounded to six significant digits).
+pub fn counterexample_json(cx: &Counterexample) -> Json {
+    let dims: Map<String, Json> = cx.dims.iter().map(|(n, k)| (n.clone(), json!(k))).collect();
+    let inputs: Map<String, Json> = cx.inputs.iter().map(|(n, v)| (n.clone(), value_json(v))).collect();
+    json!({
+        "dims": dims,
+        "inputs": inputs,
+        "gradient": value_json(&round_value(&cx.gradient)),
+        "claim": cx.claim.as_ref().map(|c| value_json(&round_value(c))),
+        "max_diff": cx.max_diff.map(round6),
+    })
+}
+
+/// The counterexample in a few lines, each starting with `indent`.
+pub fn counterexample_text(cx: &Counterexample, indent: &str) -> String {
+    let dims: Vec<String> = cx.dims.iter().map(|(n, k)| format!("{n} = {k}")).collect();
+    let mut out = format!(
+        "{indent}counterexample ({}):\n",
+        if dims.is_empty() { "no dimensions".into() } else { dims.join(", ") }
+    );
+    for (n, v) in &cx.inputs {
+        out.push_str(&format!("{indent}  {n} = {}\n", compact(v)));
+    }
+    out.push_str(&format!("{indent}  gradient = {}\n", compact(&cx.gradient)));
+    if let Some(c) = &cx.claim {
+        out.push_str(&format!("{indent}  claim    = {}\n", compact(c)));
+    }
+    if let Some(d) = cx.max_diff {
+        out.push_str(&format!("{indent}  largest difference: {}\n", compact(&Value::Scalar(d))));
+    }
+    out
+}
+
+/// The verdict as `check --format text` prints it (`wrt` names the variable).
+pub fn verdict_text(v: &Verdict, wrt: &str) -> String {
+    let mut out = if v.right {
+        format!("right: the claim equals the gradient w.r.t. {wrt}\n")
+    } else {
+        format!("wrong: the claim is not the gradient w.r.t. {wrt}\n")
+    };
+    out.push_str(&format!("  gradient:   {}\n", v.gradient));
+    out.push_str(&format!("  claim read: {}\n", v.claim_read_as));
+    for d in &v.diagnoses {
+        out.push_str(&format!("  diagnosis:  {}\n", d.message()));
+    }
+    if let Some(cx) = &v.counterexample {
+        out.push_str(&counterexample_text(cx, "  "));
+    }
+    out.push_str(&format!("  confidence: {}\n", v.confidence.describe()));
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audits
+
+fn source_text(s: &DefSource) -> String {
+    match s {
+        DefSource::ProblemFile => "problem file".into(),
+        DefSource::Document { line, text } => format!("line {line}: {text}"),
+    }
+}
+
+fn step_json(s: &Step) -> Json {
+    let mut o = json!({"line": s.line, "text": s.text, "starts_equation": s.starts_equation});
+    match &s.reading {
+        StepReading::Read { read_as, vs_previous, verdict, notes, definitions } => {
+            o["status"] = json!("read");
+            o["read_as"] = json!(read_as);
+            o["vs_previous"] = match vs_previous {
+                Some(true) => json!("equal"),
+                Some(false) => json!("not_equal"),
+                None => Json::Null,
+            };
+            o["verdict"] = json!(if verdict.right { "right" } else { "wrong" });
+            o["method"] = json!(verdict.method.name());
+            o["claim_read_as"] = json!(verdict.claim_read_as);
+            o["diagnosis"] = json!(verdict.diagnoses.iter().map(diagnosis_json).collect::<Vec<_>>());
+            o["counterexample"] = verdict.counterexample.as_ref().map_or(Json::Null, counterexample_json);
+            o["notes"] = json!(notes);
+            o["definitions"] = json!(definitions);
+        }
+        StepReading::Unreadable { reason } => {
+            o["status"] = json!("unreadable");
+            o["reason"] = json!(reason);
+        }
+    }
+    o
+}
+
+/// One question of an audit, as in `audit --format json`.
+pub fn question_json(q: &QuestionReport) -> Json {
+    json!({
+        "id": q.id,
+        "title": q.title,
+        "wrt": q.wrt,
+        "loss": q.loss,
+        "gradient": q.gradient,
+        "answer": q.answer.name(),
+        "final_step": q.final_step,
+        "first_wrong_step": q.first_wrong,
+        "final_line": q.final_step.map(|i| q.steps[i].line),
+        "first_wrong_line": q.first_wrong.map(|i| q.steps[i].line),
+        "steps": q.steps.iter().map(step_json).collect::<Vec<_>>(),
+        "definitions": q.definitions.iter().map(|d| json!({"name": d.name, "value": d.value, "source": source_text(&d.source)})).collect::<Vec<_>>(),
+    })
+}
+
+/// An audit as in `audit --format json` (without the `file` and `problem` paths, which only
+/// the front end knows).
+pub fn audit_json(r: &AuditReport) -> Json {
+    json!({
+        "equations": r.equations,
+        "questions": r.questions.iter().map(question_json).collect::<Vec<_>>(),
+    })
+}
+
+/// At most `n` characters of a member, on one line.
+fn clip(s: &str, n: usize) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > n {
+        format!("{}…", one.chars().take(n - 1).collect::<String>())
+    } else {
+        one
+    }
+}
+
+/// An audit as `audit --format text` prints it; `file` names the document, `title` is the
+/// problem's (may be empty).
+pub fn audit_text(r: &AuditReport, file: &str, title: &str) -> String {
+    let mut out = format!(
+        "audit of {file}{}: {} equations found\n",
+        if title.is_empty() { String::new() } else { format!(" ({title})") },
+        r.equations
+    );
+    for q in &r.questions {
+        out.push_str(&format!(
+            "\nquestion {}{}\n",
+            q.id,
+            if q.title.is_empty() { String::new() } else { format!(": {}", q.title) }
+        ));
+        out.push_str(&format!("  loss:     {}\n  gradient: {}   (w.r.t. {})\n", q.loss, q.gradient, q.wrt));
+        if q.steps.is_empty() {
+            out.push_str("  the document never states this gradient\n");
+        }
+        for (i, s) in q.steps.iter().enumerate() {
+            let lead = if s.starts_equation { "  " } else { "= " };
+            out.push_str(&format!("  line {:<4} {lead}{}\n", s.line, clip(&s.text, 72)));
+            match &s.reading {
+                StepReading::Unreadable { reason } => out.push_str(&format!("             unreadable: {reason}\n")),
+                StepReading::Read { read_as, vs_previous, verdict, notes, definitions } => {
+                    let prev = match vs_previous {
+                        Some(true) => "equal to the previous step; ",
+                        Some(false) => "NOT equal to the previous step; ",
+                        None => "",
+                    };
+                    let mark = if Some(i) == q.first_wrong { "   <- first wrong step" } else { "" };
+                    out.push_str(&format!(
+                        "             {prev}{}{mark}\n",
+                        if verdict.right { "right" } else { "wrong" }
+                    ));
+                    out.push_str(&format!("             read as {read_as}\n"));
+                    if !definitions.is_empty() {
+                        out.push_str(&format!("             using the definitions of {}\n", definitions.join(", ")));
+                    }
+                    for n in notes {
+                        out.push_str(&format!("             note: {n}\n"));
+                    }
+                    if !verdict.right {
+                        for d in &verdict.diagnoses {
+                            out.push_str(&format!("             diagnosis: {}\n", d.message()));
+                        }
+                        if Some(i) == q.first_wrong || Some(i) == q.final_step {
+                            if let Some(cx) = &verdict.counterexample {
+                                out.push_str(&counterexample_text(cx, "             "));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !q.definitions.is_empty() {
+            out.push_str("  definitions used:\n");
+            for d in &q.definitions {
+                out.push_str(&format!("    {} = {}   ({})\n", d.name, d.value, source_text(&d.source)));
+            }
+        }
+        let fin = match q.final_step {
+            Some(i) => format!("final answer (line {}): {}", q.steps[i].line, q.answer.name()),
+            None => format!("final answer: {}", q.answer.name()),
+        };
+        out.push_str(&format!("  {fin}\n"));
+    }
+    out
+}
