@@ -7,7 +7,7 @@ use crate::check::{compact, Counterexample, Diagnosis, Verdict};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::{Graph, NodeId, Printed, Style};
 use matdiff_exec::{FdReport, Value};
-use matdiff_syntax::{Error, Input, Result};
+use matdiff_syntax::{Error, ErrorKind, Input, Result};
 use serde_json::{json, Map, Value as Json};
 
 /// Largest expression tree (in nodes) printed fully inlined: the self-contained form of a
@@ -91,6 +91,7 @@ pub fn gradient_json(
             Input::None,
             format!("the self-contained gradient would repeat shared subterms {size:.0e} times over"),
         )
+        .with_kind(ErrorKind::Limit)
         .with_note("`--format text` prints it compactly with `where` definitions"));
     }
     let mut o = Map::new();
