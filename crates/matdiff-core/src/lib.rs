@@ -8,12 +8,14 @@
 //! - [`gradients`]: reverse mode, recording every contribution ([`Push`]);
 //! - [`print()`], [`print_shared`]: re-parseable plain text or LaTeX ([`Style`]).
 
+mod chain;
 mod diff;
 mod ir;
 mod lower;
 mod print;
 mod shape;
 
+pub use chain::{chain_order, ChainOrder};
 pub use diff::{gradients, local_pushes, Backward, Push, Rule};
 pub use ir::{Func, Graph, Node, NodeId, Num, Op, Var};
 pub use lower::{default_kind, lower, lower_into, Kind, Lowered};

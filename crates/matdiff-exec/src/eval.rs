@@ -294,8 +294,8 @@ fn entries(m: &Mat<f64>) -> impl Iterator<Item = f64> + '_ {
 /// Product of a chain in the cheapest association order for the actual sizes.
 pub fn chain(fs: Vec<&Mat<f64>>) -> Mat<f64> {
     let k = fs.len();
-    let dims: Vec<usize> = std::iter::once(fs[0].nrows()).chain(fs.iter().map(|m| m.ncols())).collect();
-    let split = chain_order(&dims);
+    let dims: Vec<f64> = std::iter::once(fs[0].nrows()).chain(fs.iter().map(|m| m.ncols())).map(|d| d as f64).collect();
+    let split = matdiff_core::chain_order(&dims, |_, _| false).split;
     fn go(fs: &[&Mat<f64>], split: &[Vec<usize>], i: usize, j: usize) -> Mat<f64> {
         if i == j {
             return fs[i].clone();
@@ -306,27 +306,6 @@ pub fn chain(fs: Vec<&Mat<f64>>) -> Mat<f64> {
         &a * &b
     }
     go(&fs, &split, 0, k - 1)
-}
-
-/// Matrix-chain dynamic programme: `split[i][j]` is where to cut factors i..=j.
-pub fn chain_order(dims: &[usize]) -> Vec<Vec<usize>> {
-    let k = dims.len() - 1;
-    let mut cost = vec![vec![0f64; k]; k];
-    let mut split = vec![vec![0usize; k]; k];
-    for len in 2..=k {
-        for i in 0..=k - len {
-            let j = i + len - 1;
-            cost[i][j] = f64::INFINITY;
-            for s in i..j {
-                let c = cost[i][s] + cost[s + 1][j] + (dims[i] * dims[s + 1] * dims[j + 1]) as f64;
-                if c < cost[i][j] {
-                    cost[i][j] = c;
-                    split[i][j] = s;
-                }
-            }
-        }
-    }
-    split
 }
 
 /// log det by Cholesky when symmetric positive definite, else by LU (NaN when det ≤ 0).

@@ -17,4 +17,7 @@ mod numcheck;
 
 pub use eval::{bind, check_sizes, eval, to_value, Env, Value};
 pub use exec::Compiled;
-pub use numcheck::{check_gradients, domains, fd_gradient, normal, random_dims, random_env, rel_err, Domain, FdReport};
+pub use numcheck::{
+    central_differences, check_gradients, domains, fd_gradient, normal, random_dims, random_env, rel_err,
+    symmetrize_for_fd, Domain, FdReport,
+};

@@ -104,41 +104,63 @@ fn finite(m: &Mat<f64>) -> bool {
     (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite()))
 }
 
-/// Central-difference gradient of scalar `f` w.r.t. variable `var`.
+/// Central differences of a scalar function of one matrix at `x0`: entry (i,j) is
+/// (f(x0 + h·E) − f(x0 − h·E)) / 2h with h = 1e-5·max(1, |x0ᵢⱼ|). With `symmetric`, E is
+/// E_ij + E_ji (the perturbation stays symmetric), so entry (i,j) measures G_ij + G_ji off the
+/// diagonal ([`symmetrize_for_fd`]); the result is filled symmetrically.
 ///
-/// A symmetric variable is perturbed symmetrically, so entry (i,j) holds the derivative along
-/// E_ij + E_ji: compare it with G_ij + G_ji (`symmetrize_for_fd`).
-pub fn fd_gradient(g: &Graph, f: NodeId, var: usize, env: &Env) -> Mat<f64> {
-    let x0 = env.vars[var].clone();
-    let sym = g.vars[var].symmetric;
-    let mut env = env.clone();
+/// The one implementation behind every finite-difference gradient (variables, intermediate
+/// nodes of a derivation).
+///
+/// ```
+/// use faer::Mat;
+/// let x = Mat::from_fn(2, 1, |i, _| (i + 1) as f64);
+/// let g = matdiff_exec::central_differences(&x, false, |x| x[(0, 0)] * x[(0, 0)] + 3.0 * x[(1, 0)]);
+/// assert!((g[(0, 0)] - 2.0).abs() < 1e-8 && (g[(1, 0)] - 3.0).abs() < 1e-8);
+/// ```
+pub fn central_differences(x0: &Mat<f64>, symmetric: bool, mut f: impl FnMut(&Mat<f64>) -> f64) -> Mat<f64> {
     let (r, c) = (x0.nrows(), x0.ncols());
+    let mut x = x0.clone();
     let mut out = Mat::<f64>::zeros(r, c);
-    let value = |env: &Env| eval(g, &[f], env)[0][(0, 0)];
     for j in 0..c {
         for i in 0..r {
-            if sym && i < j {
+            if symmetric && i < j {
                 continue;
             }
             let h = 1e-5 * x0[(i, j)].abs().max(1.0);
-            let set = |env: &mut Env, d: f64| {
-                env.vars[var][(i, j)] = x0[(i, j)] + d;
-                if sym {
-                    env.vars[var][(j, i)] = x0[(j, i)] + d;
+            let mut at = |d: f64| {
+                x[(i, j)] = x0[(i, j)] + d;
+                if symmetric {
+                    x[(j, i)] = x0[(j, i)] + d;
                 }
+                let v = f(&x);
+                x[(i, j)] = x0[(i, j)];
+                if symmetric {
+                    x[(j, i)] = x0[(j, i)];
+                }
+                v
             };
-            set(&mut env, h);
-            let fp = value(&env);
-            set(&mut env, -h);
-            let fm = value(&env);
-            set(&mut env, 0.0);
+            let (fp, fm) = (at(h), at(-h));
             out[(i, j)] = (fp - fm) / (2.0 * h);
-            if sym {
+            if symmetric {
                 out[(j, i)] = out[(i, j)];
             }
         }
     }
     out
+}
+
+/// Central-difference gradient of scalar `f` w.r.t. variable `var`.
+///
+/// A symmetric variable is perturbed symmetrically, so entry (i,j) holds the derivative along
+/// E_ij + E_ji: compare it with G_ij + G_ji (`symmetrize_for_fd`).
+pub fn fd_gradient(g: &Graph, f: NodeId, var: usize, env: &Env) -> Mat<f64> {
+    let mut env = env.clone();
+    let x0 = env.vars[var].clone();
+    central_differences(&x0, g.vars[var].symmetric, |x| {
+        env.vars[var].copy_from(x);
+        eval(g, &[f], &env)[0][(0, 0)]
+    })
 }
 
 /// For a symmetric variable, the quantity a symmetric perturbation measures: G + G' off the diagonal.

@@ -29,8 +29,8 @@ pub use matdiff_core::{
     Graph, Kind, Node, NodeId, Op, Printed, Push, Rule, Shape, Style, Var,
 };
 pub use matdiff_exec::{
-    bind, check_gradients, check_sizes, eval, fd_gradient, random_dims, random_env, rel_err, to_value, Compiled, Env,
-    FdReport, Value,
+    bind, central_differences, check_gradients, check_sizes, eval, fd_gradient, random_dims, random_env, rel_err,
+    symmetrize_for_fd, to_value, Compiled, Env, FdReport, Value,
 };
 pub use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 pub use problem::{Gradients, Problem};

@@ -637,26 +637,9 @@ impl Planner<'_> {
         if k <= 1 || self.chains.contains_key(fs) {
             return (0.0, vec![vec![0; k]; k]);
         }
-        let d = self.chain_dims(fs);
-        let mut cost = vec![vec![0f64; k]; k];
-        let mut split = vec![vec![0usize; k]; k];
-        for len in 2..=k {
-            for i in 0..=k - len {
-                let j = i + len - 1;
-                if self.chains.contains_key(&fs[i..=j]) {
-                    continue;
-                }
-                cost[i][j] = f64::INFINITY;
-                for s in i..j {
-                    let c = cost[i][s] + cost[s + 1][j] + (d[i] * d[s + 1] * d[j + 1]) as f64;
-                    if c < cost[i][j] {
-                        cost[i][j] = c;
-                        split[i][j] = s;
-                    }
-                }
-            }
-        }
-        (cost[0][k - 1], split)
+        let d: Vec<f64> = self.chain_dims(fs).into_iter().map(|d| d as f64).collect();
+        let order = matdiff_core::chain_order(&d, |i, j| self.chains.contains_key(&fs[i..=j]));
+        (order.cost, order.split)
     }
 
     /// Flops to compute a product of `fs` on its own: its chain, or an explicit inverse when it

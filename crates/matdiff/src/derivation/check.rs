@@ -98,7 +98,7 @@ impl Derivation {
             let adjoints = self.eval_over(&env, &values, &roots);
             for (st, adj) in self.backward.iter().zip(&adjoints) {
                 let fd = self.fd_node(&env, &values, st.node, out);
-                let adj = if self.symmetric(st.node, adj) { symmetrize(adj) } else { adj.clone() };
+                let adj = if self.symmetric(st.node, adj) { matdiff_exec::symmetrize_for_fd(adj) } else { adj.clone() };
                 worst[st.node] = worst[st.node].max(rel_err(&fd, &adj));
             }
         }
@@ -115,38 +115,12 @@ impl Derivation {
     /// symmetric node, so entry (i,j) measures the derivative along E_ij + E_ji).
     fn fd_node(&self, env: &Env, values: &[Mat<f64>], k: usize, out: usize) -> Mat<f64> {
         let x0 = &values[k];
-        let symmetric = self.symmetric(k, x0);
-        let (r, c) = (x0.nrows(), x0.ncols());
-        let mut grad = Mat::<f64>::zeros(r, c);
-        for j in 0..c {
-            for i in 0..r {
-                if symmetric && i < j {
-                    continue;
-                }
-                let h = 1e-5 * x0[(i, j)].abs().max(1.0);
-                let at = |d: f64| {
-                    let mut x = x0.clone();
-                    x[(i, j)] += d;
-                    if symmetric && i != j {
-                        x[(j, i)] += d;
-                    }
-                    self.eval_nodes(env, Some((k, &x)))[out][(0, 0)]
-                };
-                grad[(i, j)] = (at(h) - at(-h)) / (2.0 * h);
-                if symmetric {
-                    grad[(j, i)] = grad[(i, j)];
-                }
-            }
-        }
-        grad
+        matdiff_exec::central_differences(x0, self.symmetric(k, x0), |x| {
+            self.eval_nodes(env, Some((k, x)))[out][(0, 0)]
+        })
     }
 }
 
 fn finite(m: &Mat<f64>) -> bool {
     (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite()))
-}
-
-/// What a symmetric perturbation measures of a gradient G: G_ij + G_ji off the diagonal.
-fn symmetrize(m: &Mat<f64>) -> Mat<f64> {
-    Mat::from_fn(m.nrows(), m.ncols(), |i, j| if i == j { m[(i, i)] } else { m[(i, j)] + m[(j, i)] })
 }

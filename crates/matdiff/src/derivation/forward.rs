@@ -264,21 +264,5 @@ fn chain_split(g: &Graph, fs: &[NodeId]) -> Vec<Vec<usize>> {
     let size = |d: Option<u32>| d.map_or(1.0, |_| 8.0);
     let shapes: Vec<Shape> = fs.iter().map(|&f| g.shape(f)).collect();
     let dims: Vec<f64> = std::iter::once(size(shapes[0].rows)).chain(shapes.iter().map(|s| size(s.cols))).collect();
-    let k = fs.len();
-    let mut cost = vec![vec![0f64; k]; k];
-    let mut split = vec![vec![0usize; k]; k];
-    for len in 2..=k {
-        for i in 0..=k - len {
-            let j = i + len - 1;
-            cost[i][j] = f64::INFINITY;
-            for s in i..j {
-                let c = cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1];
-                if c < cost[i][j] {
-                    cost[i][j] = c;
-                    split[i][j] = s;
-                }
-            }
-        }
-    }
-    split
+    matdiff_core::chain_order(&dims, |_, _| false).split
 }

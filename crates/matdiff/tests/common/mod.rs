@@ -159,10 +159,7 @@ pub fn fd_two_settings(p: &Problem, grads: &Gradients, seed: u64) -> FdReport {
     panic!("no seed gave two different dimension settings");
 }
 
-/// For a symmetric variable, what a symmetric perturbation measures: G + G' off the diagonal.
-pub fn symmetrize_for_fd(gm: &faer::Mat<f64>) -> faer::Mat<f64> {
-    faer::Mat::from_fn(gm.nrows(), gm.ncols(), |i, j| if i == j { gm[(i, i)] } else { gm[(i, j)] + gm[(j, i)] })
-}
+pub use matdiff::symmetrize_for_fd;
 
 /// Number of cases from an environment variable, else `default`.
 pub fn case_count(var: &str, default: usize) -> usize {
