@@ -766,66 +766,7 @@ const SNIPPET_CHARS: usize = 40;
 
 /// A short rendering of a sub-expression for messages (cut with `…` when long).
 fn snippet(e: &Expr) -> String {
-    // Rendering stops soon after the text is long enough, so a huge expression costs little.
-    fn go(e: &Expr, out: &mut String) {
-        if out.len() > SNIPPET_CHARS {
-            return;
-        }
-        match &e.kind {
-            ExprKind::Num(x) => out.push_str(&format!("{x}")),
-            ExprKind::Name(n) => out.push_str(n),
-            ExprKind::Neg(a) => {
-                out.push('-');
-                go(a, out);
-            }
-            ExprKind::Transpose(a) => {
-                let atomic = matches!(
-                    a.kind,
-                    ExprKind::Name(_) | ExprKind::Num(_) | ExprKind::Call { .. } | ExprKind::Transpose(_)
-                );
-                if !atomic {
-                    out.push('(');
-                }
-                go(a, out);
-                if !atomic {
-                    out.push(')');
-                }
-                out.push('\'');
-            }
-            ExprKind::Binary(op, l, r) => {
-                let wrap = |x: &Expr| matches!(x.kind, ExprKind::Binary(..));
-                for (i, side) in [l, r].into_iter().enumerate() {
-                    if i == 1 {
-                        out.push_str(op.symbol());
-                    }
-                    if wrap(side) && i == 1 {
-                        out.push('(');
-                        go(side, out);
-                        out.push(')');
-                    } else {
-                        go(side, out);
-                    }
-                }
-            }
-            ExprKind::Call { func, args, .. } => {
-                out.push_str(func);
-                out.push('(');
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    go(a, out);
-                }
-                out.push(')');
-            }
-        }
-    }
-    let mut s = String::new();
-    go(e, &mut s);
-    if s.chars().count() > SNIPPET_CHARS {
-        s = s.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
-    }
-    s
+    matdiff_syntax::to_plain_snippet(e, SNIPPET_CHARS)
 }
 
 /// The known function nearest to a misspelling, if any is close.

@@ -1,6 +1,7 @@
 //! Compact S-expression rendering of syntax trees, for tests and debugging.
 
 use super::ast::{Expr, ExprKind};
+use super::latex::number;
 
 /// `x'*A*x` renders as `(* (* (' x) A) x)`; calls as `(call f a b)`, negation as `(neg a)`.
 pub fn to_sexpr(expr: &Expr) -> String {
@@ -31,14 +32,4 @@ fn write_list(out: &mut String, head: &str, items: &[&Expr]) {
         write_sexpr(item, out);
     }
     out.push(')');
-}
-
-/// Plain decimals for everyday magnitudes, scientific notation for the extremes
-/// (plain `Display` would spell `1e300` with 301 digits).
-fn number(v: f64) -> String {
-    if v != 0.0 && !(1e-6..1e16).contains(&v.abs()) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
 }

@@ -19,7 +19,7 @@ pub use ast::*;
 pub use decl::parse_decls;
 pub use dump::to_sexpr;
 pub use error::{Error, ErrorKind, Input, Result, Span};
-pub use latex::{looks_like_latex, parse_latex, to_plain, LatexRead};
+pub use latex::{looks_like_latex, parse_latex, to_plain, to_plain_snippet, LatexRead};
 pub use parser::{parse_expr, parse_program};
 
 /// The deepest syntax tree the parser produces. Nodes count, and so do parentheses and unary

@@ -15,7 +15,8 @@ use super::ast::Program;
 use crate::error::Error;
 
 pub use detect::looks_like_latex;
-pub use plain::to_plain;
+pub(crate) use plain::number;
+pub use plain::{to_plain, to_plain_snippet};
 
 /// A LaTeX expression read into the plain syntax tree, with notes on how it was read.
 #[derive(Clone, Debug, PartialEq)]

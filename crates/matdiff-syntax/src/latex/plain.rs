@@ -6,7 +6,26 @@ use crate::ast::{BinOp, Expr, ExprKind};
 /// spans): `\frac{1}{2}\|W^T W x - x\|^2` prints as `1/2*norm2(W'*W*x - x)^2`.
 pub fn to_plain(expr: &Expr) -> String {
     let mut out = String::new();
-    write(expr, 0, &mut out);
+    write(expr, 0, usize::MAX, &mut out);
+    out
+}
+
+/// [`to_plain`] cut after about `max_chars` characters (then ending in `…`), for quoting a part
+/// of the input in a message: printing stops once the text is long enough, so a huge
+/// expression costs little.
+///
+/// ```
+/// use matdiff_syntax::{parse_expr, to_plain_snippet};
+/// let e = parse_expr("x'*A*x + b'*x").unwrap();
+/// assert_eq!(to_plain_snippet(&e, 100), "x'*A*x + b'*x");
+/// assert_eq!(to_plain_snippet(&e, 5), "x'*A*…");
+/// ```
+pub fn to_plain_snippet(expr: &Expr, max_chars: usize) -> String {
+    let mut out = String::new();
+    write(expr, 0, max_chars, &mut out);
+    if out.chars().count() > max_chars {
+        out = out.chars().take(max_chars).collect::<String>() + "…";
+    }
     out
 }
 
@@ -32,11 +51,15 @@ fn level(e: &Expr) -> u8 {
     }
 }
 
-/// Write `e` where at least level `need` is required (lower levels get parentheses).
-fn write(e: &Expr, need: u8, out: &mut String) {
+/// Write `e` where at least level `need` is required (lower levels get parentheses); stop
+/// once `out` holds more than `limit` bytes.
+fn write(e: &Expr, need: u8, limit: usize, out: &mut String) {
+    if out.len() > limit {
+        return;
+    }
     if level(e) < need {
         out.push('(');
-        write(e, 0, out);
+        write(e, 0, limit, out);
         out.push(')');
         return;
     }
@@ -45,10 +68,10 @@ fn write(e: &Expr, need: u8, out: &mut String) {
         ExprKind::Name(n) => out.push_str(n),
         ExprKind::Neg(a) => {
             out.push('-');
-            write(a, PREFIX, out);
+            write(a, PREFIX, limit, out);
         }
         ExprKind::Transpose(a) => {
-            write(a, POSTFIX, out);
+            write(a, POSTFIX, limit, out);
             out.push('\'');
         }
         ExprKind::Binary(op, a, b) => {
@@ -58,7 +81,7 @@ fn write(e: &Expr, need: u8, out: &mut String) {
                 // Right-associative; the exponent may be negative (`A^-1`).
                 BinOp::Pow | BinOp::EPow => (POSTFIX, PREFIX, false),
             };
-            write(a, left, out);
+            write(a, left, limit, out);
             if sep {
                 out.push(' ');
                 out.push_str(op.symbol());
@@ -66,7 +89,7 @@ fn write(e: &Expr, need: u8, out: &mut String) {
             } else {
                 out.push_str(op.symbol());
             }
-            write(b, right, out);
+            write(b, right, limit, out);
         }
         ExprKind::Call { func, args, .. } => {
             out.push_str(func);
@@ -75,7 +98,7 @@ fn write(e: &Expr, need: u8, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write(a, 0, out);
+                write(a, 0, limit, out);
             }
             out.push(')');
         }
@@ -83,8 +106,8 @@ fn write(e: &Expr, need: u8, out: &mut String) {
 }
 
 /// Decimals for everyday magnitudes, scientific notation for the extremes (which the plain
-/// lexer reads back exactly).
-fn number(v: f64) -> String {
+/// lexer reads back exactly; plain `Display` would spell `1e300` with 301 digits).
+pub(crate) fn number(v: f64) -> String {
     if v != 0.0 && !(1e-6..1e16).contains(&v.abs()) {
         format!("{v:e}")
     } else {
