@@ -129,6 +129,23 @@ enum Command {
         #[arg(long, value_enum, default_value = "csv")]
         format: TableFormat,
     },
+    /// Solve grad f = 0 for one variable in closed form (normal equations, M-steps, MLEs).
+    Solve {
+        #[command(flatten)]
+        input: ExprArgs,
+        /// The unknown.
+        #[arg(long, required = true)]
+        wrt: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Show the derivation: the gradient, the equation set to zero, each algebraic step.
+        #[arg(long)]
+        steps: bool,
+        /// Report the numeric check: the gradient vanishes at the solution at random inputs
+        /// (exit 1 if not, 2 if no point was checked) and the curvature gives the kind.
+        #[arg(long)]
+        check: bool,
+    },
     /// Run the built-in seed models: losses, gradients, numeric checks, and one derivation.
     Demo,
 }
@@ -182,6 +199,9 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
         Command::Check { input, wrt, claim, format } => commands::check::check(&input, &wrt, &claim, format),
         Command::Audit { file, problem, format } => commands::audit::audit(&file, &problem, format),
         Command::Grade { problem, paths, jobs, format } => commands::grade::grade(&problem, &paths, jobs, format),
+        Command::Solve { input, wrt, format, steps, check } => {
+            commands::solve::solve(&input, &wrt, format, check, steps)
+        }
         Command::Demo => commands::demo::demo(),
     }
 }

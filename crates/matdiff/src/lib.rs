@@ -20,6 +20,7 @@ mod examples;
 mod problem;
 pub mod render;
 pub mod report;
+pub mod solve;
 
 pub use matdiff_syntax as syntax;
 

@@ -189,6 +189,11 @@ impl Problem {
         Ok(env)
     }
 
+    /// The span of the whole expression (for errors about it as a whole).
+    pub(crate) fn span(&self) -> Span {
+        Span::new(0, self.source_len)
+    }
+
     /// Whether the node is a plain variable (for display).
     pub fn is_var(&self, id: NodeId) -> bool {
         matches!(self.graph.op(id), Op::Var(_))
