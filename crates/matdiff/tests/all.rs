@@ -20,4 +20,5 @@ mod property;
 mod quality;
 mod roundtrip;
 mod seeds;
+mod solve;
 mod steps;

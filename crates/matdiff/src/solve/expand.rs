@@ -191,7 +191,7 @@ impl<'g> Expander<'g> {
                 if a == self.x {
                     let one = self.one();
                     vec![Mono { coef: one, body: Body::Elem { h: None, p, t: false } }]
-                } else if p >= 2 && p <= 4 {
+                } else if (2..=4).contains(&p) {
                     // A small power of an expression in X: multiply it out.
                     let ma = self.expand(a)?;
                     let mut acc = ma.clone();
@@ -211,7 +211,10 @@ impl<'g> Expander<'g> {
                 let ms = self.expand(a)?;
                 let mut out = vec![];
                 for m in ms {
-                    out.push({ let sa = self.g.shape(a); self.sum_entries(m, sa, n)? });
+                    out.push({
+                        let sa = self.g.shape(a);
+                        self.sum_entries(m, sa, n)?
+                    });
                 }
                 out
             }
@@ -316,7 +319,9 @@ impl<'g> Expander<'g> {
                 };
                 Body::Chain(atoms)
             }
-            _ => return Err(Fail::Unsupported(n, "a product of a scalar and an elementwise expression in the unknown")),
+            _ => {
+                return Err(Fail::Unsupported(n, "a product of a scalar and an elementwise expression in the unknown"))
+            }
         };
         Ok(Mono { coef, body })
     }
@@ -359,7 +364,10 @@ impl<'g> Expander<'g> {
                 Body::Chain(c) => atoms.extend(c.iter().copied()),
                 Body::Elem { h: None, p: 1, t } => atoms.push(Atom::U { t: *t, inv: false }),
                 Body::Elem { .. } => {
-                    return Err(Fail::Unsupported(n, "an elementwise expression in the unknown inside a matrix product"))
+                    return Err(Fail::Unsupported(
+                        n,
+                        "an elementwise expression in the unknown inside a matrix product",
+                    ))
                 }
             }
         }
@@ -395,7 +403,9 @@ impl<'g> Expander<'g> {
             (Body::Const(x), Body::Const(y)) => Body::Const(self.g.hadamard(*x, *y)),
             (Body::Const(k), other) | (other, Body::Const(k)) => match self.as_elem(other) {
                 Some((h, p, t)) => Body::Elem { h: self.opt_hadamard(Some(*k), h), p, t },
-                None => return Err(Fail::Unsupported(n, "an elementwise product with a matrix product in the unknown")),
+                None => {
+                    return Err(Fail::Unsupported(n, "an elementwise product with a matrix product in the unknown"))
+                }
             },
             (x, y) => match (self.as_elem(x), self.as_elem(y)) {
                 (Some((ha, pa, ta)), Some((hb, pb, tb))) if ta == tb || self.xshape.is_scalar() => {
@@ -448,7 +458,10 @@ impl<'g> Expander<'g> {
                 let chain = match self.as_elem(&body) {
                     Some((Some(h), 1, false)) if shape.is_col() => {
                         let ht = self.g.transpose(h);
-                        return Ok(Mono { coef: m.coef, body: Body::Chain(vec![Atom::K(ht), Atom::U { t: false, inv: false }]) });
+                        return Ok(Mono {
+                            coef: m.coef,
+                            body: Body::Chain(vec![Atom::K(ht), Atom::U { t: false, inv: false }]),
+                        });
                     }
                     Some((None, 1, t)) => vec![Atom::U { t, inv: false }],
                     Some(_) => return Err(Fail::Unsupported(n, "a sum of an elementwise expression in the unknown")),
@@ -521,4 +534,3 @@ impl<'g> Expander<'g> {
         Mono { coef: m.coef, body }
     }
 }
-

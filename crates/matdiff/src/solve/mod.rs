@@ -17,7 +17,7 @@ pub use numeric::{Verification, RESIDUAL_TOL};
 use crate::problem::Problem;
 use expand::{Expander, Fail};
 use matdiff_core::{print, Graph, NodeId, Op, Style};
-use matdiff_syntax::{Error, Input};
+use matdiff_syntax::{Error, ErrorKind, Input};
 use system::SysFail;
 
 /// The nature of a stationary point.
@@ -260,7 +260,14 @@ pub fn solve(p: &mut Problem, wrt: &str) -> Result<Solution, Refusal> {
     let (var, gradient) = (grads.vars[0], grads.nodes[0]);
     let span = p.span();
     let refuse = |obstacle: Obstacle, message: String, note: Option<String>| {
-        let mut error = Error::new(Input::Expr, span, message).with_label(format!("solving for {wrt} here"));
+        let kind = match obstacle {
+            Obstacle::TooLarge => ErrorKind::Limit,
+            Obstacle::CheckFailed => ErrorKind::Internal,
+            Obstacle::ConstantGradient | Obstacle::NeverVanishes | Obstacle::Singular => ErrorKind::Domain,
+            Obstacle::Input | Obstacle::NotAffine | Obstacle::Unsupported => ErrorKind::Unsupported,
+        };
+        let mut error =
+            Error::new(Input::Expr, span, message).with_kind(kind).with_label(format!("solving for {wrt} here"));
         if let Some(n) = note {
             error = error.with_note(n);
         }

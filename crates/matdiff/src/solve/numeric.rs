@@ -122,7 +122,11 @@ fn finite(m: &Mat<f64>) -> bool {
 }
 
 fn fro(m: &Mat<f64>) -> f64 {
-    (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| (i, j))).map(|(i, j)| m[(i, j)] * m[(i, j)]).sum::<f64>().sqrt()
+    (0..m.ncols())
+        .flat_map(|j| (0..m.nrows()).map(move |i| (i, j)))
+        .map(|(i, j)| m[(i, j)] * m[(i, j)])
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// `(G + G')/2` for a symmetric unknown (the gradient on the symmetric matrices), else G.
@@ -153,13 +157,7 @@ fn basis(r: usize, c: usize, sym: bool) -> Vec<Mat<f64>> {
             if sym && i < j {
                 continue;
             }
-            out.push(Mat::from_fn(r, c, |a, b| {
-                if (a, b) == (i, j) || (sym && (a, b) == (j, i)) {
-                    1.0
-                } else {
-                    0.0
-                }
-            }));
+            out.push(Mat::from_fn(r, c, |a, b| if (a, b) == (i, j) || (sym && (a, b) == (j, i)) { 1.0 } else { 0.0 }));
         }
     }
     out
@@ -210,7 +208,12 @@ pub fn verify(g: &Graph, objective: NodeId, var: usize, gradient: NodeId, soluti
         .into_iter()
         .filter_map(|n| if let Op::Inv(a) = g.op(n) { Some(*a) } else { None })
         .collect();
-    let families: &[Family] = if g.vars.iter().enumerate().any(|(i, v)| i != var && v.shape.is_matrix() && v.shape.is_square() && !v.symmetric) {
+    let families: &[Family] = if g
+        .vars
+        .iter()
+        .enumerate()
+        .any(|(i, v)| i != var && v.shape.is_matrix() && v.shape.is_square() && !v.symmetric)
+    {
         &[Family::Plain, Family::PosDef, Family::NegDef]
     } else {
         &[Family::Plain]
@@ -240,7 +243,10 @@ pub fn verify(g: &Graph, objective: NodeId, var: usize, gradient: NodeId, soluti
                 env.vars[var] = xs.clone();
                 let at_sol = eval(g, &[gradient, objective], &env);
                 let inv_args = eval(g, &inverted, &env);
-                if inv_args.iter().any(|m| rcond(m) < MIN_RCOND) || !finite(&at_sol[0]) || !at_sol[1][(0, 0)].is_finite() {
+                if inv_args.iter().any(|m| rcond(m) < MIN_RCOND)
+                    || !finite(&at_sol[0])
+                    || !at_sol[1][(0, 0)].is_finite()
+                {
                     report.skipped += 1;
                     continue;
                 }

@@ -157,7 +157,10 @@ pub(super) fn solve_equation(e: &mut Expander, eq: NodeId, steps: &mut Vec<Step>
         let lhs = sandwich_sum(e, &terms);
         steps.push(Step { action: Action::Transpose, lhs: Some(lhs), rhs });
     } else if terms.iter().any(|t| t.t) {
-        return Err(SysFail::Unsupported(eq, "terms in both X and X' (this needs the vec form with a commutation matrix)"));
+        return Err(SysFail::Unsupported(
+            eq,
+            "terms in both X and X' (this needs the vec form with a commutation matrix)",
+        ));
     }
 
     let same_right = terms.iter().all(|t| t.right == terms[0].right);
@@ -240,7 +243,9 @@ fn merge(e: &mut Expander, monos: Vec<Mono>) -> Vec<Mono> {
             None => out.push(m),
         }
     }
-    out.retain(|m| e.g.as_const(m.coef) != Some(0.0) && !matches!(m.body, Body::Const(k) if e.g.fill_value(k) == Some(0.0)));
+    out.retain(|m| {
+        e.g.as_const(m.coef) != Some(0.0) && !matches!(m.body, Body::Const(k) if e.g.fill_value(k) == Some(0.0))
+    });
     out
 }
 
@@ -371,7 +376,11 @@ fn needs_clearing(monos: &[Mono]) -> bool {
 fn clear(e: &mut Expander, monos: &[Mono]) -> Result<(Vec<Mono>, Action), SysFail> {
     let elementwise = monos.iter().any(|m| matches!(m.body, Body::Elem { p, .. } if p < 0));
     if elementwise || e.xshape.is_scalar() {
-        let k = monos.iter().filter_map(|m| if let Body::Elem { p, .. } = m.body { Some(p) } else { None }).min().unwrap_or(0);
+        let k = monos
+            .iter()
+            .filter_map(|m| if let Body::Elem { p, .. } = m.body { Some(p) } else { None })
+            .min()
+            .unwrap_or(0);
         let k = -k;
         let mut out = vec![];
         for m in monos {
@@ -383,7 +392,10 @@ fn clear(e: &mut Expander, monos: &[Mono]) -> Result<(Vec<Mono>, Action), SysFai
                 }
                 _ => {
                     let n = mono_node(e, m);
-                    return Err(SysFail::Unsupported(n, "an elementwise power of the unknown next to a matrix product"));
+                    return Err(SysFail::Unsupported(
+                        n,
+                        "an elementwise power of the unknown next to a matrix product",
+                    ));
                 }
             };
             out.push(Mono { coef: m.coef, body });
@@ -423,7 +435,10 @@ fn clear(e: &mut Expander, monos: &[Mono]) -> Result<(Vec<Mono>, Action), SysFai
         // then (`I = 0`) has no invertible solution, whatever more multiplying would give.
         return Ok((out, Action::MultiplyUnknown { left: l, right: r }));
     }
-    let m = monos.iter().find(|m| matches!(&m.body, Body::Chain(c) if c.iter().any(|a| matches!(a, Atom::U { inv: true, .. })))).unwrap();
+    let m = monos
+        .iter()
+        .find(|m| matches!(&m.body, Body::Chain(c) if c.iter().any(|a| matches!(a, Atom::U { inv: true, .. }))))
+        .unwrap();
     let n = mono_node(e, m);
     Err(SysFail::NotAffine(n))
 }
@@ -533,7 +548,8 @@ fn rebuild(e: &mut Expander, chains: &[(NodeId, Vec<Atom>, bool)]) -> Vec<Mono> 
         .iter()
         .map(|(coef, atoms, is_const)| {
             let body = if *is_const {
-                let fs: Vec<NodeId> = atoms.iter().map(|a| if let Atom::K(k) = a { *k } else { unreachable!() }).collect();
+                let fs: Vec<NodeId> =
+                    atoms.iter().map(|a| if let Atom::K(k) = a { *k } else { unreachable!() }).collect();
                 let k = if fs.is_empty() {
                     let n = e.xshape.rows.unwrap();
                     e.g.identity(n)
@@ -565,7 +581,9 @@ fn linear_terms(e: &mut Expander, monos: &[Mono]) -> Result<(Vec<Sandwich>, Vec<
                 }
                 let i = us[0];
                 let Atom::U { t, .. } = atoms[i] else { unreachable!() };
-                let ks = |a: &[Atom]| -> Vec<NodeId> { a.iter().map(|a| if let Atom::K(k) = a { *k } else { unreachable!() }).collect() };
+                let ks = |a: &[Atom]| -> Vec<NodeId> {
+                    a.iter().map(|a| if let Atom::K(k) = a { *k } else { unreachable!() }).collect()
+                };
                 let (lf, rf) = (ks(&atoms[..i]), ks(&atoms[i + 1..]));
                 let mut coef = m.coef;
                 let side = |g: &mut Graph, fs: Vec<NodeId>, coef: &mut NodeId| -> Option<NodeId> {

@@ -1,0 +1,313 @@
+//! `solve`: every case of `tests/cases/solve/ok.toml` and `err.toml` is a test of its own.
+//!
+//! An ok case must be solved with the corpus's kind and form, its numeric self-check must have
+//! passed at two dimension settings, and — independently of matdiff's symbolic gradient — the
+//! printed solution, read back, must make central differences of the objective vanish
+//! (relative to their size at a random point) at random inputs drawn the corpus's way
+//! (`dim_rules`, `domain`), and must equal the corpus's reference closed form there. An err
+//! case must be refused with a message naming the obstacle.
+
+use matdiff::solve::{solve, Obstacle, PointKind};
+use matdiff::{eval, fd_gradient, Env, Problem};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+
+/// |finite differences at the solution| / |at a random point| must stay below this.
+const FD_TOL: f64 = 1e-6;
+/// The solution and the reference must agree to this (relative, Frobenius).
+const REF_TOL: f64 = 1e-8;
+
+fn load(file: &str) -> Vec<toml::Table> {
+    let path = super::common::cases_dir().join("solve").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let t: toml::Table = text.parse().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    t["case"].as_array().expect("[[case]] tables").iter().map(|c| c.as_table().unwrap().clone()).collect()
+}
+
+fn case(file: &str, name: &str) -> toml::Table {
+    load(file)
+        .into_iter()
+        .find(|c| c["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no case `{name}` in {file}"))
+}
+
+fn text<'a>(c: &'a toml::Table, key: &str) -> &'a str {
+    c.get(key).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("case field `{key}`"))
+}
+
+/// `"m >= n"`, `"N >= d + 2"`: each side a sum of dimension names and numbers.
+fn rule_holds(rule: &str, size: &dyn Fn(&str) -> usize) -> bool {
+    let ops = [">=", "<=", "==", "!=", ">", "<"];
+    let op = ops.iter().find(|o| rule.contains(*o)).unwrap_or_else(|| panic!("dim rule {rule:?}"));
+    let (l, r) = rule.split_once(op).unwrap();
+    let side = |s: &str| -> i64 {
+        s.split('+').map(|t| t.trim()).map(|t| t.parse::<i64>().unwrap_or_else(|_| size(t) as i64)).sum()
+    };
+    let (a, b) = (side(l), side(r));
+    match *op {
+        ">=" => a >= b,
+        "<=" => a <= b,
+        "==" => a == b,
+        "!=" => a != b,
+        ">" => a > b,
+        _ => a < b,
+    }
+}
+
+fn normal(rng: &mut StdRng) -> f64 {
+    matdiff_exec::normal(rng)
+}
+
+fn spd(n: usize, rng: &mut StdRng) -> faer::Mat<f64> {
+    let b = faer::Mat::from_fn(n, n, |_, _| normal(rng));
+    let a = &b * b.transpose();
+    faer::Mat::from_fn(n, n, |i, j| a[(i, j)] / n as f64 + if i == j { 0.5 } else { 0.0 })
+}
+
+/// Inputs the corpus's way: scalars in [0.5, 2], vectors Gaussian, matrices Gaussian,
+/// symmetric matrices positive definite; `domain` overrides per name.
+fn draw(p: &Problem, dims: &[usize], domain: &HashMap<String, String>, rng: &mut StdRng) -> Env {
+    let g = &p.graph;
+    let mut env = Env { dims: dims.to_vec(), vars: vec![] };
+    for v in &g.vars {
+        let (r, c) = env.size(v.shape);
+        let dom = domain.get(&v.name).map(String::as_str);
+        let m = match dom {
+            _ if v.shape.is_scalar() => faer::Mat::from_fn(1, 1, |_, _| rng.random_range(0.5..2.0)),
+            Some("positive") => faer::Mat::from_fn(r, c, |_, _| rng.random_range(0.5..2.0)),
+            Some("spd") => spd(r, rng),
+            Some("posdef") => {
+                let p = spd(r, rng);
+                let k = faer::Mat::from_fn(r, r, |_, _| normal(rng));
+                faer::Mat::from_fn(r, r, |i, j| p[(i, j)] + 0.3 * (k[(i, j)] - k[(j, i)]))
+            }
+            Some("normal") => faer::Mat::from_fn(r, c, |_, _| normal(rng)),
+            _ if v.symmetric => spd(r, rng),
+            _ => faer::Mat::from_fn(r, c, |_, _| normal(rng)),
+        };
+        env.vars.push(m);
+    }
+    env
+}
+
+fn fro(m: &faer::Mat<f64>) -> f64 {
+    (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)])).map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn diff(a: &faer::Mat<f64>, b: &faer::Mat<f64>) -> f64 {
+    fro(&(a - b)) / fro(b).max(1e-300)
+}
+
+/// Functions the reference may use that the language may not have yet.
+fn lowerable(p: &mut Problem, src: &str) -> Option<matdiff::NodeId> {
+    p.claim(src).ok()
+}
+
+fn run_ok(name: &str) {
+    let c = case("ok.toml", name);
+    let (expr, wrt, decl) = (text(&c, "expr"), text(&c, "wrt"), text(&c, "decl"));
+    let mut p = Problem::new(expr, decl).unwrap_or_else(|e| panic!("{name}: {}", e.message));
+    let s = solve(&mut p, wrt).unwrap_or_else(|r| panic!("{name}: refused ({:?}): {}", r.obstacle, r.error.message));
+    let printed = p.print(s.node, matdiff::Style::Plain);
+    assert_eq!(s.kind.name(), text(&c, "kind"), "{name}: kind of {wrt} = {printed}");
+    assert_eq!(s.form.name(), text(&c, "form"), "{name}: form of {wrt} = {printed}");
+    assert!(s.check.passed(), "{name}: self-check failed: {:?}", s.check);
+    assert_eq!(s.check.dims.len(), 2, "{name}: self-check covered {} dimension settings", s.check.dims.len());
+    assert!(!printed.contains("where"), "{name}: not self-contained: {printed}");
+    let var = s.var;
+    assert_eq!(p.graph.shape(s.node), p.graph.vars[var].shape, "{name}: shape of {printed}");
+
+    // The printed form, read back, is what is checked.
+    let sol = p.claim(&printed).unwrap_or_else(|e| panic!("{name}: {printed} does not read back: {}", e.message));
+    let reference = lowerable(&mut p, text(&c, "solution"));
+    let rules: Vec<String> = c
+        .get("dim_rules")
+        .and_then(|r| r.as_array())
+        .map_or(vec![], |a| a.iter().map(|r| r.as_str().unwrap().to_string()).collect());
+    let domain: HashMap<String, String> = c
+        .get("domain")
+        .and_then(|d| d.as_table())
+        .map_or(HashMap::new(), |t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect());
+    let sym = p.graph.vars[var].symmetric;
+    let mut rng = StdRng::seed_from_u64(16);
+    let mut settings: Vec<Vec<usize>> = vec![];
+    let mut points = 0;
+    for attempt in 0..400 {
+        if settings.len() == 2 {
+            break;
+        }
+        let dims = matdiff::random_dims(&p.graph, &mut rng, 2, 5);
+        let ok = rules.iter().all(|r| rule_holds(r, &|n: &str| dims[p.graph.dims.by_name(n).unwrap() as usize]));
+        if !ok || settings.contains(&dims) && attempt < 300 {
+            continue;
+        }
+        for _ in 0..2 {
+            let mut env = draw(&p, &dims, &domain, &mut rng);
+            let x0 = env.vars[var].clone();
+            let mut roots = vec![sol];
+            roots.extend(reference);
+            let vals = eval(&p.graph, &roots, &env);
+            let xs = &vals[0];
+            assert!(super::common::finite(xs), "{name}: {printed} not finite at {dims:?}");
+            if let Some(r) = vals.get(1) {
+                let d = diff(xs, r);
+                assert!(d < REF_TOL, "{name}: {printed} differs from the reference by {d:.1e} at {dims:?}");
+            }
+            if sym {
+                let asym = diff(&xs.transpose().to_owned(), xs);
+                assert!(asym < 1e-10, "{name}: the solution for a symmetric {wrt} is not symmetric ({asym:.1e})");
+            }
+            env.vars[var] = xs.clone();
+            let at_sol = fd_gradient(&p.graph, p.output, var, &env);
+            env.vars[var] = x0;
+            let at_rand = fd_gradient(&p.graph, p.output, var, &env);
+            let ratio = fro(&at_sol) / fro(&at_rand);
+            assert!(
+                ratio < FD_TOL,
+                "{name}: central differences at {printed} are {ratio:.1e} of their size at a random point ({dims:?})"
+            );
+            points += 1;
+        }
+        settings.push(dims);
+    }
+    assert_eq!(settings.len(), 2, "{name}: found {} dimension settings", settings.len());
+    assert!(points >= 4, "{name}: checked {points} points");
+}
+
+fn run_err(name: &str) {
+    let c = case("err.toml", name);
+    let (expr, wrt, decl) = (text(&c, "expr"), text(&c, "wrt"), text(&c, "decl"));
+    let outcome: Result<(), _> =
+        Problem::new(expr, decl).map_err(|e| (Obstacle::Input, e)).and_then(|mut p| match solve(&mut p, wrt) {
+            Ok(s) => panic!("{name}: solved as {wrt} = {}, want a refusal", p.print(s.node, matdiff::Style::Plain)),
+            Err(r) => Err((r.obstacle, r.error)),
+        });
+    let Err((obstacle, error)) = outcome else { unreachable!() };
+    let mut msg = error.message.clone();
+    for n in &error.notes {
+        msg.push('\n');
+        msg.push_str(n);
+    }
+    let mut phrases = vec![text(&c, "obstacle").to_string()];
+    if let Some(a) = c.get("also_accept").and_then(|a| a.as_array()) {
+        phrases.extend(a.iter().map(|x| x.as_str().unwrap().to_string()));
+    }
+    let lower = msg.to_lowercase();
+    assert!(
+        phrases.iter().any(|ph| lower.contains(&ph.to_lowercase())),
+        "{name}: message names none of {phrases:?}:\n{msg}"
+    );
+    // A refusal from the solver (not the reader) for expressions `grad` accepts.
+    match text(&c, "grad") {
+        "ok" => assert!(!matches!(obstacle, Obstacle::Input | Obstacle::CheckFailed), "{name}: obstacle {obstacle:?}"),
+        _ => assert_eq!(obstacle, Obstacle::Input, "{name}"),
+    }
+}
+
+macro_rules! cases {
+    ($module:ident, $runner:ident, $list:ident: $($name:ident),* $(,)?) => {
+        #[allow(non_snake_case)] // case names keep the corpus's spelling (ppca_m_step_W)
+        mod $module {
+            $(#[test] fn $name() { super::$runner(stringify!($name)); })*
+        }
+        const $list: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+cases!(ok, run_ok, OK_CASES:
+    ls_norm2, ls_half_norm2, ls_sum_squares, ls_inner_product, ls_offset, ls_intercept_scalar, weighted_ls,
+    ridge, ridge_half_inner, generalized_ridge, tikhonov_operator, map_gaussian_prior, blr_posterior_mean,
+    ls_matrix_left, ls_matrix_right, multi_output_regression, multi_output_regression_trace, multi_output_ridge,
+    multi_output_gls, two_sided, two_sided_norm2, matrix_normal_kron_mean,
+    quadratic_form_spd, quadratic_form_nonsymmetric, concave_quadratic, two_sided_trace_square_saddle,
+    trace_square_saddle, symmetric_trace_square, trace_quadratic_left, trace_quadratic_right_nonsymmetric,
+    trace_quadratic_two_sided, gaussian_mean, gaussian_mean_loglik, gmm_mean_m_step, gaussian_cov_mle,
+    gaussian_cov_mle_log_det, gaussian_cov_mle_data, gaussian_precision_mle, gmm_cov_m_step,
+    matrix_normal_mean_two_samples, matrix_normal_row_cov, matrix_normal_col_cov, ppca_m_step_stats,
+    ppca_m_step_W, ppca_noise_variance, fa_m_step_loadings, fa_m_step_uniquenesses, lds_m_step_transition,
+    lgr_m_step_observation, blr_em_alpha, blr_em_beta,
+);
+
+/// The vec-form cases: they need `kron`, `vec` and `unvec` in the language.
+mod vec_form {
+    #[test]
+    #[ignore = "needs kron/vec/unvec in the language"]
+    fn two_sided_ridge() {
+        super::run_ok("two_sided_ridge");
+    }
+    #[test]
+    #[ignore = "needs kron/vec/unvec in the language"]
+    fn sylvester_trace() {
+        super::run_ok("sylvester_trace");
+    }
+    #[test]
+    #[ignore = "needs kron/vec/unvec in the language"]
+    fn sylvester_least_squares() {
+        super::run_ok("sylvester_least_squares");
+    }
+    #[test]
+    #[ignore = "needs kron/vec/unvec in the language"]
+    fn left_right_regression() {
+        super::run_ok("left_right_regression");
+    }
+    #[test]
+    #[ignore = "needs kron/vec/unvec in the language"]
+    fn symmetric_least_squares() {
+        super::run_ok("symmetric_least_squares");
+    }
+}
+const VEC_CASES: &[&str] = &[
+    "two_sided_ridge",
+    "sylvester_trace",
+    "sylvester_least_squares",
+    "left_right_regression",
+    "symmetric_least_squares",
+];
+
+cases!(err, run_err, ERR_CASES:
+    non_scalar_vector, non_scalar_matrix, wrt_absent, linear_vector, linear_trace, exp_never_vanishes,
+    logdet_never_vanishes, logistic_regression, logistic_regression_softplus, nonlinear_least_squares,
+    l1_regression, rank_one_singular, rank_one_matrix_singular,
+);
+
+/// Every case in the files has its test (and every test its case).
+#[test]
+fn every_case_has_a_test() {
+    for (file, lists) in [("ok.toml", [OK_CASES, VEC_CASES].concat()), ("err.toml", ERR_CASES.to_vec())] {
+        let mut names: Vec<String> = load(file).iter().map(|c| text(c, "name").to_string()).collect();
+        let mut listed: Vec<String> = lists.iter().map(|s| s.to_string()).collect();
+        names.sort();
+        listed.sort();
+        assert_eq!(names, listed, "{file}: cases and tests differ");
+    }
+}
+
+/// Obstacles are typed: the refusals above come from these, not from the reader.
+#[test]
+fn obstacles_are_typed() {
+    let cases = [
+        ("b'*x", "x", "x: vector(n); b: vector(n)", Obstacle::ConstantGradient),
+        ("logdet(S)", "S", "S: symmetric(d)", Obstacle::NeverVanishes),
+        ("sum(exp(x))", "x", "x: vector(n)", Obstacle::NotAffine),
+        ("(v'*x - c)^2", "x", "x: vector(n); v: vector(n); c: scalar", Obstacle::Singular),
+        ("sum(x.^4) - b'*x", "x", "x: vector(n); b: vector(n)", Obstacle::NotAffine),
+        ("A*x - b", "x", "A: matrix(m,n); x: vector(n); b: vector(m)", Obstacle::Input),
+    ];
+    for (expr, wrt, decl, want) in cases {
+        let mut p = Problem::new(expr, decl).unwrap();
+        let r = solve(&mut p, wrt).err().unwrap_or_else(|| panic!("{expr}: solved"));
+        assert_eq!(r.obstacle, want, "{expr}: {}", r.error.message);
+    }
+}
+
+/// Kinds beyond the corpus: a scalar quadratic's sign is known from its constant coefficient.
+#[test]
+fn scalar_kinds() {
+    for (expr, kind) in [("(x - 3)^2", PointKind::Minimum), ("-(x - 3)^2 + x", PointKind::Maximum)] {
+        let mut p = Problem::new(expr, "x: scalar").unwrap();
+        let s = solve(&mut p, "x").unwrap();
+        assert_eq!(s.kind, kind, "{expr}");
+        assert!(s.check.passed());
+    }
+}
