@@ -20,5 +20,6 @@ mod property;
 mod quality;
 mod roundtrip;
 mod seeds;
+mod simplify;
 mod solve;
 mod steps;

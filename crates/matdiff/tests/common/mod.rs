@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod gen;
+pub mod oracle;
 
 use matdiff::{eval, random_dims, random_env, rel_err, FdReport, Gradients, Graph, NodeId, Problem};
 use rand::rngs::StdRng;
