@@ -8,7 +8,7 @@ secs="${1:-60}"
 rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
 mkdir -p corpus/latex artifacts
 # Seed the corpus with the LaTeX test cases (their source lines, without the headers).
-for f in ../tests/cases/latex/*.txt; do
+for f in ../tests/cases/latex/*/*.txt; do
     grep -v '^# ' "$f" > "corpus/latex/$(basename "$f" .txt)" || true
 done
 args=(-dict=latex.dict -max_total_time="$secs" -max_len=4096 -artifact_prefix=artifacts/)
