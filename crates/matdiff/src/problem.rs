@@ -80,6 +80,14 @@ impl Problem {
         lower_into(&program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
     }
 
+    /// Lower a claim that is already a syntax tree (definitions, then the expression) into
+    /// this problem's graph, like [`Problem::claim`]: no text is re-parsed, so callers that read
+    /// claims themselves (the auditor) keep their own spans. Errors point into the tree's
+    /// source (`Input::Claim`).
+    pub fn claim_program(&mut self, program: &Program) -> Result<NodeId> {
+        lower_into(program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
+    }
+
     /// The variable called `name`, or an error listing the ones that exist.
     pub fn var_index(&self, name: &str) -> Result<usize> {
         self.graph.var_id(name).map(|v| v as usize).ok_or_else(|| {

@@ -2,7 +2,7 @@
 //! audits and numeric values. One implementation shared by every front end (the CLI's
 //! `--format json|text`, the web server, the Python package), so they cannot drift apart.
 
-use crate::audit::{AuditReport, DefSource, QuestionReport, Step, StepReading};
+use crate::audit::{AuditReport, DefSource, QuestionReport, Repair, Step, StepReading};
 use crate::check::{compact, Counterexample, Diagnosis, Verdict};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::{Graph, NodeId, Printed, Style};
@@ -238,8 +238,40 @@ fn source_text(s: &DefSource) -> String {
     }
 }
 
+/// OCR repairs as `FROM -> TO` strings (`\omega -> W`), the form of the audit JSON's
+/// `repairs` and of `grade`'s `<id>_repairs` column.
+pub fn repairs_strings(r: &[Repair]) -> Vec<String> {
+    r.iter().map(ToString::to_string).collect()
+}
+
+fn repairs_json(r: &[Repair]) -> Json {
+    json!(r.iter().map(|r| json!({"from": r.from, "to": r.to, "line": r.line})).collect::<Vec<_>>())
+}
+
+/// An unreadable step's error: kind, message, span (bytes of the step's `text`), label, notes.
+fn step_error_json(e: &Error) -> Json {
+    json!({
+        "kind": e.kind.as_str(),
+        "message": e.message,
+        "span": e.span.map(|s| json!({"start": s.start, "end": s.end})),
+        "label": e.label,
+        "notes": e.notes,
+    })
+}
+
+/// `, assuming \omega = W, ^{\dagger} = ^T (OCR)`, or nothing.
+fn assuming(r: &[Repair]) -> String {
+    if r.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = r.iter().map(|r| format!("{} = {}", r.from, r.to)).collect();
+    format!(", assuming {} (OCR)", parts.join(", "))
+}
+
 fn step_json(s: &Step) -> Json {
     let mut o = json!({"line": s.line, "text": s.text, "starts_equation": s.starts_equation});
+    o["repairs"] = json!(repairs_strings(&s.repairs));
+    o["repair_details"] = repairs_json(&s.repairs);
     match &s.reading {
         StepReading::Read { read_as, vs_previous, verdict, notes, definitions } => {
             o["status"] = json!("read");
@@ -257,9 +289,14 @@ fn step_json(s: &Step) -> Json {
             o["notes"] = json!(notes);
             o["definitions"] = json!(definitions);
         }
-        StepReading::Unreadable { reason } => {
+        StepReading::Unreadable { reason, error, alternatives } => {
             o["status"] = json!("unreadable");
             o["reason"] = json!(reason);
+            o["error"] = step_error_json(error);
+            o["alternatives"] = json!(alternatives
+                .iter()
+                .map(|a| json!({"read_as": a.read_as, "repairs": repairs_strings(&a.repairs)}))
+                .collect::<Vec<_>>());
         }
     }
     o
@@ -280,6 +317,8 @@ pub fn question_json(q: &QuestionReport) -> Json {
         "first_wrong_line": q.first_wrong.map(|i| q.steps[i].line),
         "steps": q.steps.iter().map(step_json).collect::<Vec<_>>(),
         "definitions": q.definitions.iter().map(|d| json!({"name": d.name, "value": d.value, "source": source_text(&d.source)})).collect::<Vec<_>>(),
+        "repairs": repairs_strings(&q.repairs),
+        "notes": q.notes,
     })
 }
 
@@ -324,7 +363,28 @@ pub fn audit_text(r: &AuditReport, file: &str, title: &str) -> String {
             let lead = if s.starts_equation { "  " } else { "= " };
             out.push_str(&format!("  line {:<4} {lead}{}\n", s.line, clip(&s.text, 72)));
             match &s.reading {
-                StepReading::Unreadable { reason } => out.push_str(&format!("             unreadable: {reason}\n")),
+                StepReading::Unreadable { reason, error, alternatives } => {
+                    out.push_str(&format!("             unreadable: {reason}\n"));
+                    if let Some(sp) = error.span {
+                        if let Some(at) = s.text.get(sp.start..sp.end).filter(|t| !t.trim().is_empty()) {
+                            let label =
+                                if error.label.is_empty() { String::new() } else { format!(": {}", error.label) };
+                            out.push_str(&format!("             at `{}`{label}\n", clip(at, 60)));
+                        }
+                    }
+                    if alternatives.is_empty() {
+                        for n in &error.notes {
+                            out.push_str(&format!("             note: {n}\n"));
+                        }
+                        if !s.repairs.is_empty() {
+                            let tried = repairs_strings(&s.repairs).join(", ");
+                            out.push_str(&format!("             (OCR repairs tried: {tried})\n"));
+                        }
+                    }
+                    for a in alternatives {
+                        out.push_str(&format!("             could be {}{}\n", a.read_as, assuming(&a.repairs)));
+                    }
+                }
                 StepReading::Read { read_as, vs_previous, verdict, notes, definitions } => {
                     let prev = match vs_previous {
                         Some(true) => "equal to the previous step; ",
@@ -336,7 +396,7 @@ pub fn audit_text(r: &AuditReport, file: &str, title: &str) -> String {
                         "             {prev}{}{mark}\n",
                         if verdict.right { "right" } else { "wrong" }
                     ));
-                    out.push_str(&format!("             read as {read_as}\n"));
+                    out.push_str(&format!("             read as {read_as}{}\n", assuming(&s.repairs)));
                     if !definitions.is_empty() {
                         out.push_str(&format!("             using the definitions of {}\n", definitions.join(", ")));
                     }
@@ -362,8 +422,17 @@ pub fn audit_text(r: &AuditReport, file: &str, title: &str) -> String {
                 out.push_str(&format!("    {} = {}   ({})\n", d.name, d.value, source_text(&d.source)));
             }
         }
+        for n in &q.notes {
+            out.push_str(&format!("  note: {n}\n"));
+        }
         let fin = match q.final_step {
-            Some(i) => format!("final answer (line {}): {}", q.steps[i].line, q.answer.name()),
+            Some(i) if q.repairs.is_empty() => format!("final answer (line {}): {}", q.steps[i].line, q.answer.name()),
+            Some(i) => format!(
+                "final answer (line {}): {}, read with OCR repairs {}",
+                q.steps[i].line,
+                q.answer.name(),
+                repairs_strings(&q.repairs).join(", ")
+            ),
             None => format!("final answer: {}", q.answer.name()),
         };
         out.push_str(&format!("  {fin}\n"));

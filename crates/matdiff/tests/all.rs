@@ -8,6 +8,7 @@ mod common;
 mod tree;
 
 mod audit;
+mod audit_noisy;
 mod boundaries;
 mod check;
 mod claim_smoke;

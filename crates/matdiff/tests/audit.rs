@@ -55,7 +55,7 @@ fn render(r: &AuditReport) -> String {
         for st in &q.steps {
             let lead = if st.starts_equation { "" } else { "= " };
             match &st.reading {
-                StepReading::Unreadable { reason } => {
+                StepReading::Unreadable { reason, .. } => {
                     let _ = writeln!(s, "  L{} {lead}{}\n      unreadable: {reason}", st.line, st.text);
                 }
                 StepReading::Read { read_as, vs_previous, verdict, definitions, .. } => {
@@ -342,7 +342,7 @@ mod no_panic {
             let r = a.audit(&d);
             for q in &r.questions {
                 for s in &q.steps {
-                    if let StepReading::Unreadable { reason } = &s.reading {
+                    if let StepReading::Unreadable { reason, .. } = &s.reading {
                         prop_assert!(!reason.is_empty());
                     }
                 }

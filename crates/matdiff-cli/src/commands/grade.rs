@@ -6,7 +6,7 @@ use super::Failure;
 use crate::TableFormat;
 use indicatif::{ProgressBar, ProgressStyle};
 use matdiff::audit::{has_math, Answer, AuditReport, Auditor};
-use matdiff::report::question_json;
+use matdiff::report::{question_json, repairs_strings};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value as Json};
 use std::io::IsTerminal;
@@ -145,7 +145,12 @@ fn csv_field(s: &str) -> String {
 fn csv(rows: &[Row], ids: &[String]) -> String {
     let mut head = vec!["file".to_string(), "status".into()];
     for id in ids {
-        head.extend([id.clone(), format!("{id}_final_line"), format!("{id}_first_wrong_line")]);
+        head.extend([
+            id.clone(),
+            format!("{id}_final_line"),
+            format!("{id}_first_wrong_line"),
+            format!("{id}_repairs"),
+        ]);
     }
     head.push("note".into());
     let mut out = head.join(",") + "\n";
@@ -156,7 +161,9 @@ fn csv(rows: &[Row], ids: &[String]) -> String {
                 f.push("audited".into());
                 for q in &rep.questions {
                     let line = |i: Option<usize>| i.map_or(String::new(), |i| q.steps[i].line.to_string());
-                    f.extend([q.answer.name().to_string(), line(q.final_step), line(q.first_wrong)]);
+                    // The OCR repairs the final answer rests on, `FROM -> TO; …`.
+                    let repairs = csv_field(&repairs_strings(&q.repairs).join("; "));
+                    f.extend([q.answer.name().to_string(), line(q.final_step), line(q.first_wrong), repairs]);
                 }
                 let unread: usize =
                     rep.questions.iter().map(|q| q.steps.iter().filter(|s| s.is_right().is_none()).count()).sum();
@@ -165,7 +172,7 @@ fn csv(rows: &[Row], ids: &[String]) -> String {
             Outcome::Skipped { status, reason } => {
                 f.push(status.to_string());
                 for _ in ids {
-                    f.extend([String::new(), String::new(), String::new()]);
+                    f.extend([String::new(), String::new(), String::new(), String::new()]);
                 }
                 f.push(csv_field(reason));
             }

@@ -104,7 +104,8 @@ fn segments(doc: &str) -> Vec<Segment<'_>> {
 fn rows(text: &str) -> Vec<(usize, String)> {
     let mut out = vec![];
     let mut cur = String::new();
-    let mut cur_start = 0;
+    // Where the row's first visible character is in `text` (not an alignment marker).
+    let mut cur_start: Option<usize> = None;
     let mut depth = 0i32;
     let mut envs: Vec<bool> = vec![]; // true: an alignment environment
     let mut i = 0;
@@ -123,6 +124,7 @@ fn rows(text: &str) -> Vec<(usize, String)> {
                 envs.pop();
             }
             if !align {
+                cur_start.get_or_insert(i);
                 cur.push_str(&rest[..close]);
             } else {
                 cur.push(' ');
@@ -133,7 +135,7 @@ fn rows(text: &str) -> Vec<(usize, String)> {
         let top = depth == 0 && envs.iter().all(|&a| a);
         if rest.starts_with("\\\\") {
             if top {
-                out.push((cur_start, std::mem::take(&mut cur)));
+                out.push((cur_start.take().unwrap_or(i), std::mem::take(&mut cur)));
                 i += 2;
                 // An optional spacing argument: `\\[2pt]`.
                 if text[i..].starts_with('[') {
@@ -141,7 +143,6 @@ fn rows(text: &str) -> Vec<(usize, String)> {
                         i += k + 1;
                     }
                 }
-                cur_start = i;
             } else {
                 cur.push_str("\\\\");
                 i += 2;
@@ -153,6 +154,7 @@ fn rows(text: &str) -> Vec<(usize, String)> {
             let n = after.chars().next().map_or(0, |c| c.len_utf8());
             let letters = after.bytes().take_while(|c| c.is_ascii_alphabetic()).count();
             let len = 1 + if letters > 0 { letters } else { n };
+            cur_start.get_or_insert(i);
             cur.push_str(&rest[..len]);
             i += len;
             continue;
@@ -166,11 +168,14 @@ fn rows(text: &str) -> Vec<(usize, String)> {
         if c == '&' && top {
             cur.push(' ');
         } else {
+            if !c.is_whitespace() {
+                cur_start.get_or_insert(i);
+            }
             cur.push(c);
         }
         i += c.len_utf8();
     }
-    out.push((cur_start, cur));
+    out.push((cur_start.unwrap_or(0), cur));
     out
 }
 
@@ -214,7 +219,7 @@ pub fn clean(s: &str) -> String {
     }
     loop {
         let before = s;
-        for end in ["//", "(*)", "\\quad", "\\qquad", "\\\\", "\\,", "\\;", "\\!"] {
+        for end in ["//", "/ /", "(*)", "\\quad", "\\qquad", "\\\\", "\\,", "\\;", "\\!"] {
             if let Some(r) = s.strip_suffix(end) {
                 s = r.trim_end();
             }
@@ -326,6 +331,7 @@ pub fn equations(doc: &str) -> Vec<Equation> {
     let mut all_rows: Vec<(usize, String, bool)> = vec![];
     for seg in segments(doc) {
         for (k, (off, row)) in rows(seg.text).into_iter().enumerate() {
+            // The row's line is where its first character is (not the `$$` line before it).
             let row = clean(&row);
             if !row.is_empty() {
                 all_rows.push((line_of(doc, seg.start + off.min(seg.text.len())), row, k == 0));
@@ -337,7 +343,9 @@ pub fn equations(doc: &str) -> Vec<Equation> {
     let mut open_prev = false;
     for (line, row, first_in_segment) in all_rows {
         let continues = row.starts_with('=');
-        let joins = !first_in_segment && (open_prev || row.starts_with(['+', '-']) || row.starts_with("\\cdot"));
+        // A row left open by a trailing operator continues on the next one, even in the next
+        // display (a formula broken across displays or a page break).
+        let joins = open_prev || (!first_in_segment && (row.starts_with(['+', '-']) || row.starts_with("\\cdot")));
         match logical.last_mut() {
             Some(last) if continues || joins => {
                 last.0.push(' ');
@@ -351,14 +359,17 @@ pub fn equations(doc: &str) -> Vec<Equation> {
     let mut out = vec![];
     for (text, starts) in logical {
         let line_at = |off: usize| starts.iter().rev().find(|(o, _)| *o <= off).map_or(starts[0].1, |s| s.1);
-        // `a = b, c = d`: several equations on one line.
-        let pieces = split_top_at(&text, ',');
-        let with_eq = pieces.iter().filter(|p| p.1.contains('=')).count();
-        let parts: Vec<(usize, String)> = if with_eq >= 2 {
-            pieces.into_iter().filter(|p| p.1.contains('=')).collect()
-        } else {
-            vec![(0, text.clone())]
-        };
+        // `a = b, c = d`, `K^T = K \Rightarrow \nabla L = …`: several equations on one line.
+        let mut parts: Vec<(usize, String)> = vec![];
+        for (at, piece) in split_statements(&text) {
+            let pieces = split_top_at(&piece, ',');
+            let with_eq = pieces.iter().filter(|p| p.1.contains('=')).count();
+            if with_eq >= 2 {
+                parts.extend(pieces.into_iter().filter(|p| p.1.contains('=')).map(|(k, p)| (at + k, p)));
+            } else {
+                parts.push((at, piece));
+            }
+        }
         for (base, part) in parts {
             let split = split_top_at(&part, '=');
             let members: Vec<String> = split.iter().map(|m| clean(cut_membership(m.1.trim()))).collect();
@@ -371,6 +382,201 @@ pub fn equations(doc: &str) -> Vec<Equation> {
         }
     }
     out
+}
+
+/// Words that separate two statements on one line: arrows, and wide spaces between equations.
+const STATEMENT_SEPARATORS: &[&str] = &[
+    "\\Longrightarrow",
+    "\\longrightarrow",
+    "\\Rightarrow",
+    "\\rightarrow",
+    "\\implies",
+    "\\therefore",
+    "\\qquad",
+    "\\quad",
+];
+
+/// Split a logical row at top-level arrows and wide spaces when the pieces on both sides are
+/// equations (`K^{T}=K \quad \Rightarrow \quad \frac{\partial L}{\partial x}=…`), with each
+/// piece's byte offset.
+fn split_statements(text: &str) -> Vec<(usize, String)> {
+    let b = text.as_bytes();
+    let mut cuts: Vec<(usize, usize)> = vec![];
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => depth -= 1,
+            b'\\' => {
+                let rest = &text[i..];
+                if let Some(w) = STATEMENT_SEPARATORS
+                    .iter()
+                    .find(|w| rest.starts_with(**w) && !rest[w.len()..].starts_with(|c: char| c.is_ascii_alphabetic()))
+                {
+                    if depth == 0 {
+                        cuts.push((i, i + w.len()));
+                    }
+                    i += w.len();
+                    continue;
+                }
+                i += 1 + rest[1..].chars().next().map_or(0, char::len_utf8);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut pieces: Vec<(usize, String)> = vec![];
+    let mut at = 0;
+    for (s, e) in cuts.into_iter().chain(std::iter::once((text.len(), text.len()))) {
+        pieces.push((at, text[at..s].to_string()));
+        at = e;
+    }
+    // Keep a cut only between two equations: merge a piece without `=` into its neighbour.
+    let mut out: Vec<(usize, String)> = vec![];
+    for (at, p) in pieces {
+        match out.last_mut() {
+            Some(last) if !p.contains('=') || !last.1.contains('=') => {
+                let gap = &text[last.0 + last.1.len()..at];
+                last.1.push_str(gap);
+                last.1.push_str(&p);
+            }
+            _ => out.push((at, p)),
+        }
+    }
+    // Trim, keeping offsets right.
+    out.into_iter()
+        .map(|(at, p)| {
+            let lead = p.len() - p.trim_start().len();
+            (at + lead, p.trim().to_string())
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect()
+}
+
+/// Equations written in plain text, outside math: `Let d = Wx, b = W^T d - x`, `sw'(z) = S(z) +
+/// Sw(z)(1 - S(z))`. Only their definitions are used (a name or `f(z)` on the left); prose
+/// around them is cut off, and a clause with prose words in its formula is dropped.
+pub(crate) fn text_equations(doc: &str) -> Vec<Equation> {
+    // The text with math blanked out (so positions and lines stay).
+    let mut masked: Vec<u8> = doc.as_bytes().to_vec();
+    for seg in segments(doc) {
+        let start = seg.start.saturating_sub(2);
+        let end = (seg.start + seg.text.len() + 2).min(masked.len());
+        for b in &mut masked[start..end] {
+            if *b != b'\n' {
+                *b = b'\x01';
+            }
+        }
+    }
+    let masked = String::from_utf8_lossy(&masked).into_owned();
+    let mut out = vec![];
+    let mut offset = 0;
+    for (k, line) in masked.split('\n').enumerate() {
+        let base = offset;
+        offset += line.len() + 1;
+        if !line.contains('=') {
+            continue;
+        }
+        // Clauses: split at sentence ends, semicolons, colons, masked math and top-level commas.
+        let mut clauses: Vec<(usize, String)> = vec![];
+        let mut cur = String::new();
+        let mut start = 0;
+        let mut depth = 0i32;
+        let chars: Vec<(usize, char)> = line.char_indices().collect();
+        for (n, &(i, c)) in chars.iter().enumerate() {
+            let next = chars.get(n + 1).map(|x| x.1);
+            let cut = match c {
+                '(' | '[' => {
+                    depth += 1;
+                    false
+                }
+                ')' | ']' => {
+                    depth -= 1;
+                    false
+                }
+                ',' | ';' | ':' | '\x01' => depth <= 0,
+                '.' => depth <= 0 && next.is_none_or(char::is_whitespace),
+                _ => false,
+            };
+            if cut {
+                clauses.push((start, std::mem::take(&mut cur)));
+                start = i + c.len_utf8();
+            } else {
+                cur.push(c);
+            }
+        }
+        clauses.push((start, cur));
+        for (at, clause) in clauses {
+            if let Some(eq) = text_clause(&clause) {
+                let _ = base;
+                let _ = at;
+                out.push(Equation {
+                    line: k + 1,
+                    member_lines: vec![k + 1; eq.len()],
+                    text: eq.join(" = "),
+                    members: eq,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Function words a formula in text may use; any other word of three letters or more is prose.
+const TEXT_FUNCTIONS: &[&str] =
+    &["swish", "sigmoid", "softmax", "log", "exp", "tanh", "relu", "diag", "tr", "det", "sum", "sqrt", "norm"];
+
+/// A clause of text read as `NAME = a = b`: the last word before the first `=` (a name, or
+/// `f(z)` / `f'(z)`), then the formulas.
+fn text_clause(clause: &str) -> Option<Vec<String>> {
+    let parts: Vec<&str> = clause.split('=').collect();
+    if parts.len() < 2 {
+        return None;
+    }
+    let lhs = parts[0].trim_end().rsplit(char::is_whitespace).next()?.trim();
+    if lhs.is_empty() {
+        return None;
+    }
+    let mut members = vec![lhs.to_string()];
+    for p in &parts[1..] {
+        let p = p.trim().trim_end_matches('.').trim();
+        let prose = p
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|w| w.len() >= 3 && !TEXT_FUNCTIONS.contains(&w.to_ascii_lowercase().as_str()));
+        if p.is_empty() || prose || p.contains('\x01') {
+            break;
+        }
+        members.push(p.to_string());
+    }
+    (members.len() >= 2).then_some(members)
+}
+
+/// `Sw(z)`, `sw'(z)`, `S w^{\prime}(z)`, `\operatorname{Sw}(z)` on the left of an equation: the
+/// abbreviation's name (primes kept as `'`) and its parameter.
+pub(crate) fn abbreviation_lhs(member: &str) -> Option<(String, String)> {
+    let mut m: String = member.chars().filter(|c| !c.is_whitespace()).collect();
+    for (from, to) in [("^{\\prime}", "'"), ("^\\prime", "'"), ("\\left(", "("), ("\\right)", ")")] {
+        m = m.replace(from, to);
+    }
+    for w in ["\\operatorname{", "\\mathrm{", "\\text{"] {
+        if let Some(r) = m.strip_prefix(w) {
+            let k = r.find('}')?;
+            m = format!("{}{}", &r[..k], &r[k + 1..]);
+        }
+    }
+    let open = m.find('(')?;
+    let (head, rest) = m.split_at(open);
+    let param = rest.strip_prefix('(')?.strip_suffix(')')?;
+    let name = head.trim_end_matches('\'');
+    let ok = (1..=6).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphabetic())
+        && param.len() == 1
+        && param.chars().all(|c| c.is_ascii_alphabetic())
+        && !TEXT_FUNCTIONS.contains(&name.to_ascii_lowercase().as_str())
+        && !matches!(name, "sigma" | "tanh" | "relu" | "sin" | "cos");
+    ok.then(|| (head.to_string(), param.to_string()))
 }
 
 /// Whether the document has any math at all (for "no equations" rows in grading).

@@ -128,14 +128,31 @@ fn drop_args(s: &str) -> &str {
     t
 }
 
-/// The derivative a member states, if it is exactly a derivative of one symbol by another.
-pub fn parse_target(member: &str) -> Option<Target> {
+/// A derivative as written: the numerator's and the denominator's symbols as source text
+/// (`\mathcal{I}`, `\omega_{2}`), before normalization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RawTarget<'a> {
+    pub of: &'a str,
+    pub wrt: &'a str,
+    pub nabla: bool,
+}
+
+impl RawTarget<'_> {
+    /// The normalized target (`None` when a side is not a plain symbol, e.g. `W^{T}`).
+    pub fn target(&self) -> Option<Target> {
+        Some(Target { of: symbol(self.of)?, wrt: symbol(self.wrt)?, nabla: self.nabla })
+    }
+}
+
+/// The derivative a member states, as written, if it is exactly a derivative of one thing by
+/// another (`\nabla_W L`, `\frac{\partial L}{\partial W}`, `\partial L / \partial W`, `dL/dW`).
+pub(crate) fn raw_target(member: &str) -> Option<RawTarget<'_>> {
     let m = member.trim();
     // \nabla_{W} L
     if let Some(r) = m.strip_prefix("\\nabla") {
         let r = r.trim_start().strip_prefix('_')?;
         let (wrt, rest) = match braced(r) {
-            Some((inside, rest)) => (inside.to_string(), rest),
+            Some((inside, rest)) => (inside, rest),
             None => {
                 let r = r.trim_start();
                 let n = if let Some(c) = r.strip_prefix('\\') {
@@ -143,67 +160,117 @@ pub fn parse_target(member: &str) -> Option<Target> {
                 } else {
                     r.chars().next()?.len_utf8()
                 };
-                (r[..n].to_string(), &r[n..])
+                (&r[..n], &r[n..])
             }
         };
-        return Some(Target { of: symbol(drop_args(rest))?, wrt: symbol(&wrt)?, nabla: true });
+        return Some(RawTarget { of: drop_args(rest), wrt: wrt.trim(), nabla: true });
     }
     // \frac{\partial L}{\partial W}, \frac{\partial}{\partial W} L
     if let Some((num, den, rest)) = frac_args(m) {
-        let wrt = symbol(strip_d(den)?)?;
+        let wrt = strip_d(den)?.trim();
         let top = strip_d(num)?;
         let of = if top.trim().is_empty() {
             drop_args(rest)
         } else if rest.trim().is_empty() {
-            top
+            top.trim()
         } else {
             return None;
         };
-        return Some(Target { of: symbol(of)?, wrt, nabla: false });
+        return Some(RawTarget { of, wrt, nabla: false });
     }
     // \partial L / \partial W
     let parts: Vec<&str> = m.splitn(2, '/').collect();
     if parts.len() == 2 {
-        let of = symbol(strip_d(parts[0])?)?;
-        let wrt = symbol(strip_d(parts[1])?)?;
-        return Some(Target { of, wrt, nabla: false });
+        return Some(RawTarget { of: strip_d(parts[0])?.trim(), wrt: strip_d(parts[1])?.trim(), nabla: false });
     }
     None
 }
 
-/// Replace each `\frac{\partial a}{\partial b}` whose derivative is in `table` by the name given
-/// there (padded with spaces), so a problem file can give `\partial L/\partial z_2` a value.
-pub fn replace_derivatives(text: &str, table: &[(Target, String)]) -> String {
-    if table.is_empty() || !text.contains("frac") {
-        return text.to_string();
+/// The derivative a member states, if it is exactly a derivative of one symbol by another.
+pub fn parse_target(member: &str) -> Option<Target> {
+    raw_target(member)?.target()
+}
+
+/// Bytes of a symbol at the start of `s` (after spaces): a letter, a Greek command or a font
+/// wrapper with its argument, and a subscript.
+fn symbol_len(s: &str) -> Option<usize> {
+    let t = s.trim_start();
+    let lead = s.len() - t.len();
+    let mut n = if let Some(c) = t.strip_prefix('\\') {
+        let name: String = c.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        if name.is_empty() {
+            return None;
+        }
+        let after = &t[1 + name.len()..];
+        if WRAPPERS.contains(&name.as_str()) {
+            let (_, rest) = braced(after)?;
+            t.len() - rest.len()
+        } else {
+            1 + name.len()
+        }
+    } else {
+        t.chars().next().filter(|c| c.is_ascii_alphabetic())?.len_utf8()
+    };
+    let rest = &t[n..];
+    if let Some(r) = rest.strip_prefix('_') {
+        n += 1 + match braced(r) {
+            Some((_, after)) => r.len() - after.len(),
+            None => r.chars().next().map_or(0, char::len_utf8),
+        };
     }
-    let mut out = String::new();
+    Some(lead + n)
+}
+
+/// Every derivative symbol inside a member (`\frac{\partial L}{\partial z_2}`,
+/// `\nabla_{z_2} L`), with its byte range and its parts as written.
+pub(crate) fn derivatives_in(text: &str) -> Vec<(std::ops::Range<usize>, RawTarget<'_>)> {
+    let mut out = vec![];
     let mut i = 0;
     while i < text.len() {
         let rest = &text[i..];
         if rest.starts_with('\\') {
             if let Some((_, _, after)) = frac_args(rest) {
                 let used = rest.len() - after.len();
-                if let Some(t) = parse_target(&rest[..used]) {
-                    if let Some((_, name)) = table.iter().find(|(d, _)| d.of == t.of && d.wrt == t.wrt && !t.nabla) {
-                        out.push_str(&format!(" {name} "));
-                        i += used;
-                        continue;
+                if let Some(t) = raw_target(&text[i..i + used]) {
+                    out.push((i..i + used, t));
+                    i += used;
+                    continue;
+                }
+            }
+            if let Some(r) = rest.strip_prefix("\\nabla") {
+                if let Some(sub) = r.trim_start().strip_prefix('_') {
+                    let sub_len = match braced(sub) {
+                        Some((_, after)) => sub.len() - after.len(),
+                        None => symbol_len(sub).unwrap_or(0),
+                    };
+                    let head = rest.len() - sub.len() + sub_len;
+                    if let Some(n) = symbol_len(&rest[head..]) {
+                        let used = head + n;
+                        if let Some(t) = raw_target(&text[i..i + used]) {
+                            out.push((i..i + used, t));
+                            i += used;
+                            continue;
+                        }
                     }
                 }
             }
         }
-        let c = rest.chars().next().unwrap();
-        out.push(c);
-        i += c.len_utf8();
+        i += rest.chars().next().map_or(1, char::len_utf8);
     }
     out
 }
 
-/// Whether a member contains derivative notation that cannot be evaluated.
-pub fn derivative_notation(member: &str) -> Option<String> {
+/// Derivative notation in a member that cannot be evaluated, quoted; except that a `\delta_{…}` whose name `known` accepts (a backprop
+/// error `\delta_1` the document defines) is a name, not a variation.
+pub(crate) fn derivative_notation_unless(member: &str, known: &dyn Fn(&str) -> bool) -> Option<String> {
     for key in ["\\partial", "\\nabla", "\\frac{d", "\\frac{\\mathrm{d}", "\\delta_{"] {
-        if let Some(k) = member.find(key) {
+        for (k, _) in member.match_indices(key) {
+            if key == "\\delta_{" {
+                let end = member[k..].find('}').map_or(member.len(), |e| k + e + 1);
+                if symbol(&member[k..end]).is_some_and(|n| known(&n)) {
+                    continue;
+                }
+            }
             // Quote the derivative itself where it is a \frac.
             let start = member[..k].rfind("\\frac").filter(|&f| k - f < 8).unwrap_or(k);
             let quoted: String = member[start..].chars().take(48).collect();
@@ -295,12 +362,18 @@ mod tests {
     }
 
     #[test]
-    fn derivatives_replaced() {
-        let table = vec![(parse_target("\\frac{\\partial L}{\\partial z_2}").unwrap(), "dLdz2".to_string())];
-        let got = replace_derivatives("w_2^T \\frac{\\partial \\mathcal{L}}{\\partial z_2} x^T", &table);
-        assert_eq!(got, "w_2^T  dLdz2  x^T");
-        let other = "\\frac{\\partial L}{\\partial z_1}";
-        assert_eq!(replace_derivatives(other, &table), other);
+    fn derivatives_found() {
+        let text =
+            "w_2^T \\frac{\\partial \\mathcal{L}}{\\partial z_2} x^T + \\nabla_{z_{2}} \\mathcal{L}_{1} \\cdot h";
+        let found: Vec<(&str, Option<Target>)> =
+            derivatives_in(text).into_iter().map(|(r, t)| (&text[r], t.target())).collect();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].0, "\\frac{\\partial \\mathcal{L}}{\\partial z_2}");
+        assert_eq!(found[1].0, "\\nabla_{z_{2}} \\mathcal{L}_{1}");
+        let t = found[1].1.clone().unwrap();
+        assert_eq!((t.of.as_str(), t.wrt.as_str()), ("L1", "z2"));
+        assert!(derivative_notation_unless("\\delta_{1} x", &|n| n == "delta1").is_none());
+        assert!(derivative_notation_unless("\\delta_{ij} x", &|n| n == "delta1").is_some());
     }
 
     #[test]
