@@ -202,6 +202,19 @@ impl Problem {
         Span::new(0, self.source_len)
     }
 
+    /// What a reader of the result should know about how the input was read: the LaTeX
+    /// reading choices, and each undeclared name whose kind its usage decided (front ends show
+    /// these as notes).
+    pub fn reading_notes(&self) -> Vec<String> {
+        let mut out = self.notes.clone();
+        for (name, kind) in &self.inferred {
+            if *kind != matdiff_core::default_kind(name) {
+                out.push(format!("`{name}` is read as a {} (from how it is used); declare it to be sure", kind.word()));
+            }
+        }
+        out
+    }
+
     /// Whether the node is a plain variable (for display).
     pub fn is_var(&self, id: NodeId) -> bool {
         matches!(self.graph.op(id), Op::Var(_))

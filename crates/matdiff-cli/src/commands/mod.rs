@@ -27,11 +27,6 @@ pub fn load(input: &ExprArgs) -> Result<Problem, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let p = if input.latex { Problem::new_latex(expr, decl) } else { Problem::new(expr, decl) }
         .map_err(|e| fail(&e, expr, decl))?;
-    p.notes.iter().for_each(|n| eprintln!("note: {n}"));
-    for (name, kind) in &p.inferred {
-        if *kind != matdiff::default_kind(name) {
-            eprintln!("note: `{name}` is read as a {} (from how it is used); declare it to be sure", kind.word());
-        }
-    }
+    p.reading_notes().iter().for_each(|n| eprintln!("note: {n}"));
     Ok(p)
 }
