@@ -11,6 +11,7 @@
 
 use crate::errors::{plain, to_py, Texts};
 use faer::{MatMut, MatRef};
+use matdiff::syntax::{DeclKind, DimSpec};
 use matdiff::{Compiled, ErrorKind, Graph, NodeId, Problem, Shape};
 use numpy::{IxDyn, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -36,8 +37,17 @@ pub struct Function {
     /// The value, then one gradient per `wrt` variable.
     roots: Vec<NodeId>,
     wrt: Vec<String>,
+    /// Declared names the expression does not use: accepted as inputs (so a gradient can be
+    /// called with the loss's inputs), their sizes fixing the dimensions they name.
+    unused: Vec<Unused>,
     /// Plans ready to run; a call takes one (or makes one) and puts it back.
     pool: Mutex<Vec<Compiled>>,
+}
+
+/// A declared name the expression does not use.
+struct Unused {
+    name: String,
+    shape: Shape,
 }
 
 /// One input as the evaluator reads it: a strided view of memory that stays alive and
@@ -80,7 +90,14 @@ impl Function {
             roots.extend(grads.nodes);
         }
         let pool = Mutex::new(vec![Compiled::new(&p.graph, &roots)]);
+        let unused = p
+            .decls()
+            .iter()
+            .filter(|d| p.graph.var_id(&d.name).is_none())
+            .map(|d| Unused { name: d.name.clone(), shape: declared_shape(&p.graph.dims, &d.kind) })
+            .collect();
         Ok(Function {
+            unused,
             expr: expr.to_string(),
             decl: decl.to_string(),
             graph: p.graph,
@@ -103,9 +120,17 @@ impl Function {
         let g = &self.graph;
         let empty = PyDict::new(py);
         let arrays = arrays.unwrap_or(&empty);
-        for key in arrays.keys() {
+        // Sizes given by declared names the expression does not use.
+        let mut fixed = vec![];
+        for (key, obj) in arrays.iter() {
             let key: String = key.extract()?;
-            if g.var_id(&key).is_none() {
+            if let Some(u) = self.unused.iter().find(|u| u.name == key) {
+                if !(u.shape.is_scalar() && (obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>())) {
+                    let arr = as_float64(py, &obj, &key)?;
+                    let v = self.view_of(py, &arr, &key, u.shape)?;
+                    fixed.push((u.shape, v, key));
+                }
+            } else if g.var_id(&key).is_none() {
                 return Err(plain(
                     py,
                     ErrorKind::Input,
@@ -147,7 +172,7 @@ impl Function {
                 col_stride: 1,
             }));
         }
-        let dims = self.dims_of(py, &inputs)?;
+        let dims = self.dims_of(py, &inputs, &fixed)?;
         // Every size known and no result too large, before any output is allocated.
         let env = matdiff::Env { dims: dims.clone(), vars: vec![] };
         matdiff::check_sizes(g, &self.roots, &env).map_err(|e| to_py(py, &e, self.texts()))?;
@@ -242,18 +267,17 @@ impl Function {
 
     /// Each dimension's size, read off the inputs; a dimension two inputs disagree on is a
     /// shape error naming both.
-    fn dims_of(&self, py: Python<'_>, inputs: &[View]) -> PyResult<Vec<usize>> {
+    fn dims_of(&self, py: Python<'_>, inputs: &[View], fixed: &[(Shape, View, String)]) -> PyResult<Vec<usize>> {
         let g = &self.graph;
         let mut dims: Vec<Option<(usize, String)>> =
             g.dims.dims.iter().map(|d| d.size.map(|k| (k, "its declaration".to_string()))).collect();
-        for (var, v) in g.vars.iter().zip(inputs) {
-            for (d, k, side) in [(var.shape.rows, v.rows, "rows"), (var.shape.cols, v.cols, "columns")] {
-                let Some(d) = d else { continue };
-                let what = if var.shape.is_matrix() {
-                    format!("the {side} of `{}`", var.name)
-                } else {
-                    format!("`{}`", var.name)
-                };
+        let given = fixed.iter().map(|(s, v, n)| (*s, v, n.as_str()));
+        let vars = g.vars.iter().zip(inputs).map(|(var, v)| (var.shape, v, var.name.as_str()));
+        for (shape, v, name) in given.chain(vars) {
+            for (d, k, side) in [(shape.rows, v.rows, "rows"), (shape.cols, v.cols, "columns")] {
+                // The placeholder of `declared_shape` (a dimension the expression does not use).
+                let Some(d) = d.filter(|&d| d != u32::MAX) else { continue };
+                let what = if shape.is_matrix() { format!("the {side} of `{name}`") } else { format!("`{name}`") };
                 match &dims[d as usize] {
                     Some((k0, from)) if *k0 != k => {
                         return Err(plain(
@@ -315,13 +339,32 @@ fn as_float64<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, name: &str) -> PyRe
     converted.cast_into::<PyArrayDyn<f64>>().map_err(|e| crate::errors::internal(e.to_string()))
 }
 
+/// The shape a declaration gives a name, over the problem's dimensions (`None` where the
+/// declaration names no dimension the expression uses: such a size is not checked).
+fn declared_shape(dims: &matdiff::DimTable, kind: &DeclKind) -> Shape {
+    let dim = |d: &Option<DimSpec>| match d {
+        Some(DimSpec::Name(n)) => dims.by_name(n),
+        _ => None,
+    };
+    // A placeholder dimension for an unnamed one: only its presence (vector vs matrix) matters.
+    let any = |d: Option<u32>| Some(d.unwrap_or(u32::MAX));
+    match kind {
+        DeclKind::Scalar => Shape::SCALAR,
+        DeclKind::Vector(n) => Shape { rows: any(dim(n)), cols: None },
+        DeclKind::Matrix(m, n) => Shape { rows: any(dim(m)), cols: any(dim(n)) },
+        DeclKind::Symmetric(n) => Shape { rows: any(dim(n)), cols: any(dim(n)) },
+    }
+}
+
 /// "vector(n)" in words a NumPy user reads: "a vector of length n (shape (n,))".
 fn describe(dims: &matdiff::DimTable, s: Shape) -> String {
+    // The placeholder of `declared_shape` has no name.
+    let name = |d: u32| if d == u32::MAX { "?".to_string() } else { dims.name(d).to_string() };
     match (s.rows, s.cols) {
         (None, None) => "a scalar (a number or a 0-d array)".into(),
-        (Some(n), None) => format!("a vector of length {} (shape (n,) or (n, 1))", dims.name(n)),
-        (None, Some(n)) => format!("a row vector of length {}", dims.name(n)),
-        (Some(m), Some(n)) => format!("a {}×{} matrix (a 2-d array)", dims.name(m), dims.name(n)),
+        (Some(n), None) => format!("a vector of length {0} (shape ({0},) or ({0}, 1))", name(n)),
+        (None, Some(n)) => format!("a row vector of length {}", name(n)),
+        (Some(m), Some(n)) => format!("a {}×{} matrix (a 2-d array)", name(m), name(n)),
     }
 }
 

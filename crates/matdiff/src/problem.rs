@@ -215,6 +215,12 @@ impl Problem {
         out
     }
 
+    /// The declarations the problem was read with (in the order given), including names the
+    /// expression does not use.
+    pub fn decls(&self) -> &[Decl] {
+        &self.decls
+    }
+
     /// Whether the node is a plain variable (for display).
     pub fn is_var(&self, id: NodeId) -> bool {
         matches!(self.graph.op(id), Op::Var(_))
