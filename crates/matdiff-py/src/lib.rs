@@ -5,7 +5,7 @@
 //! `Compiled`) with the GIL released, and returns the same reports as the CLI's
 //! (`matdiff::report`) as Python dicts and strings. The result classes, the exceptions and the
 //! documentation users see live in `python/matdiff`; errors become the exception class of their
-//! `ErrorKind` (`errors`), and `compile` returns a [`function::Function`].
+//! `ErrorKind` (`errors`), and `compile` returns a `Function` (`function`).
 
 mod convert;
 mod errors;
