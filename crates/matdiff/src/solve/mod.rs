@@ -226,6 +226,9 @@ pub enum Obstacle {
     TooLarge,
     /// The closed form did not pass its numeric check (a bug: reported, never returned silently).
     CheckFailed,
+    /// No random input satisfied the closed form's conditions (an inverted matrix was singular
+    /// at every draw), so it could not be checked: it is not given.
+    Unverified,
 }
 
 /// A refusal: the obstacle, and the error to show.
@@ -248,8 +251,7 @@ pub struct Solution {
     pub conditions: Vec<Condition>,
     pub kind: PointKind,
     pub steps: Vec<Step>,
-    /// The numeric check (always run; `check.passed()` holds for every returned solution
-    /// unless no random point satisfied the conditions).
+    /// The numeric check (always run; `check.passed()` holds for every returned solution).
     pub check: Verification,
 }
 
@@ -263,7 +265,9 @@ pub fn solve(p: &mut Problem, wrt: &str) -> Result<Solution, Refusal> {
         let kind = match obstacle {
             Obstacle::TooLarge => ErrorKind::Limit,
             Obstacle::CheckFailed => ErrorKind::Internal,
-            Obstacle::ConstantGradient | Obstacle::NeverVanishes | Obstacle::Singular => ErrorKind::Domain,
+            Obstacle::ConstantGradient | Obstacle::NeverVanishes | Obstacle::Singular | Obstacle::Unverified => {
+                ErrorKind::Domain
+            }
             Obstacle::Input | Obstacle::NotAffine | Obstacle::Unsupported => ErrorKind::Unsupported,
         };
         let mut error =
@@ -351,11 +355,23 @@ pub fn solve(p: &mut Problem, wrt: &str) -> Result<Solution, Refusal> {
             Some("this is a bug in matdiff's solver; please report it".into()),
         ));
     }
+    if check.points == 0 {
+        return Err(refuse(
+            Obstacle::Unverified,
+            format!(
+                "no unique stationary point found: the candidate {wrt} = {} needs an inverse that was singular at every random input",
+                pr(&p.graph, solved.node)
+            ),
+            Some("the matrices it inverts are probably singular for these sizes (rank deficient)".into()),
+        ));
+    }
     let kind = numeric::kind(&check.curvatures);
-    let mut conditions = solved.conditions;
-    // A constant coefficient is nonzero by construction.
-    conditions.retain(|c| !matches!(c, Condition::Nonzero(a) if p.graph.as_const(*a).is_some()));
-    conditions.extend(assumptions(&p.graph, var, &[solved.node, gradient]));
+    let assumed = assumptions(&p.graph, var, &[solved.node, gradient]);
+    let mut conditions = vec![];
+    for c in solved.conditions {
+        conditions.extend(simplify(&mut p.graph, c, &assumed));
+    }
+    conditions.extend(assumed);
     let mut seen = std::collections::HashSet::new();
     conditions.retain(|c| seen.insert(*c));
     // Steps that did not change the equation are not shown twice.
@@ -397,4 +413,116 @@ fn assumptions(g: &Graph, var: usize, roots: &[NodeId]) -> Vec<Condition> {
         }
     }
     out
+}
+
+/// A condition without what the assumptions already give: `-0.5*N != 0` is `N != 0`, and
+/// implied by `N > 0`; `A invertible` is implied by `A positive definite`.
+fn simplify(g: &mut Graph, c: Condition, assumed: &[Condition]) -> Option<Condition> {
+    match c {
+        Condition::Nonzero(a) | Condition::NonzeroEntries(a) => {
+            let core = strip_coefficient(g, a);
+            if g.as_const(core).is_some() || sign(g, core, assumed) == Sign::Positive {
+                return None;
+            }
+            Some(if matches!(c, Condition::Nonzero(_)) {
+                Condition::Nonzero(core)
+            } else {
+                Condition::NonzeroEntries(core)
+            })
+        }
+        Condition::Invertible(m) => match g.op(m) {
+            Op::Var(v) if assumed.contains(&Condition::PositiveDefinite(*v as usize)) => None,
+            _ => Some(c),
+        },
+        other => Some(other),
+    }
+}
+
+/// `a` without its constant factor (and sign).
+fn strip_coefficient(g: &mut Graph, a: NodeId) -> NodeId {
+    match g.op(a).clone() {
+        Op::Lin(ts) if ts.len() == 1 => strip_coefficient(g, ts[0].1),
+        Op::Lin(ts) if ts.iter().all(|(c, _)| c.get() < 0.0) => g.neg(a),
+        _ => a,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sign {
+    Positive,
+    NonNegative,
+    Unknown,
+}
+
+/// What is known of the sign of the scalar (or, entrywise, array) `n` under the assumptions.
+fn sign(g: &Graph, n: NodeId, assumed: &[Condition]) -> Sign {
+    use Sign::*;
+    let both = |a: Sign, b: Sign| match (a, b) {
+        (Positive, Positive) => Positive,
+        (Unknown, _) | (_, Unknown) => Unknown,
+        _ => NonNegative,
+    };
+    let var_pd = |m: NodeId| match g.op(m) {
+        Op::Var(v) => assumed.contains(&Condition::PositiveDefinite(*v as usize)),
+        Op::Identity => true,
+        Op::Diag(d) => sign(g, *d, assumed) == Positive,
+        _ => false,
+    };
+    let nonzero_fill = |m: NodeId| match g.op(m) {
+        Op::Fill(c) => c.get() != 0.0,
+        Op::Transpose(f) => matches!(g.op(*f), Op::Fill(c) if c.get() != 0.0),
+        _ => false,
+    };
+    match g.op(n) {
+        Op::Const(c) | Op::Fill(c) => match c.get() {
+            x if x > 0.0 => Positive,
+            0.0 => NonNegative,
+            _ => Unknown,
+        },
+        Op::Var(v) => {
+            let v = *v as usize;
+            if assumed.contains(&Condition::Positive(v)) || assumed.contains(&Condition::PositiveEntries(v)) {
+                Positive
+            } else {
+                Unknown
+            }
+        }
+        Op::Pow(b, p) => match sign(g, *b, assumed) {
+            Positive => Positive,
+            _ if p.get() % 2.0 == 0.0 => NonNegative,
+            _ => Unknown,
+        },
+        Op::Scale(a, b) | Op::Hadamard(a, b) => both(sign(g, *a, assumed), sign(g, *b, assumed)),
+        Op::Lin(ts) => {
+            let mut out = NonNegative;
+            for (c, t) in ts {
+                let s = if c.get() > 0.0 { sign(g, *t, assumed) } else { Unknown };
+                match s {
+                    Unknown => return Unknown,
+                    Positive => out = Positive,
+                    NonNegative => {}
+                }
+            }
+            out
+        }
+        Op::Sum(a) => sign(g, *a, assumed),
+        Op::SqNorm(_) | Op::Norm1(_) | Op::Norm2(_) => NonNegative,
+        Op::Trace(m) if var_pd(*m) => Positive,
+        // u'*D*u with D positive definite: positive when u is a nonzero constant vector,
+        // nonnegative otherwise.
+        Op::MatMul(fs) if g.shape(n).is_scalar() && fs.len() >= 2 => {
+            let (first, last) = (fs[0], fs[fs.len() - 1]);
+            let fills = matches!((g.op(first), g.op(last)), (Op::Fill(a), Op::Fill(b)) if a == b);
+            let mirrored = fills || *g.op(first) == Op::Transpose(last) || *g.op(last) == Op::Transpose(first);
+            if !mirrored || !fs[1..fs.len() - 1].iter().all(|&m| var_pd(m)) {
+                return Unknown;
+            }
+            if nonzero_fill(first) {
+                Positive
+            } else {
+                NonNegative
+            }
+        }
+        _ => Unknown,
+    }
 }

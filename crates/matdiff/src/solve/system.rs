@@ -84,8 +84,7 @@ pub(super) fn solve_equation(e: &mut Expander, eq: NodeId, steps: &mut Vec<Step>
         monos = cancel_common(e, monos, steps)?;
     }
 
-    let (sandwiches, elems, b) = linear_terms(e, &monos)?;
-    let rhs = e.g.neg(b);
+    let (sandwiches, elems, rhs) = linear_terms(e, &monos)?;
     let x = e.x;
     let xshape = e.xshape;
 
@@ -120,7 +119,7 @@ pub(super) fn solve_equation(e: &mut Expander, eq: NodeId, steps: &mut Vec<Step>
             e.g.sum_of(&parts, xshape)
         };
         if e.g.fill_value(a) == Some(0.0) {
-            let b = e.g.neg(rhs);
+            let b = constant_part(e, &monos);
             return Err(SysFail::Constant(b));
         }
         let inv_a = e.g.pow(a, -1.0);
@@ -155,7 +154,7 @@ pub(super) fn solve_equation(e: &mut Expander, eq: NodeId, steps: &mut Vec<Step>
             .collect();
         rhs = e.g.transpose(rhs);
         let lhs = sandwich_sum(e, &terms);
-        steps.push(Step { action: Action::Transpose, lhs: Some(lhs), rhs });
+        push_step(e.g, steps, Action::Transpose, lhs, rhs);
     } else if terms.iter().any(|t| t.t) {
         return Err(SysFail::Unsupported(
             eq,
@@ -194,16 +193,16 @@ pub(super) fn solve_equation(e: &mut Expander, eq: NodeId, steps: &mut Vec<Step>
         lhs_parts.push(x);
         lhs_parts.extend(rmat);
         let lhs = e.g.matmul(lhs_parts);
-        steps.push(Step { action: Action::Factor, lhs: Some(lhs), rhs });
+        push_step(e.g, steps, Action::Factor, lhs, rhs);
         let mut parts = vec![];
-        for m in [lmat, Some(rhs), rmat] {
+        for (m, is_rhs) in [(lmat, false), (Some(rhs), true), (rmat, false)] {
             let Some(m) = m else { continue };
-            if m == rhs {
+            if is_rhs {
                 parts.push(m);
                 continue;
             }
             check_rank(e.g, m)?;
-            parts.push(e.g.inv(m));
+            parts.push(inverse(e.g, m));
             conditions.push(invertible(e, m));
         }
         product(e.g, parts)
@@ -217,6 +216,10 @@ pub(super) fn solve_equation(e: &mut Expander, eq: NodeId, steps: &mut Vec<Step>
 /// The condition for `m` to be invertible, stated on `m` without its scalar coefficient
 /// (`c*I` needs only `c != 0`).
 fn invertible(e: &mut Expander, m: NodeId) -> Condition {
+    let m = match e.g.op(m) {
+        Op::Lin(ts) if ts.len() > 1 && ts.iter().all(|(c, _)| c.get() < 0.0) => e.g.neg(m),
+        _ => m,
+    };
     let (c, fs) = e.factors(m);
     let core = product(e.g, fs.clone());
     if fs.len() == 1 && matches!(e.g.op(fs[0]), Op::Identity) {
@@ -358,8 +361,18 @@ fn push_equation(e: &mut Expander, monos: &[Mono], action: Action, steps: &mut V
     let var_parts: Vec<NodeId> = monos.iter().filter(|m| !is_const(&m.body)).map(|m| mono_node(e, m)).collect();
     let shape = e.g.shape(var_parts[0]);
     let lhs = e.g.sum_of(&var_parts, shape);
-    let b = constant_part(e, monos);
-    let rhs = if e.g.shape(b) == shape { e.g.neg(b) } else { e.g.zero(shape) };
+    let rhs = rhs_of(e, monos);
+    push_step(e.g, steps, action, lhs, rhs);
+}
+
+/// Record `lhs = rhs`, shown with a positive left side (`-0.5*N*S = -0.5*C` reads better as
+/// `0.5*N*S = 0.5*C`).
+fn push_step(g: &mut Graph, steps: &mut Vec<Step>, action: Action, lhs: NodeId, rhs: NodeId) {
+    let negative = match g.op(lhs) {
+        Op::Lin(ts) => ts.iter().all(|(c, _)| c.get() < 0.0),
+        _ => false,
+    };
+    let (lhs, rhs) = if negative { (g.neg(lhs), g.neg(rhs)) } else { (lhs, rhs) };
     steps.push(Step { action, lhs: Some(lhs), rhs });
 }
 
@@ -617,8 +630,63 @@ fn linear_terms(e: &mut Expander, monos: &[Mono]) -> Result<(Vec<Sandwich>, Vec<
             }
         }
     }
-    let b = constant_part(e, monos);
-    Ok((sand, elems, b))
+    let rhs = rhs_of(e, monos);
+    Ok((sand, elems, rhs))
+}
+
+/// The right-hand side: the constant terms negated, common outer factors taken out
+/// (A'*b - A'*c is A'*(b - c)).
+fn rhs_of(e: &mut Expander, monos: &[Mono]) -> NodeId {
+    let parts: Vec<NodeId> = monos
+        .iter()
+        .filter(|m| is_const(&m.body))
+        .map(|m| {
+            let n = mono_node(e, m);
+            e.g.neg(n)
+        })
+        .collect();
+    let shape = if e.xshape.is_scalar() { Shape::SCALAR } else { e.xshape };
+    factored_sum(e, parts, shape)
+}
+
+/// `Σ parts`, with a first (or last) matrix factor common to every part taken out.
+fn factored_sum(e: &mut Expander, parts: Vec<NodeId>, shape: Shape) -> NodeId {
+    if parts.len() >= 2 {
+        let split: Vec<(NodeId, Vec<NodeId>)> = parts.iter().map(|&p| e.factors(p)).collect();
+        if split.iter().all(|(_, fs)| fs.len() >= 2) {
+            for first in [true, false] {
+                let end = |fs: &Vec<NodeId>| if first { fs[0] } else { fs[fs.len() - 1] };
+                let f = end(&split[0].1);
+                if !split.iter().all(|(_, fs)| end(fs) == f) {
+                    continue;
+                }
+                let rest: Vec<NodeId> = split
+                    .iter()
+                    .map(|(c, fs)| {
+                        let r = if first { fs[1..].to_vec() } else { fs[..fs.len() - 1].to_vec() };
+                        let r = product(e.g, r);
+                        e.g.mul(*c, r)
+                    })
+                    .collect();
+                let inner_shape = e.g.shape(rest[0]);
+                let inner = factored_sum(e, rest, inner_shape);
+                return if first { product(e.g, vec![f, inner]) } else { product(e.g, vec![inner, f]) };
+            }
+        }
+    }
+    e.g.sum_of(&parts, shape)
+}
+
+/// `inv(m)`, with the sign of an all-subtracted sum taken out: `-inv(a + b)`, not `inv(-a - b)`.
+fn inverse(g: &mut Graph, m: NodeId) -> NodeId {
+    if let Op::Lin(ts) = g.op(m) {
+        if ts.len() > 1 && ts.iter().all(|(c, _)| c.get() < 0.0) {
+            let pos = g.neg(m);
+            let i = g.inv(pos);
+            return g.neg(i);
+        }
+    }
+    g.inv(m)
 }
 
 fn opt_scale(g: &mut Graph, coef: NodeId, h: Option<NodeId>) -> NodeId {
@@ -646,22 +714,32 @@ fn sandwich_sum(e: &mut Expander, terms: &[Sandwich]) -> NodeId {
     e.g.sum_of(&parts, shape)
 }
 
-/// An upper bound on the rank of a matrix when it is a constant (outer products: a column
-/// times a row has rank one), `None` when nothing is known.
+/// An upper bound on the rank of a matrix when one is known as a number: outer products (a
+/// column times a row has rank one), and literal sizes (`A'*A` with A 2×3 has rank at most 2);
+/// `None` when nothing is known.
 fn rank_bound(g: &Graph, n: NodeId) -> Option<usize> {
-    match g.op(n) {
+    let literal = |d: Option<matdiff_core::DimId>| match d {
+        None => Some(1),
+        Some(d) => g.dims.dims[d as usize].size,
+    };
+    let shape = g.shape(n);
+    let own = match (literal(shape.rows), literal(shape.cols)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let inner = match g.op(n) {
         Op::Fill(_) => Some(1),
         Op::Lin(ts) => ts.iter().map(|&(_, t)| rank_bound(g, t)).sum(),
         Op::Scale(_, x) | Op::Transpose(x) => rank_bound(g, *x),
         Op::MatMul(fs) => {
-            let outer = fs.windows(2).any(|w| g.shape(w[0]).is_col() && g.shape(w[1]).is_row());
-            if outer {
-                Some(1)
-            } else {
-                fs.iter().filter_map(|&f| rank_bound(g, f)).min()
-            }
+            let joints = fs.windows(2).filter_map(|w| literal(g.shape(w[0]).cols));
+            joints.chain(fs.iter().filter_map(|&f| rank_bound(g, f))).min()
         }
         _ => None,
+    };
+    match (own, inner) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
