@@ -62,6 +62,46 @@ pub const EXAMPLES: &[Example] = &[
     },
 ];
 
+/// Stationary points solved in closed form (`matdiff solve`, and `demo`): each solves for its
+/// one `wrt`.
+pub const SOLVE_EXAMPLES: &[Example] = &[
+    Example {
+        name: "least-squares",
+        title: "Least squares (normal equations)",
+        expr: "norm2(A*x - b)^2",
+        decls: "A: matrix(m,n); x: vector(n); b: vector(m)",
+        wrt: &["x"],
+    },
+    Example {
+        name: "ridge",
+        title: "Ridge regression",
+        expr: "norm2(A*x - b)^2 + lam*norm2(x)^2",
+        decls: "A: matrix(m,n); x: vector(n); b: vector(m); lam: scalar",
+        wrt: &["x"],
+    },
+    Example {
+        name: "ppca-m-step-w",
+        title: "PPCA M-step for the loadings W (expected complete-data log-likelihood)",
+        expr: "-0.5/s*(tr(W'*W*Szz) - 2*tr(W'*Xc*Ez'))",
+        decls: "W: matrix(D,q); Szz: symmetric(q); Xc: matrix(D,N); Ez: matrix(q,N); s: scalar",
+        wrt: &["W"],
+    },
+    Example {
+        name: "ppca-m-step-noise",
+        title: "PPCA M-step for the noise variance s",
+        expr: "-0.5*a*log(s) - 0.5*t/s",
+        decls: "s: scalar; a: scalar; t: scalar",
+        wrt: &["s"],
+    },
+    Example {
+        name: "gaussian-covariance",
+        title: "Gaussian covariance, maximum likelihood (change of variable inv(S))",
+        expr: "-N/2*logdet(S) - 1/2*tr(inv(S)*C)",
+        decls: "S: symmetric(d); C: symmetric(d); N: scalar",
+        wrt: &["S"],
+    },
+];
+
 /// The example called `name`.
 pub fn example(name: &str) -> Option<&'static Example> {
     EXAMPLES.iter().find(|e| e.name == name)

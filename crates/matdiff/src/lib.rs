@@ -24,7 +24,7 @@ pub mod solve;
 
 pub use matdiff_syntax as syntax;
 
-pub use examples::{example, Example, EXAMPLES};
+pub use examples::{example, Example, EXAMPLES, SOLVE_EXAMPLES};
 pub use matdiff_core::{
     default_kind, latex_name, num, print, print_shared, print_shared_named, Backward, Dim, DimId, DimTable, Func,
     Graph, Kind, Node, NodeId, Op, Printed, Push, Rule, Shape, Style, Var,

@@ -311,3 +311,13 @@ fn scalar_kinds() {
         assert!(s.check.passed());
     }
 }
+
+/// The built-in examples `demo` shows are solved and pass their check.
+#[test]
+fn solve_examples_pass() {
+    for ex in matdiff::SOLVE_EXAMPLES {
+        let mut p = Problem::new(ex.expr, ex.decls).unwrap();
+        let s = solve(&mut p, ex.wrt[0]).unwrap_or_else(|r| panic!("{}: {}", ex.name, r.error.message));
+        assert!(s.check.passed() && s.check.points >= 4, "{}: {:?}", ex.name, s.check);
+    }
+}

@@ -2,7 +2,8 @@
 
 use super::{fail, Failure};
 use matdiff::derivation::{user_names, Derivation, StepsFormat};
-use matdiff::{Problem, Style, EXAMPLES};
+use matdiff::solve::solve;
+use matdiff::{Problem, Style, EXAMPLES, SOLVE_EXAMPLES};
 
 pub fn demo() -> Result<u8, Failure> {
     let mut worst: f64 = 0.0;
@@ -50,7 +51,8 @@ pub fn demo() -> Result<u8, Failure> {
     }
     println!("all gradients checked; worst relative error {worst:.1e}");
     worst = worst.max(autoencoder_steps()?);
-    Ok(if worst < 1e-5 { 0 } else { 1 })
+    let solved = closed_forms()?;
+    Ok(if worst < 1e-5 && solved { 0 } else { 1 })
 }
 
 /// The derivation of the linear autoencoder's gradient, step by step (as `grad --steps`);
@@ -64,4 +66,31 @@ fn autoencoder_steps() -> Result<f64, Failure> {
     println!("\n== {}: the derivation, step by step (matdiff grad --steps) ==", ex.title);
     print!("{}", d.render(StepsFormat::Text));
     Ok(d.check.as_ref().map_or(f64::INFINITY, |r| r.max_err))
+}
+
+/// Stationary points in closed form (as `matdiff solve --check`); whether every check passed.
+fn closed_forms() -> Result<bool, Failure> {
+    println!("\n== Stationary points in closed form (matdiff solve) ==");
+    let mut all = true;
+    for ex in SOLVE_EXAMPLES {
+        let mut p = Problem::new(ex.expr, ex.decls).map_err(|e| fail(&e, ex.expr, ex.decls))?;
+        let wrt = ex.wrt[0];
+        let s = solve(&mut p, wrt).map_err(|r| fail(&r.error, ex.expr, ex.decls))?;
+        println!("\n{}", ex.title);
+        println!("    objective: {}   ({})", ex.expr, ex.decls);
+        println!("    {wrt} = {}", p.print(s.node, Style::Plain));
+        println!("    kind: {}", s.kind.name());
+        let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(&p.graph, s.var)).collect();
+        if !conditions.is_empty() {
+            println!("    conditions: {}", conditions.join("; "));
+        }
+        println!(
+            "    check: gradient at the solution {:.1e} of its size at a random point ({} random points, {} dimension settings)",
+            s.check.max_residual,
+            s.check.points,
+            s.check.dims.len()
+        );
+        all &= s.check.passed();
+    }
+    Ok(all)
 }
