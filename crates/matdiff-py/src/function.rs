@@ -13,9 +13,9 @@ use crate::errors::{plain, to_py, Texts};
 use faer::{MatMut, MatRef};
 use matdiff::syntax::{DeclKind, DimSpec};
 use matdiff::{Compiled, ErrorKind, Graph, NodeId, Problem, Shape};
-use numpy::{IxDyn, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{PyArray0, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyTuple};
 use std::sync::Mutex;
 
 /// A compiled function: `f(**arrays)` returns `(value, grads)`, the value of the expression
@@ -42,6 +42,10 @@ pub struct Function {
     unused: Vec<Unused>,
     /// Plans ready to run; a call takes one (or makes one) and puts it back.
     pool: Mutex<Vec<Compiled>>,
+    /// The variables' names as interned Python strings (`intern`), for the keyword lookups.
+    keys: Vec<Py<PyString>>,
+    /// The dimension sizes last checked by `check_sizes`.
+    checked: Mutex<Vec<usize>>,
 }
 
 /// A declared name the expression does not use.
@@ -104,11 +108,19 @@ impl Function {
             roots,
             wrt: wrt.iter().map(|s| s.to_string()).collect(),
             pool,
+            keys: vec![],
+            checked: Mutex::new(vec![]),
         })
     }
 
     fn texts(&self) -> Texts<'_> {
         Texts { expr: &self.expr, decl: &self.decl, claim: "" }
+    }
+
+    /// Intern the variables' names as Python strings (dictionary lookups by them then skip
+    /// hashing a new string per call).
+    pub fn intern(&mut self, py: Python<'_>) {
+        self.keys = self.graph.vars.iter().map(|v| PyString::intern(py, &v.name).unbind()).collect();
     }
 
     /// Evaluate at `arrays`: the value (a float or an array) and one array per gradient.
@@ -118,51 +130,56 @@ impl Function {
         arrays: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<(Bound<'py, PyAny>, Vec<Bound<'py, PyAny>>)> {
         let g = &self.graph;
-        let empty = PyDict::new(py);
-        let arrays = arrays.unwrap_or(&empty);
-        // Sizes given by declared names the expression does not use.
-        let mut fixed = vec![];
-        for (key, obj) in arrays.iter() {
-            let key: String = key.extract()?;
-            if let Some(u) = self.unused.iter().find(|u| u.name == key) {
-                if !(u.shape.is_scalar() && (obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>())) {
-                    let arr = as_float64(py, &obj, &key)?;
-                    let v = self.view_of(py, &arr, &key, u.shape)?;
-                    fixed.push((u.shape, v, key));
-                }
-            } else if g.var_id(&key).is_none() {
-                return Err(plain(
-                    py,
-                    ErrorKind::Input,
-                    format!("unexpected input `{key}`: the expression's variables are {}", self.names()),
-                ));
-            }
-        }
+        let n = g.vars.len();
         // Scalars given as Python numbers live here for the call (never reallocated: one slot
         // per variable, sized before any pointer into it is taken).
-        let mut scalars = vec![0.0f64; g.vars.len()];
-        let mut keep: Vec<Bound<'py, PyAny>> = Vec::with_capacity(g.vars.len());
-        let mut views: Vec<Option<View>> = Vec::with_capacity(g.vars.len());
+        let mut scalars = vec![0.0f64; n];
+        let mut keep: Vec<Bound<'py, PyArrayDyn<f64>>> = Vec::with_capacity(n);
+        let mut views: Vec<Option<View>> = Vec::with_capacity(n);
         for (i, var) in g.vars.iter().enumerate() {
-            let Some(obj) = arrays.get_item(&var.name)? else {
+            let obj = match (arrays, self.keys.get(i)) {
+                (Some(a), Some(key)) => a.get_item(key.bind(py))?,
+                (Some(a), None) => a.get_item(&var.name)?,
+                (None, _) => None,
+            };
+            let Some(obj) = obj else {
                 return Err(plain(
                     py,
                     ErrorKind::Input,
                     format!("missing input `{}`: the expression's variables are {}", var.name, self.names()),
                 ));
             };
-            let is_number = obj.is_exact_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>();
-            if var.shape.is_scalar() && is_number {
+            if var.shape.is_scalar() && (obj.is_exact_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>()) {
                 scalars[i] = obj.extract()?;
                 views.push(None);
                 continue;
             }
             let arr = as_float64(py, &obj, &var.name)?;
-            let view = self.view_of(py, &arr, &var.name, var.shape)?;
-            keep.push(arr.into_any());
-            views.push(Some(view));
+            views.push(Some(self.view_of(py, &arr, &var.name, var.shape)?));
+            keep.push(arr);
         }
-        let mut inputs = Vec::with_capacity(views.len());
+        // Other keywords: declared names the expression does not use fix the sizes of their
+        // dimensions; anything else is refused.
+        let mut fixed = vec![];
+        if let Some(arrays) = arrays.filter(|a| a.len() > n) {
+            for (key, obj) in arrays.iter() {
+                let key: String = key.extract()?;
+                if let Some(u) = self.unused.iter().find(|u| u.name == key) {
+                    if !(u.shape.is_scalar() && (obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyInt>())) {
+                        let arr = as_float64(py, &obj, &key)?;
+                        let v = self.view_of(py, &arr, &key, u.shape)?;
+                        fixed.push((u.shape, v, key));
+                    }
+                } else if g.var_id(&key).is_none() {
+                    return Err(plain(
+                        py,
+                        ErrorKind::Input,
+                        format!("unexpected input `{key}`: the expression's variables are {}", self.names()),
+                    ));
+                }
+            }
+        }
+        let mut inputs = Vec::with_capacity(n);
         for (i, v) in views.iter().enumerate() {
             inputs.push(v.unwrap_or(View {
                 ptr: &scalars[i] as *const f64,
@@ -173,30 +190,43 @@ impl Function {
             }));
         }
         let dims = self.dims_of(py, &inputs, &fixed)?;
-        // Every size known and no result too large, before any output is allocated.
-        let env = matdiff::Env { dims: dims.clone(), vars: vec![] };
-        matdiff::check_sizes(g, &self.roots, &env).map_err(|e| to_py(py, &e, self.texts()))?;
+        // Every size known and no result too large, before any output is allocated (checked
+        // once per set of sizes).
+        let mut checked = self.checked.lock().map_err(crate::errors::internal)?;
+        if *checked != dims {
+            let env = matdiff::Env { dims: dims.clone(), vars: vec![] };
+            matdiff::check_sizes(g, &self.roots, &env).map_err(|e| to_py(py, &e, self.texts()))?;
+            checked.clone_from(&dims);
+        }
+        drop(checked);
         // Outputs: NumPy arrays in Fortran order, written in place by the evaluator.
         let mut value_slot = 0.0f64;
-        let mut results: Vec<Option<Bound<'py, PyArrayDyn<f64>>>> = Vec::with_capacity(self.roots.len());
+        let mut results: Vec<Option<Bound<'py, PyAny>>> = Vec::with_capacity(self.roots.len());
         let mut outs = Vec::with_capacity(self.roots.len());
         for (k, &root) in self.roots.iter().enumerate() {
             let shape = g.shape(root);
             let size = |d: Option<u32>| d.map_or(1, |d| dims[d as usize]);
             let (rows, cols) = (size(shape.rows), size(shape.cols));
-            if k == 0 && shape.is_scalar() {
-                outs.push(Out { ptr: &mut value_slot as *mut f64, rows: 1, cols: 1 });
-                results.push(None);
-                continue;
-            }
-            let nd: Vec<usize> = match (shape.rows, shape.cols) {
-                (None, None) => vec![],
-                (Some(_), None) => vec![rows],
-                _ => vec![rows, cols],
+            let (arr, ptr) = match (shape.rows, shape.cols) {
+                (None, None) if k == 0 => (None, &mut value_slot as *mut f64),
+                (None, None) => {
+                    let a = PyArray0::<f64>::zeros(py, (), true);
+                    let ptr = a.data();
+                    (Some(a.into_any()), ptr)
+                }
+                (Some(_), None) => {
+                    let a = PyArray1::<f64>::zeros(py, rows, true);
+                    let ptr = a.data();
+                    (Some(a.into_any()), ptr)
+                }
+                _ => {
+                    let a = PyArray2::<f64>::zeros(py, [rows, cols], true);
+                    let ptr = a.data();
+                    (Some(a.into_any()), ptr)
+                }
             };
-            let arr = PyArrayDyn::<f64>::zeros(py, IxDyn(&nd), true);
-            outs.push(Out { ptr: arr.data(), rows, cols });
-            results.push(Some(arr));
+            outs.push(Out { ptr, rows, cols });
+            results.push(arr);
         }
         let job = Job { inputs, outputs: outs };
         let compiled = self.pool.lock().map_err(crate::errors::internal)?.pop();
@@ -206,12 +236,11 @@ impl Function {
         outcome.map_err(|e| to_py(py, &e, self.texts()))?;
         let mut results = results.into_iter();
         let value = match results.next().flatten() {
-            Some(arr) => arr.into_any(),
+            Some(arr) => arr,
             None => PyFloat::new(py, value_slot).into_any(),
         };
-        let grads = results
-            .map(|r| r.map(|a| a.into_any()).ok_or_else(|| crate::errors::internal("gradient slot")))
-            .collect::<PyResult<_>>()?;
+        let grads =
+            results.map(|r| r.ok_or_else(|| crate::errors::internal("gradient slot"))).collect::<PyResult<_>>()?;
         drop(keep);
         Ok((value, grads))
     }
@@ -269,31 +298,49 @@ impl Function {
     /// shape error naming both.
     fn dims_of(&self, py: Python<'_>, inputs: &[View], fixed: &[(Shape, View, String)]) -> PyResult<Vec<usize>> {
         let g = &self.graph;
-        let mut dims: Vec<Option<(usize, String)>> =
-            g.dims.dims.iter().map(|d| d.size.map(|k| (k, "its declaration".to_string()))).collect();
+        // Per dimension: its size and where it came from (an index into `sources`, `None` for
+        // a literal size in the declarations), so messages are only written on failure.
+        let mut dims: Vec<Option<(usize, Option<Source>)>> =
+            g.dims.dims.iter().map(|d| d.size.map(|k| (k, None))).collect();
         let given = fixed.iter().map(|(s, v, n)| (*s, v, n.as_str()));
         let vars = g.vars.iter().zip(inputs).map(|(var, v)| (var.shape, v, var.name.as_str()));
-        for (shape, v, name) in given.chain(vars) {
-            for (d, k, side) in [(shape.rows, v.rows, "rows"), (shape.cols, v.cols, "columns")] {
+        let sources: Vec<(Shape, &View, &str)> = given.chain(vars).collect();
+        let what = |(i, rows): Source| {
+            let (shape, _, name) = sources[i];
+            match (shape.is_matrix(), rows) {
+                (false, _) => format!("`{name}`"),
+                (true, true) => format!("the rows of `{name}`"),
+                (true, false) => format!("the columns of `{name}`"),
+            }
+        };
+        for (i, &(shape, v, _)) in sources.iter().enumerate() {
+            for (d, k, rows) in [(shape.rows, v.rows, true), (shape.cols, v.cols, false)] {
                 // The placeholder of `declared_shape` (a dimension the expression does not use).
                 let Some(d) = d.filter(|&d| d != u32::MAX) else { continue };
-                let what = if shape.is_matrix() { format!("the {side} of `{name}`") } else { format!("`{name}`") };
-                match &dims[d as usize] {
-                    Some((k0, from)) if *k0 != k => {
+                match dims[d as usize] {
+                    Some((k0, from)) if k0 != k => {
+                        let from = from.map_or("its declaration".to_string(), what);
                         return Err(plain(
                             py,
                             ErrorKind::Shape,
-                            format!("dimension {} is {k0} from {from} but {k} from {what}", g.dims.name(d)),
-                        ))
+                            format!(
+                                "dimension {} is {k0} from {from} but {k} from {}",
+                                g.dims.name(d),
+                                what((i, rows))
+                            ),
+                        ));
                     }
                     Some(_) => {}
-                    None => dims[d as usize] = Some((k, what)),
+                    None => dims[d as usize] = Some((k, Some((i, rows)))),
                 }
             }
         }
         Ok(dims.into_iter().map(|d| d.map_or(usize::MAX, |(k, _)| k)).collect())
     }
 }
+
+/// Where a dimension's size came from: an input (index into the sources) and whether its rows.
+type Source = (usize, bool);
 
 /// Run the plan on the views (without the GIL).
 fn run(compiled: &mut Compiled, job: Job) -> matdiff::Result<()> {

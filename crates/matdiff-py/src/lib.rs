@@ -194,7 +194,9 @@ fn emit(py: Python<'_>, expr: &str, wrt: Vec<String>, decl: &str, target: &str, 
 fn compile(py: Python<'_>, expr: &str, wrt: Vec<String>, decl: &str, latex: bool) -> PyResult<Function> {
     let names = names(&wrt);
     let out = py.detach(|| -> matdiff::Result<_> { Function::new(load(expr, decl, latex)?, &names, expr, decl) });
-    out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))
+    let mut f = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
+    f.intern(py);
+    Ok(f)
 }
 
 /// The value of the expression at `arrays` (a float, or an array for a vector or matrix).
