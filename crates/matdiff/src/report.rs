@@ -439,3 +439,109 @@ pub fn audit_text(r: &AuditReport, file: &str, title: &str) -> String {
     }
     out
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stationary points
+
+/// A step's equation, `lhs = rhs` (`df/dX = …` for the gradient itself).
+pub fn step_equation(p: &Problem, step: &crate::solve::Step, wrt: &str, style: Style) -> String {
+    let left = match step.lhs {
+        Some(l) => p.print(l, style),
+        None if style == Style::Latex => {
+            format!("\\frac{{\\partial f}}{{\\partial {}}}", matdiff_core::latex_name(wrt))
+        }
+        None => format!("df/d{wrt}"),
+    };
+    format!("{left} = {}", p.print(step.rhs, style))
+}
+
+/// A solution as the JSON object of the `solve --format json` contract: `wrt`, `solution`
+/// (self-contained plain syntax), `latex`, `shape` (the unknown's), `conditions` (strings),
+/// `kind`, `form`, `gradient`; `steps` (action, description, equation, latex) and `check`
+/// when asked.
+pub fn solution_json(p: &Problem, s: &crate::solve::Solution, steps: bool, check: bool) -> Result<Map<String, Json>> {
+    let size = inline_size(&p.graph, s.node);
+    if size > MAX_INLINE_NODES {
+        return Err(Error::unspanned(
+            Input::None,
+            format!("the self-contained solution would repeat shared subterms {size:.0e} times over"),
+        )
+        .with_kind(ErrorKind::Limit));
+    }
+    let wrt = p.graph.vars[s.var].name.as_str();
+    let mut o = Map::new();
+    o.insert("wrt".into(), json!(wrt));
+    o.insert("solution".into(), json!(p.print(s.node, Style::Plain)));
+    o.insert("latex".into(), json!(p.print(s.node, Style::Latex)));
+    o.insert("shape".into(), json!(p.graph.dims.shape_names(p.graph.vars[s.var].shape)));
+    let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(&p.graph, s.var)).collect();
+    o.insert("conditions".into(), json!(conditions));
+    o.insert("kind".into(), json!(s.kind.name()));
+    o.insert("form".into(), json!(s.form.name()));
+    o.insert("gradient".into(), json!(p.print(s.gradient, Style::Plain)));
+    if steps {
+        let list: Vec<Json> = s
+            .steps
+            .iter()
+            .map(|st| {
+                json!({
+                    "action": st.action.name(),
+                    "description": st.action.describe(&p.graph, wrt),
+                    "equation": step_equation(p, st, wrt, Style::Plain),
+                    "latex": step_equation(p, st, wrt, Style::Latex),
+                })
+            })
+            .collect();
+        o.insert("steps".into(), Json::Array(list));
+    }
+    if check {
+        let c = &s.check;
+        o.insert(
+            "check".into(),
+            json!({
+                "points": c.points,
+                "max_residual": c.max_residual,
+                "settings": c.dims.len(),
+                "curvature_points": c.curvatures.len(),
+                "passed": c.passed(),
+            }),
+        );
+    }
+    Ok(o)
+}
+
+/// A solution as text: the steps (numbered, when asked), then `X = …`, the kind and the
+/// conditions.
+pub fn solution_text(p: &Problem, s: &crate::solve::Solution, steps: bool) -> String {
+    use std::fmt::Write;
+    let wrt = p.graph.vars[s.var].name.as_str();
+    let mut out = String::new();
+    if steps {
+        for (i, st) in s.steps.iter().enumerate() {
+            let _ = writeln!(out, "{}. {}:", i + 1, st.action.describe(&p.graph, wrt));
+            let _ = writeln!(out, "   {}", step_equation(p, st, wrt, Style::Plain));
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{wrt} = {}", p.print(s.node, Style::Plain));
+    let _ = writeln!(out, "kind: {}", s.kind.name());
+    let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(&p.graph, s.var)).collect();
+    if !conditions.is_empty() {
+        let _ = writeln!(out, "conditions: {}", conditions.join("; "));
+    }
+    out
+}
+
+/// The numeric check of a solution in one line.
+pub fn solution_check_text(s: &crate::solve::Solution) -> String {
+    let c = &s.check;
+    format!(
+        "numeric check: gradient at the solution {:.1e} of its size at a random point (largest; tolerance {:.0e}) over {} random points in {} dimension settings; curvature conclusive at {} points: {}",
+        c.max_residual,
+        crate::solve::RESIDUAL_TOL,
+        c.points,
+        c.dims.len(),
+        c.curvatures.len(),
+        s.kind.name()
+    )
+}
