@@ -321,3 +321,70 @@ fn solve_examples_pass() {
         assert!(s.check.passed() && s.check.points >= 4, "{}: {:?}", ex.name, s.check);
     }
 }
+
+/// Random losses over the whole language, solved for each of their variables: `solve` never
+/// panics and never fails its own check (`CheckFailed` is a bug), and every solution it gives
+/// makes central differences of the loss vanish at independent random inputs.
+#[test]
+fn random_losses_solved_or_refused() {
+    use super::common::gen::{case, DECLS};
+    let count = super::common::case_count("MATDIFF_SOLVE_CASES", 300);
+    let (mut solved, mut refused, mut checked) = (0, 0, 0);
+    let mut rng = StdRng::seed_from_u64(7);
+    for i in 0..count {
+        let src = case(16, i);
+        let Ok(p0) = Problem::new(&src, DECLS) else { continue };
+        let names: Vec<String> = p0.graph.vars.iter().map(|v| v.name.clone()).collect();
+        for wrt in names {
+            let mut p = p0.clone();
+            let s = match solve(&mut p, &wrt) {
+                Ok(s) => s,
+                Err(r) => {
+                    assert_ne!(r.obstacle, Obstacle::CheckFailed, "{src} for {wrt}: {}", r.error.message);
+                    refused += 1;
+                    continue;
+                }
+            };
+            solved += 1;
+            let printed = p.print(s.node, matdiff::Style::Plain);
+            let sol =
+                p.claim(&printed).unwrap_or_else(|e| panic!("{src}: {printed} does not read back: {}", e.message));
+            // Points where a matrix the solution inverts is (nearly) singular are outside its
+            // conditions.
+            let inverted: Vec<matdiff::NodeId> = p
+                .graph
+                .reachable(&[sol])
+                .into_iter()
+                .filter_map(|n| if let matdiff::Op::Inv(a) = p.graph.op(n) { Some(*a) } else { None })
+                .collect();
+            for _ in 0..3 {
+                let dims = matdiff::random_dims(&p.graph, &mut rng, 2, 5);
+                let mut env = matdiff::random_env(&p.graph, p.output, dims, &mut rng);
+                let xs = eval(&p.graph, &[sol], &env).remove(0);
+                if !super::common::finite(&xs) || super::common::max_abs(&xs) > 1e6 {
+                    continue;
+                }
+                let singular = eval(&p.graph, &inverted, &env).iter().any(|m| match m.singular_values() {
+                    Ok(sv) => sv[sv.len() - 1] < 1e-8 * sv[0],
+                    Err(_) => true,
+                });
+                if singular {
+                    continue;
+                }
+                let x0 = env.vars[s.var].clone();
+                env.vars[s.var] = xs;
+                let at_sol = fd_gradient(&p.graph, p.output, s.var, &env);
+                env.vars[s.var] = x0;
+                let at_rand = fd_gradient(&p.graph, p.output, s.var, &env);
+                if !(super::common::finite(&at_sol) && fro(&at_rand) > 1e-6) {
+                    continue;
+                }
+                let ratio = fro(&at_sol) / fro(&at_rand);
+                assert!(ratio < 1e-5, "{src}: {wrt} = {printed}: central differences {ratio:.1e} of their size");
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("random losses: {solved} solved ({checked} points checked), {refused} refused");
+    assert!(solved > 0 && checked > 0, "{solved} solved, {checked} checked");
+}
