@@ -87,6 +87,10 @@ enum Command {
         /// JSON object mapping names to numbers, lists (vectors) or lists of rows (matrices).
         #[arg(long)]
         at: PathBuf,
+        /// Print NaN and infinities as the JSON strings "NaN", "Infinity", "-Infinity" instead
+        /// of failing (exit 1) at the operation that produced the first one.
+        #[arg(long)]
+        allow_nonfinite: bool,
     },
     /// Draw the computational graph (with --wrt, label each node with its adjoint).
     Graph {
@@ -194,7 +198,7 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
         Command::Grad { input, wrt, format, steps, emit, check } => {
             commands::grad::grad(&input, &wrt, format, steps, emit, check)
         }
-        Command::Eval { input, at } => commands::eval::eval(&input, &at),
+        Command::Eval { input, at, allow_nonfinite } => commands::eval::eval(&input, &at, allow_nonfinite),
         Command::Graph { input, wrt, format } => commands::graph::graph(&input, wrt.as_deref(), format),
         Command::Check { input, wrt, claim, format } => commands::check::check(&input, &wrt, &claim, format),
         Command::Audit { file, problem, format } => commands::audit::audit(&file, &problem, format),

@@ -101,8 +101,8 @@ fn user_errors() {
     let problem = repo().join("problems/autoencoder.toml");
     let (code, _, err) = grade(&["--problem", "/nonexistent/problem.toml", Path::new("/tmp").to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    // A missing submission is a row, not an error.
+    // A missing submission is a row, not an abort; a run that audited nothing exits 2.
     let (code, out, _) = grade(&["--problem", problem.to_str().unwrap(), "/nonexistent/submission.md"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 2);
     assert!(out.lines().nth(1).unwrap().contains("unreadable"), "{out}");
 }

@@ -275,7 +275,7 @@ fn eval_node(g: &Graph, n: NodeId, env: &Env, vals: &HashMap<NodeId, Mat<f64>>) 
         }
         Op::Det(a) => sc(v(a).determinant()),
         Op::LogDet(a) => sc(logdet(v(a), g.node(*a).symmetric)),
-        Op::Inv(a) => inverse(v(a), g.node(*a).symmetric),
+        Op::Inv(a) => inverse_of(v(a), g.node(*a).symmetric),
         Op::Diag(a) => {
             let a = v(a);
             Mat::from_fn(r, c, |i, j| if i == j { a[(i, 0)] } else { 0.0 })
@@ -326,7 +326,8 @@ fn logdet(a: &Mat<f64>, symmetric: bool) -> f64 {
     }
 }
 
-fn inverse(a: &Mat<f64>, symmetric: bool) -> Mat<f64> {
+/// The inverse (Cholesky when declared or structurally symmetric and positive definite, else LU).
+pub(crate) fn inverse_of(a: &Mat<f64>, symmetric: bool) -> Mat<f64> {
     if symmetric {
         if let Ok(llt) = a.llt(Side::Lower) {
             return llt.inverse();

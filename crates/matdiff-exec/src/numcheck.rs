@@ -1,5 +1,6 @@
 //! Numeric verification: random well-conditioned inputs and central finite differences.
 
+use crate::compare::{magnitudes, max_abs, rel_diff, rounding_error};
 use crate::eval::{check_sizes, eval, Env};
 use faer::Mat;
 use matdiff_core::{Func, Graph, NodeId, Op};
@@ -63,13 +64,26 @@ pub fn random_dims(g: &Graph, rng: &mut StdRng, lo: usize, hi: usize) -> Vec<usi
 
 /// Random values for every variable, shaped by `dims`, respecting each one's domain.
 pub fn random_env(g: &Graph, root: NodeId, dims: Vec<usize>, rng: &mut StdRng) -> Env {
+    random_env_attempt(g, root, dims, rng, 0)
+}
+
+/// How many random points a search tries before it gives up (see [`random_env_attempt`]).
+pub const POINT_ATTEMPTS: usize = 30;
+
+/// [`random_env`] for the `attempt`-th try of a search for a point where the expression is
+/// defined. The domain rules only see a variable directly under `log`, `sqrt`, `inv`…; for
+/// `log(x - 5)` the first tries (standard normal entries) fail, so later tries draw the
+/// unconstrained variables positive, from 0.5–2 and then from 5–20.
+pub fn random_env_attempt(g: &Graph, root: NodeId, dims: Vec<usize>, rng: &mut StdRng, attempt: usize) -> Env {
     let doms = domains(g, root);
+    let band = attempt * 3 / POINT_ATTEMPTS;
     let mut env = Env { dims, vars: vec![] };
     for (i, v) in g.vars.iter().enumerate() {
         let (r, c) = env.size(v.shape);
         let dom = doms[i];
         let m = if v.shape.is_scalar() {
-            Mat::from_fn(1, 1, |_, _| rng.random_range(0.5..1.5))
+            let k = if band == 2 { 10.0 } else { 1.0 };
+            Mat::from_fn(1, 1, |_, _| k * rng.random_range(0.5..1.5))
         } else if dom.spd && r == c {
             let b = Mat::from_fn(r, r, |_, _| normal(rng));
             let mut a = &b * b.transpose();
@@ -86,8 +100,13 @@ pub fn random_env(g: &Graph, root: NodeId, dims: Vec<usize>, rng: &mut StdRng) -
                 a = Mat::from_fn(r, r, |i, j| a[(i, j)] + s * (k[(i, j)] - k[(j, i)]));
             }
             a
-        } else if dom.positive {
-            Mat::from_fn(r, c, |_, _| rng.random_range(0.5..2.0))
+        } else if dom.positive || band > 0 {
+            let k = if band == 2 { 10.0 } else { 1.0 };
+            let mut m = Mat::from_fn(r, c, |_, _| k * rng.random_range(0.5..2.0));
+            if v.symmetric {
+                m = Mat::from_fn(r, c, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
+            }
+            m
         } else {
             let mut m = Mat::from_fn(r, c, |_, _| normal(rng));
             if v.symmetric {
@@ -104,50 +123,95 @@ fn finite(m: &Mat<f64>) -> bool {
     (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite()))
 }
 
-/// Central differences of a scalar function of one matrix at `x0`: entry (i,j) is
-/// (f(x0 + h·E) − f(x0 − h·E)) / 2h with h = 1e-5·max(1, |x0ᵢⱼ|). With `symmetric`, E is
-/// E_ij + E_ji (the perturbation stays symmetric), so entry (i,j) measures G_ij + G_ji off the
-/// diagonal ([`symmetrize_for_fd`]); the result is filled symmetrically.
+/// Relative step of central differences.
+pub const FD_STEP: f64 = 1e-5;
+
+/// Largest relative error (beyond rounding, see [`rel_diff`]) between a gradient and its
+/// central differences that still counts as agreement: the differences' truncation error is
+/// about `FD_STEP²` times the curvature, so this leaves room for curved functions.
+pub const FD_TOLERANCE: f64 = 1e-5;
+
+/// A comparison is judged only where rounding leaves the differences this many times more
+/// precise than the gradient's scale; otherwise a wrong gradient could hide in the noise.
+pub const FD_RESOLUTION: f64 = 1e-2;
+
+/// Central-difference step for entry (i,j) of `x0`: `FD_STEP` relative to the entry, or to the
+/// root mean square of the whole value for an entry near zero (so scaling an input scales its
+/// steps), and `FD_STEP` for an all-zero value.
+pub fn fd_step(x0: &Mat<f64>, i: usize, j: usize) -> f64 {
+    let n = (x0.nrows() * x0.ncols()).max(1) as f64;
+    let rms = (crate::compare::norm2(x0).powi(2) / n).sqrt();
+    let base = x0[(i, j)].abs().max(rms);
+    FD_STEP * if base > 0.0 && base.is_finite() { base } else { 1.0 }
+}
+
+/// Central differences of a scalar function of one value, entry by entry, with their rounding
+/// error: `f_at` evaluates the function with the value replaced, `f_error` is the function's
+/// own rounding error (absolute). A symmetric value is perturbed symmetrically, so entry (i,j)
+/// holds the derivative along E_ij + E_ji (compare with [`symmetrize_for_fd`]).
 ///
-/// The one implementation behind every finite-difference gradient (variables, intermediate
-/// nodes of a derivation).
+/// Returns the differences and their rounding error `f_error / h` for the smallest step h
+/// (two values each off by `f_error`, divided by `2h`). The one implementation behind every
+/// finite-difference gradient (variables, intermediate nodes of a derivation).
 ///
 /// ```
 /// use faer::Mat;
 /// let x = Mat::from_fn(2, 1, |i, _| (i + 1) as f64);
-/// let g = matdiff_exec::central_differences(&x, false, |x| x[(0, 0)] * x[(0, 0)] + 3.0 * x[(1, 0)]);
-/// assert!((g[(0, 0)] - 2.0).abs() < 1e-8 && (g[(1, 0)] - 3.0).abs() < 1e-8);
+/// let (g, noise) = matdiff_exec::central_differences(&x, false, 0.0, |x| x[(0, 0)] * x[(0, 0)] + 3.0 * x[(1, 0)]);
+/// assert!((g[(0, 0)] - 2.0).abs() < 1e-8 && (g[(1, 0)] - 3.0).abs() < 1e-8 && noise == 0.0);
 /// ```
-pub fn central_differences(x0: &Mat<f64>, symmetric: bool, mut f: impl FnMut(&Mat<f64>) -> f64) -> Mat<f64> {
+pub fn central_differences(
+    x0: &Mat<f64>,
+    symmetric: bool,
+    f_error: f64,
+    mut f_at: impl FnMut(&Mat<f64>) -> f64,
+) -> (Mat<f64>, f64) {
     let (r, c) = (x0.nrows(), x0.ncols());
-    let mut x = x0.clone();
     let mut out = Mat::<f64>::zeros(r, c);
+    let mut x = x0.clone();
+    let mut h_min = f64::INFINITY;
     for j in 0..c {
         for i in 0..r {
             if symmetric && i < j {
                 continue;
             }
-            let h = 1e-5 * x0[(i, j)].abs().max(1.0);
+            let h = fd_step(x0, i, j);
+            h_min = h_min.min(h);
             let mut at = |d: f64| {
                 x[(i, j)] = x0[(i, j)] + d;
-                if symmetric {
+                if symmetric && i != j {
                     x[(j, i)] = x0[(j, i)] + d;
                 }
-                let v = f(&x);
+                let v = f_at(&x);
                 x[(i, j)] = x0[(i, j)];
                 if symmetric {
                     x[(j, i)] = x0[(j, i)];
                 }
                 v
             };
-            let (fp, fm) = (at(h), at(-h));
+            let fp = at(h);
+            let fm = at(-h);
             out[(i, j)] = (fp - fm) / (2.0 * h);
             if symmetric {
                 out[(j, i)] = out[(i, j)];
             }
         }
     }
-    out
+    let noise = if h_min.is_finite() { f_error / h_min } else { 0.0 };
+    (out, noise)
+}
+
+/// Central-difference gradient of scalar `f` w.r.t. variable `var` (see
+/// [`central_differences`]), with its rounding error.
+pub fn fd_gradient_with_error(g: &Graph, f: NodeId, var: usize, env: &Env) -> (Mat<f64>, f64) {
+    let sym = g.vars[var].symmetric;
+    let f_error = rounding_error(&magnitudes(g, &[f], env)[0]);
+    let mut env = env.clone();
+    let x0 = env.vars[var].clone();
+    central_differences(&x0, sym, f_error, |x| {
+        env.vars[var].copy_from(x);
+        eval(g, &[f], &env)[0][(0, 0)]
+    })
 }
 
 /// Central-difference gradient of scalar `f` w.r.t. variable `var`.
@@ -155,12 +219,7 @@ pub fn central_differences(x0: &Mat<f64>, symmetric: bool, mut f: impl FnMut(&Ma
 /// A symmetric variable is perturbed symmetrically, so entry (i,j) holds the derivative along
 /// E_ij + E_ji: compare it with G_ij + G_ji (`symmetrize_for_fd`).
 pub fn fd_gradient(g: &Graph, f: NodeId, var: usize, env: &Env) -> Mat<f64> {
-    let mut env = env.clone();
-    let x0 = env.vars[var].clone();
-    central_differences(&x0, g.vars[var].symmetric, |x| {
-        env.vars[var].copy_from(x);
-        eval(g, &[f], &env)[0][(0, 0)]
-    })
+    fd_gradient_with_error(g, f, var, env).0
 }
 
 /// For a symmetric variable, the quantity a symmetric perturbation measures: G + G' off the diagonal.
@@ -168,70 +227,176 @@ pub fn symmetrize_for_fd(gm: &Mat<f64>) -> Mat<f64> {
     Mat::from_fn(gm.nrows(), gm.ncols(), |i, j| if i == j { gm[(i, i)] } else { gm[(i, j)] + gm[(j, i)] })
 }
 
-/// Largest entrywise difference, relative to the larger of 1 and the largest entry.
-pub fn rel_err(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
-    let mut diff: f64 = 0.0;
-    let mut scale: f64 = 1.0;
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            diff = diff.max((a[(i, j)] - b[(i, j)]).abs());
-            scale = scale.max(a[(i, j)].abs()).max(b[(i, j)].abs());
-        }
+/// One comparison of a gradient with its central differences.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FdComparison {
+    /// Relative error beyond rounding ([`rel_diff`]).
+    pub err: f64,
+    /// Rounding error of the comparison relative to its scale: how small an error it can see.
+    pub resolution: f64,
+}
+
+impl FdComparison {
+    /// Compare a gradient value `gm` (rounding error `g_error`) with differences `fd` (rounding
+    /// error `fd_error`).
+    pub fn new(fd: &Mat<f64>, fd_error: f64, gm: &Mat<f64>, g_error: f64) -> FdComparison {
+        let noise = fd_error + g_error;
+        let scale = max_abs(fd).max(max_abs(gm));
+        let resolution = if scale > 0.0 {
+            noise / scale
+        } else if noise > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        FdComparison { err: rel_diff(fd, gm, noise), resolution }
     }
-    if diff.is_nan() {
-        f64::INFINITY
-    } else {
-        diff / scale
+
+    /// Whether rounding leaves room to judge: the noise is below [`FD_RESOLUTION`] of the
+    /// scale, or the gradient is exactly zero there and the differences vanish within the
+    /// noise (nothing depends on the variable at this point, to rounding).
+    pub fn resolved(&self, gm: &Mat<f64>) -> bool {
+        self.resolution <= FD_RESOLUTION || (max_abs(gm) == 0.0 && self.err == 0.0)
     }
 }
 
 /// The outcome of checking one gradient numerically.
 #[derive(Clone, Debug)]
 pub struct FdReport {
-    /// Largest relative error over all trials.
+    /// Largest relative error over all compared settings (0 when none was compared).
     pub max_err: f64,
-    /// Dimension sizes tried, one list (indexed by DimId) per trial.
+    /// Dimension sizes compared, one list (indexed by DimId) per setting.
     pub dims: Vec<Vec<usize>>,
-    /// Trials where no finite random point was found (expression undefined almost everywhere).
+    /// Settings where no finite random point was found (expression undefined almost everywhere).
     pub skipped: usize,
+    /// Settings where rounding error swamped the differences, so nothing could be judged.
+    pub unresolved: usize,
+}
+
+/// What a numeric gradient check established.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FdOutcome {
+    /// Compared at one setting or more; every comparison within [`FD_TOLERANCE`].
+    Agrees,
+    /// Some comparison beyond [`FD_TOLERANCE`] (or NaN).
+    Disagrees,
+    /// Nothing was compared; the reason, in words. Never a pass.
+    Unchecked(String),
+}
+
+impl FdReport {
+    /// An empty report (no setting tried yet).
+    pub fn new() -> FdReport {
+        FdReport { max_err: 0.0, dims: vec![], skipped: 0, unresolved: 0 }
+    }
+
+    /// The verdict: a check that compared nothing is `Unchecked`, not a pass.
+    pub fn outcome(&self) -> FdOutcome {
+        if self.max_err.is_nan() || self.max_err > FD_TOLERANCE {
+            return FdOutcome::Disagrees;
+        }
+        if !self.dims.is_empty() {
+            return FdOutcome::Agrees;
+        }
+        let mut why = vec![];
+        if self.skipped > 0 {
+            why.push(format!(
+                "no random input where the expression and its gradient are finite was found ({} dimension setting{} tried, {POINT_ATTEMPTS} points each)",
+                self.skipped,
+                if self.skipped == 1 { "" } else { "s" }
+            ));
+        }
+        if self.unresolved > 0 {
+            why.push(format!(
+                "at {} dimension setting{} rounding error swamped the finite differences (the loss is much larger than its changes)",
+                self.unresolved,
+                if self.unresolved == 1 { "" } else { "s" }
+            ));
+        }
+        if why.is_empty() {
+            why.push("no dimension setting was tried".into());
+        }
+        FdOutcome::Unchecked(format!("nothing was checked: {}", why.join("; ")))
+    }
+}
+
+impl Default for FdReport {
+    fn default() -> Self {
+        FdReport::new()
+    }
+}
+
+/// Search for a random point (dimension sizes in `lo..=hi`) where `roots` are all finite,
+/// evaluated by `run`; `None` when sizes are refused or none is found in [`POINT_ATTEMPTS`].
+pub fn find_point<T>(
+    g: &Graph,
+    root: NodeId,
+    roots: &[NodeId],
+    rng: &mut StdRng,
+    (lo, hi): (usize, usize),
+    mut run: impl FnMut(&Env) -> Option<T>,
+) -> Option<(Env, T)> {
+    for attempt in 0..POINT_ATTEMPTS {
+        let dims = random_dims(g, rng, lo, hi);
+        let env = random_env_attempt(g, root, dims, rng, attempt);
+        check_sizes(g, roots, &env).ok()?;
+        if let Some(v) = run(&env) {
+            return Some((env, v));
+        }
+    }
+    None
 }
 
 /// Check `grads[k]` = ∂f/∂`vars[k]` at random points for `settings` random dimension settings.
 pub fn check_gradients(g: &Graph, f: NodeId, vars: &[usize], grads: &[NodeId], seed: u64, settings: usize) -> FdReport {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut report = FdReport { max_err: 0.0, dims: vec![], skipped: 0 };
+    let mut report = FdReport::new();
     let mut roots = vec![f];
     roots.extend_from_slice(grads);
     // The derived value and gradients through the compiled evaluator (what users run), the
     // difference quotients through the reference one: each checks the other.
     let mut compiled = crate::exec::Compiled::new(g, &roots);
     for s in 0..settings {
-        let (lo, hi) = if s == 0 { (2, 4) } else { (3, 6) };
-        let mut found = None;
-        for _ in 0..30 {
-            let dims = random_dims(g, &mut rng, lo, hi);
-            let env = random_env(g, f, dims, &mut rng);
-            if check_sizes(g, &roots, &env).is_err() {
-                break;
+        let range = if s == 0 { (2, 4) } else { (3, 6) };
+        // A point where the values are finite but rounding swamps the differences (tanh
+        // saturated: f ≈ 1, gradient 1e-12) says nothing; the search goes on to another.
+        let mut swamped = false;
+        let found = find_point(g, f, &roots, &mut rng, range, |env| {
+            let vals: Vec<Mat<f64>> = compiled.run_env(env).ok()?.iter().map(|m| m.to_owned()).collect();
+            if !vals.iter().all(finite) {
+                return None;
             }
-            let Ok(vals) = compiled.run_env(&env).map(|v| v.iter().map(|m| m.to_owned()).collect::<Vec<_>>()) else {
-                break;
-            };
-            if vals.iter().all(finite) {
-                found = Some((env, vals));
-                break;
+            let g_errors: Vec<f64> = magnitudes(g, grads, env).iter().map(rounding_error).collect();
+            let mut resolved = true;
+            let mut worst: f64 = 0.0;
+            for (k, &v) in vars.iter().enumerate() {
+                let (fd, fd_error) = fd_gradient_with_error(g, f, v, env);
+                let (gm, g_error) = if g.vars[v].symmetric {
+                    (symmetrize_for_fd(&vals[k + 1]), 2.0 * g_errors[k])
+                } else {
+                    (vals[k + 1].clone(), g_errors[k])
+                };
+                let cmp = FdComparison::new(&fd, fd_error, &gm, g_error);
+                resolved &= cmp.resolved(&gm);
+                worst = worst.max(cmp.err);
             }
+            // A disagreement counts even where the noise is large; an agreement only where
+            // the noise leaves room to see a disagreement.
+            if worst > FD_TOLERANCE || resolved {
+                Some(worst)
+            } else {
+                swamped = true;
+                None
+            }
+        });
+        match found {
+            Some((env, worst)) => {
+                report.max_err = report.max_err.max(worst);
+                report.dims.push(env.dims.clone());
+            }
+            None if swamped => report.unresolved += 1,
+            None => report.skipped += 1,
         }
-        let Some((env, vals)) = found else {
-            report.skipped += 1;
-            continue;
-        };
-        for (k, &v) in vars.iter().enumerate() {
-            let fd = fd_gradient(g, f, v, &env);
-            let gm = if g.vars[v].symmetric { symmetrize_for_fd(&vals[k + 1]) } else { vals[k + 1].clone() };
-            report.max_err = report.max_err.max(rel_err(&fd, &gm));
-        }
-        report.dims.push(env.dims.clone());
     }
     report
 }

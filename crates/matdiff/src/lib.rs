@@ -30,8 +30,9 @@ pub use matdiff_core::{
     Graph, Kind, Node, NodeId, Op, Printed, Push, Rule, Shape, Style, Var,
 };
 pub use matdiff_exec::{
-    bind, central_differences, check_gradients, check_sizes, eval, fd_gradient, random_dims, random_env, rel_err,
-    symmetrize_for_fd, to_value, Compiled, Env, FdReport, Value,
+    bind, central_differences, check_gradients, check_sizes, eval, eval_with_error, fd_gradient,
+    fd_gradient_with_error, first_nonfinite, magnitudes, random_dims, random_env, rel_diff, rounding_error,
+    symmetrize_for_fd, to_value, Compiled, Env, FdOutcome, FdReport, NonFinite, Value, FD_TOLERANCE,
 };
 pub use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 pub use problem::{Gradients, Problem};

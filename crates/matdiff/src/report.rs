@@ -6,7 +6,7 @@ use crate::audit::{AuditReport, DefSource, QuestionReport, Repair, Step, StepRea
 use crate::check::{compact, Counterexample, Diagnosis, Verdict};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::{Graph, NodeId, Printed, Style};
-use matdiff_exec::{FdReport, Value};
+use matdiff_exec::{FdOutcome, FdReport, Value};
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
 use serde_json::{json, Map, Value as Json};
 
@@ -23,6 +23,27 @@ pub fn value_json(v: &Value) -> Json {
         Value::Scalar(x) => json!(x),
         Value::Vector(x) => json!(x),
         Value::Matrix(r) => json!(r),
+    }
+}
+
+/// Like [`value_json`], with NaN and infinities as the strings "NaN", "Infinity", "-Infinity"
+/// (JSON has no such numbers; `value_json` would print `null`).
+pub fn value_json_nonfinite(v: &Value) -> Json {
+    let num = |x: f64| {
+        if x.is_nan() {
+            json!("NaN")
+        } else if x.is_infinite() {
+            json!(if x > 0.0 { "Infinity" } else { "-Infinity" })
+        } else {
+            json!(x)
+        }
+    };
+    match v {
+        Value::Scalar(x) => num(*x),
+        Value::Vector(x) => Json::Array(x.iter().map(|&x| num(x)).collect()),
+        Value::Matrix(r) => {
+            Json::Array(r.iter().map(|row| Json::Array(row.iter().map(|&x| num(x)).collect())).collect())
+        }
     }
 }
 
@@ -103,9 +124,24 @@ pub fn gradient_json(
     o.insert("cse".into(), json!(shared.expr));
     o.insert("where".into(), Json::Object(defs));
     if let Some(r) = check {
-        o.insert("check".into(), json!({"max_rel_error": r.max_err, "settings": r.dims.len()}));
+        o.insert("check".into(), fd_check_json(r));
     }
     Ok(o)
+}
+
+/// A numeric gradient check as JSON: `verdict` (`agrees`, `disagrees`, or `unchecked` with a
+/// `reason`: a check that compared nothing is never a pass), `max_rel_error`, `settings`.
+pub fn fd_check_json(r: &FdReport) -> Json {
+    let mut o = json!({"verdict": "agrees", "max_rel_error": r.max_err, "settings": r.dims.len()});
+    match r.outcome() {
+        FdOutcome::Agrees => {}
+        FdOutcome::Disagrees => o["verdict"] = json!("disagrees"),
+        FdOutcome::Unchecked(why) => {
+            o["verdict"] = json!("unchecked");
+            o["reason"] = json!(why);
+        }
+    }
+    o
 }
 
 /// Every gradient of `grads` as [`gradient_json`] objects, in the order asked; shared

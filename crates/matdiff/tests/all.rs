@@ -20,6 +20,7 @@ mod latex_cases;
 mod property;
 mod quality;
 mod roundtrip;
+mod scale;
 mod seeds;
 mod simplify;
 mod solve;

@@ -8,7 +8,9 @@
 
 use crate::common::gen::{case, DECLS};
 use crate::common::{case_count, finite, max_abs, symmetrize_for_fd, two_dim_settings};
-use matdiff::{eval, fd_gradient, random_env, rel_err, Compiled, Env, Func, Graph, NodeId, Op, Problem};
+use matdiff::{eval, fd_gradient_with_error, magnitudes, random_env, rel_diff, rounding_error};
+use matdiff::{Compiled, Env, Func, Graph, NodeId, Op, Problem};
+use matdiff_exec::{fd_step, FdComparison, FD_STEP};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -90,8 +92,8 @@ fn min_abs(m: &faer::Mat<f64>) -> f64 {
     (0..m.ncols()).flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].abs())).fold(f64::INFINITY, f64::min)
 }
 
-/// Central differences with relative step `h0` (like `fd_gradient`, which uses 1e-5);
-/// symmetric variables are perturbed symmetrically.
+/// Central differences with relative step `h0` (`fd_gradient` uses `FD_STEP`, with the same
+/// rule for entries near zero); symmetric variables are perturbed symmetrically.
 fn fd_central(g: &Graph, f: NodeId, var: usize, env: &Env, h0: f64) -> faer::Mat<f64> {
     let x0 = env.vars[var].clone();
     let sym = g.vars[var].symmetric;
@@ -102,7 +104,7 @@ fn fd_central(g: &Graph, f: NodeId, var: usize, env: &Env, h0: f64) -> faer::Mat
             if sym && i < j {
                 continue;
             }
-            let h = h0 * x0[(i, j)].abs().max(1.0);
+            let h = fd_step(&x0, i, j) * (h0 / FD_STEP);
             let mut at = |d: f64| {
                 env.vars[var][(i, j)] = x0[(i, j)] + d;
                 if sym {
@@ -134,7 +136,7 @@ fn reference_sensitivity(g: &Graph, roots: &[NodeId], env: &Env, k: usize, rng: 
     }
     let base = eval(g, &roots[k..=k], env);
     let moved = eval(g, &roots[k..=k], &nudged);
-    rel_err(&base[0], &moved[0])
+    rel_diff(&base[0], &moved[0], 0.0)
 }
 
 /// The largest condition number (σmax/σmin) of a matrix that is inverted or factorized.
@@ -210,8 +212,11 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
         // and gradients alike, at every point where the reference is finite and moderate.
         let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
         let got = compiled.run_owned(&inputs).map_err(|e| format!("compiled evaluator refused: {e}"))?;
+        // Both evaluators round; differences within that (identically zero values computed
+        // with cancellation) are not disagreements.
+        let root_errors: Vec<f64> = magnitudes(g, &roots, &env).iter().map(rounding_error).collect();
         for (k, (want, got)) in vals.iter().zip(&got).enumerate() {
-            let err = rel_err(want, got);
+            let err = rel_diff(want, got, 2.0 * root_errors[k]);
             let close = err < COMPILED_TOL; // false for NaN too
             if !close
                 && (err < 10.0 * reference_sensitivity(g, &roots, &env, k, &mut rng)
@@ -233,24 +238,25 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
             }
         }
         tally.compiled_checks += 1;
+        let g_errors: Vec<f64> = magnitudes(g, &grads.nodes, &env).iter().map(rounding_error).collect();
         for (k, &v) in grads.vars.iter().enumerate() {
-            let fd = fd_gradient(g, p.output, v, &env);
-            let gm = if g.vars[v].symmetric { symmetrize_for_fd(&vals[k + 1]) } else { vals[k + 1].clone() };
-            // Rounding in f(x ± h) costs about eps·|f|/h in each quotient: allow 50 times that,
-            // relative to the gradient's scale (as in `rel_err`).
-            let scale = max_abs(&gm).max(1.0);
-            let tol = TOL + 1e-9 * vals[0][(0, 0)].abs() / scale;
-            let mut err = rel_err(&fd, &gm);
+            let (fd, fd_error) = fd_gradient_with_error(g, p.output, v, &env);
+            let sym = g.vars[v].symmetric;
+            let gm = if sym { symmetrize_for_fd(&vals[k + 1]) } else { vals[k + 1].clone() };
+            // Rounding in f(x ± h) and in the gradient, as the library's checks estimate it.
+            let noise = fd_error + if sym { 2.0 } else { 1.0 } * g_errors[k];
+            let tol = TOL;
+            let mut err = FdComparison::new(&fd, fd_error, &gm, noise - fd_error).err;
             if err.is_nan() || err >= tol {
                 // Steep functions (sin(x.^6)) defeat a central difference at step 1e-5: halve
                 // the step and extrapolate (Richardson, error O(h^4)).
                 let half = fd_central(g, p.output, v, &env, 0.5e-5);
                 let extrapolated =
                     faer::Mat::from_fn(fd.nrows(), fd.ncols(), |i, j| (4.0 * half[(i, j)] - fd[(i, j)]) / 3.0);
-                err = rel_err(&extrapolated, &gm);
+                err = rel_diff(&extrapolated, &gm, noise);
                 if err < tol {
                     tally.richardson += 1;
-                } else if rel_err(&fd, &half) > TOL / 10.0 {
+                } else if rel_diff(&fd, &half, 3.0 * fd_error) > TOL / 10.0 {
                     // The difference quotients themselves have not converged: the point is too
                     // steep to check numerically, whatever the gradient. Counted and bounded.
                     tally.unconverged += 1;

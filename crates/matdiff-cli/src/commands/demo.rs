@@ -37,6 +37,9 @@ pub fn demo() -> Result<u8, Failure> {
                         .join(",")
                 })
                 .collect();
+            if let matdiff::FdOutcome::Unchecked(why) = report.outcome() {
+                return Err(format!("error: the numeric check of d/d{name} in `{}`: {why}\n", ex.title));
+            }
             println!(
                 "    check: max relative error {:.1e} vs central differences at [{}]",
                 report.max_err,
@@ -52,7 +55,7 @@ pub fn demo() -> Result<u8, Failure> {
     println!("all gradients checked; worst relative error {worst:.1e}");
     worst = worst.max(autoencoder_steps()?);
     let solved = closed_forms()?;
-    Ok(if worst < 1e-5 && solved { 0 } else { 1 })
+    Ok(if worst <= matdiff::FD_TOLERANCE && solved { 0 } else { 1 })
 }
 
 /// The derivation of the linear autoencoder's gradient, step by step (as `grad --steps`);
@@ -65,7 +68,11 @@ fn autoencoder_steps() -> Result<f64, Failure> {
     let d = Derivation::with_names(&p, &grads, &names);
     println!("\n== {}: the derivation, step by step (matdiff grad --steps) ==", ex.title);
     print!("{}", d.render(StepsFormat::Text));
-    Ok(d.check.as_ref().map_or(f64::INFINITY, |r| r.max_err))
+    match d.check.as_ref().map(|r| (r.outcome(), r.max_err)) {
+        Some((matdiff::FdOutcome::Unchecked(why), _)) => Err(format!("error: the derivation's numeric check: {why}\n")),
+        Some((_, err)) => Ok(err),
+        None => Ok(f64::INFINITY),
+    }
 }
 
 /// Stationary points in closed form (as `matdiff solve --check`); whether every check passed.

@@ -3,7 +3,7 @@
 use super::{fail, load, Failure};
 use crate::{Emit, ExprArgs, Format};
 use matdiff::report::gradient_json;
-use matdiff::Style;
+use matdiff::{FdOutcome, Style};
 use serde_json::Value as Json;
 
 pub fn grad(
@@ -73,14 +73,16 @@ pub fn grad(
         }
     }
     if let Some(r) = report {
-        eprintln!(
-            "numeric check: max relative error {:.1e} against central differences ({} dimension settings)",
-            r.max_err,
-            r.dims.len()
-        );
-        if r.max_err > 1e-5 {
-            return Ok(1);
+        match r.outcome() {
+            FdOutcome::Unchecked(why) => eprintln!("error: numeric check: {why}"),
+            _ => eprintln!(
+                "numeric check: max relative error {:.1e} against central differences ({} dimension setting{})",
+                r.max_err,
+                r.dims.len(),
+                if r.dims.len() == 1 { "" } else { "s" }
+            ),
         }
+        return Ok(super::fd_exit_code(&r));
     }
     Ok(0)
 }

@@ -131,6 +131,11 @@ pub fn grade(problem: &Path, paths: &[PathBuf], jobs: Option<usize>, format: Tab
             println!("{}", serde_json::to_string_pretty(&out).unwrap());
         }
     }
+    // Every row is printed; but a grading run that audited nothing is a failure, not a pass.
+    if rows.iter().all(|r| matches!(r.outcome, Outcome::Skipped { .. })) {
+        eprintln!("error: none of the {} files could be audited (see the status and note of each row)", rows.len());
+        return Ok(2);
+    }
     Ok(0)
 }
 

@@ -30,3 +30,13 @@ pub fn load(input: &ExprArgs) -> Result<Problem, Failure> {
     p.reading_notes().iter().for_each(|n| eprintln!("note: {n}"));
     Ok(p)
 }
+
+/// The exit code of a numeric gradient check: 0 agrees, 1 disagrees, 2 nothing was checked
+/// (a check that evaluated no point is never a pass).
+pub fn fd_exit_code(r: &matdiff::FdReport) -> u8 {
+    match r.outcome() {
+        matdiff::FdOutcome::Agrees => 0,
+        matdiff::FdOutcome::Disagrees => 1,
+        matdiff::FdOutcome::Unchecked(_) => 2,
+    }
+}

@@ -116,20 +116,27 @@ pub(crate) fn dot(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
     s
 }
 
-/// Best constant `c` with `claim ≈ c·base` over all points, if the fit is within `tol` everywhere.
-pub(crate) fn fit_factor(claims: &[Mat<f64>], bases: &[Mat<f64>], tol: f64) -> Option<f64> {
+/// Best constant `c` with `claim ≈ c·base` over all points, if the fit is within `tol` everywhere
+/// (relative, beyond rounding: `claim_errs` and `base_errs` are each point's rounding errors).
+pub(crate) fn fit_factor(
+    claims: &[Mat<f64>],
+    bases: &[Mat<f64>],
+    claim_errs: &[f64],
+    base_errs: &[f64],
+    tol: f64,
+) -> Option<f64> {
     let (mut num, mut den) = (0.0, 0.0);
     for (c, b) in claims.iter().zip(bases) {
         num += dot(c, b);
         den += dot(b, b);
     }
-    if den <= 1e-300 || !num.is_finite() {
+    if den == 0.0 || !den.is_finite() || !num.is_finite() {
         return None;
     }
     let c = snap(num / den);
-    let ok = claims.iter().zip(bases).all(|(cl, b)| {
+    let ok = claims.iter().zip(bases).zip(claim_errs.iter().zip(base_errs)).all(|((cl, b), (ce, be))| {
         let scaled = Mat::from_fn(b.nrows(), b.ncols(), |i, j| c * b[(i, j)]);
-        matdiff_exec::rel_err(cl, &scaled) <= tol
+        matdiff_exec::rel_diff(cl, &scaled, ce + c.abs() * be) <= tol
     });
     ok.then_some(c)
 }

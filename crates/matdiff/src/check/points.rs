@@ -4,8 +4,8 @@
 use super::CheckOptions;
 use faer::Mat;
 use matdiff_core::{Graph, NodeId};
-use matdiff_exec::{check_sizes, eval, Env};
-use matdiff_exec::{normal, random_dims, random_env};
+use matdiff_exec::{check_sizes, eval_with_error, Env};
+use matdiff_exec::{normal, random_dims, random_env_attempt, POINT_ATTEMPTS};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -20,6 +20,9 @@ pub(crate) struct Point {
     pub grad: Mat<f64>,
     /// Each path term's value here (they sum to `grad`).
     pub terms: Vec<Mat<f64>>,
+    /// Rounding error (absolute) of `grad` and of each term: differences within it are noise.
+    pub grad_err: f64,
+    pub term_errs: Vec<f64>,
 }
 
 /// Dimension sizes for setting `s`: 2–3 first (small counterexamples), then pairwise
@@ -79,18 +82,19 @@ pub(crate) fn sample_points(
     let mut points = vec![];
     for s in 0..opts.settings {
         for _ in 0..opts.trials {
-            for _attempt in 0..30 {
+            for attempt in 0..POINT_ATTEMPTS {
                 let dims = dims_for(g, s, &mut rng);
-                let mut env = random_env(g, loss, dims, &mut rng);
+                let mut env = random_env_attempt(g, loss, dims, &mut rng, attempt);
                 round_env(g, &mut env, &mut rng);
                 if check_sizes(g, &roots, &env).is_err() {
                     return points;
                 }
-                let vals = eval(g, &roots, &env);
-                if vals.iter().all(finite) {
+                let (vals, errs) = eval_with_error(g, &roots, &env);
+                if vals.iter().all(finite) && errs.iter().all(|e| e.is_finite()) {
                     let mut it = vals.into_iter().skip(1);
                     let grad = it.next().unwrap();
-                    points.push(Point { setting: s, env, grad, terms: it.collect() });
+                    let (grad_err, term_errs) = (errs[1], errs[2..].to_vec());
+                    points.push(Point { setting: s, env, grad, terms: it.collect(), grad_err, term_errs });
                     break;
                 }
             }

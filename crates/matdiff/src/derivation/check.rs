@@ -6,8 +6,8 @@
 
 use super::Derivation;
 use faer::Mat;
-use matdiff_exec::{check_sizes, eval, Env};
-use matdiff_exec::{random_dims, random_env, rel_err};
+use matdiff_exec::{central_differences, eval, magnitudes, rel_diff, rounding_error, symmetrize_for_fd, Env};
+use matdiff_exec::{eval_with_error, find_point, FdComparison};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -57,6 +57,16 @@ impl Derivation {
 
     /// Evaluate derivation expressions (over names and variables) given the nodes' values.
     fn eval_over(&self, env: &Env, values: &[Mat<f64>], roots: &[matdiff_core::NodeId]) -> Vec<Mat<f64>> {
+        eval(&self.graph, roots, &self.env_over(env, values))
+    }
+
+    /// Rounding errors of derivation expressions over the nodes' values (as `eval_over`).
+    fn errors_over(&self, env: &Env, values: &[Mat<f64>], roots: &[matdiff_core::NodeId]) -> Vec<f64> {
+        magnitudes(&self.graph, roots, &self.env_over(env, values)).iter().map(rounding_error).collect()
+    }
+
+    /// The environment in which each named node is a variable holding its value.
+    fn env_over(&self, env: &Env, values: &[Mat<f64>]) -> Env {
         let mut full = Env { dims: env.dims.clone(), vars: env.vars.clone() };
         full.vars.resize(self.graph.vars.len(), Mat::zeros(1, 1));
         for (n, v) in self.nodes.iter().zip(values) {
@@ -64,7 +74,7 @@ impl Derivation {
                 full.vars[*k as usize] = v.clone();
             }
         }
-        eval(&self.graph, roots, &full)
+        full
     }
 
     /// Check every adjoint in the backward pass at random inputs (`settings` dimension settings)
@@ -78,28 +88,36 @@ impl Derivation {
         let mut worst = vec![0.0f64; self.nodes.len()];
         for s in 0..settings {
             let (lo, hi) = if s == 0 { (2, 4) } else { (3, 6) };
-            let Some((env, values)) = (0..30).find_map(|_| {
-                let dims = random_dims(&self.graph, &mut rng, lo, hi);
-                let env = random_env(&self.graph, self.problem_output, dims, &mut rng);
-                check_sizes(&self.graph, &[self.problem_output], &env).ok()?;
-                let values = self.eval_nodes(&env, None);
-                values.iter().all(finite).then_some((env, values))
-            }) else {
+            let root = self.problem_output;
+            let found = find_point(&self.graph, root, &[root], &mut rng, (lo, hi), |env| {
+                let values = self.eval_nodes(env, None);
+                values.iter().all(finite).then_some(values)
+            });
+            let Some((env, values)) = found else {
                 continue;
             };
             report.settings += 1;
-            let direct = eval(&self.graph, &[self.problem_output], &env).pop().unwrap();
-            report.forward_err = report.forward_err.max(rel_err(&direct, &values[out]));
+            let (mut direct, direct_err) = eval_with_error(&self.graph, &[root], &env);
+            let direct = direct.pop().unwrap();
+            // The forward program computes the same value in the same operations.
+            report.forward_err = report.forward_err.max(rel_diff(&direct, &values[out], 2.0 * direct_err[0]));
             for g in &self.gradients {
-                let both = eval(&self.graph, &[g.expanded, g.direct], &env);
-                report.expanded_err = report.expanded_err.max(rel_err(&both[0], &both[1]));
+                let (both, errs) = eval_with_error(&self.graph, &[g.expanded, g.direct], &env);
+                report.expanded_err = report.expanded_err.max(rel_diff(&both[0], &both[1], errs[0] + errs[1]));
             }
             let roots: Vec<_> = self.backward.iter().map(|st| st.adjoint).collect();
             let adjoints = self.eval_over(&env, &values, &roots);
-            for (st, adj) in self.backward.iter().zip(&adjoints) {
-                let fd = self.fd_node(&env, &values, st.node, out);
-                let adj = if self.symmetric(st.node, adj) { matdiff_exec::symmetrize_for_fd(adj) } else { adj.clone() };
-                worst[st.node] = worst[st.node].max(rel_err(&fd, &adj));
+            // The output's rounding error, as the expression computes it, stands for the
+            // forward program's (the same operations).
+            let f_error = direct_err[0];
+            let adj_errors: Vec<f64> = self.errors_over(&env, &values, &roots);
+            for ((st, adj), adj_error) in self.backward.iter().zip(&adjoints).zip(adj_errors) {
+                let (fd, fd_error) = self.fd_node(&env, &values, st.node, out, f_error);
+                let sym = self.symmetric(st.node, adj);
+                let adj = if sym { symmetrize_for_fd(adj) } else { adj.clone() };
+                let adj_error = if sym { 2.0 * adj_error } else { adj_error };
+                let err = FdComparison::new(&fd, fd_error, &adj, adj_error).err;
+                worst[st.node] = worst[st.node].max(err);
             }
         }
         report.nodes = self.backward.iter().map(|st| AdjointCheck { node: st.node, max_err: worst[st.node] }).collect();
@@ -112,12 +130,12 @@ impl Derivation {
     }
 
     /// Central differences of the output w.r.t. node `k`'s value (symmetric perturbations for a
-    /// symmetric node, so entry (i,j) measures the derivative along E_ij + E_ji).
-    fn fd_node(&self, env: &Env, values: &[Mat<f64>], k: usize, out: usize) -> Mat<f64> {
+    /// symmetric node, so entry (i,j) measures the derivative along E_ij + E_ji), with their
+    /// rounding error given the output's (`f_error`).
+    fn fd_node(&self, env: &Env, values: &[Mat<f64>], k: usize, out: usize, f_error: f64) -> (Mat<f64>, f64) {
         let x0 = &values[k];
-        matdiff_exec::central_differences(x0, self.symmetric(k, x0), |x| {
-            self.eval_nodes(env, Some((k, x)))[out][(0, 0)]
-        })
+        let symmetric = self.symmetric(k, x0);
+        central_differences(x0, symmetric, f_error, |x| self.eval_nodes(env, Some((k, x)))[out][(0, 0)])
     }
 }
 

@@ -577,7 +577,6 @@ fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[St
 fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Gradients, roots: &[String]) {
     let g = cx.g;
     let doms = domains(g, output);
-    let names: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
     let call_with = |replace: Option<(usize, &str)>| -> String {
         let args: Vec<String> = ps
             .iter()
@@ -616,7 +615,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
     out.push_str(
         "    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n",
     );
-    let _ = writeln!(out, "        let mut found = None;\n        for _ in 0..30 {{");
+    let _ = writeln!(out, "        let mut checked = false;\n        for _ in 0..30 {{");
     for p in ps {
         for &(_, d) in &p.binds {
             let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim(d));
@@ -641,38 +640,46 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
         let _ = writeln!(out, "            let {} = {value};", cx.params[p.var]);
     }
     let _ = writeln!(out, "            let ({value}, {grad_pattern}) = {};", call_with(None));
-    let _ = writeln!(out, "            if {value}.is_finite() && {} {{", finite.join(" && "));
-    let tuple = if names.len() == 1 { names[0].to_string() } else { format!("({})", names.join(", ")) };
-    let _ = writeln!(out, "                found = Some({tuple});\n                break;\n            }}\n        }}");
     let _ = writeln!(
         out,
-        "        let {tuple} = found.expect(\"no random input found where f and its gradient are finite\");"
+        "            if !({value}.is_finite() && {}) {{\n                continue;\n            }}",
+        finite.join(" && ")
     );
-    let _ = writeln!(out, "        let (_, {grad_pattern}) = {};", call_with(None));
+    let _ = writeln!(out, "            let mut errs: Vec<(f64, bool)> = Vec::new();");
     for (i, &v) in grads.vars.iter().enumerate() {
         let name = &cx.params[v];
         let var = &g.vars[v];
         if var.shape.is_scalar() {
-            let _ = writeln!(out, "        let fd = fd_scalar({name}, |probe| {}.0);", call_with(Some((v, "probe"))));
             let _ = writeln!(
                 out,
-                "        worst = worst.max(rel_err(&Mat::from_fn(1, 1, |_, _| fd), &Mat::from_fn(1, 1, |_, _| {})));",
+                "            let (fd, noise) = fd_scalar({name}, |probe| {}.0);",
+                call_with(Some((v, "probe")))
+            );
+            let _ = writeln!(
+                out,
+                "            errs.push(compare(&Mat::from_fn(1, 1, |_, _| fd), &Mat::from_fn(1, 1, |_, _| {}), noise));",
                 gname(i)
             );
         } else {
             let sym = var.symmetric;
             let _ = writeln!(
                 out,
-                "        let fd = fd_mat({name}.clone(), {sym}, |probe| {}.0);",
+                "            let (fd, noise) = fd_mat({name}.clone(), {sym}, |probe| {}.0);",
                 call_with(Some((v, "probe")))
             );
             let grad = if sym { format!("&symmetrized(&{})", gname(i)) } else { format!("&{}", gname(i)) };
-            let _ = writeln!(out, "        worst = worst.max(rel_err(&fd, {grad}));");
+            let _ = writeln!(out, "            errs.push(compare(&fd, {grad}, noise));");
         }
     }
-    out.push_str(
+    out.push_str(concat!(
+        "            let err = errs.iter().fold(0.0f64, |w, e| w.max(e.0));\n",
+        "            // Rounding must leave room to see a wrong gradient (a saturated tanh does not).\n",
+        "            if err > 1e-5 || errs.iter().all(|e| e.1) {\n",
+        "                worst = worst.max(err);\n                checked = true;\n                break;\n            }\n",
+        "        }\n",
+        "        assert!(checked, \"nothing was checked: no random input where f and its gradient are finite and rounding leaves the finite differences room to judge\");\n",
         "    }\n    assert!(worst <= 1e-5, \"gradient check failed: relative error {worst:.1e}\");\n    worst\n}\n",
-    );
+    ));
     out.push_str(CHECK_HELPERS);
 }
 
@@ -718,15 +725,25 @@ impl Rng {
     }
 }
 
-/// Central differences of `f` at `x0`, entry by entry; a symmetric `x0` is perturbed symmetrically.
-fn fd_mat(x0: Mat<f64>, symmetric: bool, f: impl Fn(Mat<f64>) -> f64) -> Mat<f64> {
+/// Central differences of `f` at `x0`, entry by entry, and their rounding error; a symmetric
+/// `x0` is perturbed symmetrically.
+fn fd_mat(x0: Mat<f64>, symmetric: bool, f: impl Fn(Mat<f64>) -> f64) -> (Mat<f64>, f64) {
     let mut out = Mat::zeros(x0.nrows(), x0.ncols());
+    let mut noise = 0.0f64;
+    let count = (x0.nrows() * x0.ncols()).max(1) as f64;
+    let mut squares = 0.0;
+    for j in 0..x0.ncols() {
+        for i in 0..x0.nrows() {
+            squares += x0[(i, j)] * x0[(i, j)];
+        }
+    }
+    let rms = (squares / count).sqrt();
     for j in 0..x0.ncols() {
         for i in 0..x0.nrows() {
             if symmetric && i < j {
                 continue;
             }
-            let h = 1e-5 * x0[(i, j)].abs().max(1.0);
+            let h = step(x0[(i, j)], rms);
             let at = |d: f64| {
                 let mut x = x0.clone();
                 x[(i, j)] += d;
@@ -735,18 +752,31 @@ fn fd_mat(x0: Mat<f64>, symmetric: bool, f: impl Fn(Mat<f64>) -> f64) -> Mat<f64
                 }
                 f(x)
             };
-            out[(i, j)] = (at(h) - at(-h)) / (2.0 * h);
+            let (fp, fm) = (at(h), at(-h));
+            out[(i, j)] = (fp - fm) / (2.0 * h);
+            noise = noise.max(ROUNDING * fp.abs().max(fm.abs()) / h);
             if symmetric {
                 out[(j, i)] = out[(i, j)];
             }
         }
     }
-    out
+    (out, noise)
 }
 
-fn fd_scalar(x0: f64, f: impl Fn(f64) -> f64) -> f64 {
-    let h = 1e-5 * x0.abs().max(1.0);
-    (f(x0 + h) - f(x0 - h)) / (2.0 * h)
+fn fd_scalar(x0: f64, f: impl Fn(f64) -> f64) -> (f64, f64) {
+    let h = step(x0, x0.abs());
+    let (fp, fm) = (f(x0 + h), f(x0 - h));
+    ((fp - fm) / (2.0 * h), ROUNDING * fp.abs().max(fm.abs()) / h)
+}
+
+/// Rounding error of one evaluation of f: 64 unit roundoffs of |f|.
+const ROUNDING: f64 = 64.0 * f64::EPSILON / 2.0;
+
+/// Central-difference step: 1e-5 relative to the entry, or to the root mean square of the whole
+/// value for an entry near zero (so scaling an input scales its steps).
+fn step(x: f64, rms: f64) -> f64 {
+    let base = x.abs().max(rms);
+    1e-5 * if base > 0.0 && base.is_finite() { base } else { 1.0 }
 }
 
 /// What a symmetric perturbation measures: G + Gᵀ off the diagonal.
@@ -754,16 +784,24 @@ fn symmetrized(g: &Mat<f64>) -> Mat<f64> {
     Mat::from_fn(g.nrows(), g.ncols(), |i, j| if i == j { g[(i, i)] } else { g[(i, j)] + g[(j, i)] })
 }
 
-/// Largest entrywise difference, relative to the larger of 1 and the largest entry.
-fn rel_err(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
-    let (mut diff, mut scale) = (0.0f64, 1.0f64);
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            diff = diff.max((a[(i, j)] - b[(i, j)]).abs());
-            scale = scale.max(a[(i, j)].abs()).max(b[(i, j)].abs());
+/// Compare differences `fd` (rounding error `noise`) with a gradient: the largest entrywise
+/// difference beyond the noise, relative to the largest entry (no absolute floor, so scaling f
+/// changes nothing; infinite for NaN), and whether the noise leaves room to judge.
+fn compare(fd: &Mat<f64>, grad: &Mat<f64>, noise: f64) -> (f64, bool) {
+    let (mut diff, mut scale, mut gmax) = (0.0f64, 0.0f64, 0.0f64);
+    for j in 0..fd.ncols() {
+        for i in 0..fd.nrows() {
+            let d = (fd[(i, j)] - grad[(i, j)]).abs();
+            if d.is_nan() {
+                return (f64::INFINITY, true);
+            }
+            diff = diff.max(d);
+            scale = scale.max(fd[(i, j)].abs()).max(grad[(i, j)].abs());
+            gmax = gmax.max(grad[(i, j)].abs());
         }
     }
-    if diff.is_nan() { f64::INFINITY } else { diff / scale }
+    let err = if diff <= noise { 0.0 } else { (diff - noise) / scale };
+    (err, noise <= 1e-2 * scale || (gmax == 0.0 && err == 0.0))
 }
 
 fn finite(m: &Mat<f64>) -> bool {

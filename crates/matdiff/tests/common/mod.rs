@@ -5,7 +5,7 @@
 pub mod gen;
 pub mod oracle;
 
-use matdiff::{eval, random_dims, random_env, rel_err, FdReport, Gradients, Graph, NodeId, Problem};
+use matdiff::{eval_with_error, random_dims, random_env, rel_diff, FdReport, Gradients, Graph, NodeId, Problem};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
@@ -128,11 +128,11 @@ pub fn max_diff(p: &Problem, a: NodeId, b: NodeId, seed: u64) -> Result<f64, Str
     for dims in settings {
         let env = random_env(g, p.output, dims, &mut rng);
         matdiff::check_sizes(g, &[a, b], &env).map_err(|e| e.message)?;
-        let v = eval(g, &[a, b], &env);
+        let (v, errs) = eval_with_error(g, &[a, b], &env);
         if !(finite(&v[0]) && finite(&v[1])) {
             return Err(format!("non-finite values at dims {:?}", env.dims));
         }
-        worst = worst.max(rel_err(&v[0], &v[1]));
+        worst = worst.max(rel_diff(&v[0], &v[1], errs[0] + errs[1]));
     }
     Ok(worst)
 }
@@ -151,7 +151,14 @@ pub fn max_abs(m: &faer::Mat<f64>) -> f64 {
 pub fn fd_two_settings(p: &Problem, grads: &Gradients, seed: u64) -> FdReport {
     for s in seed..seed + 20 {
         let r = p.fd_check(grads, s, 2);
-        assert_eq!(r.dims.len(), 2, "FD check ran {} dimension settings, not 2 (skipped {})", r.dims.len(), r.skipped);
+        assert_eq!(
+            r.dims.len(),
+            2,
+            "FD check ran {} dimension settings, not 2 (skipped {}, unresolved {})",
+            r.dims.len(),
+            r.skipped,
+            r.unresolved
+        );
         // Scalars only: there is no dimension to vary.
         if r.dims[0] != r.dims[1] || r.dims[0].is_empty() {
             return r;

@@ -5,6 +5,7 @@
 use super::super::{Derivation, NodeKind, Operand};
 use matdiff_core::NodeId;
 use matdiff_core::Style;
+use matdiff_exec::FdOutcome;
 use serde_json::{json, Map, Value};
 
 pub(super) fn render(d: &Derivation) -> String {
@@ -127,7 +128,16 @@ pub(super) fn to_json(d: &Derivation) -> Value {
                 Value::Object(m)
             })
             .collect();
-        json!({"max_rel_error": r.max_err, "settings": settings, "skipped": r.skipped})
+        let mut o = json!({"verdict": "agrees", "max_rel_error": r.max_err, "settings": settings, "skipped": r.skipped, "unresolved": r.unresolved});
+        match r.outcome() {
+            FdOutcome::Agrees => {}
+            FdOutcome::Disagrees => o["verdict"] = json!("disagrees"),
+            FdOutcome::Unchecked(why) => {
+                o["verdict"] = json!("unchecked");
+                o["reason"] = json!(why);
+            }
+        }
+        o
     });
     json!({
         "output": d.output_name,

@@ -9,6 +9,7 @@ use super::{AdjointStep, Contribution, Derivation};
 use crate::derivation::NodeKind;
 use matdiff_core::Shape;
 use matdiff_core::{latex_name, num, print_shared, Style};
+use matdiff_exec::FdOutcome;
 
 /// Output format of `grad --steps`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +57,9 @@ pub enum StepsFormat {
     ///       "expanded": expr, "where": [{"name": "t0", "text": …, "latex": …}],
     ///       "agrees_with_grad": true }
     ///   ],
-    ///   "check": { "max_rel_error": 3.3e-11, "settings": [{"m": 4, "n": 4}], "skipped": 0 } | null
+    ///   "check": { "verdict": "agrees" | "disagrees" | "unchecked", "reason": "…" (unchecked only),
+    ///              "max_rel_error": 3.3e-11, "settings": [{"m": 4, "n": 4}], "skipped": 0,
+    ///              "unresolved": 0 } | null
     /// }
     /// ```
     Json,
@@ -207,13 +210,21 @@ impl Derivation {
             Style::Plain => format!("{:.1e}", r.max_err),
             Style::Latex => sci_latex(r.max_err),
         };
-        let verdict = if r.max_err <= 1e-5 { "agrees" } else { "DISAGREES" };
+        let verdict = match r.outcome() {
+            FdOutcome::Agrees => "agrees",
+            FdOutcome::Disagrees => "DISAGREES",
+            // A check that compared nothing is said so, never a pass.
+            FdOutcome::Unchecked(why) => return Some(format!("numeric check: NOT DONE, {why}")),
+        };
         let mut line = format!(
             "numeric check: max relative error {err} against central differences at random inputs ({}); the gradient {verdict}",
             settings.join("; ")
         );
         if r.skipped > 0 {
             line.push_str(&format!(" ({} setting(s) skipped: no point where the expression is finite)", r.skipped));
+        }
+        if r.unresolved > 0 {
+            line.push_str(&format!(" ({} setting(s) skipped: rounding error swamped the differences)", r.unresolved));
         }
         Some(line)
     }
