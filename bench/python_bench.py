@@ -5,7 +5,7 @@ interleaved with matdiff's) and, when given, the Rust evaluator's figures (matdi
 and the anchors' JAX figures (jax_numpy_default.json) from the same run; then the per-call
 overhead on 2x2 inputs. Writes a Markdown report (stdout, or --out FILE) and --json FILE.
 
-Usage: python bench/python_bench.py [--rust matdiff.json] [--anchors jax_numpy_default.json]
+Usage: python bench/python_bench.py [--rust matdiff.json ...] [--anchors jax_numpy_default.json]
        [--out report.md] [--json results.json] [--quick]
 Run by bench/python_run.sh, which produces the two JSON files first.
 """
@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import timeit
@@ -263,7 +264,12 @@ def overhead():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rust", help="matdiff-bench JSON of the same run")
+    ap.add_argument("--rust", action="append", default=[], help="matdiff-bench JSON of the same run (repeat: the fastest per problem)")
+    ap.add_argument(
+        "--rust-bin",
+        help="the matdiff-bench binary: run before the Python measurements and after each round, "
+        "the fastest run per problem kept (so a load change does not land on one side only)",
+    )
     ap.add_argument("--anchors", help="the anchors' jax_numpy_default.json of the same run")
     ap.add_argument("--out", help="write the Markdown report here")
     ap.add_argument("--json", help="write the figures as JSON here")
@@ -272,16 +278,34 @@ def main():
     args = ap.parse_args()
 
     rust = {}
-    if args.rust:
-        rust = {r["problem"]: r for r in json.load(open(args.rust))["rows"]}
+
+    def add_rust(rows):
+        for r in rows:
+            if r["problem"] not in rust or r["fn_plus_grad_ms"] < rust[r["problem"]]["fn_plus_grad_ms"]:
+                rust[r["problem"]] = r
+
+    def run_rust():
+        if args.rust_bin:
+            cmd = [args.rust_bin] + (["--quick"] if args.quick else [])
+            add_rust(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)["rows"])
+
+    for path in args.rust:
+        add_rust(json.load(open(path))["rows"])
     anchors = json.load(open(args.anchors))["rows"] if args.anchors else []
     titles = {"P1": "P1 batched", "P2": "P2 GPLVM", "P3": "P3 MLP swish (batched)", "P5": "P5 PPCA"}
 
-    results = []
-    for p in problems(args.quick):
-        times, err = bench_problem(p, args.rounds)
-        print(f"{p['title']:32s} {times}", file=sys.stderr, flush=True)
-        results.append((p, times, err))
+    run_rust()
+    results = {}
+    for _ in range(args.rounds):
+        for p in problems(args.quick):
+            times, err = bench_problem(p, 1)
+            print(f"{p['title']:32s} {times}", file=sys.stderr, flush=True)
+            if p["id"] in results:
+                best = results[p["id"]][1]
+                times = {k: min(v, best[k]) for k, v in times.items()}
+            results[p["id"]] = (p, times, err)
+        run_rust()
+    results = list(results.values())
     over = overhead()
 
     lines = []

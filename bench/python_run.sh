@@ -24,6 +24,7 @@ if [[ "${1:-}" != "--skip-anchors" ]]; then
     > "$OUT/anchors/jax_numpy_default.log" 2>&1)
 fi
 cargo build --release -p matdiff-bench --manifest-path "$ROOT/Cargo.toml"
-"$ROOT/target/release/matdiff-bench" > "$OUT/matdiff.json"
-$RUN "$VENV/bin/python" "$ROOT/bench/python_bench.py" --rust "$OUT/matdiff.json" \
+# python_bench.py runs matdiff-bench (the Rust figures) before its measurements and after each
+# round, and interleaves its own, so that a load change does not land on one side only.
+$RUN "$VENV/bin/python" "$ROOT/bench/python_bench.py" --rust-bin "$ROOT/target/release/matdiff-bench" --rounds 2 \
   --anchors "$OUT/anchors/jax_numpy_default.json" --out "$OUT/python.md" --json "$OUT/python.json"

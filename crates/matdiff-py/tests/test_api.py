@@ -265,6 +265,7 @@ def test_check_wrong_claim_has_diagnosis_and_counterexample():
     cx = v.counterexample
     assert set(cx["inputs"]) == {"W", "x"} and set(cx) >= {"dims", "inputs", "gradient", "claim", "max_diff"}
     W, x = cx["inputs"]["W"], cx["inputs"]["x"]
+    assert cx["W"] is W and cx["x"] is x
     assert W.shape == (cx["dims"]["m"], cx["dims"]["n"])
     # The counterexample is real: at its inputs the gradient and the claim differ.
     grad_there = ae_grad(W, x)

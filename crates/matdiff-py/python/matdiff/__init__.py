@@ -283,9 +283,10 @@ class Verdict:
             a missing path, a constant factor, ...), or ``None`` when right or undiagnosed.
         diagnoses: the same as structured dicts (``kind``, ``message`` and per-kind fields).
         counterexample: for a wrong claim, inputs where it differs: a dict with ``dims``
-            (each dimension's size), ``inputs`` (each variable's value, floats or ndarrays),
-            ``gradient`` and ``claim`` (their values there; ``claim`` is ``None`` when shapes
-            differ) and ``max_diff``; ``None`` when right.
+            (each dimension's size), ``inputs`` (each variable's value, floats or ndarrays;
+            each is also a key of its own, ``counterexample["W"]``), ``gradient`` and
+            ``claim`` (their values there; ``claim`` is ``None`` when shapes differ) and
+            ``max_diff``; ``None`` when right.
         gradient: the true gradient, plain syntax.
         claim_read_as: the claim as matdiff read it.
         method: ``"symbolic"`` (the same canonical form, or different shapes) or
@@ -308,13 +309,18 @@ class Verdict:
         cx = d.get("counterexample")
         self.counterexample: Optional[Dict[str, Any]] = None
         if cx is not None:
+            inputs = {k: _array(v) for k, v in cx["inputs"].items()}
             self.counterexample = {
                 "dims": dict(cx["dims"]),
-                "inputs": {k: _array(v) for k, v in cx["inputs"].items()},
+                "inputs": inputs,
                 "gradient": _array(cx["gradient"]),
                 "claim": _array(cx.get("claim")),
                 "max_diff": cx.get("max_diff"),
             }
+            # Each input also under its own name (unless it clashes with a key above), so that
+            # `v.counterexample["W"]` reads like the inputs it describes.
+            for k, val in inputs.items():
+                self.counterexample.setdefault(k, val)
 
     def __bool__(self) -> bool:
         return self.right
