@@ -1,6 +1,6 @@
 //! Shared by the build scripts of the crates with data-driven test suites: one `#[test]` per
 //! fixture file, so every case passes or fails on its own and runs by name
-//! (`cargo test -p matdiff --test all latex_cases::ok__accent_hat`), as ruff's parser fixtures.
+//! (`cargo test -p matdiff --test all latex_cases::ok::accent_hat`), as ruff's parser fixtures.
 //! (Included with `#[path]`: build scripts cannot depend on a workspace crate cheaply.)
 
 use std::fmt::Write as _;
@@ -25,7 +25,7 @@ fn ident(s: &str) -> String {
 }
 
 /// Writes `$OUT_DIR/fixtures_<suite>.rs`: for each `tests/cases/<suite>/<folder>/<name>.<ext>`
-/// (folders `ok/` and `err/`), a test `<folder>__<name>` calling `run_case(path)` — a function
+/// (folders `ok/` and `err/`), a test `<folder>::<name>` calling `run_case(path)` — a function
 /// the including test module defines. The generated file also defines `FIXTURE_COUNT`.
 pub fn generate(manifest_dir: &Path, suite: &str, ext: &str) {
     let root = manifest_dir.join("tests/cases").join(suite);
@@ -36,17 +36,34 @@ pub fn generate(manifest_dir: &Path, suite: &str, ext: &str) {
     let mut out = String::new();
     let _ = writeln!(out, "/// Fixture files found under tests/cases/{suite}/ when this crate was built.");
     let _ = writeln!(out, "#[allow(dead_code)]\nconst FIXTURE_COUNT: usize = {};", paths.len());
+    // One module per folder (`ok`, `err`), one test per file: `latex_cases::ok::accent_hat`.
+    let mut folders: Vec<(String, Vec<&PathBuf>)> = vec![];
     for p in &paths {
         let rel = p.strip_prefix(&root).expect("below the suite folder");
-        let mut name: Vec<String> =
+        let folder: Vec<String> =
             rel.parent().into_iter().flat_map(|d| d.iter()).map(|s| ident(&s.to_string_lossy())).collect();
-        name.push(ident(&p.file_stem().expect("a file name").to_string_lossy()));
-        let _ = writeln!(
-            out,
-            "#[test]\nfn {}() {{\n    run_case(std::path::Path::new({:?}));\n}}",
-            name.join("__"),
-            p.display().to_string()
-        );
+        let folder = folder.join("_");
+        match folders.last_mut() {
+            Some((f, list)) if *f == folder => list.push(p),
+            _ => folders.push((folder, vec![p])),
+        }
+    }
+    for (folder, list) in folders {
+        let open = !folder.is_empty();
+        if open {
+            let _ = writeln!(out, "mod {folder} {{\n    use super::run_case;");
+        }
+        for p in list {
+            let name = ident(&p.file_stem().expect("a file name").to_string_lossy());
+            let _ = writeln!(
+                out,
+                "    #[test]\n    fn {name}() {{\n        run_case(std::path::Path::new({:?}));\n    }}",
+                p.display().to_string()
+            );
+        }
+        if open {
+            let _ = writeln!(out, "}}");
+        }
     }
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join(format!("fixtures_{suite}.rs"));
     std::fs::write(dest, out).expect("write the generated fixture tests");

@@ -80,6 +80,9 @@ pub struct Lowered {
     pub output: NodeId,
     /// Names that were not declared and were given a kind (by default or by usage).
     pub inferred: Vec<(String, Kind)>,
+    /// The user's definitions (`h = tanh(W*x)` before the expression), in source order, with
+    /// the node each one names.
+    pub definitions: Vec<(String, NodeId)>,
 }
 
 /// Lower a parsed program under the given declarations.
@@ -264,7 +267,7 @@ impl<'a> Lowerer<'a> {
         };
         let result = lw.program(program);
         match result {
-            Ok(out) => Ok(lw.finish(out)),
+            Ok(out) => Ok(lw.finish(out, program)),
             Err(error) => Err(Box::new(Failure { error, progress: lw.progress, undeclared: lw.undeclared })),
         }
     }
@@ -295,7 +298,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Rebuild the graph with final dimension names, so equal shapes are equal ids.
-    fn finish(mut self, out: NodeId) -> Lowered {
+    fn finish(mut self, out: NodeId, program: &Program) -> Lowered {
         let used: Vec<DimId> = self.graph.vars.iter().flat_map(|v| [v.shape.rows, v.shape.cols]).flatten().collect();
         let (table, map) = self.u.finish(&used);
         let mut g = Graph::new(table);
@@ -311,7 +314,12 @@ impl<'a> Lowerer<'a> {
             .iter()
             .map(|n| (n.clone(), self.kinds.get(n).copied().unwrap_or_else(|| default_kind(n))))
             .collect();
-        Lowered { graph: g, output: ids[out.index()], inferred }
+        let definitions = program
+            .defs
+            .iter()
+            .filter_map(|d| self.defs.get(&d.name).map(|&id| (d.name.clone(), ids[id.index()])))
+            .collect();
+        Lowered { graph: g, output: ids[out.index()], inferred, definitions }
     }
 
     fn describe(&mut self, id: NodeId) -> String {

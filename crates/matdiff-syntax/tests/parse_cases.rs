@@ -130,7 +130,21 @@ include!(concat!(env!("OUT_DIR"), "/fixtures_parse.rs"));
 
 #[test]
 fn the_fixtures_are_there() {
-    assert!(FIXTURE_COUNT > 90, "expected the parse cases in tests/cases/parse/{{ok,err}}");
+    let n = fixture_files("parse");
+    assert!(n > 90, "expected the parse cases in tests/cases/parse/{{ok,err}}");
+    assert_eq!(FIXTURE_COUNT, n, "a test per fixture (rebuild if fixtures were added)");
+}
+
+/// Fixture files under `tests/cases/{suite}/` now (the generated tests must cover them all).
+fn fixture_files(suite: &str) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(suite);
+    std::fs::read_dir(&root)
+        .expect("the suite folder")
+        .flatten()
+        .filter(|d| d.path().is_dir())
+        .flat_map(|d| std::fs::read_dir(d.path()).expect("a fixture folder").flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "txt"))
+        .count()
 }
 
 // ----- nesting and size limits -----------------------------------------------------------------

@@ -22,6 +22,8 @@ pub struct Problem {
     decls: Vec<Decl>,
     /// How a LaTeX expression was read ("read as: ...", "read `xx` as x*x"); empty for plain.
     pub notes: Vec<String>,
+    /// The user's definitions (`h = …` lines, plain or LaTeX) with their nodes, in source order.
+    definitions: Vec<(String, NodeId)>,
 }
 
 /// Gradients of a problem's scalar output w.r.t. some variables, with the backward pass.
@@ -60,6 +62,7 @@ impl Problem {
             graph: lowered.graph,
             output: lowered.output,
             inferred: lowered.inferred,
+            definitions: lowered.definitions,
             source_len: expr.len(),
             decls,
             notes,
@@ -137,10 +140,23 @@ impl Problem {
     pub fn print_shared(&self, roots: &[NodeId], style: Style) -> Vec<Printed> {
         print_shared(&self.graph, roots, style)
     }
-    /// `print_shared` with the user's definitions (`h = …` in `src`) keeping their names.
-    pub fn print_shared_named(&mut self, roots: &[NodeId], style: Style, src: &str) -> Vec<Printed> {
-        let names = crate::derivation::user_names(self, src);
-        matdiff_core::print_shared_named(&self.graph, roots, style, &names)
+    /// `print_shared` with the user's definitions (`h = …`) keeping their names.
+    pub fn print_shared_named(&self, roots: &[NodeId], style: Style) -> Vec<Printed> {
+        matdiff_core::print_shared_named(&self.graph, roots, style, &self.definitions)
+    }
+    /// The user's definitions (`h = tanh(W*x)` lines before the expression, plain or LaTeX), in
+    /// source order, each with the node it names. Derivations and printing keep these names.
+    ///
+    /// ```
+    /// let p = matdiff::Problem::new("h = tanh(W*x)\nsum(h)", "W: matrix(m,n); x: vector(n)").unwrap();
+    /// assert_eq!(p.definitions()[0].0, "h");
+    /// ```
+    pub fn definitions(&self) -> &[(String, NodeId)] {
+        &self.definitions
+    }
+    /// The declarations the problem was built with, in order.
+    pub fn decls(&self) -> &[Decl] {
+        &self.decls
     }
     /// Dimension names of a node's shape, e.g. `["m","n"]`.
     pub fn shape_names(&self, id: NodeId) -> Vec<String> {

@@ -145,16 +145,14 @@ pub fn fd_check_json(r: &FdReport) -> Json {
 }
 
 /// Every gradient of `grads` as [`gradient_json`] objects, in the order asked; shared
-/// subterms are named across all of them (`src` is the expression, whose definitions keep
-/// their names).
+/// subterms are named across all of them (the user's definitions keep their names).
 pub fn gradients_json(
     p: &mut Problem,
     grads: &Gradients,
     wrt: &[&str],
-    src: &str,
     check: Option<&FdReport>,
 ) -> Result<Vec<Map<String, Json>>> {
-    let shared = p.print_shared_named(&grads.nodes, Style::Plain, src);
+    let shared = p.print_shared_named(&grads.nodes, Style::Plain);
     grads.nodes.iter().zip(wrt).zip(&shared).map(|((&g, name), cse)| gradient_json(p, g, name, cse, check)).collect()
 }
 

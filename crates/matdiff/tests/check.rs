@@ -151,7 +151,9 @@ include!(concat!(env!("OUT_DIR"), "/fixtures_claims.rs"));
 
 #[test]
 fn the_claim_table_is_there() {
-    assert!(FIXTURE_COUNT >= 8, "the claim table lives in tests/cases/claims/ok");
+    let n = crate::common::fixture_files("claims");
+    assert!(n >= 8, "the claim table lives in tests/cases/claims/ok");
+    assert_eq!(FIXTURE_COUNT, n, "a test per fixture (rebuild if fixtures were added)");
 }
 
 /// The per-path terms add up to the gradient (numerically, at two dimension settings).

@@ -14,7 +14,7 @@ fn derive(expr: &str, decls: &str, wrt: Option<&[&str]>) -> Derivation {
     match wrt {
         Some(w) => {
             let grads = p.gradients(w).unwrap();
-            let names = user_names(&mut p, expr);
+            let names = user_names(&p);
             Derivation::with_names(&p, &grads, &names)
         }
         None => Derivation::forward(&p),

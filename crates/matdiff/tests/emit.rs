@@ -316,7 +316,7 @@ fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
     roots.extend(&grads.nodes);
     let (env, vals) = finite_point(&p, &grads.nodes, 1000 + index as u64)
         .unwrap_or_else(|| panic!("{}: no random point where matdiff's value is finite", case.name));
-    let params = parameters(&p, lang, src);
+    let params = parameters(&p, lang);
     let inputs: serde_json::Map<String, Json> = params
         .iter()
         .map(|(var, param)| {
@@ -494,8 +494,7 @@ fn seeds_file_matches_the_examples() {
 #[test]
 fn parameters_follow_declaration_order_then_appearance() {
     let p = Problem::new("sum(z) + y'*W*x + lambda", "x: vector(n); W: matrix(m,n); y: vector(m)").unwrap();
-    let src = Source { expr: "", decls: "x: vector(n); W: matrix(m,n); y: vector(m)" };
-    let names: Vec<(String, String)> = parameters(&p, Lang::Numpy, src);
+    let names: Vec<(String, String)> = parameters(&p, Lang::Numpy);
     let want = [("x", "x"), ("W", "W"), ("y", "y"), ("z", "z"), ("lambda", "lambda_")];
     assert_eq!(names, want.map(|(a, b)| (a.to_string(), b.to_string())));
 }

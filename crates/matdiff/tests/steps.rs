@@ -18,7 +18,7 @@ use std::path::Path;
 fn derive(expr: &str, decls: &str, wrt: &[&str]) -> Derivation {
     let mut p = Problem::new(expr, decls).unwrap_or_else(|e| panic!("{expr}: {}", e.message));
     let grads = p.gradients(wrt).unwrap_or_else(|e| panic!("{expr}: {}", e.message));
-    let names = user_names(&mut p, expr);
+    let names = user_names(&p);
     Derivation::with_names(&p, &grads, &names)
 }
 
@@ -140,7 +140,9 @@ include!(concat!(env!("OUT_DIR"), "/fixtures_steps.rs"));
 
 #[test]
 fn the_fixtures_are_there() {
-    assert!(FIXTURE_COUNT >= 10, "the steps cases are in tests/cases/steps/ok");
+    let n = crate::common::fixture_files("steps");
+    assert!(n >= 10, "the steps cases are in tests/cases/steps/ok");
+    assert_eq!(FIXTURE_COUNT, n, "a test per fixture (rebuild if fixtures were added)");
 }
 
 /// The per-node check is not vacuous: a wrong intermediate adjoint is caught even when it is

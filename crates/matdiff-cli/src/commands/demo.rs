@@ -13,7 +13,7 @@ pub fn demo() -> Result<u8, Failure> {
         println!("decl:   {}", ex.decls);
         let mut p = Problem::new(ex.expr, ex.decls).map_err(|e| fail(&e, ex.expr, ex.decls))?;
         let grads = p.gradients(ex.wrt).map_err(|e| fail(&e, ex.expr, ex.decls))?;
-        let shared = p.print_shared_named(&grads.nodes, Style::Plain, ex.expr);
+        let shared = p.print_shared_named(&grads.nodes, Style::Plain);
         for (k, (name, cse)) in ex.wrt.iter().zip(&shared).enumerate() {
             println!("d/d{name} = {}", cse.expr);
             // One numeric check per gradient, at two random dimension settings.
@@ -64,7 +64,7 @@ fn autoencoder_steps() -> Result<f64, Failure> {
     let ex = matdiff::example("autoencoder").ok_or("error: the autoencoder example is missing\n")?;
     let mut p = Problem::new(ex.expr, ex.decls).map_err(|e| fail(&e, ex.expr, ex.decls))?;
     let grads = p.gradients(ex.wrt).map_err(|e| fail(&e, ex.expr, ex.decls))?;
-    let names = user_names(&mut p, ex.expr);
+    let names = user_names(&p);
     let d = Derivation::with_names(&p, &grads, &names);
     println!("\n== {}: the derivation, step by step (matdiff grad --steps) ==", ex.title);
     print!("{}", d.render(StepsFormat::Text));

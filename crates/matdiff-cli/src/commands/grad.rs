@@ -19,13 +19,13 @@ pub fn grad(
     let names: Vec<&str> = wrt.iter().map(|s| s.trim()).collect();
     let grads = p.gradients(&names).map_err(|e| fail(&e, expr, decl))?;
     if steps {
-        return super::steps::steps(&mut p, &grads, expr, format);
+        return super::steps::steps(&mut p, &grads, format);
     }
     if let Some(lang) = emit {
         return super::emit::emit(&p, &grads, input, lang);
     }
     let report = check.then(|| p.fd_check(&grads, 1, 2));
-    let shared = p.print_shared_named(&grads.nodes, Style::Plain, expr);
+    let shared = p.print_shared_named(&grads.nodes, Style::Plain);
     match format {
         Format::Json => {
             let items: Vec<Json> = grads

@@ -12,11 +12,11 @@ pub fn graph(input: &ExprArgs, wrt: Option<&str>, format: GraphFormat) -> Result
         Some(w) => {
             let names: Vec<&str> = w.split(',').map(|s| s.trim()).collect();
             let grads = p.gradients(&names).map_err(|e| fail(&e, expr, decl))?;
-            let user = user_names(&mut p, expr);
+            let user = user_names(&p);
             Derivation::with_names(&p, &grads, &user)
         }
         None => {
-            let user = user_names(&mut p, expr);
+            let user = user_names(&p);
             Derivation::forward_with_names(&p, &user)
         }
     };

@@ -7,8 +7,8 @@ use matdiff::{Gradients, Problem};
 
 /// Print the derivation of `grads` for the expression `src`; exit 1 when the numeric check
 /// disagrees.
-pub fn steps(p: &mut Problem, grads: &Gradients, src: &str, format: Format) -> Result<u8, Failure> {
-    let names = user_names(p, src);
+pub fn steps(p: &mut Problem, grads: &Gradients, format: Format) -> Result<u8, Failure> {
+    let names = user_names(p);
     let d = Derivation::with_names(p, grads, &names);
     let format = match format {
         Format::Text => StepsFormat::Text,

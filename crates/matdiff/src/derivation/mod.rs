@@ -259,22 +259,10 @@ impl Derivation {
 }
 
 /// The subexpressions the user named with definitions (`h = relu(W*x + b) + x` before the
-/// expression `src`), as nodes of the problem's graph (each definition is lowered into it), so
-/// that the derivation can call those nodes by the user's names. Definitions that do not lower
-/// on their own are left out.
-pub fn user_names(p: &mut Problem, src: &str) -> Vec<(String, NodeId)> {
-    let Ok(program) = matdiff_syntax::parse_program(src) else {
-        return vec![];
-    };
-    program
-        .defs
-        .iter()
-        .filter_map(|def| {
-            let prefix = src.get(..def.value.span.end)?;
-            let id = p.claim(&format!("{prefix}\n{}", def.name)).ok()?;
-            Some((def.name.clone(), id))
-        })
-        .collect()
+/// expression), as nodes of the problem's graph, so that the derivation can call those nodes by
+/// the user's names: [`Problem::definitions`], kept from lowering (plain or LaTeX input alike).
+pub fn user_names(p: &Problem) -> Vec<(String, NodeId)> {
+    p.definitions().to_vec()
 }
 
 /// `ū` for a name: a combining macron on the first letter (`W̄1` for W1); in LaTeX `\bar{W}_{1}`.

@@ -14,7 +14,6 @@ mod rust;
 mod template;
 
 use crate::problem::{Gradients, Problem};
-use matdiff_syntax::parse_decls;
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
 
 /// A target language for [`emit`].
@@ -48,28 +47,25 @@ impl Lang {
     }
 }
 
-/// The text the problem came from: shown in the module's documentation, and the declarations
-/// fix the order of the parameters.
+/// The text the problem came from, quoted in the generated module's documentation. (The
+/// parameter order comes from the problem's own parsed declarations.)
 #[derive(Clone, Copy, Debug)]
 pub struct Source<'a> {
     pub expr: &'a str,
     pub decls: &'a str,
 }
 
-impl Source<'_> {
-    /// Declared names, in declaration order (empty when the declarations do not parse; the
-    /// problem was built from them, so they do).
-    fn decl_order(&self) -> Vec<String> {
-        parse_decls(self.decls).map(|ds| ds.into_iter().map(|d| d.name).collect()).unwrap_or_default()
-    }
+/// Declared names, in declaration order (the problem keeps its parsed declarations).
+pub(crate) fn decl_order(problem: &Problem) -> Vec<String> {
+    problem.decls().iter().map(|d| d.name.clone()).collect()
 }
 
 /// The generated function's parameters in order, as `(variable, parameter name)`: declared
 /// variables in declaration order, then the others in order of appearance. A name the
 /// language reserves gets a trailing `_` (`lambda` → `lambda_` in Python).
-pub fn parameters(problem: &Problem, lang: Lang, src: Source) -> Vec<(String, String)> {
+pub fn parameters(problem: &Problem, lang: Lang) -> Vec<(String, String)> {
     let g = &problem.graph;
-    let ps = plan::params(g, &src.decl_order());
+    let ps = plan::params(g, &decl_order(problem));
     let mut namer = names::Namer::new(match lang {
         Lang::Rust => names::RUST_RESERVED,
         _ => names::PYTHON_RESERVED,

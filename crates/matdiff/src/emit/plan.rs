@@ -147,11 +147,10 @@ pub(crate) struct Setup<'g> {
 pub(crate) fn setup<'g>(
     p: &'g crate::problem::Problem,
     grads: &crate::problem::Gradients,
-    src: &super::Source,
     reserved: &'static [&'static str],
 ) -> Result<Setup<'g>> {
     let g = &p.graph;
-    let ps = params(g, &src.decl_order());
+    let ps = params(g, &super::decl_order(p));
     let mut roots = vec![p.output];
     roots.extend(&grads.nodes);
     check_dims(g, &ps, &roots)?;

@@ -466,7 +466,7 @@ impl Py {
 
 /// Generate the module.
 pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
-    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, PYTHON_RESERVED)?;
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, PYTHON_RESERVED)?;
     let mut be = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 

@@ -421,7 +421,7 @@ impl Rs {
 
 /// Generate the source file.
 pub(crate) fn emit(p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
-    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, RUST_RESERVED)?;
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, RUST_RESERVED)?;
     let mut be = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 

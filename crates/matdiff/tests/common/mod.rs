@@ -176,3 +176,15 @@ pub fn case_count(var: &str, default: usize) -> usize {
         Err(_) => default,
     }
 }
+
+/// Fixture files under `tests/cases/{suite}/` now (the generated tests must cover them all).
+pub fn fixture_files(suite: &str) -> usize {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(suite);
+    std::fs::read_dir(&root)
+        .expect("the suite folder")
+        .flatten()
+        .filter(|d| d.path().is_dir())
+        .flat_map(|d| std::fs::read_dir(d.path()).expect("a fixture folder").flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "txt"))
+        .count()
+}
