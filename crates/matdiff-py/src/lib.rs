@@ -56,7 +56,7 @@ fn grad<'py>(
         let mut p = load(expr, decl, latex)?;
         let grads = p.gradients(&names)?;
         let report = check.then(|| p.fd_check(&grads, 1, 2));
-        let items = report::gradients_json(&mut p, &grads, &names, expr, report.as_ref())?;
+        let items = report::gradients_json(&mut p, &grads, &names, report.as_ref())?;
         Ok((items, p.reading_notes()))
     });
     let (items, notes) = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
@@ -78,7 +78,7 @@ fn steps<'py>(py: Python<'py>, expr: &str, wrt: Vec<String>, decl: &str, latex: 
     let out = py.detach(|| -> matdiff::Result<_> {
         let mut p = load(expr, decl, latex)?;
         let grads = p.gradients(&names)?;
-        let user = user_names(&mut p, expr);
+        let user = user_names(&p);
         let d = Derivation::with_names(&p, &grads, &user);
         let formats = [StepsFormat::Text, StepsFormat::Markdown, StepsFormat::Latex, StepsFormat::Json];
         let texts: Vec<String> = formats.into_iter().map(|f| d.render(f)).collect();
@@ -101,7 +101,7 @@ fn steps<'py>(py: Python<'py>, expr: &str, wrt: Vec<String>, decl: &str, latex: 
 fn graph(py: Python<'_>, expr: &str, decl: &str, wrt: Option<Vec<String>>, latex: bool) -> PyResult<(String, String)> {
     let out = py.detach(|| -> matdiff::Result<_> {
         let mut p = load(expr, decl, latex)?;
-        let user = user_names(&mut p, expr);
+        let user = user_names(&p);
         let d = match &wrt {
             Some(w) => {
                 let grads = p.gradients(&names(w))?;

@@ -154,10 +154,7 @@ impl Problem {
     pub fn definitions(&self) -> &[(String, NodeId)] {
         &self.definitions
     }
-    /// The declarations the problem was built with, in order.
-    pub fn decls(&self) -> &[Decl] {
-        &self.decls
-    }
+
     /// Dimension names of a node's shape, e.g. `["m","n"]`.
     pub fn shape_names(&self, id: NodeId) -> Vec<String> {
         self.graph.dims.shape_names(self.graph.shape(id))
