@@ -40,6 +40,10 @@ pub enum Rule {
     Inverse,
     Diag,
     DiagPart,
+    /// C = kron(A, B), to A or to B.
+    Kron,
+    Vectorize,
+    Unvec,
 }
 
 impl Rule {
@@ -67,6 +71,9 @@ impl Rule {
             Rule::Inverse => "C = A⁻¹: Ā += −A⁻ᵀ·C̄·A⁻ᵀ".into(),
             Rule::Diag => "C = diag(v): v̄ += diag(C̄)".into(),
             Rule::DiagPart => "c = diag(A): Ā += diag(c̄)".into(),
+            Rule::Kron => "C = A⊗B: Āᵢⱼ += ⟨C̄ᵢⱼ, B⟩ (blocks C̄ᵢⱼ of C̄), B̄ += Σᵢⱼ Aᵢⱼ·C̄ᵢⱼ".into(),
+            Rule::Vectorize => "c = vec(A): Ā += unvec(c̄)".into(),
+            Rule::Unvec => "C = unvec(v): v̄ += vec(C̄)".into(),
         }
     }
 }
@@ -263,8 +270,48 @@ pub fn local_pushes(g: &mut Graph, n: NodeId, adj: NodeId) -> Vec<(NodeId, NodeI
             let d = g.diag(adj);
             out.push((m, d, Rule::DiagPart));
         }
+        Op::Kron(a, b) => {
+            let va = kron_adjoint(g, adj, a, b, true);
+            out.push((a, va, Rule::Kron));
+            let vb = kron_adjoint(g, adj, b, a, false);
+            out.push((b, vb, Rule::Kron));
+        }
+        Op::Vectorize(a) => {
+            let s = g.shape(a);
+            let v = g.unvec(adj, s.rows.unwrap(), s.cols.unwrap());
+            out.push((a, v, Rule::Vectorize));
+        }
+        Op::Unvec(v) => {
+            let d = g.vectorize(adj);
+            out.push((v, d, Rule::Unvec));
+        }
+        Op::Commutation(..) => {}
     }
     out
+}
+
+/// The adjoint of one factor of C = kron(A, B) (of A when `left`, else of B) with `other` the
+/// other factor: Ā = Sᵣᵀ·(C̄ .* kron(1, B))·S꜀ with Sᵣ = kron(I, 1) summing each block's rows,
+/// and B̄ = Rᵣᵀ·(C̄ .* kron(A, 1))·R꜀ with Rᵣ = kron(1, I) summing across blocks.
+fn kron_adjoint(g: &mut Graph, adj: NodeId, this: NodeId, other: NodeId, left: bool) -> NodeId {
+    let (st, so) = (g.shape(this), g.shape(other));
+    let eye = |g: &mut Graph, d: Option<crate::shape::DimId>| match d {
+        Some(d) => g.identity(d),
+        None => g.constant(1.0),
+    };
+    let ones_col = |g: &mut Graph, d: Option<crate::shape::DimId>| g.fill(1.0, Shape { rows: d, cols: None });
+    let (ir, ic) = (eye(g, st.rows), eye(g, st.cols));
+    let (or, oc) = (ones_col(g, so.rows), ones_col(g, so.cols));
+    let block = g.fill(1.0, st);
+    let (sr, sc, tiled) = if left {
+        (g.kron(ir, or), g.kron(ic, oc), g.kron(block, other))
+    } else {
+        (g.kron(or, ir), g.kron(oc, ic), g.kron(other, block))
+    };
+    let masked = g.hadamard(adj, tiled);
+    let srt = g.transpose(sr);
+    let left_part = g.mul(srt, masked);
+    g.mul(left_part, sc)
 }
 
 /// f'(a) as a node, given the node `fa` = f(a); `None` where it is zero almost everywhere.

@@ -72,6 +72,10 @@ const FUNCTIONS: &[&str] = &[
     "vector",
     "matrix",
     "transpose",
+    "kron",
+    "vec",
+    "unvec",
+    "commutation",
 ];
 
 /// The lowered problem: the graph, the output node, and the variables in order of appearance.
@@ -196,9 +200,14 @@ pub fn lower_into(program: &Program, decls: &[Decl], base: &mut Graph) -> Result
         progress: 0,
         closed: true,
     };
-    // Unifier variable i is the base's dimension i, pinned by name so it cannot merge with another.
+    // Unifier variable i is the base's dimension i, pinned by name so it cannot merge with another
+    // (a product dimension is the product of its factors' variables).
     for d in &base.dims.dims {
         let id = match d.size {
+            _ if !d.factors.is_empty() => {
+                let fs: Vec<Option<DimId>> = d.factors.iter().map(|&f| Some(f)).collect();
+                lw.u.product(&fs).expect("a product has factors")
+            }
             Some(k) => lw.u.sized(k),
             None => lw.u.named(&d.name),
         };
@@ -218,12 +227,29 @@ pub fn lower_into(program: &Program, decls: &[Decl], base: &mut Graph) -> Result
             map[d as usize] = r;
         }
     }
+    let mut products = vec![];
     for d in 0..lw.u.len() as u32 {
         let r = lw.u.find(d);
         if map[r as usize] == u32::MAX {
+            if lw.u.is_product(r) {
+                products.push(d);
+                continue;
+            }
             map[r as usize] = base.dims.dims.len() as u32;
             let name = base.dims.fresh_name();
-            base.dims.dims.push(crate::shape::Dim { name, size: None, declared: false });
+            base.dims.dims.push(crate::shape::Dim::atomic(name, None, false));
+        }
+        map[d as usize] = map[r as usize];
+    }
+    for d in products {
+        let r = lw.u.find(d);
+        if map[r as usize] == u32::MAX {
+            let (atoms, c) = lw.u.product_parts(r);
+            let mut ids: Vec<DimId> = atoms.iter().map(|&a| map[a as usize]).collect();
+            if c != 1 || ids.is_empty() {
+                ids.push(base.dims.sized(c));
+            }
+            map[r as usize] = base.dims.product_of(&ids);
         }
         map[d as usize] = map[r as usize];
     }
@@ -413,8 +439,18 @@ impl<'a> Lowerer<'a> {
     fn dim(&mut self, spec: &Option<DimSpec>, hint: &str) -> DimId {
         match spec {
             None => self.u.fresh(hint),
-            Some(DimSpec::Num(k)) => self.u.sized(*k),
-            Some(DimSpec::Name(n)) => self.named_dim(n),
+            Some(spec) => self.dim_spec(spec),
+        }
+    }
+
+    fn dim_spec(&mut self, spec: &DimSpec) -> DimId {
+        match spec {
+            DimSpec::Num(k) => self.u.sized(*k),
+            DimSpec::Name(n) => self.named_dim(n),
+            DimSpec::Product(fs) => {
+                let ds: Vec<Option<DimId>> = fs.iter().map(|f| Some(self.dim_spec(f))).collect();
+                self.u.product(&ds).expect("a product has factors")
+            }
         }
     }
 
@@ -532,6 +568,7 @@ impl<'a> Lowerer<'a> {
                 Ok(self.graph.hadamard(a, b))
             }
             BinOp::EPow | BinOp::Pow => self.power(op, a, b, l, r, span),
+            BinOp::Kron => Ok(self.kron(a, b)),
         }
     }
 
@@ -606,6 +643,7 @@ impl<'a> Lowerer<'a> {
         match func {
             "eye" => return self.eye(args, span),
             "vector" | "matrix" => return self.filled(func, args, span),
+            "kron" | "unvec" | "commutation" => return self.reshaping(func, args, span),
             _ => {}
         }
         let arity_err = |n: usize| {
@@ -648,6 +686,16 @@ impl<'a> Lowerer<'a> {
             "norm1" => Ok(g.norm1(a)),
             "norm2" => Ok(g.norm2(a)),
             "transpose" => Ok(g.transpose(a)),
+            "vec" => {
+                let s = g.shape(a);
+                match (s.rows, s.cols) {
+                    (Some(m), Some(n)) => {
+                        let len = self.u.product(&[Some(m), Some(n)]).expect("two factors");
+                        Ok(self.graph.vectorize_shaped(a, len))
+                    }
+                    _ => Ok(g.vectorize_shaped(a, 0)),
+                }
+            }
             "tr" | "trace" => {
                 self.square(a, &args[0], func)?;
                 Ok(self.graph.trace(a))
@@ -709,8 +757,7 @@ impl<'a> Lowerer<'a> {
     fn eye(&mut self, args: &[Expr], span: Span) -> Result<NodeId> {
         let d = match args {
             [] => self.u.fresh("n"),
-            [Expr { kind: ExprKind::Name(n), .. }] => self.named_dim(n),
-            [Expr { kind: ExprKind::Num(k), span: ks }] => self.literal_size(*k, *ks)?,
+            [e] if self.is_dim_expr(e) => self.dim_expr(e)?,
             _ => {
                 return Err(Error::new(
                     Input::Expr,
@@ -721,6 +768,100 @@ impl<'a> Lowerer<'a> {
             }
         };
         Ok(self.graph.identity(d))
+    }
+
+    /// Whether `e` reads as a dimension: a name, a positive integer, or a product of those (`m*n`).
+    fn is_dim_expr(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Name(_) | ExprKind::Num(_) => true,
+            ExprKind::Binary(BinOp::Mul, l, r) => self.is_dim_expr(l) && self.is_dim_expr(r),
+            _ => false,
+        }
+    }
+
+    /// The dimension written by `e` (see `is_dim_expr`).
+    fn dim_expr(&mut self, e: &Expr) -> Result<DimId> {
+        match &e.kind {
+            ExprKind::Name(n) => Ok(self.named_dim(n)),
+            ExprKind::Num(k) => self.literal_size(*k, e.span),
+            ExprKind::Binary(BinOp::Mul, l, r) => {
+                let (a, b) = (self.dim_expr(l)?, self.dim_expr(r)?);
+                Ok(self.u.product(&[Some(a), Some(b)]).expect("two factors"))
+            }
+            _ => Err(Error::new(
+                Input::Expr,
+                e.span,
+                "expected a dimension: a name such as `n`, a positive integer, or a product `m*n`",
+            )
+            .with_label("not a dimension")),
+        }
+    }
+
+    /// `kron(a, b)`: any shapes, the result's dimensions the products of theirs.
+    fn kron(&mut self, a: NodeId, b: NodeId) -> NodeId {
+        let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        let shape = Shape { rows: self.u.product(&[sa.rows, sb.rows]), cols: self.u.product(&[sa.cols, sb.cols]) };
+        self.graph.kron_shaped(a, b, shape)
+    }
+
+    /// `kron(A, B)`, `unvec(v, m, n)`, `commutation(m, n)`: the functions whose result shape is a
+    /// product of dimensions.
+    fn reshaping(&mut self, func: &str, args: &[Expr], span: Span) -> Result<NodeId> {
+        let usage = match func {
+            "kron" => "kron(A, B): the Kronecker product of two arrays",
+            "unvec" => "unvec(v, m, n): the m×n matrix whose columns, stacked, are the vector v of length m*n",
+            _ => "commutation(m, n): the mn×mn matrix K with K*vec(A) = vec(A') for A m×n",
+        };
+        let want = if func == "unvec" { 3 } else { 2 };
+        if args.len() != want {
+            return Err(Error::new(Input::Expr, span, format!("`{func}` takes {want} arguments, got {}", args.len()))
+                .with_label("wrong number of arguments")
+                .with_note(usage));
+        }
+        let dims_from = if func == "kron" {
+            args.len()
+        } else if func == "unvec" {
+            1
+        } else {
+            0
+        };
+        for e in &args[dims_from..] {
+            if !self.is_dim_expr(e) {
+                return Err(Error::new(Input::Expr, e.span, format!("`{func}` expects a dimension here"))
+                    .with_label("not a dimension: a name such as `n`, a positive integer, or `m*n`")
+                    .with_note(usage));
+            }
+        }
+        match func {
+            "kron" => {
+                let a = self.expr(&args[0])?;
+                let b = self.expr(&args[1])?;
+                Ok(self.kron(a, b))
+            }
+            "unvec" => {
+                let v = self.expr(&args[0])?;
+                let (m, n) = (self.dim_expr(&args[1])?, self.dim_expr(&args[2])?);
+                let s = self.graph.shape(v);
+                let dv = self.describe(v);
+                if !s.is_col() {
+                    return Err(Error::new(Input::Expr, args[0].span, format!("`unvec` needs a vector, not {dv}"))
+                        .with_label(format!("this is {dv}"))
+                        .with_note(usage));
+                }
+                let len = self.u.product(&[Some(m), Some(n)]).expect("two factors");
+                let want = self.u.display(len);
+                self.unify(s.rows.unwrap(), len, args[0].span, || {
+                    format!("`unvec(v, m, n)` needs a vector of length {want}, but this is {dv}")
+                })
+                .map_err(|e| e.with_label(format!("this is {dv}")))?;
+                Ok(self.graph.unvec(v, m, n))
+            }
+            _ => {
+                let (m, n) = (self.dim_expr(&args[0])?, self.dim_expr(&args[1])?);
+                let p = self.u.product(&[Some(m), Some(n)]).expect("two factors");
+                Ok(self.graph.commutation_shaped(m, n, p))
+            }
+        }
     }
 
     fn literal_size(&mut self, k: f64, span: Span) -> Result<DimId> {
@@ -748,8 +889,7 @@ impl<'a> Lowerer<'a> {
         for (i, hint) in ["n", "n"].iter().enumerate().take(want - 1) {
             dims.push(match args.get(i + 1) {
                 None => self.u.fresh(hint),
-                Some(Expr { kind: ExprKind::Name(n), .. }) => self.named_dim(n),
-                Some(Expr { kind: ExprKind::Num(k), span }) => self.literal_size(*k, *span)?,
+                Some(e) if self.is_dim_expr(e) => self.dim_expr(e)?,
                 Some(other) => {
                     return Err(Error::new(Input::Expr, other.span, "expected a dimension name or a positive integer")
                         .with_label("not a dimension"))

@@ -185,7 +185,13 @@ impl Printer<'_> {
                     .iter()
                     .enumerate()
                     .map(|(i, &f)| {
-                        let min = if i == 0 && !matches!(g.op(f), Op::Hadamard(..)) { PROD } else { NEG };
+                        let min = if matches!(g.op(f), Op::Kron(..)) && latex {
+                            ATOM
+                        } else if i == 0 && !matches!(g.op(f), Op::Hadamard(..)) {
+                            PROD
+                        } else {
+                            NEG
+                        };
                         self.show(f, min)
                     })
                     .collect();
@@ -278,6 +284,49 @@ impl Printer<'_> {
                 }
             }
             Op::Diag(a) | Op::DiagPart(a) => self.call(if latex { "\\operatorname{diag}" } else { "diag" }, *a),
+            Op::Kron(a, b) => {
+                if latex {
+                    let (l, r) = (self.show(*a, POSTFIX), self.show(*b, POSTFIX));
+                    (format!("{l} \\otimes {r}"), PROD)
+                } else {
+                    // An identity factor names its size: nothing else in `kron(x', I)` fixes it.
+                    let operand = |x: NodeId| match g.op(x) {
+                        Op::Identity if !self.names.contains_key(&x) => {
+                            format!("eye({})", self.dim(g.shape(x).rows.unwrap()))
+                        }
+                        _ => self.show(x, 0),
+                    };
+                    (format!("kron({}, {})", operand(*a), operand(*b)), ATOM)
+                }
+            }
+            Op::Vectorize(a) => self.call(if latex { "\\operatorname{vec}" } else { "vec" }, *a),
+            Op::Unvec(a) => {
+                let (m, n) = (shape.rows.unwrap(), shape.cols.unwrap());
+                let (m, n) = (self.dim(m), self.dim(n));
+                if latex {
+                    (format!("\\operatorname{{unvec}}\\left({}, {m}, {n}\\right)", self.show(*a, 0)), ATOM)
+                } else {
+                    (format!("unvec({}, {m}, {n})", self.show(*a, 0)), ATOM)
+                }
+            }
+            Op::Commutation(m, n) => {
+                let (m, n) = (self.dim(*m), self.dim(*n));
+                if latex {
+                    (format!("K_{{{m},{n}}}"), ATOM)
+                } else {
+                    (format!("commutation({m}, {n})"), ATOM)
+                }
+            }
+        }
+    }
+
+    /// A dimension as written in `eye(..)`, `unvec(..)`: its name (`m`, `3`, `m*n`).
+    fn dim(&self, d: crate::shape::DimId) -> String {
+        let name = self.g.dims.name(d);
+        if self.latex() {
+            name.replace('*', " ")
+        } else {
+            name.to_string()
         }
     }
 

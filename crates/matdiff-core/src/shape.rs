@@ -57,6 +57,16 @@ pub struct Dim {
     pub size: Option<usize>,
     /// Named by the user (in `--decl` or `eye(n)`), as opposed to generated.
     pub declared: bool,
+    /// For a product dimension (`m*n`, the length of `vec(A)` or the rows of `kron(A,B)`): its
+    /// factors, atomic dimensions with smaller ids, sorted. Empty for an atomic dimension.
+    pub factors: Vec<DimId>,
+}
+
+impl Dim {
+    /// An atomic dimension.
+    pub fn atomic(name: String, size: Option<usize>, declared: bool) -> Dim {
+        Dim { name, size, declared, factors: vec![] }
+    }
 }
 
 /// The dimensions of one problem, indexed by [`DimId`].
@@ -75,6 +85,74 @@ impl DimTable {
     }
     pub fn by_name(&self, name: &str) -> Option<DimId> {
         self.dims.iter().position(|d| d.name == name).map(|i| i as DimId)
+    }
+    /// Whether `d` is a product of other dimensions.
+    pub fn is_product(&self, d: DimId) -> bool {
+        !self.dims[d as usize].factors.is_empty()
+    }
+    /// The atomic factors of `d` (itself when atomic).
+    pub fn factors(&self, d: DimId) -> Vec<DimId> {
+        match self.dims[d as usize].factors.as_slice() {
+            [] => vec![d],
+            fs => fs.to_vec(),
+        }
+    }
+    /// The dimension `a*b` (found or added), `None` standing for the literal 1.
+    pub fn product(&mut self, a: Option<DimId>, b: Option<DimId>) -> Option<DimId> {
+        match (a, b) {
+            (None, x) | (x, None) => x,
+            (Some(a), Some(b)) => Some(self.product_of(&[a, b])),
+        }
+    }
+    /// The product of dimensions (found or added): factors flattened and sorted; a product of
+    /// fixed sizes is the fixed size (`2*3` is `6`), a lone factor is itself.
+    pub fn product_of(&mut self, ds: &[DimId]) -> DimId {
+        let mut atoms: Vec<DimId> = ds.iter().flat_map(|&d| self.factors(d)).collect();
+        atoms.sort_unstable();
+        // A factor of size 1 changes nothing (unless everything is 1).
+        let unit = |t: &DimTable, d: DimId| t.dims[d as usize].size == Some(1);
+        if atoms.iter().any(|&d| !unit(self, d)) {
+            atoms.retain(|&d| !unit(self, d));
+        }
+        if atoms.len() == 1 {
+            return atoms[0];
+        }
+        if atoms.iter().all(|&d| self.dims[d as usize].size.is_some()) {
+            let k = atoms.iter().fold(1usize, |k, &d| k.saturating_mul(self.dims[d as usize].size.unwrap()));
+            return self.sized(k);
+        }
+        if let Some(i) = self.dims.iter().position(|d| d.factors == atoms) {
+            return i as DimId;
+        }
+        let name = atoms.iter().map(|&d| self.dims[d as usize].name.as_str()).collect::<Vec<_>>().join("*");
+        let declared = atoms.iter().all(|&d| self.dims[d as usize].declared);
+        self.dims.push(Dim { name, size: None, declared, factors: atoms });
+        (self.dims.len() - 1) as DimId
+    }
+    /// The atomic dimension of fixed size `k` (found or added).
+    pub fn sized(&mut self, k: usize) -> DimId {
+        if let Some(i) = self.dims.iter().position(|d| d.size == Some(k) && d.factors.is_empty()) {
+            return i as DimId;
+        }
+        self.dims.push(Dim::atomic(k.to_string(), Some(k), true));
+        (self.dims.len() - 1) as DimId
+    }
+    /// Set each product dimension's size from its factors' (`usize::MAX` = unknown stays
+    /// unknown). Returns the first product whose size was already set and disagrees:
+    /// `(dimension, size it had, product of its factors)`.
+    pub fn fill_products(&self, sizes: &mut [usize]) -> Option<(DimId, usize, usize)> {
+        let mut clash = None;
+        for (i, d) in self.dims.iter().enumerate() {
+            if d.factors.is_empty() || d.factors.iter().any(|&f| sizes[f as usize] == usize::MAX) {
+                continue;
+            }
+            let k = d.factors.iter().fold(1usize, |k, &f| k.saturating_mul(sizes[f as usize]));
+            if sizes[i] != usize::MAX && sizes[i] != k && clash.is_none() {
+                clash = Some((i as DimId, sizes[i], k));
+            }
+            sizes[i] = k;
+        }
+        clash
     }
     /// "scalar", "vector(n)", "row vector(n)", "matrix(m,n)".
     pub fn describe(&self, s: Shape) -> String {
@@ -102,6 +180,8 @@ enum Pin {
     Free,
     Named(String),
     Size(usize),
+    /// The product of other classes (`m*n`).
+    Product(Vec<DimId>),
 }
 
 impl fmt::Display for Pin {
@@ -110,6 +190,7 @@ impl fmt::Display for Pin {
             Pin::Free => write!(f, "?"),
             Pin::Named(n) => write!(f, "{n}"),
             Pin::Size(k) => write!(f, "{k}"),
+            Pin::Product(_) => write!(f, "a product"),
         }
     }
 }
@@ -159,6 +240,47 @@ impl Unifier {
         }
         r
     }
+    /// A class for the product of `ds` (`None` entries are the literal 1); `None` when all are 1.
+    pub fn product(&mut self, ds: &[Option<DimId>]) -> Option<DimId> {
+        let fs: Vec<DimId> = ds.iter().flatten().copied().collect();
+        match fs.as_slice() {
+            [] => None,
+            [d] => Some(*d),
+            _ => {
+                let d = self.fresh("k");
+                self.pin[d as usize] = Pin::Product(fs);
+                Some(d)
+            }
+        }
+    }
+    /// Whether class `d` is a product.
+    pub fn is_product(&mut self, d: DimId) -> bool {
+        let r = self.find(d);
+        matches!(self.pin[r as usize], Pin::Product(_))
+    }
+    /// `atoms` for callers outside: the atomic classes and the fixed-size part of a product.
+    pub fn product_parts(&mut self, d: DimId) -> (Vec<DimId>, usize) {
+        self.atoms(d)
+    }
+    /// A class as a product: its atomic classes (roots, sorted, fixed sizes excluded) and the
+    /// product of its fixed sizes.
+    fn atoms(&mut self, d: DimId) -> (Vec<DimId>, usize) {
+        let r = self.find(d);
+        match self.pin[r as usize].clone() {
+            Pin::Size(k) => (vec![], k),
+            Pin::Product(fs) => {
+                let (mut out, mut k) = (vec![], 1usize);
+                for f in fs {
+                    let (a, kf) = self.atoms(f);
+                    out.extend(a);
+                    k = k.saturating_mul(kf);
+                }
+                out.sort_unstable();
+                (out, k)
+            }
+            _ => (vec![r], 1),
+        }
+    }
     /// Merge two classes; `Err` names both sides when they are pinned differently.
     pub fn unify(&mut self, a: DimId, b: DimId) -> Result<(), (String, String)> {
         let (ra, rb) = (self.find(a), self.find(b));
@@ -166,22 +288,96 @@ impl Unifier {
             return Ok(());
         }
         let (pa, pb) = (self.pin[ra as usize].clone(), self.pin[rb as usize].clone());
+        if matches!(pa, Pin::Product(_)) || matches!(pb, Pin::Product(_)) {
+            return self.unify_products(ra, rb);
+        }
         let pin = match (&pa, &pb) {
             (Pin::Free, p) | (p, Pin::Free) => p.clone(),
             _ if pa == pb => pa.clone(),
             _ => return Err((pa.to_string(), pb.to_string())),
         };
-        // Keep the older root so that generated names follow first appearance.
+        self.merge(ra, rb, pin);
+        Ok(())
+    }
+    /// Keep the older root so that generated names follow first appearance.
+    fn merge(&mut self, ra: DimId, rb: DimId, pin: Pin) {
         let (root, child) = if ra < rb { (ra, rb) } else { (rb, ra) };
         self.parent[child as usize] = root;
         self.pin[root as usize] = pin;
-        Ok(())
+    }
+    /// Unify classes of which one at least is a product: equal factors (up to order) merge;
+    /// after cancelling common factors, a lone free class takes the other side's remainder, and
+    /// two lone classes unify; anything else does not hold for all sizes.
+    fn unify_products(&mut self, ra: DimId, rb: DimId) -> Result<(), (String, String)> {
+        let ((mut xa, ka), (mut xb, kb)) = (self.atoms(ra), self.atoms(rb));
+        let err = |u: &mut Unifier| Err((u.display(ra), u.display(rb)));
+        // Cancel the factors both sides share.
+        let mut i = 0;
+        while i < xa.len() {
+            if let Some(j) = xb.iter().position(|&y| y == xa[i]) {
+                xa.remove(i);
+                xb.remove(j);
+            } else {
+                i += 1;
+            }
+        }
+        if xa.is_empty() && xb.is_empty() {
+            if ka != kb {
+                return err(self);
+            }
+            let pin = if matches!(self.pin[ra as usize], Pin::Product(_)) {
+                self.pin[ra as usize].clone()
+            } else {
+                self.pin[rb as usize].clone()
+            };
+            self.merge(ra, rb, pin);
+            return Ok(());
+        }
+        // A lone free class on one side becomes the other side's remainder.
+        for (x, kx, y, ky) in [(&xa, ka, &xb, kb), (&xb, kb, &xa, ka)] {
+            if x.len() == 1 && kx == 1 && self.pin[x[0] as usize] == Pin::Free {
+                let f = x[0];
+                if y.contains(&f) {
+                    return err(self);
+                }
+                let mut rest: Vec<Option<DimId>> = y.iter().map(|&d| Some(d)).collect();
+                if ky != 1 || rest.is_empty() {
+                    rest.push(Some(self.sized(ky)));
+                }
+                let target = self.product(&rest).expect("a non-empty product");
+                let tr = self.find(target);
+                let pin = self.pin[tr as usize].clone();
+                self.merge(f, tr, pin);
+                return self.unify_roots_after(ra, rb);
+            }
+        }
+        if xa.len() == 1 && xb.len() == 1 && ka == kb {
+            self.unify(xa[0], xb[0])?;
+            return self.unify_roots_after(ra, rb);
+        }
+        err(self)
+    }
+    /// After factors were unified, merge the two product classes themselves (now equal).
+    fn unify_roots_after(&mut self, ra: DimId, rb: DimId) -> Result<(), (String, String)> {
+        let (ra, rb) = (self.find(ra), self.find(rb));
+        if ra == rb {
+            return Ok(());
+        }
+        self.unify_products(ra, rb)
     }
     /// A readable name for a class now (before generated names are final).
     pub fn display(&mut self, d: DimId) -> String {
         let r = self.find(d);
-        match &self.pin[r as usize] {
+        match self.pin[r as usize].clone() {
             Pin::Free => self.hint[r as usize].clone(),
+            Pin::Product(_) => {
+                let (atoms, k) = self.atoms(r);
+                let mut parts: Vec<String> = atoms.into_iter().map(|a| self.display(a)).collect();
+                if k != 1 || parts.is_empty() {
+                    parts.insert(0, k.to_string());
+                }
+                parts.join("*")
+            }
             p => p.to_string(),
         }
     }
@@ -219,19 +415,35 @@ impl Unifier {
                 }
             }
         };
-        // Classes are numbered in order of first use in `used` (deterministic output).
+        // Classes are numbered in order of first use in `used` (deterministic output); products
+        // come after, made of their factors' entries.
         let order: Vec<DimId> = used.iter().copied().chain(0..self.parent.len() as u32).collect();
+        let mut products = vec![];
         for d in order {
             let r = self.find(d);
             if map[r as usize] == u32::MAX {
                 let dim = match self.pin[r as usize].clone() {
-                    Pin::Named(n) => Dim { name: n, size: None, declared: true },
-                    Pin::Size(k) => Dim { name: k.to_string(), size: Some(k), declared: true },
-                    Pin::Free => Dim { name: next_name(&mut taken), size: None, declared: false },
+                    Pin::Named(n) => Dim::atomic(n, None, true),
+                    Pin::Size(k) => Dim::atomic(k.to_string(), Some(k), true),
+                    Pin::Free => Dim::atomic(next_name(&mut taken), None, false),
+                    Pin::Product(_) => {
+                        if !products.contains(&r) {
+                            products.push(r);
+                        }
+                        continue;
+                    }
                 };
                 map[r as usize] = table.dims.len() as u32;
                 table.dims.push(dim);
             }
+        }
+        for r in products {
+            let (atoms, k) = self.atoms(r);
+            let mut ids: Vec<DimId> = atoms.iter().map(|&a| map[a as usize]).collect();
+            if k != 1 || ids.is_empty() {
+                ids.push(table.sized(k));
+            }
+            map[r as usize] = table.product_of(&ids);
         }
         let out = (0..self.parent.len() as u32).map(|d| map[self.find(d) as usize]).collect();
         (table, out)

@@ -113,13 +113,20 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
         }
         vars.push(m);
     }
-    let mut sizes = vec![];
-    for (i, d) in dims.into_iter().enumerate() {
-        match d {
-            Some((k, _)) => sizes.push(k),
-            None => sizes.push(usize::MAX),
-        }
-        let _ = i;
+    let mut sizes: Vec<usize> = dims.into_iter().map(|d| d.map_or(usize::MAX, |(k, _)| k)).collect();
+    if let Some((d, given, product)) = g.dims.fill_products(&mut sizes) {
+        let name = g.dims.name(d);
+        let uses: Vec<String> = g
+            .vars
+            .iter()
+            .filter(|w| [w.shape.rows, w.shape.cols].contains(&Some(d)))
+            .map(|w| format!("`{}` is {}", w.name, g.dims.describe(w.shape)))
+            .collect();
+        return Err(Error::unspanned(
+            Input::Values,
+            format!("dimension {name} is {given} from the inputs, but the product of its factors is {product}"),
+        )
+        .with_note(uses.join(", ")));
     }
     Ok(Env { dims: sizes, vars })
 }
@@ -178,7 +185,11 @@ pub fn to_value(m: &Mat<f64>, shape: Shape) -> Value {
 pub fn check_sizes(g: &Graph, roots: &[NodeId], env: &Env) -> Result<()> {
     for n in g.reachable(roots) {
         let s = g.shape(n);
-        for d in [s.rows, s.cols].into_iter().flatten() {
+        let inner = match g.op(n) {
+            matdiff_core::Op::Commutation(a, b) => vec![*a, *b],
+            _ => vec![],
+        };
+        for d in [s.rows, s.cols].into_iter().flatten().chain(inner) {
             if env.dims[d as usize] == usize::MAX {
                 return Err(Error::unspanned(Input::Values, format!("cannot tell the size of dimension {} from the inputs", g.dims.name(d)))
                     .with_note("it appears only in eye(..), vector(..) or matrix(..); give it a size with eye(3) or through a variable"));
@@ -283,6 +294,24 @@ fn eval_node(g: &Graph, n: NodeId, env: &Env, vals: &HashMap<NodeId, Mat<f64>>) 
         Op::DiagPart(a) => {
             let a = v(a);
             Mat::from_fn(r, 1, |i, _| a[(i, i)])
+        }
+        Op::Kron(a, b) => {
+            let (a, b) = (v(a), v(b));
+            let (p, q) = (b.nrows(), b.ncols());
+            Mat::from_fn(r, c, |i, j| a[(i / p, j / q)] * b[(i % p, j % q)])
+        }
+        Op::Vectorize(a) => {
+            let a = v(a);
+            let m = a.nrows();
+            Mat::from_fn(r, 1, |i, _| a[(i % m, i / m)])
+        }
+        Op::Unvec(a) => {
+            let a = v(a);
+            Mat::from_fn(r, c, |i, j| a[(i + j * r, 0)])
+        }
+        Op::Commutation(m, n) => {
+            let (m, n) = (env.dims[*m as usize], env.dims[*n as usize]);
+            Mat::from_fn(r, c, |i, j| if i == (j / m) + n * (j % m) { 1.0 } else { 0.0 })
         }
     }
 }

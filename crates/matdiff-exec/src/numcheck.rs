@@ -58,8 +58,16 @@ pub fn normal(rng: &mut StdRng) -> f64 {
 }
 
 /// Random sizes in `lo..=hi` for each free dimension (fixed sizes are kept).
+/// Product dimensions (`m*n`) are their factors' product.
 pub fn random_dims(g: &Graph, rng: &mut StdRng, lo: usize, hi: usize) -> Vec<usize> {
-    g.dims.dims.iter().map(|d| d.size.unwrap_or_else(|| rng.random_range(lo..=hi))).collect()
+    let mut sizes: Vec<usize> = g
+        .dims
+        .dims
+        .iter()
+        .map(|d| if d.factors.is_empty() { d.size.unwrap_or_else(|| rng.random_range(lo..=hi)) } else { usize::MAX })
+        .collect();
+    g.dims.fill_products(&mut sizes);
+    sizes
 }
 
 /// Random values for every variable, shaped by `dims`, respecting each one's domain.

@@ -20,6 +20,8 @@ pub enum BinOp {
     EPow,
     /// `^`: scalar (or square-matrix integer) power.
     Pow,
+    /// LaTeX's `\otimes` while it is read; the LaTeX reader turns it into the call `kron(a, b)`.
+    Kron,
 }
 
 impl BinOp {
@@ -33,6 +35,7 @@ impl BinOp {
             BinOp::EDiv => "./",
             BinOp::EPow => ".^",
             BinOp::Pow => "^",
+            BinOp::Kron => "⊗",
         }
     }
 }
@@ -77,11 +80,13 @@ pub struct Program {
     pub body: Expr,
 }
 
-/// A dimension as written in a declaration: a name (`n`) or a number (`3`).
+/// A dimension as written in a declaration: a name (`n`), a number (`3`), or a product of
+/// those (`m*n`, the length of `vec(A)` for an m×n matrix A).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DimSpec {
     Name(String),
     Num(usize),
+    Product(Vec<DimSpec>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -191,8 +191,23 @@ impl<'a> DeclParser<'a> {
         let mut tok = self.peek_skipping_newlines()?;
         if tok.kind != Tok::RParen {
             loop {
-                dims.push(self.dim(tok)?);
+                let mut dim = self.dim(tok)?;
                 tok = self.peek_skipping_newlines()?;
+                // `m*n`: a product dimension.
+                while tok.kind == Tok::Star {
+                    self.bump();
+                    let next = self.peek_skipping_newlines()?;
+                    let factor = self.dim(next)?;
+                    dim = match dim {
+                        DimSpec::Product(mut fs) => {
+                            fs.push(factor);
+                            DimSpec::Product(fs)
+                        }
+                        first => DimSpec::Product(vec![first, factor]),
+                    };
+                    tok = self.peek_skipping_newlines()?;
+                }
+                dims.push(dim);
                 match tok.kind {
                     Tok::Comma => self.bump(),
                     Tok::RParen => break,

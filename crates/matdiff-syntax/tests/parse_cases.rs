@@ -76,10 +76,16 @@ fn render_decls(src: &str, decls: &[Decl], out: &mut String) {
 }
 
 fn show_kind(kind: &DeclKind) -> String {
+    fn spec(d: &DimSpec) -> String {
+        match d {
+            DimSpec::Name(n) => n.clone(),
+            DimSpec::Num(n) => n.to_string(),
+            DimSpec::Product(fs) => fs.iter().map(spec).collect::<Vec<_>>().join("*"),
+        }
+    }
     let dim = |d: &Option<DimSpec>| match d {
         None => "?".to_string(),
-        Some(DimSpec::Name(n)) => n.clone(),
-        Some(DimSpec::Num(n)) => n.to_string(),
+        Some(d) => spec(d),
     };
     match kind {
         DeclKind::Scalar => "scalar".to_string(),

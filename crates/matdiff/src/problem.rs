@@ -91,6 +91,14 @@ impl Problem {
         lower_into(program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
     }
 
+    /// `claim`, reading `src` as LaTeX whatever it looks like.
+    pub fn claim_latex(&mut self, src: &str) -> Result<NodeId> {
+        let mut names: Vec<&str> = self.decls.iter().map(|d| d.name.as_str()).collect();
+        names.extend(self.graph.vars.iter().map(|v| v.name.as_str()));
+        let program = parse_latex(src, &names).map_err(|e| e.in_input(Input::Claim))?.program;
+        self.claim_program(&program)
+    }
+
     /// The variable called `name`, or an error listing the ones that exist.
     pub fn var_index(&self, name: &str) -> Result<usize> {
         self.graph.var_id(name).map(|v| v as usize).ok_or_else(|| {
@@ -207,6 +215,7 @@ impl Problem {
                 }
             }
         }
+        self.graph.dims.fill_products(&mut env.dims);
         Ok(env)
     }
 

@@ -16,6 +16,7 @@ mod diagram;
 mod emit;
 mod error_kinds;
 mod exec;
+mod kron;
 mod latex_cases;
 mod property;
 mod quality;

@@ -34,11 +34,11 @@ impl Graph {
             _ => None,
         }
     }
-    fn is_zero(&self, id: NodeId) -> bool {
+    pub(super) fn is_zero(&self, id: NodeId) -> bool {
         self.fill_value(id) == Some(0.0)
     }
     /// `(c, t)` when `id` is `c*t` (a one-term linear combination), else `(1, id)`.
-    fn split_coef(&self, id: NodeId) -> (f64, NodeId) {
+    pub(super) fn split_coef(&self, id: NodeId) -> (f64, NodeId) {
         match self.op(id) {
             Op::Lin(ts) if ts.len() == 1 => (ts[0].0.get(), ts[0].1),
             _ => (1.0, id),
@@ -339,6 +339,21 @@ impl Graph {
                 _ => fs.push(f),
             }
         }
+        // Adjacent factors that simplify together (Kronecker, vec and commutation rules).
+        for i in 0..fs.len().saturating_sub(1) {
+            if let Some(rep) = self.simplify_pair(fs[i], fs[i + 1]) {
+                let rep = if rep.is_empty() { vec![self.identity(self.shape(fs[i]).rows.unwrap())] } else { rep };
+                let all: Vec<NodeId> =
+                    fs[..i].iter().chain(&rep).chain(&fs[i + 2..]).chain(&scalars).copied().collect();
+                let r = if all.iter().all(|&f| self.shape(f).is_scalar()) {
+                    let one = self.constant(1.0);
+                    all.into_iter().fold(one, |acc, f| self.scale(acc, f))
+                } else {
+                    self.matmul(all)
+                };
+                return self.times(coef, r);
+            }
+        }
         let mut result = match fs.len() {
             0 => dropped_identity.expect("matmul of nothing"),
             1 => fs[0],
@@ -504,6 +519,11 @@ impl Graph {
                 self.times(ts[0].0.get(), t)
             }
             Op::Fill(c) => self.fill(c.get(), shape.t()),
+            Op::Kron(x, y) => {
+                let (xt, yt) = (self.transpose(x), self.transpose(y));
+                self.kron_shaped(xt, yt, shape.t())
+            }
+            Op::Commutation(m, n) => self.commutation_shaped(n, m, shape.rows.unwrap()),
             _ => self.intern(Op::Transpose(a), shape.t(), false),
         }
     }
@@ -526,7 +546,11 @@ impl Graph {
                 let inner = self.sum(x);
                 self.scale(s, inner)
             }
-            Op::Transpose(x) => self.sum(x),
+            Op::Transpose(x) | Op::Vectorize(x) | Op::Unvec(x) => self.sum(x),
+            Op::Kron(x, y) => {
+                let (sx, sy) = (self.sum(x), self.sum(y));
+                self.scale(sx, sy)
+            }
             _ => self.intern(Op::Sum(a), Shape::SCALAR, true),
         }
     }
@@ -544,7 +568,7 @@ impl Graph {
             return self.times(c * c, inner);
         }
         match *self.op(a) {
-            Op::Transpose(x) => self.sqnorm(x),
+            Op::Transpose(x) | Op::Vectorize(x) | Op::Unvec(x) => self.sqnorm(x),
             _ => self.intern(Op::SqNorm(a), Shape::SCALAR, true),
         }
     }
@@ -625,6 +649,10 @@ impl Graph {
                 self.scale(s, inner)
             }
             Op::Transpose(x) => self.trace(x),
+            Op::Kron(x, y) => {
+                let (tx, ty) = (self.trace(x), self.trace(y));
+                self.scale(tx, ty)
+            }
             // tr(A*x*y'*B) = y'*B*A*x: rotate a row-vector factor to the front.
             Op::MatMul(fs) => match fs.iter().position(|&f| self.shape(f).is_row()) {
                 Some(i) => {
@@ -674,6 +702,7 @@ impl Graph {
         match *self.op(a) {
             Op::Inv(x) => x,
             Op::Identity => a,
+            Op::Commutation(..) => self.transpose(a),
             Op::Transpose(x) => {
                 let i = self.inv(x);
                 self.transpose(i)

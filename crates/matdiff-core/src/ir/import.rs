@@ -41,6 +41,10 @@ impl Graph {
                 Op::Inv(a) => self.inv(m(a)),
                 Op::Diag(a) => self.diag(m(a)),
                 Op::DiagPart(a) => self.diag_part(m(a)),
+                Op::Kron(a, b) => self.kron_shaped(m(a), m(b), shape),
+                Op::Vectorize(a) => self.vectorize_shaped(m(a), shape.rows.unwrap()),
+                Op::Unvec(a) => self.unvec(m(a), shape.rows.unwrap(), shape.cols.unwrap()),
+                Op::Commutation(r, c) => self.commutation_shaped(dim(*r), dim(*c), shape.rows.unwrap()),
             };
             ids.push(new);
         }

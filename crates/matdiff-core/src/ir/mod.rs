@@ -7,10 +7,11 @@
 mod build;
 mod func;
 mod import;
+mod kron;
 
 pub use func::Func;
 
-use crate::shape::{DimTable, Shape};
+use crate::shape::{DimId, DimTable, Shape};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +75,14 @@ pub enum Op {
     Diag(NodeId),
     /// Matrix diagonal as a vector.
     DiagPart(NodeId),
+    /// Kronecker product `kron(A, B)` of two non-scalars (not a column by a row: that is `x*y'`).
+    Kron(NodeId, NodeId),
+    /// `vec(A)`: the columns of a matrix stacked into one column (vectors are their own vec).
+    Vectorize(NodeId),
+    /// `unvec(v, m, n)`: a vector of length m*n reshaped column-major to the node's m×n shape.
+    Unvec(NodeId),
+    /// `commutation(m, n)`: the mn×mn permutation K with K*vec(A) = vec(A') for A m×n.
+    Commutation(DimId, DimId),
 }
 
 impl Op {
@@ -81,10 +90,10 @@ impl Op {
     pub fn children(&self) -> Vec<NodeId> {
         use Op::*;
         match self {
-            Var(_) | Const(_) | Fill(_) | Identity => vec![],
+            Var(_) | Const(_) | Fill(_) | Identity | Commutation(..) => vec![],
             Lin(ts) => ts.iter().map(|t| t.1).collect(),
             MatMul(fs) => fs.clone(),
-            Scale(a, b) | Hadamard(a, b) | Dot(a, b) => vec![*a, *b],
+            Scale(a, b) | Hadamard(a, b) | Dot(a, b) | Kron(a, b) => vec![*a, *b],
             Pow(a, _)
             | Map(_, a)
             | Transpose(a)
@@ -97,7 +106,9 @@ impl Op {
             | LogDet(a)
             | Inv(a)
             | Diag(a)
-            | DiagPart(a) => vec![*a],
+            | DiagPart(a)
+            | Vectorize(a)
+            | Unvec(a) => vec![*a],
         }
     }
 }

@@ -153,5 +153,15 @@ fn dims_of(g: &Graph, inputs: &[MatRef<'_, f64>]) -> Result<Vec<usize>> {
             }
         }
     }
-    Ok(dims.into_iter().map(|d| d.unwrap_or(usize::MAX)).collect())
+    let mut sizes: Vec<usize> = dims.into_iter().map(|d| d.unwrap_or(usize::MAX)).collect();
+    if let Some((d, given, product)) = g.dims.fill_products(&mut sizes) {
+        return Err(Error::unspanned(
+            Input::Values,
+            format!(
+                "dimension {} is {given} in the inputs, but the product of its factors is {product}",
+                g.dims.name(d)
+            ),
+        ));
+    }
+    Ok(sizes)
 }

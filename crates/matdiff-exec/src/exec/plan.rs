@@ -156,6 +156,23 @@ pub enum Step {
         dst: usize,
         a: Opnd,
     },
+    /// dst = kron(a, b).
+    Kron {
+        dst: usize,
+        a: Opnd,
+        b: Opnd,
+    },
+    /// dst = a's entries in column-major order, in dst's shape (`vec`, `unvec`).
+    Reshape {
+        dst: usize,
+        a: Opnd,
+    },
+    /// dst = the commutation matrix K(m, n).
+    Commutation {
+        dst: usize,
+        m: usize,
+        n: usize,
+    },
     /// dst = an entrywise program over same-shaped arrays, in one pass (see `fuse`).
     Fused {
         dst: usize,
@@ -466,6 +483,19 @@ impl Planner<'_> {
             }
             Op::Diag(a) => unary(self, a, |dst, a| Step::Diag { dst, a }),
             Op::DiagPart(a) => unary(self, a, |dst, a| Step::DiagPart { dst, a }),
+            Op::Kron(a, b) => {
+                let (a, b) = (self.value(a), self.value(b));
+                let dst = self.out(n);
+                self.emit(Step::Kron { dst, a, b });
+                Self::at(dst)
+            }
+            Op::Vectorize(a) | Op::Unvec(a) => unary(self, a, |dst, a| Step::Reshape { dst, a }),
+            Op::Commutation(m, k) => {
+                let (m, k) = (self.env.dims[m as usize], self.env.dims[k as usize]);
+                let dst = self.out(n);
+                self.emit(Step::Commutation { dst, m, n: k });
+                Self::at(dst)
+            }
         }
     }
 

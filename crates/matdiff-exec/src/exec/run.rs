@@ -149,6 +149,9 @@ fn dst_of(step: &Step) -> Option<usize> {
         | Diag { dst, .. }
         | DiagPart { dst, .. }
         | Copy { dst, .. }
+        | Kron { dst, .. }
+        | Reshape { dst, .. }
+        | Commutation { dst, .. }
         | Fused { dst, .. } => Some(*dst),
     }
 }
@@ -377,6 +380,37 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
             }
         }
         Step::Copy { a, .. } => out.copy_from(ctx.get(*a)),
+        Step::Kron { a, b, .. } => {
+            let (a, b) = (ctx.get(*a), ctx.get(*b));
+            let (p, q) = (b.nrows(), b.ncols());
+            for ja in 0..a.ncols() {
+                for ia in 0..a.nrows() {
+                    let x = a[(ia, ja)];
+                    let mut block = out.rb_mut().submatrix_mut(ia * p, ja * q, p, q);
+                    for j in 0..q {
+                        for i in 0..p {
+                            block[(i, j)] = x * b[(i, j)];
+                        }
+                    }
+                }
+            }
+        }
+        Step::Reshape { a, .. } => {
+            let a = ctx.get(*a);
+            let (r, m) = (out.nrows(), a.nrows());
+            for j in 0..out.ncols() {
+                for i in 0..r {
+                    let k = i + j * r;
+                    out[(i, j)] = a[(k % m, k / m)];
+                }
+            }
+        }
+        Step::Commutation { m, n, .. } => {
+            out.fill(0.0);
+            for c in 0..m * n {
+                out[(c / m + n * (c % m), c)] = 1.0;
+            }
+        }
         // Several operations per entry: worth a second thread as early as a transcendental map.
         Step::Fused { leaves, prog, .. } => {
             in_column_halves(out, PARALLEL_ENTRIES, |o, c0| run_fused(prog, leaves, ctx, o, c0))

@@ -488,6 +488,10 @@ impl<'a> Parser<'a> {
 
     fn binary(&self, op: BinOp, a: Node, b: Node, span: Span, at: Span) -> Result<Node, Error> {
         let depth = 1 + a.depth.max(b.depth);
+        if op == BinOp::Kron {
+            let kind = ExprKind::Call { func: "kron".into(), func_span: at, args: vec![a.expr, b.expr] };
+            return self.node(kind, span, depth, at, Tag::Plain);
+        }
         self.node(ExprKind::Binary(op, Box::new(a.expr), Box::new(b.expr)), span, depth, at, Tag::Plain)
     }
 

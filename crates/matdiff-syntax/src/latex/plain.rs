@@ -40,13 +40,14 @@ const ATOM: u8 = 6;
 
 fn level(e: &Expr) -> u8 {
     match &e.kind {
-        ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Call { .. } => ATOM,
+        ExprKind::Num(_) | ExprKind::Name(_) | ExprKind::Call { .. } | ExprKind::Binary(BinOp::Kron, ..) => ATOM,
         ExprKind::Transpose(_) => POSTFIX,
         ExprKind::Neg(_) => PREFIX,
         ExprKind::Binary(op, _, _) => match op {
             BinOp::Add | BinOp::Sub => SUM,
             BinOp::Mul | BinOp::Div | BinOp::EMul | BinOp::EDiv => PRODUCT,
             BinOp::Pow | BinOp::EPow => POWER,
+            BinOp::Kron => ATOM,
         },
     }
 }
@@ -74,12 +75,20 @@ fn write(e: &Expr, need: u8, limit: usize, out: &mut String) {
             write(a, POSTFIX, limit, out);
             out.push('\'');
         }
+        ExprKind::Binary(BinOp::Kron, a, b) => {
+            out.push_str("kron(");
+            write(a, 0, out);
+            out.push_str(", ");
+            write(b, 0, out);
+            out.push(')');
+        }
         ExprKind::Binary(op, a, b) => {
             let (left, right, sep) = match op {
                 BinOp::Add | BinOp::Sub => (SUM, PRODUCT, true),
                 BinOp::Mul | BinOp::Div | BinOp::EMul | BinOp::EDiv => (PRODUCT, PREFIX, false),
                 // Right-associative; the exponent may be negative (`A^-1`).
                 BinOp::Pow | BinOp::EPow => (POSTFIX, PREFIX, false),
+                BinOp::Kron => unreachable!("written as a call above"),
             };
             write(a, left, limit, out);
             if sep {

@@ -96,6 +96,10 @@ pub(super) fn function(word: &str) -> Option<&'static str> {
         "norm2" => "norm2",
         "diag" => "diag",
         "inv" => "inv",
+        "vec" => "vec",
+        "unvec" => "unvec",
+        "kron" => "kron",
+        "commutation" => "commutation",
         _ => return None,
     })
 }
@@ -189,6 +193,7 @@ pub(super) fn operator(cmd: &str) -> Option<BinOp> {
         "div" => BinOp::Div,
         "odot" | "circ" => BinOp::EMul,
         "oslash" => BinOp::EDiv,
+        "otimes" => BinOp::Kron,
         _ => return None,
     })
 }
@@ -219,9 +224,7 @@ pub(super) fn refusal(cmd: &str) -> Option<(&'static str, &'static str)> {
             "sums, products over indices, limits and optimization are not supported",
             "write the expression in matrix form, e.g. `\\mathbf{1}^T x` or `\\operatorname{tr}(A)` for a sum",
         ),
-        "otimes" | "oplus" => {
-            ("Kronecker products and direct sums are not supported", "use `\\odot` for the elementwise product")
-        }
+        "oplus" => ("direct sums are not supported", "use `\\otimes` for the Kronecker product"),
         "infty" => ("infinity is not a value", "use a number"),
         "ldots" | "cdots" | "vdots" | "ddots" | "dots" => {
             ("ellipses are not part of an expression", "write the expression in matrix form")

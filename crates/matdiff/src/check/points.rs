@@ -31,11 +31,23 @@ fn dims_for(g: &Graph, s: usize, rng: &mut StdRng) -> Vec<usize> {
     match s {
         0 => random_dims(g, rng, 2, 3),
         1 => {
-            let free = g.dims.dims.iter().filter(|d| d.size.is_none()).count();
+            let atomic = |d: &&matdiff_core::Dim| d.factors.is_empty();
+            let free = g.dims.dims.iter().filter(atomic).filter(|d| d.size.is_none()).count();
             let mut sizes: Vec<usize> = (2..2 + free).collect();
             sizes.shuffle(rng);
             let mut it = sizes.into_iter();
-            g.dims.dims.iter().map(|d| d.size.unwrap_or_else(|| it.next().unwrap_or(2))).collect()
+            let mut sizes: Vec<usize> = g
+                .dims
+                .dims
+                .iter()
+                .map(|d| match d.size {
+                    _ if !d.factors.is_empty() => usize::MAX,
+                    Some(k) => k,
+                    None => it.next().unwrap_or(2),
+                })
+                .collect();
+            g.dims.fill_products(&mut sizes);
+            sizes
         }
         _ => random_dims(g, rng, 3, 5),
     }

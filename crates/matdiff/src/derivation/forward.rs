@@ -255,6 +255,10 @@ fn op_name(op: &Op) -> &'static str {
         Op::Inv(_) => "inverse",
         Op::Diag(_) => "diag",
         Op::DiagPart(_) => "diagonal",
+        Op::Kron(..) => "kron",
+        Op::Vectorize(_) => "vec",
+        Op::Unvec(_) => "unvec",
+        Op::Commutation(..) => "constant",
     }
 }
 

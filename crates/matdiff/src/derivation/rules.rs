@@ -27,6 +27,9 @@ pub fn rule_id(rule: Rule) -> String {
         Rule::Inverse => "inverse".into(),
         Rule::Diag => "diag".into(),
         Rule::DiagPart => "diagonal".into(),
+        Rule::Kron => "kron".into(),
+        Rule::Vectorize => "vec".into(),
+        Rule::Unvec => "unvec".into(),
     }
 }
 
@@ -52,6 +55,9 @@ pub fn rule_words(rule: Rule) -> String {
         Rule::Inverse => "inverse".into(),
         Rule::Diag => "diagonal matrix".into(),
         Rule::DiagPart => "diagonal of a matrix".into(),
+        Rule::Kron => "Kronecker product rule".into(),
+        Rule::Vectorize => "vectorization".into(),
+        Rule::Unvec => "reshape of a vector".into(),
     }
 }
 
@@ -89,6 +95,11 @@ pub fn rule_latex(rule: Rule) -> String {
         }
         Rule::Diag => format!(r"C = \operatorname{{diag}}(v):\ \bar{{v}} {pe} \operatorname{{diag}}(\bar{{C}})"),
         Rule::DiagPart => format!(r"c = \operatorname{{diag}}(A):\ \bar{{A}} {pe} \operatorname{{diag}}(\bar{{c}})"),
+        Rule::Kron => format!(
+            r"C = A \otimes B:\ \bar{{A}}_{{ij}} {pe} \langle \bar{{C}}_{{ij}}, B \rangle,\ \bar{{B}} {pe} \textstyle\sum_{{ij}} A_{{ij}} \bar{{C}}_{{ij}}"
+        ),
+        Rule::Vectorize => format!(r"c = \operatorname{{vec}}(A):\ \bar{{A}} {pe} \operatorname{{unvec}}(\bar{{c}})"),
+        Rule::Unvec => format!(r"C = \operatorname{{unvec}}(v):\ \bar{{v}} {pe} \operatorname{{vec}}(\bar{{C}})"),
     }
 }
 

@@ -32,7 +32,7 @@ pub fn subst(g: &mut Graph, root: NodeId, map: &HashMap<NodeId, NodeId>) -> Node
 /// The node `op` (originally node `n`) with each child mapped by `m`, through the constructors.
 pub fn rebuild(g: &mut Graph, op: &Op, n: NodeId, m: &dyn Fn(NodeId) -> NodeId) -> NodeId {
     match op {
-        Op::Var(_) | Op::Const(_) | Op::Fill(_) | Op::Identity => n,
+        Op::Var(_) | Op::Const(_) | Op::Fill(_) | Op::Identity | Op::Commutation(..) => n,
         Op::Lin(ts) => {
             let ts = ts.iter().map(|(c, t)| (c.get(), m(*t))).collect();
             g.lin(ts)
@@ -57,5 +57,17 @@ pub fn rebuild(g: &mut Graph, op: &Op, n: NodeId, m: &dyn Fn(NodeId) -> NodeId) 
         Op::Inv(a) => g.inv(m(*a)),
         Op::Diag(a) => g.diag(m(*a)),
         Op::DiagPart(a) => g.diag_part(m(*a)),
+        Op::Kron(a, b) => {
+            let shape = g.shape(n);
+            g.kron_shaped(m(*a), m(*b), shape)
+        }
+        Op::Vectorize(a) => {
+            let len = g.shape(n).rows.unwrap();
+            g.vectorize_shaped(m(*a), len)
+        }
+        Op::Unvec(a) => {
+            let s = g.shape(n);
+            g.unvec(m(*a), s.rows.unwrap(), s.cols.unwrap())
+        }
     }
 }

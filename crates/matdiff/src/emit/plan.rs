@@ -111,7 +111,8 @@ pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
                 (Some(m), Some(n)) => vec![m, n],
             };
             for (axis, d) in axes.into_iter().enumerate() {
-                if !bound[d as usize] && g.dims.dims[d as usize].size.is_none() {
+                // A product dimension (`m*n`) follows from its factors; it binds nothing.
+                if !bound[d as usize] && g.dims.dims[d as usize].size.is_none() && !g.dims.is_product(d) {
                     bound[d as usize] = true;
                     binds.push((axis, d));
                 }
@@ -156,29 +157,55 @@ pub(crate) fn setup<'g>(
     check_dims(g, &ps, &roots)?;
     let mut namer = Namer::new(reserved);
     let param_names = param_names(g, &ps, &mut namer);
-    let dims: Vec<String> = g
-        .dims
-        .dims
-        .iter()
-        .map(|d| match d.size {
+    let mut dims: Vec<String> = vec![];
+    for d in &g.dims.dims {
+        let text = match d.size {
             Some(k) => k.to_string(),
+            // Factors come before their products.
+            None if !d.factors.is_empty() => {
+                format!("({})", d.factors.iter().map(|&f| dims[f as usize].as_str()).collect::<Vec<_>>().join(" * "))
+            }
             None => {
                 let want = if param_names.contains(&d.name) { format!("n_{}", d.name) } else { d.name.clone() };
                 namer.claim(&want)
             }
-        })
-        .collect();
+        };
+        dims.push(text);
+    }
     let mut root_names = vec![namer.claim("f")];
     root_names.extend(grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name))));
     Ok(Setup { ps, roots, namer, cx: Cx { g, params: param_names, dims }, root_names })
 }
 
+/// Whether dimension `d` is known, given which atomic dimensions are (`known`, by id): a
+/// product is known when its factors are.
+pub(crate) fn dim_known(g: &Graph, known: &[bool], d: DimId) -> bool {
+    g.dims.factors(d).iter().all(|&f| known[f as usize])
+}
+
+/// The parameters in the order their shapes are checked: those with a product dimension last,
+/// after the parameters that bind its factors.
+pub(crate) fn check_order<'p>(g: &Graph, ps: &'p [Param]) -> Vec<&'p Param> {
+    let has_product = |p: &Param| {
+        [g.vars[p.var].shape.rows, g.vars[p.var].shape.cols].into_iter().flatten().any(|d| g.dims.is_product(d))
+    };
+    ps.iter().filter(|p| !has_product(p)).chain(ps.iter().filter(|p| has_product(p))).collect()
+}
+
 pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Result<()> {
     let bound: Vec<DimId> = params.iter().flat_map(|p| p.binds.iter().map(|b| b.1)).collect();
+    let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
+    for &d in &bound {
+        known[d as usize] = true;
+    }
     for n in g.reachable(roots) {
         let s = g.shape(n);
-        for d in [s.rows, s.cols].into_iter().flatten() {
-            if g.dims.dims[d as usize].size.is_none() && !bound.contains(&d) {
+        let inner = match g.op(n) {
+            Op::Commutation(a, b) => vec![*a, *b],
+            _ => vec![],
+        };
+        for d in [s.rows, s.cols].into_iter().flatten().chain(inner) {
+            if !dim_known(g, &known, d) {
                 return Err(Error::unspanned(
                     Input::None,
                     format!(

@@ -413,6 +413,35 @@ impl Backend for Py {
                 }
             }
             Op::Diag(a) | Op::DiagPart(a) => call(&format!("{m}.diag"), vec![h(*a)]),
+            Op::Kron(a, b) => {
+                // Vectors are 1-D: a column next to a matrix needs its second axis.
+                let (sa, sb) = (g.shape(*a), g.shape(*b));
+                let column = |x: NodeId, s: Shape, other: Shape| {
+                    if s.is_col() && other.is_matrix() {
+                        Template::new(prec::ATOM).hole(node(x), prec::ATOM).t("[:, None]")
+                    } else {
+                        h(x)
+                    }
+                };
+                call(&format!("{m}.kron"), vec![column(*a, sa, sb), column(*b, sb, sa)])
+            }
+            // Column-major: the transpose's rows are the columns.
+            Op::Vectorize(a) => Template::new(prec::ATOM).hole(node(*a), prec::ATOM).t(".T.reshape(-1)"),
+            Op::Unvec(a) => {
+                let (r, c) = (cx.dim(shape.rows.unwrap()), cx.dim(shape.cols.unwrap()));
+                Template::new(prec::ATOM).hole(node(*a), prec::ATOM).t(format!(".reshape({c}, {r}).T"))
+            }
+            Op::Commutation(r, c) => {
+                // K = I[p] with p[i*n + j] = i + m*j: row-permuted identity.
+                let (r, c) = (cx.dim(*r), cx.dim(*c));
+                Template::text(
+                    format!(
+                        "{m}.eye({r} * {c}{})[{m}.arange({r} * {c}).reshape({c}, {r}).T.reshape(-1)]",
+                        self.dtype()
+                    ),
+                    prec::ATOM,
+                )
+            }
         }
     }
 
@@ -578,7 +607,7 @@ fn function(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], lines: &[Li
     }
     // Shape checks; the first parameter that shows a dimension defines it.
     let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
-    for p in ps {
+    for p in super::plan::check_order(g, ps) {
         let v = &g.vars[p.var];
         let name = &cx.params[p.var];
         let axes: Vec<u32> = [v.shape.rows, v.shape.cols].into_iter().flatten().collect();
@@ -588,7 +617,7 @@ fn function(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], lines: &[Li
             1 => format!("({},)", cx.dim(axes[0])),
             _ => format!("({}, {})", cx.dim(axes[0]), cx.dim(axes[1])),
         };
-        let all_known = axes.iter().all(|&d| known[d as usize]);
+        let all_known = axes.iter().all(|&d| super::plan::dim_known(g, &known, d));
         if all_known {
             let _ = writeln!(
                 out,

@@ -387,6 +387,19 @@ impl Backend for Rs {
                 self.use_helper("diag_part");
                 call("diag_part", vec![r(*a)])
             }
+            Op::Kron(a, b) => {
+                self.use_helper("kron");
+                call("kron", vec![r(*a), r(*b)])
+            }
+            Op::Vectorize(a) | Op::Unvec(a) => {
+                self.use_helper("reshape");
+                let (rows, cols) = (self.dim(cx, shape.rows), self.dim(cx, shape.cols));
+                call("reshape", vec![r(*a), Template::text(rows, prec::ATOM), Template::text(cols, prec::ATOM)])
+            }
+            Op::Commutation(m, k) => {
+                self.use_helper("commutation");
+                Template::text(format!("commutation({}, {})", cx.dim(*m), cx.dim(*k)), prec::ATOM)
+            }
         }
     }
 
@@ -526,7 +539,7 @@ fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[St
     );
     let _ = writeln!(out, "pub fn f_and_grad({}) -> (f64, {grad_type}) {{", args.join(", "));
     let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
-    for p in ps {
+    for p in super::plan::check_order(g, ps) {
         let v = &g.vars[p.var];
         if v.shape.is_scalar() {
             continue;
@@ -865,6 +878,21 @@ fn chain(fs: &[&Mat<f64>]) -> Mat<f64> {
     ("trace", &[], "fn trace(a: &Mat<f64>) -> f64 {\n    (0..a.nrows()).map(|i| a[(i, i)]).sum()\n}\n"),
     ("det", &[], "fn det(a: &Mat<f64>) -> f64 {\n    a.determinant()\n}\n"),
     ("diag", &[], "/// A vector (n×1) to a diagonal matrix.\nfn diag(v: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(v.nrows(), v.nrows(), |i, j| if i == j { v[(i, 0)] } else { 0.0 })\n}\n"),
+    (
+        "kron",
+        &[],
+        "/// The Kronecker product A ⊗ B.\nfn kron(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {\n    let (p, q) = (b.nrows(), b.ncols());\n    Mat::from_fn(a.nrows() * p, a.ncols() * q, |i, j| a[(i / p, j / q)] * b[(i % p, j % q)])\n}\n",
+    ),
+    (
+        "reshape",
+        &[],
+        "/// The entries of `a`, column-major, as an r×c matrix (vec and unvec).\nfn reshape(a: &Mat<f64>, r: usize, c: usize) -> Mat<f64> {\n    let m = a.nrows();\n    Mat::from_fn(r, c, |i, j| {\n        let k = i + j * r;\n        a[(k % m, k / m)]\n    })\n}\n",
+    ),
+    (
+        "commutation",
+        &[],
+        "/// The commutation matrix K(m,n): K·vec(A) = vec(Aᵀ) for A m×n.\nfn commutation(m: usize, n: usize) -> Mat<f64> {\n    Mat::from_fn(m * n, m * n, |i, j| if i == j / m + n * (j % m) { 1.0 } else { 0.0 })\n}\n",
+    ),
     ("diag_part", &[], "/// The diagonal of a square matrix as a vector (n×1).\nfn diag_part(a: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), 1, |i, _| a[(i, i)])\n}\n"),
     (
         "factor",
