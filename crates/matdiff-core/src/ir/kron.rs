@@ -188,7 +188,11 @@ impl Graph {
                 Some(vec![self.vectorize_shaped(bva, self.shape(x).rows.unwrap())])
             }
             (Op::Transpose(t), Op::Vectorize(b)) => match *self.op(t) {
-                Op::Vectorize(a) if self.shape(a) == self.shape(b) => Some(vec![self.dot(a, b)]),
+                // As `sum(A.*B)` reads back (a Dot node prints the same but is another node).
+                Op::Vectorize(a) if self.shape(a) == self.shape(b) => {
+                    let h = self.hadamard(a, b);
+                    Some(vec![self.sum(h)])
+                }
                 _ => None,
             },
             _ => None,

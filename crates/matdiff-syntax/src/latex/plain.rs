@@ -77,9 +77,9 @@ fn write(e: &Expr, need: u8, limit: usize, out: &mut String) {
         }
         ExprKind::Binary(BinOp::Kron, a, b) => {
             out.push_str("kron(");
-            write(a, 0, out);
+            write(a, 0, limit, out);
             out.push_str(", ");
-            write(b, 0, out);
+            write(b, 0, limit, out);
             out.push(')');
         }
         ExprKind::Binary(op, a, b) => {

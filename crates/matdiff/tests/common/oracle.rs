@@ -57,13 +57,38 @@ pub fn eval_tree(e: &Expr, g: &Graph, env: &Env) -> Result<Mat<f64>, String> {
 
 fn call(func: &str, args: &[Expr], g: &Graph, env: &Env) -> Result<Mat<f64>, String> {
     let one = |v: f64| Mat::from_fn(1, 1, |_, _| v);
-    if func == "eye" {
-        let [Expr { kind: ExprKind::Name(n), .. }] = args else {
-            return Err("oracle: eye(n) with a dimension name".into());
-        };
-        let d =
-            (0..g.dims.dims.len()).find(|&d| g.dims.name(d as u32) == n).ok_or(format!("oracle: no dimension {n}"))?;
-        return Ok(Mat::identity(env.dims[d], env.dims[d]));
+    // A dimension written as a name, a number or a product of those.
+    fn dim(e: &Expr, g: &Graph, env: &Env) -> Result<usize, String> {
+        match &e.kind {
+            ExprKind::Name(n) => (0..g.dims.dims.len())
+                .find(|&d| g.dims.name(d as u32) == n)
+                .map(|d| env.dims[d])
+                .ok_or(format!("oracle: no dimension {n}")),
+            ExprKind::Num(k) => Ok(*k as usize),
+            ExprKind::Binary(BinOp::Mul, a, b) => Ok(dim(a, g, env)? * dim(b, g, env)?),
+            _ => Err("oracle: not a dimension".into()),
+        }
+    }
+    match (func, args) {
+        ("eye", [n]) => {
+            let n = dim(n, g, env)?;
+            return Ok(Mat::identity(n, n));
+        }
+        ("kron", [a, b]) => {
+            let (a, b) = (eval_tree(a, g, env)?, eval_tree(b, g, env)?);
+            let (p, q) = (b.nrows(), b.ncols());
+            return Ok(Mat::from_fn(a.nrows() * p, a.ncols() * q, |i, j| a[(i / p, j / q)] * b[(i % p, j % q)]));
+        }
+        ("unvec", [v, m, n]) => {
+            let (v, m, n) = (eval_tree(v, g, env)?, dim(m, g, env)?, dim(n, g, env)?);
+            return Ok(Mat::from_fn(m, n, |i, j| v[(i + m * j, 0)]));
+        }
+        ("commutation", [m, n]) => {
+            // Row j + n*i of K picks entry i + m*j of vec(A): K*vec(A) = vec(A').
+            let (m, n) = (dim(m, g, env)?, dim(n, g, env)?);
+            return Ok(Mat::from_fn(m * n, m * n, |r, c| if r == c / m + n * (c % m) { 1.0 } else { 0.0 }));
+        }
+        _ => {}
     }
     let a = match args {
         [a] => eval_tree(a, g, env)?,
@@ -90,6 +115,7 @@ fn call(func: &str, args: &[Expr], g: &Graph, env: &Env) -> Result<Mat<f64>, Str
         "diag" if a.ncols() == 1 => Mat::from_fn(a.nrows(), a.nrows(), |i, j| if i == j { a[(i, 0)] } else { 0.0 }),
         "diag" => Mat::from_fn(a.nrows(), 1, |i, _| a[(i, i)]),
         "transpose" => a.transpose().to_owned(),
+        "vec" => Mat::from_fn(a.nrows() * a.ncols(), 1, |k, _| a[(k % a.nrows(), k / a.nrows())]),
         _ => return Err(format!("oracle: no function {func}")),
     })
 }
