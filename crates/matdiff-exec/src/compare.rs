@@ -152,7 +152,7 @@ fn magnitude_of(g: &Graph, n: NodeId, val: &HashMap<NodeId, &Mat<f64>>, mag: &Ha
     let (r, c) = (v.nrows(), v.ncols());
     let m = |id: &NodeId| &mag[id];
     match g.op(n) {
-        Op::Var(_) | Op::Const(_) | Op::Fill(_) | Op::Identity => abs(v),
+        Op::Var(_) | Op::Const(_) | Op::Fill(_) | Op::Identity | Op::Commutation(..) => abs(v),
         Op::Lin(ts) => {
             let mut acc = Mat::<f64>::zeros(r, c);
             for (k, t) in ts {
@@ -217,6 +217,22 @@ fn magnitude_of(g: &Graph, n: NodeId, val: &HashMap<NodeId, &Mat<f64>>, mag: &Ha
         Op::DiagPart(a) => {
             let a = m(a);
             Mat::from_fn(r, 1, |i, _| a[(i, i)])
+        }
+        Op::Kron(a, b) => {
+            // Every entry is one product a_ij·b_kl: the bound is the Kronecker product of bounds.
+            let (a, b) = (m(a), m(b));
+            let (p, q) = (b.nrows(), b.ncols());
+            Mat::from_fn(r, c, |i, j| a[(i / p, j / q)] * b[(i % p, j % q)])
+        }
+        // Reshapes move entries without arithmetic: the bounds move with them (column-major).
+        Op::Vectorize(a) => {
+            let a = m(a);
+            let rows = a.nrows();
+            Mat::from_fn(r, 1, |i, _| a[(i % rows, i / rows)])
+        }
+        Op::Unvec(a) => {
+            let a = m(a);
+            Mat::from_fn(r, c, |i, j| a[(i + j * r, 0)])
         }
     }
 }
