@@ -413,3 +413,12 @@ def test_public_api_is_documented():
     for name in matdiff.__all__:
         obj = getattr(matdiff, name)
         assert obj.__doc__ and obj.__doc__.strip(), name
+
+
+def test_package_is_abi3_and_typed():
+    import pathlib
+
+    native = pathlib.Path(matdiff._native.__file__)
+    assert native.name.endswith(".abi3.so") or native.suffix == ".pyd"  # one wheel for CPython >= 3.9
+    assert (native.parent / "py.typed").exists() and (native.parent / "_native.pyi").exists()
+    assert matdiff.__version__
