@@ -69,6 +69,64 @@ fn grad<'py>(
     Ok(list)
 }
 
+/// The derivative of any expression w.r.t. one variable, as the CLI's `derivative --format
+/// json` object (`derivative`, `latex`, `shape`, `layout`, `cse`, `where`, `wrt`).
+///
+/// Until the library differentiates vector- and matrix-valued expressions (issue 10), a scalar
+/// expression gives its gradient (layout `gradient`) and anything else an `UnsupportedError`.
+#[pyfunction]
+#[pyo3(signature = (expr, wrt, decl = "", latex = false))]
+fn derivative<'py>(py: Python<'py>, expr: &str, wrt: &str, decl: &str, latex: bool) -> PyResult<Bound<'py, PyAny>> {
+    let wrt = wrt.trim();
+    let out = py.detach(|| -> matdiff::Result<_> {
+        let mut p = load(expr, decl, latex)?;
+        if !p.graph.shape(p.output).is_scalar() {
+            p.var_index(wrt)?;
+            return Err(unsupported("derivatives of vector- and matrix-valued expressions"));
+        }
+        let grads = p.gradients(&[wrt])?;
+        let mut items = report::gradients_json(&mut p, &grads, &[wrt], None)?;
+        let mut o = items.remove(0);
+        // The gradient's fields under the derivative contract's names.
+        let g = o.remove("gradient").unwrap_or_default();
+        o.insert("derivative".into(), g);
+        o.insert("layout".into(), "gradient".into());
+        Ok(serde_json::Value::Object(o))
+    });
+    let json = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
+    json_to_py(py, &json)
+}
+
+/// The Hessian (or, with `direction`, the Hessian-vector product) of a scalar expression, as
+/// the CLI's `hessian --format json` object. Needs the library's second derivatives (issue 10):
+/// until then an `UnsupportedError`.
+#[pyfunction]
+#[pyo3(signature = (expr, wrt, decl = "", direction = None, latex = false))]
+fn hessian<'py>(
+    py: Python<'py>,
+    expr: &str,
+    wrt: &str,
+    decl: &str,
+    direction: Option<&str>,
+    latex: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let _ = direction;
+    let out = py.detach(|| -> matdiff::Result<serde_json::Value> {
+        let p = load(expr, decl, latex)?;
+        p.var_index(wrt.trim())?;
+        Err(unsupported("Hessians and Hessian-vector products"))
+    });
+    let json = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
+    json_to_py(py, &json)
+}
+
+/// What this build cannot do yet, as an `UnsupportedError`.
+fn unsupported(what: &str) -> matdiff::Error {
+    matdiff::Error::unspanned(matdiff::Input::None, format!("{what} are not available in this build of matdiff yet"))
+        .with_kind(ErrorKind::Unsupported)
+        .with_note("gradients of scalar expressions are: matdiff.grad")
+}
+
 /// The derivation in every format: a dict with `text`, `markdown`, `latex`, `json` (the JSON
 /// text) and `max_rel_error` of its numeric check (None when not checked).
 #[pyfunction]
@@ -225,6 +283,8 @@ fn version() -> &'static str {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Function>()?;
     m.add_function(wrap_pyfunction!(grad, m)?)?;
+    m.add_function(wrap_pyfunction!(derivative, m)?)?;
+    m.add_function(wrap_pyfunction!(hessian, m)?)?;
     m.add_function(wrap_pyfunction!(steps, m)?)?;
     m.add_function(wrap_pyfunction!(graph, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;

@@ -188,7 +188,9 @@ class Derivative:
 
     def __init__(self, d: Dict[str, Any], expr_key: str = "derivative") -> None:
         self.wrt: str = d.get("wrt", "")
-        self.expr: str = d[expr_key]
+        # The expression's key in the CLI's JSON: "derivative", "hessian", or the product's.
+        key = next((k for k in (expr_key, "derivative", "hessian", "hvp", "gradient") if k in d), expr_key)
+        self.expr: str = d[key]
         self.latex: str = d.get("latex", "")
         self.shape: Tuple[str, ...] = tuple(d.get("shape", ()))
         self.layout: str = d.get("layout", "gradient")
@@ -213,24 +215,10 @@ def derivative(expr: str, wrt: str, decl: Decl = "", *, latex: bool = False) -> 
     Layout (as ``matdiff derivative``): a scalar by anything is the gradient (shape of
     ``wrt``); a vector or matrix by a scalar is the entrywise derivative; a vector by a vector
     is the Jacobian ``J[i, j] = d f_i / d x_j``; everything else is ``d vec(f) / d vec(X)^T``.
+    A build without the library's derivatives of non-scalar expressions raises
+    :class:`UnsupportedError` for them.
     """
-    native = getattr(_native, "derivative", None)
-    if native is not None:
-        return Derivative(native(expr, wrt, _decl(decl), latex))
-    # Before the library's derivative of non-scalar expressions (matdiff issue 10): the
-    # scalar case is the gradient; anything else is refused with UnsupportedError.
-    try:
-        g = _native.grad(expr, [wrt], _decl(decl), latex, False)[0]
-    except ShapeError as e:
-        if "needs a scalar expression" not in e.message:
-            raise
-        raise UnsupportedError(
-            "error: derivatives of vector- and matrix-valued expressions are not available in this "
-            "build of matdiff yet (only gradients of scalar expressions)",
-            kind="unsupported",
-            message="derivatives of vector- and matrix-valued expressions are not available in this build yet",
-        ) from None
-    return Derivative(dict(g, layout="gradient"), expr_key="gradient")
+    return Derivative(_native.derivative(expr, wrt, _decl(decl), latex))
 
 
 def hessian(
@@ -244,14 +232,7 @@ def hessian(
     """The Hessian of the scalar ``expr`` w.r.t. ``wrt`` (``n×n`` for a vector, ``mn×mn`` w.r.t.
     ``vec(X)`` for a matrix); with ``direction`` (an expression of ``wrt``'s shape), the
     Hessian-vector product in ``wrt``'s shape."""
-    native = getattr(_native, "hessian", None)
-    if native is None:
-        raise UnsupportedError(
-            "error: Hessians are not available in this build of matdiff yet",
-            kind="unsupported",
-            message="Hessians are not available in this build of matdiff yet",
-        )
-    return Derivative(native(expr, wrt, _decl(decl), direction, latex), expr_key="hessian")
+    return Derivative(_native.hessian(expr, wrt, _decl(decl), direction, latex), expr_key="hessian")
 
 
 def compile(expr: str, wrt: Optional[Wrt] = None, decl: Decl = "", *, latex: bool = False) -> Function:
