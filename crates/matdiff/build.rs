@@ -8,4 +8,6 @@ fn main() {
     for suite in ["latex", "steps", "claims"] {
         fixtures::generate(&dir, suite, "txt");
     }
+    // The noisy-document corpus: one test per document (`<case>/expected.toml`).
+    fixtures::generate(&dir, "audit_noisy", "toml");
 }

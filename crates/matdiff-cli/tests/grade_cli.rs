@@ -106,3 +106,56 @@ fn user_errors() {
     assert_eq!(code, 2);
     assert!(out.lines().nth(1).unwrap().contains("unreadable"), "{out}");
 }
+
+/// The README's scanned-homework example: audited right, with the OCR repairs it rests on in
+/// the text report, the JSON (per step and per question) and grade's `<id>_repairs` column.
+#[test]
+fn scanned_example_lists_its_repairs() {
+    let doc = repo().join("examples/ocr/autoencoder_scan.md");
+    let problem = repo().join("problems/autoencoder.toml");
+    let run = |format: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+            .args(["audit", doc.to_str().unwrap(), "--problem", problem.to_str().unwrap(), "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let text = run("text");
+    assert!(text.contains("assuming \\mathcal{I} = L, \\omega = W, ^{\\dagger} = ^T (OCR)"), "{text}");
+    assert!(text.contains("final answer (line 12): right, read with OCR repairs"), "{text}");
+    let j: Json = serde_json::from_str(&run("json")).unwrap();
+    let q = &j["questions"][0];
+    assert_eq!(q["answer"], "right");
+    let mut repairs: Vec<&str> = q["repairs"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    repairs.sort();
+    assert_eq!(repairs, ["\\mathcal{I} -> L", "\\omega -> W", "^{7} -> ^T"]);
+    let first = &q["steps"][0];
+    assert_eq!(first["repair_details"][1]["from"], "\\omega");
+    assert_eq!(first["repair_details"][1]["line"], 8);
+    let (code, out, err) = grade(&["--problem", problem.to_str().unwrap(), doc.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "file,status,grad_W,grad_W_final_line,grad_W_first_wrong_line,grad_W_repairs,note");
+    assert!(lines[1].ends_with(",audited,right,12,,\\mathcal{I} -> L; ^{7} -> ^T; \\omega -> W,"), "{out}");
+}
+
+/// An unreadable step keeps its error's kind and span (into the step's text) in the JSON.
+#[test]
+fn unreadable_steps_keep_the_error() {
+    let dir = std::env::temp_dir().join(format!("matdiff-ocr-error-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join("doc.md");
+    std::fs::write(&doc, "$$\\nabla_W L = W q x^T$$\n").unwrap();
+    let problem = repo().join("problems/autoencoder.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_matdiff"))
+        .args(["audit", doc.to_str().unwrap(), "--problem", problem.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let j: Json = serde_json::from_slice(&o.stdout).unwrap();
+    let step = &j["questions"][0]["steps"][0];
+    assert_eq!(step["status"], "unreadable");
+    assert_eq!(step["error"]["kind"], "unknown_name");
+    let (s, e) = (step["error"]["span"]["start"].as_u64().unwrap(), step["error"]["span"]["end"].as_u64().unwrap());
+    assert_eq!(&step["text"].as_str().unwrap()[s as usize..e as usize], "q");
+}

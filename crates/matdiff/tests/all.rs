@@ -9,6 +9,7 @@ mod tree;
 
 mod audit;
 mod audit_noisy;
+mod audit_ocr_property;
 mod boundaries;
 mod check;
 mod claim_smoke;

@@ -542,13 +542,34 @@ fn text_clause(clause: &str) -> Option<Vec<String>> {
     let mut members = vec![lhs.to_string()];
     for p in &parts[1..] {
         let p = p.trim().trim_end_matches('.').trim();
-        let prose = p
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .any(|w| w.len() >= 3 && !TEXT_FUNCTIONS.contains(&w.to_ascii_lowercase().as_str()));
-        if p.is_empty() || prose || p.contains('\x01') {
+        // The formula ends where prose begins (a word of three letters or more that is not a
+        // function): `W^T d - x (the reconstruction error)` is `W^T d - x`.
+        let mut end = p.len();
+        let mut word: Option<usize> = None;
+        for (i, c) in p.char_indices().chain(std::iter::once((p.len(), ' '))) {
+            match (c.is_ascii_alphabetic(), word) {
+                (true, None) => word = Some(i),
+                (false, Some(w)) => {
+                    let prose = i - w >= 3 && !TEXT_FUNCTIONS.contains(&p[w..i].to_ascii_lowercase().as_str());
+                    if prose {
+                        end = w;
+                        break;
+                    }
+                    word = None;
+                }
+                _ => {}
+            }
+        }
+        let cut = end < p.len();
+        let f = p[..end].trim_end().trim_end_matches(['(', '[', ',', ';']).trim_end();
+        let balanced = f.matches('(').count() == f.matches(')').count();
+        if f.is_empty() || !balanced || f.contains('\x01') {
             break;
         }
-        members.push(p.to_string());
+        members.push(f.to_string());
+        if cut {
+            break;
+        }
     }
     (members.len() >= 2).then_some(members)
 }

@@ -175,6 +175,8 @@ impl Abbrev {
 struct Found {
     /// How many tokens kept as written were repaired.
     flips: usize,
+    /// Which, and with which reading.
+    flip_set: BTreeMap<usize, usize>,
     node: NodeId,
     tree: Expr,
     /// The member as read, plain syntax, before expansion.
@@ -644,7 +646,16 @@ impl Reader<'_> {
                         }
                     }
                     notes.splice(0..0, v.notes.iter().cloned());
-                    found.push(Found { flips: flips.len(), node, tree, plain, repairs, notes, used });
+                    found.push(Found {
+                        flips: flips.len(),
+                        flip_set: flips.clone(),
+                        node,
+                        tree,
+                        plain,
+                        repairs,
+                        notes,
+                        used,
+                    });
                 }
                 Err(e) => {
                     // Where the lowering failed, in the prepared text.
@@ -676,6 +687,40 @@ impl Reader<'_> {
             }
         }
         found.sort_by_key(|f| f.flips);
+        // A token read as written is one reading among its table's: where another of them is
+        // well-typed too and means something else, the member is ambiguous (`1 - 7` with a
+        // scalar y), never silently read as the number.
+        if let Some(best) = found.first() {
+            let (min, base, node) = (best.flips, best.flip_set.clone(), best.node);
+            let mut probes = 0;
+            for (k, s) in p.suspects.iter().enumerate() {
+                if !s.literal || combo[k].is_some() || base.contains_key(&k) {
+                    continue;
+                }
+                for i in 0..s.readings.len() {
+                    if probes >= MAX_FLIP_TRIES {
+                        break;
+                    }
+                    probes += 1;
+                    let mut flips = base.clone();
+                    flips.insert(k, i);
+                    let v = Self::variant(p, combo, &flips);
+                    let Ok((tree, plain, mut notes, used)) = self.tree(p, &v, extra) else { continue };
+                    let Ok(other) = attempt(self, &tree) else { continue };
+                    if other == node || self.checker.same_value(node, other).ok().flatten() == Some(true) {
+                        continue;
+                    }
+                    let mut repairs = v.repairs.clone();
+                    for u in &used {
+                        if let Some(a) = self.abbrevs.iter().find(|a| &a.name == u) {
+                            merge_repairs(&mut repairs, &a.repairs);
+                        }
+                    }
+                    notes.splice(0..0, v.notes.iter().cloned());
+                    found.push(Found { flips: min, flip_set: flips, node: other, tree, plain, repairs, notes, used });
+                }
+            }
+        }
         (found, first)
     }
 
