@@ -213,6 +213,7 @@ pub fn clean(s: &str) -> String {
             }
         }
         s = strip_label(s);
+        s = strip_text_words(s);
         if s == before {
             break;
         }
@@ -230,6 +231,27 @@ pub fn clean(s: &str) -> String {
         }
     }
     s.to_string()
+}
+
+/// A leading `\text{…}` of prose or a label (`\text{Let }`, `\text { d) }`) before mathematics.
+fn strip_text_words(s: &str) -> &str {
+    for w in ["\\text", "\\textrm", "\\mbox", "\\textit"] {
+        let Some(r) = s.strip_prefix(w) else { continue };
+        let r = r.trim_start();
+        if !r.starts_with('{') {
+            continue;
+        }
+        let Some(k) = r.find('}') else { continue };
+        let inner = r[1..k].trim();
+        let rest = r[k + 1..].trim_start();
+        let words = inner.split_whitespace().all(|w| w.len() >= 2 || w.ends_with([')', '.']));
+        let label = strip_label(&format!("{inner} ")).trim().is_empty();
+        let function = TEXT_FUNCTIONS.contains(&inner.to_ascii_lowercase().as_str());
+        if !inner.is_empty() && !rest.is_empty() && !function && (label || words) {
+            return rest;
+        }
+    }
+    s
 }
 
 /// `b)`, `(c)`, `(H)`, `(H x D)`, `1.`, `a.)` at the start, followed by a space.
@@ -335,6 +357,14 @@ pub fn equations(doc: &str) -> Vec<Equation> {
             let row = clean(&row);
             if !row.is_empty() {
                 all_rows.push((line_of(doc, seg.start + off.min(seg.text.len())), row, k == 0));
+            }
+        }
+    }
+    // `:=`, `\coloneqq`, `\triangleq` define as `=` does.
+    for r in &mut all_rows {
+        for d in [":=", "\\coloneqq", "\\triangleq", "\\equiv", "\\stackrel{\\text{def}}{=}"] {
+            if r.1.contains(d) {
+                r.1 = r.1.replace(d, "=");
             }
         }
     }

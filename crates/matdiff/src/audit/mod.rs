@@ -254,7 +254,12 @@ impl Auditor {
             if reader.resolve(&t.wrt).is_some() {
                 return None; // a name of its own: the derivative w.r.t. something else
             }
-            let (_, from, to) = ocr::symbol_readings(raw.wrt).into_iter().find(|r| q.wrt_symbols.contains(&r.0))?;
+            // The variable's own spelling first (`\omega` is w where w is the variable and W
+            // only another way to write it).
+            let mut readings = ocr::symbol_readings(raw.wrt);
+            readings.retain(|r| q.wrt_symbols.contains(&r.0));
+            readings.sort_by_key(|r| r.0 != q.wrt);
+            let (_, from, to) = readings.into_iter().next()?;
             repairs.push(Repair { from, to: to.into(), line });
         }
         Some(repairs)

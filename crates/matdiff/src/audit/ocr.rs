@@ -160,6 +160,9 @@ const WRAPPED: &[&str] = &[
     "pmb",
 ];
 
+/// Font commands: around one symbol, the symbol itself.
+const FONTS: &[&str] = &["mathbf", "boldsymbol", "bm", "mathit", "mathrm", "mathsf", "pmb", "mathscr", "mathcal"];
+
 /// Commands that are operators between operands.
 const OPERATOR_CMDS: &[&str] =
     &["cdot", "times", "odot", "circ", "otimes", "oplus", "ast", "star", "div", "pm", "mp", "cdots", "leq", "geq"];
@@ -283,6 +286,23 @@ fn tokenize(s: &str) -> Vec<Token> {
                                 (Some(b'{'), Some(end)) => {
                                     let arg = s[j + 1..end - 1].to_string();
                                     i = end;
+                                    // A font around one letter or Greek letter is that symbol
+                                    // (`\boldsymbol{\omega}` is ω): its token, at its place.
+                                    let inner = arg.trim();
+                                    let at = j + 1 + (arg.len() - arg.trim_start().len());
+                                    let greek = inner.strip_prefix('\\').filter(|c| {
+                                        !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphabetic())
+                                    });
+                                    let letter = inner.len() == 1 && inner.as_bytes()[0].is_ascii_alphabetic();
+                                    if FONTS.contains(&name.as_str()) && (greek.is_some() || letter) {
+                                        let span = at..at + inner.len();
+                                        let tok = match greek {
+                                            Some(g) => Tok::Cmd(g.to_string()),
+                                            None => Tok::Letter(inner.as_bytes()[0] as char),
+                                        };
+                                        out.push(Token { tok, span });
+                                        continue;
+                                    }
                                     Tok::Wrapped(name, arg)
                                 }
                                 _ => Tok::Cmd(name),
@@ -608,6 +628,11 @@ pub(crate) fn symbol_readings(raw: &str) -> Vec<(String, String, &'static str)> 
         None => (t, Some(String::new())),
     };
     let Some(sub) = sub else { return vec![] };
+    // A font around the symbol does not change it (`\boldsymbol{\omega}`).
+    let base = FONTS
+        .iter()
+        .find_map(|f| base.strip_prefix('\\')?.strip_prefix(f)?.trim().strip_prefix('{')?.strip_suffix('}'))
+        .map_or(base, str::trim);
     rows(base)
         .filter_map(|m| match m {
             Meant::Symbol(s) => Some((format!("{s}{sub}"), base.to_string(), s)),
@@ -680,6 +705,10 @@ mod tests {
         // Readable tokens are never suspects.
         assert!(scan("W x x^{T} + \\sigma", ae, false, false).is_empty());
         assert_eq!(scan("a |_{og}|K|", ae, false, false)[0].2, vec!["|_{og} -> \\log".to_string()]);
+        // Inside a font command, the symbol is what counts.
+        let got = scan("\\boldsymbol{\\omega} \\mathbf{x}^{\\dagger}", ae, false, false);
+        assert_eq!(got[0], ("\\omega".into(), false, vec!["\\omega -> W".into()]));
+        assert_eq!(got[1].0, "^{\\dagger}");
     }
 
     #[test]
@@ -690,5 +719,6 @@ mod tests {
         let w: Vec<String> = symbol_readings("\\omega_{2}").into_iter().map(|r| r.0).collect();
         assert_eq!(w, vec!["W2", "w2"]);
         assert!(symbol_readings("W_{1}").is_empty());
+        assert_eq!(symbol_readings("\\boldsymbol{\\chi}")[0].0, "x");
     }
 }
