@@ -158,6 +158,43 @@ const CASES: &[Case] = &[
         right: false,
         doc: "Forward: $z_{1}=@W1 @x+b_{1}$\n\n$$\\nabla_{b_{1}} @L=\\left(@W2@T g\\right) @odot\\left(@sig\\left(z_{1}\\right)+z_{1} @odot @sig\\left(z_{1}\\right)\\right)$$",
     },
+    // The document's own definitions and abbreviations, corrupted too.
+    Case {
+        problem: "autoencoder",
+        question: "grad_W",
+        right: true,
+        doc: "Let d = @W@x, b = @W@T d - @x (code and error).\n\n$$\\nabla_{@W} @L=d b@T+@W b @x@T$$",
+    },
+    Case {
+        problem: "autoencoder",
+        question: "grad_W",
+        right: false,
+        doc: "Let d = @W@x, b = @W@T d - @x (code and error).\n\n$$\\nabla_{@W} @L=2 @W b @x@T$$",
+    },
+    Case {
+        problem: "gplvm",
+        question: "2d",
+        right: true,
+        doc: "Write $A=@K^{-1} @y$.\n\n$$\\frac{\\partial @L_{2}}{\\partial @x}=\\alpha A A@T @x$$",
+    },
+    Case {
+        problem: "gplvm",
+        question: "2d",
+        right: false,
+        doc: "Write $A=@K^{-1} @y$.\n\n$$\\frac{\\partial @L_{2}}{\\partial @x}=\\frac{\\alpha}{2} A A@T @x$$",
+    },
+    Case {
+        problem: "swish_mlp",
+        question: "b1",
+        right: true,
+        doc: "Notation: Sw(z) = swish(z), and sw'(z) = @sig(z) + Sw(z)(1 - @sig(z)).\n\n$z_{1}=@W1 @x+b_{1}$\n\n$$\\nabla_{b_{1}} @L=\\left(@W2@T g\\right) @odot s w^{\\prime}\\left(z_{1}\\right)$$",
+    },
+    Case {
+        problem: "swish_mlp",
+        question: "W1",
+        right: false,
+        doc: "Notation: Sw(z) = swish(z), and sw'(z) = @sig(z) + Sw(z)(1 - @sig(z)).\n\n$z_{1}=@W1 @x+b_{1}$\n\n$$\\nabla_{@W1} @L=@x\\left(\\left(@W2@T g\\right) @odot s w^{\\prime}\\left(z_{1}\\right)\\right)@T$$",
+    },
 ];
 
 fn auditor_for(problem: &str) -> &'static Auditor {
@@ -236,7 +273,12 @@ fn most_corrupted_right_answers_are_still_read() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+    // OCR_PROPERTY_CASES=2000 for a longer run.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("OCR_PROPERTY_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(96),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn ocr_noise_never_turns_a_verdict(case in 0..CASES.len(), choices in proptest::collection::vec(any::<u8>(), 40)) {

@@ -580,7 +580,10 @@ fn text_clause(clause: &str) -> Option<Vec<String>> {
             match (c.is_ascii_alphabetic(), word) {
                 (true, None) => word = Some(i),
                 (false, Some(w)) => {
-                    let prose = i - w >= 3 && !TEXT_FUNCTIONS.contains(&p[w..i].to_ascii_lowercase().as_str());
+                    // A word after a backslash is a LaTeX command (`\sigma`), not prose.
+                    let command = p[..w].ends_with('\\');
+                    let prose =
+                        i - w >= 3 && !command && !TEXT_FUNCTIONS.contains(&p[w..i].to_ascii_lowercase().as_str());
                     if prose {
                         end = w;
                         break;

@@ -290,9 +290,9 @@ fn tokenize(s: &str) -> Vec<Token> {
                                     // (`\boldsymbol{\omega}` is ω): its token, at its place.
                                     let inner = arg.trim();
                                     let at = j + 1 + (arg.len() - arg.trim_start().len());
-                                    let greek = inner.strip_prefix('\\').filter(|c| {
-                                        !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphabetic())
-                                    });
+                                    let greek = inner
+                                        .strip_prefix('\\')
+                                        .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphabetic()));
                                     let letter = inner.len() == 1 && inner.as_bytes()[0].is_ascii_alphabetic();
                                     if FONTS.contains(&name.as_str()) && (greek.is_some() || letter) {
                                         let span = at..at + inner.len();
