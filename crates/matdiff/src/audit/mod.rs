@@ -332,6 +332,7 @@ impl Auditor {
             derivs: &derivs,
             abbrevs: vec![],
             sigmoid: c.sigmoid,
+            work: 0,
         };
         reader.read_abbrevs(&abbrev_sources);
         let doc_candidates: Vec<Candidate> = doc_defs

@@ -24,6 +24,9 @@ const MAX_LOWERINGS: usize = 64;
 const MAX_READINGS: usize = 16;
 /// The most readings with repaired number-position tokens tried for one combination.
 const MAX_FLIP_TRIES: usize = 24;
+/// The most lowerings reading one member may cost in all (readings, definitions, repairs): a
+/// pathological member is unreadable quickly rather than slowly.
+const MAX_WORK: usize = 400;
 /// How deep abbreviations may nest (`sw'(z)` uses `Sw(z)`).
 const MAX_EXPANSION_DEPTH: usize = 8;
 
@@ -240,10 +243,12 @@ pub(crate) struct Reader<'a> {
     pub names: Vec<String>,
     /// Derivatives the problem file gives values, and the names they are read as.
     pub derivs: &'a [(Target, String)],
-    /// Loss symbols of the problem (derivatives of these are matched through the table).
+    /// The document's function abbreviations, read (`read_abbrevs`).
     pub abbrevs: Vec<Abbrev>,
     /// Whether the sigmoid belongs to the problem.
     pub sigmoid: bool,
+    /// Lowerings spent on the current member (bounded by `MAX_WORK`).
+    pub work: usize,
 }
 
 fn rename(e: &mut Expr, aliases: &[(String, String)]) {
@@ -592,6 +597,12 @@ impl Reader<'_> {
 
     /// Lower `chosen` definitions, then `body` (as the definition of `def` when given).
     fn lower(&mut self, chosen: &[Chosen], def: Option<&str>, body: &Expr) -> Result<NodeId, Error> {
+        self.work += 1;
+        if self.work > MAX_WORK {
+            return Err(Error::unspanned(Input::Claim, "too many readings to try for this member")
+                .with_kind(ErrorKind::Limit)
+                .with_note(format!("more than {MAX_WORK} combinations of definitions and repairs")));
+        }
         let mut defs: Vec<Def> = chosen
             .iter()
             .map(|c| Def { name: c.name.clone(), name_span: Span::default(), value: c.expr.clone() })
@@ -903,6 +914,7 @@ impl Reader<'_> {
 
     /// Read one member written on `line`.
     pub fn read(&mut self, text: &str, line: usize) -> Result<Reading, Box<Unread>> {
+        self.work = 0;
         let p = self.prepare(text, line, &[]);
         if let Some(d) = &p.derivative {
             return Err(Unread::of(
@@ -1041,6 +1053,7 @@ impl Reader<'_> {
                 continue;
             }
             for (text, line) in &src.members {
+                self.work = 0;
                 let p = self.prepare(text, *line, &[src.param.as_str()]);
                 if p.derivative.is_some() {
                     continue;
