@@ -250,6 +250,13 @@ impl Auditor {
             }
             repairs.push(Repair { from, to: "L".into(), line });
         }
+        if t.wrt.is_empty() {
+            // `\nabla L` without the variable: this question's only if no other question has
+            // the same loss symbol.
+            let others = self.spec.questions.iter().filter(|o| o.id != q.id);
+            let shared = others.into_iter().any(|o| o.loss_symbols.iter().any(|s| q.loss_symbols.contains(s)));
+            return (!shared).then_some(repairs);
+        }
         if !q.wrt_symbols.contains(&t.wrt) {
             if reader.resolve(&t.wrt).is_some() {
                 return None; // a name of its own: the derivative w.r.t. something else

@@ -99,7 +99,11 @@ fn braced(s: &str) -> Option<(&str, &str)> {
 
 /// `\partial X`, `dX`, `\mathrm{d}X`, `\text{d} X`, `\delta X`: the X.
 fn strip_d(s: &str) -> Option<&str> {
-    let s = s.trim();
+    let mut s = s.trim();
+    // `{\partial L}/{\partial W}`: the braces group, nothing more.
+    if let Some(inner) = s.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+        s = inner.trim();
+    }
     for p in ["\\partial", "\\mathrm{d}", "\\text{d}", "\\operatorname{d}", "\\delta", "\\mathrm d", "d"] {
         if let Some(r) = s.strip_prefix(p) {
             if p == "d" && r.starts_with(|c: char| c.is_ascii_lowercase()) && r.len() > 1 && !r.starts_with(['x', 'w'])
@@ -140,7 +144,8 @@ pub(crate) struct RawTarget<'a> {
 impl RawTarget<'_> {
     /// The normalized target (`None` when a side is not a plain symbol, e.g. `W^{T}`).
     pub fn target(&self) -> Option<Target> {
-        Some(Target { of: symbol(self.of)?, wrt: symbol(self.wrt)?, nabla: self.nabla })
+        let wrt = if self.wrt.is_empty() { String::new() } else { symbol(self.wrt)? };
+        Some(Target { of: symbol(self.of)?, wrt, nabla: self.nabla })
     }
 }
 
@@ -148,9 +153,12 @@ impl RawTarget<'_> {
 /// another (`\nabla_W L`, `\frac{\partial L}{\partial W}`, `\partial L / \partial W`, `dL/dW`).
 pub(crate) fn raw_target(member: &str) -> Option<RawTarget<'_>> {
     let m = member.trim();
-    // \nabla_{W} L
+    // \nabla_{W} L (or `\nabla L` with the variable left out: `wrt` is empty)
     if let Some(r) = m.strip_prefix("\\nabla") {
-        let r = r.trim_start().strip_prefix('_')?;
+        let Some(r) = r.trim_start().strip_prefix('_') else {
+            let of = drop_args(r);
+            return (!of.is_empty() && !of.starts_with('_')).then_some(RawTarget { of, wrt: "", nabla: true });
+        };
         let (wrt, rest) = match braced(r) {
             Some((inside, rest)) => (inside, rest),
             None => {
@@ -357,6 +365,8 @@ mod tests {
         assert_eq!(t("\\frac{dJ}{d\\omega}"), p("J", "omega"));
         assert_eq!(t("\\frac{\\partial}{\\partial W} L"), p("L", "W"));
         assert_eq!(t("\\frac{\\partial L}{\\partial W^T}"), None);
+        assert_eq!(t("{\\partial L}/{\\partial W}"), p("L", "W"));
+        assert_eq!(t("\\nabla \\mathcal{L}(W)"), p("L", ""));
         assert_eq!(t("\\frac{\\partial a}{\\partial w} \\cdot \\frac{\\partial L}{\\partial a}"), None);
         assert_eq!(t("W x"), None);
     }
