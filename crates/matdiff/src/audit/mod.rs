@@ -280,6 +280,7 @@ impl Auditor {
         let loss_syms: Vec<String> = self.spec.questions.iter().flat_map(|q| q.loss_symbols.clone()).collect();
         let vars: Vec<String> = checker.problem().graph.vars.iter().map(|v| v.name.clone()).collect();
         let file_names: Vec<String> = c.file_defs.iter().map(|d| d.name.clone()).collect();
+        let dims: Vec<String> = checker.problem().graph.dims.dims.iter().map(|d| d.name.clone()).collect();
         let reserved = |n: &str| {
             vars.iter().any(|v| v == n)
                 || loss_syms.iter().any(|v| v == n)
@@ -320,7 +321,15 @@ impl Auditor {
             if reserved(&name) {
                 continue;
             }
-            for (m, line) in definition_members(eq, &name, &derivs) {
+            let members = definition_members(eq, &name, &derivs);
+            // `n = 3` sets a size for an example (a dimension, or a number in prose), not an
+            // intermediate: taken as one, it would let an OCR'd x (`n`) read as the number.
+            let numbers = members.iter().all(|(m, _)| m.trim().parse::<f64>().is_ok());
+            let from_text = text_eqs.iter().any(|t| std::ptr::eq(t, *eq));
+            if numbers && (from_text || dims.contains(&name)) {
+                continue;
+            }
+            for (m, line) in members {
                 doc_defs.push((name.clone(), m, line));
             }
         }
