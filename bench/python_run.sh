@@ -10,7 +10,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${BENCH_OUT:-$ROOT/bench/results}"
-ANCHORS="$ROOT/../shared/anchors"
+ANCHORS="${ANCHORS:-$ROOT/../shared/anchors}"
 VENV=/tmp/anchors-venv
 mkdir -p "$OUT/anchors"
 if [ ! -x "$VENV/bin/python" ]; then
