@@ -82,6 +82,33 @@ fn round_value(v: &Value) -> Value {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Errors
+
+/// The name of the input (request field, CLI argument) an error's span points into: `expr`,
+/// `decl`, `claim`; `None` for errors about no text the user typed.
+pub fn input_name(input: Input) -> Option<&'static str> {
+    match input {
+        Input::Expr => Some("expr"),
+        Input::Decl => Some("decl"),
+        Input::Claim => Some("claim"),
+        Input::Values | Input::None => None,
+    }
+}
+
+/// A user error as JSON: `{message, kind, input, span, label, notes}`, the span a `[start, end)`
+/// pair of UTF-8 byte offsets into the input named by `input` (or `null`).
+pub fn error_json(e: &Error) -> Json {
+    json!({
+        "message": e.message,
+        "kind": e.kind.as_str(),
+        "input": input_name(e.input),
+        "span": e.span.map(|s| [s.start, s.end]),
+        "label": e.label,
+        "notes": e.notes,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Gradients
 
 /// Size of the tree a DAG node expands to when every shared subterm is written out.

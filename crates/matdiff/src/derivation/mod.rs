@@ -215,6 +215,12 @@ impl Derivation {
         render::render(self, format)
     }
 
+    /// The derivation as a JSON value (the schema of [`StepsFormat::Json`]), for front ends
+    /// that send it on without printing it.
+    pub fn to_json(&self) -> serde_json::Value {
+        render::to_json(self)
+    }
+
     /// An expression of the derivation graph, with adjoint symbols written `ū` (or `\bar{u}`).
     pub fn show(&self, id: NodeId, style: Style) -> String {
         let mut s = print(&self.graph, id, style);

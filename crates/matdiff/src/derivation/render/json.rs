@@ -19,7 +19,7 @@ fn expr(d: &Derivation, id: NodeId) -> Value {
 }
 
 /// The derivation as a JSON value (see the module documentation for the schema).
-pub(super) fn to_json(d: &Derivation) -> Value {
+pub(crate) fn to_json(d: &Derivation) -> Value {
     let adjoint_of = |i: usize| d.step_of(i).map(|s| s.adjoint);
     let nodes: Vec<Value> = d
         .nodes

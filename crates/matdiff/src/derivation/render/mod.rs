@@ -65,6 +65,8 @@ pub enum StepsFormat {
     Json,
 }
 
+pub(super) use json::to_json;
+
 pub(super) fn render(d: &Derivation, format: StepsFormat) -> String {
     match format {
         StepsFormat::Text => text::render(d),
