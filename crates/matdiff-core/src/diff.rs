@@ -114,6 +114,7 @@ pub fn backward(g: &mut Graph, output: NodeId, wrt: &[NodeId]) -> Backward {
         contribs[output.index()].push(one);
     }
     for &n in active.iter().rev() {
+        matdiff_syntax::budget::tick();
         let parts = std::mem::take(&mut contribs[n.index()]);
         let shape = g.shape(n);
         let adj = g.sum_of(&parts, shape);

@@ -155,6 +155,8 @@ impl Printer<'_> {
     }
 
     fn form(&self, n: NodeId) -> (String, u8) {
+        // Printing a DAG inline can take time exponential in its depth: stoppable.
+        matdiff_syntax::budget::tick();
         if let Some(name) = self.names.get(&n) {
             return (name.clone(), ATOM);
         }

@@ -212,6 +212,7 @@ pub fn eval(g: &Graph, roots: &[NodeId], env: &Env) -> Vec<Mat<f64>> {
     let order = g.reachable(roots);
     let mut vals: HashMap<NodeId, Mat<f64>> = HashMap::with_capacity(order.len());
     for n in order {
+        matdiff_syntax::budget::tick();
         let v = eval_node(g, n, env, &vals);
         vals.insert(n, v);
     }

@@ -5,9 +5,11 @@
 //!   (no recursion, depth bounded by [`MAX_DEPTH`]);
 //! - [`parse_decls`]: declarations (`W: matrix(m,n); s: scalar`);
 //! - [`parse_latex`]: LaTeX math read into the same tree, with notes on each reading choice;
-//! - the tree itself ([`Program`], [`Expr`], [`Decl`]), and [`to_sexpr`] to dump it.
+//! - the tree itself ([`Program`], [`Expr`], [`Decl`]), and [`to_sexpr`] to dump it;
+//! - [`budget`]: the cooperative cancellation every later phase's long loops check.
 
 mod ast;
+pub mod budget;
 mod decl;
 mod dump;
 mod error;

@@ -207,6 +207,9 @@ impl Graph {
     }
 
     fn intern(&mut self, op: Op, shape: Shape, symmetric: bool) -> NodeId {
+        // Every node built — by the simplifier, the differentiator, a claim — passes here: the
+        // checkpoint that lets a server stop runaway symbolic work.
+        matdiff_syntax::budget::tick();
         if let Some(&id) = self.index.get(&(op.clone(), shape)) {
             return id;
         }

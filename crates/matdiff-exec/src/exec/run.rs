@@ -35,6 +35,7 @@ impl Plan {
     pub fn execute(&mut self, inputs: &[MatRef<'_, f64>]) {
         self.with_helper(|plan| {
             for i in 0..plan.steps.len() {
+                matdiff_syntax::budget::tick();
                 plan.execute_step(i, inputs);
             }
         })

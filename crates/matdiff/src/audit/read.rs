@@ -355,7 +355,9 @@ fn call(func: &str, arg: Expr, span: Span) -> Expr {
 /// Errors point into `text` (`Input::Claim`).
 pub(crate) fn parse_tree(text: &str, names: &[&str]) -> Result<(Expr, Vec<String>), Error> {
     // A reader bug must not abort an audit of many files: a panic reads as unreadable.
-    let parsed = std::panic::catch_unwind(|| parse_latex(text, names)).map_err(|_| {
+    // (A server's time limit unwinds through here too: that one goes on up.)
+    let parsed = std::panic::catch_unwind(|| parse_latex(text, names)).map_err(|payload| {
+        matdiff_syntax::budget::resume_if_cancelled(payload);
         Error::unspanned(Input::Claim, "the LaTeX reader failed on this text (an internal error)")
             .with_kind(ErrorKind::Internal)
     })?;

@@ -138,6 +138,7 @@ pub fn layout(input: &Input) -> Layout {
             let mut prev = slot[i];
             let mut way = vec![];
             for (r, layer) in layers.iter_mut().enumerate().take(rank[s]).skip(rank[i] + 1) {
+                matdiff_syntax::budget::tick();
                 layer.push(Item { w: WAYPOINT_W, h: 0.0, x: 0.0 });
                 let here = (r, layer.len() - 1);
                 links.push((prev, here));
@@ -161,6 +162,7 @@ pub fn layout(input: &Input) -> Layout {
         let order: Vec<usize> =
             if downward { (1..layers_n).collect() } else { (0..layers_n.saturating_sub(1)).rev().collect() };
         for r in order {
+            matdiff_syntax::budget::tick();
             let nbrs = if downward { &up[r] } else { &down[r] };
             let keys: Vec<f64> = (0..layers[r].len())
                 .map(|k| {
@@ -199,6 +201,7 @@ pub fn layout(input: &Input) -> Layout {
         let downward = sweep % 2 == 0;
         let rs: Vec<usize> = if downward { (0..layers_n).collect() } else { (0..layers_n).rev().collect() };
         for r in rs {
+            matdiff_syntax::budget::tick();
             let want: Vec<f64> = ordered[r]
                 .iter()
                 .map(|&k| {
