@@ -152,6 +152,8 @@ enum Command {
     },
     /// Run the built-in seed models: losses, gradients, numeric checks, and one derivation.
     Demo,
+    /// Serve the web page and its JSON API (docs/api.md) on this machine.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -207,5 +209,6 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
             commands::solve::solve(&input, &wrt, format, check, steps)
         }
         Command::Demo => commands::demo::demo(),
+        Command::Serve(args) => commands::serve::serve(&args),
     }
 }

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod grad;
 pub mod grade;
 pub mod graph;
+pub mod serve;
 pub mod solve;
 pub mod steps;
 
