@@ -24,7 +24,9 @@ fn main() {
     let problems = root.join("../../problems");
     println!("cargo:rerun-if-changed={}", assets.display());
     println!("cargo:rerun-if-changed={}", problems.display());
-    let mut code = String::from("/// Every file of `assets/`: (path relative to it, contents).\npub static ASSETS: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// Every file of `assets/`: (path relative to it, contents).\npub static ASSETS: &[(&str, &[u8])] = &[\n",
+    );
     let mut list = vec![];
     files(&assets, &mut list);
     for p in &list {

@@ -220,7 +220,7 @@ mod tests {
         let cancelled = Budget::new(Duration::from_secs(3600), wall);
         cancelled.cancel();
         let r = run(&cancelled, || {
-            let caught = catch_unwind(|| check()).unwrap_err();
+            let caught = catch_unwind(check).unwrap_err();
             resume_if_cancelled(caught);
             unreachable!("resume_if_cancelled re-raises a cancellation")
         });

@@ -154,7 +154,9 @@ impl Body {
         let words = || choices.iter().map(|(w, _)| format!("`{w}`")).collect::<Vec<_>>().join(", ");
         let given = match (self.text(field)?, default) {
             (None, Some(d)) => return Ok(d),
-            (None, None) => return Err(ApiError::field(field, format!("missing field `{field}` (one of {})", words()))),
+            (None, None) => {
+                return Err(ApiError::field(field, format!("missing field `{field}` (one of {})", words())))
+            }
             (Some(s), _) => s.trim(),
         };
         choices

@@ -78,9 +78,7 @@ impl ApiError {
     /// The JSON body.
     pub fn body(&self) -> Json {
         let kind = self.kind().to_string();
-        let plain = |message: String, notes: Vec<String>| {
-            json!({"message": message, "kind": kind, "input": null, "span": null, "label": "", "notes": notes})
-        };
+        let plain = |message: String, notes: Vec<String>| json!({"message": message, "kind": kind, "input": null, "span": null, "label": "", "notes": notes});
         match self {
             ApiError::User(j) => j.clone(),
             ApiError::NotFound(what) => plain(what.clone(), vec![]),
@@ -106,7 +104,8 @@ impl ApiError {
                 format!("the computation was stopped after {} s of CPU time", secs(*limit)),
                 vec![
                     "the expression is too large or too deeply nested to finish within the server's time limit".into(),
-                    "the command line (`matdiff grad …`) has no time limit; `matdiff serve --cpu-limit` changes it".into(),
+                    "the command line (`matdiff grad …`) has no time limit; `matdiff serve --cpu-limit` changes it"
+                        .into(),
                 ],
             ),
             ApiError::Internal(why) => plain(

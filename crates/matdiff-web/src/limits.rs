@@ -98,7 +98,11 @@ impl Limits {
                     return Err(ApiError::Busy { queue: self.queue });
                 }
                 let _waiting = Count(&self.waiting);
-                self.workers.clone().acquire_owned().await.map_err(|_| ApiError::Internal("the worker pool is closed".into()))?
+                self.workers
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ApiError::Internal("the worker pool is closed".into()))?
             }
         };
         let budget = Budget::new(self.cpu_limit, thread_cpu_time);

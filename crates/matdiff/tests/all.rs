@@ -11,6 +11,7 @@ mod audit;
 mod audit_noisy;
 mod audit_ocr_property;
 mod boundaries;
+mod budget;
 mod check;
 mod claim_smoke;
 mod diagram;

@@ -54,6 +54,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8, Failure> {
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("matdiff serve: panic{at}: {}", matdiff_web::panic_message(info.payload()));
     }));
-    matdiff_web::serve_blocking(config).map_err(|e| format!("error: cannot serve on {}:{}: {e}\n", args.host, args.port))?;
+    matdiff_web::serve_blocking(config)
+        .map_err(|e| format!("error: cannot serve on {}:{}: {e}\n", args.host, args.port))?;
     Ok(0)
 }

@@ -1,10 +1,14 @@
 """Fixtures for the browser tests: the server under test, headless Chromium, the output folder.
 
 Environment:
-  MATDIFF_URL       base URL of a running server (`matdiff serve`); if unset, the mock server
-                    (dev/mock_server.py, recorded answers) is started on a free port.
+  MATDIFF_URL       base URL of a server that is already running; if unset, the fixture starts
+                    `matdiff serve --port 0` itself and reads the port from what it prints.
+  MATDIFF_BIN       the matdiff binary to start (default: the newest of target/{release,debug}/
+                    matdiff in this repository, else `matdiff` on PATH).
+  MATDIFF_MOCK=1    test against the mock server (dev/mock_server.py, recorded answers) instead.
   MATDIFF_TEST_OUT  where screenshots go (default: a new temporary folder, printed).
   CHROMIUM, CHROMEDRIVER  paths, if `chromium` / `chromedriver` are not on PATH.
+  MATDIFF_REQUIRE_BROWSER=1  fail (rather than skip) without them, as CI does.
 
 Needs: `apt-get install -y chromium chromium-driver`, `pip install selenium pytest`.
 """
@@ -24,22 +28,46 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WEB = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
+def _matdiff_binary():
+    if os.environ.get("MATDIFF_BIN"):
+        return os.environ["MATDIFF_BIN"]
+    root = os.path.abspath(os.path.join(WEB, "..", ".."))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
+    built = [os.path.join(target, kind, "matdiff") for kind in ("release", "debug")]
+    built = [b for b in built if os.path.isfile(b)]
+    if built:
+        return max(built, key=os.path.getmtime)
+    return shutil.which("matdiff")
+
+
+def _start(cmd, what):
+    """Start a server that prints its URL on its first line of output; (process, URL)."""
+    # stderr is inherited (pytest shows it with a failure): a pipe nobody reads could fill up.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"(http://\S+)", line)
+    if not m:
+        proc.kill()
+        raise RuntimeError(f"{what} did not start; it printed: {line!r}")
+    return proc, m.group(1)
+
+
 @pytest.fixture(scope="session")
 def base_url():
     url = os.environ.get("MATDIFF_URL")
     if url:
         yield url.rstrip("/") + "/"
         return
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(WEB, "dev", "mock_server.py"), "--port", "0", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    m = re.search(r"(http://\S+)", line)
-    if not m:
-        proc.kill()
-        raise RuntimeError("the mock server did not start: " + line + proc.stderr.read())
+    if os.environ.get("MATDIFF_MOCK") == "1":
+        proc, url = _start([sys.executable, os.path.join(WEB, "dev", "mock_server.py"), "--port", "0",
+                            "--quiet"], "the mock server")
+    else:
+        binary = _matdiff_binary()
+        if not binary:
+            pytest.fail("no matdiff binary: build it (`cargo build -p matdiff-cli`) or set MATDIFF_BIN")
+        proc, url = _start([binary, "serve", "--port", "0"], f"`{binary} serve`")
     try:
-        yield m.group(1)
+        yield url
     finally:
         proc.terminate()
         try:
@@ -74,7 +102,10 @@ def browser():
     chromium = _find("CHROMIUM", "chromium", "chromium-browser", "google-chrome")
     chromedriver = _find("CHROMEDRIVER", "chromedriver")
     if not chromium or not chromedriver:
-        pytest.skip("chromium and chromedriver are needed (apt-get install -y chromium chromium-driver)")
+        why = "chromium and chromedriver are needed (apt-get install -y chromium chromium-driver)"
+        if os.environ.get("MATDIFF_REQUIRE_BROWSER") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
     profile = tempfile.mkdtemp(prefix="matdiff-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -124,4 +155,8 @@ def page(browser, base_url):
 
 
 def pytest_report_header(config):
-    return "matdiff web: " + (os.environ.get("MATDIFF_URL") or "mock server (recorded answers)")
+    if os.environ.get("MATDIFF_URL"):
+        return "matdiff web: " + os.environ["MATDIFF_URL"]
+    if os.environ.get("MATDIFF_MOCK") == "1":
+        return "matdiff web: mock server (recorded answers)"
+    return f"matdiff web: {_matdiff_binary()} serve --port 0"
