@@ -5,7 +5,7 @@
 // user or the server); the only markup parsed is the graph's SVG, which is sanitized first. Math
 // is typeset with the vendored KaTeX through katex.render (DOM + CSSOM), never renderToString.
 //
-// The API it talks to is described in ../API.md. Stable test hooks are data-testid attributes
+// The API it talks to is described in docs/api.md. Stable test hooks are data-testid attributes
 // (see index.html); keep them.
 
 "use strict";

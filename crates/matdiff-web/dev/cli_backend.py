@@ -3,7 +3,7 @@
 Development only: `record.py` uses it to record the fixtures the mock server replays, and
 `mock_server.py --live BIN` uses it to answer requests that were not recorded. The real server
 (`matdiff serve`) answers from the library directly; this module imitates its contract, which
-is described in ../API.md:
+is described in docs/api.md:
 
 - request bodies are JSON objects whose fields are the CLI's argument names;
 - a success is 200 with the object the CLI prints under `--format json` (`graph` and `emit`,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A stand-in for `matdiff serve` while the Rust server does not exist: serves assets/ and
-answers the JSON API (../API.md) from recorded answers (dev/fixtures, made by record.py).
+answers the JSON API (docs/api.md) from recorded answers (dev/fixtures, made by record.py).
 
     python3 crates/matdiff-web/dev/mock_server.py [--port 8080] [--host 127.0.0.1]
                                                   [--live /work/bin/matdiff-old] [--delay-ms 0]
