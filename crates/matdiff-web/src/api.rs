@@ -225,7 +225,7 @@ fn grad(b: &Body) -> Result<Json, ApiError> {
     let names: Vec<&str> = wrt.iter().map(String::as_str).collect();
     let grads = p.gradients(&names)?;
     if steps {
-        let user = user_names(&mut p, input.expr);
+        let user = user_names(&p);
         let d = Derivation::with_names(&p, &grads, &user);
         let rendering = match format {
             GradFormat::Json => return Ok(d.to_json()),
@@ -243,7 +243,7 @@ fn grad(b: &Body) -> Result<Json, ApiError> {
         ));
     }
     let report = check.then(|| p.fd_check(&grads, 1, 2));
-    let mut items: Vec<Json> = matdiff::report::gradients_json(&mut p, &grads, &names, input.expr, report.as_ref())?
+    let mut items: Vec<Json> = matdiff::report::gradients_json(&mut p, &grads, &names, report.as_ref())?
         .into_iter()
         .map(Json::Object)
         .collect();
@@ -282,7 +282,7 @@ fn graph(b: &Body) -> Result<Json, ApiError> {
         Some(_) => Some(b.names("wrt")?),
     };
     let mut p = input.problem()?;
-    let user = user_names(&mut p, input.expr);
+    let user = user_names(&p);
     let d = match wrt {
         Some(wrt) => {
             let names: Vec<&str> = wrt.iter().map(String::as_str).collect();
