@@ -232,15 +232,18 @@ pub async fn serve(config: Config) -> std::io::Result<()> {
             config.host
         );
     }
-    println!("matdiff serve: listening on http://{addr}/");
-    println!(
-        "  {} workers, {} more requests may wait, {} s of CPU time per request (Ctrl-C stops)",
+    // One write, errors ignored: whoever started us may read the first line and close the pipe
+    // (a test fixture, `matdiff serve | head -1`); serving goes on regardless.
+    use std::io::Write;
+    let banner = format!(
+        "matdiff serve: listening on http://{addr}/\n  {} workers, {} more requests may wait, {} s of CPU time per request (Ctrl-C stops)\n",
         config.workers.max(1),
         config.queue,
         error::secs(config.cpu_limit)
     );
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    drop(out);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

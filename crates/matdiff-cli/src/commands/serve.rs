@@ -48,6 +48,13 @@ pub fn serve(args: &ServeArgs) -> Result<u8, Failure> {
         workers: args.workers.unwrap_or(defaults.workers).max(1),
         queue: args.queue,
     };
+    // A server must outlive a closed pipe: a client gone mid-answer, or a stdout closed by
+    // whoever read the URL. (`main` restored the default SIGPIPE action, which exits.)
+    #[cfg(unix)]
+    // SAFETY: setting a signal disposition to SIG_IGN installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     // Handlers turn panics into 500 answers; the CLI's silent panic hook would hide them from
     // the server's log, so print one line per panic.
     std::panic::set_hook(Box::new(|info| {
