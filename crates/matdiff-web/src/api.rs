@@ -20,6 +20,8 @@ pub enum Endpoint {
     Emit,
     Graph,
     Read,
+    /// The stationary point in closed form (`matdiff solve`).
+    Solve,
     /// Jacobians and derivatives of non-scalar expressions: not in the library yet (404).
     Derivative,
     /// Hessians and Hessian-vector products: not in the library yet (404).
@@ -27,13 +29,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 9] = [
         Endpoint::Grad,
         Endpoint::Check,
         Endpoint::Audit,
         Endpoint::Emit,
         Endpoint::Graph,
         Endpoint::Read,
+        Endpoint::Solve,
         Endpoint::Derivative,
         Endpoint::Hessian,
     ];
@@ -47,6 +50,7 @@ impl Endpoint {
             Endpoint::Emit => "emit",
             Endpoint::Graph => "graph",
             Endpoint::Read => "read",
+            Endpoint::Solve => "solve",
             Endpoint::Derivative => "derivative",
             Endpoint::Hessian => "hessian",
         }
@@ -70,6 +74,7 @@ impl Endpoint {
             Endpoint::Emit => emit(body),
             Endpoint::Graph => graph(body),
             Endpoint::Read => read(body),
+            Endpoint::Solve => solve(body),
             Endpoint::Derivative | Endpoint::Hessian => Err(not_yet(self)),
         }
     }
@@ -345,6 +350,20 @@ fn read(b: &Body) -> Result<Json, ApiError> {
         }
     }
     Ok(json!({"plain": plain, "latex": p.print(p.output, Style::Latex), "notes": notes}))
+}
+
+/// `POST /api/solve`: the stationary point in closed form, `solve --format json` (with `steps`
+/// and `check` as the CLI's flags). No closed form is a 400 naming the obstacle.
+fn solve(b: &Body) -> Result<Json, ApiError> {
+    let input = ExprInput::from(b)?;
+    let wrt = b.names("wrt")?;
+    let [wrt] = wrt.as_slice() else {
+        return Err(ApiError::field("wrt", "solve finds one variable: name one in `wrt`"));
+    };
+    let (steps, check) = (b.flag("steps")?, b.flag("check")?);
+    let mut p = input.problem()?;
+    let s = matdiff::solve::solve(&mut p, wrt).map_err(|r| ApiError::from(&r.error))?;
+    Ok(Json::Object(matdiff::report::solution_json(&p, &s, steps, check)?))
 }
 
 /// `GET /api/problems`: the problem files of `problems/`, embedded.

@@ -223,12 +223,31 @@ async fn emit_graph_read_audit() {
 }
 
 #[tokio::test]
+async fn solve_gives_the_stationary_point_checked_numerically() {
+    let app = app(&config());
+    let body = json!({"expr": "norm2(A*x - b)^2", "decl": "A: matrix(m,n); x: vector(n); b: vector(m)", "wrt": "x", "check": true, "steps": true});
+    let (status, j) = call(&app, "solve", body).await;
+    assert_eq!(status, StatusCode::OK, "{j}");
+    assert_eq!(j["wrt"], "x");
+    assert!(j["solution"].as_str().unwrap().contains("inv"), "{j}");
+    assert!(!j["steps"].as_array().unwrap().is_empty(), "{j}");
+    // The gradient vanishes at the solution, at random points of two dimension settings.
+    assert_eq!(j["check"]["passed"], true, "{j}");
+    assert!(j["check"]["max_residual"].as_f64().unwrap() < 1e-6, "{j}");
+    assert!(j["check"]["settings"].as_u64().unwrap() >= 2, "{j}");
+    // No closed form: a 400 saying why.
+    let (status, j) = call(&app, "solve", json!({"expr": "sum(exp(A*x))", "wrt": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{j}");
+    assert_user_error(&j, j["input"].as_str());
+}
+
+#[tokio::test]
 async fn get_endpoints_and_the_page() {
     let app = app(&config());
     let (status, j) = get_json(&app, "/api/info").await;
     assert_eq!(status, StatusCode::OK);
     let endpoints: Vec<&str> = j["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
-    for e in ["grad", "check", "audit", "emit", "graph", "read", "problems", "examples"] {
+    for e in ["grad", "check", "audit", "emit", "graph", "read", "solve", "problems", "examples"] {
         assert!(endpoints.contains(&e), "{e} in {endpoints:?}");
     }
     let (_, j) = get_json(&app, "/api/problems").await;
