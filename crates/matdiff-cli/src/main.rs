@@ -149,6 +149,9 @@ enum Command {
         /// (exit 1 if not, 2 if no point was checked) and the curvature gives the kind.
         #[arg(long)]
         check: bool,
+        /// Export the update as code: `update_NAME(...)`, with `f_and_grad` and `check_update()`.
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
     },
     /// Run the built-in seed models: losses, gradients, numeric checks, and one derivation.
     Demo,
@@ -205,8 +208,8 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
         Command::Check { input, wrt, claim, format } => commands::check::check(&input, &wrt, &claim, format),
         Command::Audit { file, problem, format } => commands::audit::audit(&file, &problem, format),
         Command::Grade { problem, paths, jobs, format } => commands::grade::grade(&problem, &paths, jobs, format),
-        Command::Solve { input, wrt, format, steps, check } => {
-            commands::solve::solve(&input, &wrt, format, check, steps)
+        Command::Solve { input, wrt, format, steps, check, emit } => {
+            commands::solve::solve(&input, &wrt, format, check, steps, emit)
         }
         Command::Demo => commands::demo::demo(),
         Command::Serve(args) => commands::serve::serve(&args),

@@ -195,3 +195,24 @@ fn steps_in_every_format() {
         assert!(r.stdout.contains(want) && r.stdout.contains("S^{-1}"), "{}", r.explain(f));
     }
 }
+
+/// `--emit LANG` writes the update as a function next to `f_and_grad`, with its checker.
+#[test]
+fn emit_writes_the_update() {
+    let s = Scratch::new("solve-emit");
+    let c = &CASES[2];
+    for (lang, want) in [
+        ("numpy", "def update_W(Szz, Xc, Ez, s):"),
+        ("jax", "def update_W("),
+        ("torch", "def update_W("),
+        ("rust", "pub fn update_W("),
+    ] {
+        let r = solve(&s, c.expr, c.wrt, c.decl, &["--emit", lang]);
+        assert_eq!(r.code, 0, "{}", r.explain(lang));
+        for w in [want, "check_update", "f_and_grad"] {
+            assert!(r.stdout.contains(w), "{}", r.explain(&format!("{lang}: want {w}")));
+        }
+    }
+    let r = solve(&s, "logdet(S)", "S", "S: symmetric(d)", &["--emit", "numpy"]);
+    assert_eq!(r.code, 2, "{}", r.explain("emit of a refusal"));
+}

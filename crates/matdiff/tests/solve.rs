@@ -388,3 +388,98 @@ fn random_losses_solved_or_refused() {
     eprintln!("random losses: {solved} solved ({checked} points checked), {refused} refused");
     assert!(solved > 0 && checked > 0, "{solved} solved, {checked} checked");
 }
+
+/// Whether `python3` can import `module`.
+fn importable(module: &str) -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs each module's `check_update()`; a module whose update was tampered with must fail it.
+const UPDATE_DRIVER: &str = r#"
+import importlib.util, json, sys
+out = []
+for path, must_fail in json.load(open(sys.argv[1])):
+    spec = importlib.util.spec_from_file_location("m", path)
+    m = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(m)
+        worst = m.check_update(verbose=False)
+        out.append({"path": path, "passed": True, "worst": worst, "must_fail": must_fail})
+    except Exception as e:
+        out.append({"path": path, "passed": False, "error": repr(e)[:300], "must_fail": must_fail})
+json.dump(out, open(sys.argv[2], "w"))
+"#;
+
+/// `solve --emit`: every corpus case's NumPy (and, where installed, JAX: every 8th) module passes its
+/// `check_update()`, and the same module with its update scaled by 1.01 fails it (the check
+/// can fail).
+#[test]
+fn emitted_updates_pass_their_check() {
+    use matdiff::emit::{emit_update, Lang, Source, Update};
+    for (lang, module) in [(Lang::Numpy, "numpy"), (Lang::Jax, "jax")] {
+        if !(importable("numpy") && importable(module)) {
+            let required =
+                std::env::var(if lang == Lang::Jax { "MATDIFF_REQUIRE_JAX" } else { "MATDIFF_REQUIRE_NUMPY" })
+                    .is_ok_and(|v| v == "1");
+            assert!(!required, "{module} is not importable");
+            eprintln!("SKIPPED: {module} is not importable; solve --emit {} modules not run", lang.name());
+            continue;
+        }
+        let dir = std::env::temp_dir().join(format!("matdiff-solve-emit-{}-{}", lang.name(), std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut specs = vec![];
+        for (i, c) in load("ok.toml").into_iter().enumerate() {
+            // JAX compiles every function it runs: a sample of the corpus keeps this quick.
+            if lang == Lang::Jax && i % 8 != 0 {
+                continue;
+            }
+            let (name, expr, wrt, decl) = (text(&c, "name"), text(&c, "expr"), text(&c, "wrt"), text(&c, "decl"));
+            if !OK_CASES.contains(&name) {
+                continue;
+            }
+            let mut p = Problem::new(expr, decl).unwrap();
+            let s = solve(&mut p, wrt).unwrap_or_else(|r| panic!("{name}: {}", r.error.message));
+            let grads = p.gradients(&[wrt]).unwrap();
+            let update = Update { var: s.var, node: s.node, summary: p.print(s.node, matdiff::Style::Plain) };
+            let code = emit_update(&p, &grads, &update, lang, Source { expr, decls: decl })
+                .unwrap_or_else(|e| panic!("{name}: {}", e.message));
+            let path = dir.join(format!("{name}.py"));
+            std::fs::write(&path, &code).unwrap();
+            specs.push((path.display().to_string(), false));
+            // The same module with a wrong update.
+            let ret = format!("    return {wrt}_star\n");
+            assert!(code.contains(&ret), "{name}: no `{}` in the module", ret.trim());
+            let bad = code.replace(&ret, &format!("    return {wrt}_star * 1.01\n"));
+            let bad_path = dir.join(format!("{name}_tampered.py"));
+            std::fs::write(&bad_path, bad).unwrap();
+            specs.push((bad_path.display().to_string(), true));
+        }
+        let (spec_path, result_path, driver) =
+            (dir.join("cases.json"), dir.join("results.json"), dir.join("driver.py"));
+        std::fs::write(&spec_path, serde_json::to_string(&specs).unwrap()).unwrap();
+        std::fs::write(&driver, UPDATE_DRIVER).unwrap();
+        let out =
+            std::process::Command::new("python3").arg(&driver).arg(&spec_path).arg(&result_path).output().unwrap();
+        assert!(out.status.success(), "driver: {}", String::from_utf8_lossy(&out.stderr));
+        let results: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(&result_path).unwrap()).unwrap();
+        assert_eq!(results.len(), specs.len());
+        let wrong: Vec<String> = results
+            .iter()
+            .filter(|r| r["passed"].as_bool() == r["must_fail"].as_bool())
+            .map(|r| r.to_string())
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} of {} {} modules misjudged:\n{}",
+            wrong.len(),
+            specs.len(),
+            lang.name(),
+            wrong.join("\n")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -7,14 +7,19 @@ use matdiff::{Gradients, Problem};
 
 /// Print the generated module on stdout.
 pub fn emit(p: &Problem, grads: &Gradients, input: &ExprArgs, lang: Emit) -> Result<u8, Failure> {
-    let lang = match lang {
-        Emit::Numpy => Lang::Numpy,
-        Emit::Jax => Lang::Jax,
-        Emit::Torch => Lang::Torch,
-        Emit::Rust => Lang::Rust,
-    };
+    let lang = self::lang(lang);
     let src = Source { expr: &input.expr, decls: &input.decl };
     let code = matdiff::emit::emit(p, grads, lang, src).map_err(|e| fail(&e, &input.expr, &input.decl))?;
     print!("{code}");
     Ok(0)
+}
+
+/// The library's language for a `--emit` value.
+pub fn lang(e: Emit) -> Lang {
+    match e {
+        Emit::Numpy => Lang::Numpy,
+        Emit::Jax => Lang::Jax,
+        Emit::Torch => Lang::Torch,
+        Emit::Rust => Lang::Rust,
+    }
 }

@@ -14,6 +14,7 @@ mod rust;
 mod template;
 
 use crate::problem::{Gradients, Problem};
+use matdiff_core::NodeId;
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
 
 /// A target language for [`emit`].
@@ -45,6 +46,17 @@ impl Lang {
             _ => "py",
         }
     }
+}
+
+/// A closed-form update of one variable (from `solve`), exported next to `f_and_grad`.
+#[derive(Clone, Debug)]
+pub struct Update {
+    /// The variable updated (index into `Graph::vars`).
+    pub var: usize,
+    /// Its closed form, free of it.
+    pub node: NodeId,
+    /// One line for the documentation: the formula, its kind and conditions.
+    pub summary: String,
 }
 
 /// The text the problem came from, quoted in the generated module's documentation. (The
@@ -89,5 +101,19 @@ pub fn emit(problem: &Problem, grads: &Gradients, lang: Lang, src: Source) -> Re
         Lang::Jax => python::emit(python::Flavor::Jax, problem, grads, &src),
         Lang::Torch => python::emit(python::Flavor::Torch, problem, grads, &src),
         Lang::Rust => rust::emit(problem, grads, &src),
+    }
+}
+
+/// Generate a module defining `f_and_grad(<variables>)` (for `grads`, the gradient of the
+/// updated variable), `update_<var>(<the other variables>)` returning the closed form, and
+/// `check_update()`, which checks at random inputs that the gradient vanishes at the update
+/// (relative to its size at a random point). Fails when a dimension follows only from the
+/// updated variable.
+pub fn emit_update(problem: &Problem, grads: &Gradients, update: &Update, lang: Lang, src: Source) -> Result<String> {
+    match lang {
+        Lang::Numpy => python::emit_update(python::Flavor::Numpy, problem, grads, update, &src),
+        Lang::Jax => python::emit_update(python::Flavor::Jax, problem, grads, update, &src),
+        Lang::Torch => python::emit_update(python::Flavor::Torch, problem, grads, update, &src),
+        Lang::Rust => rust::emit_update(problem, grads, update, &src),
     }
 }

@@ -122,6 +122,29 @@ pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
         .collect()
 }
 
+/// The parameters of a function that does not take variable `var` (a closed-form update of
+/// it): the others in the same order, each dimension bound by the first of them that shows it.
+pub(crate) fn params_without(g: &Graph, ps: &[Param], var: usize) -> Vec<Param> {
+    let mut bound = vec![false; g.dims.dims.len()];
+    ps.iter()
+        .filter(|p| p.var != var)
+        .map(|p| {
+            let s = g.vars[p.var].shape;
+            let axes: Vec<DimId> = [s.rows, s.cols].into_iter().flatten().collect();
+            let binds = axes
+                .into_iter()
+                .enumerate()
+                .filter(|&(_, d)| {
+                    let free = !bound[d as usize] && g.dims.dims[d as usize].size.is_none();
+                    bound[d as usize] |= free;
+                    free
+                })
+                .collect();
+            Param { var: p.var, binds }
+        })
+        .collect()
+}
+
 /// Parameter names, indexed like `Graph::vars`: the variables' own names unless the language
 /// reserves them (then with a trailing `_`).
 pub(crate) fn param_names(g: &Graph, ps: &[Param], namer: &mut Namer) -> Vec<String> {

@@ -7,9 +7,11 @@
 
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
 use super::names::PYTHON_RESERVED;
-use super::plan::{domains, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup};
+use super::plan::{
+    check_dims, domains, params_without, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup,
+};
 use super::template::{join, prec, Item, Template};
-use super::Source;
+use super::{Source, Update};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::Shape;
 use matdiff_core::{Func, Graph, NodeId, Op};
@@ -509,6 +511,160 @@ pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source)
     Ok(out)
 }
 
+/// Generate the module of [`emit`] with `update_<var>(…)` (the closed form), the matrices it
+/// inverts (`_update_inverted`, for the check to skip ill-posed draws) and `check_update()`.
+pub(crate) fn emit_update(flavor: Flavor, p: &Problem, grads: &Gradients, up: &Update, src: &Source) -> Result<String> {
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, PYTHON_RESERVED)?;
+    let g = cx.g;
+    let ups = params_without(g, &ps, up.var);
+    let inverted: Vec<NodeId> = g
+        .reachable(&[up.node])
+        .into_iter()
+        .filter_map(|n| if let Op::Inv(a) = g.op(n) { Some(*a) } else { None })
+        .collect();
+    let mut update_roots = vec![up.node];
+    update_roots.extend(&inverted);
+    check_dims(g, &ups, &update_roots)?;
+    let mut be = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
+    let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
+    let name = &cx.params[up.var];
+    let sol_name = namer.claim(&format!("{name}_star"));
+    let mut ube = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
+    let ulines = schedule(&cx, &mut ube, &[up.node], std::slice::from_ref(&sol_name), &mut namer);
+    let inv_names: Vec<String> = (0..inverted.len()).map(|i| namer.claim(&format!("k{i}"))).collect();
+    let mut ibe = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
+    let ilines = schedule(&cx, &mut ibe, &inverted, &inv_names, &mut namer);
+    let mut used = be.helpers.clone();
+    used.extend(ube.helpers.iter());
+    used.extend(ibe.helpers.iter());
+
+    let mut out = String::new();
+    header(&mut out, flavor, &cx, &ps, grads, src, &root_names);
+    imports(&mut out, flavor);
+    helpers(&mut out, flavor, &used);
+    function(&mut out, flavor, &cx, &ps, &lines, &root_names, grads.vars.len());
+    let args: Vec<&str> = ups.iter().map(|p| cx.params[p.var].as_str()).collect();
+    let clean = up.summary.replace("\"\"\"", "'''").replace('\\', "\\\\");
+    let _ = writeln!(out, "\n\ndef update_{name}({}):", args.join(", "));
+    let _ = writeln!(out, "    \"\"\"The stationary point of f in {name}: {clean}\"\"\"");
+    prologue(&mut out, flavor, &cx, &ups);
+    for l in &ulines {
+        let _ = writeln!(out, "    {} = {}", l.name, l.text);
+    }
+    let _ = writeln!(out, "    return {sol_name}");
+    let _ = writeln!(out, "\n\ndef _update_inverted({}):", args.join(", "));
+    let _ = writeln!(out, "    \"\"\"The matrices update_{name} inverts (its conditions: each invertible).\"\"\"");
+    prologue(&mut out, flavor, &cx, &ups);
+    for l in &ilines {
+        let _ = writeln!(out, "    {} = {}", l.name, l.text);
+    }
+    let _ = writeln!(out, "    return ({})", inv_names.iter().map(|n| format!("{n}, ")).collect::<String>());
+    checker(&mut out, &cx, &ps, p.output, grads);
+    update_checker(&mut out, &cx, &ps, p.output, up);
+    out.push_str("\n\nif __name__ == \"__main__\":\n    check_gradient()\n    check_update()\n");
+    Ok(out)
+}
+
+/// `_update_inputs` (inputs drawn as `solve`'s conditions read: symmetric matrices positive
+/// definite, scalars positive) and `check_update()`.
+fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &Update) {
+    let g = cx.g;
+    let doms = domains(g, output);
+    let _ = writeln!(out, "\n\ndef _update_inputs(rng, lo, hi):");
+    let _ = writeln!(
+        out,
+        "    \"\"\"Random inputs of random consistent sizes in lo..hi: symmetric matrices positive definite,\n    scalars positive, as the update's conditions assume.\"\"\""
+    );
+    for p in ps {
+        for &(_, d) in &p.binds {
+            let _ = writeln!(out, "    {} = int(rng.integers(lo, hi + 1))", cx.dim(d));
+        }
+    }
+    let _ = writeln!(out, "    return {{");
+    for p in ps {
+        let v = &g.vars[p.var];
+        let shape = match (v.shape.rows, v.shape.cols) {
+            (None, None) => String::new(),
+            (Some(n), None) | (None, Some(n)) => format!("({},)", cx.dim(n)),
+            (Some(m), Some(n)) => format!("({}, {})", cx.dim(m), cx.dim(n)),
+        };
+        let Domain { spd, positive } = doms[p.var];
+        let value = if v.shape.is_scalar() {
+            "float(rng.uniform(0.5, 2.0))".to_string()
+        } else if (spd || v.symmetric) && v.shape.is_square() {
+            format!("_random_spd(rng, {})", cx.dim(v.shape.rows.unwrap()))
+        } else if positive {
+            format!("rng.uniform(0.5, 2.0, {shape})")
+        } else if v.shape.is_square() {
+            // A square matrix with a positive definite symmetric part: the sums `A + A'` an
+            // update inverts are then positive definite (JAX and PyTorch factor them by Cholesky).
+            format!("_random_posdef(rng, {})", cx.dim(v.shape.rows.unwrap()))
+        } else {
+            format!("rng.standard_normal({shape})")
+        };
+        let _ = writeln!(out, "        \"{}\": {value},", cx.params[p.var]);
+    }
+    let _ = writeln!(out, "    }}");
+    let name = &cx.params[up.var];
+    let sym = if g.vars[up.var].symmetric { "True" } else { "False" };
+    // Where f inverts the variable (or takes its log), the update must be invertible (positive)
+    // for f to be defined there: draws where it is not are outside the conditions.
+    let py_bool = |b: bool| if b { "True" } else { "False" };
+    let _ = write!(
+        out,
+        "{}",
+        UPDATE_CHECKER
+            .replace("{NAME}", name)
+            .replace("{SYM}", sym)
+            .replace("{INVERTS}", py_bool(doms[up.var].spd))
+            .replace("{POSITIVE}", py_bool(doms[up.var].positive))
+    );
+}
+
+/// The update's checker; `{NAME}` is the updated variable, `{SYM}` whether it is symmetric.
+const UPDATE_CHECKER: &str = r#"
+
+def _random_posdef(rng, n):
+    K = rng.standard_normal((n, n))
+    return _random_spd(rng, n) + 0.5 / np.sqrt(n) * (K - K.T)
+
+def check_update(seed=0, tol=1e-6, verbose=True):
+    """Check that the gradient vanishes at update_{NAME}(...): at random inputs of two size
+    ranges (draws where a matrix the update inverts is ill-conditioned are outside its
+    conditions and redrawn), |grad f| at the update relative to |grad f| at a random {NAME};
+    return the largest ratio, raise AssertionError above tol or when nothing was checked."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for lo, hi in [(2, 4), (3, 6)]:
+        for _attempt in range(30):
+            inputs = _update_inputs(rng, lo, hi)
+            args = {k: v for k, v in inputs.items() if k != "{NAME}"}
+            try:
+                inverted = [np.asarray(m, dtype=np.float64) for m in _update_inverted(**args)]
+                if any(np.ndim(m) == 2 and np.linalg.cond(m) > 1e8 for m in inverted):
+                    continue
+                x = np.asarray(update_{NAME}(**args), dtype=np.float64)
+                if ({INVERTS} and np.linalg.cond(np.atleast_2d(x)) > 1e8) or ({POSITIVE} and np.any(x <= 0)):
+                    continue
+                g_sol = np.asarray(f_and_grad(**{**args, "{NAME}": x})[1], dtype=np.float64)
+                g_rand = np.asarray(f_and_grad(**inputs)[1], dtype=np.float64)
+            except (ArithmeticError, ValueError, RuntimeError, np.linalg.LinAlgError):
+                continue
+            if {SYM}:
+                g_sol, g_rand = g_sol + g_sol.T, g_rand + g_rand.T
+            scale = float(np.linalg.norm(g_rand))
+            if not (np.all(np.isfinite(x)) and np.all(np.isfinite(g_sol)) and np.isfinite(scale) and scale > 0):
+                continue
+            worst = max(worst, float(np.linalg.norm(g_sol)) / scale)
+            break
+        else:
+            raise AssertionError("nothing was checked: no random input satisfied the update's conditions")
+    if verbose:
+        print(f"check_update: gradient at the update {worst:.1e} of its size at a random point")
+    assert worst <= tol, f"update check failed: {worst:.1e} > {tol:.0e}"
+    return worst
+"#;
+
 /// `matrix (m, n)`, `vector (n,)`, `scalar`.
 fn describe(cx: &Cx, s: Shape) -> String {
     match (s.rows, s.cols) {
@@ -592,11 +748,23 @@ fn helpers(out: &mut String, flavor: Flavor, used: &BTreeSet<&'static str>) {
 }
 
 fn function(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[String], n_grads: usize) {
-    let g = cx.g;
     let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
     let _ = writeln!(out, "\n\ndef f_and_grad({}):", args.join(", "));
     let grad_doc = if n_grads == 1 { "the gradient" } else { "a tuple of gradients, one per variable" };
     let _ = writeln!(out, "    \"\"\"Return (f, {grad_doc}).\"\"\"");
+    prologue(out, flavor, cx, ps);
+    for l in lines {
+        let _ = writeln!(out, "    {} = {}", l.name, l.text);
+    }
+    let grads = if n_grads == 1 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
+    let _ = writeln!(out, "    return {}, {grads}", roots[0]);
+}
+
+/// A function's first lines: its inputs converted to arrays, their shapes checked, and the
+/// dimensions read off them.
+fn prologue(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param]) {
+    let g = cx.g;
+    let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
     let convert = match flavor {
         Flavor::Numpy => "np.asarray({}, dtype=np.float64)",
         Flavor::Jax => "jnp.asarray({}, dtype=jnp.float64)",
@@ -652,11 +820,6 @@ fn function(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], lines: &[Li
             );
         }
     }
-    for l in lines {
-        let _ = writeln!(out, "    {} = {}", l.name, l.text);
-    }
-    let grads = if n_grads == 1 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
-    let _ = writeln!(out, "    return {}, {grads}", roots[0]);
 }
 
 /// `({m}, {n})` inside an f-string: the sizes in an error message.

@@ -521,14 +521,7 @@ fn header(
 
 fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[String], grads: &Gradients) {
     let g = cx.g;
-    let args: Vec<String> = ps
-        .iter()
-        .map(|p| {
-            let v = &g.vars[p.var];
-            let ty = if v.shape.is_scalar() { "f64" } else { "&Mat<f64>" };
-            format!("{}: {ty}", cx.params[p.var])
-        })
-        .collect();
+    let args = signature(cx, ps);
     let grad_types: Vec<&str> = grads.vars.iter().map(|&v| rust_type(g.vars[v].shape)).collect();
     let grad_type =
         if grad_types.len() == 1 { grad_types[0].to_string() } else { format!("({})", grad_types.join(", ")) };
@@ -538,6 +531,36 @@ fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[St
         if grad_types.len() > 1 { "s, one per variable" } else { "" }
     );
     let _ = writeln!(out, "pub fn f_and_grad({}) -> (f64, {grad_type}) {{", args.join(", "));
+    prologue(out, cx, ps);
+    write_lines(out, g, lines);
+    let grads_ret = if roots.len() == 2 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
+    let _ = writeln!(out, "    ({}, {grads_ret})", roots[0]);
+    out.push_str("}\n");
+}
+
+/// The parameters `name: type` of a function taking `ps`.
+fn signature(cx: &Cx, ps: &[Param]) -> Vec<String> {
+    ps.iter()
+        .map(|p| {
+            let v = &cx.g.vars[p.var];
+            let ty = if v.shape.is_scalar() { "f64" } else { "&Mat<f64>" };
+            format!("{}: {ty}", cx.params[p.var])
+        })
+        .collect()
+}
+
+/// The scheduled statements `let name = value;`.
+fn write_lines(out: &mut String, g: &Graph, lines: &[Line]) {
+    for l in lines {
+        let text =
+            if l.copy && !g.shape(l.item.node).is_scalar() { format!("{}.clone()", l.text) } else { l.text.clone() };
+        let _ = writeln!(out, "    let {} = {text};", l.name);
+    }
+}
+
+/// A function's first lines: the dimensions read off its inputs and their shapes checked.
+fn prologue(out: &mut String, cx: &Cx, ps: &[Param]) {
+    let g = cx.g;
     let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
     for p in super::plan::check_order(g, ps) {
         let v = &g.vars[p.var];
@@ -577,14 +600,6 @@ fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[St
             );
         }
     }
-    for l in lines {
-        let text =
-            if l.copy && !g.shape(l.item.node).is_scalar() { format!("{}.clone()", l.text) } else { l.text.clone() };
-        let _ = writeln!(out, "    let {} = {text};", l.name);
-    }
-    let grads_ret = if roots.len() == 2 { roots[1].clone() } else { format!("({})", roots[1..].join(", ")) };
-    let _ = writeln!(out, "    ({}, {grads_ret})", roots[0]);
-    out.push_str("}\n");
 }
 
 fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Gradients, roots: &[String]) {
@@ -1000,4 +1015,154 @@ fn helpers(out: &mut String, used: &BTreeSet<&'static str>) {
             out.push_str(body);
         }
     }
+}
+
+/// The module of [`emit`] with `update_<var>(…)` (the closed form), the matrices it inverts
+/// (`update_inverted`, for the check to skip ill-posed draws) and `check_update(seed)`.
+pub(crate) fn emit_update(p: &Problem, grads: &Gradients, up: &super::Update, src: &Source) -> Result<String> {
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, RUST_RESERVED)?;
+    let g = cx.g;
+    let ups = super::plan::params_without(g, &ps, up.var);
+    let inverted: Vec<NodeId> = g
+        .reachable(&[up.node])
+        .into_iter()
+        .filter_map(|n| if let Op::Inv(a) = g.op(n) { Some(*a) } else { None })
+        .collect();
+    let mut update_roots = vec![up.node];
+    update_roots.extend(&inverted);
+    super::plan::check_dims(g, &ups, &update_roots)?;
+    let mut be = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
+    let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
+    let name = cx.params[up.var].clone();
+    let sol_name = namer.claim(&format!("{name}_star"));
+    let mut ube = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
+    let ulines = schedule(&cx, &mut ube, &[up.node], std::slice::from_ref(&sol_name), &mut namer);
+    let inv_names: Vec<String> = (0..inverted.len()).map(|i| namer.claim(&format!("k{i}"))).collect();
+    let mut ibe = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
+    let ilines = schedule(&cx, &mut ibe, &inverted, &inv_names, &mut namer);
+    let mut used = be.helpers.clone();
+    used.extend(ube.helpers.iter());
+    used.extend(ibe.helpers.iter());
+
+    let mut out = String::new();
+    header(&mut out, &cx, &ps, src, &root_names, grads, &used);
+    function(&mut out, &cx, &ps, &lines, &root_names, grads);
+    let args = signature(&cx, &ups);
+    let ty = rust_type(g.vars[up.var].shape);
+    let _ = writeln!(out, "\n/// The stationary point of f in `{name}`: `{}`.", up.summary.replace('`', "'"));
+    let _ = writeln!(out, "pub fn update_{name}({}) -> {ty} {{", args.join(", "));
+    prologue(&mut out, &cx, &ups);
+    write_lines(&mut out, g, &ulines);
+    let _ = writeln!(out, "    {sol_name}\n}}");
+    let _ = writeln!(out, "\n/// The matrices `update_{name}` inverts (its conditions: each invertible).");
+    let _ = writeln!(out, "pub fn update_inverted({}) -> Vec<Mat<f64>> {{", args.join(", "));
+    prologue(&mut out, &cx, &ups);
+    write_lines(&mut out, g, &ilines);
+    let _ = writeln!(
+        out,
+        "    vec![{}]\n}}",
+        inv_names.iter().map(|n| format!("{n}.clone()")).collect::<Vec<_>>().join(", ")
+    );
+    checker(&mut out, &cx, &ps, p.output, grads, &root_names);
+    update_checker(&mut out, &cx, &ps, p.output, up);
+    helpers(&mut out, &used);
+    Ok(out)
+}
+
+/// `check_update(seed)`: inputs drawn as `solve`'s conditions read (symmetric matrices positive
+/// definite, scalars positive), draws where an inverted matrix is ill-conditioned skipped.
+fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &super::Update) {
+    let g = cx.g;
+    let doms = domains(g, output);
+    let var = up.var;
+    let name = &cx.params[var];
+    let call = |f: &str, skip: Option<usize>, replace: Option<&str>| -> String {
+        let args: Vec<String> = ps
+            .iter()
+            .filter(|p| Some(p.var) != skip)
+            .map(|p| {
+                let n = match replace {
+                    Some(with) if p.var == var => with.to_string(),
+                    _ => cx.params[p.var].clone(),
+                };
+                if g.vars[p.var].shape.is_scalar() {
+                    n
+                } else {
+                    format!("&{n}")
+                }
+            })
+            .collect();
+        format!("{f}({})", args.join(", "))
+    };
+    let as_mat = |e: String| if g.vars[var].shape.is_scalar() { format!("Mat::from_fn(1, 1, |_, _| {e})") } else { e };
+    out.push_str("\n/// Check that the gradient vanishes at the update: at random inputs of two size ranges,\n/// |grad f| there relative to |grad f| at a random point; return the largest ratio, panic\n/// above 1e-6 or when nothing was checked.\npub fn check_update(seed: u64) -> f64 {\n");
+    out.push_str(
+        "    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n",
+    );
+    let _ = writeln!(out, "        let mut checked = false;\n        for _ in 0..30 {{");
+    for p in ps {
+        for &(_, d) in &p.binds {
+            let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim(d));
+        }
+    }
+    for p in ps {
+        let v = &g.vars[p.var];
+        let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim(d).to_string());
+        let (rr, cc) = (dim(v.shape.rows), dim(v.shape.cols));
+        let Domain { spd, positive } = doms[p.var];
+        let value = if v.shape.is_scalar() {
+            "rng.uniform(0.5, 2.0)".to_string()
+        } else if (spd || v.symmetric) && v.shape.is_square() {
+            format!("rng.spd({rr})")
+        } else if positive {
+            format!("rng.uniform_mat({rr}, {cc}, 0.5, 2.0)")
+        } else if v.shape.is_square() {
+            // A positive definite symmetric part, as in the Python modules.
+            format!("random_posdef(&mut rng, {rr})")
+        } else {
+            format!("rng.normal_mat({rr}, {cc})")
+        };
+        let _ = writeln!(out, "            let {} = {value};", cx.params[p.var]);
+    }
+    let _ = writeln!(
+        out,
+        "            if {}.iter().any(|m| rcond(m) < 1e-8) {{\n                continue;\n            }}",
+        call("update_inverted", Some(var), None)
+    );
+    // The update's local: a name no parameter has.
+    let mut u = "update_value".to_string();
+    while cx.params.contains(&u) {
+        u.push('_');
+    }
+    let _ = writeln!(out, "            let {u} = {};", as_mat(call(&format!("update_{name}"), Some(var), None)));
+    let Domain { spd, positive } = doms[var];
+    let _ = writeln!(
+        out,
+        "            if !finite(&{u}) || ({spd} && rcond(&{u}) < 1e-8) || ({positive} && {u}.col_iter().any(|c| c.iter().any(|&e| e <= 0.0))) {{\n                continue;\n            }}"
+    );
+    let x_arg = if g.vars[var].shape.is_scalar() { format!("{u}[(0, 0)]") } else { u.clone() };
+    let _ =
+        writeln!(out, "            let g_sol = {};", as_mat(format!("{}.1", call("f_and_grad", None, Some(&x_arg)))));
+    let _ = writeln!(out, "            let g_rand = {};", as_mat(format!("{}.1", call("f_and_grad", None, None))));
+    if g.vars[var].symmetric {
+        out.push_str("            let (g_sol, g_rand) = (&g_sol + g_sol.transpose(), &g_rand + g_rand.transpose());\n");
+    }
+    out.push_str(concat!(
+        "            let scale = g_rand.norm_l2();\n",
+        "            if !(finite(&g_sol) && scale.is_finite() && scale > 0.0) {\n                continue;\n            }\n",
+        "            worst = worst.max(g_sol.norm_l2() / scale);\n            checked = true;\n            break;\n",
+        "        }\n",
+        "        assert!(checked, \"nothing was checked: no random input satisfied the update's conditions\");\n",
+        "    }\n    assert!(worst <= 1e-6, \"update check failed: {worst:.1e}\");\n    worst\n}\n",
+        "\n/// A square matrix with a positive definite symmetric part.\n",
+        "fn random_posdef(rng: &mut Rng, n: usize) -> Mat<f64> {\n",
+        "    let k = rng.normal_mat(n, n);\n",
+        "    let p = rng.spd(n);\n",
+        "    let s = 0.5 / (n as f64).sqrt();\n",
+        "    Mat::from_fn(n, n, |i, j| p[(i, j)] + s * (k[(i, j)] - k[(j, i)]))\n}\n",
+        "\n/// Reciprocal condition number by singular values (0 when singular or not finite).\n",
+        "fn rcond(m: &Mat<f64>) -> f64 {\n",
+        "    if !finite(m) {\n        return 0.0;\n    }\n",
+        "    match m.singular_values() {\n        Ok(s) if !s.is_empty() && s[0] > 0.0 => s[s.len() - 1] / s[0],\n        _ => 0.0,\n    }\n}\n",
+    ));
 }
