@@ -514,7 +514,7 @@ pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source)
 /// Generate the module of [`emit`] with `update_<var>(…)` (the closed form), the matrices it
 /// inverts (`_update_inverted`, for the check to skip ill-posed draws) and `check_update()`.
 pub(crate) fn emit_update(flavor: Flavor, p: &Problem, grads: &Gradients, up: &Update, src: &Source) -> Result<String> {
-    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, PYTHON_RESERVED)?;
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, PYTHON_RESERVED)?;
     let g = cx.g;
     let ups = params_without(g, &ps, up.var);
     let inverted: Vec<NodeId> = g

@@ -1020,7 +1020,7 @@ fn helpers(out: &mut String, used: &BTreeSet<&'static str>) {
 /// The module of [`emit`] with `update_<var>(…)` (the closed form), the matrices it inverts
 /// (`update_inverted`, for the check to skip ill-posed draws) and `check_update(seed)`.
 pub(crate) fn emit_update(p: &Problem, grads: &Gradients, up: &super::Update, src: &Source) -> Result<String> {
-    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, src, RUST_RESERVED)?;
+    let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, RUST_RESERVED)?;
     let g = cx.g;
     let ups = super::plan::params_without(g, &ps, up.var);
     let inverted: Vec<NodeId> = g
