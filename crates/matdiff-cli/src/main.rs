@@ -1,6 +1,7 @@
 //! The `matdiff` command line: parses arguments, calls the core, renders results and errors.
 
 mod commands;
+mod input;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -48,11 +49,13 @@ pub enum TableFormat {
 /// Options shared by commands that read an expression.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ExprArgs {
-    /// The expression, in plain syntax ("0.5*norm2(W'*W*x - x)^2") or LaTeX (auto-detected).
-    #[arg(allow_hyphen_values = true)]
+    /// The expression, in plain syntax ("0.5*norm2(W'*W*x - x)^2") or LaTeX (auto-detected);
+    /// `-` reads it from stdin, `@FILE` from a file.
+    #[arg(allow_hyphen_values = true, value_parser = input::text_arg)]
     pub expr: String,
-    /// Declarations, e.g. "W: matrix(m,n); x: vector(n); a: scalar; S: symmetric(n)".
-    #[arg(long, default_value = "")]
+    /// Declarations, e.g. "W: matrix(m,n); x: vector(n); a: scalar; S: symmetric(n)"; `-` or
+    /// `@FILE` read them from stdin or a file.
+    #[arg(long, default_value = "", value_parser = input::text_arg)]
     pub decl: String,
     /// Read the expression as LaTeX even if it does not look like it.
     #[arg(long)]
@@ -84,7 +87,8 @@ enum Command {
     Eval {
         #[command(flatten)]
         input: ExprArgs,
-        /// JSON object mapping names to numbers, lists (vectors) or lists of rows (matrices).
+        /// JSON object mapping names to numbers, lists (vectors) or lists of rows (matrices);
+        /// `-` reads it from stdin.
         #[arg(long)]
         at: PathBuf,
         /// Print NaN and infinities as the JSON strings "NaN", "Infinity", "-Infinity" instead
@@ -107,14 +111,15 @@ enum Command {
         input: ExprArgs,
         #[arg(long, required = true)]
         wrt: String,
-        /// The claimed gradient, plain syntax or LaTeX.
-        #[arg(long, required = true, allow_hyphen_values = true)]
+        /// The claimed gradient, plain syntax or LaTeX; `-` reads it from stdin, `@FILE` from a file.
+        #[arg(long, required = true, allow_hyphen_values = true, value_parser = input::text_arg)]
         claim: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
     /// Follow the derivation in a document and report each step and the final answer.
     Audit {
+        /// The document (Markdown or LaTeX); `-` reads it from stdin.
         file: PathBuf,
         #[arg(long, required = true)]
         problem: PathBuf,
@@ -128,6 +133,7 @@ enum Command {
         /// Files or directories of submissions.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Files audited at once: 0 (the default) is one per core; at most 4 per core.
         #[arg(long)]
         jobs: Option<usize>,
         #[arg(long, value_enum, default_value = "csv")]
@@ -163,6 +169,9 @@ fn main() -> ExitCode {
     // A closed pipe (`matdiff demo | head`) ends the program quietly, as for other Unix tools,
     // instead of a panic inside println!.
     #[cfg(unix)]
+    // SAFETY: `signal` with a valid signal number and `SIG_DFL` installs no handler (no code of
+    // ours runs in signal context); it runs first thing in `main`, before any other thread exists,
+    // so nothing races with the change of disposition.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

@@ -354,6 +354,9 @@ fn run(compiled: &mut Compiled, job: Job) -> matdiff::Result<()> {
     let mut outputs: Vec<MatMut<'_, f64>> = job
         .outputs
         .iter()
+        // SAFETY: each output is a fresh Fortran-order buffer of rows × cols made for this call
+        // (see `Job`): valid and writable for that extent, aliasing no input and no other
+        // output, so this is the only view of it while the plan runs.
         .map(|o| unsafe { MatMut::from_raw_parts_mut(o.ptr, o.rows, o.cols, 1, o.rows as isize) })
         .collect();
     compiled.run_into(&inputs, &mut outputs)

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::ast::{BinOp, Def, Expr, ExprKind, Program};
+use super::ast::{chain_continues, BinOp, Def, Expr, ExprKind, Program};
 use super::lexer::{Lexer, Tok, Token};
 use super::{MAX_DEPTH, MAX_INPUT_LEN};
 use crate::error::{Error, ErrorKind, Input, Span};
@@ -10,13 +10,13 @@ use crate::error::{Error, ErrorKind, Input, Span};
 /// Parse definitions (`name = expr`, ended by `;` or a line break) followed by one expression.
 pub fn parse_program(src: &str) -> Result<Program, Error> {
     check_length(src, Input::Expr)?;
-    Parser::new(src, Input::Expr, true).program()
+    Parser::new(src, Input::Expr, true).program().map(Program::rebalance)
 }
 
 /// Parse exactly one expression; definitions are an error.
 pub fn parse_expr(src: &str) -> Result<Expr, Error> {
     check_length(src, Input::Expr)?;
-    Parser::new(src, Input::Expr, false).program().map(|p| p.body)
+    Parser::new(src, Input::Expr, false).program().map(|p| p.rebalance().body)
 }
 
 /// Refuse huge inputs up front, before spending time lexing them.
@@ -471,7 +471,12 @@ impl<'a> Parser<'a> {
             Frame::Prefix { op } => self.prefix(op, lhs)?,
             Frame::Binary { lhs: left, op, op_tok, .. } => {
                 let span = left.expr.span.join(lhs.expr.span);
-                let depth = 1 + left.depth.max(lhs.depth);
+                // `a + b + c` is one level, however long: only nesting counts.
+                let depth = if chain_continues(op, &left.expr) {
+                    left.depth.max(1 + lhs.depth)
+                } else {
+                    1 + left.depth.max(lhs.depth)
+                };
                 let kind = ExprKind::Binary(op, Box::new(left.expr), Box::new(lhs.expr));
                 self.node(kind, span, depth, op_tok.span)?
             }
@@ -481,7 +486,7 @@ impl<'a> Parser<'a> {
                 }
                 self.bump();
                 // No node for the parentheses, but the span covers them.
-                self.node(lhs.expr.kind, lparen.span.join(tok.span), lhs.depth + 1, lparen.span)?
+                self.node(lhs.expr.into_kind(), lparen.span.join(tok.span), lhs.depth + 1, lparen.span)?
             }
             Frame::Call { name, lparen, mut args, depth } => {
                 let depth = depth.max(lhs.depth);
@@ -518,7 +523,7 @@ impl<'a> Parser<'a> {
         let depth = operand.depth + 1;
         let kind = match op.kind {
             Tok::Minus => ExprKind::Neg(Box::new(operand.expr)),
-            _ => operand.expr.kind,
+            _ => operand.expr.into_kind(),
         };
         self.node(kind, span, depth, op.span)
     }

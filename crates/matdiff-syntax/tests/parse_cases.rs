@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use tree::{assert_valid_span, check_spans, children, render_tree, show_span};
 
 use matdiff_syntax::{
-    parse_decls, parse_expr, parse_program, to_sexpr, Decl, DeclKind, DimSpec, Error, Expr, ExprKind, Span, MAX_DEPTH,
-    MAX_INPUT_LEN,
+    parse_decls, parse_expr, parse_program, to_sexpr, BinOp, Decl, DeclKind, DimSpec, Error, Expr, ExprKind, Span,
+    MAX_DEPTH, MAX_INPUT_LEN,
 };
 use proptest::prelude::*;
 
@@ -190,13 +190,73 @@ fn long_prefix_chains_are_refused_quickly() {
 }
 
 #[test]
-fn long_left_associative_chains_are_refused_quickly() {
-    // The 256th `+` would make the 257th level.
-    let src = "x".to_string() + &"+x".repeat(100_000);
-    let plus = 1 + 2 * (MAX_DEPTH - 1);
-    assert_too_deep(src, Span::new(plus, plus + 1));
-    let src = "x".to_string() + &"*x".repeat(100_000);
-    assert_too_deep(src, Span::new(plus, plus + 1));
+fn long_flat_chains_parse_quickly_into_shallow_trees() {
+    // Only nesting counts: a sum or product of 100,000 terms is one level, and is regrouped
+    // into a balanced tree, so recursive walks over it stay shallow.
+    let n = 100_000;
+    let cases = [
+        "x".to_string() + &"+x".repeat(n),
+        "x".to_string() + &"*x".repeat(n),
+        "x".to_string() + &".*x".repeat(n),
+        (0..n).map(|i| if i % 3 == 0 { "-(a+b)" } else { "+a" }).collect::<String>(),
+        "(".to_string() + &"x+".repeat(n) + "x)*(" + &"y*".repeat(n) + "y)",
+    ];
+    for src in cases {
+        let shown = src.chars().take(20).collect::<String>();
+        let started = Instant::now();
+        let tree = on_small_stack(move || parse_expr(&src).map(|e| depth(&e)));
+        assert!(started.elapsed() < Duration::from_secs(2), "{shown}...: took {:?}", started.elapsed());
+        let d = tree.unwrap_or_else(|e| panic!("{shown}...: {e}"));
+        assert!(d <= 2 * 20, "{shown}...: depth {d}, not regrouped");
+    }
+}
+
+#[test]
+fn long_chains_that_end_in_an_error_are_dropped_without_recursion() {
+    // The parser stops with a 100,000-deep left chain in hand; dropping it must not overflow.
+    for src in ["x".to_string() + &"+x".repeat(100_000) + "+", "x".to_string() + &"*x".repeat(100_000) + ")"] {
+        let err = parse_quickly(src).expect("an error");
+        assert_ne!(err.message, TOO_DEEP);
+    }
+}
+
+/// Sums and differences regrouped keep their value: `a - b + c …` with random signs, long
+/// enough to be regrouped, evaluated on the tree against the flat left-to-right sum.
+#[test]
+fn regrouped_chains_keep_their_value() {
+    fn value(e: &Expr, vals: &[f64]) -> f64 {
+        match &e.kind {
+            ExprKind::Name(n) => vals[n[1..].parse::<usize>().unwrap()],
+            ExprKind::Binary(BinOp::Add, a, b) => value(a, vals) + value(b, vals),
+            ExprKind::Binary(BinOp::Sub, a, b) => value(a, vals) - value(b, vals),
+            ExprKind::Neg(a) => -value(a, vals),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let mut state = 12345u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for len in [33usize, 34, 100, 1000] {
+        let vals: Vec<f64> = (0..len).map(|_| (next() % 1000) as f64).collect();
+        let mut src = "t0".to_string();
+        let mut want = vals[0];
+        for (i, v) in vals.iter().enumerate().skip(1) {
+            if next() % 2 == 0 {
+                src.push_str(&format!(" - t{i}"));
+                want -= v;
+            } else {
+                src.push_str(&format!(" + t{i}"));
+                want += v;
+            }
+        }
+        let e = parse_expr(&src).unwrap();
+        assert_eq!(value(&e, &vals), want, "{len} terms");
+        assert!(depth(&e) < 2 * len.ilog2() as usize + 4, "{len} terms: depth {}", depth(&e));
+    }
 }
 
 #[test]
@@ -240,7 +300,7 @@ fn trees_at_the_limit_are_accepted() {
 #[test]
 fn one_past_the_limit_is_refused() {
     let k = MAX_DEPTH;
-    for src in ["(".repeat(k) + "x" + &")".repeat(k), "-".repeat(k) + "x", "x".to_string() + &"+x".repeat(k)] {
+    for src in ["(".repeat(k) + "x" + &")".repeat(k), "-".repeat(k) + "x", "x".to_string() + &"^x".repeat(k)] {
         let err = parse_quickly(src).expect("one level too deep");
         assert_eq!(err.message, TOO_DEEP);
     }

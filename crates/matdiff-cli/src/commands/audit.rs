@@ -2,6 +2,7 @@
 //! is right, 1 otherwise, 2 on a user error).
 
 use super::Failure;
+use crate::input::{read_text, Source, MAX_DOCUMENT_BYTES, MAX_PROBLEM_BYTES};
 use crate::Format;
 use matdiff::audit::{parse_problem, Auditor};
 use matdiff::render::{render, Sources};
@@ -9,14 +10,11 @@ use matdiff::report::{audit_json, audit_text};
 use serde_json::json;
 use std::path::Path;
 
-/// Documents larger than this are refused (a derivation is a few pages).
-pub const MAX_DOCUMENT_BYTES: usize = 2_000_000;
-
 /// Read and compile a problem file; errors are rendered (exit 2).
 pub fn load_problem(path: &Path) -> Result<Auditor, Failure> {
     let shown = path.display();
-    let src =
-        std::fs::read_to_string(path).map_err(|e| format!("error: cannot read the problem file {shown}: {e}\n"))?;
+    let src = read_text(Source::of(path), MAX_PROBLEM_BYTES)
+        .map_err(|e| format!("error: cannot read the problem file: {e}\n"))?;
     let spec = parse_problem(&src).map_err(|e| format!("error: problem file {shown}: {e}\n"))?;
     // Compile each question's loss here first, so an error shows the loss it points into.
     for q in &spec.questions {
@@ -28,18 +26,13 @@ pub fn load_problem(path: &Path) -> Result<Auditor, Failure> {
     Auditor::new(spec).map_err(|e| format!("error: problem file {shown}: {e}\n"))
 }
 
-/// A document's text, or why it cannot be audited.
+/// A document's text (`-` is stdin), or why it cannot be audited. The read is bounded by
+/// [`MAX_DOCUMENT_BYTES`] while it happens, so `/dev/zero` is refused at once.
 pub fn read_document(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(format!("too large ({} bytes; the limit is {MAX_DOCUMENT_BYTES})", bytes.len()));
-    }
-    if bytes.contains(&0) {
-        return Err("binary data, not a text document".into());
-    }
-    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+    let src = Source::of(path);
+    let text = read_text(src, MAX_DOCUMENT_BYTES)?;
     if text.trim().is_empty() {
-        return Err("empty".into());
+        return Err(format!("{} is empty", src.name()));
     }
     Ok(text)
 }
@@ -49,7 +42,7 @@ pub fn audit(file: &Path, problem: &Path, format: Format) -> Result<u8, Failure>
         return Err("error: `audit` prints `--format text` or `--format json`\n".into());
     }
     let auditor = load_problem(problem)?;
-    let doc = read_document(file).map_err(|why| format!("error: {}: {why}\n", file.display()))?;
+    let doc = read_document(file).map_err(|why| format!("error: {why}\n"))?;
     let report = auditor.audit(&doc);
     match format {
         Format::Json => {

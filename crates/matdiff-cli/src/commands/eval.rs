@@ -1,6 +1,7 @@
 //! `matdiff eval`: the value of an expression at given inputs, as JSON.
 
 use super::{fail, load, Failure};
+use crate::input::{read_text, Source, MAX_VALUES_BYTES};
 use crate::ExprArgs;
 use matdiff::report::{value_from_json, value_json, value_json_nonfinite};
 use matdiff::{check_sizes, first_nonfinite, to_value, Compiled, Value};
@@ -12,9 +13,10 @@ use std::path::Path;
 /// operation and entry where the first NaN or infinity appeared; 2 on a user error.
 pub fn eval(input: &ExprArgs, at: &Path, allow_nonfinite: bool) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
-    let at = at.display();
+    let at_path = at;
+    let at = Source::of(at).name();
     let p = load(input)?;
-    let text = std::fs::read_to_string(at.to_string()).map_err(|e| format!("error: cannot read {at}: {e}\n"))?;
+    let text = read_text(Source::of(at_path), MAX_VALUES_BYTES).map_err(|e| format!("error: {e}\n"))?;
     let parsed: Json = serde_json::from_str(&text).map_err(|e| format!("error: {at} is not valid JSON: {e}\n"))?;
     let Json::Object(obj) = parsed else {
         return Err(format!("error: {at} must hold a JSON object mapping names to values\n"));

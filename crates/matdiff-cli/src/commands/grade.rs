@@ -68,6 +68,13 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 fn grade_one(auditor: &Auditor, path: &Path) -> Outcome {
+    // Submissions are regular files: a FIFO would block and a device never end.
+    if let Ok(m) = std::fs::metadata(path) {
+        if !m.is_file() {
+            let reason = "not a regular file (a device, FIFO or socket)".to_string();
+            return Outcome::Skipped { status: "unreadable", reason };
+        }
+    }
     let doc = match read_document(path) {
         Ok(d) => d,
         Err(reason) => return Outcome::Skipped { status: "unreadable", reason },
@@ -91,7 +98,7 @@ pub fn grade(problem: &Path, paths: &[PathBuf], jobs: Option<usize>, format: Tab
     if files.is_empty() {
         return Err("error: no files to grade\n".into());
     }
-    let threads = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = threads_for(jobs, files.len());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -138,6 +145,22 @@ pub fn grade(problem: &Path, paths: &[PathBuf], jobs: Option<usize>, format: Tab
     }
     Ok(0)
 }
+
+/// Files audited at once for `--jobs`: 0 or absent is one per core; more than
+/// [`JOBS_PER_CORE`] per core is capped (each job is a thread, and audits are CPU-bound, so more
+/// only adds contention), and so is more than there are files; the cap is said on stderr.
+fn threads_for(jobs: Option<usize>, files: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let asked = jobs.filter(|&j| j > 0).unwrap_or(cores);
+    let cap = cores * JOBS_PER_CORE;
+    if asked > cap {
+        eprintln!("note: --jobs {asked} is capped at {cap} ({JOBS_PER_CORE} per core, {cores} cores)");
+    }
+    asked.min(cap).min(files.max(1))
+}
+
+/// At most this many `--jobs` per core.
+const JOBS_PER_CORE: usize = 4;
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {

@@ -55,7 +55,8 @@ impl Duo {
         struct Reset(*const Shared, *const Shared);
         impl Drop for Reset {
             fn drop(&mut self) {
-                // SAFETY: the pointer is to the Duo's Arc, alive for the duration of `with`.
+                // SAFETY: `self.0` points into the `Arc<Shared>` of the `Duo` whose `with` created
+                // this guard; `with` borrows that `Duo`, so the allocation outlives the guard.
                 unsafe { (*self.0).active.store(false, Ordering::Release) };
                 CURRENT.with(|c| c.set(self.1));
             }
@@ -85,7 +86,11 @@ fn helper(s: &Shared) {
     loop {
         let p = s.job.swap(null_mut(), Ordering::AcqRel);
         if !p.is_null() {
-            // SAFETY: the caller of `run_pair` keeps the job alive until `done` is set.
+            // SAFETY: `p` was stored by `run_pair` as a pointer to a `Job` (a `&dyn Fn + Sync`)
+            // on its stack; `run_pair` does not return, nor unwind past that `Job`, before
+            // `done` is set below (its `Wait` guard spins on it), so the pointee and the closure
+            // it refers to outlive this call. The job is `Sync`, so calling it from this thread
+            // is allowed.
             let job: Job<'_> = unsafe { *(p as *const Job<'_>) };
             // A panic in the job is the caller's to report; here it must not kill the helper.
             let ok = catch_unwind(AssertUnwindSafe(job)).is_ok();
@@ -116,7 +121,9 @@ pub fn run_pair<A: FnOnce(), B: FnOnce() + Send>(a: A, b: B) -> Result<(), (A, B
     if cur.is_null() {
         return Err((a, b));
     }
-    // SAFETY: set by `Duo::with` for the duration of its body, which is where we are.
+    // SAFETY: CURRENT is non-null only inside `Duo::with`'s body on this thread (its `Reset`
+    // guard restores the previous value when the body ends, also by unwinding), and it points
+    // into the `Arc<Shared>` of the `Duo` that `with` borrows, so it is alive for this call.
     let s = unsafe { &*cur };
     let slot = std::sync::Mutex::new(Some(b));
     let call = || {
@@ -134,6 +141,15 @@ pub fn run_pair<A: FnOnce(), B: FnOnce() + Send>(a: A, b: B) -> Result<(), (A, B
             }
         }
     }
+    // While the helper is busy with `b`, a nested `run_pair` from `a` must not hand it a second
+    // job (it would overwrite this one and see this one's `done`): unregister until `b` is done.
+    struct Unregister(*const Shared);
+    impl Drop for Unregister {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let _unregister = Unregister(CURRENT.with(|c| c.replace(std::ptr::null())));
     s.done.store(false, Ordering::Release);
     s.job.store(&job as *const Job<'_> as *mut (), Ordering::Release);
     let wait = Wait(s);
@@ -178,6 +194,31 @@ mod tests {
         assert_ne!(other.lock().unwrap().unwrap(), here);
         // After `with`, the helper is no longer registered.
         assert!(run_pair(|| (), || ()).is_err());
+    }
+
+    #[test]
+    fn a_nested_pair_runs_without_the_busy_helper() {
+        let duo = Duo::new().unwrap();
+        let n = AtomicUsize::new(0);
+        let add = || {
+            n.fetch_add(1, Ordering::Relaxed);
+        };
+        duo.with(|| {
+            for _ in 0..200 {
+                let r = run_pair(
+                    || {
+                        // The helper is busy with the outer `b`: this pair must not go to it.
+                        assert!(run_pair(add, add).is_err());
+                        add();
+                    },
+                    add,
+                );
+                assert!(r.is_ok());
+            }
+            // Registered again once the pair is done.
+            assert!(run_pair(add, add).is_ok());
+        });
+        assert_eq!(n.load(Ordering::Relaxed), 200 * 2 + 2);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::fuse::run_fused;
 use super::plan::{Coef, Opnd, Plan, Src, Step};
 use faer::dyn_stack::MemStack;
 use faer::linalg::matmul::matmul;
-use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::reborrow::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use matdiff_core::Func;
 
@@ -102,13 +102,14 @@ pub(super) struct Ctx<'a, 'b> {
 }
 
 impl<'a> Ctx<'a, '_> {
+    /// The operand's value, borrowed for `'a` (as long as the slots and inputs are: through the
+    /// `&'a` references themselves, not through `&self`).
     pub(super) fn get(&self, o: Opnd) -> MatRef<'a, f64> {
-        let m = match o.src {
-            Src::Input(i) => self.inputs[i],
-            Src::Slot(s) => self.slots[s].as_ref(),
+        let (slots, inputs): (&'a [Mat<f64>], &'a [MatRef<'_, f64>]) = (self.slots, self.inputs);
+        let m: MatRef<'a, f64> = match o.src {
+            Src::Input(i) => inputs[i],
+            Src::Slot(s) => slots[s].as_ref(),
         };
-        // SAFETY-free lifetime juggling: inputs outlive the step.
-        let m: MatRef<'a, f64> = unsafe { std::mem::transmute::<MatRef<'_, f64>, MatRef<'a, f64>>(m) };
         if o.t {
             m.transpose()
         } else {
@@ -186,11 +187,19 @@ fn map2(out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: impl Fn
 /// the longer side, each multiplied on one core by faer's sequential kernel: measured here,
 /// 15–20% faster than faer's own threading for the 2-core benchmark shapes (1.32 against
 /// 1.57 ms for 512×784×256). Thin outputs keep faer's threading, which splits them better.
+///
+/// The choice follows the problem size and the threads actually available: one thread (or a
+/// small product) runs sequentially; exactly two (this project's machines) split in halves; more
+/// go to faer's own partitioning, which uses them all (two halves would leave the rest idle).
 fn gemm(out: MatMut<'_, f64>, accum: Accum, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
     let (m, n) = (out.nrows(), out.ncols());
     let flops = m * a.ncols() * n;
-    if flops < PARALLEL_FLOPS || m.min(n) < 64 || rayon::current_num_threads() != 2 {
-        return matmul(out, accum, a, b, alpha, par_for(flops));
+    let threads = rayon::current_num_threads();
+    if flops < PARALLEL_FLOPS || threads < 2 {
+        return matmul(out, accum, a, b, alpha, Par::Seq);
+    }
+    if m.min(n) < 64 || threads > 2 {
+        return matmul(out, accum, a, b, alpha, Par::rayon(threads));
     }
     if n >= m {
         let (o1, o2) = out.split_at_col_mut(n / 2);
@@ -279,13 +288,21 @@ fn reduce_cols(a: MatRef<'_, f64>, b: MatRef<'_, f64>, f: &impl Fn(f64, f64) -> 
         .sum()
 }
 
-/// Accumulate out += c·a, columnwise.
+/// Accumulate out += c·a in place, columnwise: one mutable view of `out`, never a shared one
+/// beside it (the same arithmetic, `o + c·x`, as a map over out's values would do, so the same
+/// bits at every vector level), split across threads when large.
 fn axpy(out: MatMut<'_, f64>, c: f64, a: MatRef<'_, f64>) {
-    // out is read and written in place: route through map2 with out's own values.
-    let cur: MatRef<'_, f64> = out.rb();
-    // SAFETY-free: map2 reads `cur[i,j]` before writing out[i,j], entry by entry.
-    let cur: MatRef<'_, f64> = unsafe { std::mem::transmute::<MatRef<'_, f64>, MatRef<'_, f64>>(cur) };
-    map2(out, cur, a, |o, x| o + c * x)
+    in_column_halves(out, PARALLEL_ENTRIES_CHEAP, |mut out, c0| {
+        let (r, cols) = (out.nrows(), out.ncols());
+        let a = a.subcols(c0, cols);
+        for j in 0..cols {
+            let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+            match (oc, col(a, j)) {
+                (Some(o), Some(x)) => super::simd::axpy(o, c, x),
+                _ => (0..r).for_each(|i| out[(i, j)] += c * a[(i, j)]),
+            }
+        }
+    })
 }
 
 fn set_scalar(mut out: MatMut<'_, f64>, x: f64) {

@@ -129,10 +129,14 @@ macro_rules! by_level {
                 $body($($arg),*)
             }
             match $crate::exec::simd::level() {
-                // SAFETY: `level` detected the features.
                 #[cfg(target_arch = "x86_64")]
+                // SAFETY: `level()` returned Avx512 only after detecting avx512f and avx512dq
+                // (and every AVX-512 CPU has avx2 and fma), the features this copy is compiled
+                // for; the body itself is safe code.
                 $crate::exec::simd::Level::Avx512 => unsafe { avx512($($arg),*) },
                 #[cfg(target_arch = "x86_64")]
+                // SAFETY: `level()` returned Avx2 only after detecting avx2 and fma, the
+                // features this copy is compiled for; the body itself is safe code.
                 $crate::exec::simd::Level::Avx2 => unsafe { avx2($($arg),*) },
                 _ => $body($($arg),*),
             }
@@ -149,6 +153,16 @@ by_level! {
 #[inline(always)]
 fn zip_map_body<F: Fn(f64, f64) -> f64>(o: &mut [f64], a: &[f64], b: &[f64], f: &F) {
     o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y))
+}
+
+by_level! {
+    /// o[i] += c·x[i] in place, vectorized.
+    pub fn axpy[](o: &mut [f64], c: f64, x: &[f64]) -> () = axpy_body
+}
+
+#[inline(always)]
+fn axpy_body(o: &mut [f64], c: f64, x: &[f64]) {
+    o.iter_mut().zip(x).for_each(|(o, &x)| *o += c * x)
 }
 
 by_level! {
@@ -208,6 +222,15 @@ mod tests {
         assert_eq!(got.to_bits(), plain.to_bits());
         let naive: f64 = x.iter().map(|v| v * v).sum();
         assert!((got - naive).abs() < 1e-12 * naive);
+    }
+
+    #[test]
+    fn axpy_matches_the_scalar_loop() {
+        let x: Vec<f64> = (0..1003).map(|i| (i as f64 - 500.0) * 0.37).collect();
+        let mut o: Vec<f64> = (0..1003).map(|i| (i as f64) * 0.01).collect();
+        let want: Vec<f64> = o.iter().zip(&x).map(|(o, x)| o + 0.3 * x).collect();
+        axpy(&mut o, 0.3, &x);
+        assert_eq!(o, want);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::lexer::{Delim, Lexer, Tok, Token};
 use super::plain::to_plain;
 use super::tables::Side;
 use super::LatexRead;
-use crate::ast::{BinOp, Expr, ExprKind, Program};
+use crate::ast::{chain_continues, BinOp, Expr, ExprKind, Program};
 use crate::error::{Error, Input, Span};
 use crate::parser::check_length;
 use crate::MAX_DEPTH;
@@ -34,7 +34,8 @@ pub(super) fn parse(src: &str, names: &[&str]) -> Result<LatexRead, Error> {
         .map(|n| n.to_string())
         .collect();
     let mut parser = Parser { src, lexer: Lexer::new(src, &names), ahead: None, stack: Vec::new(), notes: Vec::new() };
-    let body = parser.expr()?.expr;
+    // Regrouped before anything walks it recursively (the `read as` printer, lowering).
+    let body = parser.expr()?.expr.rebalance();
     parser.finish()?;
     let mut notes = vec![format!("read as: {}", to_plain(&body))];
     for note in parser.lexer.notes.drain(..).chain(parser.notes) {
@@ -487,7 +488,8 @@ impl<'a> Parser<'a> {
     }
 
     fn binary(&self, op: BinOp, a: Node, b: Node, span: Span, at: Span) -> Result<Node, Error> {
-        let depth = 1 + a.depth.max(b.depth);
+        // `a + b + c` is one level, however long: only nesting counts.
+        let depth = if chain_continues(op, &a.expr) { a.depth.max(1 + b.depth) } else { 1 + a.depth.max(b.depth) };
         if op == BinOp::Kron {
             let kind = ExprKind::Call { func: "kron".into(), func_span: at, args: vec![a.expr, b.expr] };
             return self.node(kind, span, depth, at, Tag::Plain);
@@ -680,7 +682,7 @@ impl<'a> Parser<'a> {
         let node = match frame {
             Frame::Prefix { neg, span } => {
                 let span = span.join(lhs.expr.span);
-                let kind = if neg { ExprKind::Neg(Box::new(lhs.expr)) } else { lhs.expr.kind };
+                let kind = if neg { ExprKind::Neg(Box::new(lhs.expr)) } else { lhs.expr.into_kind() };
                 self.node(kind, span, lhs.depth + 1, span, Tag::Plain)?
             }
             Frame::Binary { lhs: left, op, op_span, .. } => {
@@ -694,7 +696,7 @@ impl<'a> Parser<'a> {
                 self.bump();
                 // `{W}_1` and `\mathbf{W}_1` still take the subscript into the name.
                 let tag = if delim == Delim::Brace && lhs.tag == Tag::Name { Tag::Name } else { Tag::Plain };
-                self.node(lhs.expr.kind, open.join(tok.span), lhs.depth + 1, open, tag)?
+                self.node(lhs.expr.into_kind(), open.join(tok.span), lhs.depth + 1, open, tag)?
             }
             Frame::Bars { double, open } => {
                 let closes = matches!(tok.kind, Tok::Bar { double: d, side } if d == double && side != Side::Open);
