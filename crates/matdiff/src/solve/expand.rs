@@ -241,6 +241,9 @@ impl<'g> Expander<'g> {
                 let ma = self.expand(a)?;
                 self.cartesian(&ma, &ma, n, |e, a, b, n| e.dot2(a, b, n))?
             }
+            Op::Kron(..) | Op::Vectorize(_) | Op::Unvec(_) => {
+                return Err(Fail::Unsupported(n, "a Kronecker product, vec or unvec of the unknown"));
+            }
             Op::Diag(_) | Op::DiagPart(_) => {
                 return Err(Fail::Unsupported(n, "a diagonal of an expression in the unknown"));
             }

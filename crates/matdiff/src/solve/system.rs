@@ -131,86 +131,165 @@ pub(super) fn solve_equation(e: &mut Expander, eq: NodeId, steps: &mut Vec<Step>
         return Ok(Solved { node, form, conditions });
     }
 
-    // Matrix terms. Elementwise terms of a vector unknown are diagonal matrices: h.*x = diag(h)*x.
+    // Matrix terms. Elementwise terms of a vector unknown are diagonal matrices: h.*x = diag(h)*x;
+    // those of a matrix unknown only have a vec form.
     let mut terms = sandwiches;
+    let mut elem_terms = vec![];
     for t in elems {
-        if t.t || !xshape.is_col() {
-            return Err(SysFail::Unsupported(eq, "elementwise and matrix-product terms in a matrix unknown together"));
+        if !t.t && xshape.is_col() {
+            let left = t.h.map(|h| e.g.diag(h));
+            terms.push(Sandwich { coef: t.coef, left, t: false, right: None });
+        } else {
+            elem_terms.push(t);
         }
-        let left = t.h.map(|h| e.g.diag(h));
-        terms.push(Sandwich { coef: t.coef, left, t: false, right: None });
     }
     let mut rhs = rhs;
-    if terms.iter().all(|t| t.t) {
-        // Every term holds X': transpose the equation.
-        terms = terms
-            .into_iter()
-            .map(|t| Sandwich {
-                coef: t.coef,
-                left: t.right.map(|r| e.g.transpose(r)),
-                t: false,
-                right: t.left.map(|l| e.g.transpose(l)),
-            })
-            .collect();
-        rhs = e.g.transpose(rhs);
-        let lhs = sandwich_sum(e, &terms);
-        push_step(e.g, steps, Action::Transpose, lhs, rhs);
-    } else if terms.iter().any(|t| t.t) {
-        return Err(SysFail::Unsupported(
-            eq,
-            "terms in both X and X' (this needs the vec form with a commutation matrix)",
-        ));
-    }
-
-    let same_right = terms.iter().all(|t| t.right == terms[0].right);
-    let same_left = terms.iter().all(|t| t.left == terms[0].left);
-    let rows = xshape.rows.expect("a non-scalar unknown");
-    let node = if same_right || same_left {
-        let (lmat, rmat) = if same_right {
-            let parts: Vec<NodeId> = terms
-                .iter()
-                .map(|t| {
-                    let l = t.left.unwrap_or_else(|| e.g.identity(rows));
-                    e.g.mul(t.coef, l)
+    let mixed = terms.iter().any(|t| t.t) && terms.iter().any(|t| !t.t);
+    if elem_terms.is_empty() && !mixed {
+        if terms.iter().all(|t| t.t) {
+            // Every term holds X': transpose the equation.
+            terms = terms
+                .into_iter()
+                .map(|t| Sandwich {
+                    coef: t.coef,
+                    left: t.right.map(|r| e.g.transpose(r)),
+                    t: false,
+                    right: t.left.map(|l| e.g.transpose(l)),
                 })
                 .collect();
-            let s = e.g.sum_of(&parts, Shape::mat(rows, rows));
-            (Some(s), terms[0].right)
-        } else {
-            let cols = xshape.cols.expect("a right factor needs a matrix unknown");
-            let parts: Vec<NodeId> = terms
-                .iter()
-                .map(|t| {
-                    let r = t.right.unwrap_or_else(|| e.g.identity(cols));
-                    e.g.mul(t.coef, r)
-                })
-                .collect();
-            let s = e.g.sum_of(&parts, Shape::mat(cols, cols));
-            (terms[0].left, Some(s))
-        };
-        let mut lhs_parts = vec![];
-        lhs_parts.extend(lmat);
-        lhs_parts.push(x);
-        lhs_parts.extend(rmat);
-        let lhs = e.g.matmul(lhs_parts);
-        push_step(e.g, steps, Action::Factor, lhs, rhs);
-        let mut parts = vec![];
-        for (m, is_rhs) in [(lmat, false), (Some(rhs), true), (rmat, false)] {
-            let Some(m) = m else { continue };
-            if is_rhs {
-                parts.push(m);
-                continue;
-            }
-            check_rank(e.g, m)?;
-            parts.push(inverse(e.g, m));
-            conditions.push(invertible(e, m));
+            rhs = e.g.transpose(rhs);
+            let lhs = sandwich_sum(e, &terms);
+            push_step(e.g, steps, Action::Transpose, lhs, rhs);
         }
-        product(e.g, parts)
-    } else {
-        return Err(SysFail::Unsupported(eq, "a sum of two-sided terms with no common side (this needs the vec form)"));
-    };
+        if let Some(node) = direct(e, &terms, rhs, steps, &mut conditions)? {
+            steps.push(Step { action: Action::Solution, lhs: Some(x), rhs: node });
+            return Ok(Solved { node, form, conditions });
+        }
+    }
+    let node = vectorized(e, &terms, &elem_terms, rhs, steps, &mut conditions)?;
+    if form == Form::Direct {
+        form = Form::Vec;
+    }
     steps.push(Step { action: Action::Solution, lhs: Some(x), rhs: node });
     Ok(Solved { node, form, conditions })
+}
+
+/// `inv(ΣLᵢ)*C*inv(R)` when the terms share their right factor, `inv(L)*C*inv(ΣRᵢ)` when
+/// they share their left one; `None` when neither (two-sided terms with no common side).
+fn direct(
+    e: &mut Expander,
+    terms: &[Sandwich],
+    rhs: NodeId,
+    steps: &mut Vec<Step>,
+    conditions: &mut Vec<Condition>,
+) -> Result<Option<NodeId>, SysFail> {
+    let same_right = terms.iter().all(|t| t.right == terms[0].right);
+    let same_left = terms.iter().all(|t| t.left == terms[0].left);
+    if !same_right && !same_left {
+        return Ok(None);
+    }
+    let xshape = e.xshape;
+    let rows = xshape.rows.expect("a non-scalar unknown");
+    let (lmat, rmat) = if same_right {
+        let parts: Vec<NodeId> = terms
+            .iter()
+            .map(|t| {
+                let l = t.left.unwrap_or_else(|| e.g.identity(rows));
+                e.g.mul(t.coef, l)
+            })
+            .collect();
+        let s = e.g.sum_of(&parts, Shape::mat(rows, rows));
+        (Some(s), terms[0].right)
+    } else {
+        let cols = xshape.cols.expect("a right factor needs a matrix unknown");
+        let parts: Vec<NodeId> = terms
+            .iter()
+            .map(|t| {
+                let r = t.right.unwrap_or_else(|| e.g.identity(cols));
+                e.g.mul(t.coef, r)
+            })
+            .collect();
+        let s = e.g.sum_of(&parts, Shape::mat(cols, cols));
+        (terms[0].left, Some(s))
+    };
+    let mut lhs_parts = vec![];
+    lhs_parts.extend(lmat);
+    lhs_parts.push(e.x);
+    lhs_parts.extend(rmat);
+    let lhs = e.g.matmul(lhs_parts);
+    push_step(e.g, steps, Action::Factor, lhs, rhs);
+    let mut parts = vec![];
+    for (m, is_rhs) in [(lmat, false), (Some(rhs), true), (rmat, false)] {
+        let Some(m) = m else { continue };
+        if is_rhs {
+            parts.push(m);
+            continue;
+        }
+        check_rank(e.g, m)?;
+        parts.push(inverse(e.g, m));
+        conditions.push(invertible(e, m));
+    }
+    Ok(Some(product(e.g, parts)))
+}
+
+/// The vec form: vec(L*X*R) = kron(R', L)*vec(X), vec(L*X'*R) = kron(R', L)*K*vec(X) with K
+/// the commutation matrix, vec(H.*X) = diag(vec(H))*vec(X); then
+/// X = unvec(inv(M)*vec(C), p, q).
+fn vectorized(
+    e: &mut Expander,
+    terms: &[Sandwich],
+    elems: &[ElemTerm],
+    rhs: NodeId,
+    steps: &mut Vec<Step>,
+    conditions: &mut Vec<Condition>,
+) -> Result<NodeId, SysFail> {
+    let xshape = e.xshape;
+    let (Some(p), Some(q)) = (xshape.rows, xshape.cols) else {
+        return Err(SysFail::Unsupported(rhs, "a vector unknown with transposed terms"));
+    };
+    let pq = e.g.dims.product_of(&[p, q]);
+    let mut parts = vec![];
+    for t in terms {
+        // op(X) is p×q, or q×p when transposed.
+        let (r_op, c_op) = if t.t { (q, p) } else { (p, q) };
+        let l = t.left.unwrap_or_else(|| e.g.identity(r_op));
+        let r = match t.right {
+            Some(r) => e.g.transpose(r),
+            None => e.g.identity(c_op),
+        };
+        let mut k = e.g.kron(r, l);
+        if t.t {
+            let c = e.g.commutation(p, q);
+            k = e.g.matmul(vec![k, c]);
+        }
+        parts.push(e.g.mul(t.coef, k));
+    }
+    for t in elems {
+        let k = match t.h {
+            None => e.g.identity(pq),
+            Some(h) => {
+                let v = e.g.vectorize(h);
+                e.g.diag(v)
+            }
+        };
+        let k = if t.t {
+            let c = e.g.commutation(p, q);
+            e.g.matmul(vec![k, c])
+        } else {
+            k
+        };
+        parts.push(e.g.mul(t.coef, k));
+    }
+    let m = e.g.sum_of(&parts, Shape::mat(pq, pq));
+    let vx = e.g.vectorize(e.x);
+    let lhs = e.g.matmul(vec![m, vx]);
+    let vrhs = e.g.vectorize(rhs);
+    push_step(e.g, steps, Action::Vectorize, lhs, vrhs);
+    check_rank(e.g, m)?;
+    let inv = inverse(e.g, m);
+    conditions.push(invertible(e, m));
+    let v = e.g.matmul(vec![inv, vrhs]);
+    Ok(e.g.unvec(v, p, q))
 }
 
 /// The condition for `m` to be invertible, stated on `m` without its scalar coefficient

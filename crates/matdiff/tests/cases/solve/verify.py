@@ -254,6 +254,9 @@ class Evaluator:
     def size(self, node):
         if node[0] == "var" and node[1] in self.dims:
             return self.dims[node[1]]
+        # a product of dimensions, as matdiff prints the size of a Kronecker factor: eye(p*q)
+        if node[0] == "bin" and node[1] == "*":
+            return self.size(node[2]) * self.size(node[3])
         v = self.ev(node)
         if not is_scalar(v) or abs(v - round(v)) > 1e-12:
             raise ValueError("a size must be a dimension name or a whole number")
