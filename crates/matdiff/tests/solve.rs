@@ -7,7 +7,7 @@
 //! (`dim_rules`, `domain`), and must equal the corpus's reference closed form there. An err
 //! case must be refused with a message naming the obstacle.
 
-use matdiff::solve::{solve, Obstacle, PointKind};
+use matdiff::solve::{solve, Obstacle};
 use matdiff::{eval, fd_gradient, Env, Problem};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
