@@ -17,32 +17,44 @@ struct Cli {
 /// Output format of `grad` (and `check`, `audit`, which use text and json).
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Format {
+    /// Plain text, `where` names for shared subterms.
     Text,
+    /// LaTeX.
     Latex,
+    /// A JSON object (the fields of `matdiff::report`).
     Json,
+    /// Markdown with LaTeX math.
     Markdown,
 }
 
 /// Target language of `grad --emit`.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Emit {
+    /// A NumPy module.
     Numpy,
+    /// A JAX module.
     Jax,
+    /// A PyTorch module.
     Torch,
+    /// A Rust module over faer.
     Rust,
 }
 
 /// Output format of `graph`.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum GraphFormat {
+    /// Graphviz DOT.
     Dot,
+    /// A self-contained SVG drawing.
     Svg,
 }
 
 /// Output format of `grade`.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum TableFormat {
+    /// One CSV row per document and question.
     Csv,
+    /// A JSON array of the rows.
     Json,
 }
 

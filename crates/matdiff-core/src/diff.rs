@@ -10,39 +10,66 @@ use crate::shape::Shape;
 /// One contribution along one edge: `child` receives `value` from `parent` by `rule`.
 #[derive(Clone, Debug)]
 pub struct Push {
+    /// The user of `child` whose adjoint is propagated.
     pub parent: NodeId,
+    /// The operand receiving the contribution.
     pub child: NodeId,
+    /// The contribution itself, an IR node of the child's shape.
     pub value: NodeId,
+    /// The local rule that produced it.
     pub rule: Rule,
 }
 
 /// The local derivative rule used on an edge, for explanations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rule {
+    /// `C = Σ cᵢ·Aᵢ`: each term Aᵢ receives `cᵢ·Ḡ`.
     Sum,
+    /// `C = s*X`, to the scalar s: `sum(Ḡ .* X)`.
     ScaleFactor,
+    /// `C = s*X`, to X: `s*Ḡ`.
     ScaleArg,
+    /// `C = A*B`, to the left factor A: `Ḡ*B'`.
     ProductLeft,
+    /// `C = A*B`, to the right factor B: `A'*Ḡ`.
     ProductRight,
+    /// `C = A*X*B`, to a middle factor X: `A'*Ḡ*B'`.
     ProductMiddle,
+    /// `C = A .* B`, to A: `Ḡ .* B`.
     Hadamard,
+    /// `C = A.^p`: `p*A.^(p-1) .* Ḡ`.
     Power,
+    /// `C = f(A)` entrywise: `f'(A) .* Ḡ`.
     Elementwise(Func),
+    /// `C = A'`: `Ḡ'`.
     Transpose,
+    /// `c = sum(A)`: `ḡ` in every entry.
     SumEntries,
+    /// `c = norm2(A)^2`: `2*ḡ*A`.
     SqNorm,
+    /// `c = norm2(A)`: `ḡ*A/norm2(A)`.
     Norm2,
+    /// `c = norm1(A)`: `ḡ*sign(A)`.
     Norm1,
+    /// `c = sum(A .* B)`, to A: `ḡ*B`.
     Dot,
+    /// `c = tr(A)`: `ḡ*eye(n)`.
     Trace,
+    /// `c = det(A)`: `ḡ*det(A)*inv(A)'`.
     Det,
+    /// `c = logdet(A)`: `ḡ*inv(A)'`.
     LogDet,
+    /// `C = inv(A)`: `-C'*Ḡ*C'`.
     Inverse,
+    /// `C = diag(v)`: `diag(Ḡ)` (the diagonal as a vector).
     Diag,
+    /// `c = diag(A)` (the diagonal of a matrix): `diag(ḡ)`.
     DiagPart,
     /// C = kron(A, B), to A or to B.
     Kron,
+    /// `c = vec(A)`: `unvec(ḡ, m, n)`.
     Vectorize,
+    /// `C = unvec(v, m, n)`: `vec(Ḡ)`.
     Unvec,
 }
 
@@ -81,6 +108,7 @@ impl Rule {
 /// The result of a backward pass from one scalar output.
 #[derive(Clone, Debug)]
 pub struct Backward {
+    /// The scalar output the pass started from (its adjoint is 1).
     pub output: NodeId,
     /// Nodes whose value depends on a differentiated variable, in increasing id order.
     pub active: Vec<NodeId>,
@@ -91,6 +119,7 @@ pub struct Backward {
 }
 
 impl Backward {
+    /// The adjoint of `n`, if `n` is active.
     pub fn adjoint(&self, n: NodeId) -> Option<NodeId> {
         self.adjoints.iter().find(|(m, _)| *m == n).map(|p| p.1)
     }

@@ -15,12 +15,16 @@ use std::collections::HashMap;
 /// The kind of a variable, before its dimensions are known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// A scalar (`s`, `alpha`, `lambda`).
     Scalar,
+    /// A column vector (`x`, `y`, `b`).
     Vector,
+    /// A matrix (`A`, `W`, `X`).
     Matrix,
 }
 
 impl Kind {
+    /// The kind in a declaration (`scalar`, `vector`, `matrix`).
     pub fn word(self) -> &'static str {
         match self {
             Kind::Scalar => "scalar",
@@ -80,7 +84,9 @@ const FUNCTIONS: &[&str] = &[
 
 /// The lowered problem: the graph, the output node, and the variables in order of appearance.
 pub struct Lowered {
+    /// The typed DAG.
     pub graph: Graph,
+    /// The expression's node.
     pub output: NodeId,
     /// Names that were not declared and were given a kind (by default or by usage).
     pub inferred: Vec<(String, Kind)>,

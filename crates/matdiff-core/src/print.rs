@@ -23,6 +23,7 @@ const ATOM: u8 = 6;
 /// An expression with where-clauses for shared subterms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Printed {
+    /// The expression, referring to the `defs` names.
     pub expr: String,
     /// `(name, definition)` in dependency order.
     pub defs: Vec<(String, String)>,

@@ -11,39 +11,52 @@ pub type DimId = u32;
 /// dimensions never unify with 1: a vector stays a vector for every value of `n`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Shape {
+    /// The row dimension; `None` is the literal 1 (scalars and row vectors).
     pub rows: Option<DimId>,
+    /// The column dimension; `None` is the literal 1 (scalars and column vectors).
     pub cols: Option<DimId>,
 }
 
 impl Shape {
+    /// The shape of a scalar, 1×1.
     pub const SCALAR: Shape = Shape { rows: None, cols: None };
+    /// A column vector of length n.
     pub fn col(n: DimId) -> Shape {
         Shape { rows: Some(n), cols: None }
     }
+    /// A row vector of length n.
     pub fn row(n: DimId) -> Shape {
         Shape { rows: None, cols: Some(n) }
     }
+    /// An m×n matrix.
     pub fn mat(m: DimId, n: DimId) -> Shape {
         Shape { rows: Some(m), cols: Some(n) }
     }
+    /// 1×1.
     pub fn is_scalar(self) -> bool {
         self.rows.is_none() && self.cols.is_none()
     }
+    /// n×1.
     pub fn is_col(self) -> bool {
         self.rows.is_some() && self.cols.is_none()
     }
+    /// 1×n.
     pub fn is_row(self) -> bool {
         self.rows.is_none() && self.cols.is_some()
     }
+    /// m×n with two symbolic dimensions.
     pub fn is_matrix(self) -> bool {
         self.rows.is_some() && self.cols.is_some()
     }
+    /// Rows and columns are the same dimension (a scalar is square).
     pub fn is_square(self) -> bool {
         self.rows == self.cols
     }
+    /// The transposed shape.
     pub fn t(self) -> Shape {
         Shape { rows: self.cols, cols: self.rows }
     }
+    /// The shape with every dimension mapped by `f`.
     pub fn map(self, mut f: impl FnMut(DimId) -> DimId) -> Shape {
         Shape { rows: self.rows.map(&mut f), cols: self.cols.map(&mut f) }
     }
@@ -52,6 +65,7 @@ impl Shape {
 /// One dimension after inference: its display name and, if fixed, its size.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Dim {
+    /// The display name (`n`, or a generated `k1`).
     pub name: String,
     /// `Some(k)` for literal sizes such as `eye(3)` or `vector(3)` declarations.
     pub size: Option<usize>,
@@ -72,10 +86,12 @@ impl Dim {
 /// The dimensions of one problem, indexed by [`DimId`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DimTable {
+    /// Every dimension, indexed by `DimId`.
     pub dims: Vec<Dim>,
 }
 
 impl DimTable {
+    /// The display name of `d`.
     pub fn name(&self, d: DimId) -> &str {
         &self.dims[d as usize].name
     }
@@ -83,6 +99,7 @@ impl DimTable {
     pub fn fresh_name(&self) -> String {
         (1..).map(|i| format!("k{i}")).find(|n| self.by_name(n).is_none()).unwrap()
     }
+    /// The dimension called `name`.
     pub fn by_name(&self, name: &str) -> Option<DimId> {
         self.dims.iter().position(|d| d.name == name).map(|i| i as DimId)
     }

@@ -13,7 +13,9 @@ pub const MAX_ENTRIES: usize = 100_000_000;
 /// A user-level value, as read from inputs or printed as output.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// A number.
     Scalar(f64),
+    /// A column vector's entries.
     Vector(Vec<f64>),
     /// Row-major list of rows.
     Matrix(Vec<Vec<f64>>),
@@ -29,6 +31,7 @@ pub struct Env {
 }
 
 impl Env {
+    /// The concrete `(rows, cols)` of a symbolic shape.
     pub fn size(&self, s: Shape) -> (usize, usize) {
         (s.rows.map_or(1, |d| self.dims[d as usize]), s.cols.map_or(1, |d| self.dims[d as usize]))
     }

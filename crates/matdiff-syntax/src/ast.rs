@@ -2,6 +2,7 @@
 
 use crate::error::Span;
 
+/// A binary operator as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinOp {
     /// `+`
@@ -25,6 +26,7 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// The operator as written in the plain syntax.
     pub fn symbol(self) -> &'static str {
         match self {
             BinOp::Add => "+",
@@ -40,6 +42,7 @@ impl BinOp {
     }
 }
 
+/// What an expression is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     /// A numeric literal: `2`, `0.5`, `1e-3`.
@@ -48,35 +51,47 @@ pub enum ExprKind {
     Name(String),
     /// Unary minus.
     Neg(Box<Expr>),
+    /// `a op b`.
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// Postfix `'`.
     Transpose(Box<Expr>),
     /// `f(args)`; `func_span` covers the function name only.
     Call {
+        /// The function's name as written.
         func: String,
+        /// The span of the name.
         func_span: Span,
+        /// The arguments in order.
         args: Vec<Expr>,
     },
 }
 
+/// An expression with the byte span it was read from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expr {
+    /// What it is.
     pub kind: ExprKind,
+    /// Where it is in the input.
     pub span: Span,
 }
 
 /// `name = value` before the final expression (let-style definitions).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Def {
+    /// The defined name.
     pub name: String,
+    /// The span of the name.
     pub name_span: Span,
+    /// The definition.
     pub value: Expr,
 }
 
 /// A whole input: zero or more definitions, then the expression.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
+    /// Definitions in source order (each may use the earlier ones).
     pub defs: Vec<Def>,
+    /// The expression.
     pub body: Expr,
 }
 
@@ -84,13 +99,18 @@ pub struct Program {
 /// those (`m*n`, the length of `vec(A)` for an m×n matrix A).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum DimSpec {
+    /// A named dimension (`n`).
     Name(String),
+    /// A literal size (`3`).
     Num(usize),
+    /// A product of dimensions (`m*n`).
     Product(Vec<DimSpec>),
 }
 
+/// The kind of a declared name, with the dimensions written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeclKind {
+    /// `scalar`.
     Scalar,
     /// `vector(n)` or `vector`.
     Vector(Option<DimSpec>),
@@ -100,10 +120,14 @@ pub enum DeclKind {
     Symmetric(Option<DimSpec>),
 }
 
+/// One declaration (`W: matrix(m,n)`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decl {
+    /// The declared name.
     pub name: String,
+    /// Where the declaration is in the `--decl` text.
     pub span: Span,
+    /// Its kind and dimensions.
     pub kind: DeclKind,
 }
 

@@ -5,11 +5,14 @@ use std::fmt;
 /// A byte range in one of the user's inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Span {
+    /// First byte.
     pub start: usize,
+    /// One past the last byte.
     pub end: usize,
 }
 
 impl Span {
+    /// The bytes `start..end`.
     pub fn new(start: usize, end: usize) -> Self {
         Span { start, end }
     }
@@ -142,10 +145,12 @@ impl Error {
         self.kind = kind;
         self
     }
+    /// The same error with this label under its span.
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = label.into();
         self
     }
+    /// The same error with one more note.
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
@@ -174,4 +179,5 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A result whose error is the spanned [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,11 +14,17 @@ use serde_json::{json, Map, Value as Json};
 /// The POST endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
+    /// `POST /api/grad`: gradients (`matdiff grad`).
     Grad,
+    /// `POST /api/check`: judge a claimed gradient (`matdiff check`).
     Check,
+    /// `POST /api/audit`: audit a document against a problem file (`matdiff audit`).
     Audit,
+    /// `POST /api/emit`: code export (`matdiff grad --emit`).
     Emit,
+    /// `POST /api/graph`: the computational graph as SVG (`matdiff graph`).
     Graph,
+    /// `POST /api/read`: how an expression was read, for the live preview.
     Read,
     /// The stationary point in closed form (`matdiff solve`).
     Solve,
@@ -29,6 +35,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every POST endpoint.
     pub const ALL: [Endpoint; 9] = [
         Endpoint::Grad,
         Endpoint::Check,
@@ -56,6 +63,7 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint whose path segment is `name`.
     pub fn from_name(name: &str) -> Option<Endpoint> {
         Endpoint::ALL.into_iter().find(|e| e.name() == name)
     }

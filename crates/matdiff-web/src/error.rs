@@ -15,18 +15,32 @@ pub enum ApiError {
     /// No such endpoint (404), or one the server does not have yet (`derivative`, `hessian`).
     NotFound(String),
     /// The endpoint exists with another method (405).
-    MethodNotAllowed { endpoint: String, allow: &'static str },
+    MethodNotAllowed {
+        /// The path segment after `/api/`.
+        endpoint: String,
+        /// The methods it takes (the `Allow` header).
+        allow: &'static str,
+    },
     /// The body is over the limit (413).
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The largest body accepted, in bytes.
+        limit: usize,
+    },
     /// A POST whose body is not declared as JSON (415): browsers send cross-site `text/plain`
     /// POSTs without asking first, `application/json` ones only after a CORS check we refuse.
     UnsupportedMediaType,
     /// The `Host` header names another site (421): a DNS-rebinding page, not our own page.
     WrongHost(String),
     /// Every worker is busy and the queue is full (503).
-    Busy { queue: usize },
+    Busy {
+        /// How many requests may wait.
+        queue: usize,
+    },
     /// The work used up its CPU-time budget and was stopped (503).
-    TimeLimit { limit: Duration },
+    TimeLimit {
+        /// The CPU time a request may use.
+        limit: Duration,
+    },
     /// A bug: a panic inside a handler or the library (500).
     Internal(String),
 }

@@ -42,6 +42,7 @@ pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self
 /// How a server is set up (the flags of `matdiff serve`).
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The address to listen on (loopback by default).
     pub host: IpAddr,
     /// 0 picks a free port.
     pub port: u16,
@@ -68,6 +69,7 @@ impl Default for Config {
 /// What the handlers share.
 #[derive(Debug)]
 pub struct AppState {
+    /// Request limits (body size, CPU time, queue).
     pub limits: Limits,
     /// Whether to check the `Host` header (when serving on a loopback address).
     loopback_only: bool,

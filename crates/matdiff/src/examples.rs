@@ -3,13 +3,19 @@
 /// A loss with its declarations and the variables whose gradients are asked.
 #[derive(Clone, Copy, Debug)]
 pub struct Example {
+    /// Short name (`autoencoder`), for `demo` and the tests.
     pub name: &'static str,
+    /// One line for people.
     pub title: &'static str,
+    /// The loss, plain syntax.
     pub expr: &'static str,
+    /// Its declarations.
     pub decls: &'static str,
+    /// The variables whose gradients are asked.
     pub wrt: &'static [&'static str],
 }
 
+/// The seed models, in the order `demo` shows them.
 pub const EXAMPLES: &[Example] = &[
     Example {
         name: "autoencoder",

@@ -11,6 +11,7 @@ use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 /// A parsed, shape-checked expression.
 #[derive(Clone, Debug)]
 pub struct Problem {
+    /// The typed DAG of the expression, its claims and derivatives.
     pub graph: Graph,
     /// The expression's node.
     pub output: NodeId,
@@ -33,6 +34,7 @@ pub struct Gradients {
     pub vars: Vec<usize>,
     /// Gradient node per variable.
     pub nodes: Vec<NodeId>,
+    /// The backward pass the gradients came from (every contribution recorded).
     pub backward: Backward,
 }
 
@@ -142,9 +144,11 @@ impl Problem {
         Ok(Gradients { vars, nodes, backward })
     }
 
+    /// Node `id` in plain syntax or LaTeX, inline.
     pub fn print(&self, id: NodeId, style: Style) -> String {
         print(&self.graph, id, style)
     }
+    /// Nodes in plain syntax or LaTeX, subterms used more than once named (`where t0 = …`).
     pub fn print_shared(&self, roots: &[NodeId], style: Style) -> Vec<Printed> {
         print_shared(&self.graph, roots, style)
     }

@@ -6,8 +6,11 @@ use matdiff_syntax::{Error, Input};
 
 /// The texts the user gave, so an error can show the line it points into.
 pub struct Sources<'a> {
+    /// The expression.
     pub expr: &'a str,
+    /// The declarations.
     pub decl: &'a str,
+    /// The claim, if any.
     pub claim: &'a str,
 }
 

@@ -10,6 +10,7 @@ use crate::shape::{DimId, Shape};
 use std::collections::BTreeMap;
 
 impl Graph {
+    /// A scalar constant.
     pub fn constant(&mut self, c: f64) -> NodeId {
         self.intern(Op::Const(Num::new(c)), Shape::SCALAR, true)
     }
@@ -21,9 +22,11 @@ impl Graph {
         let sym = shape.is_square();
         self.intern(Op::Fill(Num::new(c)), shape, sym)
     }
+    /// The zero of a shape (the constant 0 for a scalar).
     pub fn zero(&mut self, shape: Shape) -> NodeId {
         self.fill(0.0, shape)
     }
+    /// The n×n identity matrix.
     pub fn identity(&mut self, n: DimId) -> NodeId {
         self.intern(Op::Identity, Shape::mat(n, n), true)
     }
@@ -85,15 +88,19 @@ impl Graph {
         Some(self.lin(out))
     }
 
+    /// `a + b` (same shapes).
     pub fn add(&mut self, a: NodeId, b: NodeId) -> NodeId {
         self.lin(vec![(1.0, a), (1.0, b)])
     }
+    /// `a - b` (same shapes).
     pub fn sub(&mut self, a: NodeId, b: NodeId) -> NodeId {
         self.lin(vec![(1.0, a), (-1.0, b)])
     }
+    /// `-a`.
     pub fn neg(&mut self, a: NodeId) -> NodeId {
         self.lin(vec![(-1.0, a)])
     }
+    /// `c*a` for a constant `c`.
     pub fn times(&mut self, c: f64, a: NodeId) -> NodeId {
         self.lin(vec![(c, a)])
     }
@@ -499,6 +506,7 @@ impl Graph {
         self.intern(Op::Map(f, a), shape, sym)
     }
 
+    /// `a'` (a scalar is its own transpose; a symmetric matrix too).
     pub fn transpose(&mut self, a: NodeId) -> NodeId {
         let shape = self.shape(a);
         if shape.is_scalar() || self.node(a).symmetric {
@@ -572,9 +580,11 @@ impl Graph {
             _ => self.intern(Op::SqNorm(a), Shape::SCALAR, true),
         }
     }
+    /// The Euclidean (Frobenius for a matrix) norm.
     pub fn norm2(&mut self, a: NodeId) -> NodeId {
         self.norm(a, Op::Norm2)
     }
+    /// The sum of absolute values.
     pub fn norm1(&mut self, a: NodeId) -> NodeId {
         self.norm(a, Op::Norm1)
     }
@@ -631,6 +641,7 @@ impl Graph {
         self.intern(Op::Dot(x, y), Shape::SCALAR, true)
     }
 
+    /// The trace of a square matrix.
     pub fn trace(&mut self, a: NodeId) -> NodeId {
         if self.shape(a).is_scalar() {
             return a;
@@ -664,6 +675,7 @@ impl Graph {
             _ => self.intern(Op::Trace(a), Shape::SCALAR, true),
         }
     }
+    /// The determinant of a square matrix.
     pub fn det(&mut self, a: NodeId) -> NodeId {
         if self.shape(a).is_scalar() {
             return a;
@@ -676,6 +688,7 @@ impl Graph {
         }
         self.intern(Op::Det(a), Shape::SCALAR, true)
     }
+    /// `log(det(a))` of a square matrix.
     pub fn logdet(&mut self, a: NodeId) -> NodeId {
         if self.shape(a).is_scalar() {
             return self.map(Func::Log, a);
@@ -689,6 +702,7 @@ impl Graph {
             _ => self.intern(Op::LogDet(a), Shape::SCALAR, true),
         }
     }
+    /// The inverse of a square matrix (`inv(inv(A))` is `A`).
     pub fn inv(&mut self, a: NodeId) -> NodeId {
         let shape = self.shape(a);
         if shape.is_scalar() {

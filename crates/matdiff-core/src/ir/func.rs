@@ -3,24 +3,38 @@
 /// An elementwise function `f` applied entry by entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Func {
+    /// `exp`
     Exp,
+    /// `log` (natural logarithm; positive entries).
     Log,
+    /// `sin`
     Sin,
+    /// `cos`
     Cos,
+    /// `tan`
     Tan,
+    /// `tanh`
     Tanh,
+    /// `sqrt` (non-negative entries).
     Sqrt,
+    /// `abs`
     Abs,
+    /// `sign` (derivative 0 almost everywhere).
     Sign,
+    /// `relu`: `max(x, 0)`.
     Relu,
+    /// `sigmoid`: `1/(1 + exp(-x))`.
     Sigmoid,
+    /// `softplus`: `log(1 + exp(x))`.
     Softplus,
+    /// `swish`: `x .* sigmoid(x)`.
     Swish,
     /// Heaviside step (1 for x > 0, else 0): the derivative of relu.
     Step,
 }
 
 impl Func {
+    /// Every function, in declaration order.
     pub const ALL: [Func; 14] = [
         Func::Exp,
         Func::Log,
@@ -37,6 +51,7 @@ impl Func {
         Func::Swish,
         Func::Step,
     ];
+    /// The name in the input language (`sigmoid`).
     pub fn name(self) -> &'static str {
         match self {
             Func::Exp => "exp",
@@ -55,6 +70,7 @@ impl Func {
             Func::Step => "step",
         }
     }
+    /// The function called `name` in the input language, if any.
     pub fn from_name(name: &str) -> Option<Func> {
         Func::ALL.iter().copied().find(|f| f.name() == name)
     }

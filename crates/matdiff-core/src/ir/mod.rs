@@ -14,10 +14,12 @@ pub use func::Func;
 use crate::shape::{DimId, DimTable, Shape};
 use std::collections::HashMap;
 
+/// A node of a [`Graph`], by index (a node's operands have smaller ids).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
 
 impl NodeId {
+    /// The index into the graph's node table.
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -28,14 +30,17 @@ impl NodeId {
 pub struct Num(u64);
 
 impl Num {
+    /// The constant `x` (stored by bits, so that it can be hashed; `-0.0` is `0.0`).
     pub fn new(x: f64) -> Num {
         Num(if x == 0.0 { 0.0f64.to_bits() } else { x.to_bits() })
     }
+    /// The constant's value.
     pub fn get(self) -> f64 {
         f64::from_bits(self.0)
     }
 }
 
+/// An operation of the IR. Operands are [`NodeId`]s; shapes live on the [`Node`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// Input variable, index into `Graph::vars`.
@@ -58,18 +63,25 @@ pub enum Op {
     Pow(NodeId, Num),
     /// Elementwise function.
     Map(Func, NodeId),
+    /// Transpose of a non-scalar, non-symmetric operand.
     Transpose(NodeId),
     /// Sum of all entries.
     Sum(NodeId),
     /// Squared Euclidean/Frobenius norm, `norm2(x)^2`.
     SqNorm(NodeId),
+    /// Sum of absolute values of the entries.
     Norm1(NodeId),
+    /// Euclidean (Frobenius) norm.
     Norm2(NodeId),
     /// Frobenius inner product `sum(A.*B)` of same-shaped matrices, sorted by id.
     Dot(NodeId, NodeId),
+    /// Trace of a square matrix.
     Trace(NodeId),
+    /// Determinant of a square matrix.
     Det(NodeId),
+    /// Log-determinant of a square matrix.
     LogDet(NodeId),
+    /// Inverse of a square matrix.
     Inv(NodeId),
     /// Vector to diagonal matrix.
     Diag(NodeId),
@@ -113,9 +125,12 @@ impl Op {
     }
 }
 
+/// A node: its operation and its shape.
 #[derive(Clone, Debug)]
 pub struct Node {
+    /// The operation.
     pub op: Op,
+    /// The shape over the graph's symbolic dimensions.
     pub shape: Shape,
     /// Known to equal its own transpose (structurally: S', X*X', inv(sym), …).
     pub symmetric: bool,
@@ -124,7 +139,9 @@ pub struct Node {
 /// An input variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Var {
+    /// The name as the user wrote it.
     pub name: String,
+    /// Its shape.
     pub shape: Shape,
     /// Declared `symmetric(n)`: the simplifier may use S' = S.
     pub symmetric: bool,
@@ -135,29 +152,38 @@ pub struct Var {
 pub struct Graph {
     nodes: Vec<Node>,
     index: HashMap<(Op, Shape), NodeId>,
+    /// Input variables, indexed by `Op::Var`.
     pub vars: Vec<Var>,
+    /// The symbolic dimensions shapes refer to.
     pub dims: DimTable,
 }
 
 impl Graph {
+    /// An empty graph over these dimensions.
     pub fn new(dims: DimTable) -> Graph {
         Graph { dims, ..Graph::default() }
     }
+    /// The node `id`.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }
+    /// The operation of node `id`.
     pub fn op(&self, id: NodeId) -> &Op {
         &self.nodes[id.index()].op
     }
+    /// The shape of node `id`.
     pub fn shape(&self, id: NodeId) -> Shape {
         self.nodes[id.index()].shape
     }
+    /// Number of nodes.
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
+    /// Whether the graph has no nodes.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+    /// The index of the variable called `name`.
     pub fn var_id(&self, name: &str) -> Option<u32> {
         self.vars.iter().position(|v| v.name == name).map(|i| i as u32)
     }

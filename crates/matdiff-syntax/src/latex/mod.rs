@@ -21,6 +21,7 @@ pub use plain::{to_plain, to_plain_snippet};
 /// A LaTeX expression read into the plain syntax tree, with notes on how it was read.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LatexRead {
+    /// The tree, as if the plain syntax had been written.
     pub program: Program,
     /// What was read and how: the plain form first (`read as: ...`), then each choice made,
     /// e.g. "read `xx` as x*x", "read `|K|` as det(K)".

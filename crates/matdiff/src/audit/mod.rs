@@ -31,6 +31,7 @@ const MAX_STEPS: usize = 500;
 pub enum StepReading {
     /// Read and compared: `read_as` is the member in plain syntax (definitions not substituted).
     Read {
+        /// The member in plain syntax.
         read_as: String,
         /// Equal to the previous readable step (`None` for the first one).
         vs_previous: Option<bool>,
@@ -64,11 +65,13 @@ pub struct Alternative {
 /// One member of a chain that states the target.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
+    /// The document line (1-based).
     pub line: usize,
     /// The member as written.
     pub text: String,
     /// Whether this member starts a new equation (rather than continuing a chain).
     pub starts_equation: bool,
+    /// How it was read.
     pub reading: StepReading,
     /// The OCR repairs the reading rests on: in the member, in its chain's left side (the
     /// target) and in the document definitions it uses. For an unreadable step, the repairs
@@ -77,6 +80,7 @@ pub struct Step {
 }
 
 impl Step {
+    /// Right or wrong; `None` when unreadable.
     pub fn is_right(&self) -> Option<bool> {
         match &self.reading {
             StepReading::Read { verdict, .. } => Some(verdict.right),
@@ -90,6 +94,7 @@ impl Step {
 pub enum Answer {
     /// The last readable statement of the gradient is right.
     Right,
+    /// The last readable statement of the gradient is wrong.
     Wrong,
     /// The gradient is stated, but no statement could be read.
     Unreadable,
@@ -98,6 +103,7 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// The name in reports (`right`, `wrong`, `unreadable`, `missing`).
     pub fn name(self) -> &'static str {
         match self {
             Answer::Right => "right",
@@ -111,13 +117,19 @@ impl Answer {
 /// The audit of one question.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QuestionReport {
+    /// The question's id in the problem file.
     pub id: String,
+    /// The question's title.
     pub title: String,
+    /// The variable the gradient is taken with respect to.
     pub wrt: String,
     /// The loss and its true gradient, plain syntax.
     pub loss: String,
+    /// The true gradient, plain syntax.
     pub gradient: String,
+    /// The outcome.
     pub answer: Answer,
+    /// Every member of the chains that state the gradient, in document order.
     pub steps: Vec<Step>,
     /// Index (into `steps`) of the final answer: the last readable step.
     pub final_step: Option<usize>,
@@ -136,6 +148,7 @@ pub struct QuestionReport {
 pub struct AuditReport {
     /// Equations found in the document.
     pub equations: usize,
+    /// One report per question of the problem file.
     pub questions: Vec<QuestionReport>,
 }
 
@@ -219,6 +232,7 @@ impl Auditor {
         Ok(Auditor { spec, compiled })
     }
 
+    /// The problem file the auditor was built from.
     pub fn spec(&self) -> &ProblemSpec {
         &self.spec
     }

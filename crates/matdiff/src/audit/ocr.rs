@@ -49,6 +49,7 @@ pub enum Meant {
 /// One row of the table: a symbol and the readings OCR produces for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Confusion {
+    /// The symbol meant.
     pub meant: Meant,
     /// The readings, as LaTeX source tokens.
     pub readings: &'static [&'static str],

@@ -31,6 +31,7 @@ pub struct Question {
 /// A parsed problem file.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ProblemSpec {
+    /// The problem's title.
     pub title: String,
     /// Renames inside expressions: (document symbol, problem symbol), normalized.
     pub aliases: Vec<(String, String)>,
@@ -40,6 +41,7 @@ pub struct ProblemSpec {
     /// gradient `\partial L/\partial z_2`, a Jacobian `\partial h_1/\partial z_1`): the
     /// derivative, the name it is read as, and its value.
     pub derivatives: Vec<(super::Target, String, String)>,
+    /// The questions, in file order.
     pub questions: Vec<Question>,
 }
 

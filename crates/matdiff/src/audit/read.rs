@@ -33,10 +33,13 @@ const MAX_EXPANSION_DEPTH: usize = 8;
 /// Where a definition comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DefSource {
+    /// The problem file's `[definitions]`.
     ProblemFile,
     /// A line of the document, with the member as written.
     Document {
+        /// The line (1-based).
         line: usize,
+        /// The member as written.
         text: String,
     },
 }
@@ -44,9 +47,11 @@ pub enum DefSource {
 /// A definition a step relied on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DefinitionUse {
+    /// The defined name.
     pub name: String,
     /// The definition in plain syntax.
     pub value: String,
+    /// Where the definition comes from.
     pub source: DefSource,
 }
 

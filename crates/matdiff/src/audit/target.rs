@@ -5,7 +5,9 @@
 /// symbols (`\mathcal{L}_{2}` → `L2`, `\omega` → `omega`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// The differentiated symbol (the loss).
     pub of: String,
+    /// The variable.
     pub wrt: String,
     /// Written with `\nabla` (rather than a quotient of differentials).
     pub nabla: bool,

@@ -7,15 +7,33 @@ use faer::Mat;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Diagnosis {
     /// The claim's shape differs from the gradient's (both described, e.g. `matrix(n,m)`).
-    Shape { claim: String, gradient: String },
+    Shape {
+        /// The claim's shape.
+        claim: String,
+        /// The gradient's shape.
+        gradient: String,
+    },
     /// The claim is the transpose of the gradient.
     Transposed,
     /// The claim is `factor` times the gradient (2, -1, 0.5, 0, …).
-    Factor { factor: f64 },
+    Factor {
+        /// The claim divided by the gradient.
+        factor: f64,
+    },
     /// The claim is `factor` times the sum of some paths' terms; the others are missing.
-    MissingPaths { factor: f64, kept: Vec<String>, missing: Vec<String> },
+    MissingPaths {
+        /// The factor on the kept terms.
+        factor: f64,
+        /// The terms the claim has, plain syntax.
+        kept: Vec<String>,
+        /// The terms it lacks, plain syntax.
+        missing: Vec<String>,
+    },
     /// The claim equals the gradient when these square matrices are symmetric, not otherwise.
-    SymmetricOnly { matrices: Vec<String> },
+    SymmetricOnly {
+        /// The matrices assumed symmetric.
+        matrices: Vec<String>,
+    },
     /// The claim is not finite (e.g. a singular inverse) where the gradient is.
     Undefined,
 }

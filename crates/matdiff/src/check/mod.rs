@@ -51,6 +51,7 @@ pub enum Method {
 }
 
 impl Method {
+    /// The name in reports (`symbolic`, `numeric`).
     pub fn name(self) -> &'static str {
         match self {
             Method::Symbolic => "symbolic",
@@ -70,13 +71,16 @@ pub struct Confidence {
     pub basis: String,
     /// Dimension settings and points the numeric comparison used.
     pub settings: usize,
+    /// Random points compared in all.
     pub points: usize,
+    /// The relative tolerance used.
     pub tolerance: f64,
     /// Largest relative difference seen (numeric comparisons only).
     pub max_rel_diff: Option<f64>,
 }
 
 impl Confidence {
+    /// One line for people: exact, or how many points at what tolerance.
     pub fn describe(&self) -> String {
         if self.exact {
             return format!("exact: {}", self.basis);
@@ -102,6 +106,7 @@ pub struct Counterexample {
     pub dims: Vec<(String, usize)>,
     /// Each variable's value.
     pub inputs: Vec<(String, Value)>,
+    /// The true gradient's value there.
     pub gradient: Value,
     /// The claim's value (absent when its shape differs and it cannot be compared).
     pub claim: Option<Value>,
@@ -112,10 +117,15 @@ pub struct Counterexample {
 /// The outcome of checking one claim.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
+    /// Whether the claim is the gradient.
     pub right: bool,
+    /// How it was decided.
     pub method: Method,
+    /// What the verdict rests on.
     pub confidence: Confidence,
+    /// Inputs where a wrong claim differs (none for a right one).
     pub counterexample: Option<Counterexample>,
+    /// Why a wrong claim is wrong, when a known mistake explains it.
     pub diagnoses: Vec<Diagnosis>,
     /// The true gradient, plain syntax.
     pub gradient: String,
@@ -163,6 +173,7 @@ impl Checker {
         Ok(Checker { problem, wrt: wrt.to_string(), var, grad, terms, points, opts })
     }
 
+    /// The problem the claims are checked against.
     pub fn problem(&self) -> &Problem {
         &self.problem
     }
@@ -170,6 +181,7 @@ impl Checker {
     pub fn problem_mut(&mut self) -> &mut Problem {
         &mut self.problem
     }
+    /// The variable the gradient is taken with respect to.
     pub fn wrt(&self) -> &str {
         &self.wrt
     }
@@ -177,9 +189,11 @@ impl Checker {
     pub fn gradient(&self) -> NodeId {
         self.grad
     }
+    /// The gradient's terms, one per path from the output to the variable.
     pub fn terms(&self) -> &[PathTerm] {
         &self.terms
     }
+    /// The options this checker was built with.
     pub fn options(&self) -> CheckOptions {
         self.opts
     }

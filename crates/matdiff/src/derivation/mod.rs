@@ -28,7 +28,9 @@ use std::collections::HashMap;
 /// An input variable or an operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {
+    /// An input variable.
     Variable,
+    /// An operation on other nodes.
     Operation,
 }
 
@@ -36,7 +38,12 @@ pub enum NodeKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operand {
     /// Another node (index into [`Derivation::nodes`]), possibly transposed in place (`W'*a`).
-    Node { node: usize, transposed: bool },
+    Node {
+        /// Index into [`Derivation::nodes`].
+        node: usize,
+        /// Used as its transpose.
+        transposed: bool,
+    },
     /// An inline constant (`0.5`, `eye(n)`), a node of [`Derivation::graph`].
     Const(NodeId),
 }
@@ -46,6 +53,7 @@ pub enum Operand {
 pub struct FwdNode {
     /// `W` for a variable; `a`, `b`, … in evaluation order for operations; the output is `L`.
     pub name: String,
+    /// Variable or operation.
     pub kind: NodeKind,
     /// Short name of the operation (`matmul`, `sum`, `swish`, …; `variable` for inputs).
     pub op: &'static str,
@@ -57,6 +65,7 @@ pub struct FwdNode {
     pub def: Option<NodeId>,
     /// Operands in order (an operand used twice, as in `x*x'`, appears twice).
     pub inputs: Vec<Operand>,
+    /// Its shape.
     pub shape: Shape,
     /// Depends on a differentiated variable (so it has an adjoint).
     pub active: bool,
@@ -69,6 +78,7 @@ pub struct FwdNode {
 pub struct Contribution {
     /// The user (index into [`Derivation::nodes`]).
     pub from: usize,
+    /// The local rule applied.
     pub rule: Rule,
     /// The node enters the user transposed, so the rule's result is transposed.
     pub transposed: bool,
@@ -81,6 +91,7 @@ pub struct Contribution {
 /// The adjoint of one node: its contributions and their simplified sum.
 #[derive(Clone, Debug)]
 pub struct AdjointStep {
+    /// The node (index into [`Derivation::nodes`]).
     pub node: usize,
     /// ∂L/∂node over the forward names; `1` for the output (the seed).
     pub adjoint: NodeId,
@@ -91,6 +102,7 @@ pub struct AdjointStep {
 /// The gradient w.r.t. one asked variable.
 #[derive(Clone, Debug)]
 pub struct FinalGradient {
+    /// The variable's name.
     pub name: String,
     /// The variable's node, `None` when the output does not depend on it.
     pub node: Option<usize>,
@@ -122,6 +134,7 @@ pub struct Derivation {
     pub output_name: String,
     /// Adjoints in reverse evaluation order (active nodes only; empty without `wrt`).
     pub backward: Vec<AdjointStep>,
+    /// The gradient w.r.t. each asked variable.
     pub gradients: Vec<FinalGradient>,
     /// Central-difference check of the final gradients.
     pub check: Option<FdReport>,

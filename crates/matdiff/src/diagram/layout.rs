@@ -21,10 +21,15 @@ const WAYPOINT_W: f64 = 10.0;
 /// One line of text, centred at `x`, baseline at `y`.
 #[derive(Clone, Debug)]
 pub struct TextLine {
+    /// The text.
     pub text: String,
+    /// Centre.
     pub x: f64,
+    /// Baseline.
     pub y: f64,
+    /// Font size.
     pub size: f64,
+    /// Bold face.
     pub bold: bool,
     /// Estimated advance width (monospace).
     pub width: f64,
@@ -40,31 +45,47 @@ impl TextLine {
 /// A node's box and its text.
 #[derive(Clone, Debug)]
 pub struct NodeBox {
+    /// Left edge.
     pub x: f64,
+    /// Top edge.
     pub y: f64,
+    /// Width.
     pub w: f64,
+    /// Height.
     pub h: f64,
+    /// The text lines, positioned.
     pub lines: Vec<TextLine>,
+    /// How the box is drawn.
     pub style: NodeStyle,
+    /// Shown on hover.
     pub tooltip: String,
 }
 
 /// An edge as a polyline from the user's operand to the user (through waypoints).
 #[derive(Clone, Debug)]
 pub struct EdgePath {
+    /// The operand (index into the boxes).
     pub from: usize,
+    /// The user (index into the boxes).
     pub to: usize,
+    /// The polyline's points.
     pub points: Vec<(f64, f64)>,
+    /// Shown on hover.
     pub tooltip: String,
 }
 
+/// The positioned drawing: boxes and routed edges.
 #[derive(Clone, Debug)]
 pub struct Layout {
+    /// Width of the drawing.
     pub width: f64,
+    /// Height of the drawing.
     pub height: f64,
     /// Top of the drawing area (below the legend).
     pub top: f64,
+    /// One box per label, indexed like the input's labels.
     pub boxes: Vec<NodeBox>,
+    /// One path per input edge.
     pub edges: Vec<EdgePath>,
 }
 
@@ -76,8 +97,11 @@ pub fn text_width(s: &str, size: f64) -> f64 {
 
 /// What the layout needs of the graph: node labels and edges `(from, to, tooltip)`.
 pub struct Input<'a> {
+    /// One label per node.
     pub labels: &'a [Label],
+    /// Edges `(operand, user, tooltip)`.
     pub edges: &'a [(usize, usize, String)],
+    /// Where the drawing starts (below the legend).
     pub top: f64,
 }
 
@@ -91,6 +115,7 @@ struct Item {
     x: f64,
 }
 
+/// Place the nodes in layers (operands above users), order each layer to reduce crossings, and route the edges through waypoints.
 pub fn layout(input: &Input) -> Layout {
     let n = input.labels.len();
     // Sizes from the text.

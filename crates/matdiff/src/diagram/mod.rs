@@ -20,18 +20,24 @@ use matdiff_core::Style;
 pub enum NodeStyle {
     /// An input that is differentiated.
     Wrt,
+    /// An input that is not differentiated.
     Input,
+    /// An operation that depends on a differentiated variable.
     Operation,
     /// An operation that does not depend on a differentiated variable.
     Constant,
+    /// The expression's value.
     Output,
 }
 
 /// The text of a node: lines `(text, font size, bold)`, and a tooltip.
 #[derive(Clone, Debug)]
 pub struct Label {
+    /// Lines `(text, font size, bold)`.
     pub lines: Vec<(String, f64, bool)>,
+    /// How the node is drawn.
     pub style: NodeStyle,
+    /// Shown on hover.
     pub tooltip: String,
 }
 

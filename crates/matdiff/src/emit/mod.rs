@@ -20,14 +20,20 @@ use matdiff_syntax::{Error, ErrorKind, Input, Result};
 /// A target language for [`emit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Lang {
+    /// NumPy.
     Numpy,
+    /// JAX (`jax.numpy`), with `jax.grad` cross-checks.
     Jax,
+    /// PyTorch.
     Torch,
+    /// Rust over faer.
     Rust,
 }
 
 impl Lang {
+    /// Every language.
     pub const ALL: [Lang; 4] = [Lang::Numpy, Lang::Jax, Lang::Torch, Lang::Rust];
+    /// The name on the command line (`numpy`, `jax`, `torch`, `rust`).
     pub fn name(self) -> &'static str {
         match self {
             Lang::Numpy => "numpy",
@@ -36,6 +42,7 @@ impl Lang {
             Lang::Rust => "rust",
         }
     }
+    /// The language called `name` on the command line.
     pub fn from_name(name: &str) -> Option<Lang> {
         Lang::ALL.into_iter().find(|l| l.name() == name)
     }
@@ -63,7 +70,9 @@ pub struct Update {
 /// parameter order comes from the problem's own parsed declarations.)
 #[derive(Clone, Copy, Debug)]
 pub struct Source<'a> {
+    /// The expression as the user wrote it.
     pub expr: &'a str,
+    /// The declarations as the user wrote them.
     pub decls: &'a str,
 }
 

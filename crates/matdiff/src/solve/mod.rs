@@ -23,14 +23,18 @@ use system::SysFail;
 /// The nature of a stationary point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PointKind {
+    /// A minimum (the Hessian is positive definite wherever the conditions hold).
     Minimum,
+    /// A maximum (negative definite).
     Maximum,
+    /// A saddle point (indefinite).
     Saddle,
     /// Stationary, of a kind that depends on the data (or could not be decided).
     Stationary,
 }
 
 impl PointKind {
+    /// The name in reports (`minimum`, …).
     pub fn name(self) -> &'static str {
         match self {
             PointKind::Minimum => "minimum",
@@ -53,6 +57,7 @@ pub enum Form {
 }
 
 impl Form {
+    /// The name in reports (`direct`, `vec`, `change_of_variable`).
     pub fn name(self) -> &'static str {
         match self {
             Form::Direct => "direct",
@@ -129,11 +134,21 @@ pub enum Action {
     /// Expanded, terms in the unknown collected on the left.
     Collect,
     /// Multiplied by op(X) on the left and/or right (`Some(true)`: by X'), cancelling `X*inv(X)`.
-    MultiplyUnknown { left: Option<bool>, right: Option<bool> },
+    MultiplyUnknown {
+        /// On the left: `Some(false)` by X, `Some(true)` by X', `None`: not.
+        left: Option<bool>,
+        /// On the right, likewise.
+        right: Option<bool>,
+    },
     /// Multiplied entrywise by X.^k.
     MultiplyPower(i32),
     /// Multiplied by `factor` on the left (or right), cancelling its inverse in every term.
-    CancelFactor { factor: NodeId, left: bool },
+    CancelFactor {
+        /// The factor multiplied by.
+        factor: NodeId,
+        /// On the left (else on the right).
+        left: bool,
+    },
     /// Transposed (every term held X').
     Transpose,
     /// The terms factored around the unknown.
@@ -202,8 +217,11 @@ impl Action {
 /// One step: `lhs = rhs` (no `lhs` for the gradient itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Step {
+    /// What was done.
     pub action: Action,
+    /// The left side (`None`: the gradient).
     pub lhs: Option<NodeId>,
+    /// The right side.
     pub rhs: NodeId,
 }
 
@@ -234,7 +252,9 @@ pub enum Obstacle {
 /// A refusal: the obstacle, and the error to show.
 #[derive(Clone, Debug)]
 pub struct Refusal {
+    /// Why.
     pub obstacle: Obstacle,
+    /// The error to show, with its kind and span.
     pub error: Error,
 }
 
@@ -247,9 +267,13 @@ pub struct Solution {
     pub gradient: NodeId,
     /// The closed form, free of the unknown.
     pub node: NodeId,
+    /// Which kind of closed form.
     pub form: Form,
+    /// Conditions under which it holds (an inverted matrix is invertible, …).
     pub conditions: Vec<Condition>,
+    /// Minimum, maximum, saddle or undecided.
     pub kind: PointKind,
+    /// The derivation, equation by equation.
     pub steps: Vec<Step>,
     /// The numeric check (always run; `check.passed()` holds for every returned solution).
     pub check: Verification,
