@@ -4,7 +4,8 @@
 //!
 //! - [`lower`], [`lower_into`]: a [`matdiff_syntax::Program`] with its declarations to a typed
 //!   [`Graph`] (names, functions and shapes resolved; errors carry spans);
-//! - [`Graph`]: the DAG; nodes are only created by its canonicalizing constructors;
+//! - [`Graph`]: the DAG; nodes are only created by its canonicalizing constructors, which
+//!   trust their operands' shapes — [`Graph::apply`] ([`Build`]) is the checked way in;
 //! - [`gradients`]: reverse mode, recording every contribution ([`Push`]);
 //! - [`print()`], [`print_shared`]: re-parseable plain text or LaTeX ([`Style`]).
 
@@ -17,7 +18,7 @@ mod shape;
 
 pub use chain::{chain_order, ChainOrder};
 pub use diff::{gradients, local_pushes, Backward, Push, Rule};
-pub use ir::{Func, Graph, Node, NodeId, Num, Op, Var};
+pub use ir::{Build, Func, Graph, Node, NodeId, Num, Op, Var};
 pub use lower::{default_kind, lower, lower_into, Kind, Lowered};
 pub use print::{latex_name, num, print, print_shared, print_shared_named, Printed, Style};
 pub use shape::{Dim, DimId, DimTable, Shape};

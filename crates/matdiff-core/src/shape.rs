@@ -103,6 +103,14 @@ impl DimTable {
     pub fn by_name(&self, name: &str) -> Option<DimId> {
         self.dims.iter().position(|d| d.name == name).map(|i| i as DimId)
     }
+    /// The dimension called `name`, added (atomic, declared, size unknown) if there is none.
+    pub fn add(&mut self, name: &str) -> DimId {
+        if let Some(d) = self.by_name(name) {
+            return d;
+        }
+        self.dims.push(Dim::atomic(name.to_string(), None, true));
+        (self.dims.len() - 1) as DimId
+    }
     /// Whether `d` is a product of other dimensions.
     pub fn is_product(&self, d: DimId) -> bool {
         !self.dims[d as usize].factors.is_empty()

@@ -13,6 +13,7 @@ mod audit_ocr_property;
 mod boundaries;
 mod budget;
 mod check;
+mod checked_build;
 mod claim_smoke;
 mod diagram;
 mod emit;

@@ -5,10 +5,12 @@
 //! than their parents (ids are a topological order).
 
 mod build;
+mod checked;
 mod func;
 mod import;
 mod kron;
 
+pub use checked::Build;
 pub use func::Func;
 
 use crate::shape::{DimId, DimTable, Shape};
