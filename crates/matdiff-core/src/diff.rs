@@ -344,8 +344,9 @@ fn kron_adjoint(g: &mut Graph, adj: NodeId, this: NodeId, other: NodeId, left: b
     g.mul(left_part, sc)
 }
 
-/// f'(a) as a node, given the node `fa` = f(a); `None` where it is zero almost everywhere.
-fn derivative(g: &mut Graph, f: Func, a: NodeId, fa: NodeId) -> Option<NodeId> {
+/// f'(a) as a node, given the node `fa` = f(a); `None` where it is zero almost everywhere. Shared
+/// with forward mode (`forward.rs`): one table of elementwise derivatives.
+pub(crate) fn derivative(g: &mut Graph, f: Func, a: NodeId, fa: NodeId) -> Option<NodeId> {
     let shape: Shape = g.shape(a);
     let one_minus = |g: &mut Graph, x: NodeId| {
         let ones = g.fill(1.0, shape);

@@ -7,18 +7,24 @@
 //! - [`Graph`]: the DAG; nodes are only created by its canonicalizing constructors, which
 //!   trust their operands' shapes — [`Graph::apply`] ([`Build`]) is the checked way in;
 //! - [`gradients`]: reverse mode, recording every contribution ([`Push`]);
+//! - [`jvp`]: forward mode (directional derivatives as nodes); [`linear_matrix`]: a map linear
+//!   in a direction read off as its matrix (Jacobians in the vec layout);
 //! - [`print()`], [`print_shared`]: re-parseable plain text or LaTeX ([`Style`]).
 
 mod chain;
 mod diff;
+mod forward;
 mod ir;
+mod linear;
 mod lower;
 mod print;
 mod shape;
 
 pub use chain::{chain_order, ChainOrder};
 pub use diff::{gradients, local_pushes, Backward, Push, Rule};
+pub use forward::jvp;
 pub use ir::{Build, Func, Graph, Node, NodeId, Num, Op, Var};
+pub use linear::linear_matrix;
 pub use lower::{default_kind, lower, lower_into, Kind, Lowered};
 pub use print::{latex_name, num, print, print_shared, print_shared_named, Printed, Style};
 pub use shape::{Dim, DimId, DimTable, Shape};

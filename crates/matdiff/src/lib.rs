@@ -98,6 +98,7 @@
 pub mod audit;
 pub mod check;
 pub mod derivation;
+pub mod derivative;
 pub mod diagram;
 pub mod emit;
 mod examples;

@@ -15,6 +15,7 @@ mod budget;
 mod check;
 mod checked_build;
 mod claim_smoke;
+mod derivative;
 mod diagram;
 mod emit;
 mod error_kinds;

@@ -7,11 +7,30 @@ impl Graph {
     /// Copy every node of `other` into `self` through the canonicalizing constructors,
     /// mapping dimensions; returns the new id of each old node.
     pub fn import(&mut self, other: &Graph, dim: impl Fn(DimId) -> DimId) -> Vec<NodeId> {
-        let mut ids: Vec<NodeId> = Vec::with_capacity(other.len());
-        for i in 0..other.len() {
-            let node = other.node(NodeId(i as u32));
+        let all: Vec<NodeId> = (0..other.len()).map(|i| NodeId(i as u32)).collect();
+        self.import_nodes(other, &all, dim)
+    }
+
+    /// Copy `roots` of a scratch copy of this graph (a clone that grew: more nodes, perhaps
+    /// more product dimensions and variables) back into it; returns their new ids. Only nodes
+    /// reachable from `roots` are copied, so a variable the scratch copy added stays behind as
+    /// long as the roots do not use it. The dimension table becomes the copy's (a superset).
+    pub fn import_roots(&mut self, scratch: &Graph, roots: &[NodeId]) -> Vec<NodeId> {
+        debug_assert!(scratch.dims.dims.starts_with(&self.dims.dims));
+        self.dims = scratch.dims.clone();
+        let nodes = scratch.reachable(roots);
+        let ids = self.import_nodes(scratch, &nodes, |d| d);
+        roots.iter().map(|r| ids[nodes.binary_search(r).unwrap()]).collect()
+    }
+
+    /// Copy `nodes` (ids of `other` in increasing order, closed under children) into `self`;
+    /// returns the new id of each, in the same order.
+    fn import_nodes(&mut self, other: &Graph, nodes: &[NodeId], dim: impl Fn(DimId) -> DimId) -> Vec<NodeId> {
+        let mut ids: Vec<NodeId> = Vec::with_capacity(nodes.len());
+        for &old in nodes {
+            let node = other.node(old);
             let shape = node.shape.map(&dim);
-            let m = |c: &NodeId| ids[c.index()];
+            let m = |c: &NodeId| ids[nodes.binary_search(c).expect("children are imported first")];
             let new = match &node.op {
                 Op::Var(v) => self.var_node(*v),
                 Op::Const(c) => self.constant(c.get()),

@@ -1,0 +1,176 @@
+//! Derivatives in every layout, Hessians and Hessian-vector products (`tests/cases/derivative`):
+//! each result's layout and shape as expected, checked by finite differences (second
+//! differences for Hessians and HVPs) at two dimension settings, its printed form read back to
+//! the same values; the check itself rejects tampered results.
+
+use crate::common::{cases_dir, max_diff};
+use matdiff::derivative::{check, derivative, hessian, hvp, Derivative, Layout};
+use matdiff::{FdOutcome, Problem, Style};
+
+/// One case of `tests/cases/derivative/*.txt`.
+#[derive(Debug, Default)]
+struct Case {
+    at: String,
+    kind: String,
+    expr: String,
+    decl: String,
+    wrt: String,
+    layout: String,
+    shape: Vec<String>,
+    print: Option<String>,
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = vec![];
+    let dir = cases_dir().join("derivative");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let mut cur: Option<Case> = None;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            if line.is_empty() {
+                out.extend(cur.take());
+                continue;
+            }
+            let case = cur.get_or_insert_with(|| Case { at: format!("{file}:{}", i + 1), ..Case::default() });
+            if raw.starts_with(' ') {
+                // A continuation of a multi-line expression (definitions first).
+                case.expr = format!("{}\n{line}", case.expr);
+                continue;
+            }
+            let (key, value) = line.split_once(':').unwrap_or_else(|| panic!("{file}:{}: `key: value`", i + 1));
+            let value = value.trim().to_string();
+            match key {
+                "kind" => case.kind = value,
+                "expr" => case.expr = value,
+                "decl" => case.decl = value,
+                "wrt" => case.wrt = value,
+                "layout" => case.layout = value,
+                "shape" => {
+                    case.shape = value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+                }
+                "print" => case.print = Some(value),
+                _ => panic!("{file}:{}: unknown key `{key}`", i + 1),
+            }
+        }
+        out.extend(cur.take());
+    }
+    out
+}
+
+fn run(case: &Case) -> (Problem, Derivative) {
+    let mut p = Problem::new(&case.expr, &case.decl).unwrap_or_else(|e| panic!("{}: {e}", case.at));
+    let d = match case.kind.as_str() {
+        "derivative" => derivative(&mut p, &case.wrt),
+        "hessian" => hessian(&mut p, &case.wrt),
+        "hvp" => hvp(&mut p, &case.wrt, "V"),
+        k => panic!("{}: unknown kind {k}", case.at),
+    }
+    .unwrap_or_else(|e| panic!("{}: {e}", case.at));
+    (p, d)
+}
+
+#[test]
+fn cases_have_their_layout_and_shape_and_agree_with_finite_differences() {
+    let cases = cases();
+    assert!(cases.len() >= 30, "{} cases", cases.len());
+    for case in &cases {
+        let (mut p, d) = run(case);
+        let printed = p.print(d.root, Style::Plain);
+        let at = format!("{} ({}: {printed})", case.at, case.expr.replace('\n', "; "));
+        assert_eq!(d.layout.name(), case.layout, "{at}: layout");
+        assert_eq!(p.shape_names(d.root), case.shape, "{at}: shape");
+        if let Some(want) = &case.print {
+            assert_eq!(&printed, want, "{at}: printed form");
+        }
+        let r = check(&p, &d, 7, 2);
+        assert_eq!(r.outcome(), FdOutcome::Agrees, "{at}: {r:?}");
+        assert_eq!(r.dims.len(), 2, "{at}: two dimension settings");
+        assert_ne!(r.dims[0], r.dims[1], "{at}: two different dimension settings");
+        // The printed form is self-contained plain syntax with the same value.
+        let back = p.claim(&printed).unwrap_or_else(|e| panic!("{at}: printed form does not re-read: {e}"));
+        let diff = max_diff(&p, d.root, back, 3).unwrap_or_else(|e| panic!("{at}: {e}"));
+        assert!(diff < 1e-10, "{at}: printed form differs by {diff:e}");
+    }
+}
+
+#[test]
+fn the_check_rejects_tampered_results() {
+    // A test whose check could not fail would prove nothing: scale, transpose or drop a term.
+    for (kind, expr, decl, wrt) in [
+        ("derivative", "A*X*B", "A: matrix(n,n); X: matrix(n,n); B: matrix(n,n)", "X"),
+        ("derivative", "tanh(W*x)", "W: matrix(m,n); x: vector(n)", "x"),
+        ("hessian", "x'*A*x + sum(exp(x))", "A: matrix(n,n); x: vector(n)", "x"),
+        ("hessian", "tr(X'*A*X)", "A: matrix(n,n); X: matrix(n,k)", "X"),
+        ("hvp", "0.5*norm2(W'*W*x - x)^2", "W: matrix(k,n); x: vector(n)", "W"),
+        ("derivative", "t*A + t^2*B", "A: matrix(m,n); B: matrix(m,n); t: scalar", "t"),
+    ] {
+        let case = Case {
+            at: expr.into(),
+            kind: kind.into(),
+            expr: expr.into(),
+            decl: decl.into(),
+            wrt: wrt.into(),
+            ..Case::default()
+        };
+        let (mut p, d) = run(&case);
+        let scaled = p.graph.times(1.01, d.root);
+        // Hessians are symmetric: only a first derivative can be caught transposed.
+        let square = p.graph.shape(d.root).is_square() && kind == "derivative";
+        let mut wrong = vec![scaled];
+        if square {
+            wrong.push(p.graph.transpose(d.root));
+        }
+        for w in wrong {
+            let bad = Derivative { root: w, ..d.clone() };
+            let r = check(&p, &bad, 7, 2);
+            assert_eq!(r.outcome(), FdOutcome::Disagrees, "{expr}: {} accepted", p.print(w, Style::Plain));
+        }
+    }
+}
+
+#[test]
+fn hvp_is_the_hessian_applied_to_the_direction() {
+    for (expr, decl, wrt) in [
+        ("sum(softplus(A*x)) - y'*A*x", "A: matrix(N,d); x: vector(d); y: vector(N)", "x"),
+        ("tr(X'*A*X) + sum(exp(X))", "A: matrix(n,n); X: matrix(n,k)", "X"),
+    ] {
+        let mut p = Problem::new(expr, decl).unwrap();
+        let h = hessian(&mut p, wrt).unwrap();
+        let v = hvp(&mut p, wrt, "V").unwrap();
+        let vn = p.graph.var_node(v.direction.unwrap() as u32);
+        let hv = if h.layout == Layout::Jacobian {
+            p.graph.matmul(vec![h.root, vn])
+        } else {
+            let s = p.graph.shape(vn);
+            let vv = p.graph.vectorize(vn);
+            let m = p.graph.matmul(vec![h.root, vv]);
+            p.graph.unvec(m, s.rows.unwrap(), s.cols.unwrap())
+        };
+        let diff = max_diff(&p, hv, v.root, 11).unwrap();
+        assert!(diff < 1e-10, "{expr}: H*v and the HVP differ by {diff:e}");
+        assert!(!p.print(v.root, Style::Plain).contains("kron"), "{expr}: an HVP without Kronecker products");
+    }
+}
+
+#[test]
+fn errors_are_typed_with_spans() {
+    let mut p = Problem::new("W*x", "W: matrix(m,n); x: vector(n)").unwrap();
+    let e = hessian(&mut p, "x").unwrap_err();
+    assert_eq!(e.kind, matdiff::ErrorKind::Shape);
+    assert_eq!(e.span.map(|s| (s.start, s.end)), Some((0, 3)));
+    let mut p = Problem::new("x'*A*x", "A: matrix(n,n); x: vector(n)").unwrap();
+    let e = hvp(&mut p, "x", "A").unwrap_err();
+    assert_eq!(e.kind, matdiff::ErrorKind::Input);
+    assert!(e.message.contains("`A`"), "{}", e.message);
+    let e = hvp(&mut p, "x", "1v").unwrap_err();
+    assert_eq!(e.kind, matdiff::ErrorKind::Input);
+    let e = derivative(&mut p, "z").unwrap_err();
+    assert_eq!(e.kind, matdiff::ErrorKind::UnknownName);
+}
