@@ -71,7 +71,9 @@ impl Order {
 pub struct Derivative {
     /// The result.
     pub root: NodeId,
+    /// How its entries are arranged.
     pub layout: Layout,
+    /// First derivative, Hessian or Hessian-vector product.
     pub order: Order,
     /// The result's shape (rows/cols as dimensions of the problem's table; products such as
     /// `m*n` for the vec layout).
