@@ -11,6 +11,7 @@
 //!   in a direction read off as its matrix (Jacobians in the vec layout);
 //! - [`print()`], [`print_shared`]: re-parseable plain text or LaTeX ([`Style`]).
 
+mod builtin;
 mod chain;
 mod diff;
 mod forward;
@@ -20,6 +21,7 @@ mod lower;
 mod print;
 mod shape;
 
+pub use builtin::Builtin;
 pub use chain::{chain_order, ChainOrder};
 pub use diff::{gradients, local_pushes, Backward, Push, Rule};
 pub use forward::jvp;

@@ -6,6 +6,7 @@
 //! defaults do not type-check, single-name kind changes are searched greedily, and a choice
 //! that is not forced is reported as ambiguous rather than guessed.
 
+use crate::builtin::Builtin;
 use crate::ir::{Func, Graph, NodeId, Var};
 use crate::shape::{DimId, Shape, Unifier};
 use matdiff_syntax::{BinOp, Decl, DeclKind, DimSpec, Expr, ExprKind, Program};
@@ -46,41 +47,6 @@ pub fn default_kind(name: &str) -> Kind {
 
 /// Largest |k| accepted in a matrix power `A^k`.
 pub const MAX_MATRIX_POWER: f64 = 16.0;
-
-/// Functions the language knows, for "unknown function" suggestions.
-const FUNCTIONS: &[&str] = &[
-    "exp",
-    "log",
-    "sin",
-    "cos",
-    "tan",
-    "tanh",
-    "sqrt",
-    "abs",
-    "sign",
-    "relu",
-    "sigmoid",
-    "softplus",
-    "swish",
-    "step",
-    "sum",
-    "norm1",
-    "norm2",
-    "tr",
-    "trace",
-    "det",
-    "logdet",
-    "inv",
-    "diag",
-    "eye",
-    "vector",
-    "matrix",
-    "transpose",
-    "kron",
-    "vec",
-    "unvec",
-    "commutation",
-];
 
 /// The lowered problem: the graph, the output node, and the variables in order of appearance.
 pub struct Lowered {
@@ -646,10 +612,20 @@ impl<'a> Lowerer<'a> {
     }
 
     fn call(&mut self, func: &str, fspan: Span, args: &[Expr], span: Span) -> Result<NodeId> {
-        match func {
-            "eye" => return self.eye(args, span),
-            "vector" | "matrix" => return self.filled(func, args, span),
-            "kron" | "unvec" | "commutation" => return self.reshaping(func, args, span),
+        let Some(builtin) = Builtin::from_name(func) else {
+            let mut err = Error::new(Input::Expr, fspan, format!("unknown function `{func}`"))
+                .with_kind(ErrorKind::UnknownName)
+                .with_label("not a known function");
+            if let Some(s) = closest(func) {
+                err = err.with_note(format!("did you mean `{s}`?"));
+            }
+            let known: Vec<&str> = Builtin::names().collect();
+            return Err(err.with_note(format!("known functions: {}", known.join(", "))));
+        };
+        match builtin {
+            Builtin::Eye => return self.eye(args, span),
+            Builtin::Vector | Builtin::Matrix => return self.filled(func, args, span),
+            Builtin::Kron | Builtin::Unvec | Builtin::Commutation => return self.reshaping(builtin, args, span),
             _ => {}
         }
         let arity_err = |n: usize| {
@@ -660,20 +636,11 @@ impl<'a> Lowerer<'a> {
             )
             .with_label("wrong number of arguments")
         };
-        if !FUNCTIONS.contains(&func) {
-            let mut err = Error::new(Input::Expr, fspan, format!("unknown function `{func}`"))
-                .with_kind(ErrorKind::UnknownName)
-                .with_label("not a known function");
-            if let Some(s) = closest(func) {
-                err = err.with_note(format!("did you mean `{s}`?"));
-            }
-            return Err(err.with_note(format!("known functions: {}", FUNCTIONS.join(", "))));
-        }
         if args.len() != 1 {
             return Err(arity_err(1));
         }
         // log(det(A)) is log det.
-        if func == "log" {
+        if builtin == Builtin::Entrywise(Func::Log) {
             if let ExprKind::Call { func: inner, args: inner_args, .. } = &args[0].kind {
                 if inner == "det" && inner_args.len() == 1 {
                     let a = self.expr(&inner_args[0])?;
@@ -684,15 +651,13 @@ impl<'a> Lowerer<'a> {
         }
         let a = self.expr(&args[0])?;
         let g = &mut self.graph;
-        if let Some(f) = Func::from_name(func) {
-            return Ok(g.map(f, a));
-        }
-        match func {
-            "sum" => Ok(g.sum(a)),
-            "norm1" => Ok(g.norm1(a)),
-            "norm2" => Ok(g.norm2(a)),
-            "transpose" => Ok(g.transpose(a)),
-            "vec" => {
+        match builtin {
+            Builtin::Entrywise(f) => Ok(g.map(f, a)),
+            Builtin::Sum => Ok(g.sum(a)),
+            Builtin::Norm1 => Ok(g.norm1(a)),
+            Builtin::Norm2 => Ok(g.norm2(a)),
+            Builtin::Transpose => Ok(g.transpose(a)),
+            Builtin::Vec => {
                 let s = g.shape(a);
                 match (s.rows, s.cols) {
                     (Some(m), Some(n)) => {
@@ -702,23 +667,23 @@ impl<'a> Lowerer<'a> {
                     _ => Ok(g.vectorize_shaped(a, 0)),
                 }
             }
-            "tr" | "trace" => {
+            Builtin::Trace => {
                 self.square(a, &args[0], func)?;
                 Ok(self.graph.trace(a))
             }
-            "det" => {
+            Builtin::Det => {
                 self.square(a, &args[0], func)?;
                 Ok(self.graph.det(a))
             }
-            "logdet" => {
+            Builtin::LogDet => {
                 self.square(a, &args[0], func)?;
                 Ok(self.graph.logdet(a))
             }
-            "inv" => {
+            Builtin::Inv => {
                 self.square(a, &args[0], func)?;
                 Ok(self.graph.inv(a))
             }
-            "diag" => {
+            Builtin::Diag => {
                 let s = self.graph.shape(a);
                 if s.is_col() {
                     Ok(self.graph.diag(a))
@@ -736,7 +701,15 @@ impl<'a> Lowerer<'a> {
                     .with_label(format!("this is {d}")))
                 }
             }
-            _ => unreachable!("function list and dispatch disagree"),
+            // Dispatched above, before the one-argument functions.
+            Builtin::Eye
+            | Builtin::Vector
+            | Builtin::Matrix
+            | Builtin::Kron
+            | Builtin::Unvec
+            | Builtin::Commutation => {
+                unreachable!("dispatched before the one-argument functions")
+            }
         }
     }
 
@@ -812,24 +785,23 @@ impl<'a> Lowerer<'a> {
 
     /// `kron(A, B)`, `unvec(v, m, n)`, `commutation(m, n)`: the functions whose result shape is a
     /// product of dimensions.
-    fn reshaping(&mut self, func: &str, args: &[Expr], span: Span) -> Result<NodeId> {
-        let usage = match func {
-            "kron" => "kron(A, B): the Kronecker product of two arrays",
-            "unvec" => "unvec(v, m, n): the m×n matrix whose columns, stacked, are the vector v of length m*n",
-            _ => "commutation(m, n): the mn×mn matrix K with K*vec(A) = vec(A') for A m×n",
+    fn reshaping(&mut self, builtin: Builtin, args: &[Expr], span: Span) -> Result<NodeId> {
+        let usage = builtin.usage();
+        let func = match builtin {
+            Builtin::Kron => "kron",
+            Builtin::Unvec => "unvec",
+            _ => "commutation",
         };
-        let want = if func == "unvec" { 3 } else { 2 };
+        let want = if builtin == Builtin::Unvec { 3 } else { 2 };
         if args.len() != want {
             return Err(Error::new(Input::Expr, span, format!("`{func}` takes {want} arguments, got {}", args.len()))
                 .with_label("wrong number of arguments")
                 .with_note(usage));
         }
-        let dims_from = if func == "kron" {
-            args.len()
-        } else if func == "unvec" {
-            1
-        } else {
-            0
+        let dims_from = match builtin {
+            Builtin::Kron => args.len(),
+            Builtin::Unvec => 1,
+            _ => 0,
         };
         for e in &args[dims_from..] {
             if !self.is_dim_expr(e) {
@@ -838,13 +810,13 @@ impl<'a> Lowerer<'a> {
                     .with_note(usage));
             }
         }
-        match func {
-            "kron" => {
+        match builtin {
+            Builtin::Kron => {
                 let a = self.expr(&args[0])?;
                 let b = self.expr(&args[1])?;
                 Ok(self.kron(a, b))
             }
-            "unvec" => {
+            Builtin::Unvec => {
                 let v = self.expr(&args[0])?;
                 let (m, n) = (self.dim_expr(&args[1])?, self.dim_expr(&args[2])?);
                 let s = self.graph.shape(v);
@@ -941,5 +913,5 @@ fn closest(name: &str) -> Option<&'static str> {
     }
     // Two edits are a plausible typo only in a longer name (`tarce`), not in `foo` → `cos`.
     let close = |d: usize| d == 1 || (d == 2 && name.chars().count() >= 5);
-    FUNCTIONS.iter().copied().map(|f| (dist(name, f), f)).filter(|&(d, _)| close(d)).min().map(|p| p.1)
+    Builtin::names().map(|f| (dist(name, f), f)).filter(|&(d, _)| close(d)).min().map(|p| p.1)
 }
