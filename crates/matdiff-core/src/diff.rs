@@ -5,6 +5,7 @@
 //! backward pass a student writes by hand, and `steps` renders it.
 
 use crate::ir::{Func, Graph, NodeId, Op};
+use crate::rule::Rule;
 use crate::shape::Shape;
 
 /// One contribution along one edge: `child` receives `value` from `parent` by `rule`.
@@ -18,91 +19,6 @@ pub struct Push {
     pub value: NodeId,
     /// The local rule that produced it.
     pub rule: Rule,
-}
-
-/// The local derivative rule used on an edge, for explanations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rule {
-    /// `C = Σ cᵢ·Aᵢ`: each term Aᵢ receives `cᵢ·Ḡ`.
-    Sum,
-    /// `C = s*X`, to the scalar s: `sum(Ḡ .* X)`.
-    ScaleFactor,
-    /// `C = s*X`, to X: `s*Ḡ`.
-    ScaleArg,
-    /// `C = A*B`, to the left factor A: `Ḡ*B'`.
-    ProductLeft,
-    /// `C = A*B`, to the right factor B: `A'*Ḡ`.
-    ProductRight,
-    /// `C = A*X*B`, to a middle factor X: `A'*Ḡ*B'`.
-    ProductMiddle,
-    /// `C = A .* B`, to A: `Ḡ .* B`.
-    Hadamard,
-    /// `C = A.^p`: `p*A.^(p-1) .* Ḡ`.
-    Power,
-    /// `C = f(A)` entrywise: `f'(A) .* Ḡ`.
-    Elementwise(Func),
-    /// `C = A'`: `Ḡ'`.
-    Transpose,
-    /// `c = sum(A)`: `ḡ` in every entry.
-    SumEntries,
-    /// `c = norm2(A)^2`: `2*ḡ*A`.
-    SqNorm,
-    /// `c = norm2(A)`: `ḡ*A/norm2(A)`.
-    Norm2,
-    /// `c = norm1(A)`: `ḡ*sign(A)`.
-    Norm1,
-    /// `c = sum(A .* B)`, to A: `ḡ*B`.
-    Dot,
-    /// `c = tr(A)`: `ḡ*eye(n)`.
-    Trace,
-    /// `c = det(A)`: `ḡ*det(A)*inv(A)'`.
-    Det,
-    /// `c = logdet(A)`: `ḡ*inv(A)'`.
-    LogDet,
-    /// `C = inv(A)`: `-C'*Ḡ*C'`.
-    Inverse,
-    /// `C = diag(v)`: `diag(Ḡ)` (the diagonal as a vector).
-    Diag,
-    /// `c = diag(A)` (the diagonal of a matrix): `diag(ḡ)`.
-    DiagPart,
-    /// C = kron(A, B), to A or to B.
-    Kron,
-    /// `c = vec(A)`: `unvec(ḡ, m, n)`.
-    Vectorize,
-    /// `C = unvec(v, m, n)`: `vec(Ḡ)`.
-    Unvec,
-}
-
-impl Rule {
-    /// The rule in words and symbols, with Ḡ the parent's adjoint.
-    pub fn describe(self) -> String {
-        match self {
-            Rule::Sum => "sum rule for C = Σ cᵢ·Aᵢ: Āᵢ += cᵢ·C̄".into(),
-            Rule::ScaleFactor => "scaling C = s·A, w.r.t. the scalar s: s̄ += ⟨C̄, A⟩".into(),
-            Rule::ScaleArg => "scaling C = s·A: Ā += s·C̄".into(),
-            Rule::ProductLeft => "product rule for C = A*B: Ā += C̄·Bᵀ".into(),
-            Rule::ProductRight => "product rule for C = A*B: B̄ += Aᵀ·C̄".into(),
-            Rule::ProductMiddle => "product rule for C = A*X*B: X̄ += Aᵀ·C̄·Bᵀ".into(),
-            Rule::Hadamard => "elementwise product C = A.*B: Ā += C̄.*B".into(),
-            Rule::Power => "power rule for C = A.^p: Ā += p·C̄.*A.^(p-1)".into(),
-            Rule::Elementwise(f) => format!("chain rule for C = {}(A) entrywise: Ā += C̄.*{}'(A)", f.name(), f.name()),
-            Rule::Transpose => "transpose C = Aᵀ: Ā += C̄ᵀ".into(),
-            Rule::SumEntries => "c = sum(A): Ā += c̄·1".into(),
-            Rule::SqNorm => "c = ‖A‖²: Ā += 2·c̄·A".into(),
-            Rule::Norm2 => "c = ‖A‖: Ā += c̄·A/‖A‖".into(),
-            Rule::Norm1 => "c = ‖A‖₁: Ā += c̄·sign(A)".into(),
-            Rule::Dot => "inner product c = ⟨A, B⟩: Ā += c̄·B".into(),
-            Rule::Trace => "c = tr(A): Ā += c̄·I".into(),
-            Rule::Det => "c = det(A): Ā += c̄·det(A)·A⁻ᵀ".into(),
-            Rule::LogDet => "c = log det(A): Ā += c̄·A⁻ᵀ".into(),
-            Rule::Inverse => "C = A⁻¹: Ā += −A⁻ᵀ·C̄·A⁻ᵀ".into(),
-            Rule::Diag => "C = diag(v): v̄ += diag(C̄)".into(),
-            Rule::DiagPart => "c = diag(A): Ā += diag(c̄)".into(),
-            Rule::Kron => "C = A⊗B: Āᵢⱼ += ⟨C̄ᵢⱼ, B⟩ (blocks C̄ᵢⱼ of C̄), B̄ += Σᵢⱼ Aᵢⱼ·C̄ᵢⱼ".into(),
-            Rule::Vectorize => "c = vec(A): Ā += unvec(c̄)".into(),
-            Rule::Unvec => "C = unvec(v): v̄ += vec(C̄)".into(),
-        }
-    }
 }
 
 /// The result of a backward pass from one scalar output.

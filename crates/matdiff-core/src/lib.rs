@@ -19,14 +19,16 @@ mod ir;
 mod linear;
 mod lower;
 mod print;
+mod rule;
 mod shape;
 
 pub use builtin::Builtin;
 pub use chain::{chain_order, ChainOrder};
-pub use diff::{gradients, local_pushes, Backward, Push, Rule};
+pub use diff::{gradients, local_pushes, Backward, Push};
 pub use forward::jvp;
 pub use ir::{Build, Func, Graph, Node, NodeId, Num, Op, Var};
 pub use linear::linear_matrix;
 pub use lower::{default_kind, lower, lower_into, Kind, Lowered};
 pub use print::{latex_name, num, print, print_shared, print_shared_named, Printed, Style};
+pub use rule::{Rule, RuleInfo};
 pub use shape::{Dim, DimId, DimTable, Shape};
