@@ -5,9 +5,7 @@
 //! differences of the loss, each loss value also computed by `matdiff eval`, at two dimension
 //! settings. The `--format text` output (with its `where` lines) evaluates to the same numbers.
 
-mod common;
-
-use common::{looks_like_panic, Rng, Run, Scratch};
+use crate::common::{looks_like_panic, Rng, Run, Scratch};
 use serde_json::{json, Map, Value as Json};
 
 /// A seed model: the loss, its declarations, its variables' shapes (dimension names), and

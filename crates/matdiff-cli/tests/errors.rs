@@ -1,6 +1,6 @@
 //! Bad input gets a clear message and exit code 2, never a panic; good input is not refused.
 //!
-//! Each file in `cases/errors/` (expected exit 2) and `cases/accepted/` (expected exit 0) is one
+//! Each file in `cases/cli/err/` (expected exit 2) and `cases/cli/ok/` (expected exit 0) is one
 //! command line, written as `key: value` lines:
 //!
 //! ```text
@@ -17,10 +17,8 @@
 //! Errors snapshot the whole stderr, accepted cases their stdout; every accepted `grad` runs
 //! with `--check`, so its gradient is also compared with central differences.
 
-mod common;
-
-use common::{looks_like_panic, Run, Scratch};
-use std::path::{Path, PathBuf};
+use crate::common::{looks_like_panic, Run, Scratch};
+use std::path::Path;
 use std::time::Duration;
 
 /// Any single command on these small inputs should answer well within this.
@@ -63,7 +61,7 @@ fn parse_case(path: &Path) -> Case {
 }
 
 /// Run one case in its own scratch folder; the command line, for the snapshot's description.
-fn run_case(name: &str, case: &Case, check: bool) -> (Run, String) {
+fn run_command(name: &str, case: &Case, check: bool) -> (Run, String) {
     let dir = Scratch::new(name);
     let mut args: Vec<String> = vec![case.cmd.clone(), "--".into(), case.expr.clone()];
     let mut opts: Vec<String> = vec![];
@@ -95,26 +93,16 @@ fn run_case(name: &str, case: &Case, check: bool) -> (Run, String) {
     (dir.run(&argv), format!("matdiff {}", shown.join(" ")))
 }
 
-fn case_files(dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases").join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no cases in {}", root.display());
-    files
-}
-
-/// Run every case of a directory, collecting all failures before failing.
-fn run_dir(dir: &str, expect_code: i32) {
-    let mut failures = vec![];
-    for path in case_files(dir) {
+/// One fixture: `cases/cli/err/*.txt` must fail with exit 2 and a clear message, `cases/cli/ok/*.txt`
+/// must succeed (a `grad` with its numeric check); either way the output is snapshotted.
+fn run_case(path: &Path) {
+    let in_err = path.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "err");
+    let (expect_code, dir) = if in_err { (2, "errors") } else { (0, "accepted") };
+    {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let case = parse_case(&path);
+        let case = parse_case(path);
         let check = expect_code == 0 && case.cmd == "grad";
-        let (run, cmdline) = run_case(&name, &case, check);
+        let (run, cmdline) = run_command(&name, &case, check);
         let mut problems = vec![];
         if run.code != expect_code {
             problems.push(format!("exit code {} (expected {expect_code})", run.code));
@@ -159,21 +147,27 @@ fn run_dir(dir: &str, expect_code: i32) {
         if snap.is_err() {
             problems.push("snapshot differs".into());
         }
-        if !problems.is_empty() {
-            failures.push(run.explain(&format!("{name}: {}\n{cmdline}", problems.join("; "))));
-        }
+        assert!(problems.is_empty(), "{}", run.explain(&format!("{name}: {}\n{cmdline}", problems.join("; "))));
     }
-    assert!(failures.is_empty(), "{} case(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
-#[test]
-fn bad_inputs_get_clear_errors() {
-    run_dir("errors", 2);
-}
+mod fixtures {
+    use super::run_case;
+    include!(concat!(env!("OUT_DIR"), "/fixtures_cli.rs"));
 
-#[test]
-fn good_inputs_are_accepted() {
-    run_dir("accepted", 0);
+    #[test]
+    fn the_fixtures_are_there() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/cli");
+        let count = |d: &str| {
+            std::fs::read_dir(root.join(d))
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "txt"))
+                .count()
+        };
+        let (ok, err) = (count("ok"), count("err"));
+        assert!(ok >= 10 && err >= 50, "fixtures missing: {ok} ok, {err} err");
+        assert_eq!(FIXTURE_COUNT, ok + err, "a test per fixture (rebuild if fixtures were added)");
+    }
 }
 
 /// Nesting far past the parser's limit is refused at once, with a short message.

@@ -1,9 +1,7 @@
 //! Issue 12 through the built binary: no vacuous checks, scale-invariant verdicts, non-finite
 //! values never silent, `grade` fails when nothing was audited.
 
-mod common;
-
-use common::{looks_like_panic, Scratch};
+use crate::common::{looks_like_panic, Scratch};
 
 /// One invocation: arguments, the exit code it must give, and texts its stdout+stderr must hold.
 struct Case {
@@ -123,11 +121,11 @@ fn grade_with_nothing_audited_fails() {
 }
 
 /// Run `matdiff args…` in `dir` with `stdin` as its standard input.
-fn run_with_stdin(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> common::Run {
+fn run_with_stdin(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> crate::common::Run {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let start = std::time::Instant::now();
-    let mut child = Command::new(common::BIN)
+    let mut child = Command::new(crate::common::BIN)
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::piped())
@@ -143,7 +141,7 @@ fn run_with_stdin(dir: &std::path::Path, args: &[&str], stdin: &[u8]) -> common:
     });
     let out = child.wait_with_output().unwrap();
     let _ = writer.join();
-    common::Run {
+    crate::common::Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

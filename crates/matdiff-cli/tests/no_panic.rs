@@ -2,9 +2,7 @@
 //! damaged seed expressions go through `Problem::new`, `gradients` and the printers; every
 //! error either has no span or a span inside the text it points into.
 
-mod common;
-
-use common::Rng;
+use crate::common::Rng;
 use matdiff::{Error, Input, Problem, Style};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -214,7 +212,7 @@ fn deep_nesting_returns_an_error() {
 /// A sample of the same inputs through the binary: the renderer must cope with every span too.
 #[test]
 fn garbled_input_through_the_binary() {
-    let dir = common::Scratch::new("garbled");
+    let dir = crate::common::Scratch::new("garbled");
     let cases = inputs();
     let sample: Vec<&(String, String)> =
         cases.iter().step_by(25).filter(|(e, d)| !e.contains('\0') && !d.contains('\0')).collect();
@@ -224,7 +222,7 @@ fn garbled_input_through_the_binary() {
             let run = dir.run(&["grad", "--wrt", "x", "--format", format, "--decl", decl, "--", expr]);
             let what = format!("grad {expr:?} --decl {decl:?} --format {format}");
             assert!(run.code == 0 || run.code == 2, "{}", run.explain(&what));
-            assert!(!common::looks_like_panic(&run.stderr), "{}", run.explain(&what));
+            assert!(!crate::common::looks_like_panic(&run.stderr), "{}", run.explain(&what));
             if run.code == 2 {
                 assert!(
                     run.stderr.lines().any(|l| l.starts_with("error: ")) && run.stdout.is_empty(),

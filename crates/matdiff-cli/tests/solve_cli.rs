@@ -3,9 +3,7 @@
 //! vanishes), exit codes (2 for every refusal, with the obstacle named), `--check`,
 //! `--steps` and the other formats.
 
-mod common;
-
-use common::{looks_like_panic, Rng, Run, Scratch};
+use crate::common::{looks_like_panic, Rng, Run, Scratch};
 use serde_json::{json, Map, Value as Json};
 
 fn solve(s: &Scratch, expr: &str, wrt: &str, decl: &str, extra: &[&str]) -> Run {
