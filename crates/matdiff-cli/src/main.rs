@@ -95,6 +95,44 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Derivative of any expression: the gradient (scalar by anything), the entrywise
+    /// derivative (by a scalar), the Jacobian (vector by vector), else ∂vec(f)/∂vec(X)ᵀ.
+    Derivative {
+        #[command(flatten)]
+        input: ExprArgs,
+        /// The variable to differentiate with respect to.
+        #[arg(long, required = true)]
+        wrt: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Also check the result against central finite differences (exit 1 if it fails).
+        #[arg(long)]
+        check: bool,
+        /// Show the chain rule of Jacobians node by node.
+        #[arg(long)]
+        steps: bool,
+    },
+    /// Hessian of a scalar expression (the derivative of its gradient), or with --direction the
+    /// Hessian-vector product in plain matrix notation.
+    Hessian {
+        #[command(flatten)]
+        input: ExprArgs,
+        /// The variable to differentiate with respect to.
+        #[arg(long, required = true)]
+        wrt: String,
+        /// Name of a new variable V (the shape of the --wrt variable): the result is
+        /// d/dt ∇f(X + tV) at t = 0.
+        #[arg(long)]
+        direction: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Also check the result against second finite differences (exit 1 if it fails).
+        #[arg(long)]
+        check: bool,
+        /// Show the chain rule of Jacobians node by node (of the gradient).
+        #[arg(long)]
+        steps: bool,
+    },
     /// Evaluate an expression at the values in a JSON file.
     Eval {
         #[command(flatten)]
@@ -223,6 +261,13 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
     match cli.command {
         Command::Grad { input, wrt, format, steps, emit, check } => {
             commands::grad::grad(&input, &wrt, format, steps, emit, check)
+        }
+        Command::Derivative { input, wrt, format, check, steps } => {
+            commands::derivative::derivative(&input, &wrt, commands::derivative::Ask::First, format, check, steps)
+        }
+        Command::Hessian { input, wrt, direction, format, check, steps } => {
+            let ask = commands::derivative::Ask::Hessian(direction.as_deref());
+            commands::derivative::derivative(&input, &wrt, ask, format, check, steps)
         }
         Command::Eval { input, at, allow_nonfinite } => commands::eval::eval(&input, &at, allow_nonfinite),
         Command::Graph { input, wrt, format } => commands::graph::graph(&input, wrt.as_deref(), format),

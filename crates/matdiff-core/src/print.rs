@@ -34,6 +34,13 @@ pub fn print(g: &Graph, root: NodeId, style: Style) -> String {
     Printer { g, style, names: HashMap::new() }.show(root, 0)
 }
 
+/// Print `root` with the given subterms written as their names (the root itself is written
+/// out), as a step of a derivation refers to earlier steps.
+pub fn print_with_names(g: &Graph, root: NodeId, style: Style, names: &[(String, NodeId)]) -> String {
+    let names = names.iter().filter(|(_, n)| *n != root).map(|(s, n)| (*n, s.clone())).collect();
+    Printer { g, style, names }.show(root, 0)
+}
+
 /// Print `roots` with subterms that occur more than once (and are not tiny) named `t0`, `t1`, …
 pub fn print_shared(g: &Graph, roots: &[NodeId], style: Style) -> Vec<Printed> {
     print_shared_named(g, roots, style, &[])

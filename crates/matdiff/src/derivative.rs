@@ -12,7 +12,7 @@
 
 use crate::problem::Problem;
 use faer::Mat;
-use matdiff_core::{jvp, linear_matrix, NodeId, Shape, Var};
+use matdiff_core::{jvp, linear_matrix, NodeId, Shape, Style, Var};
 use matdiff_exec::{eval, eval_with_error, magnitudes, rounding_error, Env, FdReport};
 use matdiff_exec::{fd_step, find_point, FdComparison, FD_STEP, FD_TOLERANCE};
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
@@ -26,7 +26,7 @@ pub enum Layout {
     Gradient,
     /// A vector or matrix by a scalar: the entrywise derivative, shaped like the expression.
     Elementwise,
-    /// A vector (m) by a vector (n): the m×n Jacobian, J[i,j] = ∂f_i/∂x_j.
+    /// A vector (m) by a vector (n): the m×n Jacobian, `J[i,j] = ∂f_i/∂x_j`.
     Jacobian,
     /// Every other case: ∂vec(f)/∂vec(X)ᵀ, numel(f)×numel(X), vec column-major.
     Vec,
@@ -121,7 +121,7 @@ pub fn hessian(p: &mut Problem, wrt: &str) -> Result<Derivative> {
 /// ```
 /// let mut p = matdiff::Problem::new("x'*A*x", "A: matrix(n,n); x: vector(n)").unwrap();
 /// let h = matdiff::derivative::hvp(&mut p, "x", "v").unwrap();
-/// assert_eq!(p.print(h.root, matdiff::Style::Plain), "(A + A')*v");
+/// assert_eq!(p.print(h.root, matdiff::Style::Plain), "A*v + A'*v");
 /// ```
 pub fn hvp(p: &mut Problem, wrt: &str, direction: &str) -> Result<Derivative> {
     let (var, grad) = gradient_of(p, wrt, "a Hessian-vector product")?;
@@ -432,4 +432,88 @@ fn rms(m: &Mat<f64>) -> f64 {
     } else {
         1.0
     }
+}
+
+/// Largest number of steps `steps_text` writes out (a long gradient graph is summarized).
+const MAX_STEPS: usize = 60;
+
+/// The chain rule of Jacobians node by node, as text: each node of what was differentiated
+/// (the expression, or its gradient for a Hessian or HVP) that depends on the variable, in
+/// evaluation order, named (`a`, `b`, …; the user's definitions keep their names) and defined
+/// over earlier names, with its derivative by the variable in its own layout, written with the
+/// same names — or, for an HVP, its directional derivative along the direction.
+pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
+    let var = d.var;
+    let x = p.graph.var_node(var as u32);
+    let xname = p.graph.vars[var].name.clone();
+    let order = p.graph.reachable(&[d.of]);
+    let mut dep = vec![false; p.graph.len()];
+    let mut active = vec![];
+    for &n in &order {
+        dep[n.index()] = n == x || p.graph.op(n).children().iter().any(|c| dep[c.index()]);
+        if dep[n.index()] && n != x && !matches!(p.graph.op(n), matdiff_core::Op::Transpose(_)) {
+            active.push(n);
+        }
+    }
+    let mut taken: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+    taken.extend(p.graph.dims.dims.iter().map(|dd| dd.name.clone()));
+    let user: Vec<(String, NodeId)> = p.definitions().to_vec();
+    let mut names: Vec<(String, NodeId)> = vec![];
+    let mut next = 0u8;
+    let of_name = match d.order {
+        Order::First => "f",
+        Order::Hessian | Order::Hvp => "g",
+    };
+    let mut out = String::new();
+    let heading = match d.order {
+        Order::First => format!("Chain rule of Jacobians by {xname}, node by node (f the expression):\n"),
+        Order::Hessian => format!("Chain rule of Jacobians by {xname} through the gradient g = ∇f, node by node:\n"),
+        Order::Hvp => {
+            "Directional derivatives along the direction through the gradient g = ∇f, node by node:\n".to_string()
+        }
+    };
+    out.push_str(&heading);
+    let skipped = active.len().saturating_sub(MAX_STEPS);
+    if skipped > 0 {
+        out.push_str(&format!("  ({skipped} earlier steps not shown)\n"));
+    }
+    for (i, &n) in active.iter().enumerate() {
+        let name = if n == d.of {
+            of_name.to_string()
+        } else if let Some((u, _)) = user.iter().find(|u| u.1 == n) {
+            u.clone()
+        } else {
+            loop {
+                let cand = ((b'a' + next % 26) as char).to_string()
+                    + &if next >= 26 { (next / 26).to_string() } else { String::new() };
+                next = next.wrapping_add(1);
+                if !taken.contains(&cand) && cand != "f" && cand != "g" {
+                    break cand;
+                }
+            }
+        };
+        taken.push(name.clone());
+        let def = (i >= skipped).then(|| matdiff_core::print_with_names(&p.graph, n, Style::Plain, &names));
+        // The node's own name is used in its derivative (`diag(1 - h.^2)` for h = tanh(a)).
+        names.push((name.clone(), n));
+        if let Some(def) = def {
+            let result = match d.order {
+                Order::Hvp => {
+                    let v = p.graph.var_node(d.direction.expect("an HVP has a direction") as u32);
+                    Ok(jvp(&mut p.graph, &[n], x, v)[0])
+                }
+                _ => derivative_of(p, n, var).map(|r| r.0),
+            };
+            let lhs = match d.order {
+                Order::Hvp => format!("d{name}"),
+                _ => format!("∂{name}/∂{xname}"),
+            };
+            let rhs = match result {
+                Ok(r) => matdiff_core::print_with_names(&p.graph, r, Style::Plain, &names),
+                Err(e) => format!("(not in matrix form: {})", e.message),
+            };
+            out.push_str(&format!("  {name} = {def}\n      {lhs} = {rhs}\n"));
+        }
+    }
+    out
 }

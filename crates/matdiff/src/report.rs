@@ -183,6 +183,46 @@ pub fn gradients_json(
     grads.nodes.iter().zip(wrt).zip(&shared).map(|((&g, name), cse)| gradient_json(p, g, name, cse, check)).collect()
 }
 
+/// A derivative, Hessian or HVP as the JSON object of the `derivative`/`hessian --format json`
+/// contract: the result under its field (`derivative`, `hessian` or `hvp`: one self-contained
+/// plain-syntax expression that re-parses and evaluates), `wrt`, `layout` (`gradient`,
+/// `elementwise`, `jacobian`, `vec`), `shape` (dimension names, products such as `m*n`),
+/// `latex`, `cse` and `where` (shared subterms named), `direction` for an HVP, and `check` when
+/// a numeric check was run.
+pub fn derivative_json(
+    p: &Problem,
+    d: &crate::derivative::Derivative,
+    check: Option<&FdReport>,
+) -> Result<Map<String, Json>> {
+    let size = inline_size(&p.graph, d.root);
+    if size > MAX_INLINE_NODES {
+        return Err(Error::unspanned(
+            Input::None,
+            format!("the self-contained result would repeat shared subterms {size:.0e} times over"),
+        )
+        .with_kind(ErrorKind::Limit)
+        .with_note("`--format text` prints it compactly with `where` definitions"));
+    }
+    let wrt = &p.graph.vars[d.var].name;
+    let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);
+    let mut o = Map::new();
+    o.insert(d.order.field().into(), json!(p.print(d.root, Style::Plain)));
+    o.insert("wrt".into(), json!(wrt));
+    if let Some(v) = d.direction {
+        o.insert("direction".into(), json!(p.graph.vars[v].name));
+    }
+    o.insert("layout".into(), json!(d.layout.name()));
+    o.insert("shape".into(), json!(p.shape_names(d.root)));
+    o.insert("latex".into(), json!(p.print(d.root, Style::Latex)));
+    let defs: Map<String, Json> = shared.defs.iter().map(|(n, d)| (n.clone(), json!(d))).collect();
+    o.insert("cse".into(), json!(shared.expr));
+    o.insert("where".into(), Json::Object(defs));
+    if let Some(r) = check {
+        o.insert("check".into(), fd_check_json(r));
+    }
+    Ok(o)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Check verdicts
 

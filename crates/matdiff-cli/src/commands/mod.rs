@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod check;
 pub mod demo;
+pub mod derivative;
 pub mod emit;
 pub mod eval;
 pub mod grad;
