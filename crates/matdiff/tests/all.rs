@@ -31,17 +31,12 @@ mod simplify;
 mod solve;
 mod steps;
 
-/// With `autotests = false`, a `tests/*.rs` file that is not a module here (nor the
-/// `no_alloc` binary) is silently not compiled: refuse that.
+#[path = "../../../build-support/suites.rs"]
+mod suites;
+
+/// With `autotests = false`, a `tests/*.rs` file that is not a module here is silently not
+/// compiled: refuse that.
 #[test]
 fn every_test_file_is_a_module() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let listed = include_str!("all.rs");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        if path.extension().is_some_and(|e| e == "rs") && !["all", "no_alloc"].contains(&stem.as_str()) {
-            assert!(listed.contains(&format!("mod {stem};")), "tests/{stem}.rs is not a module of tests/all.rs");
-        }
-    }
+    suites::assert_every_test_file_is_a_module(env!("CARGO_MANIFEST_DIR"), include_str!("all.rs"), &["no_alloc"]);
 }
