@@ -7,6 +7,7 @@ mod common;
 
 mod check_cli;
 mod contract;
+mod derivative_cli;
 mod errors;
 mod grade_cli;
 mod hardening;

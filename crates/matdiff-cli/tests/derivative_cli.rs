@@ -3,9 +3,7 @@
 //! same `--decl`, at the size `shape` says; `layout`), `--check` (exit 0 when it agrees, 2 when
 //! no point could be checked), the other formats, `--steps`, and errors with spans (exit 2).
 
-mod common;
-
-use common::{looks_like_panic, Rng, Run, Scratch};
+use crate::common::{looks_like_panic, Rng, Run, Scratch};
 use serde_json::{json, Map, Value as Json};
 
 fn run(s: &Scratch, args: &[&str]) -> Run {
