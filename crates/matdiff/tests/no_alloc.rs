@@ -63,6 +63,13 @@ fn steady_state_runs_allocate_nothing() {
             "U: matrix(d,q); S: symmetric(d); Nobs: scalar; s: scalar",
             vec!["U", "s"],
         ),
+        // Second-order structure: a symmetric product with a diagonal middle (K = 40 crosses
+        // the triangle threshold), diagonal terms of sums, transposed terms tiled.
+        (
+            "sum((A'*diag(w)*A).*B) + sum((diag(p) - p*p').*C) + sum((M + M').*C)",
+            "A: matrix(N,K); w: vector(N); B: matrix(K,K); p: vector(n); C: matrix(n,n); M: matrix(n,n)",
+            vec!["A", "p", "M"],
+        ),
     ]);
     for (i, (expr, decls, wrt)) in cases.iter().enumerate() {
         let mut p = Problem::new(expr, decls).unwrap();
@@ -76,6 +83,9 @@ fn steady_state_runs_allocate_nothing() {
         for (k, dim) in p.graph.dims.dims.iter().enumerate() {
             if dim.name == "q" {
                 dims[k] = 2;
+            }
+            if dim.name == "K" {
+                dims[k] = 40;
             }
         }
         let env = random_env(&p.graph, p.output, dims, &mut rng);

@@ -47,6 +47,8 @@ impl Planner<'_> {
     fn absorbable(&self, n: NodeId, shape: (usize, usize)) -> bool {
         match self.g.op(n) {
             Op::Fill(_) => true,
+            // A sum with I or diag(v) adds it on the diagonal in its own step (see `Lin`).
+            Op::Lin(ts) if ts.iter().any(|&(_, t)| self.diagonal_term(t)) => false,
             _ => {
                 self.entrywise(n)
                     && self.size(n) == shape
@@ -54,6 +56,15 @@ impl Planner<'_> {
                     && !self.values.contains_key(&n)
             }
         }
+    }
+
+    /// A term `I`, `diag(v)` or a scalar times one: `Lin` adds it on the diagonal.
+    fn diagonal_term(&self, t: NodeId) -> bool {
+        let body = match *self.g.op(t) {
+            Op::Scale(_, x) => x,
+            _ => t,
+        };
+        matches!(self.g.op(body), Op::Diag(_) | Op::Identity)
     }
 
     /// Plan `n` and the entrywise operations under it that nothing else uses as one fused step,
@@ -67,12 +78,16 @@ impl Planner<'_> {
         if !op.children().iter().any(|&c| self.absorbable(c, shape)) {
             return None;
         }
-        // A sum with a product term used only there accumulates it by GEMM: keep that path.
+        // A sum with a product term used only there accumulates it by GEMM, and adds diagonal
+        // terms (I, diag(v)) on the diagonal: keep that path.
         if let Op::Lin(ts) = &op {
-            let product_term = ts.iter().any(|(_, t)| {
-                matches!(self.g.op(*t), Op::MatMul(_))
-                    && self.parents[t.index()].len() == 1
-                    && !self.values.contains_key(t)
+            let only_here = |t: NodeId| self.parents[t.index()].len() == 1 && !self.values.contains_key(&t);
+            let product_term = ts.iter().any(|&(_, t)| {
+                let body = match *self.g.op(t) {
+                    Op::Scale(_, x) if only_here(t) => x,
+                    _ => t,
+                };
+                (matches!(self.g.op(body), Op::MatMul(_)) && only_here(body)) || self.diagonal_term(t)
             });
             if product_term {
                 return None;

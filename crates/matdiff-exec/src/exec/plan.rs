@@ -37,11 +37,28 @@ pub enum Step {
     Ident {
         dst: usize,
     },
-    /// dst = Σ cᵢ · (scalarsᵢ) · xᵢ + Σ dⱼ · (scalarsⱼ) · I
+    /// dst = Σ cᵢ · (scalarsᵢ) · xᵢ + Σ dⱼ · (scalarsⱼ) · diag(vⱼ), where a missing vⱼ is the
+    /// identity; added to dst's value when `acc` (after the GEMMs of product terms).
     Lin {
         dst: usize,
         terms: Vec<(f64, Vec<Opnd>, Opnd)>,
-        diag: Vec<(f64, Vec<Opnd>)>,
+        diag: Vec<(f64, Vec<Opnd>, Option<Opnd>)>,
+        acc: bool,
+    },
+    /// dst = diag(v)·x (rows scaled), or x·diag(v) when `cols`: a diagonal factor of a product
+    /// is never formed as a dense matrix.
+    ScaleBy {
+        dst: usize,
+        v: Opnd,
+        x: Opnd,
+        cols: bool,
+    },
+    /// dst = a·b for a product known to be symmetric (Xᵀ·X, Xᵀ·diag(w)·X with b = diag(w)·X):
+    /// the lower triangle by a triangular product (half the flops), then mirrored.
+    SymGemm {
+        dst: usize,
+        a: Opnd,
+        b: Opnd,
     },
     Scale {
         dst: usize,
@@ -180,6 +197,12 @@ pub enum Step {
         prog: Vec<super::fuse::Ew>,
     },
 }
+
+/// Symmetric products at least this large are computed as one triangle and mirrored (below it
+/// the bookkeeping costs more than the halved multiply saves).
+const SYM_MIN: usize = 32;
+/// ... and have at least this inner dimension.
+const SYM_MIN_INNER: usize = 8;
 
 /// A constant times a product of scalar operands.
 pub type Coef = (f64, Vec<Opnd>);
@@ -393,29 +416,44 @@ impl Planner<'_> {
                 // a*X*X' + I/b is one pass, not four.
                 // A product used only here is accumulated straight into the sum by its last
                 // matrix multiply (no separate buffer and pass): W*t*X' + W*X*t' is two GEMMs.
+                // Diagonal matrices (I, diag(v)) are added on the diagonal, never formed: diag(p) - p*p'
+                // is one rank-1 GEMM and a pass over the diagonal.
                 let mut terms = vec![];
                 let mut diag = vec![];
                 let mut fused = vec![];
                 for (c, t) in ts {
                     let (scalars, body) = match *g.op(t) {
-                        Op::Scale(s, x) if self.parents[t.index()].len() == 1 => (vec![self.value(s)], x),
+                        Op::Scale(s, x)
+                            if self.parents[t.index()].len() == 1 || matches!(g.op(x), Op::Identity | Op::Diag(_)) =>
+                        {
+                            (vec![self.value(s)], x)
+                        }
                         _ => (vec![], t),
                     };
-                    if matches!(g.op(body), Op::Identity) {
-                        diag.push((c.get(), scalars));
-                    } else if let Some((a, b)) = self.fusable_product(body) {
-                        fused.push(((c.get(), scalars), a, b));
-                    } else {
-                        terms.push((c.get(), scalars, self.value(body)));
+                    match *g.op(body) {
+                        Op::Identity => diag.push((c.get(), scalars, None)),
+                        Op::Diag(v) => {
+                            let v = self.value(v);
+                            diag.push((c.get(), scalars, Some(v)))
+                        }
+                        _ => match self.fusable_product(body) {
+                            Some((a, b)) => fused.push(((c.get(), scalars), a, b)),
+                            None => terms.push((c.get(), scalars, self.value(body))),
+                        },
                     }
                 }
                 let dst = self.out(n);
-                let initialized = !terms.is_empty() || !diag.is_empty();
-                if initialized {
-                    self.emit(Step::Lin { dst, terms, diag });
+                // The plain terms set dst first; with none, the first GEMM does and the diagonal
+                // is added after the products.
+                let first = !terms.is_empty() || fused.is_empty();
+                if first {
+                    self.emit(Step::Lin { dst, terms, diag: std::mem::take(&mut diag), acc: false });
                 }
                 for (k, (alpha, a, b)) in fused.into_iter().enumerate() {
-                    self.emit(Step::Gemm { dst, a, b, alpha, acc: initialized || k > 0 });
+                    self.emit(Step::Gemm { dst, a, b, alpha, acc: first || k > 0 });
+                }
+                if !diag.is_empty() {
+                    self.emit(Step::Lin { dst, terms: vec![], diag, acc: true });
                 }
                 Self::at(dst)
             }
@@ -506,7 +544,7 @@ impl Planner<'_> {
         if self.parents[t.index()].len() != 1 || self.values.contains_key(&t) || self.chains.contains_key(&fs[..]) {
             return None;
         }
-        if self.distributable(&fs).is_some() || self.low_rank_pair(&fs).is_some() {
+        if self.distributable(&fs).is_some() || self.low_rank_pair(&fs).is_some() || self.structured(&fs) {
             return None;
         }
         let (_, split) = self.chain_dp(&fs);
@@ -706,7 +744,13 @@ impl Planner<'_> {
                     (c.get(), scalars, factors)
                 })
                 .collect();
-            let only_in_products = self.parents[f.index()].iter().all(|p| matches!(self.g.op(*p), Op::MatMul(_)));
+            // Used only as a factor, itself or transposed (an HVP has `S*B` and `S'*C`).
+            let in_product = |p: NodeId| matches!(self.g.op(p), Op::MatMul(_));
+            let only_in_products = self.parents[f.index()].iter().all(|&p| {
+                in_product(p)
+                    || (matches!(self.g.op(p), Op::Transpose(_))
+                        && self.parents[p.index()].iter().all(|&q| in_product(q)))
+            });
             // Materializing the sum: each term on its own (unless the sum is needed anyway), then the chain.
             let (r, c) = self.size(f);
             let own: f64 = terms.iter().map(|(_, _, fs)| self.standalone_cost(fs) + (r * c) as f64).sum();
@@ -731,6 +775,10 @@ impl Planner<'_> {
         if let Some(&o) = self.chains.get(fs) {
             return o;
         }
+        if let Some(o) = self.sandwich(fs).or_else(|| self.through_diagonal(fs)) {
+            self.chains.insert(fs.to_vec(), o);
+            return o;
+        }
         if let Some((k, terms)) = self.distributable(fs) {
             let mut lin = vec![];
             for (c, scalars, factors) in terms {
@@ -741,7 +789,7 @@ impl Planner<'_> {
             }
             let (r, c) = (self.size(fs[0]).0, self.size(fs[fs.len() - 1]).1);
             let dst = self.slot(r, c);
-            self.emit(Step::Lin { dst, terms: lin, diag: vec![] });
+            self.emit(Step::Lin { dst, terms: lin, diag: vec![], acc: false });
             let o = Self::at(dst);
             self.chains.insert(fs.to_vec(), o);
             return o;
@@ -755,6 +803,112 @@ impl Planner<'_> {
         let o = self.build(fs, &split, 0, fs.len() - 1);
         self.chains.insert(fs.to_vec(), o);
         o
+    }
+
+    /// Whether a chain takes one of the structured routes (`sandwich`, `through_diagonal`),
+    /// which plain chain ordering (`build`) must not bypass.
+    fn structured(&self, fs: &[NodeId]) -> bool {
+        fs.iter().any(|&f| matches!(self.g.op(f), Op::Diag(_))) || self.sandwich_parts(fs).is_some()
+    }
+
+    /// A product that reads the same transposed, `Rᵀ·R` or `Rᵀ·M·R` with M symmetric (R itself
+    /// a chain), large enough to be worth computing as one triangle: (start of R, M), when that
+    /// costs less than the best plain order (always with M diagonal: `Aᵀ·diag(w)·A`, the
+    /// logistic-regression Hessian, is one scaled rank-k update).
+    fn sandwich_parts(&self, fs: &[NodeId]) -> Option<(usize, Option<NodeId>)> {
+        let k = fs.len();
+        let (r, c) = (self.size(fs[0]).0, self.size(fs[k - 1]).1);
+        if k < 2 || r != c || r < SYM_MIN {
+            return None;
+        }
+        let mirrored = |a: NodeId, b: NodeId| {
+            (a == b && self.g.node(a).symmetric)
+                || *self.g.op(a) == Op::Transpose(b)
+                || *self.g.op(b) == Op::Transpose(a)
+        };
+        if !(0..k.div_ceil(2)).all(|i| mirrored(fs[i], fs[k - 1 - i])) {
+            return None;
+        }
+        let h = k / 2;
+        let middle = (k % 2 == 1).then(|| fs[h]);
+        let right = &fs[k - h..];
+        let inner = self.size(right[0]).0;
+        if inner < SYM_MIN_INNER {
+            // An outer product is memory-bound: mirroring would only add a pass.
+            return None;
+        }
+        let inner = inner as f64;
+        let diagonal = middle.is_some_and(|m| matches!(self.g.op(m), Op::Diag(_)));
+        let middle_cost = match middle {
+            None => 0.0,
+            Some(_) if diagonal => inner * r as f64,
+            Some(_) => inner * inner * r as f64,
+        };
+        let cost = self.chain_cost(right) + middle_cost + 0.5 * (r * r) as f64 * inner;
+        (diagonal || cost < self.chain_cost(fs)).then_some((k - h, middle))
+    }
+
+    /// `Rᵀ·R`, `Rᵀ·diag(w)·R` or `Rᵀ·M·R` (see `sandwich_parts`): R once, then its lower triangle
+    /// of the product with diag(w)·R (rows scaled) or M·R, mirrored.
+    fn sandwich(&mut self, fs: &[NodeId]) -> Option<Opnd> {
+        let (start, middle) = self.sandwich_parts(fs)?;
+        let right = &fs[start..];
+        let ro = self.chain(right);
+        let (inner, r) = (self.size(right[0]).0, self.size(fs[fs.len() - 1]).1);
+        let b = match middle.map(|m| (m, self.g.op(m).clone())) {
+            None => ro,
+            Some((_, Op::Diag(v))) => {
+                let v = self.value(v);
+                let dst = self.slot(inner, r);
+                self.emit(Step::ScaleBy { dst, v, x: ro, cols: false });
+                Self::at(dst)
+            }
+            Some((m, _)) => {
+                let mo = self.value(m);
+                self.product(mo, ro, inner, r)
+            }
+        };
+        let dst = self.slot(r, r);
+        self.emit(Step::SymGemm { dst, a: ro.flip(), b });
+        Some(Self::at(dst))
+    }
+
+    /// A chain with a diagonal factor `L·diag(v)·R`: the smaller of R and L scaled by rows or
+    /// columns (one pass), then the product; diag(v) is never formed.
+    fn through_diagonal(&mut self, fs: &[NodeId]) -> Option<Opnd> {
+        let i = fs.iter().position(|&f| matches!(self.g.op(f), Op::Diag(_)))?;
+        let Op::Diag(v) = *self.g.op(fs[i]) else { unreachable!() };
+        let n = self.size(fs[i]).0;
+        let (left, right) = (&fs[..i], &fs[i + 1..]);
+        let rows = left.first().map(|&f| self.size(f).0);
+        let cols = right.last().map(|&f| self.size(f).1);
+        let vo = self.value(v);
+        if let Some(c) = cols.filter(|&c| rows.is_none_or(|r| c <= r)) {
+            let ro = self.chain(right);
+            let dst = self.slot(n, c);
+            self.emit(Step::ScaleBy { dst, v: vo, x: ro, cols: false });
+            let scaled = Self::at(dst);
+            match rows {
+                None => Some(scaled),
+                Some(r) => {
+                    let lo = self.chain(left);
+                    Some(self.product(lo, scaled, r, c))
+                }
+            }
+        } else {
+            let r = rows?;
+            let lo = self.chain(left);
+            let dst = self.slot(r, n);
+            self.emit(Step::ScaleBy { dst, v: vo, x: lo, cols: true });
+            let scaled = Self::at(dst);
+            match cols {
+                None => Some(scaled),
+                Some(c) => {
+                    let ro = self.chain(right);
+                    Some(self.product(scaled, ro, r, c))
+                }
+            }
+        }
     }
 
     /// The rightmost `A⁻¹·U` or `Uᵀ·A⁻¹` in a chain, with A = α·U·Uᵀ + β·I planned low-rank:

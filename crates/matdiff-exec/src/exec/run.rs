@@ -5,7 +5,7 @@ use super::fuse::run_fused;
 use super::plan::{Coef, Opnd, Plan, Src, Step};
 use faer::dyn_stack::MemStack;
 use faer::linalg::matmul::matmul;
-use faer::reborrow::ReborrowMut;
+use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use matdiff_core::Func;
 
@@ -131,6 +131,8 @@ fn dst_of(step: &Step) -> Option<usize> {
         Fill { dst, .. }
         | Ident { dst }
         | Lin { dst, .. }
+        | ScaleBy { dst, .. }
+        | SymGemm { dst, .. }
         | Scale { dst, .. }
         | Had { dst, .. }
         | Pow { dst, .. }
@@ -305,6 +307,158 @@ fn axpy(out: MatMut<'_, f64>, c: f64, a: MatRef<'_, f64>) {
     })
 }
 
+/// Entry i of a vector, stored as a column or (transposed) as a row.
+fn entry(v: MatRef<'_, f64>, i: usize) -> f64 {
+    if v.ncols() == 1 {
+        v[(i, 0)]
+    } else {
+        v[(0, i)]
+    }
+}
+
+/// Side of the square tiles of `lin_tiled` and `mirror_lower`: a tile of every operand and of
+/// the output fits in L1 together.
+const TILE: usize = 32;
+
+/// out = Σ cₖ·xₖ over `n` terms (`term(k)` = (cₖ, xₖ)), some of them transposed views: tile by
+/// tile, a transposed operand's tile copied through a small buffer so that every access runs
+/// along columns. `A + A'` (the Hessian of x'Ax) is one pass instead of a pass per term with
+/// strided reads. The first term sets the tile and the rest are added in order, the same
+/// arithmetic as `map1` followed by `axpy`.
+fn lin_tiled<'a>(out: MatMut<'_, f64>, n: usize, term: &(dyn Fn(usize) -> (f64, MatRef<'a, f64>) + Sync)) {
+    in_column_halves(out, PARALLEL_ENTRIES_CHEAP, |mut out, c0| {
+        let (rows, cols) = (out.nrows(), out.ncols());
+        let mut buf = [0.0f64; TILE * TILE];
+        for j0 in (0..cols).step_by(TILE) {
+            let w = TILE.min(cols - j0);
+            for i0 in (0..rows).step_by(TILE) {
+                let h = TILE.min(rows - i0);
+                for k in 0..n {
+                    let (c, x) = term(k);
+                    let x = x.submatrix(i0, c0 + j0, h, w);
+                    if x.row_stride() == 1 {
+                        for jj in 0..w {
+                            let b = &mut buf[jj * TILE..jj * TILE + h];
+                            match col(x, jj) {
+                                Some(xc) if k == 0 => b.iter_mut().zip(xc).for_each(|(b, &v)| *b = c * v),
+                                Some(xc) => b.iter_mut().zip(xc).for_each(|(b, &v)| *b += c * v),
+                                None => b.iter_mut().enumerate().for_each(|(ii, b)| {
+                                    *b = if k == 0 { c * x[(ii, jj)] } else { *b + c * x[(ii, jj)] }
+                                }),
+                            }
+                        }
+                    } else {
+                        // x = yᵀ: row ii of x is column ii of y, contiguous when y is.
+                        let y = x.transpose();
+                        for ii in 0..h {
+                            let b = buf[ii..].iter_mut().step_by(TILE).take(w);
+                            match col(y, ii) {
+                                Some(yc) if k == 0 => b.zip(yc).for_each(|(b, &v)| *b = c * v),
+                                Some(yc) => b.zip(yc).for_each(|(b, &v)| *b += c * v),
+                                None => b.enumerate().for_each(|(jj, b)| {
+                                    *b = if k == 0 { c * y[(jj, ii)] } else { *b + c * y[(jj, ii)] }
+                                }),
+                            }
+                        }
+                    }
+                }
+                for jj in 0..w {
+                    let src = &buf[jj * TILE..jj * TILE + h];
+                    let mut oc = out.rb_mut().col_mut(j0 + jj).subrows_mut(i0, h);
+                    match oc.rb_mut().try_as_col_major_mut() {
+                        Some(o) => o.as_slice_mut().copy_from_slice(src),
+                        None => src.iter().enumerate().for_each(|(ii, &v)| oc[ii] = v),
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// out = diag(v)·x, or x·diag(v) when `cols`: one pass over x.
+fn scale_by(out: MatMut<'_, f64>, v: MatRef<'_, f64>, x: MatRef<'_, f64>, cols: bool) {
+    in_column_halves(out, PARALLEL_ENTRIES_CHEAP, |mut out, c0| {
+        let r = out.nrows();
+        let x = x.subcols(c0, out.ncols());
+        let vc = if v.ncols() == 1 { col(v, 0) } else { None };
+        for j in 0..out.ncols() {
+            let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+            match (oc, col(x, j)) {
+                (Some(o), Some(xc)) if cols => {
+                    let s = entry(v, c0 + j);
+                    o.iter_mut().zip(xc).for_each(|(o, &x)| *o = s * x)
+                }
+                (Some(o), Some(xc)) if vc.is_some() => super::simd::zip_map(o, vc.unwrap(), xc, &|s, x| s * x),
+                _ => (0..r).for_each(|i| {
+                    let s = if cols { entry(v, c0 + j) } else { entry(v, i) };
+                    out[(i, j)] = s * x[(i, j)]
+                }),
+            }
+        }
+    })
+}
+
+/// out = a·b for a product known to be symmetric: the lower triangle (faer's triangular
+/// kernel, half the multiply-adds of a full product), then mirrored. On two threads the
+/// triangle is split in the half-size rectangle below the diagonal on one core and the two
+/// half-size triangles on the other, which is the same work.
+fn sym_gemm(mut out: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+    use faer::linalg::matmul::triangular::{matmul as tri, BlockStructure};
+    let (n, k) = (out.nrows(), a.ncols());
+    let lower = |o: MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>| {
+        let rect = BlockStructure::Rectangular;
+        tri(o, BlockStructure::TriangularLower, Accum::Replace, a, rect, b, rect, 1.0, Par::Seq)
+    };
+    if n * n * k / 2 < PARALLEL_FLOPS || rayon::current_num_threads() < 2 || n < 64 {
+        lower(out.rb_mut(), a, b);
+    } else if rayon::current_num_threads() > 2 {
+        let rect = BlockStructure::Rectangular;
+        let par = Par::rayon(rayon::current_num_threads());
+        tri(out.rb_mut(), BlockStructure::TriangularLower, Accum::Replace, a, rect, b, rect, 1.0, par);
+    } else {
+        let h = n / 2;
+        let (o11, _, o21, o22) = out.rb_mut().split_at_mut(h, h);
+        let (a1, a2) = a.split_at_row(h);
+        let (b1, b2) = b.split_at_col(h);
+        halves(
+            || matmul(o21, Accum::Replace, a2, b1, 1.0, Par::Seq),
+            || {
+                lower(o11, a1, b1);
+                lower(o22, a2, b2);
+            },
+        );
+    }
+    mirror_lower(out);
+}
+
+/// Copy the strictly lower triangle onto the upper one, tile by tile through a small buffer.
+fn mirror_lower(mut out: MatMut<'_, f64>) {
+    let n = out.nrows();
+    let mut buf = [0.0f64; TILE * TILE];
+    for j0 in (0..n).step_by(TILE) {
+        let w = TILE.min(n - j0);
+        for i0 in (j0..n).step_by(TILE) {
+            let h = TILE.min(n - i0);
+            // Tile (i0, j0) of the lower part into buf, then its transpose to tile (j0, i0).
+            for jj in 0..w {
+                let c = out.rb().col(j0 + jj);
+                for ii in 0..h {
+                    buf[ii * TILE + jj] = c[i0 + ii];
+                }
+            }
+            for ii in 0..h {
+                let mut c = out.rb_mut().col_mut(i0 + ii);
+                for jj in 0..w {
+                    // On a diagonal tile only the strictly lower entries are copied.
+                    if i0 + ii > j0 + jj {
+                        c[j0 + jj] = buf[ii * TILE + jj];
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn set_scalar(mut out: MatMut<'_, f64>, x: f64) {
     out[(0, 0)] = x;
 }
@@ -318,25 +472,48 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
                 out[(i, i)] = 1.0;
             }
         }
-        Step::Lin { terms, diag, .. } => {
+        Step::Lin { terms, diag, acc, .. } => {
             let coef = |c: f64, scalars: &[Opnd]| scalars.iter().fold(c, |k, &s| k * ctx.scalar(s));
             match terms.split_first() {
+                // A transposed term (A + A') is summed tile by tile, each tile in L1.
+                Some(_) if !*acc && terms.iter().any(|(_, _, x)| ctx.get(*x).row_stride() != 1) => {
+                    let term = |k: usize| {
+                        let (c, scalars, x) = &terms[k];
+                        (coef(*c, scalars), ctx.get(*x))
+                    };
+                    lin_tiled(out.rb_mut(), terms.len(), &term)
+                }
                 Some(((c, scalars, x), rest)) => {
                     let k = coef(*c, scalars);
-                    map1(out.rb_mut(), ctx.get(*x), |v| k * v);
+                    if *acc {
+                        axpy(out.rb_mut(), k, ctx.get(*x));
+                    } else {
+                        map1(out.rb_mut(), ctx.get(*x), |v| k * v);
+                    }
                     for (c, scalars, x) in rest {
                         axpy(out.rb_mut(), coef(*c, scalars), ctx.get(*x));
                     }
                 }
+                None if *acc => {}
                 None => out.fill(0.0),
             }
-            let d: f64 = diag.iter().map(|(c, scalars)| coef(*c, scalars)).sum();
-            if d != 0.0 {
+            // Identities add a constant to the diagonal, diag(v) terms their vector.
+            let ones: f64 = diag.iter().filter(|d| d.2.is_none()).map(|(c, scalars, _)| coef(*c, scalars)).sum();
+            let vectors = diag.iter().any(|d| d.2.is_some());
+            if ones != 0.0 || vectors {
+                let vs = |i: usize| {
+                    diag.iter().fold(ones, |d, (c, scalars, v)| match v {
+                        Some(v) => d + coef(*c, scalars) * entry(ctx.get(*v), i),
+                        None => d,
+                    })
+                };
                 for i in 0..out.nrows().min(out.ncols()) {
-                    out[(i, i)] += d;
+                    out[(i, i)] += vs(i);
                 }
             }
         }
+        Step::ScaleBy { v, x, cols, .. } => scale_by(out, ctx.get(*v), ctx.get(*x), *cols),
+        Step::SymGemm { a, b, .. } => sym_gemm(out, ctx.get(*a), ctx.get(*b)),
         Step::Scale { s, x, .. } => {
             let s = ctx.scalar(*s);
             map1(out, ctx.get(*x), |v| s * v);
