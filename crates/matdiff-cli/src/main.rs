@@ -166,6 +166,16 @@ enum Command {
         claim: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// The claim is the derivative in the layout of `matdiff derivative` (a Jacobian, …).
+        #[arg(long, conflicts_with = "hessian")]
+        derivative: bool,
+        /// The claim is the Hessian (with --direction: the Hessian-vector product along the new
+        /// variable V, which the claim may use).
+        #[arg(long)]
+        hessian: bool,
+        /// Name of the direction variable of a claimed Hessian-vector product.
+        #[arg(long, requires = "hessian")]
+        direction: Option<String>,
     },
     /// Follow the derivation in a document and report each step and the final answer.
     Audit {
@@ -271,7 +281,14 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
         }
         Command::Eval { input, at, allow_nonfinite } => commands::eval::eval(&input, &at, allow_nonfinite),
         Command::Graph { input, wrt, format } => commands::graph::graph(&input, wrt.as_deref(), format),
-        Command::Check { input, wrt, claim, format } => commands::check::check(&input, &wrt, &claim, format),
+        Command::Check { input, wrt, claim, format, derivative, hessian, direction } => {
+            let target = match (derivative, hessian) {
+                (true, _) => commands::check::Target::Derivative,
+                (_, true) => commands::check::Target::Hessian(direction),
+                _ => commands::check::Target::Gradient,
+            };
+            commands::check::check(&input, &wrt, &claim, format, target)
+        }
         Command::Audit { file, problem, format } => commands::audit::audit(&file, &problem, format),
         Command::Grade { problem, paths, jobs, format } => commands::grade::grade(&problem, &paths, jobs, format),
         Command::Solve { input, wrt, format, steps, check, emit } => {

@@ -134,3 +134,24 @@ fn errors_exit_2_with_a_span_and_unchecked_is_not_a_pass() {
     assert_eq!(r.code, 2, "{}", r.explain("unchecked"));
     assert!(r.stderr.contains("nothing was checked"), "{}", r.stderr);
 }
+
+#[test]
+fn check_judges_derivative_and_hessian_claims() {
+    let s = Scratch::new("derivative-check");
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["x'*A*x", "--wrt", "x", "--claim", "A + A'", "--hessian"], 0, "right"),
+        (&["x'*A*x", "--wrt", "x", "--claim", "2*A", "--hessian"], 1, "symmetric"),
+        (&["W*x", "--decl", "W: matrix(m,n)", "--wrt", "x", "--claim", "W'", "--derivative"], 1, "layout"),
+        (&["W*x", "--decl", "W: matrix(m,n)", "--wrt", "W", "--claim", "kron(x', eye(m))", "--derivative"], 0, "right"),
+        (&["x'*A*x", "--wrt", "x", "--claim", "(A + A')*V", "--hessian", "--direction", "V"], 0, "Hessian-vector"),
+        (&["x'*A*x", "--wrt", "x", "--claim", "A*V", "--hessian", "--direction", "V"], 1, "wrong"),
+        (&["W*x", "--wrt", "x", "--claim", "W", "--hessian"], 2, "scalar"),
+    ];
+    for (args, code, needle) in cases {
+        let mut all = vec!["check"];
+        all.extend_from_slice(args);
+        let r = run(&s, &all);
+        assert_eq!(r.code, *code, "{}", r.explain(&args.join(" ")));
+        assert!(r.stdout.contains(needle) || r.stderr.contains(needle), "{}", r.explain(needle));
+    }
+}

@@ -271,7 +271,7 @@ pub fn diagnosis_json(d: &Diagnosis) -> Json {
         Diagnosis::SymmetricOnly { matrices } => {
             o.insert("matrices".into(), json!(matrices));
         }
-        Diagnosis::Transposed | Diagnosis::Undefined => {}
+        Diagnosis::Transposed | Diagnosis::Layout | Diagnosis::Undefined => {}
     }
     Json::Object(o)
 }
@@ -312,12 +312,20 @@ pub fn counterexample_text(cx: &Counterexample, indent: &str) -> String {
 
 /// The verdict as `check --format text` prints it (`wrt` names the variable).
 pub fn verdict_text(v: &Verdict, wrt: &str) -> String {
+    verdict_text_of(v, wrt, "gradient")
+}
+
+/// [`verdict_text`] for a claim about another derivative (`what`: `derivative`, `Hessian`,
+/// `Hessian-vector product`).
+pub fn verdict_text_of(v: &Verdict, wrt: &str, what: &str) -> String {
     let mut out = if v.right {
-        format!("right: the claim equals the gradient w.r.t. {wrt}\n")
+        format!("right: the claim equals the {what} w.r.t. {wrt}\n")
     } else {
-        format!("wrong: the claim is not the gradient w.r.t. {wrt}\n")
+        format!("wrong: the claim is not the {what} w.r.t. {wrt}\n")
     };
-    out.push_str(&format!("  gradient:   {}\n", v.gradient));
+    let label = format!("{what}:");
+    let label = if label.len() <= 11 { format!("{label:<12}") } else { format!("{label} ") };
+    out.push_str(&format!("  {label}{}\n", v.gradient));
     out.push_str(&format!("  claim read: {}\n", v.claim_read_as));
     for d in &v.diagnoses {
         out.push_str(&format!("  diagnosis:  {}\n", d.message()));

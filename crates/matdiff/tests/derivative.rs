@@ -174,3 +174,53 @@ fn errors_are_typed_with_spans() {
     let e = derivative(&mut p, "z").unwrap_err();
     assert_eq!(e.kind, matdiff::ErrorKind::UnknownName);
 }
+
+#[test]
+fn claims_about_derivatives_are_judged_with_diagnoses() {
+    use matdiff::check::{CheckOptions, Checker, Diagnosis};
+    // (kind, expr, decl, wrt, claim, right, expected diagnosis kind)
+    let cases = [
+        ("hessian", "x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "A + A'", true, None),
+        ("hessian", "x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "2*A", false, Some("symmetric_only")),
+        ("hessian", "x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "3*(A + A')", false, Some("factor")),
+        ("derivative", "W*x", "W: matrix(m,n); x: vector(n)", "x", "W'", false, Some("layout")),
+        ("derivative", "W*x", "W: matrix(m,n); x: vector(n)", "W", "kron(x', eye(m))", true, None),
+        ("derivative", "A*X*B", "A: matrix(n,n); X: matrix(n,n); B: matrix(n,n)", "X", "kron(B', A)", true, None),
+        ("derivative", "A*X*B", "A: matrix(n,n); X: matrix(n,n); B: matrix(n,n)", "X", "kron(A, B')", false, None),
+        ("derivative", "B*x", "B: matrix(n,n); x: vector(n)", "x", "B'", false, Some("layout")),
+        ("hessian", "tr(X'*A*X)", "A: matrix(n,n); X: matrix(n,k)", "X", "kron(eye(k), A + A')", true, None),
+        (
+            "hessian",
+            "log(sum(exp(x)))",
+            "x: vector(n)",
+            "x",
+            "diag(exp(x)/sum(exp(x))) - exp(x)*exp(x)'/sum(exp(x))^2",
+            true,
+            None,
+        ),
+        ("hvp", "x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "(A + A')*V", true, None),
+        ("hvp", "x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "2*A*V", false, Some("symmetric_only")),
+    ];
+    for (kind, expr, decl, wrt, claim, right, diag) in cases {
+        let case = Case {
+            at: expr.into(),
+            kind: kind.into(),
+            expr: expr.into(),
+            decl: decl.into(),
+            wrt: wrt.into(),
+            ..Case::default()
+        };
+        let (p, d) = run(&case);
+        let jacobian = matches!(d.layout, Layout::Jacobian | Layout::Vec);
+        let mut c = Checker::for_target(p, wrt, d.root, jacobian, CheckOptions::default()).unwrap();
+        let v = c.check(claim).unwrap_or_else(|e| panic!("{expr}: {claim}: {e}"));
+        assert_eq!(v.right, right, "{kind} {expr}: {claim}: {v:?}");
+        if let Some(k) = diag {
+            assert!(v.diagnoses.iter().any(|d| d.kind() == k), "{expr}: {claim}: expected {k}, got {:?}", v.diagnoses);
+        }
+        if !right {
+            assert!(v.counterexample.is_some(), "{expr}: {claim}: a counterexample");
+            assert!(!v.diagnoses.contains(&Diagnosis::Undefined));
+        }
+    }
+}

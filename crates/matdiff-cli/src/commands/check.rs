@@ -3,21 +3,51 @@
 use super::{load, Failure};
 use crate::{ExprArgs, Format};
 use matdiff::check::{CheckOptions, Checker};
+use matdiff::derivative::{self, Layout};
 use matdiff::render::{render, Sources};
-use matdiff::report::{verdict_json, verdict_text};
+use matdiff::report::{verdict_json, verdict_text_of};
 
-pub fn check(input: &ExprArgs, wrt: &str, claim: &str, format: Format) -> Result<u8, Failure> {
+/// What the claim is claimed to be.
+pub enum Target {
+    /// The gradient (the default).
+    Gradient,
+    /// The derivative in the layout of `matdiff derivative`.
+    Derivative,
+    /// The Hessian, or with a direction name the Hessian-vector product.
+    Hessian(Option<String>),
+}
+
+pub fn check(input: &ExprArgs, wrt: &str, claim: &str, format: Format, target: Target) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let fail = |e: &matdiff::Error| render(e, &Sources { expr, decl, claim });
     if matches!(format, Format::Latex | Format::Markdown) {
         return Err("error: `check` prints `--format text` or `--format json`\n".into());
     }
-    let problem = load(input)?;
-    let mut checker = Checker::new(problem, wrt.trim(), CheckOptions::default()).map_err(|e| fail(&e))?;
+    let mut problem = load(input)?;
+    let wrt = wrt.trim();
+    let (mut checker, what) = match target {
+        Target::Gradient => (Checker::new(problem, wrt, CheckOptions::default()).map_err(|e| fail(&e))?, "gradient"),
+        other => {
+            let (d, what) = match &other {
+                Target::Hessian(Some(v)) => (derivative::hvp(&mut problem, wrt, v), "Hessian-vector product"),
+                Target::Hessian(None) => (derivative::hessian(&mut problem, wrt), "Hessian"),
+                _ => (derivative::derivative(&mut problem, wrt), "derivative"),
+            };
+            let d = d.map_err(|e| fail(&e))?;
+            let jacobian = matches!(d.layout, Layout::Jacobian | Layout::Vec);
+            let c =
+                Checker::for_target(problem, wrt, d.root, jacobian, CheckOptions::default()).map_err(|e| fail(&e))?;
+            (c, what)
+        }
+    };
     let verdict = checker.check(claim).map_err(|e| fail(&e))?;
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&verdict_json(&verdict)).unwrap()),
-        _ => print!("{}", verdict_text(&verdict, wrt.trim())),
+        Format::Json => {
+            let mut o = verdict_json(&verdict);
+            o["target"] = serde_json::json!(what);
+            println!("{}", serde_json::to_string_pretty(&o).unwrap())
+        }
+        _ => print!("{}", verdict_text_of(&verdict, wrt, what)),
     }
     Ok(if verdict.right { 0 } else { 1 })
 }

@@ -15,6 +15,9 @@ pub enum Diagnosis {
     },
     /// The claim is the transpose of the gradient.
     Transposed,
+    /// The claim is the transpose of the numerator-layout Jacobian (J[i,j] = ∂f_i/∂x_j, or
+    /// ∂vec(f)/∂vec(X)ᵀ): the denominator layout.
+    Layout,
     /// The claim is `factor` times the gradient (2, -1, 0.5, 0, …).
     Factor {
         /// The claim divided by the gradient.
@@ -39,12 +42,13 @@ pub enum Diagnosis {
 }
 
 impl Diagnosis {
-    /// A short machine-readable name: `shape`, `transposed`, `factor`, `missing_path`,
-    /// `symmetric_only`, `undefined`.
+    /// A short machine-readable name: `shape`, `transposed`, `layout`, `factor`,
+    /// `missing_path`, `symmetric_only`, `undefined`.
     pub fn kind(&self) -> &'static str {
         match self {
             Diagnosis::Shape { .. } => "shape",
             Diagnosis::Transposed => "transposed",
+            Diagnosis::Layout => "layout",
             Diagnosis::Factor { .. } => "factor",
             Diagnosis::MissingPaths { .. } => "missing_path",
             Diagnosis::SymmetricOnly { .. } => "symmetric_only",
@@ -59,6 +63,9 @@ impl Diagnosis {
                 format!("wrong shape: the claim is {claim} but the gradient is {gradient}")
             }
             Diagnosis::Transposed => "the claim is the transpose of the gradient".into(),
+            Diagnosis::Layout => "layout: the claim is the transpose of the numerator-layout Jacobian \
+                                  (J[i,j] = ∂f_i/∂x_j), i.e. the denominator layout"
+                .into(),
             Diagnosis::Factor { factor } if *factor == 0.0 => "the claim is zero, the gradient is not".into(),
             Diagnosis::Factor { factor } if *factor == -1.0 => {
                 "off by a constant factor of -1: the sign is flipped".into()

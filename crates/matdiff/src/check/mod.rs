@@ -144,6 +144,8 @@ pub struct Checker {
     terms: Vec<PathTerm>,
     points: Vec<Point>,
     opts: CheckOptions,
+    /// The target is a Jacobian in numerator layout: a transposed claim is the other layout.
+    jacobian: bool,
 }
 
 /// Refuse to evaluate a claim with an intermediate bigger than this (sizes are small, so
@@ -170,7 +172,33 @@ impl Checker {
                 "claims are compared by evaluating at random inputs, so the expression must be defined somewhere",
             ));
         }
-        Ok(Checker { problem, wrt: wrt.to_string(), var, grad, terms, points, opts })
+        Ok(Checker { problem, wrt: wrt.to_string(), var, grad, terms, points, opts, jacobian: false })
+    }
+
+    /// Prepare to check claims about another node of the problem than the gradient: a
+    /// derivative, Hessian or Hessian-vector product of [`crate::derivative`] (`target` its
+    /// root, `jacobian` when it is a Jacobian in numerator layout, so that a transposed claim
+    /// is diagnosed as the other layout). There are no path terms to diagnose missing paths.
+    pub fn for_target(
+        problem: Problem,
+        wrt: &str,
+        target: NodeId,
+        jacobian: bool,
+        opts: CheckOptions,
+    ) -> Result<Checker> {
+        let var = problem.var_index(wrt)?;
+        let points = sample_points(&problem.graph, problem.output, target, &[], &opts);
+        if points.is_empty() {
+            return Err(Error::unspanned(
+                Input::Expr,
+                "found no inputs where the expression and its derivative are finite",
+            )
+            .with_kind(ErrorKind::Domain)
+            .with_note(
+                "claims are compared by evaluating at random inputs, so the expression must be defined somewhere",
+            ));
+        }
+        Ok(Checker { problem, wrt: wrt.to_string(), var, grad: target, terms: vec![], points, opts, jacobian })
     }
 
     /// The problem the claims are checked against.
@@ -211,6 +239,8 @@ impl Checker {
         let nd = g.dims.dims.len();
         for p in &mut self.points {
             p.env.dims.resize(nd, 2);
+            // A product dimension (`m*n`) a claim brought is its factors' product.
+            g.dims.fill_products(&mut p.env.dims);
         }
         let first = &self.points[0].env;
         for n in g.reachable(&[node]) {
@@ -310,7 +340,7 @@ impl Checker {
                     rel_diff(v, &p.grad.transpose().to_owned(), e + p.grad_err) <= tol
                 };
                 if self.points.iter().zip(&vals).all(transposed) {
-                    diags.push(Diagnosis::Transposed);
+                    diags.push(if self.jacobian { Diagnosis::Layout } else { Diagnosis::Transposed });
                 }
                 claim_val = vals.into_iter().next().map(|v| v.0);
             }
@@ -370,7 +400,7 @@ impl Checker {
                 .zip(claim_errs.iter().zip(&grad_errs))
                 .all(|((v, gm), (ce, ge))| rel_diff(v, &gm.transpose().to_owned(), ce + ge) <= tol);
             if ok {
-                diags.push(Diagnosis::Transposed);
+                diags.push(if self.jacobian { Diagnosis::Layout } else { Diagnosis::Transposed });
             }
         }
         if let Some(c) = diagnose::fit_factor(vals, &grads, &claim_errs, &grad_errs, tol) {
@@ -400,7 +430,7 @@ impl Checker {
             let matrices = which.iter().map(|&i| self.problem.graph.vars[i].name.clone()).collect();
             // The more pertinent reading: drop "c × some paths" fits it explains.
             diags.retain(|d| !matches!(d, Diagnosis::MissingPaths { factor, .. } if *factor != 1.0));
-            let at = usize::from(diags.first() == Some(&Diagnosis::Transposed));
+            let at = usize::from(matches!(diags.first(), Some(Diagnosis::Transposed | Diagnosis::Layout)));
             diags.insert(at, Diagnosis::SymmetricOnly { matrices });
         }
         Ok(diags)
