@@ -15,7 +15,7 @@ pub enum Diagnosis {
     },
     /// The claim is the transpose of the gradient.
     Transposed,
-    /// The claim is the transpose of the numerator-layout Jacobian (J[i,j] = ∂f_i/∂x_j, or
+    /// The claim is the transpose of the numerator-layout Jacobian (`J[i,j] = ∂f_i/∂x_j`, or
     /// ∂vec(f)/∂vec(X)ᵀ): the denominator layout.
     Layout,
     /// The claim is `factor` times the gradient (2, -1, 0.5, 0, …).
