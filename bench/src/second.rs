@@ -2,7 +2,7 @@
 //! jax_numpy_bench.py): full Hessians and Hessian-vector products, as matdiff derives them.
 
 use faer::Mat;
-use matdiff::{Compiled, NodeId, Problem};
+use matdiff::{Compiled, Problem};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -21,8 +21,6 @@ pub struct Second {
     pub expr: &'static str,
     pub decls: &'static str,
     pub wrt: &'static str,
-    /// The Hessian's closed form (timed until issue 10's `hessian` derives it).
-    pub closed: &'static str,
     pub sizes: String,
     /// Values by variable name (for an HVP, `V` is the direction, with the variable's shape).
     pub values: Vec<(&'static str, Mat<f64>)>,
@@ -47,8 +45,6 @@ fn scalar(x: f64) -> Mat<f64> {
 }
 
 const LOGISTIC: &str = "sum(softplus(-y.*(A*x)))";
-// y = ±1, so the y.^2 of the general form is not written.
-const LOGISTIC_HESSIAN: &str = "A'*diag(sigmoid(A*x).*sigmoid(-A*x))*A";
 const LOGISTIC_DECLS: &str = "A: matrix(N,n); x: vector(n); y: vector(N)";
 
 /// The anchor sizes (`quick` shrinks them as the anchors' ANCHOR_QUICK does).
@@ -63,7 +59,6 @@ pub fn problems(quick: bool) -> Vec<Second> {
         expr: LOGISTIC,
         decls: LOGISTIC_DECLS,
         wrt: "x",
-        closed: LOGISTIC_HESSIAN,
         sizes: format!("N={nh}, n={dh}"),
         values: vec![
             ("A", randn(&mut rng, nh, dh, 1.0 / (dh as f64).sqrt())),
@@ -79,7 +74,6 @@ pub fn problems(quick: bool) -> Vec<Second> {
         expr: "x'*A*x",
         decls: "A: matrix(n,n); x: vector(n)",
         wrt: "x",
-        closed: "A + A'",
         sizes: format!("n={n2}"),
         values: vec![("A", randn(&mut rng, n2, n2, 1.0)), ("x", randn(&mut rng, n2, 1, 1.0))],
     });
@@ -91,7 +85,6 @@ pub fn problems(quick: bool) -> Vec<Second> {
         expr: LOGISTIC,
         decls: LOGISTIC_DECLS,
         wrt: "x",
-        closed: LOGISTIC_HESSIAN,
         sizes: format!("N={n3}, d={d3}"),
         values: vec![
             ("A", randn(&mut rng, n3, d3, 1.0 / (d3 as f64).sqrt())),
@@ -107,7 +100,6 @@ pub fn problems(quick: bool) -> Vec<Second> {
         expr: "log(sum(exp(x)))",
         decls: "x: vector(n)",
         wrt: "x",
-        closed: "diag(exp(x)/sum(exp(x))) - exp(x)*exp(x)'/sum(exp(x))^2",
         sizes: format!("n={n4}"),
         values: vec![("x", randn(&mut rng, n4, 1, 1.0))],
     });
@@ -119,7 +111,6 @@ pub fn problems(quick: bool) -> Vec<Second> {
         expr: "0.5*norm2(W'*W*X - X)^2",
         decls: "W: matrix(m,n); X: matrix(n,N)",
         wrt: "W",
-        closed: "",
         sizes: format!("n={n}, m={m}, N={nn}"),
         values: vec![
             ("W", randn(&mut rng, m, n, 1.0 / (n as f64).sqrt())),
@@ -135,7 +126,6 @@ pub fn problems(quick: bool) -> Vec<Second> {
         expr: "-D/2*logdet(a*X*X' + 1/b*eye(N)) - 0.5*tr(inv(a*X*X' + 1/b*eye(N))*Y*Y')",
         decls: "X: matrix(N,q); Y: matrix(N,DY); D: scalar; a: scalar; b: scalar",
         wrt: "X",
-        closed: "",
         sizes: format!("N={n2}, q={q2}, D={d2}"),
         values: vec![
             ("X", randn(&mut rng, n2, q2, 1.0)),
@@ -154,7 +144,6 @@ pub fn problems(quick: bool) -> Vec<Second> {
         expr: "0.5*norm2(W2*swish(W1*X + b1*vector(1)') + b2*vector(1)' - T)^2",
         decls: "W1: matrix(H,Din); b1: vector(H); W2: matrix(C,H); b2: vector(C); X: matrix(Din,B); T: matrix(C,B)",
         wrt: "W1",
-        closed: "",
         sizes: format!("D={din}, H={h}, C={c}, B={b}"),
         values: vec![
             ("W1", randn(&mut rng, h, din, 1.0 / (din as f64).sqrt())),
@@ -181,17 +170,17 @@ pub struct Ready {
 }
 
 impl Second {
-    /// Derive the Hessian or HVP symbolically and compile it.
+    /// Derive the Hessian or HVP (matdiff::derivative) and compile it.
     pub fn compile(&self) -> Ready {
         let mut p = Problem::new(self.expr, self.decls).expect("benchmark expression");
-        let grad = p.gradients(&[self.wrt]).expect("benchmark gradient").nodes[0];
+        let f = p.output;
         let (root, value_grad) = match self.kind {
-            Kind::Hessian => (hessian(&mut p, grad, self.closed), None),
+            Kind::Hessian => (matdiff::derivative::hessian(&mut p, self.wrt).expect("Hessian").root, None),
             Kind::Hvp => {
-                let f = p.output;
-                let hv = hvp(&mut p, grad, self.wrt);
+                let d = matdiff::derivative::hvp(&mut p, self.wrt, "V").expect("HVP");
                 // Compiled on the same graph (with V), so both take the same inputs.
-                (hv, Some(Compiled::new(&p.graph, &[f, grad])))
+                let grad = p.gradients(&[self.wrt]).expect("gradient").nodes[0];
+                (d.root, Some(Compiled::new(&p.graph, &[f, grad])))
             }
         };
         let printed = p.print(root, matdiff::Style::Plain);
@@ -203,20 +192,4 @@ impl Second {
             .collect();
         Ready { result: Compiled::new(&p.graph, &[root]), value_grad, printed, inputs }
     }
-}
-
-/// The Hessian-vector product d/dt ∇f(X + tV) at t = 0, as the gradient of ⟨∇f, V⟩ with V fixed.
-fn hvp(p: &mut Problem, grad: NodeId, wrt: &str) -> NodeId {
-    let x = p.var_index(wrt).expect("variable");
-    let var = p.graph.vars[x].clone();
-    p.graph.vars.push(matdiff::Var { name: "V".into(), ..var });
-    let v = p.graph.var_node(p.graph.vars.len() as u32 - 1);
-    let dir = p.graph.dot(grad, v);
-    p.output = dir;
-    p.gradients(&[wrt]).expect("HVP").nodes[0]
-}
-
-/// The full Hessian: its closed form, lowered into the problem's graph.
-fn hessian(p: &mut Problem, _grad: NodeId, form: &str) -> NodeId {
-    p.claim(form).expect("closed form")
 }

@@ -216,6 +216,35 @@ fn second_order_forms_use_structure_and_agree() {
             &["SymGemm", "ScaleBy"],
             &["Diag {"],
         ),
+        // As `hessian` derives it: a run of diagonal factors is one diagonal.
+        (
+            "A'*diag(vector(1) - sigmoid(-(y.*(A*x))))*diag(sigmoid(-(y.*(A*x))).*y.^2)*A",
+            "A: matrix(N,d); x: vector(d); y: vector(N)",
+            &[("N", 300), ("d", 200)],
+            &["SymGemm", "ScaleBy"],
+            &["Diag {"],
+        ),
+        (
+            "diag(exp(x))/sum(exp(x)) - exp(x)*vector(1, n)'*diag(exp(x))/sum(exp(x))^2",
+            "x: vector(n)",
+            &[("n", 700)],
+            &["ScaleBy", "acc: true"],
+            &["Diag {"],
+        ),
+        (
+            "P*diag(u)*diag(v)*Q*R",
+            "P: matrix(k,n); Q: matrix(n,m); R: matrix(m,l); u: vector(n); v: vector(n)",
+            &[("k", 3), ("n", 60), ("m", 50), ("l", 40)],
+            &["ScaleBy"],
+            &["Diag {"],
+        ),
+        (
+            "diag(u)*diag(v) + diag(u)*diag(v)*M",
+            "M: matrix(n,n); u: vector(n); v: vector(n)",
+            &[("n", 50)],
+            &["ScaleBy"],
+            &[],
+        ),
         ("A'*A", "A: matrix(N,d)", &[("N", 150), ("d", 70)], &["SymGemm"], &[]),
         ("X'*S*X", "X: matrix(n,d); S: symmetric(n)", &[("n", 90), ("d", 80)], &["SymGemm"], &[]),
         (

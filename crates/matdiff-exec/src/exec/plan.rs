@@ -544,6 +544,17 @@ impl Planner<'_> {
         if self.parents[t.index()].len() != 1 || self.values.contains_key(&t) || self.chains.contains_key(&fs[..]) {
             return None;
         }
+        if self.sandwich_parts(&fs).is_none() && fs.iter().any(|&f| self.diag_vector(f).is_some()) {
+            // A diagonal chain's last multiply accumulates into the sum like a plain one's.
+            return match self.diagonal_parts(&fs)? {
+                Err(ab) => Some(ab),
+                Ok(o) => {
+                    // Already a value: no multiply left to fuse; record it for `value`.
+                    self.values.insert(t, o);
+                    None
+                }
+            };
+        }
         if self.distributable(&fs).is_some() || self.low_rank_pair(&fs).is_some() || self.structured(&fs) {
             return None;
         }
@@ -811,11 +822,33 @@ impl Planner<'_> {
         fs.iter().any(|&f| matches!(self.g.op(f), Op::Diag(_))) || self.sandwich_parts(fs).is_some()
     }
 
-    /// A product that reads the same transposed, `Rᵀ·R` or `Rᵀ·M·R` with M symmetric (R itself
-    /// a chain), large enough to be worth computing as one triangle: (start of R, M), when that
-    /// costs less than the best plain order (always with M diagonal: `Aᵀ·diag(w)·A`, the
-    /// logistic-regression Hessian, is one scaled rank-k update).
-    fn sandwich_parts(&self, fs: &[NodeId]) -> Option<(usize, Option<NodeId>)> {
+    /// The vector of a diagonal factor `diag(v)`.
+    fn diag_vector(&self, f: NodeId) -> Option<NodeId> {
+        match *self.g.op(f) {
+            Op::Diag(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The diagonal of a run of diagonal factors diag(v₁)⋯diag(vₖ): v₁ ⊙ ⋯ ⊙ vₖ.
+    fn diag_run(&mut self, run: &[NodeId]) -> Opnd {
+        let mut v = self.value(self.diag_vector(run[0]).expect("a diagonal factor"));
+        for &f in &run[1..] {
+            let w = self.value(self.diag_vector(f).expect("a diagonal factor"));
+            let (r, c) = self.shape_of(v);
+            let dst = self.slot(r, c);
+            self.emit(Step::Had { dst, a: v, b: w });
+            v = Self::at(dst);
+        }
+        v
+    }
+
+    /// A product that reads the same transposed, `Rᵀ·R` or `Rᵀ·M·R` with M symmetric or a run
+    /// of diagonal factors (R itself a chain), large enough to be worth computing as one
+    /// triangle: (start of R, the middle factors), when that costs less than the best plain
+    /// order (always with a diagonal middle: `Aᵀ·diag(w)·A`, the logistic-regression Hessian,
+    /// is one scaled rank-k update).
+    fn sandwich_parts(&self, fs: &[NodeId]) -> Option<(usize, std::ops::Range<usize>)> {
         let k = fs.len();
         let (r, c) = (self.size(fs[0]).0, self.size(fs[k - 1]).1);
         if k < 2 || r != c || r < SYM_MIN {
@@ -826,89 +859,168 @@ impl Planner<'_> {
                 || *self.g.op(a) == Op::Transpose(b)
                 || *self.g.op(b) == Op::Transpose(a)
         };
-        if !(0..k.div_ceil(2)).all(|i| mirrored(fs[i], fs[k - 1 - i])) {
+        // Diagonal factors commute: a run of them in the middle is one diagonal.
+        let first_diag = fs.iter().position(|&f| self.diag_vector(f).is_some());
+        let (lo, hi) = match first_diag {
+            Some(i) => {
+                let j = (i..k).find(|&j| self.diag_vector(fs[j]).is_none()).unwrap_or(k);
+                (i, j)
+            }
+            None => (k / 2, k - k / 2),
+        };
+        let diagonal = first_diag.is_some();
+        if lo != k - hi || (!diagonal && hi - lo > 1) {
             return None;
         }
-        let h = k / 2;
-        let middle = (k % 2 == 1).then(|| fs[h]);
-        let right = &fs[k - h..];
+        if !(0..lo).all(|i| mirrored(fs[i], fs[k - 1 - i])) || (!diagonal && hi > lo && !mirrored(fs[lo], fs[lo])) {
+            return None;
+        }
+        let right = &fs[hi..];
+        if right.is_empty() {
+            return None;
+        }
         let inner = self.size(right[0]).0;
         if inner < SYM_MIN_INNER {
             // An outer product is memory-bound: mirroring would only add a pass.
             return None;
         }
         let inner = inner as f64;
-        let diagonal = middle.is_some_and(|m| matches!(self.g.op(m), Op::Diag(_)));
-        let middle_cost = match middle {
-            None => 0.0,
-            Some(_) if diagonal => inner * r as f64,
-            Some(_) => inner * inner * r as f64,
+        let middle_cost = match hi - lo {
+            0 => 0.0,
+            _ if diagonal => inner * r as f64,
+            _ => inner * inner * r as f64,
         };
         let cost = self.chain_cost(right) + middle_cost + 0.5 * (r * r) as f64 * inner;
-        (diagonal || cost < self.chain_cost(fs)).then_some((k - h, middle))
+        (diagonal || cost < self.chain_cost(fs)).then_some((hi, lo..hi))
     }
 
-    /// `Rᵀ·R`, `Rᵀ·diag(w)·R` or `Rᵀ·M·R` (see `sandwich_parts`): R once, then its lower triangle
-    /// of the product with diag(w)·R (rows scaled) or M·R, mirrored.
+    /// `Rᵀ·R`, `Rᵀ·diag(w)·R` or `Rᵀ·M·R` (see `sandwich_parts`): R once, then the lower triangle
+    /// of its product with diag(w)·R (rows scaled) or M·R, mirrored.
     fn sandwich(&mut self, fs: &[NodeId]) -> Option<Opnd> {
         let (start, middle) = self.sandwich_parts(fs)?;
         let right = &fs[start..];
         let ro = self.chain(right);
         let (inner, r) = (self.size(right[0]).0, self.size(fs[fs.len() - 1]).1);
-        let b = match middle.map(|m| (m, self.g.op(m).clone())) {
-            None => ro,
-            Some((_, Op::Diag(v))) => {
-                let v = self.value(v);
-                let dst = self.slot(inner, r);
-                self.emit(Step::ScaleBy { dst, v, x: ro, cols: false });
-                Self::at(dst)
-            }
-            Some((m, _)) => {
-                let mo = self.value(m);
-                self.product(mo, ro, inner, r)
-            }
+        let b = if middle.is_empty() {
+            ro
+        } else if self.diag_vector(fs[middle.start]).is_some() {
+            let v = self.diag_run(&fs[middle]);
+            let dst = self.slot(inner, r);
+            self.emit(Step::ScaleBy { dst, v, x: ro, cols: false });
+            Self::at(dst)
+        } else {
+            let mo = self.value(fs[middle.start]);
+            self.product(mo, ro, inner, r)
         };
         let dst = self.slot(r, r);
         self.emit(Step::SymGemm { dst, a: ro.flip(), b });
         Some(Self::at(dst))
     }
 
-    /// A chain with a diagonal factor `L·diag(v)·R`: the smaller of R and L scaled by rows or
-    /// columns (one pass), then the product; diag(v) is never formed.
-    fn through_diagonal(&mut self, fs: &[NodeId]) -> Option<Opnd> {
-        let i = fs.iter().position(|&f| matches!(self.g.op(f), Op::Diag(_)))?;
-        let Op::Diag(v) = *self.g.op(fs[i]) else { unreachable!() };
+    /// A chain with diagonal factors `L·diag(v)·R` (a run of them is one diagonal): the
+    /// cheaper side scaled by rows or columns — its adjacent factor when that is smaller than
+    /// the side's product (`e*1'*diag(e)` scales the row 1', not an n×n product) — then the
+    /// product; diag(v) is never formed. Returns the value, or the two operands of the last
+    /// multiply (for a sum to accumulate into).
+    fn diagonal_parts(&mut self, fs: &[NodeId]) -> Option<Result<Opnd, (Opnd, Opnd)>> {
+        let i = fs.iter().position(|&f| self.diag_vector(f).is_some())?;
+        let j = (i..fs.len()).find(|&j| self.diag_vector(fs[j]).is_none()).unwrap_or(fs.len());
         let n = self.size(fs[i]).0;
-        let (left, right) = (&fs[..i], &fs[i + 1..]);
-        let rows = left.first().map(|&f| self.size(f).0);
-        let cols = right.last().map(|&f| self.size(f).1);
-        let vo = self.value(v);
-        if let Some(c) = cols.filter(|&c| rows.is_none_or(|r| c <= r)) {
-            let ro = self.chain(right);
-            let dst = self.slot(n, c);
-            self.emit(Step::ScaleBy { dst, v: vo, x: ro, cols: false });
-            let scaled = Self::at(dst);
-            match rows {
-                None => Some(scaled),
-                Some(r) => {
-                    let lo = self.chain(left);
-                    Some(self.product(lo, scaled, r, c))
-                }
-            }
-        } else {
-            let r = rows?;
-            let lo = self.chain(left);
-            let dst = self.slot(r, n);
-            self.emit(Step::ScaleBy { dst, v: vo, x: lo, cols: true });
-            let scaled = Self::at(dst);
-            match cols {
-                None => Some(scaled),
-                Some(c) => {
-                    let ro = self.chain(right);
-                    Some(self.product(scaled, ro, r, c))
-                }
-            }
+        let (left, right) = (&fs[..i], &fs[j..]);
+        let v = self.diag_run(&fs[i..j]);
+        if left.is_empty() && right.is_empty() {
+            // Only diagonal factors: the product is diag(v₁ ⊙ ⋯ ⊙ vₖ) itself.
+            let dst = self.slot(n, n);
+            self.emit(Step::Diag { dst, a: v });
+            return Some(Ok(Self::at(dst)));
         }
+        let entries = |p: &Self, f: &[NodeId]| {
+            let (r, c) = (p.size(f[0]).0, p.size(f[f.len() - 1]).1);
+            r * c
+        };
+        // Scale the side whose scaled operand is smaller.
+        let cost_of = |p: &Self, side: &[NodeId], near: NodeId| entries(p, side).min(entries(p, &[near]));
+        let scale_right = match (left.last(), right.first()) {
+            (_, None) => false,
+            (None, _) => true,
+            (Some(&l), Some(&r)) => cost_of(self, right, r) <= cost_of(self, left, l),
+        };
+        let parts = if scale_right {
+            let near = right[0];
+            if right.len() > 1 && entries(self, &[near]) < entries(self, right) {
+                // diag(v)·F·Rest = (diag(v)·F)·Rest
+                let fo = self.value(near);
+                let c = self.size(near).1;
+                let dst = self.slot(n, c);
+                self.emit(Step::ScaleBy { dst, v, x: fo, cols: false });
+                let rest = self.chain(&right[1..]);
+                let mut ops = vec![Self::at(dst), rest];
+                if !left.is_empty() {
+                    ops.insert(0, self.chain(left));
+                }
+                return Some(self.last_product(ops));
+            }
+            let ro = self.chain(right);
+            let c = self.size(right[right.len() - 1]).1;
+            let dst = self.slot(n, c);
+            self.emit(Step::ScaleBy { dst, v, x: ro, cols: false });
+            if left.is_empty() {
+                return Some(Ok(Self::at(dst)));
+            }
+            vec![self.chain(left), Self::at(dst)]
+        } else {
+            let near = left[left.len() - 1];
+            if left.len() > 1 && entries(self, &[near]) < entries(self, left) {
+                // Rest·F·diag(v) = Rest·(F·diag(v))
+                let fo = self.value(near);
+                let r = self.size(near).0;
+                let dst = self.slot(r, n);
+                self.emit(Step::ScaleBy { dst, v, x: fo, cols: true });
+                let mut ops = vec![self.chain(&left[..left.len() - 1]), Self::at(dst)];
+                if !right.is_empty() {
+                    ops.push(self.chain(right));
+                }
+                return Some(self.last_product(ops));
+            }
+            let lo = self.chain(left);
+            let r = self.size(left[0]).0;
+            let dst = self.slot(r, n);
+            self.emit(Step::ScaleBy { dst, v, x: lo, cols: true });
+            if right.is_empty() {
+                return Some(Ok(Self::at(dst)));
+            }
+            vec![Self::at(dst), self.chain(right)]
+        };
+        Some(self.last_product(parts))
+    }
+
+    /// Two or three planned operands multiplied in the cheaper order, all but the last multiply
+    /// planned: that one's operands are returned.
+    fn last_product(&mut self, ops: Vec<Opnd>) -> Result<Opnd, (Opnd, Opnd)> {
+        match ops[..] {
+            [a, b] => Err((a, b)),
+            [a, b, c] => {
+                let ((r, p), (_, q), (_, s)) = (self.shape_of(a), self.shape_of(b), self.shape_of(c));
+                // (ab)c: r·p·q + r·q·s; a(bc): p·q·s + r·p·s.
+                if r * p * q + r * q * s <= p * q * s + r * p * s {
+                    Err((self.product(a, b, r, q), c))
+                } else {
+                    Err((a, self.product(b, c, p, s)))
+                }
+            }
+            _ => unreachable!("two or three operands"),
+        }
+    }
+
+    /// `diagonal_parts` as a value.
+    fn through_diagonal(&mut self, fs: &[NodeId]) -> Option<Opnd> {
+        Some(match self.diagonal_parts(fs)? {
+            Ok(o) => o,
+            Err((a, b)) => {
+                let ((r, _), (_, c)) = (self.shape_of(a), self.shape_of(b));
+                self.product(a, b, r, c)
+            }
+        })
     }
 
     /// The rightmost `A⁻¹·U` or `Uᵀ·A⁻¹` in a chain, with A = α·U·Uᵀ + β·I planned low-rank:
