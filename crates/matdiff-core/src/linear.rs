@@ -116,6 +116,12 @@ fn rule(g: &mut Graph, n: NodeId, mat: &[Option<NodeId>], p: Option<DimId>) -> R
                 _ => ja,
             }
         }
+        // sum(H.*Y) = vec(H)'*vec(Y): no diag(vec(H)) to sum up.
+        Op::Sum(a) if matches!(*g.op(a), Op::Hadamard(x, y) if m(x).is_none() != m(y).is_none()) => {
+            let Op::Hadamard(x, y) = *g.op(a) else { unreachable!() };
+            let (h, jy) = if m(x).is_some() { (y, m(x).unwrap()) } else { (x, m(y).unwrap()) };
+            inner_with(g, h, jy)
+        }
         Op::Sum(a) => {
             let ja = m(a).ok_or(n)?;
             let len = numel(g, a);

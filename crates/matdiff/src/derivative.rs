@@ -98,6 +98,7 @@ pub fn derivative(p: &mut Problem, wrt: &str) -> Result<Derivative> {
     let var = p.var_index(wrt)?;
     let of = p.output;
     let (root, layout) = derivative_of(p, of, var)?;
+    let root = crate::readable::readable(&mut p.graph, root);
     Ok(Derivative { root, layout, order: Order::First, shape: p.graph.shape(root), var, of, direction: None })
 }
 
@@ -112,6 +113,7 @@ pub fn derivative(p: &mut Problem, wrt: &str) -> Result<Derivative> {
 pub fn hessian(p: &mut Problem, wrt: &str) -> Result<Derivative> {
     let (var, grad) = gradient_of(p, wrt, "a Hessian")?;
     let (root, layout) = derivative_of(p, grad, var)?;
+    let root = crate::readable::readable(&mut p.graph, root);
     Ok(Derivative { root, layout, order: Order::Hessian, shape: p.graph.shape(root), var, of: grad, direction: None })
 }
 
@@ -121,7 +123,7 @@ pub fn hessian(p: &mut Problem, wrt: &str) -> Result<Derivative> {
 /// ```
 /// let mut p = matdiff::Problem::new("x'*A*x", "A: matrix(n,n); x: vector(n)").unwrap();
 /// let h = matdiff::derivative::hvp(&mut p, "x", "v").unwrap();
-/// assert_eq!(p.print(h.root, matdiff::Style::Plain), "A*v + A'*v");
+/// assert_eq!(p.print(h.root, matdiff::Style::Plain), "(A + A')*v");
 /// ```
 pub fn hvp(p: &mut Problem, wrt: &str, direction: &str) -> Result<Derivative> {
     let (var, grad) = gradient_of(p, wrt, "a Hessian-vector product")?;
@@ -151,6 +153,7 @@ pub fn hvp(p: &mut Problem, wrt: &str, direction: &str) -> Result<Derivative> {
     let v = p.graph.vars.len() - 1;
     let (xn, vn) = (p.graph.var_node(var as u32), p.graph.var_node(v as u32));
     let root = jvp(&mut p.graph, &[grad], xn, vn)[0];
+    let root = crate::readable::readable(&mut p.graph, root);
     Ok(Derivative {
         root,
         layout: Layout::Gradient,

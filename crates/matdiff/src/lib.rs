@@ -103,6 +103,7 @@ pub mod diagram;
 pub mod emit;
 mod examples;
 mod problem;
+mod readable;
 pub mod render;
 pub mod report;
 pub mod solve;

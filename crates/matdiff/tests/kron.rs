@@ -83,6 +83,7 @@ const IDENTITIES: &[(&str, &str, &str)] = &[
     ("kron(a, B)", "a*B", "a: scalar; B: matrix(p,q)"),
     ("kron(A, B)*vec(X)", "vec(B*X*A')", "A: matrix(m,n); B: matrix(p,q); X: matrix(q,n)"),
     ("kron(A, B)*kron(C, D)", "kron(A*C, B*D)", "A: matrix(m,n); B: matrix(p,q); C: matrix(n,k); D: matrix(q,r)"),
+    ("kron(x, B)*kron(y', D)", "kron(x*y', B*D)", "x: vector(m); y: vector(n); B: matrix(p,q); D: matrix(q,r)"),
     ("commutation(m, n)*vec(X)", "vec(X')", "X: matrix(m,n)"),
     ("commutation(n, m)*commutation(m, n)", "eye(m*n)", "X: matrix(m,n)"),
     ("commutation(m, n)'", "commutation(n, m)", "X: matrix(m,n)"),

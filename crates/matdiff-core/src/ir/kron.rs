@@ -170,9 +170,9 @@ impl Graph {
                 Some(vec![self.vectorize_shaped(at, self.shape(y).rows.unwrap())])
             }
             (Op::Kron(a, b), Op::Kron(c, d))
-                if self.shape(a).cols.is_some()
-                    && self.shape(b).cols.is_some()
-                    && self.shape(a).cols == self.shape(c).rows
+                // Columns meet rows: both a dimension, or both the literal 1 (a column times a
+                // row, `kron(x, W)*kron(y', V)` = `kron(x*y', W*V)`).
+                if self.shape(a).cols == self.shape(c).rows
                     && self.shape(b).cols == self.shape(d).rows =>
             {
                 let ac = self.matmul(vec![a, c]);

@@ -11,7 +11,7 @@ mod check;
 mod forward;
 mod render;
 mod rules;
-mod subst;
+pub(crate) mod subst;
 
 pub use check::AdjointCheck;
 pub use render::StepsFormat;
