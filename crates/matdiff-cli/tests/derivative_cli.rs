@@ -100,7 +100,7 @@ fn text_latex_markdown_and_steps() {
     let expr = "sum(softplus(A*x)) - y'*A*x";
     let r = run(&s, &["hessian", expr, "--wrt", "x", "--decl", decl]);
     assert_eq!(r.code, 0, "{}", r.explain("text"));
-    assert!(r.stdout.contains("A'*diag("), "{}", r.stdout);
+    assert!(r.stdout.contains("A'*diag(w)*A\nwhere w = sigmoid(A*x).*("), "{}", r.stdout);
     assert!(r.stdout.contains("layout jacobian"), "{}", r.stdout);
     for f in ["latex", "markdown"] {
         let r = run(&s, &["hessian", expr, "--wrt", "x", "--decl", decl, "--format", f]);
@@ -113,6 +113,11 @@ fn text_latex_markdown_and_steps() {
     );
     assert_eq!(r.code, 0, "{}", r.explain("steps"));
     assert!(r.stdout.contains("h = tanh(a)") && r.stdout.contains("∂h/∂x"), "{}", r.stdout);
+    let r = run(&s, &["derivative", "tanh(W*x)", "--wrt", "x", "--steps", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.explain("json steps"));
+    let o: Json =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.explain("steps keep the JSON whole")));
+    assert_eq!(o["steps"]["steps"][1]["derivative"], json!("diag(vector(1) - f.^2)*W"), "{o}");
     let r = run(&s, &["hessian", expr, "--wrt", "x", "--decl", decl, "--direction", "v", "--steps"]);
     assert_eq!(r.code, 0, "{}", r.explain("hvp steps"));
     assert!(r.stdout.contains("dg = "), "{}", r.stdout);

@@ -448,12 +448,26 @@ fn rms(m: &Mat<f64>) -> f64 {
 /// Largest number of steps `steps_text` writes out (a long gradient graph is summarized).
 const MAX_STEPS: usize = 60;
 
-/// The chain rule of Jacobians node by node, as text: each node of what was differentiated
-/// (the expression, or its gradient for a Hessian or HVP) that depends on the variable, in
-/// evaluation order, named (`a`, `b`, …; the user's definitions keep their names) and defined
-/// over earlier names, with its derivative by the variable in its own layout, written with the
-/// same names — or, for an HVP, its directional derivative along the direction.
-pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
+/// One step of the chain rule: a node, named and defined over earlier names, with its
+/// derivative by the variable (in its own layout) or, for an HVP, its directional derivative.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainStep {
+    /// The node's name (`a`, `b`, …; the user's definitions keep theirs; `f` the expression,
+    /// `g` its gradient).
+    pub name: String,
+    /// Its definition over earlier names, plain syntax.
+    pub definition: String,
+    /// The left side: `∂a/∂x`, or `da` for an HVP.
+    pub lhs: String,
+    /// Its derivative, plain syntax over the names (or why there is no matrix form).
+    pub derivative: String,
+}
+
+/// The chain rule of Jacobians node by node: each node of what was differentiated (the
+/// expression, or its gradient for a Hessian or HVP) that depends on the variable, in
+/// evaluation order (the last 60), with its derivative by the variable — or, for an
+/// HVP, its directional derivative along the direction. Returns the heading and the steps.
+pub fn chain_steps(p: &mut Problem, d: &Derivative) -> (String, Vec<ChainStep>) {
     let var = d.var;
     let x = p.graph.var_node(var as u32);
     let xname = p.graph.vars[var].name.clone();
@@ -470,24 +484,20 @@ pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
     taken.extend(p.graph.dims.dims.iter().map(|dd| dd.name.clone()));
     let user: Vec<(String, NodeId)> = p.definitions().to_vec();
     let mut names: Vec<(String, NodeId)> = vec![];
-    let mut next = 0u8;
+    let mut next = 0usize;
     let of_name = match d.order {
         Order::First => "f",
         Order::Hessian | Order::Hvp => "g",
     };
-    let mut out = String::new();
     let heading = match d.order {
-        Order::First => format!("Chain rule of Jacobians by {xname}, node by node (f the expression):\n"),
-        Order::Hessian => format!("Chain rule of Jacobians by {xname} through the gradient g = ∇f, node by node:\n"),
+        Order::First => format!("Chain rule of Jacobians by {xname}, node by node (f the expression)"),
+        Order::Hessian => format!("Chain rule of Jacobians by {xname} through the gradient g = ∇f, node by node"),
         Order::Hvp => {
-            "Directional derivatives along the direction through the gradient g = ∇f, node by node:\n".to_string()
+            "Directional derivatives along the direction through the gradient g = ∇f, node by node".to_string()
         }
     };
-    out.push_str(&heading);
     let skipped = active.len().saturating_sub(MAX_STEPS);
-    if skipped > 0 {
-        out.push_str(&format!("  ({skipped} earlier steps not shown)\n"));
-    }
+    let mut steps = vec![];
     for (i, &n) in active.iter().enumerate() {
         let name = if n == d.of {
             of_name.to_string()
@@ -495,9 +505,9 @@ pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
             u.clone()
         } else {
             loop {
-                let cand = ((b'a' + next % 26) as char).to_string()
-                    + &if next >= 26 { (next / 26).to_string() } else { String::new() };
-                next = next.wrapping_add(1);
+                let letter = ((b'a' + (next % 26) as u8) as char).to_string();
+                let cand = if next >= 26 { format!("{letter}{}", next / 26) } else { letter };
+                next += 1;
                 if !taken.contains(&cand) && cand != "f" && cand != "g" {
                     break cand;
                 }
@@ -507,24 +517,58 @@ pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
         let def = (i >= skipped).then(|| matdiff_core::print_with_names(&p.graph, n, Style::Plain, &names));
         // The node's own name is used in its derivative (`diag(1 - h.^2)` for h = tanh(a)).
         names.push((name.clone(), n));
-        if let Some(def) = def {
-            let result = match d.order {
-                Order::Hvp => {
-                    let v = p.graph.var_node(d.direction.expect("an HVP has a direction") as u32);
-                    Ok(jvp(&mut p.graph, &[n], x, v)[0])
-                }
-                _ => derivative_of(p, n, var).map(|r| r.0),
-            };
-            let lhs = match d.order {
-                Order::Hvp => format!("d{name}"),
-                _ => format!("∂{name}/∂{xname}"),
-            };
-            let rhs = match result {
-                Ok(r) => matdiff_core::print_with_names(&p.graph, r, Style::Plain, &names),
-                Err(e) => format!("(not in matrix form: {})", e.message),
-            };
-            out.push_str(&format!("  {name} = {def}\n      {lhs} = {rhs}\n"));
+        let Some(definition) = def else { continue };
+        let result = match d.order {
+            Order::Hvp => {
+                let v = p.graph.var_node(d.direction.expect("an HVP has a direction") as u32);
+                let t = jvp(&mut p.graph, &[n], x, v)[0];
+                Ok(crate::readable::readable(&mut p.graph, t))
+            }
+            _ => derivative_of(p, n, var).map(|r| crate::readable::readable(&mut p.graph, r.0)),
+        };
+        let lhs = match d.order {
+            Order::Hvp => format!("d{name}"),
+            _ => format!("∂{name}/∂{xname}"),
+        };
+        let derivative = match result {
+            Ok(r) => matdiff_core::print_with_names(&p.graph, r, Style::Plain, &names),
+            Err(e) => format!("(not in matrix form: {})", e.message),
+        };
+        steps.push(ChainStep { name, definition, lhs, derivative });
+    }
+    let heading = if skipped > 0 { format!("{heading} (the last {MAX_STEPS} of {})", active.len()) } else { heading };
+    (heading, steps)
+}
+
+/// [`chain_steps`] as text: the heading, then each step as `name = definition` and its
+/// derivative below it.
+pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
+    let (heading, steps) = chain_steps(p, d);
+    let mut out = format!("{heading}:\n");
+    for s in steps {
+        out.push_str(&format!("  {} = {}\n      {} = {}\n", s.name, s.definition, s.lhs, s.derivative));
+    }
+    out
+}
+
+/// The diagonal factors of a result worth a name when printed: `A'*diag(w)*A` with
+/// `w = sigmoid(A*x).*(1 - sigmoid(A*x))`. Returns `(name, node)` pairs for
+/// [`matdiff_core::print_with_names`] (`w`, `w2`, … skipping names in use).
+pub fn named_weights(p: &Problem, root: NodeId) -> Vec<(String, NodeId)> {
+    let g = &p.graph;
+    let mut taken: Vec<String> = g.vars.iter().map(|v| v.name.clone()).collect();
+    taken.extend(p.definitions().iter().map(|d| d.0.clone()));
+    let mut out: Vec<(String, NodeId)> = vec![];
+    for n in g.reachable(&[root]) {
+        let matdiff_core::Op::Diag(h) = *g.op(n) else { continue };
+        if matches!(g.op(h), matdiff_core::Op::Var(_)) || out.iter().any(|o| o.1 == h) {
+            continue;
         }
+        let name = (1..)
+            .map(|k| if k == 1 { "w".to_string() } else { format!("w{k}") })
+            .find(|c| !taken.contains(c) && !out.iter().any(|o| &o.0 == c))
+            .unwrap();
+        out.push((name, h));
     }
     out
 }

@@ -32,22 +32,44 @@ pub fn derivative(
         Ask::Hessian(Some(v)) => derivative::hvp(&mut p, wrt, v),
     }
     .map_err(|e| fail(&e, expr, decl))?;
-    if steps {
-        print!("{}", derivative::steps_text(&mut p, &d));
+    let chain = steps.then(|| derivative::chain_steps(&mut p, &d));
+    if let (Some((heading, steps)), false) = (&chain, format == Format::Json) {
+        println!("{heading}:");
+        for s in steps {
+            println!("  {} = {}\n      {} = {}", s.name, s.definition, s.lhs, s.derivative);
+        }
     }
     let report = check.then(|| derivative::check(&p, &d, 1, 2));
     match format {
         Format::Json => {
-            let o = derivative_json(&p, &d, report.as_ref()).map_err(|e| fail(&e, expr, decl))?;
+            let mut o = derivative_json(&p, &d, report.as_ref()).map_err(|e| fail(&e, expr, decl))?;
+            if let Some((heading, steps)) = chain {
+                let steps: Vec<serde_json::Value> = steps
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({"name": s.name, "definition": s.definition, "lhs": s.lhs, "derivative": s.derivative})
+                    })
+                    .collect();
+                o.insert("steps".into(), serde_json::json!({"heading": heading, "steps": steps}));
+            }
             println!("{}", serde_json::to_string_pretty(&o).unwrap());
         }
         Format::Latex => println!("{}", p.print(d.root, Style::Latex)),
         Format::Markdown => println!("$$\n{} = {}\n$$", lhs_latex(&p, &d), p.print(d.root, Style::Latex)),
         Format::Text => {
-            let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);
-            println!("{}", shared.expr);
-            for (n, def) in &shared.defs {
-                println!("where {n} = {def}");
+            // Diagonal weights get a name (`A'*diag(w)*A`); otherwise shared subterms do.
+            let weights = derivative::named_weights(&p, d.root);
+            if weights.is_empty() {
+                let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);
+                println!("{}", shared.expr);
+                for (n, def) in &shared.defs {
+                    println!("where {n} = {def}");
+                }
+            } else {
+                println!("{}", matdiff::print_with_names(&p.graph, d.root, Style::Plain, &weights));
+                for (n, h) in &weights {
+                    println!("where {n} = {}", p.print(*h, Style::Plain));
+                }
             }
             println!("({})", describe(&p, &d));
         }
