@@ -28,9 +28,9 @@ pub enum Endpoint {
     Read,
     /// The stationary point in closed form (`matdiff solve`).
     Solve,
-    /// Jacobians and derivatives of non-scalar expressions: not in the library yet (404).
+    /// `POST /api/derivative`: Jacobians in their layouts (`matdiff derivative`).
     Derivative,
-    /// Hessians and Hessian-vector products: not in the library yet (404).
+    /// `POST /api/hessian`: Hessians and Hessian-vector products (`matdiff hessian`).
     Hessian,
 }
 
@@ -68,11 +68,6 @@ impl Endpoint {
         Endpoint::ALL.into_iter().find(|e| e.name() == name)
     }
 
-    /// Whether this server answers it (the others are 404 until the library has them).
-    pub fn available(self) -> bool {
-        !matches!(self, Endpoint::Derivative | Endpoint::Hessian)
-    }
-
     /// Answer a request (on a worker thread, under a budget).
     pub fn answer(self, body: &Body) -> Result<Json, ApiError> {
         match self {
@@ -83,18 +78,10 @@ impl Endpoint {
             Endpoint::Graph => graph(body),
             Endpoint::Read => read(body),
             Endpoint::Solve => solve(body),
-            Endpoint::Derivative | Endpoint::Hessian => Err(not_yet(self)),
+            Endpoint::Derivative => derivative(body, None),
+            Endpoint::Hessian => derivative(body, Some(b_direction(body)?)),
         }
     }
-}
-
-/// The 404 of an endpoint the library does not have yet.
-pub fn not_yet(e: Endpoint) -> ApiError {
-    ApiError::NotFound(format!(
-        "/api/{} is not available yet: this version of matdiff has no `{}` command",
-        e.name(),
-        e.name()
-    ))
 }
 
 /// A request body: a JSON object, read field by field with errors naming the field.
@@ -374,6 +361,43 @@ fn solve(b: &Body) -> Result<Json, ApiError> {
     Ok(Json::Object(matdiff::report::solution_json(&p, &s, steps, check)?))
 }
 
+/// The `direction` field of `hessian` (absent or `null`: the full Hessian).
+fn b_direction(b: &Body) -> Result<Option<String>, ApiError> {
+    Ok(b.text("direction")?.map(str::to_string))
+}
+
+/// `POST /api/derivative` (`hessian` is `Some(direction)`: `POST /api/hessian`): the object of
+/// `matdiff derivative|hessian --format json` — `derivative`, `hessian` or `hvp`, `wrt`, `layout`,
+/// `shape`, `latex`, `cse`, `where`, with `check` (second differences for a Hessian) when asked
+/// and the chain rule node by node as `steps` (text) when asked. Several names in `wrt` (the
+/// body of `grad`, as the page sends it) give a list, one result per variable.
+fn derivative(b: &Body, hessian: Option<Option<String>>) -> Result<Json, ApiError> {
+    use matdiff::derivative as d;
+    let input = ExprInput::from(b)?;
+    let wrt = b.names("wrt")?;
+    let (steps, check) = (b.flag("steps")?, b.flag("check")?);
+    if matches!(hessian, Some(Some(_))) && wrt.len() != 1 {
+        return Err(ApiError::field("wrt", "a Hessian-vector product is along one variable: name one in `wrt`"));
+    }
+    let mut p = input.problem()?;
+    let mut items = vec![];
+    for name in &wrt {
+        let result = match &hessian {
+            None => d::derivative(&mut p, name)?,
+            Some(None) => d::hessian(&mut p, name)?,
+            Some(Some(v)) => d::hvp(&mut p, name, v)?,
+        };
+        let report = check.then(|| d::check(&p, &result, 1, 2));
+        let mut o = matdiff::report::derivative_json(&p, &result, report.as_ref())?;
+        if steps {
+            o.insert("steps".into(), json!(d::steps_text(&mut p, &result)));
+        }
+        items.push(Json::Object(o));
+    }
+    // As `grad` answers: one object for one variable, a list for several.
+    Ok(if items.len() == 1 { items.remove(0) } else { Json::Array(items) })
+}
+
 /// `GET /api/problems`: the problem files of `problems/`, embedded.
 pub fn problems() -> Json {
     let items: Vec<Json> = crate::assets::PROBLEMS
@@ -401,7 +425,7 @@ pub fn examples() -> Json {
 
 /// `GET /api/info`: what this server offers.
 pub fn info() -> Json {
-    let mut endpoints: Vec<&str> = Endpoint::ALL.iter().filter(|e| e.available()).map(|e| e.name()).collect();
+    let mut endpoints: Vec<&str> = Endpoint::ALL.iter().map(|e| e.name()).collect();
     endpoints.extend(["problems", "examples", "info"]);
     json!({"name": "matdiff", "version": env!("CARGO_PKG_VERSION"), "endpoints": endpoints})
 }

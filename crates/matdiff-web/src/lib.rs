@@ -201,9 +201,6 @@ async fn api_answer(
     let Some(endpoint) = Endpoint::from_name(name) else {
         return Err(ApiError::NotFound(format!("no endpoint /api/{name}: see /api/info")));
     };
-    if !endpoint.available() {
-        return Err(api::not_yet(endpoint));
-    }
     if *method != Method::POST {
         return Err(ApiError::MethodNotAllowed { endpoint: name.to_string(), allow: "POST" });
     }
