@@ -5,7 +5,7 @@
 
 use super::expand::{Atom, Body, Expander, Fail, Mono};
 use super::{Action, Condition, Form, Step};
-use matdiff_core::{Graph, NodeId, Op, Shape};
+use matdiff_core::{linear_matrix, Graph, NodeId, Op, Shape};
 
 /// The closed form found for an equation.
 pub(super) struct Solved {
@@ -247,40 +247,22 @@ fn vectorized(
     let (Some(p), Some(q)) = (xshape.rows, xshape.cols) else {
         return Err(SysFail::Unsupported(rhs, "a vector unknown with transposed terms"));
     };
-    let pq = e.g.dims.product_of(&[p, q]);
+    // The operator's matrix is read off the linear part by the one implementation of the vec
+    // identities (`linear_matrix`, which also gives `matdiff derivative` its Jacobians).
     let mut parts = vec![];
-    for t in terms {
-        // op(X) is p×q, or q×p when transposed.
-        let (r_op, c_op) = if t.t { (q, p) } else { (p, q) };
-        let l = t.left.unwrap_or_else(|| e.g.identity(r_op));
-        let r = match t.right {
-            Some(r) => e.g.transpose(r),
-            None => e.g.identity(c_op),
-        };
-        let mut k = e.g.kron(r, l);
-        if t.t {
-            let c = e.g.commutation(p, q);
-            k = e.g.matmul(vec![k, c]);
-        }
-        parts.push(e.g.mul(t.coef, k));
+    if !terms.is_empty() {
+        parts.push(sandwich_sum(e, terms));
     }
     for t in elems {
-        let k = match t.h {
-            None => e.g.identity(pq),
-            Some(h) => {
-                let v = e.g.vectorize(h);
-                e.g.diag(v)
-            }
+        let xb = if t.t { e.g.transpose(e.x) } else { e.x };
+        let hx = match t.h {
+            Some(h) => e.g.hadamard(h, xb),
+            None => xb,
         };
-        let k = if t.t {
-            let c = e.g.commutation(p, q);
-            e.g.matmul(vec![k, c])
-        } else {
-            k
-        };
-        parts.push(e.g.mul(t.coef, k));
+        parts.push(e.g.mul(t.coef, hx));
     }
-    let m = e.g.sum_of(&parts, Shape::mat(pq, pq));
+    let lin = e.g.sum_of(&parts, xshape);
+    let m = linear_matrix(e.g, lin, e.x).map_err(|n| SysFail::Unsupported(n, "a term without a vec form"))?;
     let vx = e.g.vectorize(e.x);
     let lhs = e.g.matmul(vec![m, vx]);
     let vrhs = e.g.vectorize(rhs);
