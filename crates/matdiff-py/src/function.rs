@@ -75,6 +75,8 @@ struct Out {
 
 /// The raw views handed to the thread that runs without the GIL.
 struct Job {
+    /// Every dimension's size (some only known from declared inputs the expression does not use).
+    dims: Vec<usize>,
     inputs: Vec<View>,
     outputs: Vec<Out>,
 }
@@ -228,7 +230,7 @@ impl Function {
             outs.push(Out { ptr, rows, cols });
             results.push(arr);
         }
-        let job = Job { inputs, outputs: outs };
+        let job = Job { dims: dims.clone(), inputs, outputs: outs };
         let compiled = self.pool.lock().map_err(crate::errors::internal)?.pop();
         let mut compiled = compiled.unwrap_or_else(|| Compiled::new(&self.graph, &self.roots));
         let outcome = py.detach(|| run(&mut compiled, job));
@@ -335,7 +337,20 @@ impl Function {
                 }
             }
         }
-        Ok(dims.into_iter().map(|d| d.map_or(usize::MAX, |(k, _)| k)).collect())
+        let mut sizes: Vec<usize> = dims.into_iter().map(|d| d.map_or(usize::MAX, |(k, _)| k)).collect();
+        // Product dimensions (`m*n`: the length of vec(W), the size of kron(A, B)) follow from
+        // their factors; one also given by an input must agree.
+        if let Some((d, given, product)) = g.dims.fill_products(&mut sizes) {
+            return Err(plain(
+                py,
+                ErrorKind::Shape,
+                format!(
+                    "dimension {} is {given} in the inputs, but the product of its factors is {product}",
+                    g.dims.name(d)
+                ),
+            ));
+        }
+        Ok(sizes)
     }
 }
 
@@ -359,7 +374,7 @@ fn run(compiled: &mut Compiled, job: Job) -> matdiff::Result<()> {
         // output, so this is the only view of it while the plan runs.
         .map(|o| unsafe { MatMut::from_raw_parts_mut(o.ptr, o.rows, o.cols, 1, o.rows as isize) })
         .collect();
-    compiled.run_into(&inputs, &mut outputs)
+    compiled.run_into_sized(&job.dims, &inputs, &mut outputs)
 }
 
 /// `obj` as a float64 NumPy array whose strides are whole elements: the array itself when it

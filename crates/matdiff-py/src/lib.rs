@@ -17,6 +17,7 @@ use function::Function;
 use matdiff::audit::Auditor;
 use matdiff::check::{CheckOptions, Checker};
 use matdiff::derivation::{user_names, Derivation, StepsFormat};
+use matdiff::derivative as second;
 use matdiff::emit::{Lang, Source};
 use matdiff::{report, ErrorKind, Problem};
 use pyo3::prelude::*;
@@ -70,38 +71,27 @@ fn grad<'py>(
 }
 
 /// The derivative of any expression w.r.t. one variable, as the CLI's `derivative --format
-/// json` object (`derivative`, `latex`, `shape`, `layout`, `cse`, `where`, `wrt`).
-///
-/// Until the library differentiates vector- and matrix-valued expressions (issue 10), a scalar
-/// expression gives its gradient (layout `gradient`) and anything else an `UnsupportedError`.
+/// json` object (`derivative`, `latex`, `shape`, `layout`, `cse`, `where`, `wrt`, `notes`, and
+/// `check` when asked): the gradient for a scalar expression, the entrywise derivative by a
+/// scalar, the Jacobian of a vector by a vector, else ∂vec(f)/∂vec(X)ᵀ.
 #[pyfunction]
-#[pyo3(signature = (expr, wrt, decl = "", latex = false))]
-fn derivative<'py>(py: Python<'py>, expr: &str, wrt: &str, decl: &str, latex: bool) -> PyResult<Bound<'py, PyAny>> {
-    let wrt = wrt.trim();
-    let out = py.detach(|| -> matdiff::Result<_> {
-        let mut p = load(expr, decl, latex)?;
-        if !p.graph.shape(p.output).is_scalar() {
-            p.var_index(wrt)?;
-            return Err(unsupported("derivatives of vector- and matrix-valued expressions"));
-        }
-        let grads = p.gradients(&[wrt])?;
-        let mut items = report::gradients_json(&mut p, &grads, &[wrt], None)?;
-        let mut o = items.remove(0);
-        // The gradient's fields under the derivative contract's names.
-        let g = o.remove("gradient").unwrap_or_default();
-        o.insert("derivative".into(), g);
-        o.insert("layout".into(), "gradient".into());
-        Ok(serde_json::Value::Object(o))
-    });
-    let json = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
-    json_to_py(py, &json)
+#[pyo3(signature = (expr, wrt, decl = "", latex = false, check = false))]
+fn derivative<'py>(
+    py: Python<'py>,
+    expr: &str,
+    wrt: &str,
+    decl: &str,
+    latex: bool,
+    check: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    second_order(py, expr, wrt, decl, latex, check, None)
 }
 
-/// The Hessian (or, with `direction`, the Hessian-vector product) of a scalar expression, as
-/// the CLI's `hessian --format json` object. Needs the library's second derivatives (issue 10):
-/// until then an `UnsupportedError`.
+/// The Hessian of a scalar expression (`hessian`: n×n for a vector, mn×mn w.r.t. vec(X) for a
+/// matrix) or, with `direction` (the name of a new variable of `wrt`'s shape), the
+/// Hessian-vector product (`hvp`, in `wrt`'s shape): the CLI's `hessian --format json` object.
 #[pyfunction]
-#[pyo3(signature = (expr, wrt, decl = "", direction = None, latex = false))]
+#[pyo3(signature = (expr, wrt, decl = "", direction = None, latex = false, check = false))]
 fn hessian<'py>(
     py: Python<'py>,
     expr: &str,
@@ -109,22 +99,36 @@ fn hessian<'py>(
     decl: &str,
     direction: Option<&str>,
     latex: bool,
+    check: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let _ = direction;
-    let out = py.detach(|| -> matdiff::Result<serde_json::Value> {
-        let p = load(expr, decl, latex)?;
-        p.var_index(wrt.trim())?;
-        Err(unsupported("Hessians and Hessian-vector products"))
+    second_order(py, expr, wrt, decl, latex, check, Some(direction))
+}
+
+/// `derivative` (`hessian` is `None`), `hessian` (`Some(None)`) or the HVP along a direction.
+fn second_order<'py>(
+    py: Python<'py>,
+    expr: &str,
+    wrt: &str,
+    decl: &str,
+    latex: bool,
+    check: bool,
+    hessian: Option<Option<&str>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let wrt = wrt.trim();
+    let out = py.detach(|| -> matdiff::Result<_> {
+        let mut p = load(expr, decl, latex)?;
+        let d = match hessian {
+            None => second::derivative(&mut p, wrt),
+            Some(None) => second::hessian(&mut p, wrt),
+            Some(Some(v)) => second::hvp(&mut p, wrt, v.trim()),
+        }?;
+        let report = check.then(|| second::check(&p, &d, 1, 2));
+        let mut o = report::derivative_json(&p, &d, report.as_ref())?;
+        o.insert("notes".into(), p.reading_notes().into());
+        Ok(serde_json::Value::Object(o))
     });
     let json = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
     json_to_py(py, &json)
-}
-
-/// What this build cannot do yet, as an `UnsupportedError`.
-fn unsupported(what: &str) -> matdiff::Error {
-    matdiff::Error::unspanned(matdiff::Input::None, format!("{what} are not available in this build of matdiff yet"))
-        .with_kind(ErrorKind::Unsupported)
-        .with_note("gradients of scalar expressions are: matdiff.grad")
 }
 
 /// The derivation in every format: a dict with `text`, `markdown`, `latex`, `json` (the JSON

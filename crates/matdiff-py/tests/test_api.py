@@ -81,21 +81,92 @@ def test_derivative_of_a_scalar_is_the_gradient(rng):
     assert rel_err(matdiff.evaluate(d.expr, decl=AE_DECL, W=W, x=x), ae_grad(W, x)) < 1e-12
 
 
-def test_derivative_of_a_vector_and_hessian(rng):
-    # Jacobian of W*x w.r.t. x is W; Hessian of x'*A*x is A + A'.
-    try:
-        j = matdiff.derivative("W*x", wrt="x", decl="W: matrix(m,n); x: vector(n)")
-    except matdiff.UnsupportedError as e:
-        assert "not available" in str(e)
-        with pytest.raises(matdiff.UnsupportedError):
-            matdiff.hessian("x'*A*x", wrt="x", decl="A: matrix(n,n); x: vector(n)")
-        return
+def jacobian_fd(f, x, h=1e-6):
+    """Central differences of vec(f) by vec(x) (column-major, as matdiff's vec layout)."""
+    x = np.asarray(x, dtype=float)
+    flat = x.reshape(-1, order="F")
+    cols = []
+    for k in range(flat.size):
+        e = np.zeros_like(flat)
+        e[k] = h
+        plus = np.asarray(f((flat + e).reshape(x.shape, order="F")), dtype=float).reshape(-1, order="F")
+        minus = np.asarray(f((flat - e).reshape(x.shape, order="F")), dtype=float).reshape(-1, order="F")
+        cols.append((plus - minus) / (2 * h))
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("dims", [(2, 3), (4, 5)])
+def test_derivative_layouts_against_finite_differences(rng, dims):
+    m, n = dims
+    W, x = rng.standard_normal((m, n)), rng.standard_normal(n)
+    decl = "W: matrix(m,n); x: vector(n)"
+    # Jacobian of a vector by a vector: J[i, j] = d f_i / d x_j.
+    j = matdiff.derivative("tanh(W*x)", wrt="x", decl=decl)
+    assert j.layout == "jacobian" and j.shape == ("m", "n")
+    want = jacobian_fd(lambda x_: np.tanh(W @ x_), x)
+    assert rel_err(matdiff.evaluate(j.expr, decl=decl, W=W, x=x), want) < 1e-7
+    # A vector by a matrix: d vec(f) / d vec(W)^T, numel(f) x numel(W).
+    v = matdiff.derivative("W*x", wrt="W", decl=decl)
+    assert v.layout == "vec" and "kron" in v.expr
+    got = matdiff.evaluate(v.expr, decl=decl, W=W, x=x)
+    assert got.shape == (m, m * n)
+    assert rel_err(got, jacobian_fd(lambda W_: W_ @ x, W)) < 1e-7
+    # A matrix by a scalar: entrywise.
+    e = matdiff.derivative("exp(s*W)", wrt="s", decl="s: scalar; W: matrix(m,n)")
+    assert e.layout == "elementwise"
+    got = matdiff.evaluate(e.expr, decl="s: scalar; W: matrix(m,n)", s=0.3, W=W)
+    assert rel_err(got, (np.exp(0.30001 * W) - np.exp(0.29999 * W)) / 2e-5) < 1e-7
+
+
+def test_softmax_jacobian_and_logsumexp_hessian(rng):
+    x = rng.standard_normal(4)
+    p = np.exp(x) / np.exp(x).sum()
+    j = matdiff.derivative("exp(x)/sum(exp(x))", wrt="x", decl="x: vector(n)", check=True)
+    assert j.json["check"]["verdict"] == "agrees" and j.json["check"]["settings"] == 2
+    assert rel_err(matdiff.evaluate(j.expr, decl="x: vector(n)", x=x), np.diag(p) - np.outer(p, p)) < 1e-12
+    h = matdiff.hessian("log(sum(exp(x)))", wrt="x", decl="x: vector(n)")
+    assert h.layout == "jacobian" and h.shape == ("n", "n")
+    assert rel_err(matdiff.evaluate(h.expr, decl="x: vector(n)", x=x), np.diag(p) - np.outer(p, p)) < 1e-12
+
+
+@pytest.mark.parametrize("dims", [(3, 2), (5, 4)])
+def test_hessian_and_hvp_against_finite_differences(rng, dims):
+    N, d = dims
+    A, x, y = rng.standard_normal((N, d)), rng.standard_normal(d), rng.standard_normal(N)
+    decl = "A: matrix(N,d); x: vector(d); y: vector(N)"
+    loss = "sum(softplus(A*x)) - y'*A*x"
+
+    def grad(x_):
+        return A.T @ (1 / (1 + np.exp(-(A @ x_))) - y)
+
+    h = matdiff.hessian(loss, wrt="x", decl=decl)
+    assert h.layout == "jacobian" and h.shape == ("d", "d")
+    H = matdiff.evaluate(h.expr, decl=decl, A=A, x=x, y=y)
+    assert rel_err(H, jacobian_fd(grad, x)) < 1e-7
+    assert rel_err(H, H.T) < 1e-12
+    v = rng.standard_normal(d)
+    hv = matdiff.hessian(loss, wrt="x", decl=decl, direction="v")
+    assert hv.shape == ("d",) and "kron" not in hv.expr
+    got = matdiff.evaluate(hv.expr, decl=decl + "; v: vector(d)", A=A, x=x, y=y, v=v)
+    assert rel_err(got, (grad(x + 1e-6 * v) - grad(x - 1e-6 * v)) / 2e-6) < 1e-7
+    assert rel_err(got, H @ v) < 1e-12
+
+
+def test_hessian_of_a_matrix_variable_and_its_check(rng):
+    # The autoencoder's Hessian in W, w.r.t. vec(W): mn x mn, checked by second differences.
+    h = matdiff.hessian(AE, wrt="W", decl=AE_DECL, check=True)
+    assert h.layout == "vec" and h.shape == ("m*n", "m*n")
+    assert h.json["check"]["verdict"] == "agrees"
     W, x = rng.standard_normal((2, 3)), rng.standard_normal(3)
-    assert j.layout == "jacobian"
-    assert rel_err(matdiff.evaluate(j.expr, decl="W: matrix(m,n); x: vector(n)", W=W, x=x), W) < 1e-12
-    h = matdiff.hessian("x'*A*x", wrt="x", decl="A: matrix(n,n); x: vector(n)")
-    A = rng.standard_normal((3, 3))
-    assert rel_err(matdiff.evaluate(h.expr, decl="A: matrix(n,n); x: vector(n)", A=A, x=x), A + A.T) < 1e-12
+    H = matdiff.evaluate(h.expr, decl=AE_DECL, W=W, x=x)
+    assert rel_err(H, jacobian_fd(lambda W_: ae_grad(W_, x), W)) < 1e-6
+
+
+def test_second_order_errors():
+    with pytest.raises(matdiff.ShapeError):
+        matdiff.hessian("A*x", wrt="x", decl="A: matrix(m,n); x: vector(n)")
+    with pytest.raises(matdiff.UnknownNameError):
+        matdiff.derivative("A*x", wrt="z", decl="A: matrix(m,n); x: vector(n)")
 
 
 # --- compile ----------------------------------------------------------------------------------
@@ -422,3 +493,13 @@ def test_package_is_abi3_and_typed():
     assert native.name.endswith(".abi3.so") or native.suffix == ".pyd"  # one wheel for CPython >= 3.9
     assert (native.parent / "py.typed").exists() and (native.parent / "_native.pyi").exists()
     assert matdiff.__version__
+
+
+def test_declared_inputs_the_expression_does_not_use_fix_sizes():
+    # m is named only by eye(m) and by W's declaration; W is given but not used.
+    assert matdiff.evaluate("sum(eye(m))", decl="W: matrix(m,n)", W=np.ones((3, 2))) == 3.0
+    x = np.arange(3.0)
+    k = matdiff.evaluate("kron(x', eye(m))", decl="W: matrix(m,n); x: vector(n)", W=np.ones((2, 3)), x=x)
+    assert k.shape == (2, 6) and rel_err(k, np.kron(x[None, :], np.eye(2))) < 1e-15
+    with pytest.raises(matdiff.MatdiffError):
+        matdiff.evaluate("sum(eye(m))*x'*x", decl="W: matrix(m,n); x: vector(n)", W=np.ones((3, 2)), x=x)

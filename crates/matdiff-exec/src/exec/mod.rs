@@ -52,6 +52,32 @@ impl Compiled {
     /// factorizations, go through rayon, whose job queue may allocate).
     pub fn run_into(&mut self, inputs: &[MatRef<'_, f64>], outputs: &mut [MatMut<'_, f64>]) -> Result<()> {
         self.execute(inputs)?;
+        self.copy_outputs(outputs)
+    }
+
+    /// Like [`Compiled::run_into`], with every dimension's size given (indexed by `DimId`):
+    /// for dimensions no input names, such as `n` in `sum(eye(n))` when the caller knows it
+    /// from a declared input the expression does not use. The inputs must agree with `dims`.
+    pub fn run_into_sized(
+        &mut self,
+        dims: &[usize],
+        inputs: &[MatRef<'_, f64>],
+        outputs: &mut [MatMut<'_, f64>],
+    ) -> Result<()> {
+        if dims_of(&self.graph, inputs)?
+            .iter()
+            .zip(dims)
+            .any(|(&from_inputs, &given)| from_inputs != usize::MAX && from_inputs != given)
+        {
+            return Err(Error::unspanned(Input::Values, "inputs do not match the dimension sizes".to_string()));
+        }
+        let plan = self.plan_for(dims.to_vec())?;
+        plan.execute(inputs);
+        self.copy_outputs(outputs)
+    }
+
+    /// Copy the last run's results into the caller's matrices, checking their shapes.
+    fn copy_outputs(&self, outputs: &mut [MatMut<'_, f64>]) -> Result<()> {
         let plan = self.plan.as_ref().unwrap();
         if outputs.len() != plan.outputs.len() {
             return Err(Error::unspanned(

@@ -209,16 +209,17 @@ class Derivative:
         return f"<matdiff.Derivative wrt={self.wrt!r} layout={self.layout}: {self.cse}>"
 
 
-def derivative(expr: str, wrt: str, decl: Decl = "", *, latex: bool = False) -> Derivative:
+def derivative(expr: str, wrt: str, decl: Decl = "", *, latex: bool = False, check: bool = False) -> Derivative:
     """The derivative of any expression (scalar, vector or matrix valued) w.r.t. ``wrt``.
 
     Layout (as ``matdiff derivative``): a scalar by anything is the gradient (shape of
     ``wrt``); a vector or matrix by a scalar is the entrywise derivative; a vector by a vector
-    is the Jacobian ``J[i, j] = d f_i / d x_j``; everything else is ``d vec(f) / d vec(X)^T``.
-    A build without the library's derivatives of non-scalar expressions raises
-    :class:`UnsupportedError` for them.
+    is the Jacobian ``J[i, j] = d f_i / d x_j``; everything else is ``d vec(f) / d vec(X)^T``
+    (``vec`` stacks columns), e.g. ``kron(x', eye(m))`` for ``W*x`` by ``W``. With
+    ``check=True`` the result is compared with central differences at random inputs
+    (``.json["check"]``).
     """
-    return Derivative(_native.derivative(expr, wrt, _decl(decl), latex))
+    return Derivative(_native.derivative(expr, wrt, _decl(decl), latex, check))
 
 
 def hessian(
@@ -228,11 +229,18 @@ def hessian(
     direction: Optional[str] = None,
     *,
     latex: bool = False,
+    check: bool = False,
 ) -> Derivative:
-    """The Hessian of the scalar ``expr`` w.r.t. ``wrt`` (``n×n`` for a vector, ``mn×mn`` w.r.t.
-    ``vec(X)`` for a matrix); with ``direction`` (an expression of ``wrt``'s shape), the
-    Hessian-vector product in ``wrt``'s shape."""
-    return Derivative(_native.hessian(expr, wrt, _decl(decl), direction, latex), expr_key="hessian")
+    """The Hessian of the scalar ``expr`` w.r.t. ``wrt``: ``n×n`` for a vector, ``mn×mn``
+    w.r.t. ``vec(X)`` for a matrix (e.g. ``A + A'`` for ``x'*A*x``).
+
+    With ``direction`` — the name of a new variable with ``wrt``'s shape, say ``"V"`` — the
+    Hessian-vector product ``d/dt grad f(X + t V)`` at ``t = 0`` instead, in ``wrt``'s shape and
+    plain matrix notation (never a Kronecker product); evaluate it with ``V`` among the inputs.
+    With ``check=True`` the result is compared with second differences (``.json["check"]``).
+    """
+    key = "hessian" if direction is None else "hvp"
+    return Derivative(_native.hessian(expr, wrt, _decl(decl), direction, latex, check), expr_key=key)
 
 
 def compile(expr: str, wrt: Optional[Wrt] = None, decl: Decl = "", *, latex: bool = False) -> Function:
