@@ -303,3 +303,48 @@ fn random_expressions_second_order() {
     eprintln!("second order: {hvps} HVPs checked, {hessians} Hessians symmetric, {kinked} kinked expressions left out, {unchecked} unchecked");
     assert!(hvps >= count / 2, "too few HVPs checked: {hvps} of {count} expressions");
 }
+
+#[test]
+fn random_vector_and_matrix_expressions_match_central_differences() {
+    // Random well-typed vector- and matrix-valued expressions (the property generator), every
+    // variable: the derivative in its layout against central differences at two dimension
+    // settings.
+    use crate::common::case_count;
+    use crate::common::gen::{Gen, Sh, D, DECLS};
+    use rand::Rng;
+    let count = case_count("MATDIFF_PROPTEST_CASES", 60);
+    let (mut checked, mut unchecked, mut kinked) = (0, 0, 0);
+    let mut layouts = std::collections::BTreeSet::new();
+    for i in 0..count {
+        let mut gen = Gen::new(0xD1FF ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let shapes =
+            [Sh(Some(D::N), None), Sh(Some(D::M), None), Sh(Some(D::N), Some(D::M)), Sh(Some(D::N), Some(D::N))];
+        let sh = shapes[gen.rng.random_range(0..shapes.len())];
+        let depth = gen.rng.random_range(2..=4);
+        let src = gen.expr(sh, depth).text().to_string();
+        let Ok(p0) = Problem::new(&src, DECLS) else { continue };
+        if has_kink(&p0) {
+            kinked += 1;
+            continue;
+        }
+        for v in 0..p0.graph.vars.len() {
+            let mut p = p0.clone();
+            let wrt = p.graph.vars[v].name.clone();
+            let d = derivative(&mut p, &wrt).unwrap_or_else(|e| panic!("{src} by {wrt}: {e}"));
+            layouts.insert(d.layout.name());
+            let r = check(&p, &d, 23 + i as u64, 2);
+            match r.outcome() {
+                FdOutcome::Agrees => checked += 1,
+                FdOutcome::Unchecked(_) => unchecked += 1,
+                FdOutcome::Disagrees => {
+                    panic!("{src} by {wrt}: {} disagrees: {r:?}", p.print(d.root, Style::Plain))
+                }
+            }
+        }
+    }
+    eprintln!(
+        "first order: {checked} derivatives checked ({layouts:?}), {unchecked} unchecked, {kinked} kinked left out"
+    );
+    assert!(checked >= count, "too few derivatives checked: {checked}");
+    assert_eq!(layouts.len(), 3, "elementwise, jacobian and vec layouts all drawn: {layouts:?}");
+}

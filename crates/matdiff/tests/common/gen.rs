@@ -65,6 +65,13 @@ pub struct E {
     lvl: u8,
 }
 
+impl E {
+    /// The generated text.
+    pub fn text(&self) -> &str {
+        &self.s
+    }
+}
+
 fn atom(s: impl Into<String>) -> E {
     E { s: s.into(), lvl: ATOM }
 }
