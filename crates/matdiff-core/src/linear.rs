@@ -3,7 +3,8 @@
 //!
 //! The rules are the vec identities: vec(L*D*R) = kron(R', L)*vec(D), vec(D') = K*vec(D) with K
 //! the commutation matrix, vec(H.*D) = diag(vec(H))*vec(D), sum(D) = 1'*vec(D),
-//! ⟨H, D⟩ = vec(H)'*vec(D), diag(D) = S'*vec(D) with S the n²×n selection matrix. Kronecker
+//! ⟨H, D⟩ = vec(H)'*vec(D), diag(D) = S'*vec(D) with S the n²×n selection matrix,
+//! vec(kron(A, D)) = (I ⊗ K ⊗ I)*(vec(A) ⊗ I)*vec(D). Kronecker
 //! factors of vectors collapse through the constructors (`kron(1, A)` is `A`, `kron(x', I)`
 //! stays), so a vector-by-vector map comes out without any `kron`.
 
@@ -12,7 +13,7 @@ use crate::shape::{DimId, Shape};
 
 /// The matrix of the linear map `dir ↦ node` (numel(node) × numel(dir), a row for a scalar
 /// node). `Err(n)` names a node where `dir` does not enter linearly by the rules above (a
-/// Kronecker product of it, a nonlinear function of it).
+/// nonlinear function of it).
 pub fn linear_matrix(g: &mut Graph, node: NodeId, dir: NodeId) -> Result<NodeId, NodeId> {
     let ds = g.shape(dir);
     let p = g.dims.product(ds.rows, ds.cols);
@@ -154,6 +155,37 @@ fn rule(g: &mut Graph, n: NodeId, mat: &[Option<NodeId>], p: Option<DimId>) -> R
             g.mul(s, jv)
         }
         Op::Vectorize(a) | Op::Unvec(a) => m(a).ok_or(n)?,
+        // vec(kron(A, B)) = P*(vec(A) ⊗ vec(B)) with P = I_n ⊗ K(q,m) ⊗ I_p for A m×n, B p×q;
+        // vec(A) ⊗ vec(B) = (vec(A) ⊗ I)*vec(B) = (I ⊗ vec(B))*vec(A).
+        Op::Kron(a, b) => {
+            let (sa, sb) = (g.shape(a), g.shape(b));
+            let k = match (sb.cols, sa.rows) {
+                (Some(q), Some(m)) => g.commutation(q, m),
+                (q, m) => {
+                    let d = g.dims.product(q, m);
+                    eye(g, d)
+                }
+            };
+            let (i_n, i_p) = (eye(g, sa.cols), eye(g, sb.rows));
+            let nk = g.kron(i_n, k);
+            let perm = g.kron(nk, i_p);
+            let mut parts = vec![];
+            if let Some(ja) = m(a) {
+                let vb = g.vectorize(b);
+                let na = numel(g, a);
+                let ia = eye(g, na);
+                let spread = g.kron(ia, vb);
+                parts.push(g.matmul(vec![perm, spread, ja]));
+            }
+            if let Some(jb) = m(b) {
+                let va = g.vectorize(a);
+                let nb = numel(g, b);
+                let ib = eye(g, nb);
+                let spread = g.kron(va, ib);
+                parts.push(g.matmul(vec![perm, spread, jb]));
+            }
+            g.sum_of(&parts, shape)
+        }
         _ => return Err(n),
     };
     Ok(out)

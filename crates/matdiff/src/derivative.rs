@@ -208,8 +208,8 @@ fn derivative_of(p: &mut Problem, of: NodeId, var: usize) -> Result<(NodeId, Lay
     let m = linear_matrix(&mut scratch, t, d).map_err(|n| {
         let what = matdiff_core::print(&scratch, n, matdiff_core::Style::Plain);
         Error::new(Input::Expr, span, format!("no matrix form for the derivative through `{what}`"))
-            .with_kind(ErrorKind::Unsupported)
-            .with_note("Kronecker products of the variable are not differentiated in the vec layout yet")
+            .with_kind(ErrorKind::Internal)
+            .with_note("the differential is not linear in the direction there (a bug: please report it)")
     })?;
     let root = g.import_roots(&scratch, &[m])[0];
     Ok((root, layout))
