@@ -578,13 +578,25 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
         Step::Kron { a, b, .. } => {
             let (a, b) = (ctx.get(*a), ctx.get(*b));
             let (p, q) = (b.nrows(), b.ncols());
+            // A zero entry of a gives a zero block (kron(eye(k), H), a full Hessian w.r.t. a
+            // matrix, is mostly zero blocks) unless b holds a non-finite value (0·∞ is NaN).
+            let finite = (0..q).all(|j| (0..p).all(|i| b[(i, j)].is_finite()));
             for ja in 0..a.ncols() {
                 for ia in 0..a.nrows() {
                     let x = a[(ia, ja)];
                     let mut block = out.rb_mut().submatrix_mut(ia * p, ja * q, p, q);
+                    if x == 0.0 && finite {
+                        block.fill(0.0);
+                        continue;
+                    }
                     for j in 0..q {
-                        for i in 0..p {
-                            block[(i, j)] = x * b[(i, j)];
+                        let bc = b.col(j);
+                        let mut oc = block.rb_mut().col_mut(j);
+                        match (oc.rb_mut().try_as_col_major_mut(), bc.try_as_col_major()) {
+                            (Some(o), Some(bc)) => {
+                                o.as_slice_mut().iter_mut().zip(bc.as_slice()).for_each(|(o, &v)| *o = x * v)
+                            }
+                            _ => (0..p).for_each(|i| oc[i] = x * bc[i]),
                         }
                     }
                 }
