@@ -1,6 +1,9 @@
 //! Garbled input never panics the core: thousands of random byte strings, token soups and
 //! damaged seed expressions go through `Problem::new`, `gradients` and the printers; every
-//! error either has no span or a span inside the text it points into.
+//! error either has no span or a span inside the text it points into. The `--at` JSON binder
+//! gets the same treatment, and the inputs the fuzz targets (`crates/matdiff/fuzz`) found are
+//! kept here as regressions. (The LaTeX and document readers have their own bounded no-panic
+//! properties: `crates/matdiff/tests/latex_cases.rs` and `audit.rs`.)
 
 use crate::common::Rng;
 use matdiff::{Error, Input, Problem, Style};
@@ -232,4 +235,115 @@ fn garbled_input_through_the_binary() {
             }
         }
     }
+}
+
+/// Inputs the fuzz targets found to crash (docs/fuzzing.md), each with its declarations: now
+/// each is an error or a gradient that central differences confirm.
+const FUZZ_FINDINGS: &[(&str, &str)] = &[
+    // plain target: `n = n*p` from `x'*kron(A, B)` pinned n to a product containing itself,
+    // and working out its factors recursed until the stack overflowed.
+    ("x'*kron(A, B)*y", "W: matrix(m,n); x: vector(n); y: vector(m); A: matrix(n,n); S: symmetric(n); a: scalar"),
+    ("x'*kron(A, B)*y", "x: vector(n); A: matrix(n,n)"),
+    ("x'*kron(A, B)*x", "x: vector(n)"),
+];
+
+#[test]
+fn fuzz_findings_are_answered() {
+    on_big_stack(|| {
+        for &(expr, decl) in FUZZ_FINDINGS {
+            let (problems, typed) = exercise(expr, decl, false);
+            assert!(problems.is_empty(), "{expr:?} with {decl:?}: {problems:?}");
+            if typed {
+                let mut p = Problem::new(expr, decl).unwrap();
+                let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+                let wrt: Vec<&str> = names.iter().map(String::as_str).collect();
+                let grads = p.gradients(&wrt).unwrap();
+                let report = p.fd_check(&grads, 3, 2);
+                assert_eq!(report.outcome(), matdiff::FdOutcome::Agrees, "{expr:?} with {decl:?}: {report:?}");
+            }
+        }
+    });
+}
+
+/// The `eval --at` reader and binder: JSON token soups and damaged valid inputs are read by
+/// `inputs_from_json` (the CLI's reader), bound, size-checked and evaluated without a panic.
+#[test]
+fn at_json_never_panics() {
+    const EXPR: &str = "0.5*norm2(W'*W*x - x)^2 + a*sum(log(1 + exp(-y.*(W*x)))) + tr(inv(S)*A) + logdet(S)";
+    const DECL: &str = "W: matrix(m,n); x: vector(n); y: vector(m); a: scalar; A: matrix(n,n); S: symmetric(n)";
+    const VALID: &str =
+        r#"{"W": [[1,2],[3,4],[5,6]], "x": [1, -1], "y": [1,0,1], "a": 0.5, "A": [[1,0],[0,1]], "S": [[2,1],[1,2]]}"#;
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"W\"",
+        "\"x\"",
+        "\"y\"",
+        "\"a\"",
+        "\"A\"",
+        "\"S\"",
+        "\"q\"",
+        "1",
+        "-0",
+        "1e308",
+        "-1e308",
+        "1e-320",
+        "0.5",
+        "null",
+        "true",
+        "\"NaN\"",
+        "[]",
+        "[[]]",
+        "[[1,2],[3]]",
+        "{}",
+        " ",
+        "\"",
+        "[[1e999]]",
+    ];
+    on_big_stack(|| {
+        let p = Problem::new(EXPR, DECL).unwrap();
+        let mut rng = Rng::new(11);
+        let mut texts = vec![VALID.to_string()];
+        for _ in 0..1500 {
+            let n = 1 + rng.below(30);
+            texts.push((0..n).map(|_| *rng.pick(PIECES)).collect());
+        }
+        for _ in 0..1500 {
+            let mut t = VALID.to_string();
+            for _ in 0..1 + rng.below(3) {
+                let i = rng.below(t.len());
+                let piece: &str = rng.pick::<&str>(PIECES);
+                match rng.below(3) {
+                    0 => {
+                        t.remove(i);
+                    }
+                    1 => t.insert_str(i, piece),
+                    _ => t.replace_range(i..i + 1, piece),
+                }
+            }
+            texts.push(t);
+        }
+        let (mut bound, mut evaluated) = (0, 0);
+        for text in &texts {
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                let Ok(inputs) = matdiff::report::inputs_from_json(text, "at.json") else { return (false, false) };
+                let Ok(env) = p.bind(&inputs) else { return (false, false) };
+                if matdiff::check_sizes(&p.graph, &[p.output], &env).is_err() {
+                    return (true, false);
+                }
+                let _ = matdiff::eval(&p.graph, &[p.output], &env);
+                let _ = matdiff::Compiled::new(&p.graph, &[p.output]).run_env(&env);
+                (true, true)
+            }));
+            let Ok((b, e)) = outcome else { panic!("--at {text:?} panicked") };
+            bound += usize::from(b);
+            evaluated += usize::from(e);
+        }
+        // The valid input and enough of its damaged copies got as far as evaluation.
+        assert!(evaluated > 50, "only {evaluated} of {} inputs evaluated ({bound} bound)", texts.len());
+    });
 }

@@ -1,7 +1,7 @@
 //! IR to text: the plain input syntax (re-parseable) and LaTeX, with optional shared-subterm names.
 
 use crate::ir::{Func, Graph, NodeId, Op};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Output notation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,18 +54,26 @@ pub fn print_shared_named(g: &Graph, roots: &[NodeId], style: Style, user: &[(St
     for r in roots {
         counts[r.index()] += 1;
     }
-    let taken: Vec<&str> = g.vars.iter().map(|v| v.name.as_str()).chain(user.iter().map(|u| u.0.as_str())).collect();
+    let taken: HashSet<&str> =
+        g.vars.iter().map(|v| v.name.as_str()).chain(user.iter().map(|u| u.0.as_str())).collect();
+    let user: HashMap<NodeId, &str> = user.iter().rev().map(|(u, n)| (*n, u.as_str())).collect();
     let mut p = Printer { g, style, names: HashMap::new() };
     let mut defs = vec![];
     let mut next = 0;
+    // Nesting printed inline so far below each node (named subterms count 1): a subterm nested
+    // deeper than MAX_INLINE_DEPTH gets a name even when used once, so that neither the text nor
+    // the printer's recursion grows with the depth of a definitions chain.
+    let mut depth: HashMap<NodeId, u32> = HashMap::new();
     for n in g.reachable(roots) {
-        if counts[n.index()] >= 2 && worth_naming(g, n) {
+        let below = g.op(n).children().iter().map(|c| depth.get(c).copied().unwrap_or(1)).max().unwrap_or(0);
+        let deep = below + 1 > MAX_INLINE_DEPTH;
+        if (counts[n.index()] >= 2 || deep) && worth_naming(g, n) {
             let body = p.show(n, 0);
-            let name = match user.iter().find(|u| u.1 == n) {
-                Some((u, _)) if style == Style::Latex => latex_name(u),
-                Some((u, _)) => u.clone(),
+            let name = match user.get(&n) {
+                Some(u) if style == Style::Latex => latex_name(u),
+                Some(u) => u.to_string(),
                 None => {
-                    while taken.contains(&format!("t{next}").as_str()) {
+                    while taken.contains(format!("t{next}").as_str()) {
                         next += 1;
                     }
                     next += 1;
@@ -77,9 +85,42 @@ pub fn print_shared_named(g: &Graph, roots: &[NodeId], style: Style, user: &[(St
             };
             defs.push((name.clone(), body));
             p.names.insert(n, name);
+            depth.insert(n, 1);
+        } else {
+            depth.insert(n, below + 1);
         }
     }
     roots.iter().map(|&r| Printed { expr: p.show(r, 0), defs: defs.clone() }).collect()
+}
+
+/// How deeply a printed expression may nest before [`print_shared_named`] names a subterm.
+pub const MAX_INLINE_DEPTH: u32 = 64;
+
+/// `roots` written out in full when that is about as short as the shared form (no `where`
+/// lines: what a reader wants for a small result), otherwise [`print_shared_named`]. "About as
+/// short": the tree the DAG unfolds to has at most four times its nodes (plus 256), and nests
+/// at most [`MAX_INLINE_DEPTH`] deep; so the text stays linear in the size of the DAG (a
+/// definitions chain's gradient mentions each definition many times over when unfolded).
+pub fn print_compact(g: &Graph, roots: &[NodeId], style: Style, user: &[(String, NodeId)]) -> Vec<Printed> {
+    let order = g.reachable(roots);
+    // (tree size, nesting depth) of each node's full unfolding; sizes saturate.
+    let mut unfolded: HashMap<NodeId, (f64, u32)> = HashMap::with_capacity(order.len());
+    for &n in &order {
+        let (mut size, mut deep) = (1.0, 0);
+        for c in g.op(n).children() {
+            let (s, d) = unfolded[&c];
+            size += s;
+            deep = deep.max(d);
+        }
+        unfolded.insert(n, (size, deep + 1));
+    }
+    let size: f64 = roots.iter().map(|r| unfolded[r].0).sum();
+    let deep = roots.iter().map(|r| unfolded[r].1).max().unwrap_or(0);
+    if size <= 4.0 * order.len() as f64 + 256.0 && deep <= MAX_INLINE_DEPTH {
+        let p = Printer { g, style, names: HashMap::new() };
+        return roots.iter().map(|&r| Printed { expr: p.show(r, 0), defs: vec![] }).collect();
+    }
+    print_shared_named(g, roots, style, user)
 }
 
 /// Leaves and near-leaves read better inline than as a name.
@@ -124,6 +165,11 @@ impl Printer<'_> {
     /// Print `n` so that it binds at least as tightly as `min`.
     fn show(&self, n: NodeId, min: u8) -> String {
         let (s, level) = self.form(n);
+        self.bracket(s, level, min)
+    }
+
+    /// `s` (printed at `level`) bracketed when it binds less tightly than `min`.
+    fn bracket(&self, s: String, level: u8, min: u8) -> String {
         if level < min {
             if self.latex() {
                 format!("\\left({s}\\right)")
@@ -207,33 +253,42 @@ impl Printer<'_> {
                     .collect();
                 (parts.join(sep), PROD)
             }
-            Op::Hadamard(a, b) => {
-                let (a, b) = match (g.op(*a), g.op(*b)) {
-                    (Op::Pow(_, p), Op::Pow(_, q)) if p.get() < 0.0 && q.get() >= 0.0 => (*b, *a),
-                    (Op::Pow(_, p), _) if p.get() < 0.0 && !matches!(g.op(*b), Op::Pow(..)) => (*b, *a),
-                    _ => (*a, *b),
-                };
-                // Matrix products inside an elementwise product are bracketed too.
-                let operand = |x: NodeId| if matches!(g.op(x), Op::MatMul(_) | Op::Scale(..)) { NEG } else { PROD };
-                let left = self.show(a, operand(a));
-                if let Op::Pow(base, p) = g.op(b) {
-                    if p.get() < 0.0 {
-                        let den = self.power(*base, -p.get(), NEG);
-                        let op = if latex { " \\oslash " } else { "./" };
-                        return (format!("{left}{op}{den}"), PROD);
+            Op::Hadamard(..) => {
+                // A chain of elementwise products is as long as a definitions chain is deep: it is
+                // walked down its left spine in a loop (the text is what printing the left operand
+                // recursively gives), so printing it needs no stack per factor.
+                let mut tails = vec![];
+                let mut n = n;
+                let head = loop {
+                    let Op::Hadamard(a, b) = g.op(n) else { unreachable!("the spine holds products") };
+                    let (a, b) = match (g.op(*a), g.op(*b)) {
+                        (Op::Pow(_, p), Op::Pow(_, q)) if p.get() < 0.0 && q.get() >= 0.0 => (*b, *a),
+                        (Op::Pow(_, p), _) if p.get() < 0.0 && !matches!(g.op(*b), Op::Pow(..)) => (*b, *a),
+                        _ => (*a, *b),
+                    };
+                    tails.push(self.hadamard_tail(b));
+                    if matches!(g.op(a), Op::Hadamard(..)) && !self.names.contains_key(&a) {
+                        matdiff_syntax::budget::tick();
+                        n = a;
+                        continue;
                     }
+                    // Matrix products inside an elementwise product are bracketed too.
+                    let level = if matches!(g.op(a), Op::MatMul(_) | Op::Scale(..)) { NEG } else { PROD };
+                    break self.show(a, level);
+                };
+                let mut out = head;
+                for tail in tails.iter().rev() {
+                    out.push_str(tail);
                 }
-                let op = if latex { " \\odot " } else { ".*" };
-                (format!("{left}{op}{}", self.show(b, NEG)), PROD)
+                (out, PROD)
             }
             Op::Pow(a, p) => {
                 let p = p.get();
                 if p < 0.0 && shape.is_scalar() {
-                    let den = self.power(*a, -p, NEG);
                     return if latex {
                         (format!("\\frac{{1}}{{{}}}", self.power(*a, -p, 0)), ATOM)
                     } else {
-                        (format!("1/{den}"), PROD)
+                        (format!("1/{}", self.power(*a, -p, NEG)), PROD)
                     };
                 }
                 (self.power(*a, p, 0), POW)
@@ -328,6 +383,21 @@ impl Printer<'_> {
                 }
             }
         }
+    }
+
+    /// The right operand of an elementwise product with its operator: `.*b`, or `./d` when `b`
+    /// is a negative power `d^-p`.
+    fn hadamard_tail(&self, b: NodeId) -> String {
+        let latex = self.latex();
+        if let Op::Pow(base, p) = self.g.op(b) {
+            if p.get() < 0.0 {
+                let den = self.power(*base, -p.get(), NEG);
+                let op = if latex { " \\oslash " } else { "./" };
+                return format!("{op}{den}");
+            }
+        }
+        let op = if latex { " \\odot " } else { ".*" };
+        format!("{op}{}", self.show(b, NEG))
     }
 
     /// A dimension as written in `eye(..)`, `unvec(..)`: its name (`m`, `3`, `m*n`).
@@ -450,9 +520,14 @@ impl Printer<'_> {
         if let Some(k) = self.g.fill_value(t).filter(|_| self.g.shape(t).is_scalar()) {
             return self.number(c * k);
         }
-        let body = self.show(t, PROD);
+        // The form once: printing it twice per level would take time exponential in the depth.
+        let (form, level) = self.form(t);
+        if c == 1.0 && level >= PROD {
+            return (form, PROD);
+        }
+        let body = self.bracket(form, level, PROD);
         if c == 1.0 {
-            return (body, PROD.min(self.form(t).1));
+            return (body, PROD.min(level));
         }
         if c == -1.0 {
             return (format!("-{}", self.show(t, NEG)), SUM);
@@ -493,26 +568,27 @@ impl Printer<'_> {
     fn scale(&self, s: NodeId, x: NodeId) -> (String, u8) {
         let g = self.g;
         let latex = self.latex();
+        // Each side printed once (a second printing per level would be exponential in depth).
+        let (ds, dx) = (self.denominator(s), self.denominator(x));
         // Two reciprocals: `1/a/b`, not `1/a*1/b`.
-        if let (Some(ds), Some(dx)) = (self.denominator(s), self.denominator(x)) {
+        if let (Some(ds), Some(dx)) = (&ds, &dx) {
             return (format!("1/{ds}/{dx}"), PROD);
         }
-        for (a, b) in [(s, x), (x, s)] {
+        for (a, b, da) in [(s, x, ds), (x, s, dx)] {
             if let Op::Pow(base, p) = g.op(a) {
                 if p.get() < 0.0
                     && g.shape(a).is_scalar()
                     && !(g.shape(b).is_scalar() && matches!(g.op(b), Op::Pow(_, q) if q.get() < 0.0))
                 {
                     if latex {
-                        let num = self.show(b, 0);
                         let den = self.power(*base, -p.get(), 0);
                         if g.shape(b).is_scalar() {
-                            return (format!("\\frac{{{num}}}{{{den}}}"), ATOM);
+                            return (format!("\\frac{{{}}}{{{den}}}", self.show(b, 0)), ATOM);
                         }
                         return (format!("\\frac{{1}}{{{den}}} {}", self.show(b, NEG)), PROD);
                     }
                     // (A reciprocal with a where-name of its own is printed by that name.)
-                    if let Some(den) = self.denominator(a) {
+                    if let Some(den) = da {
                         return (format!("{}/{den}", self.show(b, PROD)), PROD);
                     }
                 }

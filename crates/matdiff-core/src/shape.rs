@@ -350,10 +350,16 @@ impl Unifier {
             if ka != kb {
                 return err(self);
             }
-            let pin = if matches!(self.pin[ra as usize], Pin::Product(_)) {
-                self.pin[ra as usize].clone()
-            } else {
-                self.pin[rb as usize].clone()
+            // The merged class keeps a pin that does not mention either class: `n = n*p` (p
+            // fixed at 1 by an earlier unification) keeps n atomic, since pinning n to the
+            // product n*p would make it a factor of itself (and `atoms` would never return).
+            let pins = [self.pin[ra as usize].clone(), self.pin[rb as usize].clone()];
+            let pin = match pins.iter().find(|p| !matches!(p, Pin::Product(_))) {
+                Some(p) => p.clone(),
+                None => match pins.iter().find(|p| !self.pin_reaches(p, ra, rb)) {
+                    Some(p) => p.clone(),
+                    None => return err(self),
+                },
             };
             self.merge(ra, rb, pin);
             return Ok(());
@@ -381,6 +387,26 @@ impl Unifier {
             return self.unify_roots_after(ra, rb);
         }
         err(self)
+    }
+    /// Whether a product pin has `a` or `b` among its factors, at any depth.
+    fn pin_reaches(&mut self, pin: &Pin, a: DimId, b: DimId) -> bool {
+        let Pin::Product(fs) = pin else { return false };
+        let mut todo = fs.clone();
+        let mut seen = vec![];
+        while let Some(f) = todo.pop() {
+            let r = self.find(f);
+            if r == a || r == b {
+                return true;
+            }
+            if seen.contains(&r) {
+                continue;
+            }
+            seen.push(r);
+            if let Pin::Product(more) = &self.pin[r as usize] {
+                todo.extend(more.iter().copied());
+            }
+        }
+        false
     }
     /// After factors were unified, merge the two product classes themselves (now equal).
     fn unify_roots_after(&mut self, ra: DimId, rb: DimId) -> Result<(), (String, String)> {

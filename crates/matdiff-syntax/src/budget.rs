@@ -122,6 +122,12 @@ pub fn tick() {
     }
 }
 
+/// How many [`tick`]s this thread has made so far (wrapping): a deterministic measure of the
+/// work done, for tests that check how work grows with the size of the input.
+pub fn ticks() -> u32 {
+    TICKS.with(|t| t.get())
+}
+
 /// A checkpoint: unwinds with [`Cancelled`] if this thread runs under a budget that is spent
 /// or cancelled; does nothing otherwise.
 pub fn check() {

@@ -156,6 +156,11 @@ impl Problem {
     pub fn print_shared_named(&self, roots: &[NodeId], style: Style) -> Vec<Printed> {
         matdiff_core::print_shared_named(&self.graph, roots, style, &self.definitions)
     }
+    /// Written out in full when that is about as short, else as `print_shared_named`
+    /// ([`matdiff_core::print_compact`]): output linear in the size of the graph.
+    pub fn print_compact(&self, roots: &[NodeId], style: Style) -> Vec<Printed> {
+        matdiff_core::print_compact(&self.graph, roots, style, &self.definitions)
+    }
     /// The user's definitions (`h = tanh(W*x)` lines before the expression, plain or LaTeX), in
     /// source order, each with the node it names. Derivations and printing keep these names.
     ///

@@ -9,6 +9,7 @@ use matdiff_core::{Graph, NodeId, Printed, Style};
 use matdiff_exec::{FdOutcome, FdReport, Value};
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
 use serde_json::{json, Map, Value as Json};
+use std::collections::HashMap;
 
 /// Largest expression tree (in nodes) printed fully inlined: the self-contained form of a
 /// gradient repeats shared subterms, which can grow exponentially with depth.
@@ -64,6 +65,17 @@ pub fn value_from_json(name: &str, v: &Json) -> std::result::Result<Value, Strin
     }
 }
 
+/// The inputs of `eval --at`: a JSON object mapping each name to a value ([`value_from_json`]).
+/// `at` names the source in messages. The one reader of that format, so the CLI and the fuzz
+/// target exercise the same code.
+pub fn inputs_from_json(text: &str, at: &str) -> std::result::Result<HashMap<String, Value>, String> {
+    let parsed: Json = serde_json::from_str(text).map_err(|e| format!("{at} is not valid JSON: {e}"))?;
+    let Json::Object(obj) = parsed else {
+        return Err(format!("{at} must hold a JSON object mapping names to values"));
+    };
+    obj.iter().map(|(k, v)| Ok((k.clone(), value_from_json(k, v).map_err(|m| format!("in {at}: {m}"))?))).collect()
+}
+
 /// Six significant digits: computed values, not inputs, so the noise digits say nothing.
 fn round6(x: f64) -> f64 {
     if x == 0.0 || !x.is_finite() {
@@ -111,16 +123,25 @@ pub fn error_json(e: &Error) -> Json {
 // ---------------------------------------------------------------------------------------------
 // Gradients
 
-/// Size of the tree a DAG node expands to when every shared subterm is written out.
-fn inline_size(g: &Graph, root: NodeId) -> f64 {
+/// Size and nesting depth of the tree a DAG node expands to when every shared subterm is
+/// written out.
+fn inline_size(g: &Graph, root: NodeId) -> (f64, u32) {
     let order = g.reachable(&[root]);
-    let mut size = std::collections::HashMap::new();
+    let mut size = HashMap::with_capacity(order.len());
     for n in order {
-        let s: f64 = 1.0 + g.op(n).children().iter().map(|c| size[c]).sum::<f64>();
-        size.insert(n, s);
+        let (mut s, mut d) = (1.0, 0);
+        for c in g.op(n).children() {
+            let (cs, cd) = size[&c];
+            s += cs;
+            d = d.max(cd);
+        }
+        size.insert(n, (s, d + 1));
     }
     size[&root]
 }
+
+/// Deepest self-contained expression written into JSON: the printer recurses once per level.
+const MAX_INLINE_DEPTH: u32 = 1_000;
 
 /// One gradient as the JSON object of the `grad --format json` contract: `wrt`, `gradient`
 /// (self-contained plain syntax), `latex`, `shape`, `cse` and `where` (shared subterms named,
@@ -133,14 +154,16 @@ pub fn gradient_json(
     shared: &Printed,
     check: Option<&FdReport>,
 ) -> Result<Map<String, Json>> {
-    let size = inline_size(&p.graph, grad);
-    if size > MAX_INLINE_NODES {
-        return Err(Error::unspanned(
-            Input::None,
-            format!("the self-contained gradient would repeat shared subterms {size:.0e} times over"),
-        )
-        .with_kind(ErrorKind::Limit)
-        .with_note("`--format text` prints it compactly with `where` definitions"));
+    let (size, depth) = inline_size(&p.graph, grad);
+    if size > MAX_INLINE_NODES || depth > MAX_INLINE_DEPTH {
+        let why = if size > MAX_INLINE_NODES {
+            format!("the self-contained gradient would repeat shared subterms {size:.0e} times over")
+        } else {
+            format!("the self-contained gradient would nest {depth} levels deep (at most {MAX_INLINE_DEPTH})")
+        };
+        return Err(Error::unspanned(Input::None, why)
+            .with_kind(ErrorKind::Limit)
+            .with_note("`--format text` prints it compactly with `where` definitions"));
     }
     let mut o = Map::new();
     o.insert("wrt".into(), json!(wrt));
@@ -569,7 +592,7 @@ pub fn step_equation(p: &Problem, step: &crate::solve::Step, wrt: &str, style: S
 /// `kind`, `form`, `gradient`; `steps` (action, description, equation, latex) and `check`
 /// when asked.
 pub fn solution_json(p: &Problem, s: &crate::solve::Solution, steps: bool, check: bool) -> Result<Map<String, Json>> {
-    let size = inline_size(&p.graph, s.node);
+    let (size, _) = inline_size(&p.graph, s.node);
     if size > MAX_INLINE_NODES {
         return Err(Error::unspanned(
             Input::None,

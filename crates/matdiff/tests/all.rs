@@ -26,6 +26,7 @@ mod property;
 mod quality;
 mod roundtrip;
 mod scale;
+mod scaling;
 mod seeds;
 mod simplify;
 mod solve;

@@ -438,7 +438,10 @@ fn numpy_modules_agree_with_matdiff() {
         if std::env::var("MATDIFF_REQUIRE_NUMPY").is_ok_and(|v| v == "1") {
             panic!("{msg} (MATDIFF_REQUIRE_NUMPY=1)");
         }
-        eprintln!("SKIPPED: {msg}");
+        crate::common::skipped(
+            msg,
+            "python3 -m pip install numpy (MATDIFF_REQUIRE_NUMPY=1 makes a missing numpy a failure)",
+        );
         return;
     }
     let cases = all_cases();
@@ -459,7 +462,13 @@ fn jax_and_torch_modules_agree_with_matdiff_where_installed() {
         if !(importable("numpy") && importable(module)) {
             let required = lang == Lang::Jax && std::env::var("MATDIFF_REQUIRE_JAX").is_ok_and(|v| v == "1");
             assert!(!required, "jax is not importable (MATDIFF_REQUIRE_JAX=1)");
-            eprintln!("SKIPPED: {module} is not importable; its modules are covered by snapshots only");
+            crate::common::skipped(
+                &format!("{module} is not importable: the emitted {module} modules were not run (snapshots only)"),
+                &format!(
+                    "python3 -m pip install numpy {module}{}",
+                    if lang == Lang::Jax { " (MATDIFF_REQUIRE_JAX=1 makes a missing jax a failure)" } else { "" }
+                ),
+            );
             continue;
         }
         let cases = all_cases();

@@ -385,7 +385,13 @@ fn emitted_updates_pass_their_check() {
                 std::env::var(if lang == Lang::Jax { "MATDIFF_REQUIRE_JAX" } else { "MATDIFF_REQUIRE_NUMPY" })
                     .is_ok_and(|v| v == "1");
             assert!(!required, "{module} is not importable");
-            eprintln!("SKIPPED: {module} is not importable; solve --emit {} modules not run", lang.name());
+            crate::common::skipped(
+                &format!("{module} is not importable: the solve --emit {} modules were not run", lang.name()),
+                &format!(
+                    "python3 -m pip install numpy {module} (MATDIFF_REQUIRE_{}=1 makes a missing {module} a failure)",
+                    module.to_uppercase()
+                ),
+            );
             continue;
         }
         let dir = std::env::temp_dir().join(format!("matdiff-solve-emit-{}-{}", lang.name(), std::process::id()));

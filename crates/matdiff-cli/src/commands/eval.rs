@@ -3,10 +3,8 @@
 use super::{fail, load, Failure};
 use crate::input::{read_text, Source, MAX_VALUES_BYTES};
 use crate::ExprArgs;
-use matdiff::report::{value_from_json, value_json, value_json_nonfinite};
+use matdiff::report::{inputs_from_json, value_json, value_json_nonfinite};
 use matdiff::{check_sizes, first_nonfinite, to_value, Compiled, Value};
-use serde_json::Value as Json;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Exit 0 with the value; 1 when it is not finite (unless `allow_nonfinite`), naming the
@@ -17,14 +15,7 @@ pub fn eval(input: &ExprArgs, at: &Path, allow_nonfinite: bool) -> Result<u8, Fa
     let at = Source::of(at).name();
     let p = load(input)?;
     let text = read_text(Source::of(at_path), MAX_VALUES_BYTES).map_err(|e| format!("error: {e}\n"))?;
-    let parsed: Json = serde_json::from_str(&text).map_err(|e| format!("error: {at} is not valid JSON: {e}\n"))?;
-    let Json::Object(obj) = parsed else {
-        return Err(format!("error: {at} must hold a JSON object mapping names to values\n"));
-    };
-    let mut inputs = HashMap::new();
-    for (k, v) in &obj {
-        inputs.insert(k.clone(), value_from_json(k, v).map_err(|m| format!("error: in {at}: {m}\n"))?);
-    }
+    let inputs = inputs_from_json(&text, &at).map_err(|m| format!("error: {m}\n"))?;
     let env = p.bind(&inputs).map_err(|e| fail(&e, expr, decl))?;
     check_sizes(&p.graph, &[p.output], &env).map_err(|e| fail(&e, expr, decl))?;
     // The compiled evaluator, as `demo` and the library use (planned for these sizes).

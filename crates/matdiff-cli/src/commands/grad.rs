@@ -39,23 +39,29 @@ pub fn grad(
             let out = if items.len() == 1 { items.into_iter().next().unwrap() } else { Json::Array(items) };
             println!("{}", serde_json::to_string_pretty(&out).unwrap());
         }
+        // Written out in full when that is about as short as the shared form; otherwise with
+        // `where` lines, so the output stays linear in the size of the result.
         Format::Latex => {
-            for (&g, name) in grads.nodes.iter().zip(&names) {
-                let lhs = format!("\\frac{{\\partial f}}{{\\partial {}}}", matdiff::latex_name(name));
+            let compact = p.print_compact(&grads.nodes, Style::Latex);
+            for (c, name) in compact.iter().zip(&names) {
                 if names.len() == 1 {
-                    println!("{}", p.print(g, Style::Latex));
+                    println!("{}", c.expr);
                 } else {
-                    println!("{lhs} = {}", p.print(g, Style::Latex));
+                    let lhs = format!("\\frac{{\\partial f}}{{\\partial {}}}", matdiff::latex_name(name));
+                    println!("{lhs} = {}", c.expr);
                 }
+            }
+            for (n, d) in compact.first().map(|c| c.defs.as_slice()).unwrap_or_default() {
+                println!("\\text{{where }} {n} = {d}");
             }
         }
         Format::Markdown => {
-            for (&g, name) in grads.nodes.iter().zip(&names) {
-                println!(
-                    "$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n",
-                    matdiff::latex_name(name),
-                    p.print(g, Style::Latex)
-                );
+            let compact = p.print_compact(&grads.nodes, Style::Latex);
+            for (c, name) in compact.iter().zip(&names) {
+                println!("$$\\frac{{\\partial f}}{{\\partial {}}} = {}$$\n", matdiff::latex_name(name), c.expr);
+            }
+            for (n, d) in compact.first().map(|c| c.defs.as_slice()).unwrap_or_default() {
+                println!("where ${n} = {d}$\n");
             }
         }
         Format::Text => {

@@ -9,6 +9,10 @@ use super::{Func, Graph, NodeId, Num, Op};
 use crate::shape::{DimId, Shape};
 use std::collections::BTreeMap;
 
+/// The most factors two elementwise-product chains may have together for like bases in them to
+/// be merged (`t.*u./t` is `u`); longer chains are left as built (see `merge_hadamard_powers`).
+pub const MAX_MERGED_FACTORS: usize = 64;
+
 impl Graph {
     /// A scalar constant.
     pub fn constant(&mut self, c: f64) -> NodeId {
@@ -431,22 +435,40 @@ impl Graph {
         self.intern(Op::Hadamard(x, y), self.shape(a), sym)
     }
 
-    /// The factors of an elementwise-product chain, as (base, exponent) pairs.
-    fn hadamard_factors(&self, n: NodeId, out: &mut Vec<(NodeId, f64)>) {
-        match *self.op(n) {
-            Op::Hadamard(x, y) => {
-                self.hadamard_factors(x, out);
-                self.hadamard_factors(y, out);
+    /// The factors of an elementwise-product chain, as (base, exponent) pairs; `false` (and a
+    /// partial list) once there are more than `limit`. Iterative: a chain may be as long as a
+    /// definitions chain is deep.
+    fn hadamard_factors(&self, n: NodeId, out: &mut Vec<(NodeId, f64)>, limit: usize) -> bool {
+        let mut todo = vec![n];
+        // A chain of k factors has k - 1 product nodes: counting both bounds the walk even
+        // down a long spine before its first factor.
+        let mut visited = 0;
+        while let Some(n) = todo.pop() {
+            matdiff_syntax::budget::tick();
+            visited += 1;
+            match *self.op(n) {
+                Op::Hadamard(x, y) => todo.extend([y, x]),
+                _ => out.push(self.split_pow(n)),
             }
-            _ => out.push(self.split_pow(n)),
+            if out.len() > limit || visited > 2 * limit {
+                return false;
+            }
         }
+        true
     }
 
     /// `a.*b` rebuilt with like bases merged, when the chains share a base; `None` otherwise.
+    ///
+    /// Only chains of up to [`MAX_MERGED_FACTORS`] factors together are searched: building a
+    /// chain one factor at a time (the adjoint along a definitions chain `h_i = tanh(h_{i-1})`)
+    /// would otherwise walk the whole chain at every step, quadratic in its length.
     fn merge_hadamard_powers(&mut self, a: NodeId, b: NodeId) -> Option<NodeId> {
         let mut factors = vec![];
-        self.hadamard_factors(a, &mut factors);
-        self.hadamard_factors(b, &mut factors);
+        if !self.hadamard_factors(a, &mut factors, MAX_MERGED_FACTORS)
+            || !self.hadamard_factors(b, &mut factors, MAX_MERGED_FACTORS)
+        {
+            return None;
+        }
         let mut merged: BTreeMap<NodeId, f64> = BTreeMap::new();
         for &(base, p) in &factors {
             *merged.entry(base).or_insert(0.0) += p;

@@ -212,6 +212,8 @@ impl Graph {
         let mut stack: Vec<NodeId> = roots.to_vec();
         while let Some(n) = stack.pop() {
             if !seen[n.index()] {
+                // A walk over a whole expression: stoppable, and counted as work.
+                matdiff_syntax::budget::tick();
                 seen[n.index()] = true;
                 stack.extend(self.op(n).children());
             }

@@ -272,6 +272,7 @@ impl Plan {
             factor_of: HashMap::new(),
             parents,
         };
+        p.plan_deep_levels(roots);
         let mut outputs = vec![];
         for &r in roots {
             let o = p.value(r);
@@ -378,6 +379,28 @@ impl Planner<'_> {
     }
 
     /// The operand holding node `n`'s value, planning its computation on first use.
+    /// Planning recurses from a node into its operands. In a graph deeper than
+    /// `PLAN_LEVELS` (a definitions chain thousands of levels deep) the nodes at every
+    /// `PLAN_LEVELS`-th level are planned first, bottom up, so that the recursion stops at
+    /// them: its depth stays bounded, and shallower graphs are planned exactly as before.
+    fn plan_deep_levels(&mut self, roots: &[NodeId]) {
+        const PLAN_LEVELS: u32 = 128;
+        let order = self.g.reachable(roots);
+        let mut level: HashMap<NodeId, u32> = HashMap::with_capacity(order.len());
+        for &n in &order {
+            let below = self.g.op(n).children().iter().map(|c| level[c]).max().unwrap_or(0);
+            level.insert(n, below + 1);
+        }
+        if roots.iter().all(|r| level[r] <= 2 * PLAN_LEVELS) {
+            return;
+        }
+        for n in order {
+            if level[&n].is_multiple_of(PLAN_LEVELS) {
+                self.value(n);
+            }
+        }
+    }
+
     pub(super) fn value(&mut self, n: NodeId) -> Opnd {
         if let Some(&o) = self.values.get(&n) {
             return o;

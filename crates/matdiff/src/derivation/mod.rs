@@ -86,6 +86,9 @@ pub struct Contribution {
     pub formula: NodeId,
     /// The same with the user's adjoint substituted and simplified (`W*c`).
     pub value: NodeId,
+    /// What the renderers print as the value: `value`, or `formula` when `value` would print
+    /// far larger (deep in a definitions chain it holds the whole product of the chain).
+    pub shown: NodeId,
 }
 
 /// The adjoint of one node: its contributions and their simplified sum.
@@ -95,6 +98,9 @@ pub struct AdjointStep {
     pub node: usize,
     /// ∂L/∂node over the forward names; `1` for the output (the seed).
     pub adjoint: NodeId,
+    /// What the renderers print as the adjoint: `adjoint`, or the sum of the contributions as
+    /// shown when `adjoint` would print far larger (see [`Contribution::shown`]).
+    pub shown: NodeId,
     /// In the order the users were processed (reverse evaluation order).
     pub contributions: Vec<Contribution>,
 }
@@ -138,10 +144,10 @@ pub struct Derivation {
     pub gradients: Vec<FinalGradient>,
     /// Central-difference check of the final gradients.
     pub check: Option<FdReport>,
-    /// Adjoint placeholder variable → node whose adjoint symbol it is.
-    bars: HashMap<u32, usize>,
     /// Original problem's output and variable count, for numeric checks.
     problem_output: NodeId,
+    /// Node → its index in `backward`, so looking a step up is O(1).
+    step_index: HashMap<usize, usize>,
 }
 
 impl Derivation {
@@ -162,8 +168,8 @@ impl Derivation {
             backward: vec![],
             gradients: vec![],
             check: None,
-            bars: HashMap::new(),
             problem_output: p.output,
+            step_index: HashMap::new(),
         }
     }
 
@@ -181,12 +187,12 @@ impl Derivation {
         if let Some(o) = fwd.output.filter(|&o| fwd.nodes[o].kind == NodeKind::Variable) {
             output_name = fwd.nodes[o].name.clone();
         }
-        let (steps, adjoints, bars) = match fwd.output {
+        let (steps, adjoints) = match fwd.output {
             Some(o) => {
                 let b = backward::run(&mut graph, &fwd.nodes, o);
-                (b.steps, b.adjoints, b.bars)
+                (b.steps, b.adjoints)
             }
-            None => (vec![], vec![None; fwd.nodes.len()], HashMap::new()),
+            None => (vec![], vec![None; fwd.nodes.len()]),
         };
         // Names back to definitions, for the expanded gradient.
         let defs: HashMap<NodeId, NodeId> =
@@ -210,6 +216,7 @@ impl Derivation {
             });
         }
         let check = Some(p.fd_check(grads, 1, 2));
+        let step_index = steps.iter().enumerate().map(|(k, s)| (s.node, k)).collect();
         Derivation {
             graph,
             nodes: fwd.nodes,
@@ -218,8 +225,8 @@ impl Derivation {
             backward: steps,
             gradients,
             check,
-            bars,
             problem_output: p.output,
+            step_index,
         }
     }
 
@@ -236,19 +243,35 @@ impl Derivation {
 
     /// An expression of the derivation graph, with adjoint symbols written `ū` (or `\bar{u}`).
     pub fn show(&self, id: NodeId, style: Style) -> String {
-        let mut s = print(&self.graph, id, style);
+        let s = print(&self.graph, id, style);
         if !s.contains('§') {
             return s;
         }
-        for (&var, &node) in &self.bars {
-            let placeholder = &self.graph.vars[var as usize].name;
-            let (from, to) = match style {
-                Style::Plain => (placeholder.clone(), self.bar(node, style)),
-                Style::Latex => (latex_name(placeholder), self.bar(node, style)),
+        // Placeholders `§i§` (in LaTeX `\mathrm{§i§}`, as `latex_name` writes a long name)
+        // replaced in one pass over the text: one `replace` per symbol would make every line
+        // cost as much as the whole derivation.
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s.as_str();
+        while let Some(start) = rest.find('§') {
+            let after = &rest[start + '§'.len_utf8()..];
+            let parsed = after.find('§').and_then(|end| Some((after[..end].parse::<usize>().ok()?, end)));
+            let Some((node, end)) = parsed.filter(|&(node, _)| node < self.nodes.len()) else {
+                out.push_str(&rest[..start + '§'.len_utf8()]);
+                rest = after;
+                continue;
             };
-            s = s.replace(&from, &to);
+            let (mut head, mut tail) = (&rest[..start], &after[end + '§'.len_utf8()..]);
+            if style == Style::Latex {
+                if let (Some(h), Some(t)) = (head.strip_suffix("\\mathrm{"), tail.strip_prefix('}')) {
+                    (head, tail) = (h, t);
+                }
+            }
+            out.push_str(head);
+            out.push_str(&self.bar(node, style));
+            rest = tail;
         }
-        s
+        out.push_str(rest);
+        out
     }
 
     /// The adjoint symbol of node `i`: `ū` in plain text, `\bar{u}` in LaTeX.
@@ -266,7 +289,7 @@ impl Derivation {
 
     /// The adjoint step of node `i`, if it is active.
     pub fn step_of(&self, i: usize) -> Option<&AdjointStep> {
-        self.backward.iter().find(|s| s.node == i)
+        self.step_index.get(&i).map(|&k| &self.backward[k])
     }
 
     /// Nodes that use node `i`, in evaluation order, without repeats.

@@ -7,11 +7,38 @@ use std::collections::HashMap;
 /// canonicalizing constructors. A rebuilt node that lands on a key of `map` is replaced too,
 /// so substituting a definition's pieces can fold back into its name.
 pub fn subst(g: &mut Graph, root: NodeId, map: &HashMap<NodeId, NodeId>) -> NodeId {
+    subst_memo(g, root, map, &mut HashMap::new())
+}
+
+/// [`subst`] with the images found so far kept in `done`, to be passed again with the same
+/// `map`: a later call visits only the nodes no earlier call reached, so substituting into a
+/// sequence of growing expressions (each adjoint contains the previous one) is linear overall.
+pub fn subst_memo(
+    g: &mut Graph,
+    root: NodeId,
+    map: &HashMap<NodeId, NodeId>,
+    done: &mut HashMap<NodeId, NodeId>,
+) -> NodeId {
     if map.is_empty() {
         return root;
     }
-    let mut done: HashMap<NodeId, NodeId> = HashMap::new();
-    for n in g.reachable(&[root]) {
+    // The nodes below `root` not yet substituted; children have smaller ids than their parents,
+    // so ascending order visits children first.
+    let mut todo = vec![];
+    let mut stack = vec![root];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(n) = stack.pop() {
+        if done.contains_key(&n) || !seen.insert(n) {
+            continue;
+        }
+        matdiff_syntax::budget::tick();
+        todo.push(n);
+        if !map.contains_key(&n) {
+            stack.extend(g.op(n).children());
+        }
+    }
+    todo.sort_unstable();
+    for n in todo {
         let new = match map.get(&n) {
             Some(&m) => m,
             None => {

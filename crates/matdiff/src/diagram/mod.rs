@@ -90,7 +90,7 @@ pub fn labels(d: &Derivation) -> Vec<Label> {
                 NodeKind::Operation => format!("{def}: {} {shape}", n.op),
             };
             if let Some(step) = d.step_of(i) {
-                let adj = d.show(step.adjoint, Style::Plain);
+                let adj = d.show(step.shown, Style::Plain);
                 lines.push((cut(&format!("{} = {adj}", d.bar(i, Style::Plain))), 11.0, false));
                 tooltip.push_str(&format!("\nadjoint {} = ∂{l}/∂{} = {adj}", d.bar(i, Style::Plain), n.name));
             } else if !d.backward.is_empty() && n.kind == NodeKind::Operation {
@@ -108,12 +108,14 @@ pub fn labels(d: &Derivation) -> Vec<Label> {
 /// the contribution pushed back along the edge.
 pub fn edges(d: &Derivation) -> Vec<(usize, usize, String)> {
     let mut out: Vec<(usize, usize, String)> = vec![];
+    // A set, not a scan of `out`: a deep graph has as many edges as nodes.
+    let mut seen = std::collections::HashSet::new();
     for (to, n) in d.nodes.iter().enumerate() {
         for o in &n.inputs {
             let Operand::Node { node: from, transposed } = *o else {
                 continue;
             };
-            if out.iter().any(|e| e.0 == from && e.1 == to) {
+            if !seen.insert((from, to)) {
                 continue;
             }
             let use_ = if transposed {
@@ -127,7 +129,7 @@ pub fn edges(d: &Derivation) -> Vec<(usize, usize, String)> {
                     s.contributions
                         .iter()
                         .filter(|c| c.from == to)
-                        .map(|c| format!("{} += {}", d.bar(from, Style::Plain), d.show(c.value, Style::Plain)))
+                        .map(|c| format!("{} += {}", d.bar(from, Style::Plain), d.show(c.shown, Style::Plain)))
                         .collect()
                 })
                 .unwrap_or_default();

@@ -10,6 +10,15 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::path::{Path, PathBuf};
 
+/// Say that a check was skipped, where the person running `cargo test` sees it: libtest
+/// captures `eprintln!` of passing tests (and cargo shows nothing of it), so this writes to the
+/// process's stderr directly. `enable` says how to run the check instead.
+pub fn skipped(what: &str, enable: &str) {
+    use std::io::Write;
+    let msg = format!("\nSKIPPED: {what}\n  to run it: {enable}\n");
+    let _ = std::io::stderr().lock().write_all(msg.as_bytes());
+}
+
 /// The directory of data-driven test cases.
 pub fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")

@@ -20,7 +20,7 @@ fn expr(d: &Derivation, id: NodeId) -> Value {
 
 /// The derivation as a JSON value (see the module documentation for the schema).
 pub(crate) fn to_json(d: &Derivation) -> Value {
-    let adjoint_of = |i: usize| d.step_of(i).map(|s| s.adjoint);
+    let adjoint_of = |i: usize| d.step_of(i).map(|s| s.shown);
     let nodes: Vec<Value> = d
         .nodes
         .iter()
@@ -78,7 +78,7 @@ pub(crate) fn to_json(d: &Derivation) -> Value {
                         "rule_latex": super::super::rule_latex(c.rule),
                         "transposed": c.transposed,
                         "formula": expr(d, c.formula),
-                        "value": expr(d, c.value),
+                        "value": expr(d, c.shown),
                     })
                 })
                 .collect();
@@ -88,7 +88,7 @@ pub(crate) fn to_json(d: &Derivation) -> Value {
                 "seed": Some(st.node) == d.output,
                 "contributions": contributions,
                 "total_derivative": d.total_derivative_sentence(st, Style::Plain),
-                "adjoint": expr(d, st.adjoint),
+                "adjoint": expr(d, st.shown),
             })
         })
         .collect();
@@ -104,7 +104,11 @@ pub(crate) fn to_json(d: &Derivation) -> Value {
             json!({
                 "wrt": g.name,
                 "node": g.node,
-                "adjoint": expr(d, g.adjoint),
+                // Over the names when that is about as short; else the expanded form again.
+                "adjoint": match (d.named_adjoint(k, Style::Plain), d.named_adjoint(k, Style::Latex)) {
+                    (Some(t), Some(l)) => json!({"text": t, "latex": l}),
+                    _ => json!({"text": text, "latex": latex}),
+                },
                 "expanded": {"text": text, "latex": latex},
                 "where": wh,
                 "agrees_with_grad": g.agrees(),

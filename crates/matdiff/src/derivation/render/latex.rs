@@ -71,7 +71,7 @@ fn backward(d: &Derivation, out: &mut String) {
         }
         for c in &step.contributions {
             let f = d.show(c.formula, X);
-            let v = d.show(c.value, X);
+            let v = d.show(c.shown, X);
             let rhs = if f == v { v } else { format!("{f} = {v}") };
             let op = if several { "\\mathrel{+}=" } else { "=" };
             let why = rule_sentence(d, c, i, X);
@@ -79,7 +79,7 @@ fn backward(d: &Derivation, out: &mut String) {
             lines.push(format!("  {bar} &{op} {rhs}"));
         }
         if several {
-            lines.push(format!("  {bar} &= {}", d.show(step.adjoint, X)));
+            lines.push(format!("  {bar} &= {}", d.show(step.shown, X)));
         }
     }
     // \intertext lines end with no `\\`; the math lines do (except the last).
@@ -103,11 +103,15 @@ fn gradients(d: &Derivation, out: &mut String) {
     let mut lines = vec![];
     for (k, g) in d.gradients.iter().enumerate() {
         let lhs = format!("\\frac{{\\partial {l}}}{{\\partial {}}}", latex_name(&g.name));
-        let named = d.show(g.adjoint, X);
-        lines.push(format!("  {lhs} &= {named}"));
         let (expr, defs) = d.direct_form(k, X);
-        if expr != named || !defs.is_empty() {
-            lines.push(format!("  &= {expr}"));
+        match d.named_adjoint(k, X) {
+            Some(named) => {
+                lines.push(format!("  {lhs} &= {named}"));
+                if expr != named || !defs.is_empty() {
+                    lines.push(format!("  &= {expr}"));
+                }
+            }
+            None => lines.push(format!("  {lhs} &= {expr}")),
         }
         for (n, def) in &defs {
             lines.push(format!("  &\\quad \\text{{where }} {n} = {def}"));

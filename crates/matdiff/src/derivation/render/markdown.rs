@@ -67,7 +67,7 @@ fn backward(d: &Derivation, out: &mut String) {
         for c in &step.contributions {
             let _ = writeln!(out, "{indent}- ${bar} \\mathrel{{+}}= {}$ — {}", rhs(d, c), rule_sentence(d, c, i, X));
         }
-        let _ = writeln!(out, "\n{indent}so ${bar} = {}$", d.show(step.adjoint, X));
+        let _ = writeln!(out, "\n{indent}so ${bar} = {}$", d.show(step.shown, X));
     }
     out.push('\n');
 }
@@ -75,7 +75,7 @@ fn backward(d: &Derivation, out: &mut String) {
 /// `formula = value`, or just the value when they read the same.
 fn rhs(d: &Derivation, c: &super::super::Contribution) -> String {
     let f = d.show(c.formula, X);
-    let v = d.show(c.value, X);
+    let v = d.show(c.shown, X);
     if f == v {
         v
     } else {
@@ -88,12 +88,12 @@ fn gradients(d: &Derivation, out: &mut String) {
     let _ = writeln!(out, "**Gradient**\n");
     for (k, g) in d.gradients.iter().enumerate() {
         let lhs = format!("\\frac{{\\partial {l}}}{{\\partial {}}}", matdiff_core::latex_name(&g.name));
-        let named = d.show(g.adjoint, X);
         let (expr, defs) = d.direct_form(k, X);
-        let mut line = format!("{lhs} = {named}");
-        if expr != named || !defs.is_empty() {
-            line.push_str(&format!(" = {expr}"));
-        }
+        let mut line = match d.named_adjoint(k, X) {
+            Some(named) if expr != named || !defs.is_empty() => format!("{lhs} = {named} = {expr}"),
+            Some(named) => format!("{lhs} = {named}"),
+            None => format!("{lhs} = {expr}"),
+        };
         if !defs.is_empty() {
             let wh: Vec<String> = defs.iter().map(|(n, def)| format!("{n} = {def}")).collect();
             line.push_str(&format!(", \\quad \\text{{where }} {}", wh.join(", \\ ")));

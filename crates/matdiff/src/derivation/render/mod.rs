@@ -47,13 +47,15 @@ pub enum StepsFormat {
     ///         { "from": 6, "rule": "product_left", "rule_text": "product rule for C = A*B: …",
     ///           "rule_latex": "C = A B:\\ …", "transposed": false,
     ///           "formula": expr,              // in terms of the user's adjoint symbol
-    ///           "value": expr }               // simplified, over names
+    ///           "value": expr }               // simplified, over names (the formula again
+    ///                                         // when that would be far larger: deep chains)
     ///       ],
     ///       "total_derivative": "sentence" | null,   // when several contributions add up
-    ///       "adjoint": expr }
+    ///       "adjoint": expr }                 // the sum of the values as shown when far larger
     ///   ],
     ///   "gradients": [
-    ///     { "wrt": "W", "node": 0 | null, "adjoint": expr,   // over names
+    ///     { "wrt": "W", "node": 0 | null, "adjoint": expr,   // over names (the expanded
+    ///                                         // form again when that would be far larger)
     ///       "expanded": expr, "where": [{"name": "t0", "text": …, "latex": …}],
     ///       "agrees_with_grad": true }
     ///   ],
@@ -229,6 +231,15 @@ impl Derivation {
             line.push_str(&format!(" ({} setting(s) skipped: rounding error swamped the differences)", r.unresolved));
         }
         Some(line)
+    }
+
+    /// The final gradient over the forward names (`a*c' + W*c*x'`), when written out it is about
+    /// as short as the shared form; `None` when it would be far larger (a residual chain's
+    /// adjoint mentions each name along every path: exponentially many times).
+    fn named_adjoint(&self, k: usize, style: Style) -> Option<String> {
+        let g = &self.gradients[k];
+        let compact = matdiff_core::print_compact(&self.graph, &[g.adjoint], style, &[]).pop()?;
+        compact.defs.is_empty().then(|| self.show(g.adjoint, style))
     }
 
     /// The final gradient as `grad` prints it (names `t0`, … for shared subterms), one line

@@ -75,13 +75,13 @@ fn backward(d: &Derivation, out: &mut String) {
             }
             out.push_str(&wrap(&format!("{lead}{why}"), "      ", indent));
             let formula = d.show(c.formula, P);
-            let value = d.show(c.value, P);
+            let value = d.show(c.shown, P);
             let op = if several { "+=" } else { "=" };
             let rhs = if formula == value { value } else { format!("{formula} = {value}") };
             let _ = writeln!(out, "{indent}{bar} {op} {rhs}");
         }
         if several {
-            let _ = writeln!(out, "      {bar} = {}", d.show(step.adjoint, P));
+            let _ = writeln!(out, "      {bar} = {}", d.show(step.shown, P));
         }
     }
 }
@@ -91,12 +91,21 @@ fn gradients(d: &Derivation, out: &mut String) {
     let _ = writeln!(out, "Gradient");
     for (k, g) in d.gradients.iter().enumerate() {
         let lhs = format!("∂{l}/∂{}", g.name);
-        let named = d.show(g.adjoint, P);
-        let _ = writeln!(out, "  {lhs} = {named}");
         let (expr, defs) = d.direct_form(k, P);
         let pad = " ".repeat(lhs.chars().count());
-        if expr != named || !defs.is_empty() {
-            let _ = writeln!(out, "  {pad} = {expr}");
+        let named = d.named_adjoint(k, P);
+        match &named {
+            Some(named) => {
+                let _ = writeln!(out, "  {lhs} = {named}");
+                if expr != *named || !defs.is_empty() {
+                    let _ = writeln!(out, "  {pad} = {expr}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "  {lhs} = {expr}");
+            }
+        }
+        if named.as_ref() != Some(&expr) || !defs.is_empty() {
             for (n, def) in &defs {
                 let _ = writeln!(out, "  {pad}   where {n} = {def}");
             }

@@ -1,0 +1,104 @@
+//! Linear scaling in the depth of a definitions chain (`h1 = tanh(x)`, `h2 = tanh(h1)`, …):
+//! the work of lowering, differentiating and simplifying, and of printing the gradient (text,
+//! LaTeX) and the derivation (`--steps` in every format), and the size of every output, grow
+//! linearly. Measured as ratios between two depths, of bytes and of work counted by the
+//! budget's ticks (every node interned, every node printed, every node walked), so the test
+//! does not depend on the machine's speed: quadratic growth gives a ratio of 16 where linear
+//! gives 4. The gradients are checked numerically at the smaller depth.
+
+use matdiff::derivation::{user_names, Derivation, StepsFormat};
+use matdiff::syntax::budget;
+use matdiff::{Problem, Style};
+
+/// A chain of `depth` definitions ending in a scalar loss, in the input language.
+fn chain(kind: &str, depth: usize) -> String {
+    let mut lines = vec![];
+    for i in 1..=depth {
+        let prev = if i == 1 { "x".to_string() } else { format!("h{}", i - 1) };
+        lines.push(match kind {
+            "tanh" => format!("h{i} = tanh({prev})"),
+            // Each definition used twice: sums of paths at every level.
+            "residual" => format!("h{i} = tanh({prev}) + 0.5*{prev}"),
+            _ => unreachable!(),
+        });
+    }
+    lines.push(format!("sum(h{depth})"));
+    lines.join("\n")
+}
+
+/// What one depth costs: ticks of work and bytes of output, per phase.
+#[derive(Debug)]
+struct Cost {
+    derive_work: u64,
+    print_work: u64,
+    steps_work: u64,
+    text_bytes: usize,
+    latex_bytes: usize,
+    steps_bytes: [usize; 4],
+}
+
+fn cost(kind: &str, depth: usize) -> (Cost, Problem, matdiff::Gradients) {
+    let src = chain(kind, depth);
+    let t0 = budget::ticks();
+    let mut p = Problem::new(&src, "x: vector(n)").unwrap_or_else(|e| panic!("{kind} {depth}: {}", e.message));
+    let grads = p.gradients(&["x"]).unwrap();
+    let t1 = budget::ticks();
+    let text = p.print_shared_named(&grads.nodes, Style::Plain).remove(0);
+    let latex = p.print_compact(&grads.nodes, Style::Latex).remove(0);
+    let t2 = budget::ticks();
+    let d = Derivation::with_names(&p, &grads, &user_names(&p));
+    let steps_bytes =
+        [StepsFormat::Text, StepsFormat::Markdown, StepsFormat::Latex, StepsFormat::Json].map(|f| d.render(f).len());
+    let t3 = budget::ticks();
+    let bytes = |e: &matdiff::Printed| e.expr.len() + e.defs.iter().map(|(n, d)| n.len() + d.len() + 10).sum::<usize>();
+    let cost = Cost {
+        derive_work: t1.wrapping_sub(t0) as u64,
+        print_work: t2.wrapping_sub(t1) as u64,
+        steps_work: t3.wrapping_sub(t2) as u64,
+        text_bytes: bytes(&text),
+        latex_bytes: bytes(&latex),
+        steps_bytes,
+    };
+    (cost, p, grads)
+}
+
+fn assert_linear(kind: &str) {
+    let (small, p, grads) = cost(kind, 100);
+    // The gradient being measured is right (at two dimension settings).
+    let report = crate::common::fd_two_settings(&p, &grads, 1);
+    assert_eq!(report.outcome(), matdiff::FdOutcome::Agrees, "{kind} chain of 100: {report:?}");
+    let (large, _, _) = cost(kind, 400);
+    let ratio = |a: f64, b: f64| b / a.max(1.0);
+    let mut checks = vec![
+        (
+            "lowering, differentiation and simplification (work)",
+            ratio(small.derive_work as f64, large.derive_work as f64),
+        ),
+        ("printing the gradient (work)", ratio(small.print_work as f64, large.print_work as f64)),
+        ("the derivation, built and rendered (work)", ratio(small.steps_work as f64, large.steps_work as f64)),
+        ("text (bytes)", ratio(small.text_bytes as f64, large.text_bytes as f64)),
+        ("LaTeX (bytes)", ratio(small.latex_bytes as f64, large.latex_bytes as f64)),
+    ];
+    for (k, name) in ["--steps text", "--steps markdown", "--steps latex", "--steps json"].iter().enumerate() {
+        checks.push((name, ratio(small.steps_bytes[k] as f64, large.steps_bytes[k] as f64)));
+    }
+    // 4 times deeper: linear growth gives about 4, quadratic 16.
+    let bad: Vec<String> =
+        checks.iter().filter(|c| c.1 > 6.0).map(|(what, r)| format!("{what}: grew {r:.1}x for 4x the depth")).collect();
+    assert!(bad.is_empty(), "{kind} chain, depth 100 → 400, not linear:\n{}\n{small:?}\n{large:?}", bad.join("\n"));
+    // LaTeX and the derivation stay within a small constant of the text output.
+    assert!(large.latex_bytes <= 4 * large.text_bytes, "{kind}: LaTeX {large:?}");
+    for (k, b) in large.steps_bytes.iter().enumerate() {
+        assert!(*b <= 40 * large.text_bytes, "{kind}: --steps format {k}: {b} bytes against {large:?}");
+    }
+}
+
+#[test]
+fn tanh_chain_scales_linearly() {
+    assert_linear("tanh");
+}
+
+#[test]
+fn residual_chain_scales_linearly() {
+    assert_linear("residual");
+}
