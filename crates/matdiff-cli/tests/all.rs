@@ -12,6 +12,7 @@ mod errors;
 mod grade_cli;
 mod hardening;
 mod no_panic;
+mod readme;
 mod serve_cli;
 mod solve_cli;
 

@@ -269,7 +269,7 @@ fn fuzz_findings_are_answered() {
 /// `inputs_from_json` (the CLI's reader), bound, size-checked and evaluated without a panic.
 #[test]
 fn at_json_never_panics() {
-    const EXPR: &str = "0.5*norm2(W'*W*x - x)^2 + a*sum(log(1 + exp(-y.*(W*x)))) + tr(inv(S)*A) + logdet(S)";
+    const EXPR: &str = "0.5*norm2(W'*W*x - x)^2 + a*sum(log(vector(1) + exp(-y.*(W*x)))) + tr(inv(S)*A) + logdet(S)";
     const DECL: &str = "W: matrix(m,n); x: vector(n); y: vector(m); a: scalar; A: matrix(n,n); S: symmetric(n)";
     const VALID: &str =
         r#"{"W": [[1,2],[3,4],[5,6]], "x": [1, -1], "y": [1,0,1], "a": 0.5, "A": [[1,0],[0,1]], "S": [[2,1],[1,2]]}"#;

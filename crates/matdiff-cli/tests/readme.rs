@@ -5,9 +5,7 @@
 //! errors, which move with the machine's vector width) are compared as numbers of that form.
 //! The install and test commands are checked against the manifests.
 
-mod common;
-
-use common::{looks_like_panic, Scratch, BIN};
+use crate::common::{looks_like_panic, Scratch, BIN};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

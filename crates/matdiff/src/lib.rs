@@ -113,8 +113,7 @@ pub use matdiff_syntax as syntax;
 pub use examples::{example, Example, EXAMPLES, SOLVE_EXAMPLES};
 pub use matdiff_core::{
     default_kind, latex_name, num, print, print_compact, print_shared, print_shared_named, print_with_names, Backward,
-    Build, Dim,
-    DimId, DimTable, Func, Graph, Kind, Node, NodeId, Op, Printed, Push, Rule, Shape, Style, Var,
+    Build, Dim, DimId, DimTable, Func, Graph, Kind, Node, NodeId, Op, Printed, Push, Rule, Shape, Style, Var,
 };
 pub use matdiff_exec::{
     bind, central_differences, check_gradients, check_sizes, eval, eval_with_error, fd_gradient,

@@ -217,14 +217,16 @@ pub fn derivative_json(
     d: &crate::derivative::Derivative,
     check: Option<&FdReport>,
 ) -> Result<Map<String, Json>> {
-    let size = inline_size(&p.graph, d.root);
-    if size > MAX_INLINE_NODES {
-        return Err(Error::unspanned(
-            Input::None,
-            format!("the self-contained result would repeat shared subterms {size:.0e} times over"),
-        )
-        .with_kind(ErrorKind::Limit)
-        .with_note("`--format text` prints it compactly with `where` definitions"));
+    let (size, depth) = inline_size(&p.graph, d.root);
+    if size > MAX_INLINE_NODES || depth > MAX_INLINE_DEPTH {
+        let why = if size > MAX_INLINE_NODES {
+            format!("the self-contained result would repeat shared subterms {size:.0e} times over")
+        } else {
+            format!("the self-contained result would nest {depth} levels deep (at most {MAX_INLINE_DEPTH})")
+        };
+        return Err(Error::unspanned(Input::None, why)
+            .with_kind(ErrorKind::Limit)
+            .with_note("`--format text` prints it compactly with `where` definitions"));
     }
     let wrt = &p.graph.vars[d.var].name;
     let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);

@@ -4,7 +4,7 @@
 //! linearly. Measured as ratios between two depths, of bytes and of work counted by the
 //! budget's ticks (every node interned, every node printed, every node walked), so the test
 //! does not depend on the machine's speed: quadratic growth gives a ratio of 16 where linear
-//! gives 4. The gradients are checked numerically at the smaller depth.
+//! gives 4. The gradient of a short chain of each kind is checked numerically.
 
 use matdiff::derivation::{user_names, Derivation, StepsFormat};
 use matdiff::syntax::budget;
@@ -63,10 +63,13 @@ fn cost(kind: &str, depth: usize) -> (Cost, Problem, matdiff::Gradients) {
 }
 
 fn assert_linear(kind: &str) {
-    let (small, p, grads) = cost(kind, 100);
-    // The gradient being measured is right (at two dimension settings).
+    // The gradient of a short chain of the kind is right (at two dimension settings); deep in
+    // the chain central differences drown in rounding error (the loss barely moves).
+    let (_, p, grads) = cost(kind, 6);
     let report = crate::common::fd_two_settings(&p, &grads, 1);
-    assert_eq!(report.outcome(), matdiff::FdOutcome::Agrees, "{kind} chain of 100: {report:?}");
+    assert_eq!(report.outcome(), matdiff::FdOutcome::Agrees, "{kind} chain of 6: {report:?}");
+    // Past the 64 factors up to which like bases are merged (MAX_MERGED_FACTORS).
+    let (small, _, _) = cost(kind, 100);
     let (large, _, _) = cost(kind, 400);
     let ratio = |a: f64, b: f64| b / a.max(1.0);
     let mut checks = vec![
@@ -88,8 +91,11 @@ fn assert_linear(kind: &str) {
     assert!(bad.is_empty(), "{kind} chain, depth 100 → 400, not linear:\n{}\n{small:?}\n{large:?}", bad.join("\n"));
     // LaTeX and the derivation stay within a small constant of the text output.
     assert!(large.latex_bytes <= 4 * large.text_bytes, "{kind}: LaTeX {large:?}");
+    // (`--steps` writes every node, every contribution and the gradient again; JSON gives each
+    // expression as text and LaTeX.)
     for (k, b) in large.steps_bytes.iter().enumerate() {
-        assert!(*b <= 40 * large.text_bytes, "{kind}: --steps format {k}: {b} bytes against {large:?}");
+        let factor = if k == 3 { 60 } else { 20 };
+        assert!(*b <= factor * large.text_bytes, "{kind}: --steps format {k}: {b} bytes against {large:?}");
     }
 }
 

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use matdiff::report::inputs_from_json;
 
-const EXPR: &str = "0.5*norm2(W'*W*x - x)^2 + a*sum(log(1 + exp(-y.*(W*x)))) + tr(inv(S)*A) + logdet(S)";
+const EXPR: &str = "0.5*norm2(W'*W*x - x)^2 + a*sum(log(vector(1) + exp(-y.*(W*x)))) + tr(inv(S)*A) + logdet(S)";
 const DECLS: &str = "W: matrix(m,n); x: vector(n); y: vector(m); a: scalar; A: matrix(n,n); S: symmetric(n)";
 
 thread_local! {
