@@ -146,6 +146,7 @@ fn check_judges_derivative_and_hessian_claims() {
     let cases: &[(&[&str], i32, &str)] = &[
         (&["x'*A*x", "--wrt", "x", "--claim", "A + A'", "--hessian"], 0, "right"),
         (&["x'*A*x", "--wrt", "x", "--claim", "2*A", "--hessian"], 1, "symmetric"),
+        (&["x'*A*x", "--wrt", "x", "--claim", "3*(A + A')", "--hessian"], 1, "3 times the Hessian"),
         (&["W*x", "--decl", "W: matrix(m,n)", "--wrt", "x", "--claim", "W'", "--derivative"], 1, "layout"),
         (&["W*x", "--decl", "W: matrix(m,n)", "--wrt", "W", "--claim", "kron(x', eye(m))", "--derivative"], 0, "right"),
         (&["x'*A*x", "--wrt", "x", "--claim", "(A + A')*V", "--hessian", "--direction", "V"], 0, "Hessian-vector"),

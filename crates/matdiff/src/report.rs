@@ -352,11 +352,17 @@ pub fn verdict_text_of(v: &Verdict, wrt: &str, what: &str) -> String {
     let label = if label.len() <= 11 { format!("{label:<12}") } else { format!("{label} ") };
     out.push_str(&format!("  {label}{}\n", v.gradient));
     out.push_str(&format!("  claim read: {}\n", v.claim_read_as));
+    // The diagnoses' sentences speak of "the gradient": name the target instead.
+    let name =
+        |text: String| if what == "gradient" { text } else { text.replace("the gradient", &format!("the {what}")) };
     for d in &v.diagnoses {
-        out.push_str(&format!("  diagnosis:  {}\n", d.message()));
+        out.push_str(&format!("  diagnosis:  {}\n", name(d.message())));
     }
     if let Some(cx) = &v.counterexample {
-        out.push_str(&counterexample_text(cx, "  "));
+        let text = counterexample_text(cx, "  ");
+        let text =
+            if what == "gradient" { text } else { text.replacen("  gradient = ", &format!("  {what:<8} = "), 1) };
+        out.push_str(&text);
     }
     out.push_str(&format!("  confidence: {}\n", v.confidence.describe()));
     out
