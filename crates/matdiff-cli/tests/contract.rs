@@ -323,4 +323,24 @@ fn demo_prints_each_gradient_with_a_numeric_check() {
             .unwrap_or_else(|| panic!("demo prints a numeric check for {}:\n{block}", ex.title));
         assert!(err < 1e-6, "{}: demo's check reports {err:.1e}", ex.title);
     }
+    // Second order: the autoencoder's Hessian in W, the GPLVM's and the MLP's HVPs, each with
+    // its check against second differences.
+    let start = out.find("== Second order").unwrap_or_else(|| panic!("demo shows second-order results:\n{out}"));
+    let block = &out[start..];
+    let block = &block[..block[3..].find("\n== ").map_or(block.len(), |e| e + 3)];
+    for what in
+        ["Hessian in W (w.r.t. vec(W)", "Hessian-vector product in X along V", "Hessian-vector product in W1 along V"]
+    {
+        assert!(block.contains(what), "demo shows the {what}:\n{block}");
+    }
+    let errs: Vec<f64> = block
+        .split("max relative error ")
+        .skip(1)
+        .filter_map(|s| s.split_whitespace().next().and_then(|e| e.parse().ok()))
+        .collect();
+    assert_eq!(errs.len(), 3, "three second-order checks:\n{block}");
+    assert!(errs.iter().all(|&e| e < 1e-4), "second-order checks: {errs:?}\n{block}");
+    // The HVPs (after the Hessian in W) are plain matrix notation.
+    let hvps = &block[block.find("Hessian-vector product in").unwrap()..];
+    assert!(!hvps.contains("kron"), "HVPs never use kron:\n{hvps}");
 }

@@ -54,6 +54,7 @@ pub fn demo() -> Result<u8, Failure> {
     }
     println!("all gradients checked; worst relative error {worst:.1e}");
     worst = worst.max(autoencoder_steps()?);
+    worst = worst.max(second_order()?);
     let solved = closed_forms()?;
     Ok(if worst <= matdiff::FD_TOLERANCE && solved { 0 } else { 1 })
 }
@@ -73,6 +74,45 @@ fn autoencoder_steps() -> Result<f64, Failure> {
         Some((_, err)) => Ok(err),
         None => Ok(f64::INFINITY),
     }
+}
+
+/// Second-order results for the seed models (as `matdiff hessian --check`): the autoencoder's
+/// Hessian in W, the GPLVM's and the MLP's Hessian-vector products; returns the worst error of
+/// their numeric checks (second differences at two dimension settings).
+fn second_order() -> Result<f64, Failure> {
+    use matdiff::derivative::{check, hessian, hvp};
+    println!("\n== Second order: Hessians and Hessian-vector products (matdiff hessian) ==");
+    let mut worst: f64 = 0.0;
+    for (name, wrt, direction) in [("autoencoder", "W", None), ("gplvm", "X", Some("V")), ("mlp", "W1", Some("V"))] {
+        let ex = matdiff::example(name).ok_or_else(|| format!("error: the {name} example is missing\n"))?;
+        let mut p = Problem::new(ex.expr, ex.decls).map_err(|e| fail(&e, ex.expr, ex.decls))?;
+        let d = match direction {
+            None => hessian(&mut p, wrt),
+            Some(v) => hvp(&mut p, wrt, v),
+        }
+        .map_err(|e| fail(&e, ex.expr, ex.decls))?;
+        let what = match direction {
+            None => format!("Hessian in {wrt} (w.r.t. vec({wrt}), {})", p.shape_names(d.root).join("×")),
+            Some(v) => format!("Hessian-vector product in {wrt} along {v}"),
+        };
+        println!("{}: {what}", ex.title);
+        let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);
+        println!("    {}", shared.expr);
+        for (n, def) in &shared.defs {
+            println!("    where {n} = {def}");
+        }
+        let report = check(&p, &d, 11, 2);
+        if let matdiff::FdOutcome::Unchecked(why) = report.outcome() {
+            return Err(format!("error: the numeric check of the {what} of `{}`: {why}\n", ex.title));
+        }
+        println!(
+            "    check: max relative error {:.1e} vs second differences ({} dimension settings)",
+            report.max_err,
+            report.dims.len()
+        );
+        worst = worst.max(report.max_err);
+    }
+    Ok(worst)
 }
 
 /// Stationary points in closed form (as `matdiff solve --check`); whether every check passed.
