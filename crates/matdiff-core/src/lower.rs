@@ -45,8 +45,9 @@ pub fn default_kind(name: &str) -> Kind {
     }
 }
 
-/// Largest |k| accepted in a matrix power `A^k`.
-pub const MAX_MATRIX_POWER: f64 = 16.0;
+/// Largest |k| accepted in a matrix power `A^k` (the product has |k| factors, its gradient |k|
+/// terms of as many factors each).
+pub const MAX_MATRIX_POWER: f64 = 256.0;
 
 /// The lowered problem: the graph, the output node, and the variables in order of appearance.
 pub struct Lowered {
@@ -59,12 +60,27 @@ pub struct Lowered {
     /// The user's definitions (`h = tanh(W*x)` before the expression), in source order, with
     /// the node each one names.
     pub definitions: Vec<(String, NodeId)>,
+    /// How many reductions to a scalar (`sum`, norms, `tr`, `det`, `logdet`) the expression has.
+    pub reductions: usize,
 }
 
 /// Lower a parsed program under the given declarations.
 pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
-    let mut kinds: HashMap<String, Kind> = HashMap::new();
-    let first = match Lowerer::run(program, decls, &kinds) {
+    // First as if an undeclared name were never broadcast (`W1*x + b1`: the bias is a vector,
+    // as before broadcasting existed); only when no kinds fit that way is it broadcast
+    // (`norm2(x - c)^2`: c a scalar by its letter, x a vector).
+    match lower_search(program, decls, true, HashMap::new()) {
+        Ok(done) => Ok(coefficients_as_scalars(program, decls, done, true)),
+        Err(strict) => lower_search(program, decls, false, HashMap::new())
+            .map(|done| coefficients_as_scalars(program, decls, done, false))
+            .map_err(|_| strict),
+    }
+}
+
+/// The letter defaults (except for the names `kinds` sets), then the kind search; `strict`:
+/// an undeclared name is never broadcast.
+fn lower_search(program: &Program, decls: &[Decl], strict: bool, mut kinds: HashMap<String, Kind>) -> Result<Lowered> {
+    let first = match Lowerer::run(program, decls, &kinds, strict) {
         Ok(done) => return Ok(done),
         Err(e) => e,
     };
@@ -86,7 +102,7 @@ pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
                 }
                 let mut trial = kinds.clone();
                 trial.insert(name.clone(), kind);
-                match Lowerer::run(program, decls, &trial) {
+                match Lowerer::run(program, decls, &trial, strict) {
                     Ok(done) => successes.push((name.clone(), kind, done)),
                     Err(f) if f.progress > best_progress && best_step.as_ref().is_none_or(|b| f.progress > b.2) => {
                         best_step = Some((name.clone(), kind, f.progress, f.error));
@@ -94,6 +110,10 @@ pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
                     Err(_) => {}
                 }
             }
+        }
+        // Expressions are losses: a reading with a scalar value beats one without.
+        if successes.iter().any(|s| s.2.graph.shape(s.2.output).is_scalar()) {
+            successes.retain(|s| s.2.graph.shape(s.2.output).is_scalar());
         }
         match successes.len() {
             0 => {}
@@ -112,6 +132,69 @@ pub fn lower(program: &Program, decls: &[Decl]) -> Result<Lowered> {
         }
     }
     Err(best_err)
+}
+
+/// The default kinds type-check, but the value is not a scalar although the expression reduces
+/// something to one (`C*norm2(w)^2 + sum(..)`, `-D/2*logdet(K)`, `lam*norm2(x)^2 + ..`): an
+/// undeclared name outside every reduction used as a scalar coefficient (a scalar broadcast
+/// over the rest would make it a non-scalar). When exactly one such name read as a scalar
+/// gives a scalar value, that reading is taken (and reported as retyped); otherwise the default
+/// reading stands.
+fn coefficients_as_scalars(program: &Program, decls: &[Decl], done: Lowered, strict: bool) -> Lowered {
+    if done.graph.shape(done.output).is_scalar() || done.reductions == 0 {
+        return done;
+    }
+    let mut reduced = vec![];
+    for d in &program.defs {
+        names_in_reductions(&d.value, false, &mut reduced);
+    }
+    names_in_reductions(&program.body, false, &mut reduced);
+    let mut found: Vec<Lowered> = vec![];
+    for (name, kind) in &done.inferred {
+        // Only a name outside every reduction can be a coefficient (`x/norm2(x)` keeps x).
+        if *kind == Kind::Scalar || kinds_changed(name, *kind) || reduced.contains(name) {
+            continue;
+        }
+        let trial: HashMap<String, Kind> = [(name.clone(), Kind::Scalar)].into_iter().collect();
+        if let Ok(l) = lower_search(program, decls, strict, trial) {
+            if l.graph.shape(l.output).is_scalar() {
+                found.push(l);
+            }
+        }
+    }
+    if found.len() == 1 {
+        found.pop().unwrap()
+    } else {
+        done
+    }
+}
+
+/// Whether the kind was set by a search rather than by the first letter.
+fn kinds_changed(name: &str, kind: Kind) -> bool {
+    default_kind(name) != kind
+}
+
+/// The names that occur inside the argument of a reduction (`sum`, norms, `tr`, `det`, `logdet`).
+fn names_in_reductions(e: &Expr, inside: bool, out: &mut Vec<String>) {
+    match &e.kind {
+        ExprKind::Num(_) => {}
+        ExprKind::Name(n) => {
+            if inside && !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        ExprKind::Neg(a) | ExprKind::Transpose(a) => names_in_reductions(a, inside, out),
+        ExprKind::Binary(_, a, b) => {
+            names_in_reductions(a, inside, out);
+            names_in_reductions(b, inside, out);
+        }
+        ExprKind::Call { func, args, .. } => {
+            let reduces = matches!(func.as_str(), "sum" | "norm1" | "norm2" | "tr" | "trace" | "det" | "logdet");
+            for a in args {
+                names_in_reductions(a, inside || reduces, out);
+            }
+        }
+    }
 }
 
 /// Several single-name kind changes make the expression well-typed: ask for declarations,
@@ -159,6 +242,12 @@ fn ambiguous(successes: &[(String, Kind, Lowered)], default_err: &Error) -> Erro
 /// Lower `program` into an existing graph (a claimed answer next to the expression it answers):
 /// same variables, same dimensions; new dimensions (from `I`, `vector(1)`) are added.
 pub fn lower_into(program: &Program, decls: &[Decl], base: &mut Graph) -> Result<NodeId> {
+    lower_into_with(program, decls, base, true)
+}
+
+/// [`lower_into`]; without `broadcast`, a scalar added to an array is a shape error (the
+/// auditor reads OCR'd text, where `C - 5` is more likely `C - S` misread than a broadcast).
+pub fn lower_into_with(program: &Program, decls: &[Decl], base: &mut Graph, broadcast: bool) -> Result<NodeId> {
     let kinds = HashMap::new();
     let mut lw = Lowerer {
         graph: Graph::default(),
@@ -171,6 +260,9 @@ pub fn lower_into(program: &Program, decls: &[Decl], base: &mut Graph) -> Result
         undeclared: vec![],
         progress: 0,
         closed: true,
+        reductions: 0,
+        strict: false,
+        broadcast,
     };
     // Unifier variable i is the base's dimension i, pinned by name so it cannot merge with another
     // (a product dimension is the product of its factors' variables).
@@ -247,10 +339,21 @@ struct Lowerer<'a> {
     progress: usize,
     /// Lowering a claim against an existing problem: no new variables may appear.
     closed: bool,
+    /// Reductions to a scalar, a sign that the expression is a loss.
+    reductions: usize,
+    /// Refuse to broadcast an undeclared name: usage should say its kind first.
+    strict: bool,
+    /// Whether scalars broadcast over arrays at all.
+    broadcast: bool,
 }
 
 impl<'a> Lowerer<'a> {
-    fn run(program: &'a Program, decls: &'a [Decl], kinds: &'a HashMap<String, Kind>) -> Result<Lowered, Box<Failure>> {
+    fn run(
+        program: &'a Program,
+        decls: &'a [Decl],
+        kinds: &'a HashMap<String, Kind>,
+        strict: bool,
+    ) -> Result<Lowered, Box<Failure>> {
         let mut lw = Lowerer {
             graph: Graph::default(),
             u: Unifier::default(),
@@ -262,6 +365,9 @@ impl<'a> Lowerer<'a> {
             undeclared: vec![],
             progress: 0,
             closed: false,
+            reductions: 0,
+            strict,
+            broadcast: true,
         };
         let result = lw.program(program);
         match result {
@@ -317,7 +423,7 @@ impl<'a> Lowerer<'a> {
             .iter()
             .filter_map(|d| self.defs.get(&d.name).map(|&id| (d.name.clone(), ids[id.index()])))
             .collect();
-        Lowered { graph: g, output: ids[out.index()], inferred, definitions }
+        Lowered { graph: g, output: ids[out.index()], inferred, definitions, reductions: self.reductions }
     }
 
     fn describe(&mut self, id: NodeId) -> String {
@@ -338,6 +444,13 @@ impl<'a> Lowerer<'a> {
 
     fn expr(&mut self, e: &Expr) -> Result<NodeId> {
         let id = self.expr_inner(e)?;
+        // Constants fold as they are built: `1/0`, `log(0)` would be infinite or NaN.
+        if let Some(v) = self.graph.fill_value(id).filter(|v| !v.is_finite()) {
+            return Err(Error::new(Input::Expr, e.span, format!("`{}` has no finite value", snippet(e)))
+                .with_kind(ErrorKind::Domain)
+                .with_label(format!("this is {v}"))
+                .with_note("a constant part of the expression divides by zero or leaves the domain of a function"));
+        }
         self.progress += 1;
         Ok(id)
     }
@@ -357,8 +470,9 @@ impl<'a> Lowerer<'a> {
                 let a = self.expr(a)?;
                 Ok(self.graph.neg(a))
             }
-            ExprKind::Transpose(a) => {
-                let a = self.expr(a)?;
+            ExprKind::Transpose(inner) => {
+                let a = self.expr(inner)?;
+                self.scalar_transposed(inner, a)?;
                 Ok(self.graph.transpose(a))
             }
             ExprKind::Binary(op, l, r) => {
@@ -368,6 +482,29 @@ impl<'a> Lowerer<'a> {
             }
             ExprKind::Call { func, func_span, args } => self.call(func, *func_span, args, e.span),
         }
+    }
+
+    /// `c'` with `c` undeclared and a scalar only by its first letter: transposing says it is
+    /// not a scalar, so the default reading fails here and the kind search looks further
+    /// (`c'*x`, `0.5*x'*A*x - b'*x` make `c` and `b` vectors).
+    fn scalar_transposed(&self, e: &Expr, a: NodeId) -> Result<()> {
+        let ExprKind::Name(n) = &e.kind else { return Ok(()) };
+        let undeclared = !self.decls.contains_key(n.as_str()) && !self.defs.contains_key(n) && !self.closed;
+        if undeclared
+            && default_kind(n) == Kind::Scalar
+            && !self.kinds.contains_key(n)
+            && matches!(self.graph.op(a), crate::ir::Op::Var(_))
+        {
+            return Err(Error::new(
+                Input::Expr,
+                e.span,
+                format!("`{n}'` transposes `{n}`, a scalar by its first letter"),
+            )
+            .with_kind(ErrorKind::Shape)
+            .with_label("a scalar has no transpose to take")
+            .with_note(format!("declare `{n}`, e.g. --decl \"{n}: vector(n)\"")));
+        }
+        Ok(())
     }
 
     fn name(&mut self, n: &str, span: Span) -> Result<NodeId> {
@@ -451,6 +588,18 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Whether `n` is a variable whose kind only its first letter (or a search) gave.
+    fn is_undeclared(&self, n: &str) -> bool {
+        !self.closed && !self.decls.contains_key(n) && !self.defs.contains_key(n)
+    }
+
+    /// The scalar `s` in every entry of an array of shape `like`: `s*vector(1)` (a constant
+    /// folds into one filled array, so `1 + x` is `vector(1) + x` and prints as `1 + x`).
+    fn broadcast(&mut self, s: NodeId, like: Shape) -> NodeId {
+        let ones = self.graph.fill(1.0, like);
+        self.graph.scale(s, ones)
+    }
+
     fn same_shape(&mut self, a: NodeId, b: NodeId, span: Span, what: &str, l: &Expr, r: &Expr) -> Result<()> {
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
         let mismatch = |this: &mut Self| {
@@ -492,9 +641,23 @@ impl<'a> Lowerer<'a> {
 
     fn binary(&mut self, op: BinOp, a: NodeId, b: NodeId, l: &Expr, r: &Expr, span: Span) -> Result<NodeId> {
         let (sa, sb) = (self.graph.shape(a), self.graph.shape(b));
+        if matches!(op, BinOp::Div | BinOp::EDiv) && self.graph.fill_value(b) == Some(0.0) {
+            return Err(Error::new(Input::Expr, r.span, format!("division by zero: `{}` is 0", snippet(r)))
+                .with_kind(ErrorKind::Domain)
+                .with_label("this is zero")
+                .with_note("a constant zero divisor has no finite quotient"));
+        }
         let g = &mut self.graph;
         match op {
             BinOp::Add | BinOp::Sub => {
+                // NumPy semantics: a scalar added to an array is added to every entry.
+                let bare = |e: &Expr| matches!(&e.kind, ExprKind::Name(n) if self.is_undeclared(n));
+                let (a, b) = match (sa.is_scalar(), sb.is_scalar()) {
+                    _ if !self.broadcast => (a, b),
+                    (true, false) if !(self.strict && bare(l)) => (self.broadcast(a, sb), b),
+                    (false, true) if !(self.strict && bare(r)) => (a, self.broadcast(b, sa)),
+                    _ => (a, b),
+                };
                 self.same_shape(a, b, span, if op == BinOp::Add { "add" } else { "subtract" }, l, r)?;
                 Ok(if op == BinOp::Add { self.graph.add(a, b) } else { self.graph.sub(a, b) })
             }
@@ -584,18 +747,30 @@ impl<'a> Lowerer<'a> {
         }
         let k = match p {
             Some(k) if k.fract() == 0.0 && k.abs() <= MAX_MATRIX_POWER => k as i32,
-            _ => {
+            Some(k) if k.fract() == 0.0 => {
                 return Err(Error::new(
                     Input::Expr,
                     r.span,
-                    "a matrix power needs an integer exponent between -16 and 16",
+                    format!("a matrix power of at most {MAX_MATRIX_POWER} factors is supported, not {}", k.abs()),
                 )
-                .with_kind(ErrorKind::Unsupported)
-                .with_label(match p {
-                    Some(k) => format!("exponent is {k}"),
-                    None => "exponent is not a number".into(),
-                })
-                .with_note(format!("use `{}.^p` for an elementwise power", snippet(l))));
+                .with_kind(ErrorKind::Limit)
+                .with_label(format!("exponent is {k}")));
+            }
+            _ => {
+                let transpose = matches!(&r.kind, ExprKind::Name(t) if t == "T");
+                let err = Error::new(Input::Expr, r.span, "a matrix power needs an integer exponent")
+                    .with_kind(ErrorKind::Unsupported);
+                let err = if transpose {
+                    err.with_note(format!("`T` is a declared name here; for the transpose write `{}'`", snippet(l)))
+                } else {
+                    err
+                };
+                return Err(err
+                    .with_label(match p {
+                        Some(k) => format!("exponent is {k}"),
+                        None => "exponent is not a number".into(),
+                    })
+                    .with_note(format!("use `{}.^p` for an elementwise power", snippet(l))));
             }
         };
         let (rows, cols) = (sa.rows.unwrap(), sa.cols.unwrap());
@@ -650,6 +825,9 @@ impl<'a> Lowerer<'a> {
             }
         }
         let a = self.expr(&args[0])?;
+        if matches!(func, "sum" | "norm1" | "norm2" | "tr" | "trace" | "det" | "logdet") {
+            self.reductions += 1;
+        }
         let g = &mut self.graph;
         match builtin {
             Builtin::Entrywise(f) => Ok(g.map(f, a)),

@@ -183,6 +183,11 @@ impl Printer<'_> {
 
     fn number(&self, x: f64) -> (String, u8) {
         let level = if x < 0.0 { NEG } else { ATOM };
+        // log(2) rather than 0.6931471805599453 (the lowering folds log(2) to exactly this).
+        if let Some(m) = (2..=10).find(|&m| f64::from(m).ln() == x.abs()) {
+            let sign = if x < 0.0 { "-" } else { "" };
+            return if self.latex() { (format!("{sign}\\log {m}"), level) } else { (format!("{sign}log({m})"), level) };
+        }
         if self.latex() {
             if let Some((p, q)) = fraction(x).filter(|_| x.fract() != 0.0) {
                 let sign = if p < 0 { "-" } else { "" };
@@ -237,10 +242,23 @@ impl Printer<'_> {
             Op::MatMul(fs) => {
                 let sep = if latex { " " } else { "*" };
                 // An elementwise product inside a matrix product is always bracketed for the reader.
-                let parts: Vec<String> = fs
+                // A run of equal factors is a matrix power: `X^19`, not nineteen `X*`s.
+                let mut runs: Vec<(NodeId, usize)> = vec![];
+                for &f in fs {
+                    match runs.last_mut() {
+                        Some((last, k)) if *last == f => *k += 1,
+                        _ => runs.push((f, 1)),
+                    }
+                }
+                let parts: Vec<String> = runs
                     .iter()
                     .enumerate()
-                    .map(|(i, &f)| {
+                    .map(|(i, &(f, k))| {
+                        if k > 1 {
+                            // (LaTeX has no double superscript: `(X^\top)^{3}`.)
+                            let base = self.show(f, if latex { ATOM } else { POSTFIX });
+                            return if latex { format!("{base}^{{{k}}}") } else { format!("{base}^{k}") };
+                        }
                         let min = if matches!(g.op(f), Op::Kron(..)) && latex {
                             ATOM
                         } else if i == 0 && !matches!(g.op(f), Op::Hadamard(..)) {
@@ -251,6 +269,9 @@ impl Printer<'_> {
                         self.show(f, min)
                     })
                     .collect();
+                if parts.len() == 1 {
+                    return (parts.into_iter().next().unwrap(), POW);
+                }
                 (parts.join(sep), PROD)
             }
             Op::Hadamard(..) => {
@@ -460,6 +481,21 @@ impl Printer<'_> {
         }
     }
 
+    /// A term of a sum of arrays that is a scalar in every entry: `vector(k)` is the number `k`,
+    /// `s*vector(k)` is `k*s`. Printed as the scalar itself (broadcasting) when a sibling term
+    /// is a genuine array that fixes the shape.
+    fn broadcast_term(&self, t: NodeId) -> Option<(f64, Option<NodeId>)> {
+        let g = self.g;
+        if g.shape(t).is_scalar() {
+            return None;
+        }
+        match g.op(t) {
+            Op::Fill(k) => Some((k.get(), None)),
+            Op::Scale(s, x) => g.fill_value(*x).map(|k| (k, Some(*s))),
+            _ => None,
+        }
+    }
+
     fn lin(&self, mut ts: Vec<(f64, NodeId)>) -> (String, u8) {
         // Positive terms first, constants last: `W'*W*x - x`, `x + 1`.
         ts.sort_by_key(|&(c, t)| (c < 0.0, self.g.fill_value(t).is_some(), t));
@@ -467,43 +503,17 @@ impl Printer<'_> {
             let (c, t) = ts[0];
             return self.coef_term(c, t);
         }
+        let broadcast = ts.iter().any(|&(_, t)| !self.g.shape(t).is_scalar() && self.broadcast_term(t).is_none());
         let mut out = String::new();
         for (i, &(c, t)) in ts.iter().enumerate() {
-            // A nested sum added as a whole needs no brackets: a + (b + c) reads as a + b + c.
-            let (body, _) = if c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) {
-                self.form(t)
-            } else {
-                self.coef_term(c.abs(), t)
-            };
-            let body = if self.g.fill_value(t).is_some() && !self.g.shape(t).is_scalar() {
-                // A filled constant term keeps its own coefficient inside; its siblings fix its shape.
-                let k = self.g.fill_value(t).unwrap();
-                let (b, l) = self.fill(k, self.g.shape(t), false);
-                let b = if l < PROD { format!("({b})") } else { b };
-                if c.abs() == 1.0 {
-                    b
-                } else {
-                    body
+            let (negative, body) = match self.broadcast_term(t).filter(|_| broadcast) {
+                // `x - 5`, `1 + exp(u)`, `x - c`: a scalar in every entry, written as the scalar.
+                Some((k, None)) => (c * k < 0.0, self.number((c * k).abs()).0),
+                Some((k, Some(s))) => {
+                    let (body, _) = self.coef_term((c * k).abs(), s);
+                    (c * k < 0.0, body)
                 }
-            } else {
-                body
-            };
-            // A negative scalar constant is subtracted: `a - 3`, not `a + -3`.
-            let konst = self.g.fill_value(t).filter(|_| self.g.shape(t).is_scalar());
-            let negative = match konst {
-                Some(k) => c * k < 0.0,
-                None => c < 0.0,
-            };
-            let body = match konst {
-                Some(k) => self.number((c * k).abs()).0,
-                None => body,
-            };
-            // A nested sum that starts with a minus continues the outer one: `a - b - c`.
-            let (negative, body) = match body.strip_prefix('-') {
-                Some(rest) if !negative && c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) => {
-                    (true, rest.to_string())
-                }
-                _ => (negative, body),
+                None => self.lin_term(c, t),
             };
             if i == 0 {
                 out.push_str(if negative { "-" } else { "" });
@@ -513,6 +523,46 @@ impl Printer<'_> {
             out.push_str(&body);
         }
         (out, SUM)
+    }
+
+    /// One term `c*t` of a sum: whether it is subtracted, and its text without the sign.
+    fn lin_term(&self, c: f64, t: NodeId) -> (bool, String) {
+        // A nested sum added as a whole needs no brackets: a + (b + c) reads as a + b + c.
+        let (body, _) = if c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) {
+            self.form(t)
+        } else {
+            self.coef_term(c.abs(), t)
+        };
+        let body = if self.g.fill_value(t).is_some() && !self.g.shape(t).is_scalar() {
+            // A filled constant term keeps its own coefficient inside; its siblings fix its shape.
+            let k = self.g.fill_value(t).unwrap();
+            let (b, l) = self.fill(k, self.g.shape(t), false);
+            let b = if l < PROD { format!("({b})") } else { b };
+            if c.abs() == 1.0 {
+                b
+            } else {
+                body
+            }
+        } else {
+            body
+        };
+        // A negative scalar constant is subtracted: `a - 3`, not `a + -3`.
+        let konst = self.g.fill_value(t).filter(|_| self.g.shape(t).is_scalar());
+        let negative = match konst {
+            Some(k) => c * k < 0.0,
+            None => c < 0.0,
+        };
+        let body = match konst {
+            Some(k) => self.number((c * k).abs()).0,
+            None => body,
+        };
+        // A nested sum that starts with a minus continues the outer one: `a - b - c`.
+        match body.strip_prefix('-') {
+            Some(rest) if !negative && c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) => {
+                (true, rest.to_string())
+            }
+            _ => (negative, body),
+        }
     }
 
     /// `c*t` (or `t`, `-t`), with `t` at product level.
@@ -534,6 +584,13 @@ impl Printer<'_> {
         }
         let (cs, _) = self.number(c.abs());
         let sign = if c < 0.0 { "-" } else { "" };
+        // `0.5./sqrt(x)`, not `0.5*sqrt(x).^(-1)`.
+        if let Op::Pow(base, p) = self.g.op(t) {
+            if p.get() < 0.0 && !self.g.shape(t).is_scalar() && !self.latex() && !self.names.contains_key(&t) {
+                let den = self.power(*base, -p.get(), NEG);
+                return (format!("{sign}{cs}./{den}"), if c < 0.0 { SUM } else { PROD });
+            }
+        }
         // A coefficient over a reciprocal: `0.5/b`, not `0.5*1/b`.
         if let Some(den) = self.denominator(t) {
             return (format!("{sign}{cs}/{den}"), if c < 0.0 { SUM } else { PROD });
@@ -603,7 +660,42 @@ impl Printer<'_> {
         (format!("{ls}{sep}{rs}"), PROD)
     }
 
+    /// `exp(k*u)` with k = log(m) is `m^u`, and `exp(u*log(a))` is `a^u` (scalars): the form
+    /// the power was written in, which lowers back to this very node.
+    fn scalar_power(&self, exponent: NodeId) -> Option<(String, u8)> {
+        let g = self.g;
+        if !g.shape(exponent).is_scalar() {
+            return None;
+        }
+        let (base, u) = match g.op(exponent) {
+            Op::Lin(ts) if ts.len() == 1 => {
+                let m = (2..=10).find(|&m| f64::from(m).ln() == ts[0].0.get())?;
+                (m.to_string(), ts[0].1)
+            }
+            Op::Scale(x, y) => {
+                let (log, u) = match (g.op(*x), g.op(*y)) {
+                    (Op::Map(Func::Log, _), _) => (*x, *y),
+                    (_, Op::Map(Func::Log, _)) => (*y, *x),
+                    _ => return None,
+                };
+                let Op::Map(Func::Log, a) = g.op(log) else { return None };
+                (self.show(*a, if self.latex() { ATOM } else { POSTFIX }), u)
+            }
+            _ => return None,
+        };
+        Some(if self.latex() {
+            (format!("{base}^{{{}}}", self.show(u, 0)), POW)
+        } else {
+            (format!("{base}^{}", self.show(u, ATOM)), POW)
+        })
+    }
+
     fn map(&self, f: Func, a: NodeId) -> (String, u8) {
+        if f == Func::Exp {
+            if let Some(p) = self.scalar_power(a) {
+                return p;
+            }
+        }
         if !self.latex() {
             return self.call(f.name(), a);
         }

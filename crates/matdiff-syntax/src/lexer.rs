@@ -135,7 +135,12 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
             self.eat_while(|c| c.is_ascii_digit());
         }
-        if matches!(self.peek_char(0), Some('e' | 'E')) {
+        // `2e-3` is a number; `2exp(x)` and `2e` are 2 times what follows (juxtaposition).
+        let digit_at = |n: usize| self.peek_char(n).is_some_and(|c| c.is_ascii_digit());
+        let signed = matches!(self.peek_char(1), Some('+' | '-')) && digit_at(2);
+        // (`2e+` and `2e-` with no digits are malformed numbers, not a product.)
+        let sign_only = matches!(self.peek_char(1), Some('+' | '-')) && !digit_at(2);
+        if matches!(self.peek_char(0), Some('e' | 'E')) && (digit_at(1) || signed || sign_only) {
             self.exponent(start)?;
         }
         let text = &self.src[start..self.pos];

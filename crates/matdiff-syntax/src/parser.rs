@@ -1,16 +1,57 @@
 //! Pratt parser for programs (definitions, then one expression) with a hard nesting limit.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use super::ast::{chain_continues, BinOp, Def, Expr, ExprKind, Program};
 use super::lexer::{Lexer, Tok, Token};
-use super::{MAX_DEPTH, MAX_INPUT_LEN};
+use super::{FUNCTIONS, MAX_DEPTH, MAX_INPUT_LEN};
 use crate::error::{Error, ErrorKind, Input, Span};
+use crate::latex::tables;
+use crate::latex::to_plain;
+use crate::latex::words::{self, RunReading, Undeclared};
+
+/// A plain program and how it was read: when a product was written by juxtaposition (`2Ax`,
+/// `A'(Ax - b)`) or `^T` stood for a transpose, the notes start with `read as: …` (the
+/// explicit form) and name each run of letters read as a product (`read `Ax` as A*x`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlainRead {
+    pub program: Program,
+    pub notes: Vec<String>,
+}
+
+/// What a plain text is, for the one reading choice that depends on it: a declared name that
+/// is also a product of declared names (`xx` with `x` and `xx` both declared).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlainMode {
+    /// The expression of a problem: such a run is the declared name, unless the input also
+    /// writes products by juxtaposition (then it is an error listing the readings).
+    Expression,
+    /// A claimed answer, typed by hand: such a run is always an error listing the readings.
+    Claim,
+}
 
 /// Parse definitions (`name = expr`, ended by `;` or a line break) followed by one expression.
+/// No name is declared: a run of letters with a capital is a product (`Ax`), others are names.
 pub fn parse_program(src: &str) -> Result<Program, Error> {
+    parse_plain(src, &[], PlainMode::Expression).map(|r| r.program)
+}
+
+/// Parse a plain program, reading juxtaposed names against `names` (the declared ones, or a
+/// problem's variables for a claim): a run that is a declared name is that name, one that can
+/// be written with declared names in exactly one way is their product (`xx` is `x*x`), one
+/// that can be written in several ways is an error listing them; otherwise a run with a capital
+/// letter splits into letters with their digits (`W1x` is `W1*x`, by the letter defaults) and
+/// an all-lowercase run (`lam`) is one name. Definitions' names count as declared after them.
+pub fn parse_plain(src: &str, names: &[&str], mode: PlainMode) -> Result<PlainRead, Error> {
     check_length(src, Input::Expr)?;
-    Parser::new(src, Input::Expr, true).program().map(Program::rebalance)
+    let mut parser = Parser::new(src, Input::Expr, true);
+    parser.set_names(names);
+    parser.mode = mode;
+    let program = parser.program()?.rebalance();
+    if let Some(err) = parser.deferred.take().filter(|_| parser.implicit) {
+        return Err(err);
+    }
+    Ok(PlainRead { notes: parser.notes(&program), program })
 }
 
 /// Parse exactly one expression; definitions are an error.
@@ -29,13 +70,20 @@ pub(crate) fn check_length(src: &str, input: Input) -> Result<(), Error> {
 }
 
 /// Binding powers. Binary operators get (left, right); left < right means left-associative.
-const ADD_BP: (u8, u8) = (1, 2);
-const MUL_BP: (u8, u8) = (3, 4);
-/// The operand of prefix `-` is parsed at this power: tighter than `*`, looser than `^`,
-/// so `-x^2` is `-(x^2)` and `-D/2` is `(-D)/2`.
-const PREFIX_BP: u8 = 5;
-/// Right-associative: `2^3^2` is `2^(3^2)`; the right side may be `-1` (prefix binds at 5).
-const POW_BP: (u8, u8) = (7, 6);
+const ADD_BP: (u8, u8) = (2, 3);
+/// `A : B`, the Frobenius product `sum(A.*B)`: tighter than `+`, looser than any product.
+const COLON_BP: (u8, u8) = (4, 5);
+/// `*` `/` and `.*` `./` chain left to right among themselves (`A.*B*C` is `(A.*B)*C`)...
+const MUL_BP: (u8, u8) = (6, 8);
+const EMUL_BP: (u8, u8) = (6, 7);
+/// ... while a product by juxtaposition is as tight as `*` after a `*` (`a*b c` is `(a*b)*c`,
+/// `1/2x` is `(1/2)*x`) but tighter after `.*` and `./`: `y .* Ax` is `y.*(A*x)`.
+const JUX_BP: (u8, u8) = (7, 8);
+/// The operand of prefix `-` is parsed at this power: tighter than any product, looser than
+/// `^`, so `-x^2` is `-(x^2)`, `-D/2` is `(-D)/2` and `A^-1b` is `A^-1*b`.
+const PREFIX_BP: u8 = 9;
+/// Right-associative: `2^3^2` is `2^(3^2)`; the right side may be `-1` (a prefix).
+const POW_BP: (u8, u8) = (11, 10);
 
 fn binary_op(kind: Tok) -> Option<(BinOp, (u8, u8))> {
     Some(match kind {
@@ -43,10 +91,12 @@ fn binary_op(kind: Tok) -> Option<(BinOp, (u8, u8))> {
         Tok::Minus => (BinOp::Sub, ADD_BP),
         Tok::Star => (BinOp::Mul, MUL_BP),
         Tok::Slash => (BinOp::Div, MUL_BP),
-        Tok::DotStar => (BinOp::EMul, MUL_BP),
-        Tok::DotSlash => (BinOp::EDiv, MUL_BP),
+        Tok::DotStar => (BinOp::EMul, EMUL_BP),
+        Tok::DotSlash => (BinOp::EDiv, EMUL_BP),
         Tok::Caret => (BinOp::Pow, POW_BP),
         Tok::DotCaret => (BinOp::EPow, POW_BP),
+        // Read as `sum(A.*B)` when the operator is reduced.
+        Tok::Colon => (BinOp::EMul, COLON_BP),
         _ => return None,
     })
 }
@@ -134,6 +184,17 @@ struct Parser<'a> {
     stack: Vec<Frame>,
     /// How many of those are `(`s, inside which line breaks are insignificant.
     open_parens: usize,
+    /// Declared names (and definitions so far), against which runs of letters are read.
+    names: HashSet<String>,
+    longest_name: usize,
+    /// Whether a product was written by juxtaposition or `^T` read as a transpose.
+    implicit: bool,
+    /// Runs of letters read as products (`read `Ax` as A*x`).
+    split_notes: Vec<String>,
+    mode: PlainMode,
+    /// A declared name that is also a product of declared names, read as the name: an error
+    /// if the input turns out to write products by juxtaposition.
+    deferred: Option<Error>,
 }
 
 impl<'a> Parser<'a> {
@@ -146,7 +207,37 @@ impl<'a> Parser<'a> {
             allow_defs,
             stack: Vec::new(),
             open_parens: 0,
+            names: HashSet::new(),
+            longest_name: 0,
+            implicit: false,
+            split_notes: vec![],
+            mode: PlainMode::Expression,
+            deferred: None,
         }
+    }
+
+    fn set_names(&mut self, names: &[&str]) {
+        for n in names {
+            self.add_name(n);
+        }
+    }
+
+    fn add_name(&mut self, n: &str) {
+        self.names.insert(n.to_string());
+        self.longest_name = self.longest_name.max(n.len());
+    }
+
+    /// `read as: …` when anything was read implicitly, then the runs read as products.
+    fn notes(&mut self, program: &Program) -> Vec<String> {
+        if !self.implicit {
+            return vec![];
+        }
+        let mut read: Vec<String> =
+            program.defs.iter().map(|d| format!("{} = {}", d.name, to_plain(&d.value))).collect();
+        read.push(to_plain(&program.body));
+        let mut notes = vec![format!("read as: {}", read.join("; "))];
+        notes.append(&mut self.split_notes);
+        notes
     }
 
     // ----- token access ------------------------------------------------------------------
@@ -221,7 +312,7 @@ impl<'a> Parser<'a> {
 
     // ----- statements --------------------------------------------------------------------
 
-    fn program(mut self) -> Result<Program, Error> {
+    fn program(&mut self) -> Result<Program, Error> {
         let mut defs = Vec::new();
         loop {
             let saw_newline = self.skip_separators()?;
@@ -232,6 +323,7 @@ impl<'a> Parser<'a> {
             if tok.kind == Tok::Ident && self.peek_nth(1)?.kind == Tok::Eq {
                 let def = self.definition(tok)?;
                 self.end_of_statement(Some(&def.name), def.value.span)?;
+                self.add_name(&def.name.clone());
                 defs.push(def);
                 continue;
             }
@@ -372,11 +464,31 @@ impl<'a> Parser<'a> {
                     lhs = self.transpose(lhs, tok)?;
                     continue;
                 }
+                if tok.kind == Tok::Caret {
+                    if let Some(node) = self.transpose_script(&lhs)? {
+                        lhs = self.scripted(lhs, node)?;
+                        continue;
+                    }
+                }
                 let min_bp = self.stack.last().map_or(0, Frame::min_bp);
                 if let Some((op, (lbp, rbp))) = binary_op(tok.kind) {
                     if lbp >= min_bp {
                         self.bump();
                         self.push(Frame::Binary { lhs, op, op_tok: tok, rbp }, tok.span)?;
+                        continue 'operand;
+                    }
+                } else if tok.starts_atom() {
+                    // Two operands side by side: a product (`2W`, `A'x`, `(A + A')x`, `W1 x`).
+                    if matches!(lhs.expr.kind, ExprKind::Num(_)) && matches!(tok.kind, Tok::Num(_)) {
+                        return Err(self
+                            .error(lhs.expr.span.join(tok.span), "two numbers side by side")
+                            .with_label("is this one number, or a product?")
+                            .with_note("write a product with `*`, e.g. `2*3`"));
+                    }
+                    if JUX_BP.0 >= min_bp {
+                        self.implicit = true;
+                        let at = Token { kind: Tok::Star, span: Span::new(tok.span.start, tok.span.start) };
+                        self.push(Frame::Binary { lhs, op: BinOp::Mul, op_tok: at, rbp: JUX_BP.1 }, tok.span)?;
                         continue 'operand;
                     }
                 }
@@ -426,14 +538,13 @@ impl<'a> Parser<'a> {
                 Tok::Ident => {
                     self.bump();
                     // No line break allowed between a function name and its `(`.
-                    if self.peek()?.kind == Tok::LParen {
+                    if self.peek()?.kind == Tok::LParen && self.is_call(self.text(tok.span)) {
                         if let Some(call) = self.open_call(tok)? {
                             return Ok(call);
                         }
                         continue;
                     }
-                    let kind = ExprKind::Name(self.text(tok.span).to_string());
-                    return Ok(Node { expr: Expr { kind, span: tok.span }, depth: 1 });
+                    return self.name_run(tok);
                 }
                 Tok::LParen => {
                     self.bump();
@@ -447,6 +558,129 @@ impl<'a> Parser<'a> {
                     let ctx = self.stack.last().map_or(bottom, |f| f.ctx(self.src));
                     return Err(self.expected_expression(tok, ctx));
                 }
+            }
+        }
+    }
+
+    /// Whether `name(` is a call: a function that is not a declared name, or a word that
+    /// is not a product of names (`foo(x)`: an unknown function, reported when lowered). A
+    /// declared name, a letter with digits (`A(x + b)`, `W2(..)`) or a run read as a product
+    /// before `(` multiplies the parentheses.
+    fn is_call(&self, name: &str) -> bool {
+        if self.names.contains(name) {
+            return false;
+        }
+        if FUNCTIONS.contains(&name) {
+            return true;
+        }
+        let letter = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && name.chars().skip(1).all(|c| c.is_ascii_digit());
+        !letter && self.run_reading(name) == RunReading::Whole
+    }
+
+    /// How a run of letters reads (see [`parse_plain`]); words, Greek names, functions and
+    /// names with `_` are one name.
+    fn run_reading(&self, run: &str) -> RunReading {
+        let plain_run = run.len() <= words::MAX_RUN
+            && run.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && run.chars().all(|c| c.is_ascii_alphanumeric());
+        if !plain_run || tables::greek(run).is_some() || (FUNCTIONS.contains(&run) && !self.names.contains(run)) {
+            return RunReading::Whole;
+        }
+        words::read_run(run, &self.names, self.longest_name, Undeclared::SplitCapitals)
+    }
+
+    /// A name, or the first name of a run read as a product, the others queued as tokens.
+    fn name_run(&mut self, tok: Token) -> Result<Node, Error> {
+        let run = self.text(tok.span);
+        let pieces = match self.run_reading(run) {
+            RunReading::Whole => {
+                let kind = ExprKind::Name(run.to_string());
+                return Ok(Node { expr: Expr { kind, span: tok.span }, depth: 1 });
+            }
+            RunReading::Split(pieces) => pieces,
+            RunReading::Ambiguous(ways) => {
+                let shown: Vec<String> = ways
+                    .iter()
+                    .map(|w| format!("`{}`", w.iter().map(|p| &run[p.start..p.end]).collect::<Vec<_>>().join("*")))
+                    .collect();
+                let err = self
+                    .error(tok.span, format!("`{run}` can be read {} ways", shown.len()))
+                    .with_label(format!("{} are all declared", shown.join(", ")))
+                    .with_note(format!("write one of {} explicitly", shown.join(" or ")))
+                    .with_note("a run of letters is read against the declared names; here it fits several");
+                let whole = ways.iter().any(|w| w.len() == 1);
+                if !whole || self.mode == PlainMode::Claim {
+                    return Err(err);
+                }
+                // With explicit operators throughout, a declared name is that name.
+                self.deferred.get_or_insert(err);
+                let kind = ExprKind::Name(run.to_string());
+                return Ok(Node { expr: Expr { kind, span: tok.span }, depth: 1 });
+            }
+        };
+        self.implicit = true;
+        let read: Vec<&str> = pieces.iter().map(|p| &run[p.start..p.end]).collect();
+        let note = format!("read `{run}` as {}", read.join("*"));
+        if !self.split_notes.contains(&note) {
+            self.split_notes.push(note);
+        }
+        let start = tok.span.start;
+        for p in pieces[1..].iter().rev() {
+            self.ahead.push_front(Token { kind: Tok::Ident, span: Span::new(start + p.start, start + p.end) });
+        }
+        let first = pieces[0];
+        let span = Span::new(start + first.start, start + first.end);
+        let kind = ExprKind::Name(run[first.start..first.end].to_string());
+        Ok(Node { expr: Expr { kind, span }, depth: 1 })
+    }
+
+    /// `^T` (the transpose, when `T` is not a declared name) or `^-T` (the transpose of the
+    /// inverse) with `^` next: consumes it and says which. A run starting with the `T`
+    /// (`x^TAx`) keeps its remainder as the next operand.
+    fn transpose_script(&mut self, lhs: &Node) -> Result<Option<Script>, Error> {
+        if self.names.contains("T") {
+            return Ok(None);
+        }
+        let _ = lhs;
+        let mut at = 1;
+        let minus = self.peek_nth(1)?.kind == Tok::Minus;
+        if minus {
+            at = 2;
+        }
+        let t = self.peek_nth(at)?;
+        if t.kind != Tok::Ident {
+            return Ok(None);
+        }
+        let text = self.text(t.span);
+        let rest = &text[1..];
+        if !text.starts_with('T')
+            || self.names.contains(text)
+            || rest.starts_with(|c: char| c.is_ascii_digit() || c == '_')
+        {
+            return Ok(None);
+        }
+        for _ in 0..=at {
+            self.bump();
+        }
+        if !rest.is_empty() {
+            self.ahead.push_front(Token { kind: Tok::Ident, span: Span::new(t.span.start + 1, t.span.end) });
+        }
+        self.implicit = true;
+        let t_span = Span::new(t.span.start, t.span.start + 1);
+        Ok(Some(if minus { Script::InverseTranspose(t_span) } else { Script::Transpose(t_span) }))
+    }
+
+    fn scripted(&self, lhs: Node, script: Script) -> Result<Node, Error> {
+        match script {
+            Script::Transpose(t) => self.transpose(lhs, Token { kind: Tok::Quote, span: t }),
+            Script::InverseTranspose(t) => {
+                let one = Expr { kind: ExprKind::Num(1.0), span: t };
+                let minus_one = Expr { kind: ExprKind::Neg(Box::new(one)), span: t };
+                let span = lhs.expr.span.join(t);
+                let kind = ExprKind::Binary(BinOp::Pow, Box::new(lhs.expr), Box::new(minus_one));
+                let inv = self.node(kind, span, lhs.depth + 1, t)?;
+                self.transpose(inv, Token { kind: Tok::Quote, span: t })
             }
         }
     }
@@ -469,6 +703,15 @@ impl<'a> Parser<'a> {
     fn reduce(&mut self, frame: Frame, lhs: Node, tok: Token) -> Result<Option<Node>, Error> {
         let node = match frame {
             Frame::Prefix { op } => self.prefix(op, lhs)?,
+            Frame::Binary { lhs: left, op, op_tok, .. } if op_tok.kind == Tok::Colon => {
+                // `A : B` is the Frobenius product sum(A.*B).
+                let span = left.expr.span.join(lhs.expr.span);
+                let depth = 2 + left.depth.max(lhs.depth);
+                let prod = Expr { kind: ExprKind::Binary(op, Box::new(left.expr), Box::new(lhs.expr)), span };
+                let kind = ExprKind::Call { func: "sum".into(), func_span: op_tok.span, args: vec![prod] };
+                self.implicit = true;
+                self.node(kind, span, depth, op_tok.span)?
+            }
             Frame::Binary { lhs: left, op, op_tok, .. } => {
                 let span = left.expr.span.join(lhs.expr.span);
                 // `a + b + c` is one level, however long: only nesting counts.
@@ -572,13 +815,15 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Two operands side by side (`2x`, `(a)(b)`) usually mean a product.
-fn implicit_product_hint(err: Error, tok: Token) -> Error {
-    if tok.starts_atom() {
-        err.with_note("there is no implicit multiplication; write `*`, e.g. `2*x`")
-    } else {
-        err
-    }
+/// A `^T` or `^-T` script read as a transpose, with the span of its `T`.
+enum Script {
+    Transpose(Span),
+    InverseTranspose(Span),
+}
+
+/// (Juxtaposition is a product now, so no hint is needed where one was.)
+fn implicit_product_hint(err: Error, _tok: Token) -> Error {
+    err
 }
 
 /// 1-based line and column (in characters) of a byte offset, for notes.
@@ -616,7 +861,8 @@ mod tests {
     fn transpose_binds_tightest() {
         assert_eq!(sexpr("x'*A*x"), "(* (* (' x) A) x)");
         assert_eq!(sexpr("(a+b)'"), "(' (+ a b))");
-        assert_eq!(sexpr("f(x)'"), "(' (call f x))");
+        assert_eq!(sexpr("exp(x)'"), "(' (call exp x))");
+        assert_eq!(sexpr("f(x)'"), "(* f (' x))");
         assert_eq!(sexpr("W''"), "(' (' W))");
     }
 

@@ -285,9 +285,9 @@ fn trees_at_the_limit_are_accepted() {
         "x".to_string() + &"+x".repeat(k),
         "x".to_string() + &"^x".repeat(k),
         "x".to_string() + &"'".repeat(k),
-        "f(".repeat(k) + "x" + &")".repeat(k),
+        "foo(".repeat(k) + "x" + &")".repeat(k),
         // Alternate kinds of nesting so every parse function recurses.
-        "-(f(".repeat(k / 3) + "x" + &"))".repeat(k / 3),
+        "-(foo(".repeat(k / 3) + "x" + &"))".repeat(k / 3),
     ];
     for src in cases {
         let shown = src.chars().take(20).collect::<String>();

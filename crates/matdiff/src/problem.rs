@@ -5,7 +5,7 @@ use matdiff_core::{lower, lower_into, Kind};
 use matdiff_core::{print, print_shared, Printed, Style};
 use matdiff_core::{Graph, NodeId, Op};
 use matdiff_exec::{check_gradients, FdReport};
-use matdiff_syntax::{looks_like_latex, parse_decls, parse_latex, parse_program, Decl, Program};
+use matdiff_syntax::{looks_like_latex_with, parse_decls, parse_latex, parse_plain, Decl, PlainMode, Program};
 use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 
 /// A parsed, shape-checked expression.
@@ -21,7 +21,8 @@ pub struct Problem {
     source_len: usize,
     /// The declarations, reused for claims.
     decls: Vec<Decl>,
-    /// How a LaTeX expression was read ("read as: ...", "read `xx` as x*x"); empty for plain.
+    /// How the expression was read ("read as: ...", "read `xx` as x*x"): LaTeX, and plain
+    /// input with products by juxtaposition; empty for explicit plain syntax.
     pub notes: Vec<String>,
     /// The user's definitions (`h = …` lines, plain or LaTeX) with their nodes, in source order.
     definitions: Vec<(String, NodeId)>,
@@ -42,12 +43,14 @@ impl Problem {
     /// Parse and type-check `expr` under `decls` (the `--decl` string, possibly empty).
     /// LaTeX is detected (`looks_like_latex`) and read with `parse_latex`.
     pub fn new(expr: &str, decls: &str) -> Result<Problem> {
-        if looks_like_latex(expr) {
+        let parsed = parse_decls(decls)?;
+        let names: Vec<&str> = parsed.iter().map(|d| d.name.as_str()).collect();
+        if looks_like_latex_with(expr, &names) {
             return Problem::new_latex(expr, decls);
         }
-        let decls = parse_decls(decls)?;
-        let program = parse_program(expr)?;
-        Problem::from_program(&program, expr, decls, vec![])
+        let read = parse_plain(expr, &names, PlainMode::Expression)?;
+        let decls = parsed.clone();
+        Problem::from_program(&read.program, expr, decls, read.notes)
     }
 
     /// Like `new`, but `expr` is read as LaTeX whatever it looks like (`--latex`).
@@ -75,12 +78,12 @@ impl Problem {
     /// same dimensions. Errors point into `src` (`Input::Claim`). Equal canonical forms get
     /// the same `NodeId`, which is the exact symbolic comparison.
     pub fn claim(&mut self, src: &str) -> Result<NodeId> {
-        let program = if looks_like_latex(src) {
-            let mut names: Vec<&str> = self.decls.iter().map(|d| d.name.as_str()).collect();
-            names.extend(self.graph.vars.iter().map(|v| v.name.as_str()));
+        let mut names: Vec<&str> = self.decls.iter().map(|d| d.name.as_str()).collect();
+        names.extend(self.graph.vars.iter().map(|v| v.name.as_str()));
+        let program = if looks_like_latex_with(src, &names) {
             parse_latex(src, &names).map_err(|e| e.in_input(Input::Claim))?.program
         } else {
-            parse_program(src).map_err(|e| e.in_input(Input::Claim))?
+            parse_plain(src, &names, PlainMode::Claim).map_err(|e| e.in_input(Input::Claim))?.program
         };
         lower_into(&program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
     }
@@ -91,6 +94,13 @@ impl Problem {
     /// source (`Input::Claim`).
     pub fn claim_program(&mut self, program: &Program) -> Result<NodeId> {
         lower_into(program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
+    }
+
+    /// [`Problem::claim_program`] without scalar broadcasting (`C - 5` with C a matrix is a
+    /// shape error): for readers of OCR'd text, where an ill-typed reading calls for a repair.
+    pub fn claim_program_unbroadcast(&mut self, program: &Program) -> Result<NodeId> {
+        matdiff_core::lower_into_with(program, &self.decls, &mut self.graph, false)
+            .map_err(|e| e.in_input(Input::Claim))
     }
 
     /// `claim`, reading `src` as LaTeX whatever it looks like.
@@ -238,12 +248,21 @@ impl Problem {
     /// these as notes).
     pub fn reading_notes(&self) -> Vec<String> {
         let mut out = self.notes.clone();
-        for (name, kind) in &self.inferred {
-            if *kind != matdiff_core::default_kind(name) {
-                out.push(format!("`{name}` is read as a {} (from how it is used); declare it to be sure", kind.word()));
-            }
-        }
+        out.extend(self.retyping_notes());
         out
+    }
+
+    /// One note per undeclared name whose kind its usage decided against its first letter
+    /// (``b` is read as a vector …`): results depend on it, so front ends show these with the
+    /// result itself (a `note:` line of the text output, `"notes"` in JSON).
+    pub fn retyping_notes(&self) -> Vec<String> {
+        self.inferred
+            .iter()
+            .filter(|(name, kind)| *kind != matdiff_core::default_kind(name))
+            .map(|(name, kind)| {
+                format!("`{name}` is read as a {} (from how it is used); declare it to be sure", kind.word())
+            })
+            .collect()
     }
 
     /// The declarations the problem was read with (in the order given), including names the

@@ -31,6 +31,7 @@ mod seeds;
 mod simplify;
 mod solve;
 mod steps;
+mod typed;
 
 #[path = "../../../build-support/suites.rs"]
 mod suites;

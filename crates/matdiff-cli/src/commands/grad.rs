@@ -1,6 +1,6 @@
 //! `matdiff grad`: the gradient in text, LaTeX or JSON (steps and code export hang off it).
 
-use super::{fail, load, Failure};
+use super::{fail, load_quiet, Failure};
 use crate::{Emit, ExprArgs, Format};
 use matdiff::report::gradient_json;
 use matdiff::{FdOutcome, Style};
@@ -15,7 +15,12 @@ pub fn grad(
     check: bool,
 ) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
-    let mut p = load(input)?;
+    let mut p = load_quiet(input)?;
+    let retyped = p.retyping_notes();
+    // Text and JSON gradients carry these notes themselves; elsewhere they go to stderr.
+    if steps || emit.is_some() || (format != Format::Text && format != Format::Json) {
+        retyped.iter().for_each(|n| eprintln!("note: {n}"));
+    }
     let names: Vec<&str> = wrt.iter().map(|s| s.trim()).collect();
     let grads = p.gradients(&names).map_err(|e| fail(&e, expr, decl))?;
     if steps {
@@ -33,7 +38,12 @@ pub fn grad(
                 .iter()
                 .zip(&names)
                 .zip(&shared)
-                .map(|((&g, name), cse)| gradient_json(&p, g, name, cse, report.as_ref()).map(Json::Object))
+                .map(|((&g, name), cse)| {
+                    gradient_json(&p, g, name, cse, report.as_ref()).map(|mut o| {
+                        o.insert("notes".into(), Json::from(p.reading_notes()));
+                        Json::Object(o)
+                    })
+                })
                 .collect::<Result<_, _>>()
                 .map_err(|e| fail(&e, expr, decl))?;
             let out = if items.len() == 1 { items.into_iter().next().unwrap() } else { Json::Array(items) };
@@ -75,6 +85,9 @@ pub fn grad(
             }
             for (n, d) in shared.first().map(|c| c.defs.as_slice()).unwrap_or_default() {
                 println!("where {n} = {d}");
+            }
+            for n in &retyped {
+                println!("note: {n}");
             }
         }
     }

@@ -26,10 +26,18 @@ pub fn fail(e: &matdiff::Error, expr: &str, decl: &str) -> Failure {
 
 /// Parse and type-check an expression, noting on stderr any name whose kind usage decided.
 pub fn load(input: &ExprArgs) -> Result<Problem, Failure> {
+    let p = load_quiet(input)?;
+    p.retyping_notes().iter().for_each(|n| eprintln!("note: {n}"));
+    Ok(p)
+}
+
+/// [`load`] for commands that show the retyping notes with their result (`grad`): only how the
+/// input was read goes to stderr.
+pub fn load_quiet(input: &ExprArgs) -> Result<Problem, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let p = if input.latex { Problem::new_latex(expr, decl) } else { Problem::new(expr, decl) }
         .map_err(|e| fail(&e, expr, decl))?;
-    p.reading_notes().iter().for_each(|n| eprintln!("note: {n}"));
+    p.notes.iter().for_each(|n| eprintln!("note: {n}"));
     Ok(p)
 }
 

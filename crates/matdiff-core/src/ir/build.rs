@@ -296,9 +296,20 @@ impl Graph {
                 _ => merged.push((b, p)),
             }
         }
+        // exp(u)/(1 + exp(u)) is sigmoid(u).
+        if let Some(i) = merged.iter().position(|&(b, p)| p == 1.0 && matches!(self.op(b), Op::Map(Func::Exp, _))) {
+            let e = merged[i].0;
+            if let Some(j) = merged.iter().position(|&(w, p)| p == -1.0 && self.logistic_ratio(e, w).is_some()) {
+                let u = self.logistic_ratio(e, merged[j].0).expect("checked");
+                let sig = self.map(Func::Sigmoid, u);
+                merged[i] = (sig, 1.0);
+                merged.remove(j);
+                merged.sort_by_key(|f| f.0);
+            }
+        }
         let mut product: Option<NodeId> = None;
         for (b, p) in merged.into_iter().filter(|f| f.1 != 0.0) {
-            let f = self.pow(b, p);
+            let f = self.scalar_power(b, p);
             product = Some(match product {
                 None => f,
                 Some(acc) => self.intern(Op::Scale(acc, f), Shape::SCALAR, true),
@@ -307,15 +318,49 @@ impl Graph {
         product.unwrap_or_else(|| self.constant(1.0))
     }
 
-    /// The factors `(base, power)` of a scalar product chain.
+    /// The factors `(base, power)` of a scalar product chain. Powers of one quantity meet
+    /// under one base: `norm2(x)^2` (a squared norm) is the norm squared when the norm is in the
+    /// graph, and `sqrt(b)` is `b^0.5`, so `norm2(x)^2/norm2(x)` is `norm2(x)` and
+    /// `1/sqrt(n)/n` is `n^-1.5`.
     fn scalar_factors(&self, n: NodeId, out: &mut Vec<(NodeId, f64)>) {
         match *self.op(n) {
             Op::Scale(a, b) if self.shape(n).is_scalar() => {
                 self.scalar_factors(a, out);
                 self.scalar_factors(b, out);
             }
-            _ => out.push(self.split_pow(n)),
+            _ => {
+                let (base, p) = self.split_pow(n);
+                let (base, p) = match *self.op(base) {
+                    Op::SqNorm(e) => match self.find(&Op::Norm2(e), Shape::SCALAR) {
+                        Some(norm) => (norm, 2.0 * p),
+                        None => (base, p),
+                    },
+                    Op::Map(Func::Sqrt, b) if self.shape(b).is_scalar() => (b, 0.5 * p),
+                    _ => (base, p),
+                };
+                out.push((base, p));
+            }
         }
+    }
+
+    /// `b^p` as a factor of a scalar product: half-integer powers keep their square roots
+    /// (`sqrt(b)`, `1/sqrt(b)`), as they were written.
+    fn scalar_power(&mut self, b: NodeId, p: f64) -> NodeId {
+        if p == 0.5 || p == -0.5 {
+            let r = self.map(Func::Sqrt, b);
+            return self.pow(r, 2.0 * p);
+        }
+        self.pow(b, p)
+    }
+
+    /// `u` when `e` is `exp(u)` and `w` is `1 + exp(u)`: then `e/w` is `sigmoid(u)`.
+    fn logistic_ratio(&self, e: NodeId, w: NodeId) -> Option<NodeId> {
+        let Op::Map(Func::Exp, u) = *self.op(e) else { return None };
+        let Op::Lin(ts) = self.op(w) else { return None };
+        let one_plus = ts.len() == 2
+            && ts.iter().all(|&(c, t)| c.get() == 1.0 && (t == e || self.fill_value(t) == Some(1.0)))
+            && ts.iter().any(|&(_, t)| t == e);
+        one_plus.then_some(u)
     }
 
     /// Product chain of non-scalar factors (scalars, if any, are pulled out).
@@ -426,6 +471,14 @@ impl Graph {
         if ba == bb {
             return self.pow(ba, pa + pb);
         }
+        // exp(u)./(1 + exp(u)) is sigmoid(u).
+        for ((e, pe), (w, pw)) in [((ba, pa), (bb, pb)), ((bb, pb), (ba, pa))] {
+            if pe == 1.0 && pw == -1.0 {
+                if let Some(u) = self.logistic_ratio(e, w) {
+                    return self.map(Func::Sigmoid, u);
+                }
+            }
+        }
         // Like bases anywhere in a chain of elementwise products meet: t.*(1 - t)./t is 1 - t.
         if let Some(merged) = self.merge_hadamard_powers(a, b) {
             return merged;
@@ -523,6 +576,16 @@ impl Graph {
         }
         if let (Func::Log, Op::Map(Func::Exp, x)) = (f, self.op(a)) {
             return *x;
+        }
+        // log(1 + exp(u)) is softplus(u) (whose derivative is sigmoid(u)).
+        if f == Func::Log {
+            if let Op::Lin(ts) = self.op(a) {
+                if let Some(e) = ts.iter().map(|t| t.1).find(|&t| matches!(self.op(t), Op::Map(Func::Exp, _))) {
+                    if let Some(u) = self.logistic_ratio(e, a) {
+                        return self.map(Func::Softplus, u);
+                    }
+                }
+            }
         }
         let sym = self.node(a).symmetric;
         self.intern(Op::Map(f, a), shape, sym)

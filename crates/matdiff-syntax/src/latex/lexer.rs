@@ -39,6 +39,8 @@ pub(super) enum Tok {
         side: Side,
     },
     Comma,
+    /// `:`, the Frobenius product `A : B`.
+    Colon,
     Dot,
     Semi,
     /// `//`, a closing mark in handwritten solutions.
@@ -51,6 +53,8 @@ pub(super) enum Delim {
     Paren,
     Bracket,
     Brace,
+    /// `\langle .. \rangle`, an inner product.
+    Angle,
 }
 
 impl Delim {
@@ -59,6 +63,7 @@ impl Delim {
             Delim::Paren => "(",
             Delim::Bracket => "[",
             Delim::Brace => "{",
+            Delim::Angle => "\\langle",
         }
     }
     pub fn close(self) -> &'static str {
@@ -66,6 +71,7 @@ impl Delim {
             Delim::Paren => ")",
             Delim::Bracket => "]",
             Delim::Brace => "}",
+            Delim::Angle => "\\rangle",
         }
     }
 }
@@ -318,10 +324,24 @@ impl<'a> Lexer<'a> {
             "lvert" => Tok::Bar { double: false, side: Side::Open },
             "rvert" => Tok::Bar { double: false, side: Side::Close },
             "frac" | "dfrac" | "tfrac" | "cfrac" => Tok::Frac,
-            "sigma" if !self.names.contains("sigma") && self.paren_follows() => {
+            "sigma"
+                if !self.names.contains("sigma") && self.char_at(self.pos) == Some('\'') && {
+                    self.pos += 1;
+                    let paren = self.paren_follows();
+                    self.pos -= 1;
+                    paren
+                } =>
+            {
+                self.pos += 1;
+                self.note("read `\\sigma'(..)` as the derivative of the sigmoid, σ(..)⊙(1 − σ(..))".to_string());
+                Tok::Func("sigmoid'".to_string())
+            }
+            "sigma" if !self.names.contains("sigma") && self.script_then_paren() => {
                 self.note("read `\\sigma(..)` as sigmoid(..)".to_string());
                 Tok::Func("sigmoid".to_string())
             }
+            "langle" => Tok::Open(Delim::Angle),
+            "rangle" => Tok::Close(Delim::Angle),
             _ => {
                 if let Some(side) = tables::sizing(cmd) {
                     return self.delimiter(start, side, &format!("\\{cmd}"));
@@ -376,6 +396,27 @@ impl<'a> Lexer<'a> {
             let c = after_trim.chars().next()?;
             Some(at + c.len_utf8())
         }
+    }
+
+    /// Whether a `(` comes next, possibly after a power script (`\sigma^2(z)`, `\sigma^{2}(z)`).
+    fn script_then_paren(&mut self) -> bool {
+        let start = self.pos;
+        let rest = self.src.get(start..).unwrap_or("");
+        let trimmed = rest.trim_start();
+        if let Some(after) = trimmed.strip_prefix('^') {
+            let after = after.trim_start();
+            let len = if after.starts_with('{') {
+                after.find('}').map(|i| i + 1)
+            } else {
+                after.chars().next().filter(|c| c.is_ascii_digit()).map(|_| 1)
+            };
+            let Some(len) = len else { return false };
+            self.pos = start + (rest.len() - after.len()) + len;
+            let paren = self.paren_follows();
+            self.pos = start;
+            return paren;
+        }
+        self.paren_follows()
     }
 
     /// Whether a `(` comes next, possibly after spaces and `\left`/`\big`.
@@ -585,6 +626,7 @@ impl<'a> Lexer<'a> {
             '|' => (Tok::Bar { double: false, side: Side::Either }, 1),
             '\u{2016}' => (Tok::Bar { double: true, side: Side::Either }, c.len_utf8()),
             ',' => (Tok::Comma, 1),
+            ':' if next != Some(':') => (Tok::Colon, 1),
             ';' => (Tok::Semi, 1),
             _ => {
                 if let Some(g) = tables::greek_char(c) {

@@ -8,13 +8,13 @@ mod detect;
 mod lexer;
 mod parser;
 mod plain;
-mod tables;
-mod words;
+pub(crate) mod tables;
+pub(crate) mod words;
 
 use super::ast::Program;
 use crate::error::Error;
 
-pub use detect::looks_like_latex;
+pub use detect::{looks_like_latex, looks_like_latex_with};
 pub(crate) use plain::number;
 pub use plain::{to_plain, to_plain_snippet};
 

@@ -16,13 +16,21 @@ use crate::parser::check_length;
 use crate::MAX_DEPTH;
 
 /// Binding powers (left, right); left < right is left-associative. Juxtaposition is a product
-/// at the same level as `\cdot`, so `1/2 x` is `(1/2)*x`.
+/// at the same level as `\cdot`, so `1/2 x` is `(1/2)*x`; elementwise `\odot`, `\circ` and
+/// `\oslash` bind more loosely, so `y \odot Ax` is `y.*(A*x)`.
 const ADD_BP: (u8, u8) = (1, 2);
-const MUL_BP: (u8, u8) = (3, 4);
+/// `A : B`, the Frobenius product: tighter than `+`, looser than any product.
+const COLON_BP: (u8, u8) = (3, 4);
+const EMUL_BP: (u8, u8) = (5, 6);
+const MUL_BP: (u8, u8) = (7, 8);
 /// Prefix minus takes a whole product: `-\frac{D}{2} z` is `-(D/2*z)`.
-const PREFIX_BP: u8 = 3;
+const PREFIX_BP: u8 = 5;
 /// Nothing binary binds inside: the argument of `\log|K|` is the bars alone.
-const FACTOR_BP: u8 = 9;
+const FACTOR_BP: u8 = 11;
+/// The internal name of `\langle a, b \rangle` while it is read (a call with two arguments).
+const ANGLE: &str = "<,>";
+/// The internal name of `\sigma'(z)`, the derivative of the sigmoid, while it is read.
+const SIGMOID_PRIME: &str = "sigmoid'";
 
 pub(super) fn parse(src: &str, names: &[&str]) -> Result<LatexRead, Error> {
     check_length(src, Input::Expr)?;
@@ -307,6 +315,9 @@ impl<'a> Parser<'a> {
         Ok(match &tok.kind {
             Tok::Plus => explicit(BinOp::Add, ADD_BP),
             Tok::Minus => explicit(BinOp::Sub, ADD_BP),
+            Tok::Op(op @ (BinOp::EMul | BinOp::EDiv)) => explicit(*op, EMUL_BP),
+            // `A : B` is read as sum(A.*B) when reduced (see `reduce`).
+            Tok::Colon => Some(Infix { op: BinOp::Pow, lbp: COLON_BP.0, rbp: COLON_BP.1, implicit: false }),
             Tok::Op(op) => explicit(*op, MUL_BP),
             // A bar closes the innermost `|..|` unless the source says it opens (`\left|`).
             Tok::Bar { double, side } if *side != Side::Open && self.closes_bar(*double) => None,
@@ -368,6 +379,18 @@ impl<'a> Parser<'a> {
                         return Ok(node);
                     }
                 }
+                Tok::Open(Delim::Angle) => {
+                    self.bump();
+                    let frame = Frame::CallGroup {
+                        func: ANGLE.into(),
+                        func_span: tok.span,
+                        delim: Delim::Angle,
+                        open: tok.span,
+                        args: vec![],
+                        depth: 0,
+                    };
+                    self.push(frame, tok.span)?;
+                }
                 Tok::Open(delim) => {
                     self.bump();
                     self.push(Frame::Group { delim, open: tok.span }, tok.span)?;
@@ -420,6 +443,12 @@ impl<'a> Parser<'a> {
             }
             Tok::Bar { side, .. } if side != Side::Close && func != "sqrt" => {
                 self.push(Frame::CallArg { func, func_span, factor: true }, func_span)
+            }
+            Tok::Caret if !func.contains('^') && func != "sqrt" && func != ANGLE => {
+                self.bump();
+                let p = self.function_power(func_span, next.span)?;
+                self.note(format!("read `{name}^{p}(..)` as the power {name}(..)^{p}, entry by entry"));
+                self.open_function(format!("{func}^{p}"), func_span)
             }
             Tok::Caret | Tok::Underscore => Err(self
                 .error(func_span.join(next.span), format!("a script on the function `{name}` is not read"))
@@ -685,6 +714,14 @@ impl<'a> Parser<'a> {
                 let kind = if neg { ExprKind::Neg(Box::new(lhs.expr)) } else { lhs.expr.into_kind() };
                 self.node(kind, span, lhs.depth + 1, span, Tag::Plain)?
             }
+            Frame::Binary { lhs: left, op_span, rbp, .. } if rbp == COLON_BP.1 => {
+                let span = left.expr.span.join(lhs.expr.span);
+                let depth = 2 + left.depth.max(lhs.depth);
+                let prod = Expr { kind: ExprKind::Binary(BinOp::EMul, Box::new(left.expr), Box::new(lhs.expr)), span };
+                let kind = ExprKind::Call { func: "sum".into(), func_span: op_span, args: vec![prod] };
+                self.note("read `A : B` as sum(A.*B), the Frobenius product tr(A'*B)".to_string());
+                self.node(kind, span, depth, op_span, Tag::Plain)?
+            }
             Frame::Binary { lhs: left, op, op_span, .. } => {
                 let span = left.expr.span.join(lhs.expr.span);
                 self.binary(op, left, lhs, span, op_span)?
@@ -738,26 +775,103 @@ impl<'a> Parser<'a> {
                 let depth = depth.max(lhs.depth);
                 args.push(lhs.expr);
                 match tok.kind {
-                    Tok::Comma if delim == Delim::Paren => {
+                    Tok::Comma if delim == Delim::Paren || delim == Delim::Angle => {
                         self.bump();
                         self.push(Frame::CallGroup { func, func_span, delim, open, args, depth }, open)?;
                         return Ok(None);
                     }
                     Tok::Close(d) if d == delim => {
                         self.bump();
-                        let kind = ExprKind::Call { func, func_span, args };
-                        self.node(kind, func_span.join(tok.span), depth + 1, func_span, Tag::Plain)?
+                        self.call(func, func_span, args, func_span.join(tok.span), depth)?
                     }
                     _ => return Err(self.unclosed(open, delim.close(), tok)),
                 }
             }
             Frame::CallArg { func, func_span, .. } => {
                 let span = func_span.join(lhs.expr.span);
-                let kind = ExprKind::Call { func, func_span, args: vec![lhs.expr] };
-                self.node(kind, span, lhs.depth + 1, func_span, Tag::Plain)?
+                self.call(func, func_span, vec![lhs.expr], span, lhs.depth)?
             }
         };
         Ok(Some(node))
+    }
+
+    /// A completed call: `f(args)`, with what was read specially: a power on the function
+    /// (`\tanh^2(z)`, entrywise: `tanh(z).^2`), `\sigma'(z)` (σ(z)⊙(1 − σ(z))) and
+    /// `\langle a, b \rangle` (sum(a.*b), which is tr(a'*b)).
+    fn call(
+        &mut self,
+        func: String,
+        func_span: Span,
+        mut args: Vec<Expr>,
+        span: Span,
+        depth: usize,
+    ) -> Result<Node, Error> {
+        let (func, power) = match func.split_once('^') {
+            Some((f, p)) => (f.to_string(), p.parse::<f64>().ok()),
+            None => (func, None),
+        };
+        let call =
+            |func: &str, args: Vec<Expr>| Expr { kind: ExprKind::Call { func: func.into(), func_span, args }, span };
+        let expr = if func == ANGLE {
+            if args.len() != 2 {
+                return Err(self
+                    .error(span, format!("`\\langle..\\rangle` takes two arguments, got {}", args.len()))
+                    .with_label("expected `\\langle a, b \\rangle`")
+                    .with_note("the inner product of two vectors or matrices of one shape"));
+            }
+            let b = args.pop().unwrap();
+            let a = args.pop().unwrap();
+            self.note("read `\\langle a, b\\rangle` as sum(a.*b), the inner product tr(a'*b)".to_string());
+            call("sum", vec![Expr { kind: ExprKind::Binary(BinOp::EMul, Box::new(a), Box::new(b)), span }])
+        } else if func == SIGMOID_PRIME && args.len() == 1 {
+            let s = call("sigmoid", args);
+            let one = Expr { kind: ExprKind::Num(1.0), span: func_span };
+            let rest = Expr { kind: ExprKind::Binary(BinOp::Sub, Box::new(one), Box::new(s.clone())), span };
+            Expr { kind: ExprKind::Binary(BinOp::EMul, Box::new(s), Box::new(rest)), span }
+        } else {
+            call(&func, args)
+        };
+        let expr = match power {
+            Some(p) => {
+                let exp = Expr { kind: ExprKind::Num(p), span: func_span };
+                Expr { kind: ExprKind::Binary(BinOp::EPow, Box::new(expr), Box::new(exp)), span }
+            }
+            None => expr,
+        };
+        self.node(expr.into_kind(), span, depth + 3, func_span, Tag::Plain)
+    }
+
+    /// The exponent of `\tanh^2`, `\log^{2}`: a positive integer (`^{-1}`, an inverse
+    /// function, is not read).
+    fn function_power(&mut self, func_span: Span, caret: Span) -> Result<u32, Error> {
+        let bad = |p: &Self, at: Span| {
+            p.error(func_span.join(at), "expected a power such as `^2` on the function")
+                .with_label("only a positive integer power of a function is read")
+                .with_note("`\\tanh^2(z)` is tanh(z)^2; write an inverse function out")
+        };
+        let tok = self.unit()?;
+        let (value, end) = match tok.kind {
+            Tok::Num(v) => {
+                self.single_digit(tok.span)?;
+                (v, tok.span)
+            }
+            Tok::Open(Delim::Brace) => {
+                let num = self.peek()?;
+                let Tok::Num(v) = num.kind else { return Err(bad(self, num.span)) };
+                self.bump();
+                let close = self.peek()?;
+                if close.kind != Tok::Close(Delim::Brace) {
+                    return Err(bad(self, close.span));
+                }
+                self.bump();
+                (v, close.span)
+            }
+            _ => return Err(bad(self, tok.span.join(caret))),
+        };
+        if value < 1.0 || value.fract() != 0.0 || value > 64.0 {
+            return Err(bad(self, end));
+        }
+        Ok(value as u32)
     }
 
     /// `base^{exp}`: `{T}` is a transpose, `{-T}` the transpose of the inverse; `{(1)}` is

@@ -4,7 +4,7 @@ use crate::ast::BinOp;
 
 /// A Greek letter command (without the backslash) to the variable name it stands for.
 /// The `var` forms read as their plain letters, so `\varepsilon` and `\epsilon` are one name.
-pub(super) fn greek(cmd: &str) -> Option<&'static str> {
+pub(crate) fn greek(cmd: &str) -> Option<&'static str> {
     Some(match cmd {
         "alpha" => "alpha",
         "beta" => "beta",
@@ -229,7 +229,6 @@ pub(super) fn refusal(cmd: &str) -> Option<(&'static str, &'static str)> {
         "ldots" | "cdots" | "vdots" | "ddots" | "dots" => {
             ("ellipses are not part of an expression", "write the expression in matrix form")
         }
-        "langle" | "rangle" => ("angle brackets are not supported", "write an inner product as `x^T y`"),
         "lfloor" | "rfloor" | "lceil" | "rceil" => {
             ("floor and ceiling are not supported", "see docs/latex.md for what is accepted")
         }

@@ -622,7 +622,7 @@ impl Reader<'_> {
             None => body.clone(),
         };
         let program = Program { defs, body };
-        self.checker.problem_mut().claim_program(&program)
+        self.checker.problem_mut().claim_program_unbroadcast(&program)
     }
 
     /// Read one combination of a prepared member: the tokens kept as written are repaired where
