@@ -27,6 +27,15 @@ pub enum Format {
     Markdown,
 }
 
+/// `check --convention`: which gradient w.r.t. a symmetric matrix is right.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ConventionArg {
+    /// G or sym(G): the gradient along symmetric perturbations.
+    Symmetric,
+    /// The Matrix Cookbook's element-wise form, 2·sym(G) − diag(diag(G)).
+    Cookbook,
+}
+
 /// Target language of `grad --emit`.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Emit {
@@ -176,6 +185,10 @@ enum Command {
         /// Name of the direction variable of a claimed Hessian-vector product.
         #[arg(long, requires = "hessian")]
         direction: Option<String>,
+        /// The gradient w.r.t. a `symmetric` matrix: `symmetric` (G or sym(G), the default) or
+        /// `cookbook` (the Matrix Cookbook's 2·sym(G) − diag(diag(G))).
+        #[arg(long, value_enum, default_value = "symmetric")]
+        convention: ConventionArg,
     },
     /// Follow the derivation in a document and report each step and the final answer.
     Audit {
@@ -281,13 +294,13 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
         }
         Command::Eval { input, at, allow_nonfinite } => commands::eval::eval(&input, &at, allow_nonfinite),
         Command::Graph { input, wrt, format } => commands::graph::graph(&input, wrt.as_deref(), format),
-        Command::Check { input, wrt, claim, format, derivative, hessian, direction } => {
+        Command::Check { input, wrt, claim, format, derivative, hessian, direction, convention } => {
             let target = match (derivative, hessian) {
                 (true, _) => commands::check::Target::Derivative,
                 (_, true) => commands::check::Target::Hessian(direction),
                 _ => commands::check::Target::Gradient,
             };
-            commands::check::check(&input, &wrt, &claim, format, target)
+            commands::check::check(&input, &wrt, &claim, format, target, convention)
         }
         Command::Audit { file, problem, format } => commands::audit::audit(&file, &problem, format),
         Command::Grade { problem, paths, jobs, format } => commands::grade::grade(&problem, &paths, jobs, format),

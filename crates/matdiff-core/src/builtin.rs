@@ -99,3 +99,19 @@ impl Builtin {
         }
     }
 }
+
+#[cfg(test)]
+mod syntax_agrees {
+    use super::Builtin;
+
+    /// The parser tells a call `f(x)` from a product `A(x)` by `matdiff_syntax::FUNCTIONS`
+    /// (the syntax crate cannot see this enum): the two must name the same functions.
+    #[test]
+    fn the_parser_knows_every_builtin_name() {
+        let mut here: Vec<&str> = Builtin::names().collect();
+        let mut there: Vec<&str> = matdiff_syntax::FUNCTIONS.to_vec();
+        here.sort_unstable();
+        there.sort_unstable();
+        assert_eq!(here, there);
+    }
+}

@@ -15,7 +15,9 @@ use crate::latex::words::{self, RunReading, Undeclared};
 /// explicit form) and name each run of letters read as a product (`read `Ax` as A*x`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlainRead {
+    /// The definitions and the expression.
     pub program: Program,
+    /// `read as: …` and the runs of letters read as products; empty for explicit syntax.
     pub notes: Vec<String>,
 }
 

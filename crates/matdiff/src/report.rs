@@ -296,6 +296,9 @@ pub fn diagnosis_json(d: &Diagnosis) -> Json {
         Diagnosis::SymmetricOnly { matrices } => {
             o.insert("matrices".into(), json!(matrices));
         }
+        Diagnosis::Convention { convention } => {
+            o.insert("convention".into(), json!(convention.name()));
+        }
         Diagnosis::Transposed | Diagnosis::Layout | Diagnosis::Undefined => {}
     }
     Json::Object(o)

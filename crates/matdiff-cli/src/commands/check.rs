@@ -1,8 +1,8 @@
 //! `matdiff check`: is a claimed gradient right? Exit 0 right, 1 wrong, 2 user error.
 
 use super::{load, Failure};
-use crate::{ExprArgs, Format};
-use matdiff::check::{CheckOptions, Checker};
+use crate::{ConventionArg, ExprArgs, Format};
+use matdiff::check::{CheckOptions, Checker, Convention};
 use matdiff::derivative::{self, Layout};
 use matdiff::render::{render, Sources};
 use matdiff::report::{verdict_json, verdict_text_of};
@@ -17,7 +17,14 @@ pub enum Target {
     Hessian(Option<String>),
 }
 
-pub fn check(input: &ExprArgs, wrt: &str, claim: &str, format: Format, target: Target) -> Result<u8, Failure> {
+pub fn check(
+    input: &ExprArgs,
+    wrt: &str,
+    claim: &str,
+    format: Format,
+    target: Target,
+    convention: ConventionArg,
+) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let fail = |e: &matdiff::Error| render(e, &Sources { expr, decl, claim });
     if matches!(format, Format::Latex | Format::Markdown) {
@@ -25,8 +32,13 @@ pub fn check(input: &ExprArgs, wrt: &str, claim: &str, format: Format, target: T
     }
     let mut problem = load(input)?;
     let wrt = wrt.trim();
+    let convention = match convention {
+        ConventionArg::Symmetric => Convention::Symmetric,
+        ConventionArg::Cookbook => Convention::Cookbook,
+    };
+    let opts = CheckOptions { convention, ..CheckOptions::default() };
     let (mut checker, what) = match target {
-        Target::Gradient => (Checker::new(problem, wrt, CheckOptions::default()).map_err(|e| fail(&e))?, "gradient"),
+        Target::Gradient => (Checker::new(problem, wrt, opts).map_err(|e| fail(&e))?, "gradient"),
         other => {
             let (d, what) = match &other {
                 Target::Hessian(Some(v)) => (derivative::hvp(&mut problem, wrt, v), "Hessian-vector product"),
@@ -36,7 +48,7 @@ pub fn check(input: &ExprArgs, wrt: &str, claim: &str, format: Format, target: T
             let d = d.map_err(|e| fail(&e))?;
             let jacobian = matches!(d.layout, Layout::Jacobian | Layout::Vec);
             let c =
-                Checker::for_target(problem, wrt, d.root, jacobian, CheckOptions::default()).map_err(|e| fail(&e))?;
+                Checker::for_target(problem, wrt, d.root, jacobian, opts).map_err(|e| fail(&e))?;
             (c, what)
         }
     };

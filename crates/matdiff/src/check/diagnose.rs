@@ -39,11 +39,16 @@ pub enum Diagnosis {
     },
     /// The claim is not finite (e.g. a singular inverse) where the gradient is.
     Undefined,
+    /// The claim is the gradient w.r.t. a symmetric matrix in the other convention.
+    Convention {
+        /// The convention the claim follows.
+        convention: super::Convention,
+    },
 }
 
 impl Diagnosis {
     /// A short machine-readable name: `shape`, `transposed`, `layout`, `factor`,
-    /// `missing_path`, `symmetric_only`, `undefined`.
+    /// `missing_path`, `symmetric_only`, `undefined`, `convention`.
     pub fn kind(&self) -> &'static str {
         match self {
             Diagnosis::Shape { .. } => "shape",
@@ -53,6 +58,7 @@ impl Diagnosis {
             Diagnosis::MissingPaths { .. } => "missing_path",
             Diagnosis::SymmetricOnly { .. } => "symmetric_only",
             Diagnosis::Undefined => "undefined",
+            Diagnosis::Convention { .. } => "convention",
         }
     }
 
@@ -91,6 +97,16 @@ impl Diagnosis {
                 )
             }
             Diagnosis::Undefined => "the claim is not defined (not finite) at inputs where the gradient is".into(),
+            Diagnosis::Convention { convention: super::Convention::Cookbook } => {
+                "the claim follows the Matrix Cookbook's \
+                 convention for a symmetric matrix, G_cookbook = 2·sym(G) − diag(diag(G)) with G the gradient of \
+                 independent entries; it is right with --convention cookbook"
+                    .into()
+            }
+            Diagnosis::Convention { convention: super::Convention::Symmetric } => "the claim is the gradient along \
+                 symmetric perturbations, sym(G), not the Matrix Cookbook's G_cookbook = 2·sym(G) − diag(diag(G)); \
+                 it is right with --convention symmetric (the default)"
+                .into(),
         }
     }
 

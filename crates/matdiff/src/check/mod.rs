@@ -33,12 +33,51 @@ pub struct CheckOptions {
     /// Decide by canonical form first (same node: right, exactly). Off, every claim is
     /// compared numerically (tests of the numeric comparison use this).
     pub symbolic: bool,
+    /// Which gradient w.r.t. a matrix declared `symmetric` is right.
+    pub convention: Convention,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { settings: 3, trials: 2, tolerance: 1e-8, seed: 0x5EED_C1A1, symbolic: true }
+        CheckOptions {
+            settings: 3,
+            trials: 2,
+            tolerance: 1e-8,
+            seed: 0x5EED_C1A1,
+            symbolic: true,
+            convention: Convention::Symmetric,
+        }
     }
+}
+
+/// The gradient w.r.t. a symmetric matrix S, where texts differ. With G the gradient that
+/// treats S's entries as independent:
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Convention {
+    /// G, or anything with the same symmetric part (sym(G) = (G + G')/2): the gradient along
+    /// symmetric perturbations. matdiff's default.
+    Symmetric,
+    /// The Matrix Cookbook's element-wise derivative for a symmetric matrix (its eq. 141):
+    /// G_cookbook = 2·sym(G) − diag(diag(G)).
+    Cookbook,
+}
+
+impl Convention {
+    /// `symmetric` or `cookbook`, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Convention::Symmetric => "symmetric",
+            Convention::Cookbook => "cookbook",
+        }
+    }
+}
+
+/// The Matrix Cookbook's form of a gradient `g` w.r.t. a symmetric matrix: g + g' − diag(diag(g)).
+pub fn cookbook_form(graph: &mut matdiff_core::Graph, g: NodeId) -> NodeId {
+    let gt = graph.transpose(g);
+    let d = graph.diag_part(g);
+    let dd = graph.diag(d);
+    graph.lin(vec![(1.0, g), (1.0, gt), (-1.0, dd)])
 }
 
 /// How the verdict was reached.
@@ -141,6 +180,8 @@ pub struct Checker {
     wrt: String,
     var: usize,
     grad: NodeId,
+    /// The gradient in the other convention, for a symmetric variable (see [`Convention`]).
+    other: Option<NodeId>,
     terms: Vec<PathTerm>,
     points: Vec<Point>,
     opts: CheckOptions,
@@ -157,7 +198,15 @@ impl Checker {
     pub fn new(mut problem: Problem, wrt: &str, opts: CheckOptions) -> Result<Checker> {
         let grads = problem.gradients(&[wrt])?;
         let var = grads.vars[0];
-        let grad = grads.nodes[0];
+        let mut grad = grads.nodes[0];
+        let mut other = None;
+        if problem.graph.vars[var].symmetric {
+            let cookbook = cookbook_form(&mut problem.graph, grad);
+            (grad, other) = match opts.convention {
+                Convention::Symmetric => (grad, Some(cookbook)),
+                Convention::Cookbook => (cookbook, Some(grad)),
+            };
+        }
         let var_node = problem.graph.var_node(var as u32);
         let terms = path_terms(&mut problem.graph, &grads.backward, var_node);
         let term_nodes: Vec<NodeId> = terms.iter().map(|t| t.value).collect();
@@ -172,7 +221,7 @@ impl Checker {
                 "claims are compared by evaluating at random inputs, so the expression must be defined somewhere",
             ));
         }
-        Ok(Checker { problem, wrt: wrt.to_string(), var, grad, terms, points, opts, jacobian: false })
+        Ok(Checker { problem, wrt: wrt.to_string(), var, grad, other, terms, points, opts, jacobian: false })
     }
 
     /// Prepare to check claims about another node of the problem than the gradient: a
@@ -198,7 +247,7 @@ impl Checker {
                 "claims are compared by evaluating at random inputs, so the expression must be defined somewhere",
             ));
         }
-        Ok(Checker { problem, wrt: wrt.to_string(), var, grad: target, terms: vec![], points, opts, jacobian })
+        Ok(Checker { problem, wrt: wrt.to_string(), var, grad: target, other: None, terms: vec![], points, opts, jacobian })
     }
 
     /// The problem the claims are checked against.
@@ -411,6 +460,15 @@ impl Checker {
             let restates = d.factor() != Some(1.0) && diags.iter().any(|x| matches!(x, Diagnosis::Factor { .. }));
             if !restates {
                 diags.push(d);
+            }
+        }
+        if let Some(other) = self.other {
+            if self.same_value(claim, other)? == Some(true) {
+                let convention = match self.opts.convention {
+                    Convention::Symmetric => Convention::Cookbook,
+                    Convention::Cookbook => Convention::Symmetric,
+                };
+                return Ok(vec![Diagnosis::Convention { convention }]);
             }
         }
         let square: Vec<usize> = (0..self.problem.graph.vars.len())
