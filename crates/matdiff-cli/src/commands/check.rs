@@ -47,8 +47,7 @@ pub fn check(
             };
             let d = d.map_err(|e| fail(&e))?;
             let jacobian = matches!(d.layout, Layout::Jacobian | Layout::Vec);
-            let c =
-                Checker::for_target(problem, wrt, d.root, jacobian, opts).map_err(|e| fail(&e))?;
+            let c = Checker::for_target(problem, wrt, d.root, jacobian, opts).map_err(|e| fail(&e))?;
             (c, what)
         }
     };

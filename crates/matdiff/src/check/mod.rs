@@ -247,7 +247,17 @@ impl Checker {
                 "claims are compared by evaluating at random inputs, so the expression must be defined somewhere",
             ));
         }
-        Ok(Checker { problem, wrt: wrt.to_string(), var, grad: target, other: None, terms: vec![], points, opts, jacobian })
+        Ok(Checker {
+            problem,
+            wrt: wrt.to_string(),
+            var,
+            grad: target,
+            other: None,
+            terms: vec![],
+            points,
+            opts,
+            jacobian,
+        })
     }
 
     /// The problem the claims are checked against.
