@@ -248,6 +248,19 @@ pub fn lower_into(program: &Program, decls: &[Decl], base: &mut Graph) -> Result
 /// [`lower_into`]; without `broadcast`, a scalar added to an array is a shape error (the
 /// auditor reads OCR'd text, where `C - 5` is more likely `C - S` misread than a broadcast).
 pub fn lower_into_with(program: &Program, decls: &[Decl], base: &mut Graph, broadcast: bool) -> Result<NodeId> {
+    lower_into_like(program, decls, base, broadcast, None)
+}
+
+/// [`lower_into_with`], with the claim's free dimensions sized like `like` (a shape of `base`):
+/// a bare `vector(1)` or `\mathbf{1}` claimed as a gradient is a vector of the gradient's
+/// length, not of a new one.
+pub fn lower_into_like(
+    program: &Program,
+    decls: &[Decl],
+    base: &mut Graph,
+    broadcast: bool,
+    like: Option<Shape>,
+) -> Result<NodeId> {
     let kinds = HashMap::new();
     let mut lw = Lowerer {
         graph: Graph::default(),
@@ -283,6 +296,15 @@ pub fn lower_into_with(program: &Program, decls: &[Decl], base: &mut Graph, broa
         lw.vars.insert(v.name.clone(), id);
     }
     let out = lw.program(program)?;
+    if let Some(like) = like {
+        // Unifier variable i is the base's dimension i; a failure leaves the shapes to differ.
+        let s = lw.graph.shape(out);
+        for (a, b) in [(s.rows, like.rows), (s.cols, like.cols)] {
+            if let (Some(a), Some(b)) = (a, b) {
+                let _ = lw.u.unify(a, b);
+            }
+        }
+    }
     let k = base.dims.dims.len() as u32;
     let mut map = vec![u32::MAX; lw.u.len()];
     for d in 0..lw.u.len() as u32 {

@@ -78,6 +78,12 @@ impl Problem {
     /// same dimensions. Errors point into `src` (`Input::Claim`). Equal canonical forms get
     /// the same `NodeId`, which is the exact symbolic comparison.
     pub fn claim(&mut self, src: &str) -> Result<NodeId> {
+        self.claim_like(src, None)
+    }
+
+    /// [`Problem::claim`] of something shaped like `like` (a shape of this graph, e.g. the
+    /// gradient's): the claim's free sizes (`vector(1)`, `I`) are taken from it.
+    pub fn claim_like(&mut self, src: &str, like: Option<matdiff_core::Shape>) -> Result<NodeId> {
         let mut names: Vec<&str> = self.decls.iter().map(|d| d.name.as_str()).collect();
         names.extend(self.graph.vars.iter().map(|v| v.name.as_str()));
         let program = if looks_like_latex_with(src, &names) {
@@ -85,7 +91,8 @@ impl Problem {
         } else {
             parse_plain(src, &names, PlainMode::Claim).map_err(|e| e.in_input(Input::Claim))?.program
         };
-        lower_into(&program, &self.decls, &mut self.graph).map_err(|e| e.in_input(Input::Claim))
+        matdiff_core::lower_into_like(&program, &self.decls, &mut self.graph, true, like)
+            .map_err(|e| e.in_input(Input::Claim))
     }
 
     /// Lower a claim that is already a syntax tree (definitions, then the expression) into

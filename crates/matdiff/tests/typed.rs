@@ -20,7 +20,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ("lx_sum_products", "index sums are not read"),
     ("lx_sum_softplus", "index sums are not read"),
     ("sm_softmax_word", "softmax is not a function of the language"),
-    ("ones_sum", "a bare constant claim keeps a free size (vector(1) of size k1, not n)"),
 ];
 
 fn text(t: &toml::Value, k: &str) -> Option<String> {

@@ -287,7 +287,8 @@ impl Checker {
 
     /// Parse a claim (an error points into it) and check it.
     pub fn check(&mut self, claim: &str) -> Result<Verdict> {
-        let node = self.problem.claim(claim)?;
+        let like = self.problem.graph.shape(self.grad);
+        let node = self.problem.claim_like(claim, Some(like))?;
         self.check_node(node)
     }
 
