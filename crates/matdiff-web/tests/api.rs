@@ -419,7 +419,8 @@ fn deep(depth: usize) -> String {
 }
 
 fn heavy() -> Json {
-    json!({"expr": deep(200), "decl": "A: matrix(n,n); x: vector(n)", "wrt": "A", "steps": true})
+    // Thousands of levels with the step-by-step derivation and its checks: seconds of work.
+    json!({"expr": deep(4000), "decl": "A: matrix(n,n); x: vector(n)", "wrt": "A", "steps": true})
 }
 
 #[tokio::test]

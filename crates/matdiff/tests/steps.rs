@@ -354,3 +354,21 @@ proptest! {
         prop_assert!(roxmltree::Document::parse(&svg).is_ok());
     }
 }
+
+/// A definitions chain thousands of levels deep: the forward graph is built without recursing
+/// once per level (it overflowed the stack at about 2,000 levels, killing the CLI or the
+/// server), in a test thread's small stack; names follow evaluation order.
+#[test]
+fn a_deep_chain_does_not_overflow_the_stack() {
+    let depth = 5000;
+    let mut src: Vec<String> = vec!["h0 = x".into()];
+    src.extend((1..depth).map(|i| format!("h{i} = tanh(A*h{} + h{})", i - 1, i - 1)));
+    src.push(format!("sum(h{})", depth - 1));
+    let p = Problem::new(&src.join("\n"), "A: matrix(n,n); x: vector(n)").unwrap();
+    let names = user_names(&p);
+    let d = Derivation::forward_with_names(&p, &names);
+    // A and x, then per level a product, a sum and the tanh (h_i), then the output.
+    assert!(d.nodes.len() >= 3 * (depth - 1), "{} nodes", d.nodes.len());
+    let pos = |n: &str| d.nodes.iter().position(|f| f.name == n).unwrap_or_else(|| panic!("no node {n}"));
+    assert!(pos("h1") < pos("h2") && pos("h2") < pos(&format!("h{}", depth - 1)));
+}

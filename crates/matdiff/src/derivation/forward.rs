@@ -59,6 +59,7 @@ pub(super) fn build(g: &mut Graph, output: NodeId, wrt: &[usize], user: &[(Strin
     for (_, n) in inputs {
         b.node(n);
     }
+    b.warm(output);
     let out = match b.operand(output) {
         Operand::Node { node, transposed: false } => Some(node),
         // A transposed scalar is the scalar; a constant output has no graph at all.
@@ -95,6 +96,25 @@ impl Builder<'_> {
             let name = if round == 0 { letter.to_string() } else { format!("{letter}{}", round + 1) };
             if self.taken.insert(name.clone()) {
                 return name;
+            }
+        }
+    }
+
+    /// Create the forward nodes below `root` bottom-up with an explicit stack, in the order the
+    /// recursive `operand`/`node` would (children left to right, each before its user), so
+    /// that their recursion then finds every operand made and never goes deeper than one level:
+    /// a definitions chain thousands of levels deep would otherwise overflow the stack.
+    fn warm(&mut self, root: NodeId) {
+        let mut stack = vec![(root, false)];
+        while let Some((n, expanded)) = stack.pop() {
+            if self.memo.contains_key(&n) || matches!(self.g.op(n), Op::Const(_) | Op::Fill(_) | Op::Identity) {
+                continue;
+            }
+            if expanded {
+                self.operand(n);
+            } else {
+                stack.push((n, true));
+                stack.extend(self.g.op(n).children().into_iter().rev().map(|c| (c, false)));
             }
         }
     }
