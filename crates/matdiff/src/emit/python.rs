@@ -896,7 +896,7 @@ def _value_and_grads(inputs):
     return float(np.asarray(value)), [np.asarray(g, dtype=np.float64) for g in grads]
 
 
-def _step(x0, idx):
+def _fd_step(x0, idx):
     """Central-difference step: 1e-5 relative to the entry, or to the root mean square of the
     whole value for an entry near zero (so scaling an input scales its steps)."""
     rms = float(np.sqrt(np.mean(np.square(x0)))) if x0.size else 0.0
@@ -917,7 +917,7 @@ def _central_difference(inputs, name, symmetric):
     for idx in np.ndindex(x0.shape):
         if symmetric and idx[0] < idx[1]:
             continue
-        step = _step(x0, idx)
+        step = _fd_step(x0, idx)
         values = []
         for d in (step, -step):
             x = x0.copy()

@@ -771,7 +771,7 @@ fn fd_mat(x0: Mat<f64>, symmetric: bool, f: impl Fn(Mat<f64>) -> f64) -> (Mat<f6
             if symmetric && i < j {
                 continue;
             }
-            let h = step(x0[(i, j)], rms);
+            let h = fd_step(x0[(i, j)], rms);
             let at = |d: f64| {
                 let mut x = x0.clone();
                 x[(i, j)] += d;
@@ -792,7 +792,7 @@ fn fd_mat(x0: Mat<f64>, symmetric: bool, f: impl Fn(Mat<f64>) -> f64) -> (Mat<f6
 }
 
 fn fd_scalar(x0: f64, f: impl Fn(f64) -> f64) -> (f64, f64) {
-    let h = step(x0, x0.abs());
+    let h = fd_step(x0, x0.abs());
     let (fp, fm) = (f(x0 + h), f(x0 - h));
     ((fp - fm) / (2.0 * h), ROUNDING * fp.abs().max(fm.abs()) / h)
 }
@@ -802,7 +802,7 @@ const ROUNDING: f64 = 64.0 * f64::EPSILON / 2.0;
 
 /// Central-difference step: 1e-5 relative to the entry, or to the root mean square of the whole
 /// value for an entry near zero (so scaling an input scales its steps).
-fn step(x: f64, rms: f64) -> f64 {
+fn fd_step(x: f64, rms: f64) -> f64 {
     let base = x.abs().max(rms);
     1e-5 * if base > 0.0 && base.is_finite() { base } else { 1.0 }
 }
