@@ -143,6 +143,23 @@ fn inline_size(g: &Graph, root: NodeId) -> (f64, u32) {
 /// Deepest self-contained expression written into JSON: the printer recurses once per level.
 const MAX_INLINE_DEPTH: u32 = 1_000;
 
+/// Refuse a node whose self-contained (un-`where`d) form would be too large or too deep to
+/// print, naming `what` it is: the JSON fields are fully expanded by contract.
+fn inline_limit(p: &Problem, node: NodeId, what: &str) -> Result<()> {
+    let (size, depth) = inline_size(&p.graph, node);
+    if size > MAX_INLINE_NODES || depth > MAX_INLINE_DEPTH {
+        let why = if size > MAX_INLINE_NODES {
+            format!("the self-contained {what} would repeat shared subterms {size:.0e} times over")
+        } else {
+            format!("the self-contained {what} would nest {depth} levels deep (at most {MAX_INLINE_DEPTH})")
+        };
+        return Err(Error::unspanned(Input::None, why)
+            .with_kind(ErrorKind::Limit)
+            .with_note("`--format text` prints it compactly with `where` definitions"));
+    }
+    Ok(())
+}
+
 /// One gradient as the JSON object of the `grad --format json` contract: `wrt`, `gradient`
 /// (self-contained plain syntax), `latex`, `shape`, `cse` and `where` (shared subterms named,
 /// from `shared`, the gradient's entry of [`Problem::print_shared_named`]), and `check` when a
@@ -154,17 +171,7 @@ pub fn gradient_json(
     shared: &Printed,
     check: Option<&FdReport>,
 ) -> Result<Map<String, Json>> {
-    let (size, depth) = inline_size(&p.graph, grad);
-    if size > MAX_INLINE_NODES || depth > MAX_INLINE_DEPTH {
-        let why = if size > MAX_INLINE_NODES {
-            format!("the self-contained gradient would repeat shared subterms {size:.0e} times over")
-        } else {
-            format!("the self-contained gradient would nest {depth} levels deep (at most {MAX_INLINE_DEPTH})")
-        };
-        return Err(Error::unspanned(Input::None, why)
-            .with_kind(ErrorKind::Limit)
-            .with_note("`--format text` prints it compactly with `where` definitions"));
-    }
+    inline_limit(p, grad, "gradient")?;
     let mut o = Map::new();
     o.insert("wrt".into(), json!(wrt));
     o.insert("gradient".into(), json!(p.print(grad, Style::Plain)));
@@ -217,17 +224,7 @@ pub fn derivative_json(
     d: &crate::derivative::Derivative,
     check: Option<&FdReport>,
 ) -> Result<Map<String, Json>> {
-    let (size, depth) = inline_size(&p.graph, d.root);
-    if size > MAX_INLINE_NODES || depth > MAX_INLINE_DEPTH {
-        let why = if size > MAX_INLINE_NODES {
-            format!("the self-contained result would repeat shared subterms {size:.0e} times over")
-        } else {
-            format!("the self-contained result would nest {depth} levels deep (at most {MAX_INLINE_DEPTH})")
-        };
-        return Err(Error::unspanned(Input::None, why)
-            .with_kind(ErrorKind::Limit)
-            .with_note("`--format text` prints it compactly with `where` definitions"));
-    }
+    inline_limit(p, d.root, "result")?;
     let wrt = &p.graph.vars[d.var].name;
     let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);
     let mut o = Map::new();
