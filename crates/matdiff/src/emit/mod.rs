@@ -7,6 +7,7 @@
 //! inverses, run-time chain ordering for the rest); each target writes the operations.
 
 mod chain;
+mod helpers;
 mod names;
 mod plan;
 mod python;

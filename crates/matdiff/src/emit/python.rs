@@ -6,6 +6,7 @@
 //! PyTorch factor each matrix once (Cholesky when it is symmetric, else LU) and reuse it.
 
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
+use super::helpers::{Helper, Helpers};
 use super::names::PYTHON_RESERVED;
 use super::plan::{
     check_dims, domains, params_without, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup,
@@ -16,7 +17,6 @@ use crate::problem::{Gradients, Problem};
 use matdiff_core::Shape;
 use matdiff_core::{Func, Graph, NodeId, Op};
 use matdiff_syntax::Result;
-use std::collections::BTreeSet;
 use std::fmt::Write;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ struct Py {
     flavor: Flavor,
     derived: Derived,
     /// Module-level helper functions the code uses.
-    helpers: BTreeSet<&'static str>,
+    helpers: Helpers,
 }
 
 /// A number as Python reads it back exactly.
@@ -140,7 +140,7 @@ impl Py {
             (Func::Relu, Flavor::Jax) => ("jax.nn.relu".into(), None),
             (Func::Relu, Flavor::Torch) => ("torch.relu".into(), None),
             (Func::Sigmoid, Flavor::Numpy) => {
-                self.helpers.insert("_sigmoid");
+                self.helpers.add(Helper::Sigmoid);
                 ("_sigmoid".into(), None)
             }
             (Func::Sigmoid, Flavor::Jax) => ("jax.nn.sigmoid".into(), None),
@@ -148,18 +148,18 @@ impl Py {
             (Func::Softplus, Flavor::Numpy) => return call("np.logaddexp", vec![lit(0.0), x]),
             (Func::Softplus, Flavor::Jax) => ("jax.nn.softplus".into(), None),
             (Func::Softplus, Flavor::Torch) => {
-                self.helpers.insert("_softplus");
+                self.helpers.add(Helper::Softplus);
                 ("_softplus".into(), None)
             }
             (Func::Swish, Flavor::Numpy) => {
-                self.helpers.insert("_sigmoid");
-                self.helpers.insert("_swish");
+                self.helpers.add(Helper::Sigmoid);
+                self.helpers.add(Helper::Swish);
                 ("_swish".into(), None)
             }
             (Func::Swish, Flavor::Jax) => ("jax.nn.swish".into(), None),
             (Func::Swish, Flavor::Torch) => ("torch.nn.functional.silu".into(), None),
             (Func::Step, Flavor::Torch) => {
-                self.helpers.insert("_step");
+                self.helpers.add(Helper::Step);
                 ("_step".into(), None)
             }
             (Func::Step, _) => (format!("{m}.heaviside"), Some("0.0")),
@@ -191,11 +191,11 @@ impl Py {
             Flavor::Jax if t_eff => call("jsl.lu_solve", vec![fac(), b, Template::text("trans=1", prec::ATOM)]),
             Flavor::Jax => call("jsl.lu_solve", vec![fac(), b]),
             Flavor::Torch if sym => {
-                self.helpers.insert("_cho_solve");
+                self.helpers.add(Helper::ChoSolve);
                 call("_cho_solve", vec![fac(), b])
             }
             Flavor::Torch => {
-                self.helpers.insert("_lu_solve");
+                self.helpers.add(Helper::LuSolve);
                 let mut args = vec![fac(), b];
                 if t_eff {
                     args.push(Template::text("adjoint=True", prec::ATOM));
@@ -371,12 +371,12 @@ impl Backend for Py {
                 let sym = g.node(*a).symmetric;
                 match (self.flavor, sym) {
                     (Flavor::Numpy, true) => {
-                        self.helpers.insert("_logdet");
-                        self.helpers.insert("_logdet_spd");
+                        self.helpers.add(Helper::Logdet);
+                        self.helpers.add(Helper::LogdetSpd);
                         call("_logdet_spd", vec![h(*a)])
                     }
                     (_, false) => {
-                        self.helpers.insert("_logdet");
+                        self.helpers.add(Helper::Logdet);
                         call("_logdet", vec![h(*a)])
                     }
                     (Flavor::Jax, true) => {
@@ -409,38 +409,42 @@ impl Backend for Py {
                     (Flavor::Jax, false) => call("jsl.lu_solve", vec![fac, self.eye(cx, n)]),
                     (Flavor::Torch, true) => call("torch.cholesky_inverse", vec![fac]),
                     (Flavor::Torch, false) => {
-                        self.helpers.insert("_lu_solve");
+                        self.helpers.add(Helper::LuSolve);
                         call("_lu_solve", vec![fac, self.eye(cx, n)])
                     }
                 }
             }
             Op::Diag(a) | Op::DiagPart(a) => call(&format!("{m}.diag"), vec![h(*a)]),
             Op::Kron(a, b) => {
-                // Vectors are 1-D: a column next to a matrix needs its second axis.
-                let (sa, sb) = (g.shape(*a), g.shape(*b));
-                let column = |x: NodeId, s: Shape, other: Shape| {
-                    if s.is_col() && other.is_matrix() {
+                // Vectors are 1-D: in a matrix result each vector operand gets its orientation
+                // back (a column `x[:, None]`, a row `x[None, :]`); np.kron treats a lone 1-D
+                // operand next to a matrix as a row.
+                let as_2d = |x: NodeId| {
+                    let s = g.shape(x);
+                    if !shape.is_matrix() || s.is_matrix() || s.is_scalar() {
+                        h(x)
+                    } else if s.is_col() {
                         Template::new(prec::ATOM).hole(node(x), prec::ATOM).t("[:, None]")
                     } else {
-                        h(x)
+                        Template::new(prec::ATOM).hole(node(x), prec::ATOM).t("[None, :]")
                     }
                 };
-                call(&format!("{m}.kron"), vec![column(*a, sa, sb), column(*b, sb, sa)])
+                call(&format!("{m}.kron"), vec![as_2d(*a), as_2d(*b)])
             }
-            // Column-major: the transpose's rows are the columns.
-            Op::Vectorize(a) => Template::new(prec::ATOM).hole(node(*a), prec::ATOM).t(".T.reshape(-1)"),
+            Op::Vectorize(a) => {
+                self.helpers.add(Helper::Vec);
+                call(Helper::Vec.python_name(), vec![h(*a)])
+            }
             Op::Unvec(a) => {
+                self.helpers.add(Helper::Unvec);
                 let (r, c) = (cx.dim(shape.rows.unwrap()), cx.dim(shape.cols.unwrap()));
-                Template::new(prec::ATOM).hole(node(*a), prec::ATOM).t(format!(".reshape({c}, {r}).T"))
+                let dims = Template::text(format!("{r}, {c}"), prec::LOWEST);
+                call(Helper::Unvec.python_name(), vec![h(*a), dims])
             }
             Op::Commutation(r, c) => {
-                // K = I[p] with p[i*n + j] = i + m*j: row-permuted identity.
-                let (r, c) = (cx.dim(*r), cx.dim(*c));
+                self.helpers.add(Helper::Commutation);
                 Template::text(
-                    format!(
-                        "{m}.eye({r} * {c}{})[{m}.arange({r} * {c}).reshape({c}, {r}).T.reshape(-1)]",
-                        self.dtype()
-                    ),
+                    format!("{}({}, {})", Helper::Commutation.python_name(), cx.dim(*r), cx.dim(*c)),
                     prec::ATOM,
                 )
             }
@@ -498,13 +502,13 @@ impl Py {
 /// Generate the module.
 pub(crate) fn emit(flavor: Flavor, p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
     let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, PYTHON_RESERVED)?;
-    let mut be = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut be = Py { flavor, derived: Derived::default(), helpers: Helpers::default() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 
     let mut out = String::new();
     header(&mut out, flavor, &cx, &ps, grads, src, &root_names);
     imports(&mut out, flavor);
-    helpers(&mut out, flavor, &be.helpers);
+    be.helpers.write_python(&mut out, flavor);
     function(&mut out, flavor, &cx, &ps, &lines, &root_names, grads.vars.len());
     checker(&mut out, &cx, &ps, p.output, grads);
     out.push_str("\n\nif __name__ == \"__main__\":\n    check_gradient()\n");
@@ -525,23 +529,23 @@ pub(crate) fn emit_update(flavor: Flavor, p: &Problem, grads: &Gradients, up: &U
     let mut update_roots = vec![up.node];
     update_roots.extend(&inverted);
     check_dims(g, &ups, &update_roots)?;
-    let mut be = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut be = Py { flavor, derived: Derived::default(), helpers: Helpers::default() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
     let name = &cx.params[up.var];
     let sol_name = namer.claim(&format!("{name}_star"));
-    let mut ube = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut ube = Py { flavor, derived: Derived::default(), helpers: Helpers::default() };
     let ulines = schedule(&cx, &mut ube, &[up.node], std::slice::from_ref(&sol_name), &mut namer);
     let inv_names: Vec<String> = (0..inverted.len()).map(|i| namer.claim(&format!("k{i}"))).collect();
-    let mut ibe = Py { flavor, derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut ibe = Py { flavor, derived: Derived::default(), helpers: Helpers::default() };
     let ilines = schedule(&cx, &mut ibe, &inverted, &inv_names, &mut namer);
     let mut used = be.helpers.clone();
-    used.extend(ube.helpers.iter());
-    used.extend(ibe.helpers.iter());
+    used.extend(&ube.helpers);
+    used.extend(&ibe.helpers);
 
     let mut out = String::new();
     header(&mut out, flavor, &cx, &ps, grads, src, &root_names);
     imports(&mut out, flavor);
-    helpers(&mut out, flavor, &used);
+    used.write_python(&mut out, flavor);
     function(&mut out, flavor, &cx, &ps, &lines, &root_names, grads.vars.len());
     let args: Vec<&str> = ups.iter().map(|p| cx.params[p.var].as_str()).collect();
     let clean = up.summary.replace("\"\"\"", "'''").replace('\\', "\\\\");
@@ -724,26 +728,6 @@ fn imports(out: &mut String, flavor: Flavor) {
             "import numpy as np\nimport jax\nimport jax.numpy as jnp\nimport jax.scipy.linalg as jsl\n\n# Gradients are checked in double precision.\njax.config.update(\"jax_enable_x64\", True)\n",
         ),
         Flavor::Torch => out.push_str("import numpy as np\nimport torch\n"),
-    }
-}
-
-fn helpers(out: &mut String, flavor: Flavor, used: &BTreeSet<&'static str>) {
-    for &name in used {
-        let body = match (name, flavor) {
-            ("_sigmoid", _) => "def _sigmoid(x):\n    \"\"\"1 / (1 + exp(-x)), without overflow for large |x|.\"\"\"\n    return np.exp(-np.logaddexp(0.0, -x))\n",
-            ("_swish", _) => "def _swish(x):\n    \"\"\"x * sigmoid(x).\"\"\"\n    return x * _sigmoid(x)\n",
-            ("_softplus", _) => "def _softplus(x):\n    \"\"\"log(1 + exp(x)), without overflow.\"\"\"\n    return torch.logaddexp(torch.zeros_like(x), x)\n",
-            ("_step", _) => "def _step(x):\n    \"\"\"1 where x > 0, else 0.\"\"\"\n    return (x > 0).to(x.dtype)\n",
-            ("_logdet", Flavor::Numpy) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = np.linalg.slogdet(K)\n    return logabsdet if sign > 0 else np.nan\n",
-            ("_logdet", Flavor::Jax) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = jnp.linalg.slogdet(K)\n    return jnp.where(sign > 0, logabsdet, jnp.nan)\n",
-            ("_logdet", Flavor::Torch) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = torch.linalg.slogdet(K)\n    return torch.where(sign > 0, logabsdet, torch.nan)\n",
-            ("_logdet_spd", _) => "def _logdet_spd(K):\n    \"\"\"log det of a symmetric K: Cholesky when K is positive definite, else via LU.\"\"\"\n    try:\n        L = np.linalg.cholesky(K)\n    except np.linalg.LinAlgError:\n        return _logdet(K)\n    return 2.0 * np.sum(np.log(np.diag(L)))\n",
-            ("_cho_solve", _) => "def _cho_solve(L, B):\n    \"\"\"K⁻¹B from the Cholesky factor L of K (B a vector or a matrix).\"\"\"\n    if B.ndim == 1:\n        return torch.cholesky_solve(B[:, None], L)[:, 0]\n    return torch.cholesky_solve(B, L)\n",
-            ("_lu_solve", _) => "def _lu_solve(lu, B, adjoint=False):\n    \"\"\"K⁻¹B (or K⁻ᵀB) from the LU factorization of K (B a vector or a matrix).\"\"\"\n    LU, pivots = lu\n    if B.ndim == 1:\n        return torch.linalg.lu_solve(LU, pivots, B[:, None], adjoint=adjoint)[:, 0]\n    return torch.linalg.lu_solve(LU, pivots, B, adjoint=adjoint)\n",
-            _ => unreachable!("unknown helper {name}"),
-        };
-        out.push_str("\n\n");
-        out.push_str(body);
     }
 }
 

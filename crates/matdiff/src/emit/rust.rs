@@ -7,6 +7,7 @@
 //! order for the run-time sizes by a small matrix-chain DP. Scalars are `f64`.
 
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
+use super::helpers::{Helper, Helpers};
 use super::names::RUST_RESERVED;
 use super::plan::{domains, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup};
 use super::template::{join, prec, Item, Template};
@@ -20,7 +21,7 @@ use std::fmt::Write;
 
 struct Rs {
     derived: Derived,
-    helpers: BTreeSet<&'static str>,
+    helpers: Helpers,
 }
 
 /// A number as Rust reads it back exactly (always with a `.` or an exponent: an f64 literal).
@@ -76,28 +77,28 @@ fn method(recv: Template, m: &str) -> Template {
 }
 
 impl Rs {
-    fn use_helper(&mut self, name: &'static str) {
-        self.helpers.insert(name);
+    fn use_helper(&mut self, h: Helper) {
+        self.helpers.add(h);
     }
     fn dim(&self, cx: &Cx, d: Option<DimId>) -> String {
         d.map_or("1".into(), |d| cx.dim(d).to_string())
     }
     /// The function applied to one `f64`, as a path or closure usable by `map`.
     fn func(&mut self, f: Func) -> String {
-        match f {
-            Func::Log => "f64::ln".into(),
+        let helper = match f {
+            Func::Log => return "f64::ln".into(),
             Func::Exp | Func::Sin | Func::Cos | Func::Tan | Func::Tanh | Func::Sqrt | Func::Abs => {
-                format!("f64::{}", f.name())
+                return format!("f64::{}", f.name())
             }
-            Func::Sign | Func::Relu | Func::Sigmoid | Func::Softplus | Func::Swish | Func::Step => {
-                let name = f.name();
-                self.use_helper(name);
-                if f == Func::Swish {
-                    self.use_helper("sigmoid");
-                }
-                name.to_string()
-            }
-        }
+            Func::Sign => Helper::Sign,
+            Func::Relu => Helper::Relu,
+            Func::Sigmoid => Helper::Sigmoid,
+            Func::Softplus => Helper::Softplus,
+            Func::Swish => Helper::Swish,
+            Func::Step => Helper::Step,
+        };
+        self.use_helper(helper);
+        helper.rust_name().to_string()
     }
 
     fn chain(&mut self, cx: &Cx, c: &Chain) -> Template {
@@ -106,10 +107,10 @@ impl Rs {
             Chain::Product(parts) => {
                 let refs: Vec<Template> = parts.iter().map(|p| as_ref(self.chain(cx, p))).collect();
                 if refs.len() == 2 {
-                    self.use_helper("mm");
+                    self.use_helper(Helper::Mm);
                     call("mm", refs)
                 } else {
-                    self.use_helper("chain");
+                    self.use_helper(Helper::Chain);
                     call(
                         "chain",
                         vec![Template::text("&[", prec::ATOM).sub(join(refs, ", ", prec::LOWEST), prec::LOWEST).t("]")],
@@ -120,7 +121,7 @@ impl Rs {
                 // A column times a row is their (outer) product; scalar pieces scale it.
                 let core = match (col, row) {
                     (Some(c), Some(r)) => {
-                        self.use_helper("mm");
+                        self.use_helper(Helper::Mm);
                         let (c, r) = (as_ref(self.chain(cx, c)), as_ref(self.chain(cx, r)));
                         Some(call("mm", vec![c, r]))
                     }
@@ -130,21 +131,21 @@ impl Rs {
                 let factor = self.scalar_product(cx, scalars);
                 match (core, factor) {
                     (Some(core), Some(s)) => {
-                        self.use_helper("scale");
+                        self.use_helper(Helper::Scale);
                         call("scale", vec![s, as_ref(core)])
                     }
                     (Some(core), None) => core,
                     // Only scalars: a 1×1 matrix, as every chain here is a matrix.
                     (None, s) => {
-                        self.use_helper("full");
+                        self.use_helper(Helper::Full);
                         call("full", vec![Template::text("1", prec::ATOM), Template::text("1", prec::ATOM), s.unwrap()])
                     }
                 }
             }
             Chain::Gram(half) => {
                 // H·Hᵀ with H computed once.
-                self.use_helper("mm");
-                self.use_helper("tr");
+                self.use_helper(Helper::Mm);
+                self.use_helper(Helper::Tr);
                 let ht = self.chain(cx, half);
                 let hi = self.derived.intern(None, ht);
                 let h = Template::new(prec::ATOM).borrow(hi);
@@ -160,17 +161,17 @@ impl Rs {
                     (true, _) if rhs.symmetric(g) => as_ref(self.chain(cx, rhs)),
                     (true, Chain::Factor(n)) => self.transpose_ref(g, *n),
                     (true, _) => {
-                        self.use_helper("tr");
+                        self.use_helper(Helper::Tr);
                         let t = as_ref(self.chain(cx, rhs));
                         as_ref(call("tr", vec![t]))
                     }
                 };
-                let solver = if t_eff { "solve_t" } else { "solve" };
+                let solver = if t_eff { Helper::SolveT } else { Helper::Solve };
                 self.use_helper(solver);
                 let fac = Template::new(prec::ATOM).borrow(Item::factor(*k));
-                let solved = Template::alias(self.derived.intern(key, call(solver, vec![fac, b])));
+                let solved = Template::alias(self.derived.intern(key, call(solver.rust_name(), vec![fac, b])));
                 if *right {
-                    self.use_helper("tr");
+                    self.use_helper(Helper::Tr);
                     call("tr", vec![as_ref(solved)])
                 } else {
                     solved
@@ -197,7 +198,7 @@ impl Rs {
         match g.op(n) {
             Op::Transpose(w) => r(*w),
             _ => {
-                self.use_helper("tr");
+                self.use_helper(Helper::Tr);
                 as_ref(call("tr", vec![r(n)]))
             }
         }
@@ -220,11 +221,11 @@ impl Rs {
             }
         }
         if !g.shape(n).is_scalar() && terms.len() == 1 && konst == 0.0 {
-            self.use_helper("scale");
+            self.use_helper(Helper::Scale);
             return call("scale", vec![lit(terms[0].0), r(terms[0].1)]);
         }
         if !g.shape(n).is_scalar() {
-            self.use_helper("lin");
+            self.use_helper(Helper::Lin);
             // A scaled term `c*(s*X)` passes `c*s` as its weight: no scaled copy of X.
             let list: Vec<Template> = terms
                 .iter()
@@ -278,13 +279,13 @@ impl Backend for Rs {
             Op::Var(v) => Template::text(cx.params[*v as usize].clone(), prec::ATOM),
             Op::Const(c) => lit(c.get()),
             Op::Fill(c) => {
-                self.use_helper("full");
+                self.use_helper(Helper::Full);
                 Template::text(format!("full({}, {}, ", self.dim(cx, shape.rows), self.dim(cx, shape.cols)), prec::ATOM)
                     .sub(lit(c.get()), prec::LOWEST)
                     .t(")")
             }
             Op::Identity => {
-                self.use_helper("eye");
+                self.use_helper(Helper::Eye);
                 Template::text(format!("eye({})", self.dim(cx, shape.rows)), prec::ATOM)
             }
             Op::Lin(ts) => self.lin(cx, n, ts),
@@ -300,7 +301,7 @@ impl Backend for Rs {
                         binop(h(s), "*", h(*x), prec::MUL)
                     }
                 } else {
-                    self.use_helper("scale");
+                    self.use_helper(Helper::Scale);
                     let factor = if recip { binop(lit(1.0), "/", h(s), prec::MUL) } else { h(s) };
                     call("scale", vec![factor, r(*x)])
                 }
@@ -318,7 +319,7 @@ impl Backend for Rs {
                 }
             }
             Op::Hadamard(a, b) => {
-                self.use_helper("hadamard");
+                self.use_helper(Helper::Hadamard);
                 call("hadamard", vec![r(*a), r(*b)])
             }
             Op::Pow(a, p) => {
@@ -336,7 +337,7 @@ impl Backend for Rs {
                     (true, None) => binop(lit(1.0), "/", h(*a), prec::MUL),
                     (true, Some(f)) => method(h(*a), &f),
                     (false, f) => {
-                        self.use_helper("map");
+                        self.use_helper(Helper::Map);
                         let body = match f {
                             None => "|v| 1.0 / v".to_string(),
                             Some(f) => format!("|v| v.{f}"),
@@ -350,61 +351,61 @@ impl Backend for Rs {
                 if scalar {
                     call(&fname, vec![h(*a)])
                 } else {
-                    self.use_helper("map");
+                    self.use_helper(Helper::Map);
                     call("map", vec![r(*a), Template::text(fname, prec::ATOM)])
                 }
             }
             Op::Transpose(a) => {
-                self.use_helper("tr");
+                self.use_helper(Helper::Tr);
                 call("tr", vec![r(*a)])
             }
-            Op::Sum(a) => self.reduce("sum", vec![r(*a)]),
-            Op::SqNorm(a) => self.reduce("sqnorm", vec![r(*a)]),
-            Op::Norm1(a) => self.reduce("norm1", vec![r(*a)]),
-            Op::Norm2(a) => self.reduce("norm2", vec![r(*a)]),
-            Op::Dot(a, b) => self.reduce("dot", vec![r(*a), r(*b)]),
+            Op::Sum(a) => self.reduce(Helper::Sum, vec![r(*a)]),
+            Op::SqNorm(a) => self.reduce(Helper::SqNorm, vec![r(*a)]),
+            Op::Norm1(a) => self.reduce(Helper::Norm1, vec![r(*a)]),
+            Op::Norm2(a) => self.reduce(Helper::Norm2, vec![r(*a)]),
+            Op::Dot(a, b) => self.reduce(Helper::Dot, vec![r(*a), r(*b)]),
             Op::Trace(a) => match g.op(*a) {
                 // tr(P*F) = ⟨P, F'⟩ without forming the square product.
                 Op::MatMul(fs) if trace_as_inner_product(g, fs) => {
                     let k = fs.len();
                     let head = if k == 2 { r(fs[0]) } else { as_ref(self.chain(cx, &decompose(g, &fs[..k - 1]))) };
                     let tail = self.transpose_ref(g, fs[k - 1]);
-                    self.reduce("dot", vec![head, tail])
+                    self.reduce(Helper::Dot, vec![head, tail])
                 }
-                _ => self.reduce("trace", vec![r(*a)]),
+                _ => self.reduce(Helper::Trace, vec![r(*a)]),
             },
-            Op::Det(a) => self.reduce("det", vec![r(*a)]),
-            Op::LogDet(a) => self.reduce("logdet", vec![Template::new(prec::ATOM).borrow(Item::factor(*a))]),
+            Op::Det(a) => self.reduce(Helper::Det, vec![r(*a)]),
+            Op::LogDet(a) => self.reduce(Helper::Logdet, vec![Template::new(prec::ATOM).borrow(Item::factor(*a))]),
             Op::Inv(a) => {
-                self.use_helper("inverse");
+                self.use_helper(Helper::Inverse);
                 call("inverse", vec![Template::new(prec::ATOM).borrow(Item::factor(*a))])
             }
             Op::Diag(a) => {
-                self.use_helper("diag");
+                self.use_helper(Helper::Diag);
                 call("diag", vec![r(*a)])
             }
             Op::DiagPart(a) => {
-                self.use_helper("diag_part");
+                self.use_helper(Helper::DiagPart);
                 call("diag_part", vec![r(*a)])
             }
             Op::Kron(a, b) => {
-                self.use_helper("kron");
+                self.use_helper(Helper::Kron);
                 call("kron", vec![r(*a), r(*b)])
             }
             Op::Vectorize(a) | Op::Unvec(a) => {
-                self.use_helper("reshape");
+                self.use_helper(Helper::Reshape);
                 let (rows, cols) = (self.dim(cx, shape.rows), self.dim(cx, shape.cols));
                 call("reshape", vec![r(*a), Template::text(rows, prec::ATOM), Template::text(cols, prec::ATOM)])
             }
             Op::Commutation(m, k) => {
-                self.use_helper("commutation");
+                self.use_helper(Helper::Commutation);
                 Template::text(format!("commutation({}, {})", cx.dim(*m), cx.dim(*k)), prec::ATOM)
             }
         }
     }
 
     fn factor(&mut self, cx: &Cx, k: NodeId) -> Template {
-        self.use_helper("factor");
+        self.use_helper(Helper::Factor);
         let sym = cx.g.node(k).symmetric;
         call("factor", vec![r(k), Template::text(if sym { "true" } else { "false" }, prec::ATOM)])
     }
@@ -426,23 +427,23 @@ impl Backend for Rs {
 }
 
 impl Rs {
-    fn reduce(&mut self, name: &'static str, args: Vec<Template>) -> Template {
-        self.use_helper(name);
-        call(name, args)
+    fn reduce(&mut self, h: Helper, args: Vec<Template>) -> Template {
+        self.use_helper(h);
+        call(h.rust_name(), args)
     }
 }
 
 /// Generate the source file.
 pub(crate) fn emit(p: &Problem, grads: &Gradients, src: &Source) -> Result<String> {
     let Setup { ps, roots, mut namer, cx, root_names } = setup(p, grads, RUST_RESERVED)?;
-    let mut be = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut be = Rs { derived: Derived::default(), helpers: Helpers::default() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
 
     let mut out = String::new();
     header(&mut out, &cx, &ps, src, &root_names, grads, &be.helpers);
     function(&mut out, &cx, &ps, &lines, &root_names, grads);
     checker(&mut out, &cx, &ps, p.output, grads, &root_names);
-    helpers(&mut out, &be.helpers);
+    be.helpers.write_rust(&mut out);
     Ok(out)
 }
 
@@ -463,15 +464,7 @@ fn describe(cx: &Cx, s: Shape) -> String {
     }
 }
 
-fn header(
-    out: &mut String,
-    cx: &Cx,
-    ps: &[Param],
-    src: &Source,
-    roots: &[String],
-    grads: &Gradients,
-    used: &BTreeSet<&'static str>,
-) {
+fn header(out: &mut String, cx: &Cx, ps: &[Param], src: &Source, roots: &[String], grads: &Gradients, used: &Helpers) {
     let g = cx.g;
     out.push_str("//! Value and gradient of a scalar function, generated by matdiff.\n//!\n//! ```text\n");
     for line in src.expr.lines() {
@@ -506,9 +499,9 @@ fn header(
     out.push_str("//! `check_gradient(seed)` compares the gradient with central differences at random inputs.\n");
     out.push_str("#![allow(non_snake_case, unused_variables, dead_code, clippy::all)]\n\n");
     // Import exactly what the helpers use (the file should compile without warnings).
-    let solvers: Vec<&str> = [("inverse", "DenseSolveCore"), ("solve", "Solve"), ("solve_t", "Solve")]
+    let solvers: Vec<&str> = [(Helper::Inverse, "DenseSolveCore"), (Helper::Solve, "Solve"), (Helper::SolveT, "Solve")]
         .iter()
-        .filter(|(h, _)| used.contains(h))
+        .filter(|(h, _)| used.contains(*h))
         .map(|p| p.1)
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -516,7 +509,7 @@ fn header(
     if !solvers.is_empty() {
         let _ = writeln!(out, "use faer::linalg::solvers::{{{}}};", solvers.join(", "));
     }
-    out.push_str(if used.contains("factor") { "use faer::{Mat, Side};\n" } else { "use faer::Mat;\n" });
+    out.push_str(if used.contains(Helper::Factor) { "use faer::{Mat, Side};\n" } else { "use faer::Mat;\n" });
 }
 
 fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[String], grads: &Gradients) {
@@ -837,186 +830,6 @@ fn finite(m: &Mat<f64>) -> bool {
 }
 "#;
 
-/// Helper definitions, in a fixed order; each lists the helpers it calls.
-const HELPERS: &[(&str, &[&str], &str)] = &[
-    ("mm", &[], "fn mm(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {\n    a * b\n}\n"),
-    (
-        "chain",
-        &[],
-        r#"/// A product chain in the cheapest association order for the run-time sizes (matrix-chain DP).
-fn chain(fs: &[&Mat<f64>]) -> Mat<f64> {
-    let k = fs.len();
-    let dims: Vec<usize> = std::iter::once(fs[0].nrows()).chain(fs.iter().map(|m| m.ncols())).collect();
-    let mut cost = vec![vec![0f64; k]; k];
-    let mut split = vec![vec![0usize; k]; k];
-    for len in 2..=k {
-        for i in 0..=k - len {
-            let j = i + len - 1;
-            cost[i][j] = f64::INFINITY;
-            for s in i..j {
-                let c = cost[i][s] + cost[s + 1][j] + (dims[i] * dims[s + 1] * dims[j + 1]) as f64;
-                if c < cost[i][j] {
-                    cost[i][j] = c;
-                    split[i][j] = s;
-                }
-            }
-        }
-    }
-    fn go(fs: &[&Mat<f64>], split: &[Vec<usize>], i: usize, j: usize) -> Mat<f64> {
-        if i == j {
-            return fs[i].clone();
-        }
-        let s = split[i][j];
-        go(fs, split, i, s) * go(fs, split, s + 1, j)
-    }
-    go(fs, &split, 0, k - 1)
-}
-"#,
-    ),
-    ("tr", &[], "fn tr(a: &Mat<f64>) -> Mat<f64> {\n    a.transpose().to_owned()\n}\n"),
-    (
-        "lin",
-        &[],
-        "/// Σ cᵢ·Aᵢ + c (the constant added to every entry).\nfn lin(terms: &[(f64, &Mat<f64>)], c: f64) -> Mat<f64> {\n    let (r, k) = (terms[0].1.nrows(), terms[0].1.ncols());\n    let mut out = Mat::from_fn(r, k, |_, _| c);\n    for (w, a) in terms {\n        for j in 0..k {\n            for i in 0..r {\n                out[(i, j)] += w * a[(i, j)];\n            }\n        }\n    }\n    out\n}\n",
-    ),
-    ("scale", &[], "fn scale(s: f64, a: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), a.ncols(), |i, j| s * a[(i, j)])\n}\n"),
-    ("hadamard", &[], "fn hadamard(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] * b[(i, j)])\n}\n"),
-    ("map", &[], "fn map(a: &Mat<f64>, f: impl Fn(f64) -> f64) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), a.ncols(), |i, j| f(a[(i, j)]))\n}\n"),
-    ("full", &[], "fn full(r: usize, c: usize, v: f64) -> Mat<f64> {\n    Mat::from_fn(r, c, |_, _| v)\n}\n"),
-    ("eye", &[], "fn eye(n: usize) -> Mat<f64> {\n    Mat::identity(n, n)\n}\n"),
-    ("entries", &[], "fn entries(a: &Mat<f64>) -> impl Iterator<Item = f64> + '_ {\n    (0..a.ncols()).flat_map(move |j| (0..a.nrows()).map(move |i| a[(i, j)]))\n}\n"),
-    ("sum", &["entries"], "fn sum(a: &Mat<f64>) -> f64 {\n    entries(a).sum()\n}\n"),
-    ("sqnorm", &["entries"], "fn sqnorm(a: &Mat<f64>) -> f64 {\n    entries(a).map(|x| x * x).sum()\n}\n"),
-    ("norm1", &["entries"], "fn norm1(a: &Mat<f64>) -> f64 {\n    entries(a).map(f64::abs).sum()\n}\n"),
-    ("norm2", &["entries"], "fn norm2(a: &Mat<f64>) -> f64 {\n    entries(a).map(|x| x * x).sum::<f64>().sqrt()\n}\n"),
-    ("dot", &["entries"], "/// ⟨A, B⟩ = sum(A .* B).\nfn dot(a: &Mat<f64>, b: &Mat<f64>) -> f64 {\n    entries(a).zip(entries(b)).map(|(x, y)| x * y).sum()\n}\n"),
-    ("trace", &[], "fn trace(a: &Mat<f64>) -> f64 {\n    (0..a.nrows()).map(|i| a[(i, i)]).sum()\n}\n"),
-    ("det", &[], "fn det(a: &Mat<f64>) -> f64 {\n    a.determinant()\n}\n"),
-    ("diag", &[], "/// A vector (n×1) to a diagonal matrix.\nfn diag(v: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(v.nrows(), v.nrows(), |i, j| if i == j { v[(i, 0)] } else { 0.0 })\n}\n"),
-    (
-        "kron",
-        &[],
-        "/// The Kronecker product A ⊗ B.\nfn kron(a: &Mat<f64>, b: &Mat<f64>) -> Mat<f64> {\n    let (p, q) = (b.nrows(), b.ncols());\n    Mat::from_fn(a.nrows() * p, a.ncols() * q, |i, j| a[(i / p, j / q)] * b[(i % p, j % q)])\n}\n",
-    ),
-    (
-        "reshape",
-        &[],
-        "/// The entries of `a`, column-major, as an r×c matrix (vec and unvec).\nfn reshape(a: &Mat<f64>, r: usize, c: usize) -> Mat<f64> {\n    let m = a.nrows();\n    Mat::from_fn(r, c, |i, j| {\n        let k = i + j * r;\n        a[(k % m, k / m)]\n    })\n}\n",
-    ),
-    (
-        "commutation",
-        &[],
-        "/// The commutation matrix K(m,n): K·vec(A) = vec(Aᵀ) for A m×n.\nfn commutation(m: usize, n: usize) -> Mat<f64> {\n    Mat::from_fn(m * n, m * n, |i, j| if i == j / m + n * (j % m) { 1.0 } else { 0.0 })\n}\n",
-    ),
-    ("diag_part", &[], "/// The diagonal of a square matrix as a vector (n×1).\nfn diag_part(a: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), 1, |i, _| a[(i, i)])\n}\n"),
-    (
-        "factor",
-        &[],
-        r#"/// A factorization made once per matrix and reused by its solves, inverse and log det.
-enum Factor {
-    Llt(faer::linalg::solvers::Llt<f64>),
-    Lu(faer::linalg::solvers::PartialPivLu<f64>),
-}
-
-/// Cholesky when `symmetric` and positive definite, else LU with partial pivoting.
-fn factor(a: &Mat<f64>, symmetric: bool) -> Factor {
-    if symmetric {
-        if let Ok(llt) = a.llt(Side::Lower) {
-            return Factor::Llt(llt);
-        }
-    }
-    Factor::Lu(a.partial_piv_lu())
-}
-"#,
-    ),
-    (
-        "solve",
-        &["factor"],
-        "/// K⁻¹·B.\nfn solve(f: &Factor, b: &Mat<f64>) -> Mat<f64> {\n    match f {\n        Factor::Llt(llt) => llt.solve(b),\n        Factor::Lu(lu) => lu.solve(b),\n    }\n}\n",
-    ),
-    (
-        "solve_t",
-        &["factor"],
-        "/// K⁻ᵀ·B.\nfn solve_t(f: &Factor, b: &Mat<f64>) -> Mat<f64> {\n    match f {\n        Factor::Llt(llt) => llt.solve(b),\n        Factor::Lu(lu) => lu.solve_transpose(b),\n    }\n}\n",
-    ),
-    (
-        "inverse",
-        &["factor"],
-        "fn inverse(f: &Factor) -> Mat<f64> {\n    match f {\n        Factor::Llt(llt) => llt.inverse(),\n        Factor::Lu(lu) => lu.inverse(),\n    }\n}\n",
-    ),
-    (
-        "logdet",
-        &["factor"],
-        r#"/// log det K; NaN when det K ≤ 0.
-fn logdet(f: &Factor) -> f64 {
-    match f {
-        Factor::Llt(llt) => {
-            let l = llt.L();
-            2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
-        }
-        Factor::Lu(lu) => {
-            let u = lu.U();
-            let n = u.nrows();
-            // The sign of det: the pivots' signs times the permutation's parity.
-            let fwd = lu.P().arrays().0;
-            let mut seen = vec![false; n];
-            let mut negative = false;
-            for i in 0..n {
-                if !seen[i] {
-                    let mut j = i;
-                    let mut len = 0;
-                    while !seen[j] {
-                        seen[j] = true;
-                        j = fwd[j];
-                        len += 1;
-                    }
-                    negative ^= len % 2 == 0;
-                }
-                negative ^= u[(i, i)] < 0.0;
-            }
-            if negative {
-                return f64::NAN;
-            }
-            (0..n).map(|i| u[(i, i)].abs().ln()).sum()
-        }
-    }
-}
-"#,
-    ),
-    ("sign", &[], "fn sign(x: f64) -> f64 {\n    if x > 0.0 {\n        1.0\n    } else if x < 0.0 {\n        -1.0\n    } else {\n        0.0\n    }\n}\n"),
-    ("relu", &[], "fn relu(x: f64) -> f64 {\n    x.max(0.0)\n}\n"),
-    ("step", &[], "fn step(x: f64) -> f64 {\n    if x > 0.0 {\n        1.0\n    } else {\n        0.0\n    }\n}\n"),
-    (
-        "sigmoid",
-        &[],
-        "/// 1 / (1 + e^-x), without overflow.\nfn sigmoid(x: f64) -> f64 {\n    if x >= 0.0 {\n        1.0 / (1.0 + (-x).exp())\n    } else {\n        let e = x.exp();\n        e / (1.0 + e)\n    }\n}\n",
-    ),
-    ("softplus", &[], "/// log(1 + e^x), without overflow.\nfn softplus(x: f64) -> f64 {\n    x.max(0.0) + (-x.abs()).exp().ln_1p()\n}\n"),
-    ("swish", &["sigmoid"], "fn swish(x: f64) -> f64 {\n    x * sigmoid(x)\n}\n"),
-];
-
-fn helpers(out: &mut String, used: &BTreeSet<&'static str>) {
-    // Close over dependencies.
-    let mut all: BTreeSet<&str> = used.iter().copied().collect();
-    loop {
-        let before = all.len();
-        for (name, deps, _) in HELPERS {
-            if all.contains(name) {
-                all.extend(deps.iter().copied());
-            }
-        }
-        if all.len() == before {
-            break;
-        }
-    }
-    for (name, _, body) in HELPERS {
-        if all.contains(name) {
-            out.push('\n');
-            out.push_str(body);
-        }
-    }
-}
-
 /// The module of [`emit`] with `update_<var>(…)` (the closed form), the matrices it inverts
 /// (`update_inverted`, for the check to skip ill-posed draws) and `check_update(seed)`.
 pub(crate) fn emit_update(p: &Problem, grads: &Gradients, up: &super::Update, src: &Source) -> Result<String> {
@@ -1031,18 +844,18 @@ pub(crate) fn emit_update(p: &Problem, grads: &Gradients, up: &super::Update, sr
     let mut update_roots = vec![up.node];
     update_roots.extend(&inverted);
     super::plan::check_dims(g, &ups, &update_roots)?;
-    let mut be = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut be = Rs { derived: Derived::default(), helpers: Helpers::default() };
     let lines = schedule(&cx, &mut be, &roots, &root_names, &mut namer);
     let name = cx.params[up.var].clone();
     let sol_name = namer.claim(&format!("{name}_star"));
-    let mut ube = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut ube = Rs { derived: Derived::default(), helpers: Helpers::default() };
     let ulines = schedule(&cx, &mut ube, &[up.node], std::slice::from_ref(&sol_name), &mut namer);
     let inv_names: Vec<String> = (0..inverted.len()).map(|i| namer.claim(&format!("k{i}"))).collect();
-    let mut ibe = Rs { derived: Derived::default(), helpers: BTreeSet::new() };
+    let mut ibe = Rs { derived: Derived::default(), helpers: Helpers::default() };
     let ilines = schedule(&cx, &mut ibe, &inverted, &inv_names, &mut namer);
     let mut used = be.helpers.clone();
-    used.extend(ube.helpers.iter());
-    used.extend(ibe.helpers.iter());
+    used.extend(&ube.helpers);
+    used.extend(&ibe.helpers);
 
     let mut out = String::new();
     header(&mut out, &cx, &ps, src, &root_names, grads, &used);
@@ -1065,7 +878,7 @@ pub(crate) fn emit_update(p: &Problem, grads: &Gradients, up: &super::Update, sr
     );
     checker(&mut out, &cx, &ps, p.output, grads, &root_names);
     update_checker(&mut out, &cx, &ps, p.output, up);
-    helpers(&mut out, &used);
+    used.write_rust(&mut out);
     Ok(out)
 }
 
