@@ -63,16 +63,16 @@ fn main() {
             .split(',')
             .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.parse().expect("size"))))
             .collect();
-        let dims = (0..p.graph.dims.dims.len())
+        let dims = (0..p.graph().dims().dims().len())
             .map(|d| {
-                let name = p.graph.dims.name(d as matdiff::DimId);
+                let name = p.graph().dims().name(d as matdiff::DimId);
                 sizes.iter().find(|(k, _)| *k == name).map_or(usize::MAX, |kv| kv.1)
             })
             .collect();
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
-        let env = matdiff::random_env(&p.graph, p.output, dims, &mut rng);
+        let env = matdiff::random_env(p.graph(), p.output, dims, &mut rng);
         let inputs: Vec<MatRef<'_, f64>> = env.vars.iter().map(|m| m.as_ref()).collect();
-        let mut c = Compiled::new(&p.graph, &[p.output]);
+        let mut c = Compiled::new(p.graph(), &[p.output]);
         for (step, ms) in c.profile(&inputs, 30).expect("profile") {
             println!("{ms:8.3} ms  {}", &step[..step.len().min(150)]);
         }

@@ -112,11 +112,11 @@ impl Bench {
         let mut roots = vec![p.output];
         roots.extend(&grads.nodes);
         let inputs = p
-            .graph
-            .vars
+            .graph()
+            .vars()
             .iter()
             .map(|v| self.values.iter().find(|(n, _)| *n == v.name).expect("value for every variable").1.clone())
             .collect();
-        Ready { value: Compiled::new(&p.graph, &[p.output]), value_grad: Compiled::new(&p.graph, &roots), inputs }
+        Ready { value: Compiled::new(p.graph(), &[p.output]), value_grad: Compiled::new(p.graph(), &roots), inputs }
     }
 }

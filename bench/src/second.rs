@@ -180,16 +180,16 @@ impl Second {
                 let d = matdiff::derivative::hvp(&mut p, self.wrt, "V").expect("HVP");
                 // Compiled on the same graph (with V), so both take the same inputs.
                 let grad = p.gradients(&[self.wrt]).expect("gradient").nodes[0];
-                (d.root, Some(Compiled::new(&p.graph, &[f, grad])))
+                (d.root, Some(Compiled::new(p.graph(), &[f, grad])))
             }
         };
         let printed = p.print(root, matdiff::Style::Plain);
         let inputs = p
-            .graph
-            .vars
+            .graph()
+            .vars()
             .iter()
             .map(|v| self.values.iter().find(|(n, _)| *n == v.name).expect("value for every variable").1.clone())
             .collect();
-        Ready { result: Compiled::new(&p.graph, &[root]), value_grad, printed, inputs }
+        Ready { result: Compiled::new(p.graph(), &[root]), value_grad, printed, inputs }
     }
 }

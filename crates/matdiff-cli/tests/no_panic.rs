@@ -86,7 +86,8 @@ fn exercise(expr: &str, decl: &str, check_numerically: bool) -> (Vec<String>, bo
         Ok(p) => p,
         Err(e) => return (check_error(&e, expr, decl).into_iter().collect(), false),
     };
-    let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).chain(["nonexistent".to_string()]).collect();
+    let names: Vec<String> =
+        p.graph().vars().iter().map(|v| v.name.clone()).chain(["nonexistent".to_string()]).collect();
     for name in &names {
         match p.gradients(&[name.as_str()]) {
             Ok(g) => {
@@ -256,7 +257,7 @@ fn fuzz_findings_are_answered() {
             assert!(problems.is_empty(), "{expr:?} with {decl:?}: {problems:?}");
             if typed {
                 let mut p = Problem::new(expr, decl).unwrap();
-                let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+                let names: Vec<String> = p.graph().vars().iter().map(|v| v.name.clone()).collect();
                 let wrt: Vec<&str> = names.iter().map(String::as_str).collect();
                 let grads = p.gradients(&wrt).unwrap();
                 let report = p.fd_check(&grads, 3, 2);
@@ -333,11 +334,11 @@ fn at_json_never_panics() {
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 let Ok(inputs) = matdiff::report::inputs_from_json(text, "at.json") else { return (false, false) };
                 let Ok(env) = p.bind(&inputs) else { return (false, false) };
-                if matdiff::check_sizes(&p.graph, &[p.output], &env).is_err() {
+                if matdiff::check_sizes(p.graph(), &[p.output], &env).is_err() {
                     return (true, false);
                 }
-                let _ = matdiff::eval(&p.graph, &[p.output], &env);
-                let _ = matdiff::Compiled::new(&p.graph, &[p.output]).run_env(&env);
+                let _ = matdiff::eval(p.graph(), &[p.output], &env);
+                let _ = matdiff::Compiled::new(p.graph(), &[p.output]).run_env(&env);
                 (true, true)
             }));
             let Ok((b, e)) = outcome else { panic!("--at {text:?} panicked") };

@@ -86,11 +86,16 @@ impl Dim {
 /// The dimensions of one problem, indexed by [`DimId`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DimTable {
-    /// Every dimension, indexed by `DimId`.
-    pub dims: Vec<Dim>,
+    /// Every dimension, indexed by `DimId` (added through [`DimTable::add`]; read with
+    /// [`DimTable::dims`]).
+    pub(crate) dims: Vec<Dim>,
 }
 
 impl DimTable {
+    /// Every dimension, indexed by [`DimId`].
+    pub fn dims(&self) -> &[Dim] {
+        &self.dims
+    }
     /// The display name of `d`.
     pub fn name(&self, d: DimId) -> &str {
         &self.dims[d as usize].name

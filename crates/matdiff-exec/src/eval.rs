@@ -40,15 +40,15 @@ impl Env {
 /// Bind named inputs to the graph's variables, reading dimensions off them.
 pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
     let mut dims: Vec<Option<(usize, String)>> =
-        g.dims.dims.iter().map(|d| d.size.map(|k| (k, format!("its declared size {k}")))).collect();
+        g.dims().dims().iter().map(|d| d.size.map(|k| (k, format!("its declared size {k}")))).collect();
     let mut vars = vec![];
-    for v in &g.vars {
+    for v in g.vars() {
         let Some(value) = inputs.get(&v.name) else {
             return Err(Error::unspanned(Input::Values, format!("no value given for `{}`", v.name)).with_note(
                 format!(
                     "`{}` is {}; add it to the inputs, e.g. \"{}\": {}",
                     v.name,
-                    g.dims.describe(v.shape),
+                    g.dims().describe(v.shape),
                     v.name,
                     example_value(v.shape)
                 ),
@@ -67,11 +67,11 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
                 format!(
                     "`{}` should be {}, but its value is {}",
                     v.name,
-                    g.dims.describe(v.shape),
+                    g.dims().describe(v.shape),
                     describe_value(value)
                 ),
             )
-            .with_note(format!("write {} as {}", g.dims.describe(v.shape), example_value(v.shape))));
+            .with_note(format!("write {} as {}", g.dims().describe(v.shape), example_value(v.shape))));
         }
         let along_rows = if v.shape.cols.is_none() { "length" } else { "rows" };
         for (d, k, which) in [(v.shape.rows, m.nrows(), along_rows), (v.shape.cols, m.ncols(), "columns")] {
@@ -79,19 +79,19 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
             let from = format!("the {which} of `{}`", v.name);
             match &dims[d as usize] {
                 Some((k0, from0)) if *k0 != k => {
-                    let name = g.dims.name(d);
+                    let name = g.dims().name(d);
                     let uses: Vec<String> = g
-                        .vars
+                        .vars()
                         .iter()
                         .filter(|w| [w.shape.rows, w.shape.cols].contains(&Some(d)))
-                        .map(|w| format!("`{}` is {}", w.name, g.dims.describe(w.shape)))
+                        .map(|w| format!("`{}` is {}", w.name, g.dims().describe(w.shape)))
                         .collect();
-                    if g.dims.dims[d as usize].size.is_some() {
+                    if g.dims().dims()[d as usize].size.is_some() {
                         return Err(Error::unspanned(
                             Input::Values,
                             format!("{from} is {k}, but it is declared as {k0}"),
                         )
-                        .with_note(format!("`{}` is {}", v.name, g.dims.describe(v.shape))));
+                        .with_note(format!("`{}` is {}", v.name, g.dims().describe(v.shape))));
                     }
                     return Err(Error::unspanned(
                         Input::Values,
@@ -117,13 +117,13 @@ pub fn bind(g: &Graph, inputs: &HashMap<String, Value>) -> Result<Env> {
         vars.push(m);
     }
     let mut sizes: Vec<usize> = dims.into_iter().map(|d| d.map_or(usize::MAX, |(k, _)| k)).collect();
-    if let Some((d, given, product)) = g.dims.fill_products(&mut sizes) {
-        let name = g.dims.name(d);
+    if let Some((d, given, product)) = g.dims().fill_products(&mut sizes) {
+        let name = g.dims().name(d);
         let uses: Vec<String> = g
-            .vars
+            .vars()
             .iter()
             .filter(|w| [w.shape.rows, w.shape.cols].contains(&Some(d)))
-            .map(|w| format!("`{}` is {}", w.name, g.dims.describe(w.shape)))
+            .map(|w| format!("`{}` is {}", w.name, g.dims().describe(w.shape)))
             .collect();
         return Err(Error::unspanned(
             Input::Values,
@@ -194,7 +194,7 @@ pub fn check_sizes(g: &Graph, roots: &[NodeId], env: &Env) -> Result<()> {
         };
         for d in [s.rows, s.cols].into_iter().flatten().chain(inner) {
             if env.dims[d as usize] == usize::MAX {
-                return Err(Error::unspanned(Input::Values, format!("cannot tell the size of dimension {} from the inputs", g.dims.name(d)))
+                return Err(Error::unspanned(Input::Values, format!("cannot tell the size of dimension {} from the inputs", g.dims().name(d)))
                     .with_note("it appears only in eye(..), vector(..) or matrix(..); give it a size with eye(3) or through a variable"));
             }
         }

@@ -19,7 +19,7 @@ pub struct Domain {
 
 /// The domain each variable of `g` must be drawn from for `root` to be defined.
 pub fn domains(g: &Graph, root: NodeId) -> Vec<Domain> {
-    let mut d = vec![Domain::default(); g.vars.len()];
+    let mut d = vec![Domain::default(); g.vars().len()];
     let var_of = |mut n: NodeId| loop {
         match g.op(n) {
             Op::Var(v) => return Some(*v as usize),
@@ -61,12 +61,12 @@ pub fn normal(rng: &mut StdRng) -> f64 {
 /// Product dimensions (`m*n`) are their factors' product.
 pub fn random_dims(g: &Graph, rng: &mut StdRng, lo: usize, hi: usize) -> Vec<usize> {
     let mut sizes: Vec<usize> = g
-        .dims
-        .dims
+        .dims()
+        .dims()
         .iter()
         .map(|d| if d.factors.is_empty() { d.size.unwrap_or_else(|| rng.random_range(lo..=hi)) } else { usize::MAX })
         .collect();
-    g.dims.fill_products(&mut sizes);
+    g.dims().fill_products(&mut sizes);
     sizes
 }
 
@@ -86,7 +86,7 @@ pub fn random_env_attempt(g: &Graph, root: NodeId, dims: Vec<usize>, rng: &mut S
     let doms = domains(g, root);
     let band = attempt * 3 / POINT_ATTEMPTS;
     let mut env = Env { dims, vars: vec![] };
-    for (i, v) in g.vars.iter().enumerate() {
+    for (i, v) in g.vars().iter().enumerate() {
         let (r, c) = env.size(v.shape);
         let dom = doms[i];
         let m = if v.shape.is_scalar() {
@@ -214,7 +214,7 @@ pub fn central_differences(
 /// Central-difference gradient of scalar `f` w.r.t. variable `var` (see
 /// [`central_differences`]), with its rounding error.
 pub fn fd_gradient_with_error(g: &Graph, f: NodeId, var: usize, env: &Env) -> (Mat<f64>, f64) {
-    let sym = g.vars[var].symmetric;
+    let sym = g.vars()[var].symmetric;
     let f_error = rounding_error(&magnitudes(g, &[f], env)[0]);
     let mut env = env.clone();
     let x0 = env.vars[var].clone();
@@ -381,7 +381,7 @@ pub fn check_gradients(g: &Graph, f: NodeId, vars: &[usize], grads: &[NodeId], s
             let mut worst: f64 = 0.0;
             for (k, &v) in vars.iter().enumerate() {
                 let (fd, fd_error) = fd_gradient_with_error(g, f, v, env);
-                let (gm, g_error) = if g.vars[v].symmetric {
+                let (gm, g_error) = if g.vars()[v].symmetric {
                     (symmetrize_for_fd(&vals[k + 1]), 2.0 * g_errors[k])
                 } else {
                     (vals[k + 1].clone(), g_errors[k])

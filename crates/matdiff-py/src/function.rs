@@ -95,18 +95,18 @@ impl Function {
             let grads = p.gradients(wrt)?;
             roots.extend(grads.nodes);
         }
-        let pool = Mutex::new(vec![Compiled::new(&p.graph, &roots)]);
+        let pool = Mutex::new(vec![Compiled::new(p.graph(), &roots)]);
         let unused = p
             .decls()
             .iter()
-            .filter(|d| p.graph.var_id(&d.name).is_none())
-            .map(|d| Unused { name: d.name.clone(), shape: declared_shape(&p.graph.dims, &d.kind) })
+            .filter(|d| p.graph().var_id(&d.name).is_none())
+            .map(|d| Unused { name: d.name.clone(), shape: declared_shape(p.graph().dims(), &d.kind) })
             .collect();
         Ok(Function {
             unused,
             expr: expr.to_string(),
             decl: decl.to_string(),
-            graph: p.graph,
+            graph: p.into_graph(),
             roots,
             wrt: wrt.iter().map(|s| s.to_string()).collect(),
             pool,
@@ -122,7 +122,7 @@ impl Function {
     /// Intern the variables' names as Python strings (dictionary lookups by them then skip
     /// hashing a new string per call).
     pub fn intern(&mut self, py: Python<'_>) {
-        self.keys = self.graph.vars.iter().map(|v| PyString::intern(py, &v.name).unbind()).collect();
+        self.keys = self.graph.vars().iter().map(|v| PyString::intern(py, &v.name).unbind()).collect();
     }
 
     /// Evaluate at `arrays`: the value (a float or an array) and one array per gradient.
@@ -132,13 +132,13 @@ impl Function {
         arrays: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<(Bound<'py, PyAny>, Vec<Bound<'py, PyAny>>)> {
         let g = &self.graph;
-        let n = g.vars.len();
+        let n = g.vars().len();
         // Scalars given as Python numbers live here for the call (never reallocated: one slot
         // per variable, sized before any pointer into it is taken).
         let mut scalars = vec![0.0f64; n];
         let mut keep: Vec<Bound<'py, PyArrayDyn<f64>>> = Vec::with_capacity(n);
         let mut views: Vec<Option<View>> = Vec::with_capacity(n);
-        for (i, var) in g.vars.iter().enumerate() {
+        for (i, var) in g.vars().iter().enumerate() {
             let obj = match (arrays, self.keys.get(i)) {
                 (Some(a), Some(key)) => a.get_item(key.bind(py))?,
                 (Some(a), None) => a.get_item(&var.name)?,
@@ -249,7 +249,7 @@ impl Function {
 
     /// The variables' names, for messages.
     fn names(&self) -> String {
-        let names: Vec<String> = self.graph.vars.iter().map(|v| format!("`{}`", v.name)).collect();
+        let names: Vec<String> = self.graph.vars().iter().map(|v| format!("`{}`", v.name)).collect();
         if names.is_empty() {
             "none".into()
         } else {
@@ -259,7 +259,7 @@ impl Function {
 
     /// A strided view of `arr` for a variable of `shape`, or a shape error.
     fn view_of(&self, py: Python<'_>, arr: &Bound<'_, PyArrayDyn<f64>>, name: &str, shape: Shape) -> PyResult<View> {
-        let dims = &self.graph.dims;
+        let dims = &self.graph.dims();
         let nd = arr.shape().to_vec();
         // NumPy strides are in bytes; `as_float64` made sure they are whole elements.
         let st: Vec<isize> = arr.strides().iter().map(|s| s / 8).collect();
@@ -303,9 +303,9 @@ impl Function {
         // Per dimension: its size and where it came from (an index into `sources`, `None` for
         // a literal size in the declarations), so messages are only written on failure.
         let mut dims: Vec<Option<(usize, Option<Source>)>> =
-            g.dims.dims.iter().map(|d| d.size.map(|k| (k, None))).collect();
+            g.dims().dims().iter().map(|d| d.size.map(|k| (k, None))).collect();
         let given = fixed.iter().map(|(s, v, n)| (*s, v, n.as_str()));
-        let vars = g.vars.iter().zip(inputs).map(|(var, v)| (var.shape, v, var.name.as_str()));
+        let vars = g.vars().iter().zip(inputs).map(|(var, v)| (var.shape, v, var.name.as_str()));
         let sources: Vec<(Shape, &View, &str)> = given.chain(vars).collect();
         let what = |(i, rows): Source| {
             let (shape, _, name) = sources[i];
@@ -327,7 +327,7 @@ impl Function {
                             ErrorKind::Shape,
                             format!(
                                 "dimension {} is {k0} from {from} but {k} from {}",
-                                g.dims.name(d),
+                                g.dims().name(d),
                                 what((i, rows))
                             ),
                         ));
@@ -340,13 +340,13 @@ impl Function {
         let mut sizes: Vec<usize> = dims.into_iter().map(|d| d.map_or(usize::MAX, |(k, _)| k)).collect();
         // Product dimensions (`m*n`: the length of vec(W), the size of kron(A, B)) follow from
         // their factors; one also given by an input must agree.
-        if let Some((d, given, product)) = g.dims.fill_products(&mut sizes) {
+        if let Some((d, given, product)) = g.dims().fill_products(&mut sizes) {
             return Err(plain(
                 py,
                 ErrorKind::Shape,
                 format!(
                     "dimension {} is {given} in the inputs, but the product of its factors is {product}",
-                    g.dims.name(d)
+                    g.dims().name(d)
                 ),
             ));
         }
@@ -455,7 +455,7 @@ impl Function {
     /// required keyword argument.
     #[getter]
     fn inputs(&self) -> Vec<String> {
-        self.graph.vars.iter().map(|v| v.name.clone()).collect()
+        self.graph.vars().iter().map(|v| v.name.clone()).collect()
     }
 
     /// The variables the gradients are taken with respect to, in the order of `grads`.
@@ -473,7 +473,7 @@ impl Function {
     /// Each input's shape as dimension names: `{"W": ("m", "n"), "x": ("n",), "a": ()}`.
     #[getter]
     fn shapes(&self) -> Vec<(String, Vec<String>)> {
-        self.graph.vars.iter().map(|v| (v.name.clone(), self.graph.dims.shape_names(v.shape))).collect()
+        self.graph.vars().iter().map(|v| (v.name.clone(), self.graph.dims().shape_names(v.shape))).collect()
     }
 
     /// The steps planned for the sizes of the last call, one per line (empty before the first

@@ -12,7 +12,7 @@
 
 use crate::problem::Problem;
 use faer::Mat;
-use matdiff_core::{jvp, linear_matrix, NodeId, Shape, Style, Var};
+use matdiff_core::{jvp, linear_matrix, NodeId, Shape, Style};
 use matdiff_exec::{eval, eval_with_error, magnitudes, rounding_error, Env, FdReport};
 use matdiff_exec::{fd_step, find_point, FdComparison, FD_STEP, FD_TOLERANCE};
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
@@ -148,10 +148,9 @@ pub fn hvp(p: &mut Problem, wrt: &str, direction: &str) -> Result<Derivative> {
         .with_label(format!("`{name}` is used here"))
         .with_note("choose another name with --direction"));
     }
-    let x = p.graph.vars[var].clone();
-    p.graph.vars.push(Var { name: name.to_string(), shape: x.shape, symmetric: x.symmetric });
-    let v = p.graph.vars.len() - 1;
-    let (xn, vn) = (p.graph.var_node(var as u32), p.graph.var_node(v as u32));
+    let xn = p.graph.var_node(var as u32);
+    let (v, vn) = p.graph.add_symbol(name, xn, true);
+    let v = v as usize;
     let root = jvp(&mut p.graph, &[grad], xn, vn)[0];
     let root = crate::readable::readable(&mut p.graph, root);
     Ok(Derivative {
@@ -170,7 +169,7 @@ pub fn hvp(p: &mut Problem, wrt: &str, direction: &str) -> Result<Derivative> {
 fn gradient_of(p: &mut Problem, wrt: &str, what: &str) -> Result<(usize, NodeId)> {
     let shape = p.graph.shape(p.output);
     if !shape.is_scalar() {
-        let d = p.graph.dims.describe(shape);
+        let d = p.graph.dims().describe(shape);
         return Err(Error::new(
             Input::Expr,
             p.span(),
@@ -188,7 +187,7 @@ fn gradient_of(p: &mut Problem, wrt: &str, what: &str) -> Result<(usize, NodeId)
 fn derivative_of(p: &mut Problem, of: NodeId, var: usize) -> Result<(NodeId, Layout)> {
     let span = p.span();
     let g = &mut p.graph;
-    let (fs, xs) = (g.shape(of), g.vars[var].shape);
+    let (fs, xs) = (g.shape(of), g.vars()[var].shape);
     let xn = g.var_node(var as u32);
     if fs.is_scalar() {
         let (grads, _) = matdiff_core::gradients(g, of, &[xn]);
@@ -202,8 +201,7 @@ fn derivative_of(p: &mut Problem, of: NodeId, var: usize) -> Result<(NodeId, Lay
     // The direction lives only in a scratch copy (a variable of the problem would have to be
     // given a value by every evaluation); the matrix no longer mentions it.
     let mut scratch = g.clone();
-    scratch.vars.push(Var { name: "\u{3b4}".into(), shape: xs, symmetric: false });
-    let d = scratch.var_node((scratch.vars.len() - 1) as u32);
+    let (_, d) = scratch.add_symbol("\u{3b4}", xn, false);
     let t = jvp(&mut scratch, &[of], xn, d)[0];
     let m = linear_matrix(&mut scratch, t, d).map_err(|n| {
         let what = matdiff_core::print(&scratch, n, matdiff_core::Style::Plain);
@@ -312,7 +310,7 @@ fn first_differences(
 ) -> (Mat<f64>, f64, Mat<f64>, f64) {
     let g = &p.graph;
     let x0 = env.vars[d.var].clone();
-    let dirs = entry_directions(x0.nrows(), x0.ncols(), g.vars[d.var].symmetric);
+    let dirs = entry_directions(x0.nrows(), x0.ncols(), g.vars()[d.var].symmetric);
     let nf = numel(env, g.shape(d.of));
     let f_error = rounding_error(&magnitudes(g, &[d.of], env)[0]);
     // The derivative as ∂vec(f)/∂vec(X)ᵀ whatever its layout.
@@ -354,7 +352,7 @@ fn second_differences(
     let g = &p.graph;
     let x0 = env.vars[d.var].clone();
     let r = x0.nrows();
-    let dirs = entry_directions(r, x0.ncols(), g.vars[d.var].symmetric);
+    let dirs = entry_directions(r, x0.ncols(), g.vars()[d.var].symmetric);
     let f_error = rounding_error(&magnitudes(g, &[p.output], env)[0]);
     // A larger step than for first differences: the error of a second difference is
     // truncation h² against rounding ε/h².
@@ -470,7 +468,7 @@ pub struct ChainStep {
 pub fn chain_steps(p: &mut Problem, d: &Derivative) -> (String, Vec<ChainStep>) {
     let var = d.var;
     let x = p.graph.var_node(var as u32);
-    let xname = p.graph.vars[var].name.clone();
+    let xname = p.graph.vars()[var].name.clone();
     let order = p.graph.reachable(&[d.of]);
     let mut dep = vec![false; p.graph.len()];
     let mut active = vec![];
@@ -480,8 +478,8 @@ pub fn chain_steps(p: &mut Problem, d: &Derivative) -> (String, Vec<ChainStep>) 
             active.push(n);
         }
     }
-    let mut taken: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
-    taken.extend(p.graph.dims.dims.iter().map(|dd| dd.name.clone()));
+    let mut taken: Vec<String> = p.graph.vars().iter().map(|v| v.name.clone()).collect();
+    taken.extend(p.graph.dims().dims().iter().map(|dd| dd.name.clone()));
     let user: Vec<(String, NodeId)> = p.definitions().to_vec();
     let mut names: Vec<(String, NodeId)> = vec![];
     let mut next = 0usize;
@@ -556,7 +554,7 @@ pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
 /// [`matdiff_core::print_with_names`] (`w`, `w2`, … skipping names in use).
 pub fn named_weights(p: &Problem, root: NodeId) -> Vec<(String, NodeId)> {
     let g = &p.graph;
-    let mut taken: Vec<String> = g.vars.iter().map(|v| v.name.clone()).collect();
+    let mut taken: Vec<String> = g.vars().iter().map(|v| v.name.clone()).collect();
     taken.extend(p.definitions().iter().map(|d| d.0.clone()));
     let mut out: Vec<(String, NodeId)> = vec![];
     for n in g.reachable(&[root]) {

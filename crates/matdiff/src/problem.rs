@@ -11,8 +11,9 @@ use matdiff_syntax::{Error, ErrorKind, Input, Result, Span};
 /// A parsed, shape-checked expression.
 #[derive(Clone, Debug)]
 pub struct Problem {
-    /// The typed DAG of the expression, its claims and derivatives.
-    pub graph: Graph,
+    /// The typed DAG of the expression, its claims and derivatives (read with
+    /// [`Problem::graph`]; only this crate adds to it).
+    pub(crate) graph: Graph,
     /// The expression's node.
     pub output: NodeId,
     /// Undeclared names and the kind each was given.
@@ -40,6 +41,19 @@ pub struct Gradients {
 }
 
 impl Problem {
+    /// The typed DAG of the expression, its claims and derivatives.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+    /// The graph, to add nodes to (a claim, a test's variant of a result): new nodes are best
+    /// made with the checked [`Graph::apply`]; variables and dimensions cannot be changed.
+    pub fn graph_mut(&mut self) -> &mut Graph {
+        &mut self.graph
+    }
+    /// The graph, for a caller that keeps it after the problem (a compiled function).
+    pub fn into_graph(self) -> Graph {
+        self.graph
+    }
     /// Parse and type-check `expr` under `decls` (the `--decl` string, possibly empty).
     /// LaTeX is detected (`looks_like_latex`) and read with `parse_latex`.
     pub fn new(expr: &str, decls: &str) -> Result<Problem> {
@@ -85,7 +99,7 @@ impl Problem {
     /// gradient's): the claim's free sizes (`vector(1)`, `I`) are taken from it.
     pub fn claim_like(&mut self, src: &str, like: Option<matdiff_core::Shape>) -> Result<NodeId> {
         let mut names: Vec<&str> = self.decls.iter().map(|d| d.name.as_str()).collect();
-        names.extend(self.graph.vars.iter().map(|v| v.name.as_str()));
+        names.extend(self.graph.vars().iter().map(|v| v.name.as_str()));
         let program = if looks_like_latex_with(src, &names) {
             parse_latex(src, &names).map_err(|e| e.in_input(Input::Claim))?.program
         } else {
@@ -113,7 +127,7 @@ impl Problem {
     /// `claim`, reading `src` as LaTeX whatever it looks like.
     pub fn claim_latex(&mut self, src: &str) -> Result<NodeId> {
         let mut names: Vec<&str> = self.decls.iter().map(|d| d.name.as_str()).collect();
-        names.extend(self.graph.vars.iter().map(|v| v.name.as_str()));
+        names.extend(self.graph.vars().iter().map(|v| v.name.as_str()));
         let program = parse_latex(src, &names).map_err(|e| e.in_input(Input::Claim))?.program;
         self.claim_program(&program)
     }
@@ -121,7 +135,7 @@ impl Problem {
     /// The variable called `name`, or an error listing the ones that exist.
     pub fn var_index(&self, name: &str) -> Result<usize> {
         self.graph.var_id(name).map(|v| v as usize).ok_or_else(|| {
-            let names: Vec<String> = self.graph.vars.iter().map(|v| format!("`{}`", v.name)).collect();
+            let names: Vec<String> = self.graph.vars().iter().map(|v| format!("`{}`", v.name)).collect();
             let (message, label) = if name.is_empty() {
                 (
                     "no variable named to differentiate with respect to".to_string(),
@@ -145,7 +159,7 @@ impl Problem {
     pub fn gradients(&mut self, wrt: &[&str]) -> Result<Gradients> {
         let shape = self.graph.shape(self.output);
         if !shape.is_scalar() {
-            let d = self.graph.dims.describe(shape);
+            let d = self.graph.dims().describe(shape);
             return Err(Error::new(
                 Input::Expr,
                 Span::new(0, self.source_len),
@@ -191,7 +205,7 @@ impl Problem {
 
     /// Dimension names of a node's shape, e.g. `["m","n"]`.
     pub fn shape_names(&self, id: NodeId) -> Vec<String> {
-        self.graph.dims.shape_names(self.graph.shape(id))
+        self.graph.dims().shape_names(self.graph.shape(id))
     }
     /// Check gradients against central differences at random inputs, `settings` dimension settings.
     pub fn fd_check(&self, grads: &Gradients, seed: u64, settings: usize) -> FdReport {
@@ -224,7 +238,7 @@ impl Problem {
                 DeclKind::Symmetric(n) => vec![(named(n), rows), (named(n), cols)],
             };
             for (name, k) in pairs {
-                let Some(d) = name.and_then(|n| self.graph.dims.by_name(&n)) else { continue };
+                let Some(d) = name.and_then(|n| self.graph.dims().by_name(&n)) else { continue };
                 let slot = &mut env.dims[d as usize];
                 if *slot == usize::MAX {
                     *slot = k;
@@ -233,7 +247,7 @@ impl Problem {
                         Input::Values,
                         format!(
                             "dimension {} is {} from the other inputs but {k} from `{}`",
-                            self.graph.dims.name(d),
+                            self.graph.dims().name(d),
                             *slot,
                             decl.name
                         ),
@@ -241,7 +255,7 @@ impl Problem {
                 }
             }
         }
-        self.graph.dims.fill_products(&mut env.dims);
+        self.graph.dims().fill_products(&mut env.dims);
         Ok(env)
     }
 

@@ -225,13 +225,13 @@ pub fn derivative_json(
     check: Option<&FdReport>,
 ) -> Result<Map<String, Json>> {
     inline_limit(p, d.root, "result")?;
-    let wrt = &p.graph.vars[d.var].name;
+    let wrt = &p.graph.vars()[d.var].name;
     let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);
     let mut o = Map::new();
     o.insert(d.order.field().into(), json!(p.print(d.root, Style::Plain)));
     o.insert("wrt".into(), json!(wrt));
     if let Some(v) = d.direction {
-        o.insert("direction".into(), json!(p.graph.vars[v].name));
+        o.insert("direction".into(), json!(p.graph.vars()[v].name));
     }
     o.insert("layout".into(), json!(d.layout.name()));
     o.insert("shape".into(), json!(p.shape_names(d.root)));
@@ -608,12 +608,12 @@ pub fn solution_json(p: &Problem, s: &crate::solve::Solution, steps: bool, check
         )
         .with_kind(ErrorKind::Limit));
     }
-    let wrt = p.graph.vars[s.var].name.as_str();
+    let wrt = p.graph.vars()[s.var].name.as_str();
     let mut o = Map::new();
     o.insert("wrt".into(), json!(wrt));
     o.insert("solution".into(), json!(p.print(s.node, Style::Plain)));
     o.insert("latex".into(), json!(p.print(s.node, Style::Latex)));
-    o.insert("shape".into(), json!(p.graph.dims.shape_names(p.graph.vars[s.var].shape)));
+    o.insert("shape".into(), json!(p.graph.dims().shape_names(p.graph.vars()[s.var].shape)));
     let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(&p.graph, s.var)).collect();
     o.insert("conditions".into(), json!(conditions));
     o.insert("kind".into(), json!(s.kind.name()));
@@ -654,7 +654,7 @@ pub fn solution_json(p: &Problem, s: &crate::solve::Solution, steps: bool, check
 /// conditions.
 pub fn solution_text(p: &Problem, s: &crate::solve::Solution, steps: bool) -> String {
     use std::fmt::Write;
-    let wrt = p.graph.vars[s.var].name.as_str();
+    let wrt = p.graph.vars()[s.var].name.as_str();
     let mut out = String::new();
     if steps {
         for (i, st) in s.steps.iter().enumerate() {

@@ -196,8 +196,8 @@ fn counterexample_is_small_and_reproducible() {
     let inputs: std::collections::HashMap<String, matdiff::Value> = cx.inputs.iter().cloned().collect();
     let mut q = Problem::new("0.5*norm2(W'*W*x - x)^2", "W: matrix(m,n); x: vector(n)").unwrap();
     let g = q.gradients(&["W"]).unwrap().nodes[0];
-    let env = matdiff::bind(&q.graph, &inputs).unwrap();
-    let got = matdiff::to_value(&matdiff::eval(&q.graph, &[g], &env)[0], q.graph.shape(g));
+    let env = matdiff::bind(q.graph(), &inputs).unwrap();
+    let got = matdiff::to_value(&matdiff::eval(q.graph(), &[g], &env)[0], q.graph().shape(g));
     assert_eq!(got, cx.gradient);
     assert!(cx.max_diff.unwrap() > 0.1);
 }

@@ -69,9 +69,9 @@ proptest! {
         let mut rng = StdRng::seed_from_u64(7);
         for (n, m) in [(2, 3), (4, 1)] {
             // Product dimensions (from kron and vec) follow from n and m.
-            let mut dims = vec![usize::MAX; g.dims.dims.len()];
+            let mut dims = vec![usize::MAX; g.dims().dims().len()];
             dims[..2].copy_from_slice(&[n, m]);
-            prop_assert!(g.dims.fill_products(&mut dims).is_none());
+            prop_assert!(g.dims().fill_products(&mut dims).is_none());
             let env = random_env(&g, pool[0], dims, &mut rng);
             let vals = eval(&g, &pool, &env);
             let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();

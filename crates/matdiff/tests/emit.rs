@@ -216,7 +216,7 @@ mod gen {
             let expr = gen.loss();
             let p =
                 Problem::new(&expr, DECLS).unwrap_or_else(|e| panic!("generated `{expr}` does not type-check: {e:?}"));
-            let mut vars: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+            let mut vars: Vec<String> = p.graph().vars().iter().map(|v| v.name.clone()).collect();
             if vars.is_empty() {
                 continue;
             }
@@ -248,7 +248,7 @@ fn exportable(c: &Case) -> bool {
 
 /// Random inputs (sizes 2..5) where matdiff's value and gradients are finite, and those values.
 fn finite_point(p: &Problem, grads: &[matdiff::NodeId], seed: u64) -> Option<(matdiff::Env, Vec<Mat<f64>>)> {
-    let g = &p.graph;
+    let g = p.graph();
     let mut roots = vec![p.output];
     roots.extend(grads);
     let mut rng = StdRng::seed_from_u64(seed);
@@ -311,7 +311,7 @@ fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
     let path = dir.join(format!("case_{index}.py"));
     std::fs::write(&path, &code).unwrap();
 
-    let g = &p.graph;
+    let g = p.graph();
     let mut roots = vec![p.output];
     roots.extend(&grads.nodes);
     let (env, vals) = finite_point(&p, &grads.nodes, 1000 + index as u64)
@@ -321,7 +321,7 @@ fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
         .iter()
         .map(|(var, param)| {
             let v = g.var_id(var).unwrap() as usize;
-            (param.clone(), to_json(&env.vars[v], g.vars[v].shape))
+            (param.clone(), to_json(&env.vars[v], g.vars()[v].shape))
         })
         .collect();
     let expected: Vec<Json> = roots.iter().zip(&vals).map(|(&r, m)| to_json(m, g.shape(r))).collect();

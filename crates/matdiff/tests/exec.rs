@@ -9,12 +9,12 @@ fn agree(expr: &str, decls: &str, wrt: &[&str], seed: u64) {
     let grads = p.gradients(wrt).unwrap();
     let mut roots = vec![p.output];
     roots.extend(&grads.nodes);
-    let mut compiled = Compiled::new(&p.graph, &roots);
+    let mut compiled = Compiled::new(p.graph(), &roots);
     let mut rng = StdRng::seed_from_u64(seed);
     for (lo, hi) in [(2, 4), (5, 9), (5, 9)] {
-        let dims = random_dims(&p.graph, &mut rng, lo, hi);
-        let env = random_env(&p.graph, p.output, dims, &mut rng);
-        let want = eval(&p.graph, &roots, &env);
+        let dims = random_dims(p.graph(), &mut rng, lo, hi);
+        let env = random_env(p.graph(), p.output, dims, &mut rng);
+        let want = eval(p.graph(), &roots, &env);
         let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
         let got = compiled.run_owned(&inputs).unwrap();
         for (k, (w, g)) in want.iter().zip(&got).enumerate() {
@@ -98,16 +98,16 @@ fn low_rank_plus_identity_agrees_at_tall_thin_sizes() {
         let grads = p.gradients(w).unwrap();
         let mut roots = vec![p.output];
         roots.extend(&grads.nodes);
-        let mut compiled = Compiled::new(&p.graph, &roots);
+        let mut compiled = Compiled::new(p.graph(), &roots);
         let mut rng = StdRng::seed_from_u64(200 + i as u64);
-        let mut dims = random_dims(&p.graph, &mut rng, 2, 3);
-        for (k, dim) in p.graph.dims.dims.iter().enumerate() {
+        let mut dims = random_dims(p.graph(), &mut rng, 2, 3);
+        for (k, dim) in p.graph().dims().dims().iter().enumerate() {
             if ["d", "N"].contains(&dim.name.as_str()) {
                 dims[k] = 24;
             }
         }
-        let env = random_env(&p.graph, p.output, dims, &mut rng);
-        let want = eval(&p.graph, &roots, &env);
+        let env = random_env(p.graph(), p.output, dims, &mut rng);
+        let want = eval(p.graph(), &roots, &env);
         let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
         let got = compiled.run_owned(&inputs).unwrap();
         assert!(
@@ -144,16 +144,16 @@ fn large_sizes_take_the_threaded_paths_and_agree() {
         let grads = p.gradients(w).unwrap();
         let mut roots = vec![p.output];
         roots.extend(&grads.nodes);
-        let mut compiled = Compiled::new(&p.graph, &roots);
+        let mut compiled = Compiled::new(p.graph(), &roots);
         let mut rng = StdRng::seed_from_u64(300 + i as u64);
-        let mut dims = random_dims(&p.graph, &mut rng, 2, 3);
-        for (k, dim) in p.graph.dims.dims.iter().enumerate() {
+        let mut dims = random_dims(p.graph(), &mut rng, 2, 3);
+        for (k, dim) in p.graph().dims().dims().iter().enumerate() {
             if let Some(&(_, size)) = sizes.iter().find(|(name, _)| *name == dim.name) {
                 dims[k] = size;
             }
         }
-        let env = random_env(&p.graph, p.output, dims, &mut rng);
-        let want = eval(&p.graph, &roots, &env);
+        let env = random_env(p.graph(), p.output, dims, &mut rng);
+        let want = eval(p.graph(), &roots, &env);
         let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
         // Twice: the second run reuses the buffers of the first.
         for _ in 0..2 {
@@ -171,12 +171,12 @@ fn large_sizes_take_the_threaded_paths_and_agree() {
 /// plan must contain each step named in `uses` and none named in `avoids`.
 fn agree_structured(expr: &str, decls: &str, sizes: &[(&str, usize)], uses: &[&str], avoids: &[&str], seed: u64) {
     let p = Problem::new(expr, decls).unwrap();
-    let mut compiled = Compiled::new(&p.graph, &[p.output]);
+    let mut compiled = Compiled::new(p.graph(), &[p.output]);
     let mut rng = StdRng::seed_from_u64(seed);
     for large in [false, false, true] {
-        let mut dims = random_dims(&p.graph, &mut rng, 2, 9);
+        let mut dims = random_dims(p.graph(), &mut rng, 2, 9);
         if large {
-            for (k, dim) in p.graph.dims.dims.iter().enumerate() {
+            for (k, dim) in p.graph().dims().dims().iter().enumerate() {
                 if let Some(&(_, size)) = sizes.iter().find(|(name, _)| *name == dim.name) {
                     dims[k] = size;
                 }
@@ -185,10 +185,10 @@ fn agree_structured(expr: &str, decls: &str, sizes: &[(&str, usize)], uses: &[&s
                 }
             }
             // Products of dimensions (k*n, the size of kron(eye(k), A)) from their new factors.
-            assert!(p.graph.dims.fill_products(&mut dims).is_none());
+            assert!(p.graph().dims().fill_products(&mut dims).is_none());
         }
-        let env = random_env(&p.graph, p.output, dims, &mut rng);
-        let want = eval(&p.graph, &[p.output], &env);
+        let env = random_env(p.graph(), p.output, dims, &mut rng);
+        let want = eval(p.graph(), &[p.output], &env);
         for _ in 0..2 {
             // Sizes from the environment: a dimension may appear only in eye(k).
             let got = compiled.run_env(&env).unwrap()[0].to_owned();

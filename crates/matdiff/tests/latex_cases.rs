@@ -172,7 +172,7 @@ fn the_fixtures_are_there() {
 fn assert_same_values(latex: &str, plain: &str, decl: &str, at: &str) {
     let mut p = Problem::new_latex(latex, decl).unwrap_or_else(|e| panic!("{at}: LaTeX `{latex}`: {e}"));
     let q = p.claim(plain).unwrap_or_else(|e| panic!("{at}: plain `{plain}`: {e}"));
-    let (a, g) = (p.output, &p.graph);
+    let (a, g) = (p.output, p.graph());
     assert_eq!(g.shape(a), g.shape(q), "{at}: shapes differ");
     for (seed, (lo, hi)) in [(1u64, (1, 3)), (2, (4, 6))] {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -236,9 +236,9 @@ fn gradients_of_latex_and_plain_agree() {
     let right = p.claim("W(xx^T(W^T W - I) + (W^T W - I)xx^T)").expect("claim");
     let wrong = p.claim("2W(W^T W - I)xx^T").expect("claim");
     let mut rng = StdRng::seed_from_u64(7);
-    let dims = random_dims(&p.graph, &mut rng, 2, 5);
-    let env = random_env(&p.graph, p.output, dims, &mut rng);
-    let vals = eval(&p.graph, &[g, right, wrong], &env);
+    let dims = random_dims(p.graph(), &mut rng, 2, 5);
+    let env = random_env(p.graph(), p.output, dims, &mut rng);
+    let vals = eval(p.graph(), &[g, right, wrong], &env);
     let diff = |a: usize, b: usize| {
         let (x, y) = (&vals[a], &vals[b]);
         (0..x.nrows())

@@ -76,11 +76,11 @@ fn steady_state_runs_allocate_nothing() {
         let grads = p.gradients(wrt).unwrap();
         let mut roots = vec![p.output];
         roots.extend(&grads.nodes);
-        let mut compiled = Compiled::new(&p.graph, &roots);
+        let mut compiled = Compiled::new(p.graph(), &roots);
         let mut rng = StdRng::seed_from_u64(500 + i as u64);
-        let mut dims = random_dims(&p.graph, &mut rng, 8, 12);
+        let mut dims = random_dims(p.graph(), &mut rng, 8, 12);
         // A thin U (q ≤ d/4) so that the low-rank path is the one measured.
-        for (k, dim) in p.graph.dims.dims.iter().enumerate() {
+        for (k, dim) in p.graph().dims().dims().iter().enumerate() {
             if dim.name == "q" {
                 dims[k] = 2;
             }
@@ -88,7 +88,7 @@ fn steady_state_runs_allocate_nothing() {
                 dims[k] = 40;
             }
         }
-        let env = random_env(&p.graph, p.output, dims, &mut rng);
+        let env = random_env(p.graph(), p.output, dims, &mut rng);
         let inputs: Vec<_> = env.vars.iter().map(|m| m.as_ref()).collect();
         let first = compiled.run_owned(&inputs).unwrap();
         let mut outputs: Vec<faer::Mat<f64>> = first.iter().map(|m| faer::Mat::zeros(m.nrows(), m.ncols())).collect();

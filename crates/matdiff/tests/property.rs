@@ -70,7 +70,7 @@ impl Tally {
 
 /// Nodes whose value must stay away from 0 for central differences to be valid.
 fn kink_args(p: &Problem) -> Vec<NodeId> {
-    let g = &p.graph;
+    let g = p.graph();
     g.reachable(&[p.output])
         .into_iter()
         .filter_map(|n| match g.op(n) {
@@ -81,7 +81,7 @@ fn kink_args(p: &Problem) -> Vec<NodeId> {
 }
 
 fn norm2_args(p: &Problem) -> Vec<NodeId> {
-    let g = &p.graph;
+    let g = p.graph();
     g.reachable(&[p.output])
         .into_iter()
         .filter_map(|n| if let Op::Norm2(a) = g.op(n) { Some(*a) } else { None })
@@ -96,7 +96,7 @@ fn min_abs(m: &faer::Mat<f64>) -> f64 {
 /// rule for entries near zero); symmetric variables are perturbed symmetrically.
 fn fd_central(g: &Graph, f: NodeId, var: usize, env: &Env, h0: f64) -> faer::Mat<f64> {
     let x0 = env.vars[var].clone();
-    let sym = g.vars[var].symmetric;
+    let sym = g.vars()[var].symmetric;
     let mut env = env.clone();
     let mut out = faer::Mat::<f64>::zeros(x0.nrows(), x0.ncols());
     for j in 0..x0.ncols() {
@@ -162,14 +162,14 @@ fn worst_condition(g: &Graph, roots: &[NodeId], env: &Env) -> f64 {
 fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
     let mut p = Problem::new(src, DECLS).map_err(|e| format!("generated expression does not lower: {e}"))?;
     tally.expressions += 1;
-    let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+    let names: Vec<String> = p.graph().vars().iter().map(|v| v.name.clone()).collect();
     if names.is_empty() {
         tally.constant += 1;
         return Ok(());
     }
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let grads = p.gradients(&refs).map_err(|e| format!("gradients failed: {e}"))?;
-    let g = &p.graph;
+    let g = p.graph();
     let mut roots = vec![p.output];
     roots.extend_from_slice(&grads.nodes);
     let (kinks, norms) = (kink_args(&p), norm2_args(&p));
@@ -241,7 +241,7 @@ fn check(src: &str, seed: u64, tally: &mut Tally) -> Result<(), String> {
         let g_errors: Vec<f64> = magnitudes(g, &grads.nodes, &env).iter().map(rounding_error).collect();
         for (k, &v) in grads.vars.iter().enumerate() {
             let (fd, fd_error) = fd_gradient_with_error(g, p.output, v, &env);
-            let sym = g.vars[v].symmetric;
+            let sym = g.vars()[v].symmetric;
             let gm = if sym { symmetrize_for_fd(&vals[k + 1]) } else { vals[k + 1].clone() };
             // Rounding in f(x ± h) and in the gradient, as the library's checks estimate it.
             let noise = fd_error + if sym { 2.0 } else { 1.0 } * g_errors[k];

@@ -83,7 +83,7 @@ fn corpus_roundtrip() -> (Vec<Outcome>, Vec<String>) {
     for i in 0..count {
         let src = case(seed, i);
         let mut p = Problem::new(&src, DECLS).unwrap_or_else(|e| panic!("case {i}: {src}: {e}"));
-        let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+        let names: Vec<String> = p.graph().vars().iter().map(|v| v.name.clone()).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let grads = p.gradients(&refs).unwrap();
         for (name, &g) in names.iter().zip(&grads.nodes) {

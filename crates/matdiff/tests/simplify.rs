@@ -37,29 +37,29 @@ fn rules() -> Vec<Rule> {
 /// Checks one rule; `Err` says what went wrong.
 fn check(rule: &Rule, seed: u64) -> Result<(), String> {
     let mut p = Problem::new(&rule.input, &rule.decl).map_err(|e| format!("input: {}", e.message))?;
-    let printed = print(&p.graph, p.output, Style::Plain);
+    let printed = print(p.graph(), p.output, Style::Plain);
     if printed != rule.canonical {
         return Err(format!("prints as `{printed}`, expected `{}`", rule.canonical));
     }
     let again = p.claim(&rule.canonical).map_err(|e| format!("canonical: {}", e.message))?;
     if again != p.output {
-        let second = print(&p.graph, again, Style::Plain);
+        let second = print(p.graph(), again, Style::Plain);
         return Err(format!("`{}` lowers to another node (`{second}`): not a fixed point", rule.canonical));
     }
     let tree = matdiff::syntax::parse_expr(&rule.input).map_err(|e| e.message)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let settings = two_dim_settings(&p.graph, &mut rng);
+    let settings = two_dim_settings(p.graph(), &mut rng);
     let mut points = 0;
     for dims in settings {
-        let env = random_env(&p.graph, p.output, dims, &mut rng);
-        let naive = eval_tree(&tree, &p.graph, &env)?;
-        let value = &matdiff::eval(&p.graph, &[p.output], &env)[0];
+        let env = random_env(p.graph(), p.output, dims, &mut rng);
+        let naive = eval_tree(&tree, p.graph(), &env)?;
+        let value = &matdiff::eval(p.graph(), &[p.output], &env)[0];
         if !(finite(&naive) && finite(value)) {
             continue;
         }
         points += 1;
         // Both round: the naive tree and the canonical graph, each within its rounding error.
-        let noise = 2.0 * rounding_error(&magnitudes(&p.graph, &[p.output], &env)[0]);
+        let noise = 2.0 * rounding_error(&magnitudes(p.graph(), &[p.output], &env)[0]);
         let err = rel_diff(&naive, value, noise);
         if err > 1e-9 {
             return Err(format!("value differs from the naive evaluation by {err:.1e} at dims {:?}", env.dims));

@@ -68,9 +68,9 @@ fn spd(n: usize, rng: &mut StdRng) -> faer::Mat<f64> {
 /// Inputs the corpus's way: scalars in [0.5, 2], vectors Gaussian, matrices Gaussian,
 /// symmetric matrices positive definite; `domain` overrides per name.
 fn draw(p: &Problem, dims: &[usize], domain: &HashMap<String, String>, rng: &mut StdRng) -> Env {
-    let g = &p.graph;
+    let g = p.graph();
     let mut env = Env { dims: dims.to_vec(), vars: vec![] };
-    for v in &g.vars {
+    for v in g.vars() {
         let (r, c) = env.size(v.shape);
         let dom = domain.get(&v.name).map(String::as_str);
         let m = match dom {
@@ -122,7 +122,7 @@ fn check_ok(name: &str, c: &toml::Table) {
     assert_eq!(s.check.dims.len(), 2, "{name}: self-check covered {} dimension settings", s.check.dims.len());
     assert!(!printed.contains("where"), "{name}: not self-contained: {printed}");
     let var = s.var;
-    assert_eq!(p.graph.shape(s.node), p.graph.vars[var].shape, "{name}: shape of {printed}");
+    assert_eq!(p.graph().shape(s.node), p.graph().vars()[var].shape, "{name}: shape of {printed}");
 
     // The printed form, read back, is what is checked.
     let sol = p.claim(&printed).unwrap_or_else(|e| panic!("{name}: {printed} does not read back: {}", e.message));
@@ -135,7 +135,7 @@ fn check_ok(name: &str, c: &toml::Table) {
         .get("domain")
         .and_then(|d| d.as_table())
         .map_or(HashMap::new(), |t| t.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect());
-    let sym = p.graph.vars[var].symmetric;
+    let sym = p.graph().vars()[var].symmetric;
     let mut rng = StdRng::seed_from_u64(16);
     let mut settings: Vec<Vec<usize>> = vec![];
     let mut points = 0;
@@ -143,8 +143,8 @@ fn check_ok(name: &str, c: &toml::Table) {
         if settings.len() == 2 {
             break;
         }
-        let dims = matdiff::random_dims(&p.graph, &mut rng, 2, 5);
-        let ok = rules.iter().all(|r| rule_holds(r, &|n: &str| dims[p.graph.dims.by_name(n).unwrap() as usize]));
+        let dims = matdiff::random_dims(p.graph(), &mut rng, 2, 5);
+        let ok = rules.iter().all(|r| rule_holds(r, &|n: &str| dims[p.graph().dims().by_name(n).unwrap() as usize]));
         if !ok || settings.contains(&dims) && attempt < 300 {
             continue;
         }
@@ -153,7 +153,7 @@ fn check_ok(name: &str, c: &toml::Table) {
             let x0 = env.vars[var].clone();
             let mut roots = vec![sol];
             roots.extend(reference);
-            let vals = eval(&p.graph, &roots, &env);
+            let vals = eval(p.graph(), &roots, &env);
             let xs = &vals[0];
             assert!(super::common::finite(xs), "{name}: {printed} not finite at {dims:?}");
             if let Some(r) = vals.get(1) {
@@ -165,9 +165,9 @@ fn check_ok(name: &str, c: &toml::Table) {
                 assert!(asym < 1e-10, "{name}: the solution for a symmetric {wrt} is not symmetric ({asym:.1e})");
             }
             env.vars[var] = xs.clone();
-            let at_sol = fd_gradient(&p.graph, p.output, var, &env);
+            let at_sol = fd_gradient(p.graph(), p.output, var, &env);
             env.vars[var] = x0;
-            let at_rand = fd_gradient(&p.graph, p.output, var, &env);
+            let at_rand = fd_gradient(p.graph(), p.output, var, &env);
             let ratio = fro(&at_sol) / fro(&at_rand);
             assert!(
                 ratio < FD_TOL,
@@ -294,7 +294,7 @@ fn random_losses_solved_or_refused() {
     for i in 0..count {
         let src = case(16, i);
         let Ok(p0) = Problem::new(&src, DECLS) else { continue };
-        let names: Vec<String> = p0.graph.vars.iter().map(|v| v.name.clone()).collect();
+        let names: Vec<String> = p0.graph().vars().iter().map(|v| v.name.clone()).collect();
         for wrt in names {
             let mut p = p0.clone();
             let s = match solve(&mut p, &wrt) {
@@ -312,19 +312,19 @@ fn random_losses_solved_or_refused() {
             // Points where a matrix the solution inverts is (nearly) singular are outside its
             // conditions.
             let inverted: Vec<matdiff::NodeId> = p
-                .graph
+                .graph()
                 .reachable(&[sol])
                 .into_iter()
-                .filter_map(|n| if let matdiff::Op::Inv(a) = p.graph.op(n) { Some(*a) } else { None })
+                .filter_map(|n| if let matdiff::Op::Inv(a) = p.graph().op(n) { Some(*a) } else { None })
                 .collect();
             for _ in 0..3 {
-                let dims = matdiff::random_dims(&p.graph, &mut rng, 2, 5);
-                let mut env = matdiff::random_env(&p.graph, p.output, dims, &mut rng);
-                let xs = eval(&p.graph, &[sol], &env).remove(0);
+                let dims = matdiff::random_dims(p.graph(), &mut rng, 2, 5);
+                let mut env = matdiff::random_env(p.graph(), p.output, dims, &mut rng);
+                let xs = eval(p.graph(), &[sol], &env).remove(0);
                 if !super::common::finite(&xs) || super::common::max_abs(&xs) > 1e6 {
                     continue;
                 }
-                let singular = eval(&p.graph, &inverted, &env).iter().any(|m| match m.singular_values() {
+                let singular = eval(p.graph(), &inverted, &env).iter().any(|m| match m.singular_values() {
                     Ok(sv) => sv[sv.len() - 1] < 1e-8 * sv[0],
                     Err(_) => true,
                 });
@@ -333,9 +333,9 @@ fn random_losses_solved_or_refused() {
                 }
                 let x0 = env.vars[s.var].clone();
                 env.vars[s.var] = xs;
-                let at_sol = fd_gradient(&p.graph, p.output, s.var, &env);
+                let at_sol = fd_gradient(p.graph(), p.output, s.var, &env);
                 env.vars[s.var] = x0;
-                let at_rand = fd_gradient(&p.graph, p.output, s.var, &env);
+                let at_rand = fd_gradient(p.graph(), p.output, s.var, &env);
                 if !(super::common::finite(&at_sol) && fro(&at_rand) > 1e-6) {
                     continue;
                 }

@@ -332,7 +332,7 @@ proptest! {
     fn random_expressions_derive_correctly(expr in scalar(3)) {
         let decls = "A: matrix(n,n); B: matrix(n,n); C: matrix(n,m); x: vector(n); y: vector(n); s: scalar";
         let p = Problem::new(&expr, decls).unwrap();
-        let wrt: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).filter(|v| expr.contains(v.as_str())).collect();
+        let wrt: Vec<String> = p.graph().vars().iter().map(|v| v.name.clone()).filter(|v| expr.contains(v.as_str())).collect();
         let wrt: Vec<&str> = wrt.iter().map(|s| s.as_str()).collect();
         let d = derive(&expr, decls, &wrt);
         for f in [StepsFormat::Text, StepsFormat::Markdown, StepsFormat::Latex, StepsFormat::Json] {

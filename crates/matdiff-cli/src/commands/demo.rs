@@ -27,9 +27,9 @@ pub fn demo() -> Result<u8, Failure> {
                 .dims
                 .iter()
                 .map(|d| {
-                    p.graph
-                        .dims
-                        .dims
+                    p.graph()
+                        .dims()
+                        .dims()
                         .iter()
                         .zip(d)
                         .map(|(dim, k)| format!("{}={k}", dim.name))
@@ -127,7 +127,7 @@ fn closed_forms() -> Result<bool, Failure> {
         println!("    objective: {}   ({})", ex.expr, ex.decls);
         println!("    {wrt} = {}", p.print(s.node, Style::Plain));
         println!("    kind: {}", s.kind.name());
-        let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(&p.graph, s.var)).collect();
+        let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(p.graph(), s.var)).collect();
         if !conditions.is_empty() {
             println!("    conditions: {}", conditions.join("; "));
         }

@@ -66,7 +66,7 @@ pub fn derivative(
                     println!("where {n} = {def}");
                 }
             } else {
-                println!("{}", matdiff::print_with_names(&p.graph, d.root, Style::Plain, &weights));
+                println!("{}", matdiff::print_with_names(p.graph(), d.root, Style::Plain, &weights));
                 for (n, h) in &weights {
                     println!("where {n} = {}", p.print(*h, Style::Plain));
                 }
@@ -95,12 +95,12 @@ pub fn derivative(
 
 /// The layout in words, with the result's size.
 fn describe(p: &Problem, d: &Derivative) -> String {
-    let x = &p.graph.vars[d.var].name;
+    let x = &p.graph().vars()[d.var].name;
     let size = p.shape_names(d.root).join("×");
     let size = if size.is_empty() { "scalar".to_string() } else { size };
     let what = match (d.order, d.layout) {
         (Order::Hvp, _) => {
-            let v = d.direction.map_or("V", |v| p.graph.vars[v].name.as_str());
+            let v = d.direction.map_or("V", |v| p.graph().vars()[v].name.as_str());
             format!("Hessian-vector product d/dt ∇f({x} + t·{v}) at t = 0")
         }
         (Order::Hessian, Layout::Gradient) => "second derivative".to_string(),
@@ -117,10 +117,10 @@ fn describe(p: &Problem, d: &Derivative) -> String {
 
 /// The left side for Markdown output.
 fn lhs_latex(p: &Problem, d: &Derivative) -> String {
-    let x = matdiff::latex_name(&p.graph.vars[d.var].name);
+    let x = matdiff::latex_name(&p.graph().vars()[d.var].name);
     match (d.order, d.layout) {
         (Order::Hvp, _) => {
-            let v = matdiff::latex_name(d.direction.map_or("V", |v| p.graph.vars[v].name.as_str()));
+            let v = matdiff::latex_name(d.direction.map_or("V", |v| p.graph().vars()[v].name.as_str()));
             format!("\\nabla^2 f \\, {v}")
         }
         (Order::Hessian, Layout::Vec) => format!("\\frac{{\\partial^2 f}}{{\\partial \\operatorname{{vec}}({x}) \\, \\partial \\operatorname{{vec}}({x})^\\top}}"),

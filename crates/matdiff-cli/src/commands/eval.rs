@@ -17,18 +17,18 @@ pub fn eval(input: &ExprArgs, at: &Path, allow_nonfinite: bool) -> Result<u8, Fa
     let text = read_text(Source::of(at_path), MAX_VALUES_BYTES).map_err(|e| format!("error: {e}\n"))?;
     let inputs = inputs_from_json(&text, &at).map_err(|m| format!("error: {m}\n"))?;
     let env = p.bind(&inputs).map_err(|e| fail(&e, expr, decl))?;
-    check_sizes(&p.graph, &[p.output], &env).map_err(|e| fail(&e, expr, decl))?;
+    check_sizes(p.graph(), &[p.output], &env).map_err(|e| fail(&e, expr, decl))?;
     // The compiled evaluator, as `demo` and the library use (planned for these sizes).
-    let mut compiled = Compiled::new(&p.graph, &[p.output]);
+    let mut compiled = Compiled::new(p.graph(), &[p.output]);
     let out = compiled.run_env(&env).map_err(|e| fail(&e, expr, decl))?;
-    let v = to_value(&out[0].to_owned(), p.graph.shape(p.output));
+    let v = to_value(&out[0].to_owned(), p.graph().shape(p.output));
     if allow_nonfinite {
         println!("{}", value_json_nonfinite(&v));
         return Ok(0);
     }
     if !finite(&v) {
         // The reference evaluator, node by node, finds where it started.
-        let why = match first_nonfinite(&p.graph, &[p.output], &env) {
+        let why = match first_nonfinite(p.graph(), &[p.output], &env) {
             Some(nf) => nf.message,
             None => "an operation overflowed or was undefined".to_string(),
         };

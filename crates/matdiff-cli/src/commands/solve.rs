@@ -22,7 +22,7 @@ pub fn solve(
     let s = solve_for(&mut p, wrt).map_err(|r| fail(&r.error, expr, decl))?;
     if let Some(lang) = emit {
         let grads = p.gradients(&[wrt]).map_err(|e| fail(&e, expr, decl))?;
-        let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(&p.graph, s.var)).collect();
+        let conditions: Vec<String> = s.conditions.iter().map(|c| c.describe(p.graph(), s.var)).collect();
         let mut summary = format!("{wrt} = {} ({}", p.print(s.node, Style::Plain), s.kind.name());
         if !conditions.is_empty() {
             summary.push_str(&format!("; conditions: {}", conditions.join("; ")));
@@ -55,7 +55,7 @@ pub fn solve(
         Format::Markdown => {
             if steps {
                 for (i, st) in s.steps.iter().enumerate() {
-                    println!("{}. {}:", i + 1, st.action.describe(&p.graph, wrt));
+                    println!("{}. {}:", i + 1, st.action.describe(p.graph(), wrt));
                     println!("   $${}$$", step_equation(&p, st, wrt, Style::Latex));
                 }
                 println!();
@@ -63,7 +63,7 @@ pub fn solve(
             println!("$${lname} = {latex}$$\n");
             println!("- kind: {}", s.kind.name());
             for c in &s.conditions {
-                println!("- condition: `{}`", c.describe(&p.graph, s.var));
+                println!("- condition: `{}`", c.describe(p.graph(), s.var));
             }
         }
     }

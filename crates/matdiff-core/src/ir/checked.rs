@@ -211,6 +211,24 @@ impl Graph {
         Ok(self.var_node(self.vars.len() as u32 - 1))
     }
 
+    /// Add a variable that stands for the value of an existing node `like` (a derivation's
+    /// symbol for a node, a direction shaped like a variable): its shape is `like`'s, so it is
+    /// valid by construction; it is symmetric when `like` is and `keep_symmetry` is set.
+    /// Returns the variable's index and node. The name is for display and is not checked for
+    /// uniqueness ([`Graph::var_id`] finds the first variable of a name).
+    pub fn add_symbol(&mut self, name: impl Into<String>, like: NodeId, keep_symmetry: bool) -> (u32, NodeId) {
+        let node = self.node(like);
+        let var = super::Var { name: name.into(), shape: node.shape, symmetric: keep_symmetry && node.symmetric };
+        self.vars.push(var);
+        let index = self.vars.len() as u32 - 1;
+        (index, self.var_node(index))
+    }
+
+    /// Rename variable `var` (for display: a derivation names its output `L` or `f`).
+    pub fn rename_var(&mut self, var: u32, name: impl Into<String>) {
+        self.vars[var as usize].name = name.into();
+    }
+
     fn shape_error(&self, op: Build, shapes: &[Shape], why: &str) -> Error {
         let shapes: Vec<String> = shapes.iter().map(|&s| self.dims.describe(s)).collect();
         Error::unspanned(Input::None, format!("cannot build {op:?} of {}: {why}", shapes.join(" and ")))

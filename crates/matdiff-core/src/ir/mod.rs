@@ -154,16 +154,25 @@ pub struct Var {
 pub struct Graph {
     nodes: Vec<Node>,
     index: HashMap<(Op, Shape), NodeId>,
-    /// Input variables, indexed by `Op::Var`.
-    pub vars: Vec<Var>,
-    /// The symbolic dimensions shapes refer to.
-    pub dims: DimTable,
+    /// Input variables, indexed by `Op::Var` (added through [`Graph::add_var`], which checks
+    /// them; read with [`Graph::vars`]).
+    pub(crate) vars: Vec<Var>,
+    /// The symbolic dimensions shapes refer to (read with [`Graph::dims`]).
+    pub(crate) dims: DimTable,
 }
 
 impl Graph {
     /// An empty graph over these dimensions.
     pub fn new(dims: DimTable) -> Graph {
         Graph { dims, ..Graph::default() }
+    }
+    /// The input variables, indexed by `Op::Var`.
+    pub fn vars(&self) -> &[Var] {
+        &self.vars
+    }
+    /// The symbolic dimensions the shapes refer to.
+    pub fn dims(&self) -> &DimTable {
+        &self.dims
     }
     /// The node `id`.
     pub fn node(&self, id: NodeId) -> &Node {

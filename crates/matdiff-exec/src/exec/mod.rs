@@ -153,17 +153,26 @@ impl Compiled {
 
 /// Read dimension sizes off the inputs, checking they agree with each other and the shapes.
 fn dims_of(g: &Graph, inputs: &[MatRef<'_, f64>]) -> Result<Vec<usize>> {
-    if inputs.len() != g.vars.len() {
-        return Err(Error::unspanned(Input::Values, format!("expected {} inputs, got {}", g.vars.len(), inputs.len())));
+    if inputs.len() != g.vars().len() {
+        return Err(Error::unspanned(
+            Input::Values,
+            format!("expected {} inputs, got {}", g.vars().len(), inputs.len()),
+        ));
     }
-    let mut dims: Vec<Option<usize>> = g.dims.dims.iter().map(|d| d.size).collect();
-    for (v, m) in g.vars.iter().zip(inputs) {
+    let mut dims: Vec<Option<usize>> = g.dims().dims().iter().map(|d| d.size).collect();
+    for (v, m) in g.vars().iter().zip(inputs) {
         for (d, k) in [(v.shape.rows, m.nrows()), (v.shape.cols, m.ncols())] {
             match d {
                 None if k != 1 => {
                     return Err(Error::unspanned(
                         Input::Values,
-                        format!("`{}` should be {}, got {}×{}", v.name, g.dims.describe(v.shape), m.nrows(), m.ncols()),
+                        format!(
+                            "`{}` should be {}, got {}×{}",
+                            v.name,
+                            g.dims().describe(v.shape),
+                            m.nrows(),
+                            m.ncols()
+                        ),
                     ))
                 }
                 None => {}
@@ -171,7 +180,7 @@ fn dims_of(g: &Graph, inputs: &[MatRef<'_, f64>]) -> Result<Vec<usize>> {
                     Some(k0) if k0 != k => {
                         return Err(Error::unspanned(
                             Input::Values,
-                            format!("dimension {} is {k0} elsewhere but {k} in `{}`", g.dims.name(d), v.name),
+                            format!("dimension {} is {k0} elsewhere but {k} in `{}`", g.dims().name(d), v.name),
                         ))
                     }
                     _ => dims[d as usize] = Some(k),
@@ -180,12 +189,12 @@ fn dims_of(g: &Graph, inputs: &[MatRef<'_, f64>]) -> Result<Vec<usize>> {
         }
     }
     let mut sizes: Vec<usize> = dims.into_iter().map(|d| d.unwrap_or(usize::MAX)).collect();
-    if let Some((d, given, product)) = g.dims.fill_products(&mut sizes) {
+    if let Some((d, given, product)) = g.dims().fill_products(&mut sizes) {
         return Err(Error::unspanned(
             Input::Values,
             format!(
                 "dimension {} is {given} in the inputs, but the product of its factors is {product}",
-                g.dims.name(d)
+                g.dims().name(d)
             ),
         ));
     }

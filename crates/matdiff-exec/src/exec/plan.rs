@@ -298,7 +298,7 @@ impl Plan {
             })
             .collect();
         let scratch = MemBuffer::new(p.scratch());
-        let input_shapes = g.vars.iter().map(|v| p.env.size(v.shape)).collect();
+        let input_shapes = g.vars().iter().map(|v| p.env.size(v.shape)).collect();
         // Steps are split in halves only from PARALLEL_ENTRIES entries (the products that are
         // split have even larger outputs).
         let big = |&(r, c): &(usize, usize)| r * c >= super::run::PARALLEL_ENTRIES;
@@ -315,7 +315,7 @@ impl Plan {
 impl Planner<'_> {
     fn shape_of(&self, o: Opnd) -> (usize, usize) {
         let (r, c) = match o.src {
-            Src::Input(i) => self.env.size(self.g.vars[i].shape),
+            Src::Input(i) => self.env.size(self.g.vars()[i].shape),
             Src::Slot(s) => self.shapes[s],
         };
         if o.t {

@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
             check_spans(src, &program.body);
             for decls in [DECLS, ""] {
                 let Ok(mut p) = matdiff::Problem::new(src, decls) else { continue };
-                let names: Vec<String> = p.graph.vars.iter().map(|v| v.name.clone()).collect();
+                let names: Vec<String> = p.graph().vars().iter().map(|v| v.name.clone()).collect();
                 let wrt: Vec<&str> = names.iter().map(String::as_str).collect();
                 if let Ok(grads) = p.gradients(&wrt) {
                     let _ = p.print_shared_named(&grads.nodes, matdiff::Style::Plain);

@@ -194,7 +194,7 @@ impl Auditor {
             let problem = Problem::new(&q.loss, &q.decl).map_err(|e| in_question(q, e))?;
             let loss = print(&problem.graph, problem.output, Style::Plain);
             let checker = Checker::new(problem, &q.wrt, CheckOptions::default()).map_err(|e| in_question(q, e))?;
-            let names: Vec<String> = checker.problem().graph.vars.iter().map(|v| v.name.clone()).collect();
+            let names: Vec<String> = checker.problem().graph.vars().iter().map(|v| v.name.clone()).collect();
             let def_names: Vec<&str> = names
                 .iter()
                 .map(String::as_str)
@@ -292,9 +292,9 @@ impl Auditor {
         let aliases = &self.spec.aliases;
         // Names that are not intermediate definitions: variables, loss symbols, file definitions.
         let loss_syms: Vec<String> = self.spec.questions.iter().flat_map(|q| q.loss_symbols.clone()).collect();
-        let vars: Vec<String> = checker.problem().graph.vars.iter().map(|v| v.name.clone()).collect();
+        let vars: Vec<String> = checker.problem().graph.vars().iter().map(|v| v.name.clone()).collect();
         let file_names: Vec<String> = c.file_defs.iter().map(|d| d.name.clone()).collect();
-        let dims: Vec<String> = checker.problem().graph.dims.dims.iter().map(|d| d.name.clone()).collect();
+        let dims: Vec<String> = checker.problem().graph.dims().dims().iter().map(|d| d.name.clone()).collect();
         let reserved = |n: &str| {
             vars.iter().any(|v| v == n)
                 || loss_syms.iter().any(|v| v == n)

@@ -200,7 +200,7 @@ impl Checker {
         let var = grads.vars[0];
         let mut grad = grads.nodes[0];
         let mut other = None;
-        if problem.graph.vars[var].symmetric {
+        if problem.graph.vars()[var].symmetric {
             let cookbook = cookbook_form(&mut problem.graph, grad);
             (grad, other) = match opts.convention {
                 Convention::Symmetric => (grad, Some(cookbook)),
@@ -296,11 +296,11 @@ impl Checker {
     /// dimension lists when the node brought new dimensions.
     fn values_at(&mut self, node: NodeId) -> Result<Vec<(Mat<f64>, f64)>> {
         let g = &self.problem.graph;
-        let nd = g.dims.dims.len();
+        let nd = g.dims().dims().len();
         for p in &mut self.points {
             p.env.dims.resize(nd, 2);
             // A product dimension (`m*n`) a claim brought is its factors' product.
-            g.dims.fill_products(&mut p.env.dims);
+            g.dims().fill_products(&mut p.env.dims);
         }
         let first = &self.points[0].env;
         for n in g.reachable(&[node]) {
@@ -391,7 +391,7 @@ impl Checker {
         }
         let (gs, cs) = (g.shape(self.grad), g.shape(claim));
         if gs != cs {
-            let mut diags = vec![Diagnosis::Shape { claim: g.dims.describe(cs), gradient: g.dims.describe(gs) }];
+            let mut diags = vec![Diagnosis::Shape { claim: g.dims().describe(cs), gradient: g.dims().describe(gs) }];
             let mut claim_val = None;
             if cs == gs.t() {
                 let vals = self.values_at(claim)?;
@@ -410,7 +410,7 @@ impl Checker {
             return Ok(verdict(false, Method::Symbolic, confidence, Some(cx), diags));
         }
         let vals = self.values_at(claim)?;
-        let sym_var = self.problem.graph.vars[self.var].symmetric;
+        let sym_var = self.problem.graph.vars()[self.var].symmetric;
         if sym_var {
             confidence.basis = format!("symmetric parts compared (`{}` is declared symmetric)", self.wrt);
         }
@@ -445,7 +445,7 @@ impl Checker {
             return Ok(vec![Diagnosis::Undefined]);
         }
         // W.r.t. a declared-symmetric variable only symmetric parts are compared.
-        let sym_var = self.problem.graph.vars[self.var].symmetric;
+        let sym_var = self.problem.graph.vars()[self.var].symmetric;
         let view = |m: &Mat<f64>| if sym_var { sym_part(m) } else { m.clone() };
         let grads: Vec<Mat<f64>> = self.points.iter().map(|p| view(&p.grad)).collect();
         let claim_errs: Vec<f64> = vals.iter().map(|v| v.1).collect();
@@ -482,8 +482,8 @@ impl Checker {
                 return Ok(vec![Diagnosis::Convention { convention }]);
             }
         }
-        let square: Vec<usize> = (0..self.problem.graph.vars.len())
-            .filter(|&i| is_square_matrix(&self.problem.graph, &self.problem.graph.vars[i]))
+        let square: Vec<usize> = (0..self.problem.graph.vars().len())
+            .filter(|&i| is_square_matrix(&self.problem.graph, &self.problem.graph.vars()[i]))
             .collect();
         if !square.is_empty() && self.equal_when_symmetric(claim, &square)? {
             // Name only the matrices whose symmetry matters, where one alone suffices.
@@ -496,7 +496,7 @@ impl Checker {
             if which.is_empty() {
                 which = square;
             }
-            let matrices = which.iter().map(|&i| self.problem.graph.vars[i].name.clone()).collect();
+            let matrices = which.iter().map(|&i| self.problem.graph.vars()[i].name.clone()).collect();
             // The more pertinent reading: drop "c × some paths" fits it explains.
             diags.retain(|d| !matches!(d, Diagnosis::MissingPaths { factor, .. } if *factor != 1.0));
             let at = usize::from(matches!(diags.first(), Some(Diagnosis::Transposed | Diagnosis::Layout)));
@@ -528,7 +528,7 @@ impl Checker {
                             acc += t;
                         }
                     }
-                    if self.problem.graph.vars[self.var].symmetric {
+                    if self.problem.graph.vars()[self.var].symmetric {
                         sym_part(&acc)
                     } else {
                         acc
@@ -568,13 +568,13 @@ impl Checker {
         let p = &self.points[i];
         let used: Vec<usize> = {
             let mut u: Vec<usize> =
-                g.vars.iter().flat_map(|v| [v.shape.rows, v.shape.cols]).flatten().map(|d| d as usize).collect();
+                g.vars().iter().flat_map(|v| [v.shape.rows, v.shape.cols]).flatten().map(|d| d as usize).collect();
             u.sort();
             u.dedup();
             u
         };
-        let dims = used.iter().map(|&d| (g.dims.dims[d].name.clone(), p.env.dims[d])).collect();
-        let inputs = g.vars.iter().zip(&p.env.vars).map(|(v, m)| (v.name.clone(), to_value(m, v.shape))).collect();
+        let dims = used.iter().map(|&d| (g.dims().dims()[d].name.clone(), p.env.dims[d])).collect();
+        let inputs = g.vars().iter().zip(&p.env.vars).map(|(v, m)| (v.name.clone(), to_value(m, v.shape))).collect();
         let gshape = g.shape(self.grad);
         let max_diff = match claim {
             Some(c) if comparable => Some(max_abs_diff(c, &p.grad)),

@@ -32,13 +32,13 @@ fn dims_for(g: &Graph, s: usize, rng: &mut StdRng) -> Vec<usize> {
         0 => random_dims(g, rng, 2, 3),
         1 => {
             let atomic = |d: &&matdiff_core::Dim| d.factors.is_empty();
-            let free = g.dims.dims.iter().filter(atomic).filter(|d| d.size.is_none()).count();
+            let free = g.dims().dims().iter().filter(atomic).filter(|d| d.size.is_none()).count();
             let mut sizes: Vec<usize> = (2..2 + free).collect();
             sizes.shuffle(rng);
             let mut it = sizes.into_iter();
             let mut sizes: Vec<usize> = g
-                .dims
-                .dims
+                .dims()
+                .dims()
                 .iter()
                 .map(|d| match d.size {
                     _ if !d.factors.is_empty() => usize::MAX,
@@ -46,7 +46,7 @@ fn dims_for(g: &Graph, s: usize, rng: &mut StdRng) -> Vec<usize> {
                     None => it.next().unwrap_or(2),
                 })
                 .collect();
-            g.dims.fill_products(&mut sizes);
+            g.dims().fill_products(&mut sizes);
             sizes
         }
         _ => random_dims(g, rng, 3, 5),
@@ -58,7 +58,7 @@ fn dims_for(g: &Graph, s: usize, rng: &mut StdRng) -> Vec<usize> {
 /// antisymmetric part (its symmetric part stays positive definite, so it stays invertible
 /// with a positive determinant): otherwise `inv(X)` and `inv(X)'` could not be told apart.
 fn round_env(g: &Graph, env: &mut Env, rng: &mut StdRng) {
-    for (v, m) in g.vars.iter().zip(env.vars.iter_mut()) {
+    for (v, m) in g.vars().iter().zip(env.vars.iter_mut()) {
         let square = m.nrows() == m.ncols() && m.nrows() > 1;
         let near_sym = square
             && (0..m.nrows()).all(|i| (0..i).all(|j| (m[(i, j)] - m[(j, i)]).abs() <= 1e-9 * (1.0 + m[(i, j)].abs())));
@@ -119,7 +119,7 @@ pub(crate) fn sample_points(
 /// parts (for "correct only for symmetric matrices").
 pub(crate) fn symmetrize_square(g: &Graph, env: &Env, which: &[usize]) -> Env {
     let mut out = env.clone();
-    for (i, (v, m)) in g.vars.iter().zip(out.vars.iter_mut()).enumerate() {
+    for (i, (v, m)) in g.vars().iter().zip(out.vars.iter_mut()).enumerate() {
         if which.contains(&i) && is_square_matrix(g, v) {
             *m = Mat::from_fn(m.nrows(), m.ncols(), |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
         }

@@ -8,7 +8,7 @@
 use super::subst::{subst, subst_memo};
 use super::{AdjointStep, Contribution, FwdNode, NodeKind, Operand};
 use matdiff_core::local_pushes;
-use matdiff_core::{Graph, NodeId, Op, Var};
+use matdiff_core::{Graph, NodeId, Op};
 use std::collections::HashMap;
 
 pub(super) struct Backward {
@@ -59,9 +59,7 @@ pub(super) fn run(g: &mut Graph, nodes: &[FwdNode], output: usize) -> Backward {
             continue;
         };
         // The user's adjoint as an opaque symbol, for the rule as written.
-        g.vars.push(Var { name: bar_placeholder(i), shape: node.shape, symmetric: false });
-        let var = (g.vars.len() - 1) as u32;
-        let bar = g.var_node(var);
+        let (_, bar) = g.add_symbol(bar_placeholder(i), node.symbol, false);
         let operands: Vec<(Operand, NodeId)> = node
             .inputs
             .iter()

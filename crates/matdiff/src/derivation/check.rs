@@ -39,7 +39,7 @@ impl Derivation {
     pub fn eval_nodes(&self, env: &Env, overridden: Option<(usize, &Mat<f64>)>) -> Vec<Mat<f64>> {
         let g = &self.graph;
         let mut full = Env { dims: env.dims.clone(), vars: env.vars.clone() };
-        full.vars.resize(g.vars.len(), Mat::zeros(1, 1));
+        full.vars.resize(g.vars().len(), Mat::zeros(1, 1));
         let mut out = Vec::with_capacity(self.nodes.len());
         for (i, n) in self.nodes.iter().enumerate() {
             let value = match (overridden, n.def) {
@@ -68,7 +68,7 @@ impl Derivation {
     /// The environment in which each named node is a variable holding its value.
     fn env_over(&self, env: &Env, values: &[Mat<f64>]) -> Env {
         let mut full = Env { dims: env.dims.clone(), vars: env.vars.clone() };
-        full.vars.resize(self.graph.vars.len(), Mat::zeros(1, 1));
+        full.vars.resize(self.graph.vars().len(), Mat::zeros(1, 1));
         for (n, v) in self.nodes.iter().zip(values) {
             if let matdiff_core::Op::Var(k) = self.graph.op(n.symbol) {
                 full.vars[*k as usize] = v.clone();

@@ -9,7 +9,7 @@
 
 use super::{FwdNode, NodeKind, Operand};
 use matdiff_core::Shape;
-use matdiff_core::{Graph, NodeId, Op, Var};
+use matdiff_core::{Graph, NodeId, Op};
 use std::collections::{HashMap, HashSet};
 
 pub(super) struct Forward {
@@ -32,8 +32,8 @@ struct Builder<'a> {
 /// Build the forward graph of `output`, with `wrt` (variable indices) marking what is active
 /// and `user` the names the user gave to subexpressions (used where they do not clash).
 pub(super) fn build(g: &mut Graph, output: NodeId, wrt: &[usize], user: &[(String, NodeId)]) -> Forward {
-    let mut taken: HashSet<String> = g.vars.iter().map(|v| v.name.clone()).collect();
-    taken.extend(g.dims.dims.iter().map(|d| d.name.clone()));
+    let mut taken: HashSet<String> = g.vars().iter().map(|v| v.name.clone()).collect();
+    taken.extend(g.dims().dims().iter().map(|d| d.name.clone()));
     // A scalar output is the loss L; anything else is a function value f.
     let candidates =
         if g.shape(output).is_scalar() { ["L", "f", "F", "loss", "out"] } else { ["f", "F", "y", "out", "L"] };
@@ -70,7 +70,7 @@ pub(super) fn build(g: &mut Graph, output: NodeId, wrt: &[usize], user: &[(Strin
         if b.nodes[o].kind == NodeKind::Operation {
             b.nodes[o].name = output_name.clone();
             let v = b.var_of_symbol(b.nodes[o].symbol);
-            b.g.vars[v].name = output_name.clone();
+            b.g.rename_var(v as u32, output_name.clone());
         }
     }
     Forward { nodes: b.nodes, output: out, output_name }
@@ -155,7 +155,7 @@ impl Builder<'_> {
         let op = self.g.op(ir).clone();
         let idx = match &op {
             Op::Var(v) => {
-                let var = &self.g.vars[*v as usize];
+                let var = &self.g.vars()[*v as usize];
                 let node = FwdNode {
                     name: var.name.clone(),
                     kind: NodeKind::Variable,
@@ -220,10 +220,7 @@ impl Builder<'_> {
             Some(n) => n.clone(),
             None => self.fresh_name(),
         };
-        let node = self.g.node(ir);
-        let (shape, symmetric) = (node.shape, node.symmetric);
-        self.g.vars.push(Var { name: name.clone(), shape, symmetric });
-        let symbol = self.g.var_node((self.g.vars.len() - 1) as u32);
+        let (_, symbol) = self.g.add_symbol(name.clone(), ir, true);
         let active = inputs.iter().any(|o| matches!(o, Operand::Node { node, .. } if self.nodes[*node].active));
         let node = FwdNode {
             name,
@@ -236,7 +233,7 @@ impl Builder<'_> {
             symbol,
             def: Some(def),
             inputs,
-            shape,
+            shape: self.g.shape(ir),
             active,
             wrt: false,
         };

@@ -208,7 +208,7 @@ impl Derivation {
             };
             let expanded = subst::subst(&mut graph, adjoint, &defs);
             gradients.push(FinalGradient {
-                name: graph.vars[v].name.clone(),
+                name: graph.vars()[v].name.clone(),
                 node,
                 adjoint,
                 expanded,

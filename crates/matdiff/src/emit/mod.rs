@@ -93,7 +93,7 @@ pub fn parameters(problem: &Problem, lang: Lang) -> Vec<(String, String)> {
         _ => names::PYTHON_RESERVED,
     });
     let names = plan::param_names(g, &ps, &mut namer);
-    ps.iter().map(|p| (g.vars[p.var].name.clone(), names[p.var].clone())).collect()
+    ps.iter().map(|p| (g.vars()[p.var].name.clone(), names[p.var].clone())).collect()
 }
 
 /// Generate a module defining `f_and_grad(<variables>)` → `(value, gradient)` (a tuple of

@@ -94,16 +94,16 @@ pub(crate) struct Param {
 pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
     let mut order: Vec<usize> = decl_order.iter().filter_map(|n| g.var_id(n).map(|v| v as usize)).collect();
     order.dedup();
-    for v in 0..g.vars.len() {
+    for v in 0..g.vars().len() {
         if !order.contains(&v) {
             order.push(v);
         }
     }
-    let mut bound = vec![false; g.dims.dims.len()];
+    let mut bound = vec![false; g.dims().dims().len()];
     order
         .into_iter()
         .map(|var| {
-            let s = g.vars[var].shape;
+            let s = g.vars()[var].shape;
             let mut binds = vec![];
             let axes: Vec<DimId> = match (s.rows, s.cols) {
                 (None, None) => vec![],
@@ -112,7 +112,7 @@ pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
             };
             for (axis, d) in axes.into_iter().enumerate() {
                 // A product dimension (`m*n`) follows from its factors; it binds nothing.
-                if !bound[d as usize] && g.dims.dims[d as usize].size.is_none() && !g.dims.is_product(d) {
+                if !bound[d as usize] && g.dims().dims()[d as usize].size.is_none() && !g.dims().is_product(d) {
                     bound[d as usize] = true;
                     binds.push((axis, d));
                 }
@@ -125,17 +125,17 @@ pub(crate) fn params(g: &Graph, decl_order: &[String]) -> Vec<Param> {
 /// The parameters of a function that does not take variable `var` (a closed-form update of
 /// it): the others in the same order, each dimension bound by the first of them that shows it.
 pub(crate) fn params_without(g: &Graph, ps: &[Param], var: usize) -> Vec<Param> {
-    let mut bound = vec![false; g.dims.dims.len()];
+    let mut bound = vec![false; g.dims().dims().len()];
     ps.iter()
         .filter(|p| p.var != var)
         .map(|p| {
-            let s = g.vars[p.var].shape;
+            let s = g.vars()[p.var].shape;
             let axes: Vec<DimId> = [s.rows, s.cols].into_iter().flatten().collect();
             let binds = axes
                 .into_iter()
                 .enumerate()
                 .filter(|&(_, d)| {
-                    let free = !bound[d as usize] && g.dims.dims[d as usize].size.is_none();
+                    let free = !bound[d as usize] && g.dims().dims()[d as usize].size.is_none();
                     bound[d as usize] |= free;
                     free
                 })
@@ -148,9 +148,9 @@ pub(crate) fn params_without(g: &Graph, ps: &[Param], var: usize) -> Vec<Param> 
 /// Parameter names, indexed like `Graph::vars`: the variables' own names unless the language
 /// reserves them (then with a trailing `_`).
 pub(crate) fn param_names(g: &Graph, ps: &[Param], namer: &mut Namer) -> Vec<String> {
-    let mut names = vec![String::new(); g.vars.len()];
+    let mut names = vec![String::new(); g.vars().len()];
     for p in ps {
-        names[p.var] = namer.claim(&g.vars[p.var].name);
+        names[p.var] = namer.claim(&g.vars()[p.var].name);
     }
     names
 }
@@ -181,7 +181,7 @@ pub(crate) fn setup<'g>(
     let mut namer = Namer::new(reserved);
     let param_names = param_names(g, &ps, &mut namer);
     let mut dims: Vec<String> = vec![];
-    for d in &g.dims.dims {
+    for d in g.dims().dims() {
         let text = match d.size {
             Some(k) => k.to_string(),
             // Factors come before their products.
@@ -196,28 +196,28 @@ pub(crate) fn setup<'g>(
         dims.push(text);
     }
     let mut root_names = vec![namer.claim("f")];
-    root_names.extend(grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars[v].name))));
+    root_names.extend(grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars()[v].name))));
     Ok(Setup { ps, roots, namer, cx: Cx { g, params: param_names, dims }, root_names })
 }
 
 /// Whether dimension `d` is known, given which atomic dimensions are (`known`, by id): a
 /// product is known when its factors are.
 pub(crate) fn dim_known(g: &Graph, known: &[bool], d: DimId) -> bool {
-    g.dims.factors(d).iter().all(|&f| known[f as usize])
+    g.dims().factors(d).iter().all(|&f| known[f as usize])
 }
 
 /// The parameters in the order their shapes are checked: those with a product dimension last,
 /// after the parameters that bind its factors.
 pub(crate) fn check_order<'p>(g: &Graph, ps: &'p [Param]) -> Vec<&'p Param> {
     let has_product = |p: &Param| {
-        [g.vars[p.var].shape.rows, g.vars[p.var].shape.cols].into_iter().flatten().any(|d| g.dims.is_product(d))
+        [g.vars()[p.var].shape.rows, g.vars()[p.var].shape.cols].into_iter().flatten().any(|d| g.dims().is_product(d))
     };
     ps.iter().filter(|p| !has_product(p)).chain(ps.iter().filter(|p| has_product(p))).collect()
 }
 
 pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Result<()> {
     let bound: Vec<DimId> = params.iter().flat_map(|p| p.binds.iter().map(|b| b.1)).collect();
-    let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
+    let mut known: Vec<bool> = g.dims().dims().iter().map(|d| d.size.is_some()).collect();
     for &d in &bound {
         known[d as usize] = true;
     }
@@ -233,7 +233,7 @@ pub(crate) fn check_dims(g: &Graph, params: &[Param], roots: &[NodeId]) -> Resul
                     Input::None,
                     format!(
                         "cannot export code: the size of dimension {} does not follow from any input",
-                        g.dims.name(d)
+                        g.dims().name(d)
                     ),
                 )
                 .with_kind(ErrorKind::Unsupported)

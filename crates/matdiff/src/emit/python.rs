@@ -586,7 +586,7 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
     }
     let _ = writeln!(out, "    return {{");
     for p in ps {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         let shape = match (v.shape.rows, v.shape.cols) {
             (None, None) => String::new(),
             (Some(n), None) | (None, Some(n)) => format!("({},)", cx.dim(n)),
@@ -610,7 +610,7 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
     }
     let _ = writeln!(out, "    }}");
     let name = &cx.params[up.var];
-    let sym = if g.vars[up.var].symmetric { "True" } else { "False" };
+    let sym = if g.vars()[up.var].symmetric { "True" } else { "False" };
     // Where f inverts the variable (or takes its log), the update must be invertible (positive)
     // for f to be defined there: draws where it is not are outside the conditions.
     let py_bool = |b: bool| if b { "True" } else { "False" };
@@ -673,9 +673,9 @@ def check_update(seed=0, tol=1e-6, verbose=True):
 fn describe(cx: &Cx, s: Shape) -> String {
     match (s.rows, s.cols) {
         (None, None) => "scalar".into(),
-        (Some(n), None) => format!("vector ({},)", cx.g.dims.name(n)),
-        (None, Some(n)) => format!("row vector ({},)", cx.g.dims.name(n)),
-        (Some(m), Some(n)) => format!("matrix ({}, {})", cx.g.dims.name(m), cx.g.dims.name(n)),
+        (Some(n), None) => format!("vector ({},)", cx.g.dims().name(n)),
+        (None, Some(n)) => format!("row vector ({},)", cx.g.dims().name(n)),
+        (Some(m), Some(n)) => format!("matrix ({}, {})", cx.g.dims().name(m), cx.g.dims().name(n)),
     }
 }
 
@@ -695,7 +695,7 @@ fn header(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], grads: &Gradi
     let _ = writeln!(out, "\nf_and_grad({}) returns ({}, {}).", args.join(", "), roots[0], grad_list);
     let _ = writeln!(out, "Inputs:");
     for p in ps {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         let sym = if v.symmetric { ", symmetric" } else { "" };
         let _ = writeln!(out, "    {}: {}{sym}", cx.params[p.var], describe(cx, v.shape));
     }
@@ -704,7 +704,7 @@ fn header(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param], grads: &Gradi
         "Vectors (column or row) are 1-D arrays; scalars are 0-d. Each gradient has its variable's shape."
     );
     for &v in &grads.vars {
-        if g.vars[v].symmetric {
+        if g.vars()[v].symmetric {
             let n = &cx.params[v];
             let _ = writeln!(
                 out,
@@ -758,9 +758,9 @@ fn prologue(out: &mut String, flavor: Flavor, cx: &Cx, ps: &[Param]) {
         let _ = writeln!(out, "    {a} = {}", convert.replace("{}", a));
     }
     // Shape checks; the first parameter that shows a dimension defines it.
-    let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
+    let mut known: Vec<bool> = g.dims().dims().iter().map(|d| d.size.is_some()).collect();
     for p in super::plan::check_order(g, ps) {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         let name = &cx.params[p.var];
         let axes: Vec<u32> = [v.shape.rows, v.shape.cols].into_iter().flatten().collect();
         let want = describe(cx, v.shape);
@@ -830,7 +830,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
     }
     let _ = writeln!(out, "    return {{");
     for p in ps {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         let shape = match (v.shape.rows, v.shape.cols) {
             (None, None) => String::new(),
             (Some(n), None) | (None, Some(n)) => format!("({},)", cx.dim(n)),
@@ -854,7 +854,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
     let wrt: Vec<String> = grads
         .vars
         .iter()
-        .map(|&v| format!("(\"{}\", {})", cx.params[v], if g.vars[v].symmetric { "True" } else { "False" }))
+        .map(|&v| format!("(\"{}\", {})", cx.params[v], if g.vars()[v].symmetric { "True" } else { "False" }))
         .collect();
     let _ =
         writeln!(out, "\n\n# The differentiated variables and whether each is symmetric.\n_WRT = [{}]", wrt.join(", "));

@@ -458,9 +458,9 @@ fn rust_type(s: Shape) -> &'static str {
 fn describe(cx: &Cx, s: Shape) -> String {
     match (s.rows, s.cols) {
         (None, None) => "scalar".into(),
-        (Some(n), None) => format!("vector ({}×1)", cx.g.dims.name(n)),
-        (None, Some(n)) => format!("row vector (1×{})", cx.g.dims.name(n)),
-        (Some(m), Some(n)) => format!("matrix ({}×{})", cx.g.dims.name(m), cx.g.dims.name(n)),
+        (Some(n), None) => format!("vector ({}×1)", cx.g.dims().name(n)),
+        (None, Some(n)) => format!("row vector (1×{})", cx.g.dims().name(n)),
+        (Some(m), Some(n)) => format!("matrix ({}×{})", cx.g.dims().name(m), cx.g.dims().name(n)),
     }
 }
 
@@ -483,7 +483,7 @@ fn header(out: &mut String, cx: &Cx, ps: &[Param], src: &Source, roots: &[String
         roots[0]
     );
     for p in ps {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         let sym = if v.symmetric { ", symmetric" } else { "" };
         let _ = writeln!(out, "//! - `{}`: {}{sym}", cx.params[p.var], describe(cx, v.shape));
     }
@@ -491,8 +491,8 @@ fn header(out: &mut String, cx: &Cx, ps: &[Param], src: &Source, roots: &[String
         "//!\n//! Non-scalars are `faer::Mat<f64>` (a vector is an n×1 matrix), scalars `f64`. Needs faer 0.24.\n",
     );
     for &v in &grads.vars {
-        if g.vars[v].symmetric {
-            let n = &g.vars[v].name;
+        if g.vars()[v].symmetric {
+            let n = &g.vars()[v].name;
             let _ = writeln!(out, "//! `grad_{n}` treats the entries of `{n}` as independent; along symmetric perturbations\n//! the derivative is `grad_{n} + grad_{n}ᵀ - diag(grad_{n})`.");
         }
     }
@@ -515,7 +515,7 @@ fn header(out: &mut String, cx: &Cx, ps: &[Param], src: &Source, roots: &[String
 fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[String], grads: &Gradients) {
     let g = cx.g;
     let args = signature(cx, ps);
-    let grad_types: Vec<&str> = grads.vars.iter().map(|&v| rust_type(g.vars[v].shape)).collect();
+    let grad_types: Vec<&str> = grads.vars.iter().map(|&v| rust_type(g.vars()[v].shape)).collect();
     let grad_type =
         if grad_types.len() == 1 { grad_types[0].to_string() } else { format!("({})", grad_types.join(", ")) };
     let _ = writeln!(
@@ -535,7 +535,7 @@ fn function(out: &mut String, cx: &Cx, ps: &[Param], lines: &[Line], roots: &[St
 fn signature(cx: &Cx, ps: &[Param]) -> Vec<String> {
     ps.iter()
         .map(|p| {
-            let v = &cx.g.vars[p.var];
+            let v = &cx.g.vars()[p.var];
             let ty = if v.shape.is_scalar() { "f64" } else { "&Mat<f64>" };
             format!("{}: {ty}", cx.params[p.var])
         })
@@ -554,9 +554,9 @@ fn write_lines(out: &mut String, g: &Graph, lines: &[Line]) {
 /// A function's first lines: the dimensions read off its inputs and their shapes checked.
 fn prologue(out: &mut String, cx: &Cx, ps: &[Param]) {
     let g = cx.g;
-    let mut known: Vec<bool> = g.dims.dims.iter().map(|d| d.size.is_some()).collect();
+    let mut known: Vec<bool> = g.dims().dims().iter().map(|d| d.size.is_some()).collect();
     for p in super::plan::check_order(g, ps) {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         if v.shape.is_scalar() {
             continue;
         }
@@ -606,7 +606,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
                     Some((v, with)) if v == p.var => with.to_string(),
                     _ => cx.params[p.var].clone(),
                 };
-                if g.vars[p.var].shape.is_scalar() {
+                if g.vars()[p.var].shape.is_scalar() {
                     name
                 } else {
                     format!("&{name}")
@@ -624,7 +624,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
         .iter()
         .enumerate()
         .map(|(i, &v)| {
-            if g.vars[v].shape.is_scalar() {
+            if g.vars()[v].shape.is_scalar() {
                 format!("{}.is_finite()", gname(i))
             } else {
                 format!("finite(&{})", gname(i))
@@ -643,7 +643,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
         }
     }
     for p in ps {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim(d).to_string());
         let (rr, cc) = (dim(v.shape.rows), dim(v.shape.cols));
         let Domain { spd, positive } = doms[p.var];
@@ -669,7 +669,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
     let _ = writeln!(out, "            let mut errs: Vec<(f64, bool)> = Vec::new();");
     for (i, &v) in grads.vars.iter().enumerate() {
         let name = &cx.params[v];
-        let var = &g.vars[v];
+        let var = &g.vars()[v];
         if var.shape.is_scalar() {
             let _ = writeln!(
                 out,
@@ -861,7 +861,7 @@ pub(crate) fn emit_update(p: &Problem, grads: &Gradients, up: &super::Update, sr
     header(&mut out, &cx, &ps, src, &root_names, grads, &used);
     function(&mut out, &cx, &ps, &lines, &root_names, grads);
     let args = signature(&cx, &ups);
-    let ty = rust_type(g.vars[up.var].shape);
+    let ty = rust_type(g.vars()[up.var].shape);
     let _ = writeln!(out, "\n/// The stationary point of f in `{name}`: `{}`.", up.summary.replace('`', "'"));
     let _ = writeln!(out, "pub fn update_{name}({}) -> {ty} {{", args.join(", "));
     prologue(&mut out, &cx, &ups);
@@ -898,7 +898,7 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
                     Some(with) if p.var == var => with.to_string(),
                     _ => cx.params[p.var].clone(),
                 };
-                if g.vars[p.var].shape.is_scalar() {
+                if g.vars()[p.var].shape.is_scalar() {
                     n
                 } else {
                     format!("&{n}")
@@ -907,7 +907,8 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
             .collect();
         format!("{f}({})", args.join(", "))
     };
-    let as_mat = |e: String| if g.vars[var].shape.is_scalar() { format!("Mat::from_fn(1, 1, |_, _| {e})") } else { e };
+    let as_mat =
+        |e: String| if g.vars()[var].shape.is_scalar() { format!("Mat::from_fn(1, 1, |_, _| {e})") } else { e };
     out.push_str("\n/// Check that the gradient vanishes at the update: at random inputs of two size ranges,\n/// |grad f| there relative to |grad f| at a random point; return the largest ratio, panic\n/// above 1e-6 or when nothing was checked.\npub fn check_update(seed: u64) -> f64 {\n");
     out.push_str(
         "    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n",
@@ -919,7 +920,7 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
         }
     }
     for p in ps {
-        let v = &g.vars[p.var];
+        let v = &g.vars()[p.var];
         let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim(d).to_string());
         let (rr, cc) = (dim(v.shape.rows), dim(v.shape.cols));
         let Domain { spd, positive } = doms[p.var];
@@ -953,11 +954,11 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
         out,
         "            if !finite(&{u}) || ({spd} && rcond(&{u}) < 1e-8) || ({positive} && {u}.col_iter().any(|c| c.iter().any(|&e| e <= 0.0))) {{\n                continue;\n            }}"
     );
-    let x_arg = if g.vars[var].shape.is_scalar() { format!("{u}[(0, 0)]") } else { u.clone() };
+    let x_arg = if g.vars()[var].shape.is_scalar() { format!("{u}[(0, 0)]") } else { u.clone() };
     let _ =
         writeln!(out, "            let g_sol = {};", as_mat(format!("{}.1", call("f_and_grad", None, Some(&x_arg)))));
     let _ = writeln!(out, "            let g_rand = {};", as_mat(format!("{}.1", call("f_and_grad", None, None))));
-    if g.vars[var].symmetric {
+    if g.vars()[var].symmetric {
         out.push_str("            let (g_sol, g_rand) = (&g_sol + g_sol.transpose(), &g_rand + g_rand.transpose());\n");
     }
     out.push_str(concat!(

@@ -106,7 +106,7 @@ impl Condition {
             Condition::Nonzero(a) => format!("{} != 0", p(a)),
             Condition::NonzeroEntries(a) => format!("{} nonzero entrywise", p(a)),
             Condition::UnknownInvertible => {
-                let v = &g.vars[var];
+                let v = &g.vars()[var];
                 if v.shape.is_scalar() {
                     format!("{} != 0 at the solution (the equation was multiplied by it)", v.name)
                 } else if v.shape.is_matrix() && v.shape.is_square() {
@@ -115,9 +115,9 @@ impl Condition {
                     format!("{} nonzero entrywise at the solution (the equation was multiplied by it)", v.name)
                 }
             }
-            Condition::PositiveDefinite(v) => format!("{} positive definite", g.vars[v].name),
-            Condition::Positive(v) => format!("{} > 0", g.vars[v].name),
-            Condition::PositiveEntries(v) => format!("{} > 0 elementwise", g.vars[v].name),
+            Condition::PositiveDefinite(v) => format!("{} positive definite", g.vars()[v].name),
+            Condition::Positive(v) => format!("{} > 0", g.vars()[v].name),
+            Condition::PositiveEntries(v) => format!("{} > 0 elementwise", g.vars()[v].name),
         }
     }
 }
@@ -407,7 +407,7 @@ pub fn solve(p: &mut Problem, wrt: &str) -> Result<Solution, Refusal> {
 /// curvature depend on.
 fn assumptions(g: &Graph, var: usize, roots: &[NodeId]) -> Vec<Condition> {
     let mut out = vec![];
-    let mut weights = vec![false; g.vars.len()];
+    let mut weights = vec![false; g.vars().len()];
     let reach = g.reachable(roots);
     for &n in &reach {
         let args: Vec<NodeId> = match g.op(n) {
@@ -417,7 +417,7 @@ fn assumptions(g: &Graph, var: usize, roots: &[NodeId]) -> Vec<Condition> {
         };
         for a in args {
             if let Op::Var(v) = g.op(a) {
-                weights[*v as usize] = g.vars[*v as usize].shape.is_col() || g.vars[*v as usize].shape.is_row();
+                weights[*v as usize] = g.vars()[*v as usize].shape.is_col() || g.vars()[*v as usize].shape.is_row();
             }
         }
     }
@@ -427,7 +427,7 @@ fn assumptions(g: &Graph, var: usize, roots: &[NodeId]) -> Vec<Condition> {
         if v == var {
             continue;
         }
-        let info = &g.vars[v];
+        let info = &g.vars()[v];
         if info.symmetric {
             out.push(Condition::PositiveDefinite(v));
         } else if info.shape.is_scalar() {

@@ -12,7 +12,7 @@
 
 use super::PointKind;
 use faer::{Mat, Side};
-use matdiff_core::{gradients, Graph, NodeId, Op, Var};
+use matdiff_core::{gradients, Graph, NodeId, Op};
 use matdiff_exec::{domains, eval, normal, random_dims, Env};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -61,7 +61,7 @@ enum Family {
 
 /// Which variables are drawn positive (entries) because they weight something.
 fn weights(g: &Graph, root: NodeId) -> Vec<bool> {
-    let mut w = vec![false; g.vars.len()];
+    let mut w = vec![false; g.vars().len()];
     let var_of = |n: NodeId| match g.op(n) {
         Op::Var(v) => Some(*v as usize),
         _ => None,
@@ -74,7 +74,7 @@ fn weights(g: &Graph, root: NodeId) -> Vec<bool> {
         };
         for a in args {
             if let Some(v) = var_of(a) {
-                if !g.vars[v].shape.is_scalar() && !g.vars[v].shape.is_matrix() {
+                if !g.vars()[v].shape.is_scalar() && !g.vars()[v].shape.is_matrix() {
                     w[v] = true;
                 }
             }
@@ -88,7 +88,7 @@ fn draw(g: &Graph, root: NodeId, dims: Vec<usize>, family: Family, rng: &mut Std
     let doms = domains(g, root);
     let w = weights(g, root);
     let mut env = Env { dims, vars: vec![] };
-    for (i, v) in g.vars.iter().enumerate() {
+    for (i, v) in g.vars().iter().enumerate() {
         let (r, c) = env.size(v.shape);
         let m = if v.shape.is_scalar() {
             Mat::from_fn(1, 1, |_, _| rng.random_range(0.5..2.0))
@@ -192,13 +192,12 @@ fn classify(h: &Mat<f64>) -> Option<PointKind> {
 /// Check `solution` (a node free of the unknown) against the gradient of `objective` with
 /// respect to variable `var`, and classify the curvature there.
 pub fn verify(g: &Graph, objective: NodeId, var: usize, gradient: NodeId, solution: NodeId, seed: u64) -> Verification {
-    let sym = g.vars[var].symmetric;
-    let x = g.find(&Op::Var(var as u32), g.vars[var].shape).expect("the unknown occurs in its gradient");
+    let sym = g.vars()[var].symmetric;
+    let x = g.find(&Op::Var(var as u32), g.vars()[var].shape).expect("the unknown occurs in its gradient");
     // The Hessian-vector product, exact: the gradient of <∇f, D> with respect to X.
     let mut h = g.clone();
-    let dvar = h.vars.len();
-    h.vars.push(Var { name: "\u{1}direction".into(), shape: g.vars[var].shape, symmetric: sym });
-    let d = h.var_node(dvar as u32);
+    let (dvar, d) = h.add_symbol("\u{1}direction", x, true);
+    let dvar = dvar as usize;
     let dir = h.dot(gradient, d);
     let (hv, _) = gradients(&mut h, dir, &[x]);
     let hv = hv[0];
@@ -209,7 +208,7 @@ pub fn verify(g: &Graph, objective: NodeId, var: usize, gradient: NodeId, soluti
         .filter_map(|n| if let Op::Inv(a) = g.op(n) { Some(*a) } else { None })
         .collect();
     let families: &[Family] = if g
-        .vars
+        .vars()
         .iter()
         .enumerate()
         .any(|(i, v)| i != var && v.shape.is_matrix() && v.shape.is_square() && !v.symmetric)

@@ -781,7 +781,7 @@ fn sandwich_sum(e: &mut Expander, terms: &[Sandwich]) -> NodeId {
 fn rank_bound(g: &Graph, n: NodeId) -> Option<usize> {
     let literal = |d: Option<matdiff_core::DimId>| match d {
         None => Some(1),
-        Some(d) => g.dims.dims[d as usize].size,
+        Some(d) => g.dims().dims()[d as usize].size,
     };
     let shape = g.shape(n);
     let own = match (literal(shape.rows), literal(shape.cols)) {
@@ -812,7 +812,7 @@ fn check_rank(g: &Graph, m: NodeId) -> Result<(), SysFail> {
         return Ok(());
     }
     let Some(k) = rank_bound(g, m) else { return Ok(()) };
-    let size = shape.rows.and_then(|d| g.dims.dims[d as usize].size);
+    let size = shape.rows.and_then(|d| g.dims().dims()[d as usize].size);
     match size {
         Some(s) if s <= k => Ok(()),
         _ => Err(SysFail::Singular(m, k)),

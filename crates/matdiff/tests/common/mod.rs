@@ -124,7 +124,7 @@ pub fn two_dim_settings(g: &Graph, rng: &mut StdRng) -> [Vec<usize>; 2] {
 /// Largest relative difference between nodes `a` and `b` over random inputs at two different
 /// dimension settings; an error when a value is not finite or the settings coincide.
 pub fn max_diff(p: &Problem, a: NodeId, b: NodeId, seed: u64) -> Result<f64, String> {
-    let g = &p.graph;
+    let g = p.graph();
     if p.shape_names(a) != p.shape_names(b) {
         return Err(format!("shapes differ: {:?} vs {:?}", p.shape_names(a), p.shape_names(b)));
     }

@@ -15,7 +15,7 @@ pub fn eval_tree(e: &Expr, g: &Graph, env: &Env) -> Result<Mat<f64>, String> {
     Ok(match &e.kind {
         ExprKind::Num(v) => Mat::from_fn(1, 1, |_, _| *v),
         ExprKind::Name(n) => {
-            let k = g.vars.iter().position(|v| &v.name == n).ok_or(format!("oracle: unknown name {n}"))?;
+            let k = g.vars().iter().position(|v| &v.name == n).ok_or(format!("oracle: unknown name {n}"))?;
             env.vars[k].clone()
         }
         ExprKind::Neg(a) => map(&rec(a)?, |x| -x),
@@ -60,8 +60,8 @@ fn call(func: &str, args: &[Expr], g: &Graph, env: &Env) -> Result<Mat<f64>, Str
     // A dimension written as a name, a number or a product of those.
     fn dim(e: &Expr, g: &Graph, env: &Env) -> Result<usize, String> {
         match &e.kind {
-            ExprKind::Name(n) => (0..g.dims.dims.len())
-                .find(|&d| g.dims.name(d as u32) == n)
+            ExprKind::Name(n) => (0..g.dims().dims().len())
+                .find(|&d| g.dims().name(d as u32) == n)
                 .map(|d| env.dims[d])
                 .ok_or(format!("oracle: no dimension {n}")),
             ExprKind::Num(k) => Ok(*k as usize),

@@ -42,7 +42,7 @@ pub(crate) fn to_json(d: &Derivation) -> Value {
                 "kind": if n.kind == NodeKind::Variable { "variable" } else { "operation" },
                 "op": n.op,
                 "definition": n.def.map(|e| expr(d, e)),
-                "shape": d.graph.dims.shape_names(n.shape),
+                "shape": d.graph.dims().shape_names(n.shape),
                 "shape_text": d.shape_text(n.shape),
                 "inputs": inputs,
                 "active": n.active,
@@ -122,8 +122,8 @@ pub(crate) fn to_json(d: &Derivation) -> Value {
             .map(|dims| {
                 let m: Map<String, Value> = d
                     .graph
-                    .dims
-                    .dims
+                    .dims()
+                    .dims()
                     .iter()
                     .zip(dims)
                     .filter(|(dim, _)| dim.size.is_none())

@@ -101,7 +101,7 @@ impl Derivation {
 
     /// A shape as `(m)`, `(m×n)`, `(1×n)` or `(scalar)`.
     pub fn shape_text(&self, s: Shape) -> String {
-        let name = |d: u32| self.graph.dims.name(d).to_string();
+        let name = |d: u32| self.graph.dims().name(d).to_string();
         match (s.rows, s.cols) {
             (None, None) => "(scalar)".into(),
             (Some(m), None) => format!("({})", name(m)),
@@ -112,7 +112,7 @@ impl Derivation {
 
     /// A shape as a LaTeX set: `\mathbb{R}^{m \times n}`.
     pub fn shape_latex(&self, s: Shape) -> String {
-        let name = |d: u32| latex_name(self.graph.dims.name(d));
+        let name = |d: u32| latex_name(self.graph.dims().name(d));
         match (s.rows, s.cols) {
             (None, None) => "\\mathbb{R}".into(),
             (Some(m), None) => format!("\\mathbb{{R}}^{{{}}}", name(m)),
@@ -188,8 +188,8 @@ impl Derivation {
             .map(|dims| {
                 let used: Vec<String> = self
                     .graph
-                    .dims
-                    .dims
+                    .dims()
+                    .dims()
                     .iter()
                     .zip(dims)
                     .filter(|(d, _)| d.size.is_none())
