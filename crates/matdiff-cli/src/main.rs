@@ -27,13 +27,22 @@ pub enum Format {
     Markdown,
 }
 
-/// `check --convention`: which gradient w.r.t. a symmetric matrix is right.
+/// `grad`/`check --convention`: which gradient w.r.t. a symmetric matrix is printed or right.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ConventionArg {
     /// G or sym(G): the gradient along symmetric perturbations.
     Symmetric,
     /// The Matrix Cookbook's element-wise form, 2·sym(G) − diag(diag(G)).
     Cookbook,
+}
+
+impl From<ConventionArg> for matdiff::check::Convention {
+    fn from(c: ConventionArg) -> Self {
+        match c {
+            ConventionArg::Symmetric => matdiff::check::Convention::Symmetric,
+            ConventionArg::Cookbook => matdiff::check::Convention::Cookbook,
+        }
+    }
 }
 
 /// Target language of `grad --emit`.
@@ -103,6 +112,10 @@ enum Command {
         /// Also check the result against central finite differences (exit 1 if it fails).
         #[arg(long)]
         check: bool,
+        /// The gradient w.r.t. a `symmetric` matrix: `symmetric` (sym(G) = (G + G')/2, the
+        /// default) or `cookbook` (the Matrix Cookbook's 2·sym(G) − diag(diag(G))).
+        #[arg(long, value_enum, default_value = "symmetric")]
+        convention: ConventionArg,
     },
     /// Derivative of any expression: the gradient (scalar by anything), the entrywise
     /// derivative (by a scalar), the Jacobian (vector by vector), else ∂vec(f)/∂vec(X)ᵀ.
@@ -282,8 +295,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8, commands::Failure> {
     match cli.command {
-        Command::Grad { input, wrt, format, steps, emit, check } => {
-            commands::grad::grad(&input, &wrt, format, steps, emit, check)
+        Command::Grad { input, wrt, format, steps, emit, check, convention } => {
+            commands::grad::grad(&input, &wrt, format, steps, emit, check, convention)
         }
         Command::Derivative { input, wrt, format, check, steps } => {
             commands::derivative::derivative(&input, &wrt, commands::derivative::Ask::First, format, check, steps)

@@ -55,17 +55,17 @@ fn grad<'py>(
     let names = names(&wrt);
     let out = py.detach(|| -> matdiff::Result<_> {
         let mut p = load(expr, decl, latex)?;
-        let grads = p.gradients(&names)?;
+        let mut grads = p.gradients(&names)?;
+        // As `matdiff grad` prints them by default: sym(G) for a symmetric matrix.
         let report = check.then(|| p.fd_check(&grads, 1, 2));
-        let items = report::gradients_json(&mut p, &grads, &names, report.as_ref())?;
-        Ok((items, p.reading_notes()))
+        let convention = matdiff::check::Convention::Symmetric;
+        matdiff::check::apply_convention(&mut p, &mut grads, convention);
+        report::gradients_json(&mut p, &grads, &names, report.as_ref(), convention)
     });
-    let (items, notes) = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
+    let items = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
     let list = PyList::empty(py);
     for item in items {
-        let d = json_to_py(py, &serde_json::Value::Object(item))?;
-        d.set_item("notes", &notes)?;
-        list.append(d)?;
+        list.append(json_to_py(py, &serde_json::Value::Object(item))?)?;
     }
     Ok(list)
 }
@@ -123,9 +123,7 @@ fn second_order<'py>(
             Some(Some(v)) => second::hvp(&mut p, wrt, v.trim()),
         }?;
         let report = check.then(|| second::check(&p, &d, 1, 2));
-        let mut o = report::derivative_json(&p, &d, report.as_ref())?;
-        o.insert("notes".into(), p.reading_notes().into());
-        Ok(serde_json::Value::Object(o))
+        Ok(serde_json::Value::Object(report::derivative_json(&p, &d, report.as_ref())?))
     });
     let json = out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))?;
     json_to_py(py, &json)

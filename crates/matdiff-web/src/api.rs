@@ -5,7 +5,7 @@
 //! is synchronous library work: `lib.rs` runs it on a worker thread under a CPU-time budget.
 
 use crate::error::ApiError;
-use matdiff::check::{CheckOptions, Checker};
+use matdiff::check::{apply_convention, CheckOptions, Checker, Convention};
 use matdiff::derivation::{user_names, Derivation, StepsFormat};
 use matdiff::emit::{Lang, Source};
 use matdiff::{diagram, Problem, Style};
@@ -215,6 +215,9 @@ const GRAD_FORMATS: [(&str, GradFormat); 4] = [
     ("latex", GradFormat::Latex),
 ];
 
+/// The values of `convention` (`grad` and `check`), as on the command line.
+const CONVENTIONS: [(&str, Convention); 2] = [("symmetric", Convention::Symmetric), ("cookbook", Convention::Cookbook)];
+
 /// `POST /api/grad`: `grad --format json` (with `steps`, `grad --steps --format json`).
 fn grad(b: &Body) -> Result<Json, ApiError> {
     let input = ExprInput::from(b)?;
@@ -242,8 +245,12 @@ fn grad(b: &Body) -> Result<Json, ApiError> {
             "without `steps`, grad answers `format: json` (its `gradient` and `latex` fields are the text and LaTeX forms)",
         ));
     }
+    let convention = b.choice("convention", &CONVENTIONS, Some(Convention::Symmetric))?;
+    // As the CLI: the check is of the gradient computed, the answer in the convention.
     let report = check.then(|| p.fd_check(&grads, 1, 2));
-    let mut items: Vec<Json> = matdiff::report::gradients_json(&mut p, &grads, &names, report.as_ref())?
+    let mut grads = grads;
+    apply_convention(&mut p, &mut grads, convention);
+    let mut items: Vec<Json> = matdiff::report::gradients_json(&mut p, &grads, &names, report.as_ref(), convention)?
         .into_iter()
         .map(Json::Object)
         .collect();
@@ -306,7 +313,8 @@ fn check(b: &Body) -> Result<Json, ApiError> {
     };
     let claim = b.required("claim")?;
     let p = input.problem()?;
-    let mut checker = Checker::new(p, wrt, CheckOptions::default())?;
+    let convention = b.choice("convention", &CONVENTIONS, Some(Convention::Symmetric))?;
+    let mut checker = Checker::new(p, wrt, CheckOptions { convention, ..CheckOptions::default() })?;
     let verdict = checker.check(claim)?;
     Ok(matdiff::report::verdict_json(&verdict))
 }
@@ -339,11 +347,7 @@ fn read(b: &Body) -> Result<Json, ApiError> {
             None => notes.push(n.clone()),
         }
     }
-    for (name, kind) in &p.inferred {
-        if *kind != matdiff::default_kind(name) {
-            notes.push(format!("`{name}` is read as a {} (from how it is used); declare it to be sure", kind.word()));
-        }
-    }
+    notes.extend(p.retyping_notes());
     Ok(json!({"plain": plain, "latex": p.print(p.output, Style::Latex), "notes": notes}))
 }
 

@@ -92,7 +92,8 @@ async fn grad_answers_the_cli_object() {
     let (_, j) = call(&app, "grad", json!({"expr": AE, "decl": AE_DECL, "wrt": "W", "format": "json"})).await;
     let mut p = matdiff::Problem::new(AE, AE_DECL).unwrap();
     let g = p.gradients(&["W"]).unwrap();
-    let items = matdiff::report::gradients_json(&mut p, &g, &["W"], None).unwrap();
+    let items =
+        matdiff::report::gradients_json(&mut p, &g, &["W"], None, matdiff::check::Convention::Symmetric).unwrap();
     assert_eq!(j, Json::Object(items[0].clone()));
     // `wrt` as a list, LaTeX input.
     let (status, j) = call(
@@ -220,6 +221,36 @@ async fn emit_graph_read_audit() {
     let text = q["steps"][q["first_wrong_step"].as_u64().unwrap() as usize]["text"].as_str().unwrap();
     assert!(doc.lines().nth(line - 1).unwrap().contains(text), "line {line}: {text}");
     assert!(j.get("file").is_none() && j.get("problem").is_none(), "no paths in answers");
+}
+
+/// `grad` answers with the CLI's `notes` (LaTeX readings, retyped names) and, for a symmetric
+/// matrix, the `convention` asked (sym(G) by default); each form is checked numerically by
+/// `check` under the same convention.
+#[tokio::test]
+async fn grad_has_notes_and_the_convention() {
+    let app = app(&config());
+    let (status, j) = call(&app, "grad", json!({"expr": r"\sum_i \log(1 + e^{z_i})", "wrt": "z"})).await;
+    assert_eq!(status, StatusCode::OK, "{j}");
+    assert_eq!(j["gradient"], "sigmoid(z)", "{j}");
+    let notes: Vec<&str> = j["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(notes.iter().any(|n| n.contains("sum(log(1 + exp(z)))")), "{j}");
+    let (_, j) = call(&app, "grad", json!({"expr": "sum(x + 1)", "wrt": "x"})).await;
+    assert!(j["notes"].as_array().is_some(), "{j}");
+    let decl = "S: symmetric(n); A: matrix(n,n)";
+    for convention in ["symmetric", "cookbook"] {
+        let body = json!({"expr": "tr(A*S)", "decl": decl, "wrt": "S", "convention": convention, "check": true});
+        let (status, j) = call(&app, "grad", body).await;
+        assert_eq!(status, StatusCode::OK, "{j}");
+        assert_eq!(j["convention"], convention, "{j}");
+        assert_eq!(j["check"]["verdict"], "agrees", "{j}");
+        let claim = j["gradient"].as_str().unwrap();
+        let body = json!({"expr": "tr(A*S)", "decl": decl, "wrt": "S", "claim": claim, "convention": convention});
+        let (status, v) = call(&app, "check", body).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["verdict"], "right", "{convention}: {claim}: {v}");
+    }
+    let (status, j) = call(&app, "grad", json!({"expr": "tr(A*S)", "decl": decl, "wrt": "S", "convention": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{j}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! `--format json|text`, the web server, the Python package), so they cannot drift apart.
 
 use crate::audit::{AuditReport, DefSource, QuestionReport, Repair, Step, StepReading};
-use crate::check::{compact, Counterexample, Diagnosis, Verdict};
+use crate::check::{compact, Convention, Counterexample, Diagnosis, Verdict};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::{Graph, NodeId, Printed, Style};
 use matdiff_exec::{FdOutcome, FdReport, Value};
@@ -162,18 +162,23 @@ fn inline_limit(p: &Problem, node: NodeId, what: &str) -> Result<()> {
 
 /// One gradient as the JSON object of the `grad --format json` contract: `wrt`, `gradient`
 /// (self-contained plain syntax), `latex`, `shape`, `cse` and `where` (shared subterms named,
-/// from `shared`, the gradient's entry of [`Problem::print_shared_named`]), and `check` when a
-/// numeric check was run. Refuses a gradient whose self-contained form would be enormous.
+/// from `shared`, the gradient's entry of [`Problem::print_shared_named`]), `check` when a
+/// numeric check was run, `notes` (LaTeX reading choices, names retyped by usage), and for a
+/// variable declared `symmetric` the `convention` the gradient is written in. Refuses a gradient whose self-contained form would be enormous.
 pub fn gradient_json(
     p: &Problem,
     grad: NodeId,
     wrt: &str,
     shared: &Printed,
     check: Option<&FdReport>,
+    convention: Convention,
 ) -> Result<Map<String, Json>> {
     inline_limit(p, grad, "gradient")?;
     let mut o = Map::new();
     o.insert("wrt".into(), json!(wrt));
+    if p.graph.vars().iter().any(|v| v.name == wrt && v.symmetric) {
+        o.insert("convention".into(), json!(convention.name()));
+    }
     o.insert("gradient".into(), json!(p.print(grad, Style::Plain)));
     o.insert("latex".into(), json!(p.print(grad, Style::Latex)));
     o.insert("shape".into(), json!(p.shape_names(grad)));
@@ -183,6 +188,8 @@ pub fn gradient_json(
     if let Some(r) = check {
         o.insert("check".into(), fd_check_json(r));
     }
+    // How the input was read and which names usage retyped: the result depends on it.
+    o.insert("notes".into(), json!(p.reading_notes()));
     Ok(o)
 }
 
@@ -208,9 +215,16 @@ pub fn gradients_json(
     grads: &Gradients,
     wrt: &[&str],
     check: Option<&FdReport>,
+    convention: Convention,
 ) -> Result<Vec<Map<String, Json>>> {
     let shared = p.print_shared_named(&grads.nodes, Style::Plain);
-    grads.nodes.iter().zip(wrt).zip(&shared).map(|((&g, name), cse)| gradient_json(p, g, name, cse, check)).collect()
+    grads
+        .nodes
+        .iter()
+        .zip(wrt)
+        .zip(&shared)
+        .map(|((&g, name), cse)| gradient_json(p, g, name, cse, check, convention))
+        .collect()
 }
 
 /// A derivative, Hessian or HVP as the JSON object of the `derivative`/`hessian --format json`
@@ -242,6 +256,7 @@ pub fn derivative_json(
     if let Some(r) = check {
         o.insert("check".into(), fd_check_json(r));
     }
+    o.insert("notes".into(), json!(p.reading_notes()));
     Ok(o)
 }
 

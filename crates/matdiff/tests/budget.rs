@@ -81,7 +81,7 @@ fn work_within_its_budget_gives_the_same_answer() {
         let g = p.gradients(ex.wrt).unwrap();
         let report = p.fd_check(&g, 3, 2);
         assert!(report.max_err < 1e-6, "{}", report.max_err);
-        matdiff::report::gradients_json(&mut p, &g, ex.wrt, None).unwrap()
+        matdiff::report::gradients_json(&mut p, &g, ex.wrt, None, matdiff::check::Convention::Symmetric).unwrap()
     };
     let b = Budget::new(Duration::from_secs(600), wall);
     assert_eq!(budget::run(&b, plain), Ok(plain()));

@@ -211,3 +211,43 @@ fn verdicts_are_deterministic() {
     };
     assert_eq!(mk(), mk());
 }
+
+/// `grad --convention`: the gradient w.r.t. a symmetric matrix as printed in each convention
+/// (sym(G) by default, the Cookbook's 2·sym(G) − diag(diag(G))) is judged right under that
+/// convention by evaluation at random points (symbolic comparison off), and the two forms
+/// differ where G is not symmetric.
+#[test]
+fn gradients_printed_in_each_convention_are_right_numerically() {
+    use matdiff::check::{apply_convention, Convention};
+    use matdiff::Style;
+    let cases = [
+        ("tr(A*S)", "S: symmetric(n); A: matrix(n,n)", true),
+        ("x'*S*y", "S: symmetric(n); x: vector(n); y: vector(n)", true),
+        ("logdet(S) + tr(B*S)", "S: symmetric(n); B: matrix(n,n)", true),
+        ("logdet(S)", "S: symmetric(n)", false),
+    ];
+    for (expr, decl, asymmetric) in cases {
+        let mut printed = vec![];
+        for convention in [Convention::Symmetric, Convention::Cookbook] {
+            let mut p = Problem::new(expr, decl).unwrap();
+            let mut g = p.gradients(&["S"]).unwrap();
+            apply_convention(&mut p, &mut g, convention);
+            let text = p.print(g.nodes[0], Style::Plain);
+            let opts = CheckOptions { convention, symbolic: false, ..CheckOptions::default() };
+            let mut c = Checker::new(Problem::new(expr, decl).unwrap(), "S", opts).unwrap();
+            let v = c.check(&text).unwrap();
+            assert!(v.right, "{expr}: `{text}` is not right under {}", convention.name());
+            printed.push(text);
+        }
+        if asymmetric {
+            // Each form is wrong under the other convention (the check tells them apart).
+            let opts = CheckOptions { symbolic: false, ..CheckOptions::default() };
+            let mut c = Checker::new(Problem::new(expr, decl).unwrap(), "S", opts).unwrap();
+            assert!(
+                !c.check(&printed[1]).unwrap().right,
+                "{expr}: the Cookbook form `{}` passes as sym(G)",
+                printed[1]
+            );
+        }
+    }
+}

@@ -32,10 +32,7 @@ pub fn check(
     }
     let mut problem = load(input)?;
     let wrt = wrt.trim();
-    let convention = match convention {
-        ConventionArg::Symmetric => Convention::Symmetric,
-        ConventionArg::Cookbook => Convention::Cookbook,
-    };
+    let convention: Convention = convention.into();
     let opts = CheckOptions { convention, ..CheckOptions::default() };
     let (mut checker, what) = match target {
         Target::Gradient => (Checker::new(problem, wrt, opts).map_err(|e| fail(&e))?, "gradient"),

@@ -1,7 +1,8 @@
 //! `matdiff grad`: the gradient in text, LaTeX or JSON (steps and code export hang off it).
 
 use super::{fail, load_quiet, Failure};
-use crate::{Emit, ExprArgs, Format};
+use crate::{ConventionArg, Emit, ExprArgs, Format};
+use matdiff::check::{apply_convention, Convention};
 use matdiff::report::gradient_json;
 use matdiff::{FdOutcome, Style};
 use serde_json::Value as Json;
@@ -13,6 +14,7 @@ pub fn grad(
     steps: bool,
     emit: Option<Emit>,
     check: bool,
+    convention: ConventionArg,
 ) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let mut p = load_quiet(input)?;
@@ -22,14 +24,18 @@ pub fn grad(
         retyped.iter().for_each(|n| eprintln!("note: {n}"));
     }
     let names: Vec<&str> = wrt.iter().map(|s| s.trim()).collect();
-    let grads = p.gradients(&names).map_err(|e| fail(&e, expr, decl))?;
+    let mut grads = p.gradients(&names).map_err(|e| fail(&e, expr, decl))?;
     if steps {
         return super::steps::steps(&mut p, &grads, format);
     }
     if let Some(lang) = emit {
         return super::emit::emit(&p, &grads, input, lang);
     }
+    // The numeric check is of the gradient computed (the Cookbook's form is not a gradient
+    // along symmetric perturbations); the results printed follow the convention.
     let report = check.then(|| p.fd_check(&grads, 1, 2));
+    let convention: Convention = convention.into();
+    apply_convention(&mut p, &mut grads, convention);
     let shared = p.print_shared_named(&grads.nodes, Style::Plain);
     match format {
         Format::Json => {
@@ -38,12 +44,7 @@ pub fn grad(
                 .iter()
                 .zip(&names)
                 .zip(&shared)
-                .map(|((&g, name), cse)| {
-                    gradient_json(&p, g, name, cse, report.as_ref()).map(|mut o| {
-                        o.insert("notes".into(), Json::from(p.reading_notes()));
-                        Json::Object(o)
-                    })
-                })
+                .map(|((&g, name), cse)| gradient_json(&p, g, name, cse, report.as_ref(), convention).map(Json::Object))
                 .collect::<Result<_, _>>()
                 .map_err(|e| fail(&e, expr, decl))?;
             let out = if items.len() == 1 { items.into_iter().next().unwrap() } else { Json::Array(items) };

@@ -31,6 +31,9 @@ pub(super) enum Tok {
     Quote,
     /// `\top`, `\intercal`, `\prime`: a transpose when it is a superscript.
     Top,
+    /// `\sum_i`, `\sum_{i,j}`, `\sum_{i=1}^n`: a sum over every entry, binding these index
+    /// letters in its summand (the bounds are the whole range).
+    Sum(Vec<char>),
     Open(Delim),
     Close(Delim),
     /// `|` (det) or `\|` (norm); `side` when `\left`/`\right` or `\lvert`/`\rvert` say so.
@@ -94,7 +97,7 @@ impl Token {
     /// Whether the token can start an operand (and so, after one, makes a product).
     pub fn starts_operand(&self) -> bool {
         match self.kind {
-            Tok::Num(_) | Tok::Name(_) | Tok::Func(_) | Tok::Frac | Tok::Ones(_) | Tok::Open(_) => true,
+            Tok::Num(_) | Tok::Name(_) | Tok::Func(_) | Tok::Frac | Tok::Ones(_) | Tok::Open(_) | Tok::Sum(_) => true,
             Tok::Bar { side, .. } => side != Side::Close,
             _ => false,
         }
@@ -266,6 +269,23 @@ impl<'a> Lexer<'a> {
                 .with_label("too long to be variable names")
                 .with_note("separate the factors with spaces or `\\cdot`"));
         }
+        let ways = words::segmentations(run, self.names, self.longest_name, 4);
+        if ways.len() > 1 {
+            // Several ways with declared names only (`xx` with `x` and `xx` declared): a
+            // genuine ambiguity, never resolved by a guess.
+            let shown: Vec<String> = ways
+                .iter()
+                .map(|w| format!("`{}`", w.iter().map(|p| &run[p.start..p.end]).collect::<Vec<_>>().join("*")))
+                .collect();
+            return Err(self
+                .error(start, self.pos, format!("`{run}` can be read {} ways", shown.len()))
+                .with_label(format!("{} are all declared", shown.join(", ")))
+                .with_note(format!(
+                    "write one of {} explicitly (`\\cdot` or spaces between factors)",
+                    shown.join(" or ")
+                ))
+                .with_note("a run of letters is read against the declared names; here it fits several"));
+        }
         if self.names.contains(run) {
             return Ok(Some(Tok::Name(run.to_string())));
         }
@@ -340,6 +360,7 @@ impl<'a> Lexer<'a> {
                 self.note("read `\\sigma(..)` as sigmoid(..)".to_string());
                 Tok::Func("sigmoid".to_string())
             }
+            "sum" => self.sum_scripts(start)?,
             "langle" => Tok::Open(Delim::Angle),
             "rangle" => Tok::Close(Delim::Angle),
             _ => {
@@ -366,6 +387,125 @@ impl<'a> Lexer<'a> {
             }
         };
         Ok(Some(tok))
+    }
+
+    /// The scripts of `\sum` (the lexer is just after the command): the index letters below,
+    /// `_i`, `_{i,j}`, `_{ij}` or `_{i=1}`, and an upper bound `^n`, `^{N}`, `^{n-1}` that is
+    /// taken as the whole range (a sum here runs over every entry).
+    fn sum_scripts(&mut self, start: usize) -> Result<Tok, Error> {
+        let mut indices: Option<Vec<char>> = None;
+        let mut upper = false;
+        loop {
+            // The token ends with its last script, not with the spaces after it.
+            let end = self.pos;
+            self.skip_trivia();
+            let at = self.pos;
+            match self.peek_char() {
+                Some('_') if indices.is_none() => {
+                    self.pos += 1;
+                    indices = Some(self.sum_indices(at)?);
+                }
+                Some('^') if !upper => {
+                    self.pos += 1;
+                    self.sum_bound(at)?;
+                    upper = true;
+                }
+                _ => {
+                    self.pos = end;
+                    break;
+                }
+            }
+        }
+        match indices {
+            Some(indices) => Ok(Tok::Sum(indices)),
+            None => Err(self
+                .error(start, start + 4, "a sum without its index")
+                .with_label("expected `_i` (or `_{i,j}`) after `\\sum`")
+                .with_note("write e.g. `\\sum_i x_i^2` or `\\sum_{i,j} X_{ij}`; sums run over every entry")),
+        }
+    }
+
+    /// The index letters of `\sum_..` (after the `_`): one letter, or braced letters with
+    /// optional commas and an optional lower bound `= 1` after a single index.
+    fn sum_indices(&mut self, underscore: usize) -> Result<Vec<char>, Error> {
+        let bad = |lx: &Self, end: usize, label: &str| {
+            lx.error(underscore, end.max(underscore + 1), "expected the index letters of the sum")
+                .with_label(label.to_string())
+                .with_note("write `\\sum_i`, `\\sum_{i,j}` or `\\sum_{i=1}^n`: single letters bound by the sum")
+        };
+        self.skip_spaces();
+        let Some(c) = self.peek_char() else { return Err(bad(self, self.pos, "the input ends here")) };
+        if c.is_ascii_alphabetic() {
+            self.pos += 1;
+            return Ok(vec![c]);
+        }
+        if c != '{' {
+            return Err(bad(self, self.pos + c.len_utf8(), "not an index letter"));
+        }
+        let Some(end) = brace_group_end(self.src, self.pos, 256) else {
+            return Err(bad(self, self.pos + 1, "this `{` is never closed"));
+        };
+        let inner = &self.src[self.pos + 1..end - 1];
+        let inner_start = self.pos + 1;
+        let (letters, bound) = match inner.split_once('=') {
+            Some((l, b)) => (l, Some(b)),
+            None => (inner, None),
+        };
+        let mut indices = vec![];
+        for (i, c) in letters.char_indices() {
+            let at = inner_start + i;
+            if c.is_ascii_alphabetic() {
+                if indices.contains(&c) {
+                    return Err(self
+                        .error(at, at + 1, format!("the index `{c}` is bound twice"))
+                        .with_label("already an index of this sum")
+                        .with_note("each index letter names one position: `\\sum_{i,j} X_{ij}`"));
+                }
+                indices.push(c);
+            } else if c != ',' && !c.is_whitespace() {
+                return Err(bad(self, at + c.len_utf8(), "only index letters and commas here"));
+            }
+        }
+        if indices.is_empty() {
+            return Err(bad(self, end, "no index letter"));
+        }
+        if let Some(bound) = bound {
+            let ok = bound.chars().all(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || c == '-' || c == '+');
+            if indices.len() > 1 || !ok || bound.trim().is_empty() {
+                return Err(bad(self, end, "expected `{i=1}` or `{i=0}`"));
+            }
+        }
+        self.pos = end;
+        Ok(indices)
+    }
+
+    /// The upper bound of a sum (after the `^`): a letter or digit, or a braced bound such as
+    /// `{n}` or `{n-1}`; read over and not used (the sum runs over every entry).
+    fn sum_bound(&mut self, caret: usize) -> Result<(), Error> {
+        self.skip_spaces();
+        let bad = |lx: &Self, end: usize| {
+            lx.error(caret, end.max(caret + 1), "expected the upper bound of the sum")
+                .with_label("not read as a bound")
+                .with_note("write `\\sum_{i=1}^n x_i` or leave the bounds out: sums run over every entry")
+        };
+        match self.peek_char() {
+            Some(c) if c.is_ascii_alphanumeric() => {
+                self.pos += 1;
+            }
+            Some('{') => {
+                let Some(end) = brace_group_end(self.src, self.pos, 256) else { return Err(bad(self, self.pos + 1)) };
+                let inner = &self.src[self.pos + 1..end - 1];
+                let ok = !inner.trim().is_empty()
+                    && inner.chars().all(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || c == '-' || c == '+');
+                if !ok {
+                    return Err(bad(self, end));
+                }
+                self.pos = end;
+            }
+            Some(c) => return Err(bad(self, self.pos + c.len_utf8())),
+            None => return Err(bad(self, self.pos)),
+        }
+        Ok(())
     }
 
     /// The error for a command that is not read: a known refusal with its reason, or unknown.
@@ -711,7 +851,8 @@ impl<'a> Lexer<'a> {
 
     /// The text of a subscript after `_`: one letter or digit, a Greek letter, or a braced run
     /// of letters, digits and Greek letters (`W_{12}`, `\beta_{\mathrm{out}}`).
-    pub fn subscript(&mut self, underscore: Span) -> Result<(String, Span), Error> {
+    /// With `commas` (inside a sum), commas are kept in the text (`X_{i,j}`).
+    pub fn subscript(&mut self, underscore: Span, commas: bool) -> Result<(String, Span), Error> {
         debug_assert!(self.queue.is_empty());
         self.skip_spaces();
         let start = self.pos;
@@ -756,6 +897,7 @@ impl<'a> Lexer<'a> {
                     }
                 }
                 c if c.is_ascii_alphanumeric() => text.push(c),
+                ',' if commas => text.push(','),
                 c if c.is_whitespace() => {}
                 '\\' => {
                     let cmd = self.command_at(at + 1);

@@ -8,6 +8,7 @@ mod detect;
 mod lexer;
 mod parser;
 mod plain;
+mod sums;
 pub(crate) mod tables;
 pub(crate) mod words;
 

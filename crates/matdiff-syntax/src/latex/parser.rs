@@ -7,7 +7,8 @@
 use std::collections::HashSet;
 
 use super::lexer::{Delim, Lexer, Tok, Token};
-use super::plain::to_plain;
+use super::plain::{to_plain, to_plain_snippet};
+use super::sums::{self, INDEXED};
 use super::tables::Side;
 use super::LatexRead;
 use crate::ast::{chain_continues, BinOp, Expr, ExprKind, Program};
@@ -68,6 +69,8 @@ enum Tag {
     Norm,
     /// `\|..\|^2`, which may still take its `_2` (`\|v\|^2_2`).
     NormPow,
+    /// `(..)` or `[..]`, which a sum's index may follow (`\sum_i (Ax - b)_i^2`).
+    Group,
 }
 
 /// A parsed expression with its nesting depth (groups count, as in the plain parser).
@@ -134,6 +137,12 @@ enum Frame {
         func_span: Span,
         factor: bool,
     },
+    /// `\sum_i` before its summand (a product, as for `\operatorname{tr} A B`), with the index
+    /// letters it binds.
+    SumArg {
+        indices: Vec<char>,
+        span: Span,
+    },
 }
 
 impl Frame {
@@ -142,13 +151,13 @@ impl Frame {
             Frame::Prefix { .. } => PREFIX_BP,
             Frame::Binary { rbp, .. } => *rbp,
             Frame::CallArg { factor: true, .. } => FACTOR_BP,
-            Frame::CallArg { factor: false, .. } => MUL_BP.0,
+            Frame::CallArg { factor: false, .. } | Frame::SumArg { .. } => MUL_BP.0,
             _ => 0,
         }
     }
 
     fn is_delimiter(&self) -> bool {
-        !matches!(self, Frame::Prefix { .. } | Frame::Binary { .. } | Frame::CallArg { .. })
+        !matches!(self, Frame::Prefix { .. } | Frame::Binary { .. } | Frame::CallArg { .. } | Frame::SumArg { .. })
     }
 
     /// The label of an "expected an expression" error while this frame waits.
@@ -171,6 +180,7 @@ impl Frame {
             Frame::CallGroup { func, .. } | Frame::CallArg { func, .. } => {
                 format!("expected the argument of `{func}` here")
             }
+            Frame::SumArg { .. } => "expected the summand of `\\sum` here".into(),
         }
     }
 }
@@ -372,6 +382,10 @@ impl<'a> Parser<'a> {
                 Tok::Func(func) => {
                     self.bump();
                     self.open_function(func, tok.span)?;
+                }
+                Tok::Sum(indices) => {
+                    self.bump();
+                    self.open_sum(indices, tok.span)?;
                 }
                 Tok::Frac => {
                     self.bump();
@@ -657,10 +671,14 @@ impl<'a> Parser<'a> {
     /// After `_`: names take it into the name (`W_1` is `W1`), norms take `2`, `F` or `1`.
     fn subscript(&mut self, base: Node, underscore: Span) -> Result<Node, Error> {
         debug_assert!(self.ahead.is_none());
+        let bound = self.bound_indices();
+        if !bound.is_empty() && matches!(base.tag, Tag::Name | Tag::Group) {
+            return self.index_subscript(base, underscore, &bound);
+        }
         match base.tag {
             Tag::Name => {
                 let ExprKind::Name(name) = &base.expr.kind else { unreachable!("tagged as a name") };
-                let (text, span) = self.lexer.subscript(underscore)?;
+                let (text, span) = self.lexer.subscript(underscore, false)?;
                 let joined = format!("{name}{text}");
                 let span = base.expr.span.join(span);
                 Ok(Node { expr: Expr { kind: ExprKind::Name(joined), span }, depth: base.depth, tag: Tag::Indexed })
@@ -670,7 +688,7 @@ impl<'a> Parser<'a> {
                 .with_label("this name already has a subscript")
                 .with_note("write the whole subscript in braces, e.g. `W_{12}`")),
             Tag::Norm | Tag::NormPow => {
-                let (text, span) = self.lexer.subscript(underscore)?;
+                let (text, span) = self.lexer.subscript(underscore, false)?;
                 let func = match text.as_str() {
                     "2" | "F" | "fro" | "Fro" => "norm2",
                     "1" => "norm1",
@@ -703,6 +721,88 @@ impl<'a> Parser<'a> {
         }
     }
 
+    // ----- index sums ------------------------------------------------------------------------
+
+    /// The letters bound by the sums being read.
+    fn bound_indices(&self) -> Vec<char> {
+        let mut out = vec![];
+        for f in &self.stack {
+            if let Frame::SumArg { indices, .. } = f {
+                out.extend(indices.iter().copied());
+            }
+        }
+        out
+    }
+
+    /// `\sum_..`: wait for the summand; a sum directly inside another (`\sum_i \sum_j`) joins it.
+    fn open_sum(&mut self, indices: Vec<char>, span: Span) -> Result<(), Error> {
+        let bound = self.bound_indices();
+        if let Some(c) = indices.iter().find(|c| bound.contains(c)) {
+            return Err(self
+                .error(span, format!("the index `{c}` is already bound by an enclosing sum"))
+                .with_label("bound twice")
+                .with_note("give each sum its own index letter: `\\sum_i \\sum_j X_{ij}`"));
+        }
+        if let Some(Frame::SumArg { indices: outer, span: outer_span }) = self.stack.last_mut() {
+            outer.extend(indices);
+            *outer_span = outer_span.join(span);
+            return Ok(());
+        }
+        self.push(Frame::SumArg { indices, span }, span)
+    }
+
+    /// A subscript inside a sum: an index of it (`x_i`, `X_{ij}`, `(Ax - b)_i`), marked until
+    /// the sum is complete, or a part of a name as elsewhere (`W_1`); a letter the sums do not
+    /// bind where an index is expected is an error, not a new variable.
+    fn index_subscript(&mut self, base: Node, underscore: Span, bound: &[char]) -> Result<Node, Error> {
+        let (text, span) = self.lexer.subscript(underscore, true)?;
+        let script = underscore.join(span);
+        let whole = base.expr.span.join(span);
+        let letters: Vec<char> = text.chars().filter(|&c| c != ',').collect();
+        let alphabetic = !letters.is_empty() && letters.iter().all(char::is_ascii_alphabetic);
+        if alphabetic && letters.iter().all(|c| bound.contains(c)) {
+            let func = format!("{INDEXED}{}", letters.iter().collect::<String>());
+            let kind = ExprKind::Call { func, func_span: script, args: vec![base.expr] };
+            return self.node(kind, whole, base.depth + 1, script, Tag::Indexed);
+        }
+        let joined = match &base.expr.kind {
+            ExprKind::Name(name) if base.tag == Tag::Name => Some(format!("{name}{text}")),
+            _ => None,
+        };
+        let lone_letter = letters.len() == 1 && letters[0].is_ascii_lowercase();
+        let undeclared = joined.as_deref().is_none_or(|n| !self.lexer.is_declared(n));
+        let index_like = letters.iter().any(|c| bound.contains(c)) || text.contains(',') || joined.is_none();
+        if alphabetic && (index_like || (lone_letter && undeclared)) {
+            let free: Vec<String> = letters.iter().filter(|c| !bound.contains(c)).map(|c| format!("`{c}`")).collect();
+            let shown: Vec<String> = bound.iter().map(|c| format!("`{c}`")).collect();
+            return Err(self
+                .error(script, format!("{} is not an index of the sum", free.join(", ")))
+                .with_label(format!("the sum binds {}", shown.join(", ")))
+                .with_note(
+                    "an entry uses the sum's indices (`\\sum_{i,j} X_{ij}`); declare the name if it is a variable",
+                ));
+        }
+        let Some(joined) = joined.filter(|_| !text.contains(',')) else {
+            return Err(self
+                .error(script, "expected an index of the sum as the subscript")
+                .with_label("this subscript is not read")
+                .with_note("inside a sum, `(..)_i` picks entries: `\\sum_i (Ax - b)_i^2`"));
+        };
+        Ok(Node { expr: Expr { kind: ExprKind::Name(joined), span: whole }, depth: base.depth, tag: Tag::Indexed })
+    }
+
+    /// The complete summand of a sum: its marks resolved, inside `sum(..)`.
+    fn close_sum(&mut self, indices: &[char], span: Span, summand: Node) -> Result<Node, Error> {
+        let depth = summand.depth;
+        let whole = span.join(summand.expr.span);
+        let expr = sums::resolve(summand.expr.rebalance(), indices, span)?;
+        let kind = ExprKind::Call { func: "sum".into(), func_span: span, args: vec![expr] };
+        let node = self.node(kind, whole, depth + 2, span, Tag::Plain)?;
+        let shown = self.quote(whole);
+        self.note(format!("read `{shown}` as {}, a sum over every entry", to_plain_snippet(&node.expr, 60)));
+        Ok(node)
+    }
+
     // ----- completing frames -------------------------------------------------------------------
 
     /// Complete `frame` with its last operand `lhs`; `tok` (not consumed) follows `lhs`.
@@ -732,7 +832,11 @@ impl<'a> Parser<'a> {
                 }
                 self.bump();
                 // `{W}_1` and `\mathbf{W}_1` still take the subscript into the name.
-                let tag = if delim == Delim::Brace && lhs.tag == Tag::Name { Tag::Name } else { Tag::Plain };
+                let tag = match delim {
+                    Delim::Brace if lhs.tag == Tag::Name => Tag::Name,
+                    Delim::Paren | Delim::Bracket => Tag::Group,
+                    _ => Tag::Plain,
+                };
                 self.node(lhs.expr.into_kind(), open.join(tok.span), lhs.depth + 1, open, tag)?
             }
             Frame::Bars { double, open } => {
@@ -791,6 +895,7 @@ impl<'a> Parser<'a> {
                 let span = func_span.join(lhs.expr.span);
                 self.call(func, func_span, vec![lhs.expr], span, lhs.depth)?
             }
+            Frame::SumArg { indices, span } => self.close_sum(&indices, span, lhs)?,
         };
         Ok(Some(node))
     }

@@ -220,9 +220,9 @@ pub(super) fn refusal(cmd: &str) -> Option<(&'static str, &'static str)> {
             "LaTeX environments are not expressions",
             "give one expression; matrix literals and aligned blocks are not read here",
         ),
-        "sum" | "prod" | "int" | "oint" | "lim" | "max" | "min" | "sup" | "inf" | "argmin" | "argmax" => (
-            "sums, products over indices, limits and optimization are not supported",
-            "write the expression in matrix form, e.g. `\\mathbf{1}^T x` or `\\operatorname{tr}(A)` for a sum",
+        "prod" | "int" | "oint" | "lim" | "max" | "min" | "sup" | "inf" | "argmin" | "argmax" => (
+            "products over indices, integrals, limits and optimization are not supported",
+            "write the expression in matrix form; sums are read (`\\sum_i x_i^2` is sum(x.^2))",
         ),
         "oplus" => ("direct sums are not supported", "use `\\otimes` for the Kronecker product"),
         "infty" => ("infinity is not a value", "use a number"),

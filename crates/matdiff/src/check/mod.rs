@@ -80,6 +80,32 @@ pub fn cookbook_form(graph: &mut matdiff_core::Graph, g: NodeId) -> NodeId {
     graph.lin(vec![(1.0, g), (1.0, gt), (-1.0, dd)])
 }
 
+/// The gradient `g` w.r.t. a symmetric matrix as `convention` writes it: sym(G) = (G + G')/2
+/// (G itself when it is symmetric already) or the Cookbook's form ([`cookbook_form`]).
+pub fn convention_form(graph: &mut matdiff_core::Graph, g: NodeId, convention: Convention) -> NodeId {
+    match convention {
+        Convention::Symmetric => {
+            let gt = graph.transpose(g);
+            if gt == g {
+                g
+            } else {
+                graph.lin(vec![(0.5, g), (0.5, gt)])
+            }
+        }
+        Convention::Cookbook => cookbook_form(graph, g),
+    }
+}
+
+/// Rewrite the gradients w.r.t. variables declared `symmetric` in `convention` (what `grad`
+/// prints; the backward pass in `grads.backward` still holds G); the others are unchanged.
+pub fn apply_convention(p: &mut Problem, grads: &mut crate::problem::Gradients, convention: Convention) {
+    for (node, &var) in grads.nodes.iter_mut().zip(&grads.vars) {
+        if p.graph.vars()[var].symmetric {
+            *node = convention_form(&mut p.graph, *node, convention);
+        }
+    }
+}
+
 /// How the verdict was reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
