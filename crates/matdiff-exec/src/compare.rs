@@ -10,13 +10,16 @@
 //!
 //! The rounding error of an evaluation is bounded from a *magnitude* evaluation
 //! ([`magnitudes`]): the same graph evaluated on absolute values, where each operation adds up
-//! the sizes of what it combines (|A|·|B| for a product, Σ|cᵢ|·|tᵢ| for a sum, |f(a)| +
-//! |f'(a)|·|a| for a function, |A⁻¹|·|A|·|A⁻¹| for an inverse). Floating-point error of every
-//! operation is at most a few unit roundoffs of that magnitude, so cancellation
+//! the sizes of what it combines (|A|·M_B + M_A·|B| for a product, Σ|cᵢ|·M_tᵢ for a sum,
+//! |f(a)| + |f'(a)|·M_a for a function, |A⁻¹|·M_A·|A⁻¹| for an inverse). Products carry the
+//! magnitudes to first order (the value of one factor times the magnitude of the other), not
+//! as M_A·M_B: that product of bounds compounds, so a product of a thousand factors each a
+//! little less exact than its value had an infinite bound (a deep `tanh` chain's gradient).
+//! Floating-point error of every operation is at most a few unit roundoffs of that magnitude, so cancellation
 //! (`(A+A')x − (A'+A)x`) shows up as a large magnitude next to a small value, and a difference
 //! within [`ROUNDING_ULPS`] unit roundoffs of it is roundoff, not a wrong answer.
 
-use crate::eval::{chain, eval, Env};
+use crate::eval::{eval, Env};
 use faer::Mat;
 use matdiff_core::{Func, Graph, NodeId, Op};
 use std::collections::HashMap;
@@ -120,6 +123,16 @@ fn total(m: &Mat<f64>) -> f64 {
     s
 }
 
+/// The relative size of a bound's second-order term: magnitudes count rounding error in units
+/// of [`ROUNDING_ULPS`] unit roundoffs, so the product of two errors is that much smaller.
+const BOUND_ROUNDOFF: f64 = ROUNDING_ULPS * UNIT_ROUNDOFF;
+
+/// The magnitude of a product `a·b` from the factors' values and magnitudes: first order
+/// (|a|·m_b + m_a·|b|) plus the product of the errors, which is second order.
+fn times(a: f64, ma: f64, b: f64, mb: f64) -> f64 {
+    a.abs() * mb + ma * b.abs() + BOUND_ROUNDOFF * ma * mb
+}
+
 /// `slope · m`, where an exact input (`m` = 0) stays exact even under an infinite slope.
 fn carry(slope: f64, m: f64) -> f64 {
     if m == 0.0 {
@@ -162,13 +175,24 @@ fn magnitude_of(g: &Graph, n: NodeId, val: &HashMap<NodeId, &Mat<f64>>, mag: &Ha
             acc
         }
         Op::Scale(s, x) => {
-            let (s, x) = (m(s)[(0, 0)], m(x));
-            Mat::from_fn(r, c, |i, j| s * x[(i, j)])
+            let (vs, ms, vx, mx) = (val[s][(0, 0)], m(s)[(0, 0)], val[x], m(x));
+            Mat::from_fn(r, c, |i, j| times(vs, ms, vx[(i, j)], mx[(i, j)]))
         }
-        Op::MatMul(fs) => chain(fs.iter().map(m).collect()),
+        Op::MatMul(fs) => {
+            // Left to right: the product so far (|value|, magnitude) times the next factor.
+            let (mut p, mut mp) = (abs(val[&fs[0]]), m(&fs[0]).clone());
+            for f in &fs[1..] {
+                let (vf, mf) = (abs(val[f]), m(f));
+                let first = &p * mf + &mp * &vf;
+                let second = &mp * mf;
+                mp = Mat::from_fn(first.nrows(), first.ncols(), |i, j| first[(i, j)] + BOUND_ROUNDOFF * second[(i, j)]);
+                p = &p * &vf;
+            }
+            mp
+        }
         Op::Hadamard(a, b) => {
-            let (a, b) = (m(a), m(b));
-            Mat::from_fn(r, c, |i, j| a[(i, j)] * b[(i, j)])
+            let (va, ma, vb, mb) = (val[a], m(a), val[b], m(b));
+            Mat::from_fn(r, c, |i, j| times(va[(i, j)], ma[(i, j)], vb[(i, j)], mb[(i, j)]))
         }
         Op::Pow(a, p) => {
             let (x, ma, p) = (val[a], m(a), p.get());
@@ -186,8 +210,10 @@ fn magnitude_of(g: &Graph, n: NodeId, val: &HashMap<NodeId, &Mat<f64>>, mag: &Ha
         Op::SqNorm(a) => one(v[(0, 0)].abs() + 2.0 * norm2(val[a]) * norm2(m(a))),
         Op::Norm2(a) => one(v[(0, 0)].abs() + norm2(m(a))),
         Op::Dot(a, b) => {
-            let (a, b) = (m(a), m(b));
-            one(total(&Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] * b[(i, j)])))
+            let (va, ma, vb, mb) = (val[a], m(a), val[b], m(b));
+            one(total(&Mat::from_fn(ma.nrows(), ma.ncols(), |i, j| {
+                times(va[(i, j)], ma[(i, j)], vb[(i, j)], mb[(i, j)])
+            })))
         }
         Op::Trace(a) => {
             let a = m(a);
@@ -220,9 +246,12 @@ fn magnitude_of(g: &Graph, n: NodeId, val: &HashMap<NodeId, &Mat<f64>>, mag: &Ha
         }
         Op::Kron(a, b) => {
             // Every entry is one product a_ij·b_kl: the bound is the Kronecker product of bounds.
-            let (a, b) = (m(a), m(b));
-            let (p, q) = (b.nrows(), b.ncols());
-            Mat::from_fn(r, c, |i, j| a[(i / p, j / q)] * b[(i % p, j % q)])
+            let (va, ma, vb, mb) = (val[a], m(a), val[b], m(b));
+            let (p, q) = (mb.nrows(), mb.ncols());
+            Mat::from_fn(r, c, |i, j| {
+                let (k, l) = ((i / p, j / q), (i % p, j % q));
+                times(va[k], ma[k], vb[l], mb[l])
+            })
         }
         // Reshapes move entries without arithmetic: the bounds move with them (column-major).
         Op::Vectorize(a) => {

@@ -24,7 +24,7 @@ pub use eval::{bind, check_sizes, eval, to_value, Env, Value};
 pub use exec::Compiled;
 pub use nonfinite::{first_nonfinite, NonFinite};
 pub use numcheck::{
-    central_differences, check_gradients, domains, fd_gradient, fd_gradient_with_error, fd_step, find_point,
+    central_differences, check_gradients, domains, fd_gradient, fd_gradient_with_error, fd_step, find_point, richardson,
 };
 pub use numcheck::{normal, random_dims, random_env, random_env_attempt, symmetrize_for_fd};
 pub use numcheck::{Domain, FdComparison, FdOutcome, FdReport, FD_RESOLUTION, FD_STEP, FD_TOLERANCE, POINT_ATTEMPTS};

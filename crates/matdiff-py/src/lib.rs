@@ -169,7 +169,7 @@ fn graph(py: Python<'_>, expr: &str, decl: &str, wrt: Option<Vec<String>>, latex
             }
             None => Derivation::forward_with_names(&p, &user),
         };
-        Ok((matdiff::diagram::svg(&d), matdiff::diagram::dot(&d)))
+        Ok((matdiff::diagram::svg(&d)?, matdiff::diagram::dot(&d)))
     });
     out.map_err(|e| to_py(py, &e, Texts { expr, decl, claim: "" }))
 }

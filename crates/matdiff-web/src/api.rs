@@ -299,7 +299,7 @@ fn graph(b: &Body) -> Result<Json, ApiError> {
         None => Derivation::forward_with_names(&p, &user),
     };
     Ok(match format {
-        GraphFormat::Svg => json!({"format": "svg", "svg": diagram::svg(&d)}),
+        GraphFormat::Svg => json!({"format": "svg", "svg": diagram::svg(&d)?}),
         GraphFormat::Dot => json!({"format": "dot", "dot": diagram::dot(&d)}),
     })
 }

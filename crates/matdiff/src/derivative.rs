@@ -14,7 +14,7 @@ use crate::problem::Problem;
 use faer::Mat;
 use matdiff_core::{jvp, linear_matrix, NodeId, Shape, Style};
 use matdiff_exec::{eval, eval_with_error, magnitudes, rounding_error, Env, FdReport};
-use matdiff_exec::{fd_step, find_point, FdComparison, FD_STEP, FD_TOLERANCE};
+use matdiff_exec::{fd_step, find_point, richardson, FdComparison, FD_STEP, FD_TOLERANCE};
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -324,19 +324,26 @@ fn first_differences(
     let mut fd = Mat::<f64>::zeros(nf, dirs.len());
     let mut claimed = Mat::<f64>::zeros(nf, dirs.len());
     let mut h_min = f64::INFINITY;
+    let mut correction: f64 = 0.0;
     for (c, dir) in dirs.iter().enumerate() {
         matdiff_syntax::budget::check();
         let k0 = dir[0];
         let h = fd_step(&x0, k0 % x0.nrows(), k0 / x0.nrows());
         h_min = h_min.min(h);
-        let plus = vec_at(p, d.of, env, d.var, &moved(&x0, dir, h));
-        let minus = vec_at(p, d.of, env, d.var, &moved(&x0, dir, -h));
+        let at = |t: f64| vec_at(p, d.of, env, d.var, &moved(&x0, dir, t));
+        let (plus, minus, plus2, minus2) = (at(h), at(-h), at(h / 2.0), at(-h / 2.0));
         for i in 0..nf {
-            fd[(i, c)] = (plus[i] - minus[i]) / (2.0 * h);
+            // Steps h and h/2, extrapolated: the same error estimate as `central_differences`.
+            let (q, e) = richardson((plus[i] - minus[i]) / (2.0 * h), (plus2[i] - minus2[i]) / h);
+            fd[(i, c)] = q;
+            if !e.is_nan() {
+                correction = correction.max(e);
+            }
             claimed[(i, c)] = dir.iter().map(|&k| jac(i, k)).sum();
         }
     }
-    (fd, f_error / h_min, claimed, 2.0 * err)
+    // Rounding of the extrapolated quotient: (8 + 1)/3 · f_error / h (see `central_differences`).
+    (fd, 3.0 * f_error / h_min + correction, claimed, 2.0 * err)
 }
 
 /// Second differences of the scalar expression: for a Hessian, along every pair of entry
@@ -365,11 +372,10 @@ fn second_differences(
             let at = |s: f64, t: f64| f_at(&moved(&a(s * ha), b, t * hb));
             (at(1.0, 1.0) - at(1.0, -1.0) - at(-1.0, 1.0) + at(-1.0, -1.0)) / (4.0 * ha * hb)
         };
-        let (coarse, fine) = (quotient(ha, hb), quotient(ha / 2.0, hb / 2.0));
         // The extrapolation's own correction bounds its error (conservatively): it counts as
         // noise, so a function too curved for these steps is not judged at that point
         // instead of failing a right result.
-        (fine + (fine - coarse) / 3.0, (fine - coarse).abs() / 3.0)
+        richardson(quotient(ha, hb), quotient(ha / 2.0, hb / 2.0))
     };
     // The rounding error of the extrapolated quotient: four values off by f_error over
     // (h/2)², weighed 4/3 — about 5.3·f_error/h², rounded up to 6.

@@ -102,7 +102,7 @@ fn check_svg(label: &str, svg: &str, d: &Derivation) -> usize {
         }
     }
     // Edges: every cubic segment stays out of the boxes it does not connect.
-    let layout = diagram::layout(d);
+    let layout = diagram::layout(d).unwrap();
     let edges = groups("edge");
     assert_eq!(edges.len(), layout.edges.len());
     for e in &layout.edges {
@@ -143,7 +143,7 @@ fn seed_models_draw_cleanly() {
     for ex in EXAMPLES {
         for wrt in [None, Some(ex.wrt)] {
             let d = derive(ex.expr, ex.decls, wrt);
-            check_svg(ex.name, &diagram::svg(&d), &d);
+            check_svg(ex.name, &diagram::svg(&d).unwrap(), &d);
         }
     }
 }
@@ -152,17 +152,17 @@ fn seed_models_draw_cleanly() {
 fn a_30_node_graph_stays_readable() {
     let d = derive(BIG.0, BIG.1, Some(&["W1", "W2", "b3", "lam"]));
     assert!(d.nodes.len() >= 30, "the big graph has {} nodes", d.nodes.len());
-    let boxes = check_svg("big", &diagram::svg(&d), &d);
+    let boxes = check_svg("big", &diagram::svg(&d).unwrap(), &d);
     assert_eq!(boxes, d.nodes.len());
     let d = derive(BIG.0, BIG.1, None);
-    check_svg("big, forward only", &diagram::svg(&d), &d);
+    check_svg("big, forward only", &diagram::svg(&d).unwrap(), &d);
 }
 
 #[test]
 fn inputs_look_different_from_operations() {
     let ex = matdiff::example("mlp").unwrap();
     let d = derive(ex.expr, ex.decls, Some(&["W1"]));
-    let svg = diagram::svg(&d);
+    let svg = diagram::svg(&d).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
     let fill_of = |class: &str| -> Vec<String> {
         doc.descendants()
@@ -188,7 +188,7 @@ fn dot_declares_every_node_and_edge() {
         for i in 0..d.nodes.len() {
             assert!(dot.contains(&format!("\n  n{i} [label=\"")), "{}: node {i} missing", ex.name);
         }
-        let layout = diagram::layout(&d);
+        let layout = diagram::layout(&d).unwrap();
         assert_eq!(dot.matches(" -> ").count(), layout.edges.len());
         // Quotes balance on every line (escaped quotes aside).
         for line in dot.lines() {
@@ -205,7 +205,52 @@ fn dot_declares_every_node_and_edge() {
 fn svg_escapes_text() {
     // Transposes put apostrophes in labels; they must be escaped in the XML.
     let d = derive("x'*A*x", "A: matrix(n,n); x: vector(n)", Some(&["A"]));
-    let svg = diagram::svg(&d);
+    let svg = diagram::svg(&d).unwrap();
     assert!(svg.contains("&apos;"));
     roxmltree::Document::parse(&svg).unwrap();
+}
+
+/// Layouts stay near-linear: a value used at every level of a deep chain needs a waypoint on
+/// every layer its edges skip (quadratically many), so such a graph is refused quickly with the
+/// counts and the limit (it took over a minute at ~9,000 boxes), while a deep chain whose edges
+/// are short is still drawn. The work is counted in budget ticks, not timed.
+#[test]
+fn large_layouts_are_bounded() {
+    use matdiff::syntax::budget;
+    let chain = |depth: usize, extra: &str| {
+        let mut s = String::from("h1 = tanh(x)\n");
+        for i in 2..=depth {
+            s.push_str(&format!("h{i} = tanh(h{}){extra}\n", i - 1));
+        }
+        s.push_str(&format!("sum(h{depth})"));
+        s
+    };
+    // The gradient of the residual chain is right (checked numerically at a small depth).
+    let mut p = Problem::new(&chain(5, " + x"), "x: vector(n)").unwrap();
+    let grads = p.gradients(&["x"]).unwrap();
+    assert_eq!(crate::common::fd_two_settings(&p, &grads, 1).outcome(), matdiff::FdOutcome::Agrees);
+    let d = derive(&chain(1500, " + x"), "x: vector(n)", Some(&["x"]));
+    let t0 = budget::ticks();
+    let e = diagram::svg(&d).unwrap_err();
+    assert_eq!(e.kind, matdiff::ErrorKind::Limit);
+    assert!(e.message.contains("too large to lay out") && e.message.contains("40000"), "{}", e.message);
+    assert!(e.notes.iter().any(|n| n.contains("--format dot")), "{:?}", e.notes);
+    // Refused after counting, before any waypoint was made (one tick each, and the
+    // message says how many: over two million here).
+    let waypoints: usize =
+        e.message.split(" boxes and ").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    let spent = budget::ticks().wrapping_sub(t0) as usize;
+    assert!(spent * 10 < waypoints, "the refusal did the layout's work first: {spent} ticks for {waypoints} waypoints");
+    // DOT is still written.
+    assert!(diagram::dot(&d).starts_with("digraph"));
+    // A plain chain of the same depth has short edges: drawn, in work linear in its size.
+    let work = |depth: usize| {
+        let d = derive(&chain(depth, ""), "x: vector(n)", Some(&["x"]));
+        let t0 = budget::ticks();
+        let svg = diagram::svg(&d).unwrap();
+        assert!(roxmltree::Document::parse(&svg).is_ok());
+        budget::ticks().wrapping_sub(t0) as f64
+    };
+    let (small, large) = (work(300), work(1200));
+    assert!(large / small < 6.0, "layout work grew {:.1}x for 4x the depth", large / small);
 }

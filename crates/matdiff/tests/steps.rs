@@ -350,7 +350,7 @@ proptest! {
         for c in &report.nodes {
             prop_assert!(c.max_err < 1e-4, "{expr}: adjoint of {} off by {:.1e}\n{}", d.nodes[c.node].name, c.max_err, d.render(StepsFormat::Text));
         }
-        let svg = matdiff::diagram::svg(&d);
+        let svg = matdiff::diagram::svg(&d).unwrap();
         prop_assert!(roxmltree::Document::parse(&svg).is_ok());
     }
 }

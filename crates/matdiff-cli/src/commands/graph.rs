@@ -22,7 +22,7 @@ pub fn graph(input: &ExprArgs, wrt: Option<&str>, format: GraphFormat) -> Result
     };
     match format {
         GraphFormat::Dot => print!("{}", diagram::dot(&d)),
-        GraphFormat::Svg => print!("{}", diagram::svg(&d)),
+        GraphFormat::Svg => print!("{}", diagram::svg(&d).map_err(|e| fail(&e, expr, decl))?),
     }
     Ok(0)
 }

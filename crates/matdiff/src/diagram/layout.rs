@@ -6,8 +6,19 @@
 //! neighbours' barycenters that keep boxes apart (isotonic regression, pool-adjacent-violators).
 //! Text is measured as monospace (0.6 em per character), which is how the SVG sets it, so a
 //! label never leaves its box and boxes never overlap by construction.
+//!
+//! The work is linear in the number of items laid out (boxes and waypoints), which is bounded
+//! by [`MAX_LAYOUT_ITEMS`] before anything is allocated: a value used at every level of a deep
+//! chain needs a waypoint on every layer it skips, so such graphs grow quadratically in items
+//! (9,000 boxes took over a minute) and are refused with the count instead.
 
 use super::{Label, NodeStyle};
+use matdiff_syntax::{Error, ErrorKind, Input as Source, Result};
+use std::collections::{HashMap, HashSet};
+
+/// Most items (boxes and edge waypoints) a layout places; larger graphs are refused quickly
+/// (a drawing that size is unreadable anyway; DOT output has no such limit).
+pub const MAX_LAYOUT_ITEMS: usize = 40_000;
 
 /// Character width of the monospace font, in ems.
 pub const CHAR_EM: f64 = 0.6;
@@ -116,7 +127,9 @@ struct Item {
 }
 
 /// Place the nodes in layers (operands above users), order each layer to reduce crossings, and route the edges through waypoints.
-pub fn layout(input: &Input) -> Layout {
+/// A graph that needs more than [`MAX_LAYOUT_ITEMS`] boxes and waypoints is refused
+/// (`ErrorKind::Limit`, with the counts) before the waypoints are made.
+pub fn layout(input: &Input) -> Result<Layout> {
     let n = input.labels.len();
     // Sizes from the text.
     let sizes: Vec<(f64, f64)> = input
@@ -131,8 +144,9 @@ pub fn layout(input: &Input) -> Layout {
     // Layers: longest path from the inputs; an input sits just above its first user.
     let mut preds: Vec<Vec<usize>> = vec![vec![]; n];
     let mut succs: Vec<Vec<usize>> = vec![vec![]; n];
+    let mut seen: HashSet<(usize, usize)> = HashSet::with_capacity(input.edges.len());
     for &(a, b, _) in input.edges {
-        if !preds[b].contains(&a) {
+        if seen.insert((a, b)) {
             preds[b].push(a);
             succs[a].push(b);
         }
@@ -147,6 +161,18 @@ pub fn layout(input: &Input) -> Layout {
                 rank[i] = r - 1;
             }
         }
+    }
+    // Every edge gets one waypoint per layer it skips: count them before making any.
+    let waypoints: usize = (0..n).map(|i| succs[i].iter().map(|&s| rank[s] - rank[i] - 1).sum::<usize>()).sum();
+    if n + waypoints > MAX_LAYOUT_ITEMS {
+        return Err(Error::unspanned(
+            Source::None,
+            format!(
+                "the graph is too large to lay out: {n} boxes and {waypoints} waypoints for edges that skip layers (at most {MAX_LAYOUT_ITEMS} items in all)"
+            ),
+        )
+        .with_kind(ErrorKind::Limit)
+        .with_note("`--format dot` writes the graph without a layout, for Graphviz (`dot -Tsvg`)"));
     }
     let layers_n = rank.iter().max().map_or(0, |r| r + 1);
     let mut layers: Vec<Vec<Item>> = (0..layers_n).map(|_| vec![]).collect();
@@ -284,11 +310,17 @@ pub fn layout(input: &Input) -> Layout {
         boxes.push(NodeBox { x, y: top, w, h, lines, style: label.style, tooltip: label.tooltip.clone() });
     }
     // Edges: from the bottom of the operand to the top of the user, one port per operand.
+    let chain_of: HashMap<(usize, usize), &Vec<(usize, usize)>> = chains.iter().map(|c| ((c.0, c.1), &c.2)).collect();
+    let mut drawn: HashSet<(usize, usize)> = HashSet::new();
     let mut edges = vec![];
     for &(a, b, ref tip) in input.edges {
-        let Some((_, _, way)) = chains.iter().find(|c| c.0 == a && c.1 == b) else {
+        let Some(&way) = chain_of.get(&(a, b)) else {
             continue;
         };
+        if drawn.contains(&(a, b)) {
+            continue;
+        }
+        matdiff_syntax::budget::tick();
         // Ports left to right in the order of the operands' positions, so edges do not cross.
         let mut ins: Vec<usize> = preds[b].clone();
         ins.sort_by(|&p, &q| (boxes[p].x + boxes[p].w / 2.0).total_cmp(&(boxes[q].x + boxes[q].w / 2.0)));
@@ -308,13 +340,12 @@ pub fn layout(input: &Input) -> Layout {
         points.push((end.0, layer_top[rb]));
         points.push(end);
         points.dedup();
-        if !edges.iter().any(|e: &EdgePath| e.from == a && e.to == b) {
-            edges.push(EdgePath { from: a, to: b, points, tooltip: tip.clone() });
-        }
+        drawn.insert((a, b));
+        edges.push(EdgePath { from: a, to: b, points, tooltip: tip.clone() });
     }
     // Waypoints count too: an edge may route to the right of every box.
     let width = layers.iter().flatten().map(|it| it.x + it.w / 2.0).fold(0.0, f64::max) + MARGIN;
-    Layout { width, height, top: input.top, boxes, edges }
+    Ok(Layout { width, height, top: input.top, boxes, edges })
 }
 
 /// Centres closest (least squares) to `want` such that consecutive items, of widths `w`, are

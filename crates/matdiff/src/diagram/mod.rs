@@ -143,13 +143,14 @@ pub fn edges(d: &Derivation) -> Vec<(usize, usize, String)> {
 /// Height of the legend band above the graph in the SVG.
 const LEGEND_H: f64 = 30.0;
 
-/// Lay the graph out (what the SVG draws; exposed so tests can check the geometry).
-pub fn layout(d: &Derivation) -> Layout {
+/// Lay the graph out (what the SVG draws; exposed so tests can check the geometry). A graph
+/// too large to lay out is an `ErrorKind::Limit` error (see [`layout::MAX_LAYOUT_ITEMS`]).
+pub fn layout(d: &Derivation) -> matdiff_syntax::Result<Layout> {
     let labels = labels(d);
     let edges = edges(d);
-    let mut l = layout::layout(&layout::Input { labels: &labels, edges: &edges, top: LEGEND_H });
+    let mut l = layout::layout(&layout::Input { labels: &labels, edges: &edges, top: LEGEND_H })?;
     l.width = l.width.max(svg::LEGEND_W);
-    l
+    Ok(l)
 }
 
 /// The graph in Graphviz DOT.
@@ -157,7 +158,8 @@ pub fn dot(d: &Derivation) -> String {
     dot::render(d, &labels(d), &edges(d))
 }
 
-/// The graph as a standalone SVG document.
-pub fn svg(d: &Derivation) -> String {
-    svg::render(&layout(d))
+/// The graph as a standalone SVG document; a graph too large to lay out is an
+/// `ErrorKind::Limit` error (DOT has no such limit).
+pub fn svg(d: &Derivation) -> matdiff_syntax::Result<String> {
+    Ok(svg::render(&layout(d)?))
 }
