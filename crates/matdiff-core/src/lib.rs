@@ -30,8 +30,8 @@ pub use ir::{Build, Func, Graph, Node, NodeId, Num, Op, Var};
 pub use linear::linear_matrix;
 pub use lower::{default_kind, lower, lower_into, lower_into_like, lower_into_with, Kind, Lowered};
 pub use print::{
-    latex_name, num, print, print_compact, print_shared, print_shared_named, print_with_names, Printed, Style,
-    MAX_INLINE_DEPTH,
+    latex_name, num, print, print_compact, print_shared, print_shared_named, print_with_names, scaled_outer_factors,
+    Printed, Style, MAX_INLINE_DEPTH,
 };
 pub use rule::{Rule, RuleInfo};
 pub use shape::{Dim, DimId, DimTable, Shape};

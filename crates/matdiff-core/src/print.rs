@@ -1,6 +1,6 @@
 //! IR to text: the plain input syntax (re-parseable) and LaTeX, with optional shared-subterm names.
 
-use crate::ir::{Func, Graph, NodeId, Op};
+use crate::ir::{Func, Graph, NodeId, Num, Op};
 use std::collections::{HashMap, HashSet};
 
 /// Output notation.
@@ -121,6 +121,28 @@ pub fn print_compact(g: &Graph, roots: &[NodeId], style: Style, user: &[(String,
         return roots.iter().map(|&r| Printed { expr: p.show(r, 0), defs: vec![] }).collect();
     }
     print_shared_named(g, roots, style, user)
+}
+
+/// For `s^(2k)*u*w'` (a scalar power times the outer product of two columns), the nodes
+/// `s^k*u` and `s^k*w` when the graph already has both: the canonical form keeps scalars out
+/// of products, so `p*p'` with `p = e/s` is stored as `e*e'/s^2`, and a printer that has a
+/// name for `p` writes it back as `p*p'`.
+pub fn scaled_outer_factors(g: &Graph, s: NodeId, x: NodeId) -> Option<(NodeId, NodeId)> {
+    let Op::MatMul(fs) = g.op(x) else { return None };
+    let [u, w] = fs[..] else { return None };
+    let Op::Transpose(wt) = *g.op(w) else { return None };
+    if !(g.shape(u).is_col() && g.shape(wt).is_col()) {
+        return None;
+    }
+    let Op::Pow(b, p) = *g.op(s) else { return None };
+    let half = p.get() / 2.0;
+    if half.fract() != 0.0 || half == 0.0 {
+        return None;
+    }
+    let h = if half == 1.0 { b } else { g.find(&Op::Pow(b, Num::new(half)), g.shape(s))? };
+    let su = g.find(&Op::Scale(h, u), g.shape(u))?;
+    let sw = g.find(&Op::Scale(h, wt), g.shape(wt))?;
+    Some((su, sw))
 }
 
 /// Leaves and near-leaves read better inline than as a name.
@@ -625,6 +647,13 @@ impl Printer<'_> {
     fn scale(&self, s: NodeId, x: NodeId) -> (String, u8) {
         let g = self.g;
         let latex = self.latex();
+        // `e*e'/s^2` with `p = e/s` named is `p*p'` (`diag(p) - p*p'`, the softmax Jacobian).
+        if let Some((u, w)) = scaled_outer_factors(g, s, x) {
+            if let (Some(u), Some(w)) = (self.names.get(&u), self.names.get(&w)) {
+                let (sep, t) = if latex { (" ", "^\\top") } else { ("*", "'") };
+                return (format!("{u}{sep}{w}{t}"), PROD);
+            }
+        }
         // Each side printed once (a second printing per level would be exponential in depth).
         let (ds, dx) = (self.denominator(s), self.denominator(x));
         // Two reciprocals: `1/a/b`, not `1/a*1/b`.

@@ -203,6 +203,11 @@ fn derivative_of(p: &mut Problem, of: NodeId, var: usize) -> Result<(NodeId, Lay
     let mut scratch = g.clone();
     let (_, d) = scratch.add_symbol("\u{3b4}", xn, false);
     let t = jvp(&mut scratch, &[of], xn, d)[0];
+    if layout == Layout::Vec {
+        if let Some(m) = expanded_matrix(&scratch, t, d) {
+            return Ok((g.import_roots(&m.graph, &[m.output])[0], layout));
+        }
+    }
     let m = linear_matrix(&mut scratch, t, d).map_err(|n| {
         let what = matdiff_core::print(&scratch, n, matdiff_core::Style::Plain);
         Error::new(Input::Expr, span, format!("no matrix form for the derivative through `{what}`"))
@@ -211,6 +216,51 @@ fn derivative_of(p: &mut Problem, of: NodeId, var: usize) -> Result<(NodeId, Lay
     })?;
     let root = g.import_roots(&scratch, &[m])[0];
     Ok((root, layout))
+}
+
+/// Most monomials a differential may expand to before [`expanded_matrix`] keeps the factored
+/// form (each becomes one Kronecker term).
+const MAX_EXPANDED_TERMS: usize = 12;
+
+/// The vec-layout matrix of the differential `t` (linear in `d`) read off its monomials: `t`
+/// multiplied out into terms `c*L*D*R` (or `L*D'*R`, `H.*D`), each one Kronecker product
+/// (`kron(R', L)`, times the commutation matrix for `D'`), common factors then pulled out by
+/// `readable` (`kron(x*r' + r*x', eye(m))`, `(kron(W', u*x') + kron(x*u', W))*commutation(m, n)`).
+/// Read off the factored differential instead, the autoencoder's Hessian in W is products of
+/// Kronecker sums nested in each other. A graph whose `output` is the matrix, when this form is
+/// the shorter one when printed; `None` when the differential does not expand (a function of a
+/// scalar that depends on `d`) or expands to more than [`MAX_EXPANDED_TERMS`] terms.
+fn expanded_matrix(scratch: &matdiff_core::Graph, t: NodeId, d: NodeId) -> Option<ExpandedGraph> {
+    use crate::solve::expand::Expander;
+    let mut g = scratch.clone();
+    let monos = {
+        let mut e = Expander::new(&mut g, d);
+        let monos = e.expand(t).ok()?;
+        if monos.len() > MAX_EXPANDED_TERMS {
+            return None;
+        }
+        monos.iter().map(|m| crate::solve::system::mono_node(&mut e, m)).collect::<Vec<_>>()
+    };
+    let mut terms = vec![];
+    for n in monos {
+        terms.push((1.0, linear_matrix(&mut g, n, d).ok()?));
+    }
+    let expanded = g.lin(terms);
+    let expanded = crate::readable::readable(&mut g, expanded);
+    let mut factored = scratch.clone();
+    let plain = linear_matrix(&mut factored, t, d).ok()?;
+    let plain = crate::readable::readable(&mut factored, plain);
+    let len = |g: &matdiff_core::Graph, n: NodeId| {
+        let p = matdiff_core::print_shared(g, &[n], Style::Plain).remove(0);
+        p.expr.len() + p.defs.iter().map(|(a, b)| a.len() + b.len()).sum::<usize>()
+    };
+    (len(&g, expanded) < len(&factored, plain)).then_some(ExpandedGraph { graph: g, output: expanded })
+}
+
+/// A result built in a graph of its own ([`expanded_matrix`]).
+struct ExpandedGraph {
+    graph: matdiff_core::Graph,
+    output: NodeId,
 }
 
 /// How many entries a shape has at the sizes `env.dims`.
@@ -556,23 +606,53 @@ pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
 }
 
 /// The diagonal factors of a result worth a name when printed: `A'*diag(w)*A` with
-/// `w = sigmoid(A*x).*(1 - sigmoid(A*x))`. Returns `(name, node)` pairs for
-/// [`matdiff_core::print_with_names`] (`w`, `w2`, … skipping names in use).
+/// `w = sigmoid(A*x).*(1 - sigmoid(A*x))`. A weight that is also the factor of an outer product
+/// (`e*e'/s^2` with `e/s` the weight) is named `p`, so that the log-sum-exp Hessian and the
+/// softmax Jacobian read `diag(p) - p*p'` with `p = exp(x)/sum(exp(x))`. Returns `(name, node)`
+/// pairs for [`matdiff_core::print_with_names`] (`w`, `w2`, …, `p`, `p2`, … skipping names in use).
 pub fn named_weights(p: &Problem, root: NodeId) -> Vec<(String, NodeId)> {
+    use matdiff_core::Op;
     let g = &p.graph;
     let mut taken: Vec<String> = g.vars().iter().map(|v| v.name.clone()).collect();
     taken.extend(p.definitions().iter().map(|d| d.0.clone()));
+    taken.extend(g.dims().dims().iter().map(|d| d.name.clone()));
+    let order = g.reachable(&[root]);
+    let outer: Vec<NodeId> = order
+        .iter()
+        .filter_map(|&n| match *g.op(n) {
+            Op::Scale(s, x) => matdiff_core::scaled_outer_factors(g, s, x),
+            _ => None,
+        })
+        .flat_map(|(u, w)| [u, w])
+        .collect();
     let mut out: Vec<(String, NodeId)> = vec![];
-    for n in g.reachable(&[root]) {
-        let matdiff_core::Op::Diag(h) = *g.op(n) else { continue };
-        if matches!(g.op(h), matdiff_core::Op::Var(_)) || out.iter().any(|o| o.1 == h) {
+    for n in order {
+        let Op::Diag(h) = *g.op(n) else { continue };
+        if matches!(g.op(h), Op::Var(_)) || out.iter().any(|o| o.1 == h) {
             continue;
         }
+        let stem = if outer.contains(&h) { "p" } else { "w" };
         let name = (1..)
-            .map(|k| if k == 1 { "w".to_string() } else { format!("w{k}") })
+            .map(|k| if k == 1 { stem.to_string() } else { format!("{stem}{k}") })
             .find(|c| !taken.contains(c) && !out.iter().any(|o| &o.0 == c))
             .unwrap();
         out.push((name, h));
     }
     out
+}
+
+/// The text form of a result: the expression with its diagonal weights named
+/// ([`named_weights`]: `A'*diag(w)*A`, `diag(p) - p*p'`), else with shared subterms named
+/// (`t0`, …), then one `where name = definition` line per name. What `matdiff derivative` and
+/// `matdiff hessian` print.
+pub fn text_lines(p: &Problem, root: NodeId) -> Vec<String> {
+    let weights = named_weights(p, root);
+    if weights.is_empty() {
+        let shared = p.print_shared_named(&[root], Style::Plain).remove(0);
+        std::iter::once(shared.expr).chain(shared.defs.iter().map(|(n, d)| format!("where {n} = {d}"))).collect()
+    } else {
+        std::iter::once(matdiff_core::print_with_names(&p.graph, root, Style::Plain, &weights))
+            .chain(weights.iter().map(|(n, h)| format!("where {n} = {}", p.print(*h, Style::Plain))))
+            .collect()
+    }
 }

@@ -347,3 +347,50 @@ fn random_vector_and_matrix_expressions_match_central_differences() {
     assert!(checked >= count, "too few derivatives checked: {checked}");
     assert_eq!(layouts.len(), 3, "elementwise, jacobian and vec layouts all drawn: {layouts:?}");
 }
+
+#[test]
+fn readable_forms_table() {
+    // `input => expected`: the text `matdiff derivative`/`hessian` prints (named weights and
+    // shared subterms in `where` lines), each result checked by finite differences (second
+    // differences for Hessians) at two dimension settings, and the printed form with its
+    // `where` lines read back as definitions to the same values.
+    use matdiff::derivative::text_lines;
+    #[rustfmt::skip]
+    let table: &[(&str, &str, &str, &str, &str)] = &[
+        ("hessian", "log(sum(exp(x)))", "x: vector(n)", "x",
+            "diag(p) - p*p'\nwhere p = exp(x)/sum(exp(x))"),
+        ("derivative", "exp(x)/sum(exp(x))", "x: vector(n)", "x",
+            "diag(p) - p*p'\nwhere p = exp(x)/sum(exp(x))"),
+        ("hessian", "sum(softplus(A*x)) - y'*A*x", "A: matrix(N,d); x: vector(d); y: vector(N)", "x",
+            "A'*diag(w)*A\nwhere w = sigmoid(A*x).*(1 - sigmoid(A*x))"),
+        ("hessian", "sum(softplus(-y.*(A*x)))", "A: matrix(N,d); x: vector(d); y: vector(N)", "x",
+            "A'*diag(w)*A\nwhere w = (1 - sigmoid(-(y.*(A*x)))).*(sigmoid(-(y.*(A*x))).*y.^2)"),
+        ("hessian", "x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "A + A'"),
+        ("hessian", "tr(X'*A*X)", "A: matrix(n,n); X: matrix(n,k)", "X", "kron(eye(k), A + A')"),
+        ("hessian", "0.5*norm2(W'*W*x - x)^2", "W: matrix(m,n); x: vector(n)", "W",
+            "kron(x*x', W*W') + kron(eye(n), W*x*x'*W') + kron(t0*x' + x*t0', eye(m)) \
+             + (kron(x*x'*W', W) + kron(W', W*x*x'))*commutation(m, n)\nwhere t0 = W'*W*x - x"),
+    ];
+    for &(kind, expr, decl, wrt, want) in table {
+        let case = Case {
+            at: expr.into(),
+            kind: kind.into(),
+            expr: expr.into(),
+            decl: decl.into(),
+            wrt: wrt.into(),
+            ..Case::default()
+        };
+        let (mut p, d) = run(&case);
+        let lines = text_lines(&p, d.root);
+        assert_eq!(lines.join("\n"), want, "{kind} of {expr} by {wrt}");
+        let r = check(&p, &d, 7, 2);
+        assert_eq!(r.outcome(), FdOutcome::Agrees, "{expr}: {r:?}");
+        assert_eq!(r.dims.len(), 2, "{expr}: two dimension settings");
+        assert_ne!(r.dims[0], r.dims[1], "{expr}: two different dimension settings");
+        let defs: Vec<&str> = lines[1..].iter().map(|l| l.strip_prefix("where ").expect("a where line")).collect();
+        let src = defs.iter().copied().chain([lines[0].as_str()]).collect::<Vec<_>>().join("\n");
+        let back = p.claim(&src).unwrap_or_else(|e| panic!("{expr}: {src} does not re-read: {e}"));
+        let diff = max_diff(&p, d.root, back, 3).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert!(diff < 1e-10, "{expr}: {src} differs by {diff:e}");
+    }
+}

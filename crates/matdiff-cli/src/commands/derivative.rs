@@ -58,18 +58,8 @@ pub fn derivative(
         Format::Markdown => println!("$$\n{} = {}\n$$", lhs_latex(&p, &d), p.print(d.root, Style::Latex)),
         Format::Text => {
             // Diagonal weights get a name (`A'*diag(w)*A`); otherwise shared subterms do.
-            let weights = derivative::named_weights(&p, d.root);
-            if weights.is_empty() {
-                let shared = p.print_shared_named(&[d.root], Style::Plain).remove(0);
-                println!("{}", shared.expr);
-                for (n, def) in &shared.defs {
-                    println!("where {n} = {def}");
-                }
-            } else {
-                println!("{}", matdiff::print_with_names(p.graph(), d.root, Style::Plain, &weights));
-                for (n, h) in &weights {
-                    println!("where {n} = {}", p.print(*h, Style::Plain));
-                }
+            for line in derivative::text_lines(&p, d.root) {
+                println!("{line}");
             }
             println!("({})", describe(&p, &d));
         }

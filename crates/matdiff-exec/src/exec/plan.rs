@@ -756,6 +756,34 @@ impl Planner<'_> {
         }
     }
 
+    /// [`Self::standalone_cost`], with the inverses of low-rank updates of the identity inside a
+    /// longer chain costed as what they are, Woodbury solves (about 4·n·q per column of the
+    /// thinner side), not n×n products: `inv(K)*(V*X' + X*V')*inv(K)*Y*Y'*inv(K)*X` (the GPLVM's
+    /// HVP) then distributes over the sum and stays n×q instead of forming the n×n sum.
+    fn solve_aware_cost(&self, fs: &[NodeId]) -> f64 {
+        if fs.len() < 2 {
+            return self.standalone_cost(fs);
+        }
+        let cheap = |f: NodeId| match self.classify(f) {
+            Factor_::Inv { a, .. } if self.is_low_rank(a) => self.low_rank_parts(a).map(|((u, t), ..)| {
+                let (d, q) = self.size(u);
+                if t {
+                    (q, d)
+                } else {
+                    (d, q)
+                }
+            }),
+            _ => None,
+        };
+        let rest: Vec<NodeId> = fs.iter().copied().filter(|&f| cheap(f).is_none()).collect();
+        if rest.len() == fs.len() || rest.is_empty() {
+            return self.chain_cost(fs);
+        }
+        let thin = self.size(fs[0]).0.min(self.size(fs[fs.len() - 1]).1) as f64;
+        let solves: f64 = fs.iter().filter_map(|&f| cheap(f)).map(|(d, q)| 4.0 * (d * q) as f64 * thin).sum();
+        self.chain_cost(&rest) + solves
+    }
+
     /// A sum factor worth distributing the product over: `(A - B)*X` → `A*X - B*X`.
     fn distributable(&mut self, fs: &[NodeId]) -> Option<(usize, Vec<Term>)> {
         for (k, &f) in fs.iter().enumerate() {
@@ -778,27 +806,39 @@ impl Planner<'_> {
                     (c.get(), scalars, factors)
                 })
                 .collect();
-            // Used only as a factor, itself or transposed (an HVP has `S*B` and `S'*C`).
-            let in_product = |p: NodeId| matches!(self.g.op(p), Op::MatMul(_));
-            let only_in_products = self.parents[f.index()].iter().all(|&p| {
-                in_product(p)
-                    || (matches!(self.g.op(p), Op::Transpose(_))
-                        && self.parents[p.index()].iter().all(|&q| in_product(q)))
-            });
+            let only_in_products = self.only_in_products(f);
             // Materializing the sum: each term on its own (unless the sum is needed anyway), then the chain.
             let (r, c) = self.size(f);
-            let own: f64 = terms.iter().map(|(_, _, fs)| self.standalone_cost(fs) + (r * c) as f64).sum();
-            let materialize = if only_in_products { own } else { 0.0 } + self.chain_cost(fs);
+            let own: f64 = terms.iter().map(|(_, _, fs)| self.solve_aware_cost(fs) + (r * c) as f64).sum();
+            let materialize = if only_in_products { own } else { 0.0 } + self.solve_aware_cost(fs);
             let mut distributed = 0.0;
             for (_, _, factors) in &terms {
                 let spliced: Vec<NodeId> = fs[..k].iter().chain(factors).chain(&fs[k + 1..]).copied().collect();
-                distributed += self.standalone_cost(&spliced);
+                distributed += self.solve_aware_cost(&spliced);
             }
             if distributed < 0.5 * materialize {
                 return Some((k, terms));
             }
         }
         None
+    }
+
+    /// Whether `f` is used only as a factor of products, itself, transposed, scaled or as a term
+    /// of a sum that is itself used only so (an HVP has `S*B`, `S'*C`, `a*S*D` and `(S + T)*X`,
+    /// every product then distributed over the sums), so that the sum is never needed as a
+    /// matrix. Looks at most `MAX_USE_DEPTH` levels up (deep definitions chains).
+    fn only_in_products(&self, f: NodeId) -> bool {
+        const MAX_USE_DEPTH: u32 = 8;
+        fn walk(p: &Planner, f: NodeId, depth: u32) -> bool {
+            depth < MAX_USE_DEPTH
+                && p.parents[f.index()].iter().all(|&q| match p.g.op(q) {
+                    Op::MatMul(_) => true,
+                    Op::Transpose(_) | Op::Lin(_) => walk(p, q, depth + 1),
+                    Op::Scale(s, x) => *x == f && *s != f && walk(p, q, depth + 1),
+                    _ => false,
+                })
+        }
+        walk(self, f, 0)
     }
 
     /// The product F₁⋯Fₖ in the cheapest order, inverses applied by solves.

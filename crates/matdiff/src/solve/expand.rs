@@ -10,7 +10,7 @@ const MAX_MONOS: usize = 4096;
 
 /// A factor of a product chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(super) enum Atom {
+pub(crate) enum Atom {
     /// A matrix free of the unknown (a single factor, never itself a product).
     K(NodeId),
     /// The unknown X, transposed when `t`, inverted when `inv` (`inv(X)'` is `t && inv`).
@@ -19,7 +19,7 @@ pub(super) enum Atom {
 
 /// What a monomial multiplies its coefficient by.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Body {
+pub(crate) enum Body {
     /// A value free of the unknown.
     Const(NodeId),
     /// A matrix product with at least one unknown factor.
@@ -31,14 +31,14 @@ pub(super) enum Body {
 
 /// `coef * body`, `coef` a scalar free of the unknown.
 #[derive(Clone, Debug)]
-pub(super) struct Mono {
+pub(crate) struct Mono {
     pub coef: NodeId,
     pub body: Body,
 }
 
 /// Why an expression could not be written as monomials.
 #[derive(Clone, Debug)]
-pub(super) enum Fail {
+pub(crate) enum Fail {
     /// A subterm that is not a polynomial in the unknown and its inverse (`exp(A*x)`, `sign(..)`).
     NotPolynomial(NodeId),
     /// A form the solver does not handle (a subterm, and what it is).
@@ -48,7 +48,7 @@ pub(super) enum Fail {
 }
 
 /// Expands nodes of one graph into monomials in one unknown.
-pub(super) struct Expander<'g> {
+pub(crate) struct Expander<'g> {
     pub g: &'g mut Graph,
     /// The unknown's variable node.
     pub x: NodeId,

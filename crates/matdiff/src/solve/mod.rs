@@ -8,9 +8,9 @@
 //! vec form (`system`). Every solution is then checked numerically, and the curvature there
 //! gives its kind (`numeric`). No closed form is never a guess: the refusal names the obstacle.
 
-mod expand;
+pub(crate) mod expand;
 mod numeric;
-mod system;
+pub(crate) mod system;
 
 pub use numeric::{Verification, RESIDUAL_TOL};
 

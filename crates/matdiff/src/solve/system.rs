@@ -331,7 +331,7 @@ fn normalize(e: &mut Expander, m: Mono) -> Mono {
 }
 
 /// The node of a monomial.
-pub(super) fn mono_node(e: &mut Expander, m: &Mono) -> NodeId {
+pub(crate) fn mono_node(e: &mut Expander, m: &Mono) -> NodeId {
     let x = e.x;
     let body = match &m.body {
         Body::Const(k) => *k,
