@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check the code `matdiff grad --emit LANG` writes, by running it.
+"""Check the code `matdiff grad|derivative|hessian --emit LANG` writes, by running it.
 
 For every case (expr:/decl:/wrt: blocks, as in crates/matdiff/tests/cases/emit/*.txt) and
 every requested language, emit the module, run its check_gradient() (central differences at
@@ -7,6 +7,11 @@ random inputs), and for JAX and PyTorch also compare value and gradients with th
 module at the same inputs (the NumPy modules themselves are compared with matdiff's own
 evaluation by `cargo test -p matdiff --test all emit::`). Rust modules are compiled together in a
 scratch cargo project that depends on faer, and each check_gradient() is run.
+
+The derivative cases (kind:/expr:/decl:/wrt: blocks of crates/matdiff/tests/cases/derivative/,
+kind derivative, hessian or hvp with the direction V) are emitted with `matdiff derivative` /
+`matdiff hessian [--direction V] --emit LANG` and their check_jacobian(), check_hessian() or
+check_hvp() run the same way (JAX and PyTorch results also compared with the NumPy module's).
 
     cargo build -p matdiff-cli
     scripts/check_emitted.py                        # every language that is available
@@ -58,8 +63,52 @@ def read_cases(path):
     return [c for c in cases if c["wrt"]]
 
 
+def read_derivative_cases(path):
+    """Blocks of kind:/expr:/decl:/wrt: lines separated by blank lines (other keys ignored)."""
+    cases, cur = [], None
+    name = os.path.basename(path)
+    for i, line in enumerate(open(path, encoding="utf-8"), 1):
+        line = line.rstrip("\n")
+        if line.strip().startswith("#"):
+            continue
+        if not line.strip():
+            cur = None
+            continue
+        if cur is None:
+            cur = {"name": f"{name}:{i}", "kind": "", "expr": "", "decl": "", "wrt": []}
+            cases.append(cur)
+        if line[:1].isspace():
+            cur["expr"] += "\n" + line.strip()
+            continue
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key in ("kind", "expr", "decl"):
+            cur[key] = value
+        elif key == "wrt":
+            cur["wrt"] = [value]
+    return [c for c in cases if c["kind"] and c["wrt"]]
+
+
+# What a derivative module exports, by kind: the function and its check.
+EXPORTS = {
+    "grad": ("f_and_grad", "check_gradient"),
+    "derivative": ("jacobian", "check_jacobian"),
+    "hessian": ("f_grad_hess", "check_hessian"),
+    "hvp": ("f_grad_hvp", "check_hvp"),
+}
+
+
 def emit(matdiff, case, lang):
-    cmd = [matdiff, "grad", "--emit", lang, "--decl", case["decl"], "--wrt", ",".join(case["wrt"]), "--", case["expr"]]
+    kind = case.get("kind", "grad")
+    wrt = ",".join(case["wrt"])
+    if kind == "grad":
+        cmd = [matdiff, "grad", "--emit", lang, "--decl", case["decl"], "--wrt", wrt, "--", case["expr"]]
+    else:
+        sub = "derivative" if kind == "derivative" else "hessian"
+        cmd = [matdiff, sub, "--emit", lang, "--decl", case["decl"], "--wrt", wrt]
+        if kind == "hvp":
+            cmd += ["--direction", "V"]
+        cmd += ["--", case["expr"]]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"matdiff failed: {out.stderr.strip()}")
@@ -88,18 +137,33 @@ def rel_err(a, b):
     return diff / scale if np.isfinite(diff) else float("inf")
 
 
+def results(mod, kind, inputs):
+    """What a module computes at `inputs`: the value and the derivative(s), as arrays."""
+    import numpy as np
+
+    if kind == "grad":
+        value, grads = mod._value_and_grads(inputs)
+        return [value] + list(grads)
+    if kind == "derivative":
+        got = [mod.f_value(**inputs), mod.jacobian(**inputs)]
+    else:
+        got = list(getattr(mod, EXPORTS[kind][0])(**inputs))
+    return [np.asarray(g, dtype=np.float64) for g in got]
+
+
 def check_python(matdiff, cases, lang, workdir):
     """Failures (one line each) of the `lang` modules."""
     import numpy as np
 
     failures = []
     for i, case in enumerate(cases):
+        kind = case.get("kind", "grad")
         try:
             path = os.path.join(workdir, f"{lang}_{i}.py")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(emit(matdiff, case, lang))
             mod = load(path, f"{lang}_{i}")
-            err = mod.check_gradient(verbose=False)
+            err = getattr(mod, EXPORTS[kind][1])(verbose=False)
             if lang != "numpy":
                 ref_path = os.path.join(workdir, f"numpy_ref_{i}.py")
                 with open(ref_path, "w", encoding="utf-8") as f:
@@ -108,14 +172,14 @@ def check_python(matdiff, cases, lang, workdir):
                 rng = np.random.default_rng(i)
                 for _attempt in range(30):  # a point where the reference is finite
                     inputs = ref._random_inputs(rng, 2, 5)
-                    want_v, want_g = ref._value_and_grads(inputs)
-                    if np.isfinite(want_v) and all(np.all(np.isfinite(g)) for g in want_g):
+                    want = results(ref, kind, inputs)
+                    if all(np.all(np.isfinite(w)) for w in want):
                         break
-                got_v, got_g = mod._value_and_grads(inputs)
-                diff = max([rel_err(got_v, want_v)] + [rel_err(g, w) for g, w in zip(got_g, want_g)])
+                got = results(mod, kind, inputs)
+                diff = max(rel_err(g, w) for g, w in zip(got, want))
                 if not diff < 1e-8:
                     raise AssertionError(f"differs from the NumPy module by {diff:.1e}")
-            print(f"  ok    {case['name']}: check_gradient {err:.1e}")
+            print(f"  ok    {case['name']}: {EXPORTS[kind][1]} {err:.1e}")
         except Exception as e:  # report and go on with the other cases
             failures.append(f"{case['name']} `{case['expr']}`: {type(e).__name__}: {e}")
             print(f"  FAIL  {failures[-1]}")
@@ -148,12 +212,13 @@ def check_rust(matdiff, cases, workdir):
         with open(os.path.join(src, f"case_{i}.rs"), "w", encoding="utf-8") as f:
             f.write(code)
         mods.append(f"mod case_{i};")
-        calls.append(f'    run("{case["name"]}", case_{i}::check_gradient);')
+        check = EXPORTS[case.get("kind", "grad")][1]
+        calls.append(f'    run("{case["name"]}", "{check}", case_{i}::{check});')
     main = "\n".join(mods) + """
 
-fn run(name: &str, check: fn(u64) -> f64) {
+fn run(name: &str, what: &str, check: fn(u64) -> f64) {
     match std::panic::catch_unwind(|| check(1)) {
-        Ok(err) => println!("  ok    {name}: check_gradient {err:.1e}"),
+        Ok(err) => println!("  ok    {name}: {what} {err:.1e}"),
         Err(_) => println!("  FAIL  {name}"),
     }
 }
@@ -173,7 +238,11 @@ fn main() {
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("cases", nargs="*", help="case files (default: crates/matdiff/tests/cases/emit/*.txt)")
+    ap.add_argument(
+        "cases",
+        nargs="*",
+        help="case files (default: crates/matdiff/tests/cases/emit/*.txt and the derivative cases)",
+    )
     ap.add_argument("--lang", default=",".join(LANGS), help="comma-separated: numpy,jax,torch,rust")
     ap.add_argument("--matdiff", default=os.path.join(ROOT, "target", "debug", "matdiff"))
     ap.add_argument("--workdir", help="where to write the modules (default: a temporary directory)")
@@ -183,6 +252,9 @@ def main():
         sys.exit(f"no matdiff binary at {args.matdiff}: run `cargo build -p matdiff-cli` or pass --matdiff")
     files = args.cases or sorted(glob.glob(os.path.join(ROOT, "crates/matdiff/tests/cases/emit/*.txt")))
     cases = [c for f in files for c in read_cases(f)]
+    if not args.cases:
+        for f in sorted(glob.glob(os.path.join(ROOT, "crates/matdiff/tests/cases/derivative/*.txt"))):
+            cases += read_derivative_cases(f)
     workdir = args.workdir or tempfile.mkdtemp(prefix="matdiff-emitted-")
     os.makedirs(workdir, exist_ok=True)
     print(f"{len(cases)} cases; modules in {workdir}")

@@ -45,7 +45,7 @@ impl From<ConventionArg> for matdiff::check::Convention {
     }
 }
 
-/// Target language of `grad --emit`.
+/// Target language of `--emit` (grad, solve, derivative, hessian).
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Emit {
     /// A NumPy module.
@@ -133,6 +133,10 @@ enum Command {
         /// Show the chain rule of Jacobians node by node.
         #[arg(long)]
         steps: bool,
+        /// Export `f_value` and `jacobian` (the derivative in its layout) as code, with
+        /// `check_jacobian()`.
+        #[arg(long, value_enum, conflicts_with_all = ["check", "steps"])]
+        emit: Option<Emit>,
     },
     /// Hessian of a scalar expression (the derivative of its gradient), or with --direction the
     /// Hessian-vector product in plain matrix notation.
@@ -154,6 +158,10 @@ enum Command {
         /// Show the chain rule of Jacobians node by node (of the gradient).
         #[arg(long)]
         steps: bool,
+        /// Export `f_grad_hess` (with --direction `f_grad_hvp`) as code, with `check_hessian()`
+        /// (`check_hvp()`).
+        #[arg(long, value_enum, conflicts_with_all = ["check", "steps"])]
+        emit: Option<Emit>,
     },
     /// Evaluate an expression at the values in a JSON file.
     Eval {
@@ -298,12 +306,13 @@ fn run(cli: Cli) -> Result<u8, commands::Failure> {
         Command::Grad { input, wrt, format, steps, emit, check, convention } => {
             commands::grad::grad(&input, &wrt, format, steps, emit, check, convention)
         }
-        Command::Derivative { input, wrt, format, check, steps } => {
-            commands::derivative::derivative(&input, &wrt, commands::derivative::Ask::First, format, check, steps)
+        Command::Derivative { input, wrt, format, check, steps, emit } => {
+            let ask = commands::derivative::Ask::First;
+            commands::derivative::derivative(&input, &wrt, ask, format, check, steps, emit)
         }
-        Command::Hessian { input, wrt, direction, format, check, steps } => {
+        Command::Hessian { input, wrt, direction, format, check, steps, emit } => {
             let ask = commands::derivative::Ask::Hessian(direction.as_deref());
-            commands::derivative::derivative(&input, &wrt, ask, format, check, steps)
+            commands::derivative::derivative(&input, &wrt, ask, format, check, steps, emit)
         }
         Command::Eval { input, at, allow_nonfinite } => commands::eval::eval(&input, &at, allow_nonfinite),
         Command::Graph { input, wrt, format } => commands::graph::graph(&input, wrt.as_deref(), format),

@@ -161,3 +161,39 @@ fn check_judges_derivative_and_hessian_claims() {
         assert!(r.stdout.contains(needle) || r.stderr.contains(needle), "{}", r.explain(needle));
     }
 }
+
+#[test]
+fn emit_writes_the_derivative_modules_and_refuses_what_it_cannot() {
+    let s = Scratch::new("derivative-emit");
+    let cases: [(&[&str], &str); 3] = [
+        (&["derivative", "exp(x)/sum(exp(x))", "--wrt", "x", "--decl", "x: vector(n)"], "def jacobian(x):"),
+        (&["hessian", "x'*A*x", "--wrt", "x", "--decl", "A: matrix(n,n); x: vector(n)"], "def f_grad_hess(A, x):"),
+        (
+            &["hessian", "x'*A*x", "--wrt", "x", "--direction", "v", "--decl", "A: matrix(n,n); x: vector(n)"],
+            "def f_grad_hvp(A, x, v):",
+        ),
+    ];
+    for (args, want) in cases {
+        for lang in ["numpy", "jax", "torch", "rust"] {
+            let mut a = args.to_vec();
+            a.extend(["--emit", lang]);
+            let r = run(&s, &a);
+            assert_eq!(r.code, 0, "{}", r.explain(lang));
+            let want = if lang == "rust" {
+                want.replace("def ", "pub fn ").replace("(A, x, v):", "(A: &Mat<f64>, x: &Mat<f64>, v: &Mat<f64>)")
+            } else {
+                want.to_string()
+            };
+            let head = want.split(['(', ':']).next().unwrap().to_string();
+            assert!(r.stdout.contains(&head), "{}", r.explain(&format!("{lang}: no `{head}`")));
+        }
+    }
+    // --emit with --check or --steps is a usage error; a size no input fixes is an error too.
+    for extra in ["--check", "--steps"] {
+        let r = run(&s, &["derivative", "W*x", "--wrt", "x", "--emit", "numpy", extra]);
+        assert_eq!(r.code, 2, "{}", r.explain(extra));
+    }
+    let r = run(&s, &["hessian", "a^3*tr(eye(k))", "--wrt", "a", "--decl", "a: scalar", "--emit", "rust"]);
+    assert_eq!(r.code, 2, "{}", r.explain("eye(k)"));
+    assert!(r.stderr.contains("dimension k"), "{}", r.explain("eye(k)"));
+}

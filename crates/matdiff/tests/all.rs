@@ -18,6 +18,7 @@ mod claim_smoke;
 mod derivative;
 mod diagram;
 mod emit;
+mod emit_derivative;
 mod error_kinds;
 mod exec;
 mod kron;

@@ -289,7 +289,7 @@ fn all_cases() -> Vec<Case> {
 }
 
 /// A value as the Python modules take it: scalars as numbers, vectors as flat lists.
-fn to_json(m: &Mat<f64>, shape: Shape) -> Json {
+pub(crate) fn to_json(m: &Mat<f64>, shape: Shape) -> Json {
     let num = |x: f64| if x.is_finite() { json!(x) } else { Json::Null };
     if shape.is_scalar() {
         num(m[(0, 0)])
@@ -372,7 +372,7 @@ json.dump(results, open(sys.argv[2], "w"))
 "#;
 
 /// Whether `python3` can import `module`.
-fn importable(module: &str) -> bool {
+pub(crate) fn importable(module: &str) -> bool {
     Command::new("python3").args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
 }
 

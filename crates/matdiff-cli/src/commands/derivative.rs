@@ -2,7 +2,7 @@
 //! Hessian-vector products, in text, LaTeX, Markdown or JSON, with the numeric check.
 
 use super::{fail, load, Failure};
-use crate::{ExprArgs, Format};
+use crate::{Emit, ExprArgs, Format};
 use matdiff::derivative::{self, Derivative, Layout, Order};
 use matdiff::report::derivative_json;
 use matdiff::{FdOutcome, Problem, Style};
@@ -22,6 +22,7 @@ pub fn derivative(
     format: Format,
     check: bool,
     steps: bool,
+    emit: Option<Emit>,
 ) -> Result<u8, Failure> {
     let (expr, decl) = (input.expr.as_str(), input.decl.as_str());
     let mut p = load(input)?;
@@ -32,6 +33,9 @@ pub fn derivative(
         Ask::Hessian(Some(v)) => derivative::hvp(&mut p, wrt, v),
     }
     .map_err(|e| fail(&e, expr, decl))?;
+    if let Some(lang) = emit {
+        return super::emit::emit_derivative(&p, &d, input, lang);
+    }
     let chain = steps.then(|| derivative::chain_steps(&mut p, &d));
     if let (Some((heading, steps)), false) = (&chain, format == Format::Json) {
         println!("{heading}:");

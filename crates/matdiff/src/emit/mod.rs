@@ -14,6 +14,7 @@ mod python;
 mod rust;
 mod template;
 
+use crate::derivative::{Derivative, Layout, Order};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::NodeId;
 use matdiff_syntax::{Error, ErrorKind, Input, Result};
@@ -125,5 +126,92 @@ pub fn emit_update(problem: &Problem, grads: &Gradients, update: &Update, lang: 
         Lang::Jax => python::emit_update(python::Flavor::Jax, problem, grads, update, &src),
         Lang::Torch => python::emit_update(python::Flavor::Torch, problem, grads, update, &src),
         Lang::Rust => rust::emit_update(problem, grads, update, &src),
+    }
+}
+
+/// Generate a module for a derivative made by [`crate::derivative`], in `lang`:
+///
+/// - [`derivative`](crate::derivative::derivative): `f_value(<variables>)` (the expression) and
+///   `jacobian(<variables>)` (the derivative in its layout: the gradient, the entrywise
+///   derivative, the m×n Jacobian or ∂vec(f)/∂vec(X)ᵀ), with `check_jacobian()` against central
+///   differences of `f_value`;
+/// - [`hessian`](crate::derivative::hessian): `f_grad_hess(<variables>)` → (value, gradient,
+///   Hessian), the Hessian n×n for a vector, mn×mn w.r.t. vec(X) for a matrix, a number for a
+///   scalar, with `check_hessian()` (the gradient against differences of the value, the Hessian
+///   against differences of the gradient);
+/// - [`hvp`](crate::derivative::hvp): `f_grad_hvp(<variables>, V)` → (value, gradient, the
+///   Hessian applied to V, shaped like the variable, written without a Kronecker product or
+///   the Hessian), with `check_hvp()`.
+///
+/// Fails (`Unsupported`) when a dimension cannot be read off the inputs.
+pub fn emit_derivative(problem: &Problem, d: &Derivative, lang: Lang, src: Source) -> Result<String> {
+    match lang {
+        Lang::Numpy => python::emit_derivative(python::Flavor::Numpy, problem, d, &src),
+        Lang::Jax => python::emit_derivative(python::Flavor::Jax, problem, d, &src),
+        Lang::Torch => python::emit_derivative(python::Flavor::Torch, problem, d, &src),
+        Lang::Rust => rust::emit_derivative(problem, d, &src),
+    }
+}
+
+/// The function a derivative module exports, its roots and their names, and its check.
+pub(crate) struct Exported {
+    /// `jacobian`, `f_grad_hess` or `f_grad_hvp`.
+    pub function: &'static str,
+    /// `check_jacobian`, `check_hessian` or `check_hvp`.
+    pub check: &'static str,
+    /// What the function returns (the value function `f_value` comes first for `jacobian`).
+    pub roots: Vec<NodeId>,
+    /// The names the roots are wanted under.
+    pub names: Vec<String>,
+    /// One line for the documentation: what the derivative is and its layout.
+    pub summary: String,
+}
+
+/// What a module for `d` exports.
+pub(crate) fn exported(p: &Problem, d: &Derivative) -> Exported {
+    let g = &p.graph;
+    let x = &g.vars()[d.var].name;
+    let size = p.shape_names(d.root).join("×");
+    let size = if size.is_empty() { "a number".to_string() } else { size };
+    match d.order {
+        Order::First => {
+            let what = match d.layout {
+                Layout::Gradient => format!("the gradient w.r.t. {x} (shaped like {x})"),
+                Layout::Elementwise => format!("the entrywise derivative by {x} (shaped like f)"),
+                Layout::Jacobian => format!("the Jacobian J[i, j] = ∂f_i/∂{x}_j"),
+                Layout::Vec => format!("∂vec(f)/∂vec({x})ᵀ, vec column-major"),
+            };
+            Exported {
+                function: "jacobian",
+                check: "check_jacobian",
+                roots: vec![p.output, d.root],
+                names: vec!["f".into(), "jac".into()],
+                summary: format!("{what}; layout \"{}\", {size}", d.layout.name()),
+            }
+        }
+        Order::Hessian => {
+            let what = match d.layout {
+                Layout::Vec => format!("the Hessian w.r.t. vec({x}) (vec column-major)"),
+                Layout::Jacobian => format!("the Hessian w.r.t. {x}"),
+                _ => "the second derivative".to_string(),
+            };
+            Exported {
+                function: "f_grad_hess",
+                check: "check_hessian",
+                roots: vec![p.output, d.of, d.root],
+                names: vec!["f".into(), format!("grad_{x}"), format!("hess_{x}")],
+                summary: format!("{what}; layout \"{}\", {size}", d.layout.name()),
+            }
+        }
+        Order::Hvp => {
+            let v = d.direction.map_or("V", |v| g.vars()[v].name.as_str());
+            Exported {
+                function: "f_grad_hvp",
+                check: "check_hvp",
+                roots: vec![p.output, d.of, d.root],
+                names: vec!["f".into(), format!("grad_{x}"), format!("hvp_{x}")],
+                summary: format!("the Hessian-vector product d/dt ∇f({x} + t·{v}) at t = 0, shaped like {x}"),
+            }
+        }
     }
 }

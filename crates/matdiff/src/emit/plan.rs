@@ -22,6 +22,12 @@ impl Cx<'_> {
     pub fn dim(&self, d: DimId) -> &str {
         &self.dims[d as usize]
     }
+    /// The dimension as a whole argument or tuple element: a product without its parentheses
+    /// (`m * n`; Rust warns about `f((m * n))`).
+    pub fn dim_arg(&self, d: DimId) -> &str {
+        let s = self.dim(d);
+        s.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(s)
+    }
     pub fn is_var(&self, item: Item) -> bool {
         item.is_node() && matches!(self.g.op(item.node), Op::Var(_))
     }
@@ -174,9 +180,22 @@ pub(crate) fn setup<'g>(
     reserved: &'static [&'static str],
 ) -> Result<Setup<'g>> {
     let g = &p.graph;
-    let ps = params(g, &super::decl_order(p));
     let mut roots = vec![p.output];
     roots.extend(&grads.nodes);
+    let mut wanted = vec!["f".to_string()];
+    wanted.extend(grads.vars.iter().map(|&v| format!("grad_{}", g.vars()[v].name)));
+    setup_roots(p, roots, &wanted, reserved)
+}
+
+/// [`setup`] for any roots, returned as the names `wanted` (made unique).
+pub(crate) fn setup_roots<'g>(
+    p: &'g crate::problem::Problem,
+    roots: Vec<NodeId>,
+    wanted: &[String],
+    reserved: &'static [&'static str],
+) -> Result<Setup<'g>> {
+    let g = &p.graph;
+    let ps = params(g, &super::decl_order(p));
     check_dims(g, &ps, &roots)?;
     let mut namer = Namer::new(reserved);
     let param_names = param_names(g, &ps, &mut namer);
@@ -195,8 +214,7 @@ pub(crate) fn setup<'g>(
         };
         dims.push(text);
     }
-    let mut root_names = vec![namer.claim("f")];
-    root_names.extend(grads.vars.iter().map(|&v| namer.claim(&format!("grad_{}", g.vars()[v].name))));
+    let root_names = wanted.iter().map(|w| namer.claim(w)).collect();
     Ok(Setup { ps, roots, namer, cx: Cx { g, params: param_names, dims }, root_names })
 }
 

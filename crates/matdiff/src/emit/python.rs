@@ -9,10 +9,11 @@ use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
 use super::helpers::{Helper, Helpers};
 use super::names::PYTHON_RESERVED;
 use super::plan::{
-    check_dims, domains, params_without, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup,
+    check_dims, domains, params_without, schedule, setup, setup_roots, Backend, Cx, Derived, Domain, Line, Param, Setup,
 };
 use super::template::{join, prec, Item, Template};
 use super::{Source, Update};
+use crate::derivative::{Derivative, Order};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::Shape;
 use matdiff_core::{Func, Graph, NodeId, Op};
@@ -820,6 +821,20 @@ fn fmt_tuple(cx: &Cx, axes: &[u32]) -> String {
 /// function converts its inputs).
 fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Gradients) {
     let g = cx.g;
+    random_inputs(out, cx, ps, output);
+    let wrt: Vec<String> = grads
+        .vars
+        .iter()
+        .map(|&v| format!("(\"{}\", {})", cx.params[v], if g.vars()[v].symmetric { "True" } else { "False" }))
+        .collect();
+    let _ =
+        writeln!(out, "\n\n# The differentiated variables and whether each is symmetric.\n_WRT = [{}]", wrt.join(", "));
+    CHECKER.iter().for_each(|piece| out.push_str(piece));
+}
+
+/// `_random_inputs(rng, lo, hi)`: inputs of random consistent sizes inside f's domain.
+fn random_inputs(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId) {
+    let g = cx.g;
     let doms = domains(g, output);
     let _ = writeln!(out, "\n\ndef _random_inputs(rng, lo, hi):");
     let _ = writeln!(out, "    \"\"\"Random inputs of random consistent sizes in lo..hi, inside f's domain.\"\"\"");
@@ -851,18 +866,14 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
         let _ = writeln!(out, "        \"{}\": {value},", cx.params[p.var]);
     }
     let _ = writeln!(out, "    }}");
-    let wrt: Vec<String> = grads
-        .vars
-        .iter()
-        .map(|&v| format!("(\"{}\", {})", cx.params[v], if g.vars()[v].symmetric { "True" } else { "False" }))
-        .collect();
-    let _ =
-        writeln!(out, "\n\n# The differentiated variables and whether each is symmetric.\n_WRT = [{}]", wrt.join(", "));
-    out.push_str(CHECKER);
 }
 
-/// The part of the checker that does not depend on the function.
-const CHECKER: &str = r#"
+/// The part of `check_gradient` that does not depend on the function, in pieces shared with
+/// the checks of derivative modules.
+const CHECKER: [&str; 6] = [RANDOM_MATRICES, VALUE_AND_GRADS, FD_STEP, CENTRAL_DIFFERENCE, REL_ERR, CHECK_GRADIENT];
+
+/// Random symmetric positive definite and symmetric matrices.
+const RANDOM_MATRICES: &str = r#"
 
 def _random_spd(rng, n):
     B = rng.standard_normal((n, n))
@@ -872,13 +883,19 @@ def _random_spd(rng, n):
 def _random_symmetric(rng, n):
     M = rng.standard_normal((n, n))
     return 0.5 * (M + M.T)
+"#;
 
+/// `f_and_grad`'s results as floats and arrays.
+const VALUE_AND_GRADS: &str = r#"
 
 def _value_and_grads(inputs):
     value, grad = f_and_grad(**inputs)
     grads = grad if len(_WRT) > 1 else (grad,)
     return float(np.asarray(value)), [np.asarray(g, dtype=np.float64) for g in grads]
+"#;
 
+/// The finite-difference step and the rounding error of one evaluation.
+const FD_STEP: &str = r#"
 
 def _fd_step(x0, idx):
     """Central-difference step: 1e-5 relative to the entry, or to the root mean square of the
@@ -890,7 +907,10 @@ def _fd_step(x0, idx):
 
 # Rounding error of one evaluation of f, in unit roundoffs of |f|.
 _ROUNDING_ULPS = 64.0
+"#;
 
+/// Central differences of f entry by entry (the gradient's check).
+const CENTRAL_DIFFERENCE: &str = r#"
 
 def _central_difference(inputs, name, symmetric):
     """df/dx entry by entry, and the differences' rounding error; a symmetric x is perturbed
@@ -915,7 +935,10 @@ def _central_difference(inputs, name, symmetric):
         if symmetric:
             out[idx[::-1]] = out[idx]
     return out, noise
+"#;
 
+/// The scale-invariant comparison of differences with a derivative.
+const REL_ERR: &str = r#"
 
 def _rel_err(a, b, noise):
     """Largest entrywise difference beyond the rounding error `noise`, relative to the largest
@@ -926,7 +949,10 @@ def _rel_err(a, b, noise):
     if not np.isfinite(diff):
         return float("inf")
     return 0.0 if diff <= noise else (diff - noise) / scale
+"#;
 
+/// `check_gradient()`.
+const CHECK_GRADIENT: &str = r#"
 
 def check_gradient(seed=0, tol=1e-5, verbose=True):
     """Compare f_and_grad's gradient with central differences at random inputs of two size
@@ -961,4 +987,297 @@ def check_gradient(seed=0, tol=1e-5, verbose=True):
         print(f"check_gradient: max relative error {worst:.1e} against central differences")
     assert worst <= tol, f"gradient check failed: relative error {worst:.1e} > {tol:.0e}"
     return worst
+"#;
+
+/// Generate a derivative module (see [`super::emit_derivative`]).
+pub(crate) fn emit_derivative(flavor: Flavor, p: &Problem, d: &Derivative, src: &Source) -> Result<String> {
+    let ex = super::exported(p, d);
+    let Setup { ps, roots, mut namer, cx, root_names } = setup_roots(p, ex.roots.clone(), &ex.names, PYTHON_RESERVED)?;
+    let g = cx.g;
+    let mut be = Py { flavor, derived: Derived::default(), helpers: Helpers::default() };
+    // `jacobian` comes with `f_value`, the function its check differentiates.
+    let parts: Vec<(&str, Vec<NodeId>, Vec<String>)> = match d.order {
+        Order::First => vec![
+            ("f_value", vec![roots[0]], vec![root_names[0].clone()]),
+            (ex.function, vec![roots[1]], vec![root_names[1].clone()]),
+        ],
+        _ => vec![(ex.function, roots.clone(), root_names.clone())],
+    };
+    let scheduled: Vec<Vec<Line>> = parts
+        .iter()
+        .map(|(_, rs, names)| {
+            be.derived = Derived::default();
+            schedule(&cx, &mut be, rs, names, &mut namer)
+        })
+        .collect();
+
+    let mut out = String::new();
+    let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
+    let clean = |s: &str| s.replace("\"\"\"", "'''");
+    let title = match d.order {
+        Order::First => "Derivative of an expression",
+        Order::Hessian => "Value, gradient and Hessian of a scalar function",
+        Order::Hvp => "Value, gradient and Hessian-vector product of a scalar function",
+    };
+    let _ = writeln!(out, "r\"\"\"{title} ({}), generated by matdiff.\n", flavor.library());
+    for line in src.expr.lines() {
+        let _ = writeln!(out, "    {}", clean(line));
+    }
+    if !src.decls.trim().is_empty() {
+        let _ = writeln!(out, "\n    declarations: {}", clean(src.decls.trim()));
+    }
+    let call = format!("({})", args.join(", "));
+    match d.order {
+        Order::First => {
+            let _ = writeln!(out, "\nf_value{call} returns f; jacobian{call} returns {}.", ex.summary);
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "\n{}{call} returns ({}, {}, {}):\nthe value, the gradient (shaped like {}) and {}.",
+                ex.function, root_names[0], root_names[1], root_names[2], cx.params[d.var], ex.summary
+            );
+        }
+    }
+    let _ = writeln!(out, "Inputs:");
+    for p in &ps {
+        let v = &g.vars()[p.var];
+        let sym = if v.symmetric { ", symmetric" } else { "" };
+        let _ = writeln!(out, "    {}: {}{sym}", cx.params[p.var], describe(&cx, v.shape));
+    }
+    let _ = writeln!(
+        out,
+        "Vectors (column or row) are 1-D arrays; scalars are 0-d; vec(A) stacks A's columns.\n{}() compares with central differences at random inputs.\n\"\"\"",
+        ex.check
+    );
+    imports(&mut out, flavor);
+    be.helpers.write_python(&mut out, flavor);
+    for ((name, _, names), lines) in parts.iter().zip(&scheduled) {
+        let _ = writeln!(out, "\n\ndef {name}({}):", args.join(", "));
+        let doc = match (d.order, *name) {
+            (Order::First, "f_value") => "Return the value of the expression.".to_string(),
+            (Order::First, _) => format!("Return {}.", ex.summary),
+            _ => format!(
+                "Return (value, gradient, {}).",
+                if d.order == Order::Hvp { "Hessian-vector product" } else { "Hessian" }
+            ),
+        };
+        let _ = writeln!(out, "    \"\"\"{}\"\"\"", clean(&doc));
+        prologue(&mut out, flavor, &cx, &ps);
+        for l in lines {
+            let _ = writeln!(out, "    {} = {}", l.name, l.text);
+        }
+        let _ = writeln!(out, "    return {}", names.join(", "));
+    }
+    random_inputs(&mut out, &cx, &ps, p.output);
+    let py_bool = |b: bool| if b { "True" } else { "False" };
+    let _ = writeln!(
+        out,
+        "\n\n# The variable differentiated by and whether it is symmetric.\n_WRT, _SYMMETRIC = \"{}\", {}",
+        cx.params[d.var],
+        py_bool(g.vars()[d.var].symmetric)
+    );
+    match d.order {
+        Order::First => {
+            let _ = writeln!(out, "# How jacobian() arranges the derivative.\n_LAYOUT = \"{}\"", d.layout.name());
+        }
+        Order::Hvp => {
+            let v = d.direction.expect("an HVP has a direction");
+            let _ = writeln!(out, "# The direction of the Hessian-vector product.\n_DIRECTION = \"{}\"", cx.params[v]);
+        }
+        Order::Hessian => {}
+    }
+    for piece in [RANDOM_MATRICES, FD_STEP, REL_ERR, SECOND_CHECKER] {
+        out.push_str(piece);
+    }
+    out.push_str(match d.order {
+        Order::First => CHECK_JACOBIAN,
+        Order::Hessian => CHECK_HESSIAN,
+        Order::Hvp => CHECK_HVP,
+    });
+    let _ = writeln!(out, "\n\nif __name__ == \"__main__\":\n    {}()", ex.check);
+    Ok(out)
+}
+
+/// What the checks of derivative modules share: differences of any function's entries along
+/// entry directions or a given direction, and the check loop over random inputs.
+const SECOND_CHECKER: &str = r#"
+
+
+def _entries(a):
+    """vec(a): the entries column by column as floats (a number is one entry)."""
+    return np.asarray(a, dtype=np.float64).reshape(-1, order="F")
+
+
+def _finite(*arrays):
+    return all(np.all(np.isfinite(np.asarray(a, dtype=np.float64))) for a in arrays)
+
+
+def _directions(shape, symmetric):
+    """The perturbations of a variable of this shape, as lists of vec indices: each entry, or
+    for a symmetric matrix each pair (i, j), (j, i) moved together."""
+    rows = shape[0] if len(shape) > 0 else 1
+    cols = shape[1] if len(shape) > 1 else 1
+    out = []
+    for j in range(cols):
+        for i in range(rows):
+            if symmetric and i < j:
+                continue
+            out.append([i + rows * j] if i == j or not symmetric else [i + rows * j, j + rows * i])
+    return out
+
+
+def _along(fun, inputs, name, delta):
+    """(vec(fun(x + delta)) - vec(fun(x - delta))) / 2 with x = inputs[name], and its rounding
+    error."""
+    x0 = np.asarray(inputs[name], dtype=np.float64)
+    values = [_entries(fun({**inputs, name: x0 + s * delta})) for s in (1.0, -1.0)]
+    eps = _ROUNDING_ULPS * np.finfo(np.float64).eps / 2
+    noise = eps * max(float(np.max(np.abs(v), initial=0.0)) for v in values)
+    return (values[0] - values[1]) / 2, noise
+
+
+def _differences(fun, inputs, name, dirs):
+    """Central differences of vec(fun) along each direction of variable `name` (the columns of
+    a matrix), and their rounding error."""
+    x0 = np.asarray(inputs[name], dtype=np.float64)
+    flat = x0.reshape(-1, order="F")
+    cols, noise = [], 0.0
+    for d in dirs:
+        step = _fd_step(flat, d[0])
+        delta = np.zeros(flat.size)
+        delta[d] = step
+        col, err = _along(fun, inputs, name, delta.reshape(x0.shape, order="F"))
+        cols.append(col / step)
+        noise = max(noise, err / step)
+    return np.column_stack(cols), noise
+
+
+def _claimed(jac, dirs):
+    """What the derivative jac (rows: entries of the result, columns: vec of the variable) says
+    the differences along `dirs` are: a symmetric pair sums its two columns."""
+    return np.column_stack([jac[:, d].sum(axis=1) for d in dirs])
+
+
+def _judge(fd, claimed, noise):
+    """(relative error, whether rounding leaves room to see a wrong derivative)."""
+    err = _rel_err(fd, claimed, noise)
+    scale = max(float(np.max(np.abs(fd), initial=0.0)), float(np.max(np.abs(claimed), initial=0.0)))
+    return err, noise <= 1e-2 * scale or (not np.any(claimed) and err == 0.0)
+
+
+def _rms(a):
+    r = float(np.sqrt(np.mean(np.square(a)))) if np.size(a) else 0.0
+    return r if 0.0 < r < np.inf else 1.0
+
+
+def _run_check(what, compare, seed, tol, verbose):
+    """compare(inputs) -> [(error, resolved), ...] or None (not finite there), at random inputs of
+    two size ranges; the largest error. Raises AssertionError above tol, or when no input of a
+    range could be judged (a check that compared nothing never passes)."""
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for lo, hi in [(2, 4), (3, 6)]:
+        for _attempt in range(30):
+            judged = compare(_random_inputs(rng, lo, hi))
+            if judged is None:
+                continue
+            err = max(e for e, _ in judged)
+            if err > tol or all(r for _, r in judged):
+                worst = max(worst, err)
+                break
+        else:
+            raise AssertionError(
+                "nothing was checked: no random input where f and its derivatives are finite and "
+                "rounding leaves the finite differences room to judge"
+            )
+    if verbose:
+        print(f"{what}: max relative error {worst:.1e} against central differences")
+    assert worst <= tol, f"{what} failed: relative error {worst:.1e} > {tol:.0e}"
+    return worst
+"#;
+
+/// `check_jacobian()`.
+const CHECK_JACOBIAN: &str = r#"
+
+
+def _as_matrix(jac, nf, nx):
+    """The derivative as the nf×nx matrix ∂vec(f)/∂vec(x)ᵀ, whatever its layout."""
+    if _LAYOUT == "gradient":
+        return _entries(jac).reshape(1, nx)
+    if _LAYOUT == "elementwise":
+        return _entries(jac).reshape(nf, 1)
+    return np.asarray(jac, dtype=np.float64).reshape(nf, nx, order="F")
+
+
+def check_jacobian(seed=0, tol=1e-5, verbose=True):
+    """Compare jacobian() with central differences of f_value() at random inputs of two size
+    ranges; return the largest relative error, raise AssertionError when it exceeds tol or
+    when no input could be checked."""
+
+    def compare(inputs):
+        value, jac = _entries(f_value(**inputs)), np.asarray(jacobian(**inputs), dtype=np.float64)
+        if not _finite(value, jac):
+            return None
+        x0 = np.asarray(inputs[_WRT], dtype=np.float64)
+        dirs = _directions(x0.shape, _SYMMETRIC)
+        fd, noise = _differences(lambda kw: f_value(**kw), inputs, _WRT, dirs)
+        return [_judge(fd, _claimed(_as_matrix(jac, value.size, x0.size), dirs), noise)]
+
+    return _run_check("check_jacobian", compare, seed, tol, verbose)
+"#;
+
+/// `check_hessian()`.
+const CHECK_HESSIAN: &str = r#"
+
+
+def check_hessian(seed=0, tol=1e-5, verbose=True):
+    """Compare f_grad_hess()'s gradient with central differences of its value, and its Hessian
+    with central differences of its gradient, at random inputs of two size ranges; return the
+    largest relative error, raise AssertionError when it exceeds tol or when no input could be
+    checked."""
+
+    def compare(inputs):
+        value, grad, hess = (np.asarray(a, dtype=np.float64) for a in f_grad_hess(**inputs))
+        if not _finite(value, grad, hess):
+            return None
+        x0 = np.asarray(inputs[_WRT], dtype=np.float64)
+        n = x0.size
+        dirs = _directions(x0.shape, _SYMMETRIC)
+        fd_g, noise_g = _differences(lambda kw: f_grad_hess(**kw)[0], inputs, _WRT, dirs)
+        fd_h, noise_h = _differences(lambda kw: f_grad_hess(**kw)[1], inputs, _WRT, dirs)
+        return [
+            _judge(fd_g, _claimed(_entries(grad).reshape(1, n), dirs), noise_g),
+            _judge(fd_h, _claimed(hess.reshape(n, n, order="F"), dirs), noise_h),
+        ]
+
+    return _run_check("check_hessian", compare, seed, tol, verbose)
+"#;
+
+/// `check_hvp()`.
+const CHECK_HVP: &str = r#"
+
+
+def check_hvp(seed=0, tol=1e-5, verbose=True):
+    """Compare f_grad_hvp()'s gradient with central differences of its value, and its
+    Hessian-vector product with the central difference of its gradient along the direction, at
+    random inputs of two size ranges; return the largest relative error, raise AssertionError
+    when it exceeds tol or when no input could be checked."""
+
+    def compare(inputs):
+        value, grad, hvp = (np.asarray(a, dtype=np.float64) for a in f_grad_hvp(**inputs))
+        if not _finite(value, grad, hvp):
+            return None
+        x0 = np.asarray(inputs[_WRT], dtype=np.float64)
+        v = np.asarray(inputs[_DIRECTION], dtype=np.float64)
+        dirs = _directions(x0.shape, _SYMMETRIC)
+        fd_g, noise_g = _differences(lambda kw: f_grad_hvp(**kw)[0], inputs, _WRT, dirs)
+        step = 1e-5 * _rms(x0) / _rms(v)
+        col, err = _along(lambda kw: f_grad_hvp(**kw)[1], inputs, _WRT, step * v)
+        return [
+            _judge(fd_g, _claimed(_entries(grad).reshape(1, x0.size), dirs), noise_g),
+            _judge((col / step).reshape(-1, 1), _entries(hvp).reshape(-1, 1), err / step),
+        ]
+
+    return _run_check("check_hvp", compare, seed, tol, verbose)
 "#;

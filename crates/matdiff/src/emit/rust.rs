@@ -9,9 +9,10 @@
 use super::chain::{decompose, rhs_key, trace_as_inner_product, Chain};
 use super::helpers::{Helper, Helpers};
 use super::names::RUST_RESERVED;
-use super::plan::{domains, schedule, setup, Backend, Cx, Derived, Domain, Line, Param, Setup};
+use super::plan::{domains, schedule, setup, setup_roots, Backend, Cx, Derived, Domain, Line, Param, Setup};
 use super::template::{join, prec, Item, Template};
 use super::Source;
+use crate::derivative::{Derivative, Layout, Order};
 use crate::problem::{Gradients, Problem};
 use matdiff_core::{DimId, Shape};
 use matdiff_core::{Func, Graph, NodeId, Op};
@@ -81,7 +82,7 @@ impl Rs {
         self.helpers.add(h);
     }
     fn dim(&self, cx: &Cx, d: Option<DimId>) -> String {
-        d.map_or("1".into(), |d| cx.dim(d).to_string())
+        d.map_or("1".into(), |d| cx.dim_arg(d).to_string())
     }
     /// The function applied to one `f64`, as a path or closure usable by `map`.
     fn func(&mut self, f: Func) -> String {
@@ -399,7 +400,7 @@ impl Backend for Rs {
             }
             Op::Commutation(m, k) => {
                 self.use_helper(Helper::Commutation);
-                Template::text(format!("commutation({}, {})", cx.dim(*m), cx.dim(*k)), prec::ATOM)
+                Template::text(format!("commutation({}, {})", cx.dim_arg(*m), cx.dim_arg(*k)), prec::ATOM)
             }
         }
     }
@@ -498,6 +499,11 @@ fn header(out: &mut String, cx: &Cx, ps: &[Param], src: &Source, roots: &[String
     }
     out.push_str("//! `check_gradient(seed)` compares the gradient with central differences at random inputs.\n");
     out.push_str("#![allow(non_snake_case, unused_variables, dead_code, clippy::all)]\n\n");
+    imports(out, used);
+}
+
+/// The `use` lines: exactly what the helpers need (the file compiles without warnings).
+fn imports(out: &mut String, used: &Helpers) {
     // Import exactly what the helpers use (the file should compile without warnings).
     let solvers: Vec<&str> = [(Helper::Inverse, "DenseSolveCore"), (Helper::Solve, "Solve"), (Helper::SolveT, "Solve")]
         .iter()
@@ -563,7 +569,7 @@ fn prologue(out: &mut String, cx: &Cx, ps: &[Param]) {
         let name = &cx.params[p.var];
         let want = describe(cx, v.shape);
         let (rows, cols) = (v.shape.rows, v.shape.cols);
-        let new: Vec<String> = p.binds.iter().map(|&(_, d)| cx.dim(d).to_string()).collect();
+        let new: Vec<String> = p.binds.iter().map(|&(_, d)| cx.dim_arg(d).to_string()).collect();
         if !new.is_empty() {
             let getters: Vec<String> = p
                 .binds
@@ -588,8 +594,8 @@ fn prologue(out: &mut String, cx: &Cx, ps: &[Param]) {
             let _ = writeln!(
                 out,
                 "    assert_eq!(({name}.nrows(), {name}.ncols()), ({}, {}), \"{name} should be a {want}\");",
-                rows.map_or("1".to_string(), |d| cx.dim(d).to_string()),
-                cols.map_or("1".to_string(), |d| cx.dim(d).to_string())
+                rows.map_or("1".to_string(), |d| cx.dim_arg(d).to_string()),
+                cols.map_or("1".to_string(), |d| cx.dim_arg(d).to_string())
             );
         }
     }
@@ -637,29 +643,7 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
         "    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n",
     );
     let _ = writeln!(out, "        let mut checked = false;\n        for _ in 0..30 {{");
-    for p in ps {
-        for &(_, d) in &p.binds {
-            let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim(d));
-        }
-    }
-    for p in ps {
-        let v = &g.vars()[p.var];
-        let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim(d).to_string());
-        let (rr, cc) = (dim(v.shape.rows), dim(v.shape.cols));
-        let Domain { spd, positive } = doms[p.var];
-        let value = if v.shape.is_scalar() {
-            "rng.uniform(0.5, 1.5)".to_string()
-        } else if spd && v.shape.is_square() {
-            format!("rng.spd({rr})")
-        } else if positive {
-            format!("rng.uniform_mat({rr}, {cc}, 0.5, 2.0)")
-        } else if v.symmetric {
-            format!("rng.symmetric({rr})")
-        } else {
-            format!("rng.normal_mat({rr}, {cc})")
-        };
-        let _ = writeln!(out, "            let {} = {value};", cx.params[p.var]);
-    }
+    draws(out, cx, ps, &doms);
     let _ = writeln!(out, "            let ({value}, {grad_pattern}) = {};", call_with(None));
     let _ = writeln!(
         out,
@@ -702,6 +686,35 @@ fn checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, grads: &Grad
         "    }\n    assert!(worst <= 1e-5, \"gradient check failed: relative error {worst:.1e}\");\n    worst\n}\n",
     ));
     out.push_str(CHECK_HELPERS);
+}
+
+/// The random inputs of one attempt of a check: sizes in `lo..=hi`, each variable drawn inside
+/// f's domain (`doms`), bound under its parameter name.
+fn draws(out: &mut String, cx: &Cx, ps: &[Param], doms: &[Domain]) {
+    let g = cx.g;
+    for p in ps {
+        for &(_, d) in &p.binds {
+            let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim_arg(d));
+        }
+    }
+    for p in ps {
+        let v = &g.vars()[p.var];
+        let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim_arg(d).to_string());
+        let (rr, cc) = (dim(v.shape.rows), dim(v.shape.cols));
+        let Domain { spd, positive } = doms[p.var];
+        let value = if v.shape.is_scalar() {
+            "rng.uniform(0.5, 1.5)".to_string()
+        } else if spd && v.shape.is_square() {
+            format!("rng.spd({rr})")
+        } else if positive {
+            format!("rng.uniform_mat({rr}, {cc}, 0.5, 2.0)")
+        } else if v.symmetric {
+            format!("rng.symmetric({rr})")
+        } else {
+            format!("rng.normal_mat({rr}, {cc})")
+        };
+        let _ = writeln!(out, "            let {} = {value};", cx.params[p.var]);
+    }
 }
 
 /// Helpers for `check_gradient`, always present.
@@ -916,12 +929,12 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
     let _ = writeln!(out, "        let mut checked = false;\n        for _ in 0..30 {{");
     for p in ps {
         for &(_, d) in &p.binds {
-            let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim(d));
+            let _ = writeln!(out, "            let {} = rng.size(lo, hi);", cx.dim_arg(d));
         }
     }
     for p in ps {
         let v = &g.vars()[p.var];
-        let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim(d).to_string());
+        let dim = |d: Option<DimId>| d.map_or("1".to_string(), |d| cx.dim_arg(d).to_string());
         let (rr, cc) = (dim(v.shape.rows), dim(v.shape.cols));
         let Domain { spd, positive } = doms[p.var];
         let value = if v.shape.is_scalar() {
@@ -980,3 +993,309 @@ fn update_checker(out: &mut String, cx: &Cx, ps: &[Param], output: NodeId, up: &
         "    match m.singular_values() {\n        Ok(s) if !s.is_empty() && s[0] > 0.0 => s[s.len() - 1] / s[0],\n        _ => 0.0,\n    }\n}\n",
     ));
 }
+
+/// Generate a derivative module (see [`super::emit_derivative`]).
+pub(crate) fn emit_derivative(p: &Problem, d: &Derivative, src: &Source) -> Result<String> {
+    let ex = super::exported(p, d);
+    let Setup { ps, roots, mut namer, cx, root_names } = setup_roots(p, ex.roots.clone(), &ex.names, RUST_RESERVED)?;
+    let g = cx.g;
+    let mut be = Rs { derived: Derived::default(), helpers: Helpers::default() };
+    // `jacobian` comes with `f_value`, the function its check differentiates.
+    let parts: Vec<(&str, Vec<NodeId>, Vec<String>)> = match d.order {
+        Order::First => vec![
+            ("f_value", vec![roots[0]], vec![root_names[0].clone()]),
+            (ex.function, vec![roots[1]], vec![root_names[1].clone()]),
+        ],
+        _ => vec![(ex.function, roots.clone(), root_names.clone())],
+    };
+    let scheduled: Vec<Vec<Line>> = parts
+        .iter()
+        .map(|(_, rs, names)| {
+            be.derived = Derived::default();
+            schedule(&cx, &mut be, rs, names, &mut namer)
+        })
+        .collect();
+
+    let mut out = String::new();
+    let title = match d.order {
+        Order::First => "Derivative of an expression",
+        Order::Hessian => "Value, gradient and Hessian of a scalar function",
+        Order::Hvp => "Value, gradient and Hessian-vector product of a scalar function",
+    };
+    let _ = writeln!(out, "//! {title}, generated by matdiff.\n//!\n//! ```text");
+    for line in src.expr.lines() {
+        let _ = writeln!(out, "//! {line}");
+    }
+    if !src.decls.trim().is_empty() {
+        let _ = writeln!(out, "//! declarations: {}", src.decls.trim());
+    }
+    out.push_str("//! ```\n//!\n");
+    let args: Vec<&str> = ps.iter().map(|p| cx.params[p.var].as_str()).collect();
+    let call = format!("({})", args.join(", "));
+    match d.order {
+        Order::First => {
+            let _ = writeln!(out, "//! `f_value{call}` returns f; `jacobian{call}` returns {}.", ex.summary);
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "//! `{}{call}` returns `({}, {}, {})`: the value, the gradient (shaped like `{}`) and\n//! {}.",
+                ex.function, root_names[0], root_names[1], root_names[2], cx.params[d.var], ex.summary
+            );
+        }
+    }
+    for p in &ps {
+        let v = &g.vars()[p.var];
+        let sym = if v.symmetric { ", symmetric" } else { "" };
+        let _ = writeln!(out, "//! - `{}`: {}{sym}", cx.params[p.var], describe(&cx, v.shape));
+    }
+    let _ = writeln!(
+        out,
+        "//!\n//! Non-scalars are `faer::Mat<f64>` (a vector is an n×1 matrix), scalars `f64`; vec(A) stacks\n//! A's columns. Needs faer 0.24. `{}(seed)` compares with central differences at random inputs.",
+        ex.check
+    );
+    out.push_str("#![allow(non_snake_case, unused_variables, dead_code, clippy::all)]\n\n");
+    imports(&mut out, &be.helpers);
+    let sig = signature(&cx, &ps);
+    for ((name, rs, names), lines) in parts.iter().zip(&scheduled) {
+        let types: Vec<&str> = rs.iter().map(|&r| rust_type(g.shape(r))).collect();
+        let (ty, ret) = if types.len() == 1 {
+            (types[0].to_string(), names[0].clone())
+        } else {
+            (format!("({})", types.join(", ")), format!("({})", names.join(", ")))
+        };
+        let doc = match (d.order, *name) {
+            (Order::First, "f_value") => "The value of the expression.".to_string(),
+            (Order::First, _) => format!("{}.", capitalized(&ex.summary)),
+            (Order::Hessian, _) => "The value, the gradient and the Hessian.".to_string(),
+            (Order::Hvp, _) => "The value, the gradient and the Hessian-vector product.".to_string(),
+        };
+        let _ = writeln!(out, "\n/// {doc}\npub fn {name}({}) -> {ty} {{", sig.join(", "));
+        prologue(&mut out, &cx, &ps);
+        write_lines(&mut out, g, lines);
+        let _ = writeln!(out, "    {ret}\n}}");
+    }
+    derivative_checker(&mut out, &cx, &ps, p, d, &ex);
+    be.helpers.write_rust(&mut out);
+    Ok(out)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+}
+
+/// `check_jacobian(seed)`, `check_hessian(seed)` or `check_hvp(seed)`.
+fn derivative_checker(out: &mut String, cx: &Cx, ps: &[Param], p: &Problem, d: &Derivative, ex: &super::Exported) {
+    let g = cx.g;
+    let doms = domains(g, p.output);
+    let x = &cx.params[d.var];
+    let scalar_x = g.vars()[d.var].shape.is_scalar();
+    // A call of `f` with the variable replaced by `probe` (a `&Mat`; a 1×1 one for a scalar).
+    let call_with = |f: &str, probe: bool| -> String {
+        let args: Vec<String> = ps
+            .iter()
+            .map(|q| {
+                let scalar = g.vars()[q.var].shape.is_scalar();
+                match (probe && q.var == d.var, scalar) {
+                    (true, true) => "probe[(0, 0)]".to_string(),
+                    (true, false) => "probe".to_string(),
+                    (false, true) => cx.params[q.var].clone(),
+                    (false, false) => format!("&{}", cx.params[q.var]),
+                }
+            })
+            .collect();
+        format!("{f}({})", args.join(", "))
+    };
+    // A result as a matrix: a number is 1×1.
+    let as_mat = |e: String, s: Shape| if s.is_scalar() { format!("one({e})") } else { e };
+    let _ = writeln!(
+        out,
+        "\n/// Compare with central differences at random inputs of two size ranges; return the largest\n/// relative error, panic when it exceeds 1e-5 or when no input could be checked.\npub fn {}(seed: u64) -> f64 {{",
+        ex.check
+    );
+    out.push_str(
+        "    let mut rng = Rng::new(seed);\n    let mut worst = 0.0f64;\n    for (lo, hi) in [(2, 4), (3, 6)] {\n",
+    );
+    out.push_str("        let mut checked = false;\n        for _ in 0..30 {\n");
+    draws(out, cx, ps, &doms);
+    let x0 = if scalar_x { format!("one({x})") } else { format!("{x}.clone()") };
+    let _ = writeln!(
+        out,
+        "            let chk_x0 = {x0};\n            let chk_dirs = directions(chk_x0.nrows(), chk_x0.ncols(), {});",
+        g.vars()[d.var].symmetric
+    );
+    let fshape = g.shape(p.output);
+    match d.order {
+        Order::First => {
+            let _ = writeln!(out, "            let chk_value = {};", as_mat(call_with("f_value", false), fshape));
+            let _ =
+                writeln!(out, "            let chk_jac = {};", as_mat(call_with("jacobian", false), g.shape(d.root)));
+            out.push_str("            if !(finite(&chk_value) && finite(&chk_jac)) {\n                continue;\n            }\n");
+            // The derivative as ∂vec(f)/∂vec(x)ᵀ whatever its layout.
+            let full = match d.layout {
+                Layout::Gradient => "as_row(&chk_jac)",
+                Layout::Elementwise => "as_col(&chk_jac)",
+                Layout::Jacobian | Layout::Vec => "chk_jac.clone()",
+            };
+            let _ = writeln!(out, "            let chk_full = {full};");
+            let _ = writeln!(
+                out,
+                "            let (fd, noise) = differences(&chk_x0, &chk_dirs, |probe: &Mat<f64>| {});",
+                as_mat(call_with("f_value", true), fshape)
+            );
+            out.push_str("            let errs = vec![compare(&fd, &claimed(&chk_full, &chk_dirs), noise)];\n");
+        }
+        Order::Hessian | Order::Hvp => {
+            let gshape = g.shape(d.of);
+            let _ =
+                writeln!(out, "            let (chk_value, chk_grad, chk_second) = {};", call_with(ex.function, false));
+            if gshape.is_scalar() || g.shape(d.root).is_scalar() {
+                let _ = writeln!(
+                    out,
+                    "            let (chk_grad, chk_second) = ({}, {});",
+                    as_mat("chk_grad".into(), gshape),
+                    as_mat("chk_second".into(), g.shape(d.root))
+                );
+            }
+            out.push_str(
+                "            if !(chk_value.is_finite() && finite(&chk_grad) && finite(&chk_second)) {\n                continue;\n            }\n",
+            );
+            let _ = writeln!(
+                out,
+                "            let (fd, noise) = differences(&chk_x0, &chk_dirs, |probe: &Mat<f64>| one({}.0));",
+                call_with(ex.function, true)
+            );
+            out.push_str(
+                "            let mut errs = vec![compare(&fd, &claimed(&as_row(&chk_grad), &chk_dirs), noise)];\n",
+            );
+            let grad_of_probe = as_mat(format!("{}.1", call_with(ex.function, true)), gshape);
+            if d.order == Order::Hessian {
+                let _ = writeln!(
+                    out,
+                    "            let (fd, noise) = differences(&chk_x0, &chk_dirs, |probe: &Mat<f64>| {grad_of_probe});"
+                );
+                out.push_str("            errs.push(compare(&fd, &claimed(&chk_second, &chk_dirs), noise));\n");
+            } else {
+                let v = d.direction.expect("an HVP has a direction");
+                let vm = if scalar_x { format!("one({})", cx.params[v]) } else { format!("{}.clone()", cx.params[v]) };
+                let _ = writeln!(out, "            let chk_v = {vm};");
+                out.push_str("            let chk_step = 1e-5 * rms_or_one(&chk_x0) / rms_or_one(&chk_v);\n");
+                out.push_str("            let chk_delta = Mat::from_fn(chk_v.nrows(), chk_v.ncols(), |i, j| chk_step * chk_v[(i, j)]);\n");
+                let _ = writeln!(
+                    out,
+                    "            let (fd, noise) = along(&chk_x0, &chk_delta, &|probe: &Mat<f64>| {grad_of_probe});"
+                );
+                out.push_str("            let fd = Mat::from_fn(fd.len(), 1, |i, _| fd[i] / chk_step);\n");
+                out.push_str("            errs.push(compare(&fd, &as_col(&chk_second), noise / chk_step));\n");
+            }
+        }
+    }
+    out.push_str(concat!(
+        "            let err = errs.iter().fold(0.0f64, |w, e| w.max(e.0));\n",
+        "            // Rounding must leave room to see a wrong derivative (a saturated tanh does not).\n",
+        "            if err > 1e-5 || errs.iter().all(|e| e.1) {\n",
+        "                worst = worst.max(err);\n                checked = true;\n                break;\n            }\n",
+        "        }\n",
+        "        assert!(checked, \"nothing was checked: no random input where f and its derivatives are finite and rounding leaves the finite differences room to judge\");\n",
+        "    }\n",
+    ));
+    let _ = writeln!(
+        out,
+        "    assert!(worst <= 1e-5, \"{} failed: relative error {{worst:.1e}}\");\n    worst\n}}",
+        ex.check
+    );
+    out.push_str(CHECK_HELPERS);
+    out.push_str(SECOND_HELPERS);
+}
+
+/// Helpers of the derivative checks.
+const SECOND_HELPERS: &str = r#"
+/// A number as a 1×1 matrix.
+fn one(x: f64) -> Mat<f64> {
+    Mat::from_fn(1, 1, |_, _| x)
+}
+
+/// vec(a): the entries column by column.
+fn entries_of(a: &Mat<f64>) -> Vec<f64> {
+    (0..a.ncols()).flat_map(|j| (0..a.nrows()).map(move |i| a[(i, j)])).collect()
+}
+
+/// vec(a)ᵀ, 1×numel(a).
+fn as_row(a: &Mat<f64>) -> Mat<f64> {
+    let e = entries_of(a);
+    Mat::from_fn(1, e.len(), |_, j| e[j])
+}
+
+/// vec(a), numel(a)×1.
+fn as_col(a: &Mat<f64>) -> Mat<f64> {
+    let e = entries_of(a);
+    Mat::from_fn(e.len(), 1, |i, _| e[i])
+}
+
+/// The perturbations of a rows×cols variable as lists of vec indices: each entry, or for a
+/// symmetric matrix each pair (i, j), (j, i) moved together.
+fn directions(rows: usize, cols: usize, symmetric: bool) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    for j in 0..cols {
+        for i in 0..rows {
+            if symmetric && i < j {
+                continue;
+            }
+            if symmetric && i != j {
+                out.push(vec![i + rows * j, j + rows * i]);
+            } else {
+                out.push(vec![i + rows * j]);
+            }
+        }
+    }
+    out
+}
+
+/// Root mean square of the entries (0 for none).
+fn rms(a: &Mat<f64>) -> f64 {
+    let e = entries_of(a);
+    (e.iter().map(|x| x * x).sum::<f64>() / e.len().max(1) as f64).sqrt()
+}
+
+fn rms_or_one(a: &Mat<f64>) -> f64 {
+    let r = rms(a);
+    if r > 0.0 && r.is_finite() {
+        r
+    } else {
+        1.0
+    }
+}
+
+/// (vec f(x0 + delta) - vec f(x0 - delta)) / 2, and its rounding error.
+fn along(x0: &Mat<f64>, delta: &Mat<f64>, f: &impl Fn(&Mat<f64>) -> Mat<f64>) -> (Vec<f64>, f64) {
+    let at = |s: f64| entries_of(&f(&Mat::from_fn(x0.nrows(), x0.ncols(), |i, j| x0[(i, j)] + s * delta[(i, j)])));
+    let (p, m) = (at(1.0), at(-1.0));
+    let big = p.iter().chain(&m).fold(0.0f64, |w, v| w.max(v.abs()));
+    (p.iter().zip(&m).map(|(a, b)| (a - b) / 2.0).collect(), ROUNDING * big)
+}
+
+/// Central differences of vec(f) along each direction (the columns of a matrix), and their
+/// rounding error.
+fn differences(x0: &Mat<f64>, dirs: &[Vec<usize>], f: impl Fn(&Mat<f64>) -> Mat<f64>) -> (Mat<f64>, f64) {
+    let r = x0.nrows();
+    let s = rms(x0);
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    let mut noise = 0.0f64;
+    for dir in dirs {
+        let k = dir[0];
+        let h = fd_step(x0[(k % r, k / r)], s);
+        let delta = Mat::from_fn(r, x0.ncols(), |i, j| if dir.contains(&(i + r * j)) { h } else { 0.0 });
+        let (col, err) = along(x0, &delta, &f);
+        cols.push(col.iter().map(|c| c / h).collect());
+        noise = noise.max(err / h);
+    }
+    (Mat::from_fn(cols[0].len(), cols.len(), |i, j| cols[j][i]), noise)
+}
+
+/// What the derivative `jac` (rows: entries of the result, columns: vec of the variable) says
+/// the differences along `dirs` are: a symmetric pair sums its two columns.
+fn claimed(jac: &Mat<f64>, dirs: &[Vec<usize>]) -> Mat<f64> {
+    Mat::from_fn(jac.nrows(), dirs.len(), |i, c| dirs[c].iter().map(|&k| jac[(i, k)]).sum())
+}
+"#;
