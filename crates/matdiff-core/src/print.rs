@@ -602,7 +602,10 @@ impl Printer<'_> {
             return (body, PROD.min(level));
         }
         if c == -1.0 {
-            return (format!("-{}", self.show(t, NEG)), SUM);
+            // `-A'*y`, not `-(A'*y)`: a minus on a product's first factor is the same value
+            // (and reads back to the same node); a sum or a leading minus keeps its brackets.
+            let body = if body.starts_with('-') { self.bracket(body, SUM, NEG) } else { body };
+            return (format!("-{body}"), SUM);
         }
         let (cs, _) = self.number(c.abs());
         let sign = if c < 0.0 { "-" } else { "" };
