@@ -72,7 +72,7 @@
 //!
 //! let mut p = Problem::new("sum(softplus(A*x)) + 0.5*norm2(x)^2", "A: matrix(N,d); x: vector(d)")?;
 //! let grads = p.gradients(&["x"])?;
-//! let mut compiled = Compiled::new(&p.graph, &[p.output, grads.nodes[0]]);
+//! let mut compiled = Compiled::new(p.graph(), &[p.output, grads.nodes[0]]);
 //! let a = Mat::<f64>::from_fn(5, 3, |i, j| (i + 2 * j) as f64 / 10.0);
 //! let x = Mat::<f64>::from_fn(3, 1, |i, _| i as f64 - 1.0);
 //! let out = compiled.run(&[a.as_ref(), x.as_ref()])?;
