@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use matdiff_syntax::{looks_like_latex, parse_expr, parse_latex, to_plain, to_sexpr, Expr, ExprKind};
+use matdiff_syntax::{looks_like_latex, parse_latex, parse_plain, to_plain, to_sexpr, Expr, ExprKind, PlainMode};
 
 const NAMES: [&str; 8] = ["x", "y", "W", "A", "K", "xy", "alpha", "W1"];
 const DECLS: &str = "W: matrix(m,n); x: vector(n); y: vector(n); A: matrix(n,n); K: symmetric(n); alpha: scalar";
@@ -24,6 +24,20 @@ fn check_spans(src: &str, e: &Expr) {
     }
 }
 
+/// Every name the tree uses.
+fn collect_names(e: &Expr, out: &mut Vec<String>) {
+    let mut todo = vec![e];
+    while let Some(e) = todo.pop() {
+        match &e.kind {
+            ExprKind::Num(_) => {}
+            ExprKind::Name(n) => out.push(n.clone()),
+            ExprKind::Neg(a) | ExprKind::Transpose(a) => todo.push(a),
+            ExprKind::Binary(_, a, b) => todo.extend([&**a, &**b]),
+            ExprKind::Call { args, .. } => todo.extend(args.iter()),
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(src) = std::str::from_utf8(data) else { return };
     let _ = looks_like_latex(src);
@@ -32,7 +46,12 @@ fuzz_target!(|data: &[u8]| {
             let body = &read.program.body;
             check_spans(src, body);
             let plain = to_plain(body);
-            let again = parse_expr(&plain).expect("the plain form re-parses");
+            // Read back as a claim is: against the names the reading has (`W_{\text{enc}}` is
+            // the name `Wenc`, which undeclared plain text would read as W*e*n*c).
+            let mut names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+            collect_names(body, &mut names);
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let again = parse_plain(&plain, &names, PlainMode::Expression).expect("the plain form re-parses").program.body;
             assert_eq!(to_sexpr(&again), to_sexpr(body));
             let _ = matdiff::Problem::new_latex(src, DECLS);
         }
