@@ -6,7 +6,7 @@
 use matdiff::check::{CheckOptions, Checker};
 use matdiff::derivation::{user_names, Derivation, StepsFormat};
 use matdiff::syntax::budget::{self, Budget, Cancelled};
-use matdiff::{diagram, Problem};
+use matdiff::{diagram, ErrorKind, Problem};
 use std::time::{Duration, Instant};
 
 fn wall() -> Duration {
@@ -49,8 +49,17 @@ fn heavy_work_is_stopped_in_every_phase() {
         let d = Derivation::with_names(&p, &g, &names);
         let _ = d.render(StepsFormat::Json);
     });
-    stopped("graph without adjoints (layout, SVG)", Duration::from_millis(20), max, || {
-        let _ = diagram::svg(&Derivation::forward_with_names(&p, &names));
+    // The graph of the 200-level chain is refused before any layout work (`A` is used at every
+    // level: its edges need a waypoint on each layer they skip); a 160-level one is laid out
+    // (~0.1 s in the test build), slowly enough for the layout's own checkpoints to stop it.
+    let refused = diagram::svg(&Derivation::forward_with_names(&p, &names)).unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Limit, "{}", refused.message);
+    let shallower = Problem::new(&deep(160), DECL).unwrap();
+    let forward = Derivation::forward_with_names(&shallower, &user_names(&shallower));
+    stopped("graph without adjoints (layout, SVG)", Duration::from_millis(5), max, || {
+        if let Err(e) = diagram::svg(&forward) {
+            panic!("the 160-level graph is within the layout limit: {}", e.message);
+        }
     });
     stopped("finite differences", Duration::from_millis(20), max, || {
         let _ = p.fd_check(&g, 1, 2);
