@@ -371,11 +371,6 @@ for i, case in enumerate(cases):
 json.dump(results, open(sys.argv[2], "w"))
 "#;
 
-/// Whether `python3` can import `module`.
-pub(crate) fn importable(module: &str) -> bool {
-    Command::new("python3").args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
-}
-
 /// Run `cases` as `lang` modules; the failures, one line each.
 fn run_python(lang: Lang, cases: &[Case]) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("matdiff-emit-{}-{}", lang.name(), std::process::id()));
@@ -433,15 +428,7 @@ fn run_python(lang: Lang, cases: &[Case]) -> Vec<String> {
 
 #[test]
 fn numpy_modules_agree_with_matdiff() {
-    if !importable("numpy") {
-        let msg = "python3 with numpy is not available: the emitted NumPy modules were not run";
-        if std::env::var("MATDIFF_REQUIRE_NUMPY").is_ok_and(|v| v == "1") {
-            panic!("{msg} (MATDIFF_REQUIRE_NUMPY=1)");
-        }
-        crate::common::skipped(
-            msg,
-            "python3 -m pip install numpy (MATDIFF_REQUIRE_NUMPY=1 makes a missing numpy a failure)",
-        );
+    if !crate::common::python_with("numpy", "the emitted NumPy modules") {
         return;
     }
     let cases = all_cases();
@@ -459,16 +446,7 @@ fn numpy_modules_agree_with_matdiff() {
 #[test]
 fn jax_and_torch_modules_agree_with_matdiff_where_installed() {
     for (lang, module) in [(Lang::Jax, "jax"), (Lang::Torch, "torch")] {
-        if !(importable("numpy") && importable(module)) {
-            let required = lang == Lang::Jax && std::env::var("MATDIFF_REQUIRE_JAX").is_ok_and(|v| v == "1");
-            assert!(!required, "jax is not importable (MATDIFF_REQUIRE_JAX=1)");
-            crate::common::skipped(
-                &format!("{module} is not importable: the emitted {module} modules were not run (snapshots only)"),
-                &format!(
-                    "python3 -m pip install numpy {module}{}",
-                    if lang == Lang::Jax { " (MATDIFF_REQUIRE_JAX=1 makes a missing jax a failure)" } else { "" }
-                ),
-            );
+        if !crate::common::python_with(module, &format!("the emitted {module} modules (snapshots only)")) {
             continue;
         }
         let cases = all_cases();

@@ -8,7 +8,7 @@
 //! MATDIFF_REQUIRE_JAX=1 likewise for JAX. PyTorch modules are byte-compiled (and
 //! snapshotted); scripts/check_emitted.py runs the Rust modules.
 
-use crate::emit::{importable, to_json};
+use crate::emit::to_json;
 use matdiff::derivative::{derivative, hessian, hvp, Derivative, Order};
 use matdiff::emit::{emit_derivative, parameters, Lang, Source};
 use matdiff::{check_sizes, eval, random_dims, random_env, Problem};
@@ -228,15 +228,7 @@ fn run_python(lang: Lang, cases: &[Case], tamper: bool) -> Vec<String> {
 
 #[test]
 fn numpy_derivative_modules_agree_with_matdiff_and_pass_their_checks() {
-    if !importable("numpy") {
-        let msg = "python3 with numpy is not available: the emitted NumPy derivative modules were not run";
-        if std::env::var("MATDIFF_REQUIRE_NUMPY").is_ok_and(|v| v == "1") {
-            panic!("{msg} (MATDIFF_REQUIRE_NUMPY=1)");
-        }
-        crate::common::skipped(
-            msg,
-            "python3 -m pip install numpy (MATDIFF_REQUIRE_NUMPY=1 makes a missing numpy a failure)",
-        );
+    if !crate::common::python_with("numpy", "the emitted NumPy derivative modules") {
         return;
     }
     let cases = cases();
@@ -248,16 +240,9 @@ fn numpy_derivative_modules_agree_with_matdiff_and_pass_their_checks() {
 #[test]
 fn jax_derivative_modules_agree_with_matdiff_where_installed_and_torch_ones_compile() {
     let cases = cases();
-    if importable("numpy") && importable("jax") {
+    if crate::common::python_with("jax", "the emitted JAX derivative modules (snapshots only)") {
         let failures = run_python(Lang::Jax, &cases, false);
         assert!(failures.is_empty(), "JAX derivative modules failed:\n{}", failures.join("\n"));
-    } else {
-        let required = std::env::var("MATDIFF_REQUIRE_JAX").is_ok_and(|v| v == "1");
-        assert!(!required, "jax is not importable (MATDIFF_REQUIRE_JAX=1)");
-        crate::common::skipped(
-            "jax is not importable: the emitted JAX derivative modules were not run (snapshots only)",
-            "python3 -m pip install numpy jax (MATDIFF_REQUIRE_JAX=1 makes a missing jax a failure)",
-        );
     }
     // PyTorch is not installed in CI: its modules are at least valid Python.
     if Command::new("python3").arg("--version").output().is_err() {

@@ -349,14 +349,6 @@ fn random_losses_solved_or_refused() {
     assert!(solved > 0 && checked > 0, "{solved} solved, {checked} checked");
 }
 
-/// Whether `python3` can import `module`.
-fn importable(module: &str) -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Runs each module's `check_update()`; a module whose update was tampered with must fail it.
 const UPDATE_DRIVER: &str = r#"
 import importlib.util, json, sys
@@ -380,18 +372,7 @@ json.dump(out, open(sys.argv[2], "w"))
 fn emitted_updates_pass_their_check() {
     use matdiff::emit::{emit_update, Lang, Source, Update};
     for (lang, module) in [(Lang::Numpy, "numpy"), (Lang::Jax, "jax")] {
-        if !(importable("numpy") && importable(module)) {
-            let required =
-                std::env::var(if lang == Lang::Jax { "MATDIFF_REQUIRE_JAX" } else { "MATDIFF_REQUIRE_NUMPY" })
-                    .is_ok_and(|v| v == "1");
-            assert!(!required, "{module} is not importable");
-            crate::common::skipped(
-                &format!("{module} is not importable: the solve --emit {} modules were not run", lang.name()),
-                &format!(
-                    "python3 -m pip install numpy {module} (MATDIFF_REQUIRE_{}=1 makes a missing {module} a failure)",
-                    module.to_uppercase()
-                ),
-            );
+        if !crate::common::python_with(module, &format!("the solve --emit {} modules", lang.name())) {
             continue;
         }
         let dir = std::env::temp_dir().join(format!("matdiff-solve-emit-{}-{}", lang.name(), std::process::id()));

@@ -19,6 +19,35 @@ pub fn skipped(what: &str, enable: &str) {
     let _ = std::io::stderr().lock().write_all(msg.as_bytes());
 }
 
+/// Whether `python3` can import numpy and, for JAX or PyTorch, `module` too. When it cannot,
+/// the test says SKIPPED (naming what was not run and how to enable it), or fails when
+/// `MATDIFF_REQUIRE_NUMPY=1` / `MATDIFF_REQUIRE_JAX=1` asks for that module (CI sets both).
+pub fn python_with(module: &str, what: &str) -> bool {
+    let importable = |m: &str| {
+        std::process::Command::new("python3")
+            .args(["-c", &format!("import {m}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if importable("numpy") && (module == "numpy" || importable(module)) {
+        return true;
+    }
+    let var = format!("MATDIFF_REQUIRE_{}", module.to_uppercase());
+    let modules = if module == "numpy" { "numpy".to_string() } else { format!("numpy and {module}") };
+    let required = matches!(module, "numpy" | "jax") && std::env::var(&var).is_ok_and(|v| v == "1");
+    assert!(!required, "python3 cannot import {modules}: {what} ({var}=1)");
+    let hint = if matches!(module, "numpy" | "jax") {
+        format!(" ({var}=1 makes a missing {module} a failure)")
+    } else {
+        String::new()
+    };
+    skipped(
+        &format!("python3 cannot import {modules}: {what} were not run"),
+        &format!("python3 -m pip install {}{hint}", modules.replace(" and ", " ")),
+    );
+    false
+}
+
 /// The directory of data-driven test cases.
 pub fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
