@@ -277,6 +277,36 @@ pub(crate) struct Line {
 /// Inline text longer than this gets its own line even when used once.
 const LONG: usize = 64;
 
+/// The functions of a derivative module, each with its statements: `jacobian` comes with
+/// `f_value` (the function its check differentiates); `f_grad_hess` and `f_grad_hvp` are one
+/// function returning every root. `fresh` starts the backend's derived values anew for each.
+#[allow(clippy::type_complexity)]
+pub(crate) fn schedule_parts<B: Backend>(
+    cx: &Cx,
+    be: &mut B,
+    fresh: impl Fn(&mut B),
+    order: crate::derivative::Order,
+    function: &'static str,
+    (roots, root_names): (&[NodeId], &[String]),
+    namer: &mut Namer,
+) -> (Vec<(&'static str, Vec<NodeId>, Vec<String>)>, Vec<Vec<Line>>) {
+    let parts: Vec<(&'static str, Vec<NodeId>, Vec<String>)> = match order {
+        crate::derivative::Order::First => vec![
+            ("f_value", vec![roots[0]], vec![root_names[0].clone()]),
+            (function, vec![roots[1]], vec![root_names[1].clone()]),
+        ],
+        _ => vec![(function, roots.to_vec(), root_names.to_vec())],
+    };
+    let scheduled = parts
+        .iter()
+        .map(|(_, rs, names)| {
+            fresh(be);
+            schedule(cx, be, rs, names, namer)
+        })
+        .collect();
+    (parts, scheduled)
+}
+
 /// Decide which values get a name and write every statement, in dependency order.
 ///
 /// `roots[i]` is returned as `root_names[i]`. A value gets a local when the written code refers

@@ -1000,21 +1000,15 @@ pub(crate) fn emit_derivative(p: &Problem, d: &Derivative, src: &Source) -> Resu
     let Setup { ps, roots, mut namer, cx, root_names } = setup_roots(p, ex.roots.clone(), &ex.names, RUST_RESERVED)?;
     let g = cx.g;
     let mut be = Rs { derived: Derived::default(), helpers: Helpers::default() };
-    // `jacobian` comes with `f_value`, the function its check differentiates.
-    let parts: Vec<(&str, Vec<NodeId>, Vec<String>)> = match d.order {
-        Order::First => vec![
-            ("f_value", vec![roots[0]], vec![root_names[0].clone()]),
-            (ex.function, vec![roots[1]], vec![root_names[1].clone()]),
-        ],
-        _ => vec![(ex.function, roots.clone(), root_names.clone())],
-    };
-    let scheduled: Vec<Vec<Line>> = parts
-        .iter()
-        .map(|(_, rs, names)| {
-            be.derived = Derived::default();
-            schedule(&cx, &mut be, rs, names, &mut namer)
-        })
-        .collect();
+    let (parts, scheduled) = super::plan::schedule_parts(
+        &cx,
+        &mut be,
+        |b| b.derived = Derived::default(),
+        d.order,
+        ex.function,
+        (&roots, &root_names),
+        &mut namer,
+    );
 
     let mut out = String::new();
     let title = match d.order {
