@@ -345,9 +345,13 @@ def rel_err(got, want):
     want = np.asarray([np.nan if w is None else w for w in np.ravel(np.asarray(want, dtype=object))], dtype=np.float64).reshape(np.shape(want))
     if got.shape != want.shape:
         raise AssertionError(f"shape {got.shape}, expected {want.shape}")
-    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    # Relative to the result's own size, no absolute floor: a tiny loss's gradient is judged
+    # as strictly as a large one's (an all-zero result must then match exactly).
+    scale = float(np.max(np.abs(want), initial=0.0))
     diff = float(np.max(np.abs(got - want), initial=0.0))
-    return diff / scale if np.isfinite(diff) else float("inf")
+    if not np.isfinite(diff):
+        return float("inf")
+    return diff / scale if scale > 0 else diff
 
 cases = json.load(open(sys.argv[1]))
 results = []
