@@ -7,20 +7,24 @@ use crate::common::{cases_dir, max_diff};
 use matdiff::derivative::{check, derivative, hessian, hvp, Derivative, Layout};
 use matdiff::{FdOutcome, Problem, Style};
 
-/// One case of `tests/cases/derivative/*.txt`.
-#[derive(Debug, Default)]
-struct Case {
-    at: String,
-    kind: String,
-    expr: String,
-    decl: String,
-    wrt: String,
-    layout: String,
-    shape: Vec<String>,
-    print: Option<String>,
+/// One case of `tests/cases/derivative/*.txt` (also exported by `emit_derivative`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Case {
+    /// `file:line` of the case.
+    pub(crate) at: String,
+    /// `derivative`, `hessian` or `hvp`.
+    pub(crate) kind: String,
+    pub(crate) expr: String,
+    pub(crate) decl: String,
+    pub(crate) wrt: String,
+    pub(crate) layout: String,
+    pub(crate) shape: Vec<String>,
+    pub(crate) print: Option<String>,
 }
 
-fn cases() -> Vec<Case> {
+/// Every case of tests/cases/derivative: blocks separated by blank lines, `#` comments,
+/// indented lines continuing a multi-line expression.
+pub(crate) fn cases() -> Vec<Case> {
     let mut out = vec![];
     let dir = cases_dir().join("derivative");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -64,7 +68,8 @@ fn cases() -> Vec<Case> {
     out
 }
 
-fn run(case: &Case) -> (Problem, Derivative) {
+/// The case's problem and its derivative, Hessian or HVP (along `V`).
+pub(crate) fn run(case: &Case) -> (Problem, Derivative) {
     let mut p = Problem::new(&case.expr, &case.decl).unwrap_or_else(|e| panic!("{}: {e}", case.at));
     let d = match case.kind.as_str() {
         "derivative" => derivative(&mut p, &case.wrt),

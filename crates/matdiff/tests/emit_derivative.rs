@@ -8,8 +8,9 @@
 //! MATDIFF_REQUIRE_JAX=1 likewise for JAX. PyTorch modules are byte-compiled (and
 //! snapshotted); scripts/check_emitted.py runs the Rust modules.
 
+use crate::derivative::{run as build, Case};
 use crate::emit::to_json;
-use matdiff::derivative::{derivative, hessian, hvp, Derivative, Order};
+use matdiff::derivative::{Derivative, Order};
 use matdiff::emit::{emit_derivative, parameters, Lang, Source};
 use matdiff::{check_sizes, eval, random_dims, random_env, Problem};
 use rand::rngs::StdRng;
@@ -18,64 +19,11 @@ use serde_json::{json, Value as Json};
 use std::path::Path;
 use std::process::Command;
 
-/// One block of tests/cases/derivative/*.txt (the keys this suite needs).
-#[derive(Clone, Debug, Default)]
-struct Case {
-    name: String,
-    kind: String,
-    expr: String,
-    decl: String,
-    wrt: String,
-}
-
-/// The cases of tests/cases/derivative: blocks separated by blank lines, `#` comments,
-/// indented lines continuing a multi-line expression.
+/// Every derivative case (the suite `derivative` reads the same files).
 fn cases() -> Vec<Case> {
-    let mut out = vec![];
-    for file in ["first.txt", "second.txt"] {
-        let path = crate::common::cases_dir().join("derivative").join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let mut cur: Option<Case> = None;
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.starts_with('#') {
-                continue;
-            }
-            if line.is_empty() {
-                out.extend(cur.take());
-                continue;
-            }
-            let case = cur.get_or_insert_with(|| Case { name: format!("{file}:{}", i + 1), ..Case::default() });
-            if raw.starts_with(' ') {
-                case.expr = format!("{}\n{line}", case.expr);
-                continue;
-            }
-            let (key, value) = line.split_once(':').unwrap();
-            let value = value.trim().to_string();
-            match key {
-                "kind" => case.kind = value,
-                "expr" => case.expr = value,
-                "decl" => case.decl = value,
-                "wrt" => case.wrt = value,
-                _ => {}
-            }
-        }
-        out.extend(cur.take());
-    }
+    let out = crate::derivative::cases();
     assert!(out.len() >= 30, "tests/cases/derivative should hold the derivative cases");
     out
-}
-
-fn build(case: &Case) -> (Problem, Derivative) {
-    let mut p = Problem::new(&case.expr, &case.decl).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-    let d = match case.kind.as_str() {
-        "derivative" => derivative(&mut p, &case.wrt),
-        "hessian" => hessian(&mut p, &case.wrt),
-        "hvp" => hvp(&mut p, &case.wrt, "V"),
-        k => panic!("{}: unknown kind {k}", case.name),
-    }
-    .unwrap_or_else(|e| panic!("{}: {e}", case.name));
-    (p, d)
 }
 
 /// What the module returns, in order: the value and the derivative (`f_value`, `jacobian`), or
@@ -92,7 +40,7 @@ fn roots(p: &Problem, d: &Derivative) -> Vec<matdiff::NodeId> {
 fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
     let (p, d) = build(case);
     let src = Source { expr: &case.expr, decls: &case.decl };
-    let code = emit_derivative(&p, &d, lang, src).unwrap_or_else(|e| panic!("{}: emit failed: {e:?}", case.name));
+    let code = emit_derivative(&p, &d, lang, src).unwrap_or_else(|e| panic!("{}: emit failed: {e:?}", case.at));
     let path = dir.join(format!("case_{index}.py"));
     std::fs::write(&path, &code).unwrap();
     let g = p.graph();
@@ -107,7 +55,7 @@ fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
             let finite = vals.iter().all(crate::common::finite);
             finite.then_some((env, vals))
         })
-        .unwrap_or_else(|| panic!("{}: no random point where matdiff's results are finite", case.name));
+        .unwrap_or_else(|| panic!("{}: no random point where matdiff's results are finite", case.at));
     let inputs: serde_json::Map<String, Json> = parameters(&p, lang)
         .iter()
         .map(|(var, param)| {
@@ -117,7 +65,7 @@ fn prepare(case: &Case, lang: Lang, dir: &Path, index: usize) -> Json {
         .collect();
     let expected: Vec<Json> = rs.iter().zip(&vals).map(|(&r, m)| to_json(m, g.shape(r))).collect();
     json!({
-        "name": case.name,
+        "name": case.at,
         "kind": case.kind,
         "module": path.to_string_lossy(),
         "inputs": inputs,
@@ -207,7 +155,7 @@ fn run_python(lang: Lang, cases: &[Case], tamper: bool) -> Vec<String> {
     assert_eq!(results.len(), cases.len());
     let mut failures = vec![];
     for (r, c) in results.iter().zip(cases) {
-        let where_ = format!("{} [{} {}] `{}` wrt {}", c.name, lang.name(), c.kind, c.expr.replace('\n', "; "), c.wrt);
+        let where_ = format!("{} [{} {}] `{}` wrt {}", c.at, lang.name(), c.kind, c.expr.replace('\n', "; "), c.wrt);
         if let Some(e) = r.get("error") {
             failures.push(format!("{where_}: {}", e.as_str().unwrap_or_default()));
             continue;
@@ -279,7 +227,7 @@ fn hvp_modules_never_form_a_kronecker_product_or_the_hessian() {
             let code = emit_derivative(&p, &d, lang, Source { expr: &c.expr, decls: &c.decl }).unwrap();
             let body = code.split("check_hvp").next().unwrap();
             for banned in ["kron", "commutation", "hess"] {
-                assert!(!body.contains(banned), "{} [{}]: `{banned}` in\n{body}", c.name, lang.name());
+                assert!(!body.contains(banned), "{} [{}]: `{banned}` in\n{body}", c.at, lang.name());
             }
         }
     }
@@ -301,7 +249,14 @@ fn derivative_modules_are_snapshotted() {
         ("autoencoder_hvp", "hvp", "0.5*norm2(W'*W*x - x)^2", "W: matrix(k,n); x: vector(n)", "W"),
     ];
     for (name, kind, expr, decl, wrt) in pick {
-        let c = Case { name: name.into(), kind: kind.into(), expr: expr.into(), decl: decl.into(), wrt: wrt.into() };
+        let c = Case {
+            at: name.into(),
+            kind: kind.into(),
+            expr: expr.into(),
+            decl: decl.into(),
+            wrt: wrt.into(),
+            ..Case::default()
+        };
         let (p, d) = build(&c);
         for lang in Lang::ALL {
             let code = emit_derivative(&p, &d, lang, Source { expr, decls: decl }).unwrap();
@@ -314,11 +269,12 @@ fn derivative_modules_are_snapshotted() {
 fn a_dimension_no_input_fixes_is_an_error_not_a_panic() {
     for kind in ["derivative", "hessian", "hvp"] {
         let c = Case {
-            name: kind.into(),
+            at: kind.into(),
             kind: kind.into(),
             expr: "a^3*tr(eye(k))".into(),
             decl: "a: scalar".into(),
             wrt: "a".into(),
+            ..Case::default()
         };
         let (p, d) = build(&c);
         for lang in Lang::ALL {
