@@ -50,6 +50,10 @@ pub enum Builtin {
     Unvec,
     /// `commutation(m, n)`: the mn×mn matrix K with `K*vec(A) = vec(A')`.
     Commutation,
+    /// `softmax(z)` of a column vector: `exp(z - max(z)) / sum(exp(z - max(z)))`. Not
+    /// entrywise (every entry depends on all of z), so not a [`Func`]; a matrix argument is
+    /// refused ("softmax takes a vector") rather than read column by column.
+    Softmax,
 }
 
 /// Every name the language accepts, with what it means (`tr` and `trace` are one function).
@@ -71,6 +75,7 @@ const NAMES: &[(&str, Builtin)] = &[
     ("vec", Builtin::Vec),
     ("unvec", Builtin::Unvec),
     ("commutation", Builtin::Commutation),
+    ("softmax", Builtin::Softmax),
 ];
 
 impl Builtin {
@@ -95,6 +100,7 @@ impl Builtin {
             Builtin::Eye => "eye(n) or eye(3): the identity matrix",
             Builtin::Vector => "vector(c) or vector(c, n): the vector with every entry c",
             Builtin::Matrix => "matrix(c) or matrix(c, m, n): the matrix with every entry c",
+            Builtin::Softmax => "softmax(z): exp(z)/sum(exp(z)) of a column vector z",
             _ => "f(A): one argument",
         }
     }

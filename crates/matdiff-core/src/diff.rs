@@ -231,9 +231,23 @@ pub fn local_pushes(g: &mut Graph, n: NodeId, adj: NodeId) -> Vec<(NodeId, NodeI
             let d = g.vectorize(adj);
             out.push((v, d, Rule::Unvec));
         }
+        Op::Softmax(z) => {
+            let v = softmax_product(g, n, adj);
+            out.push((z, v, Rule::Softmax));
+        }
         Op::Commutation(..) => {}
     }
     out
+}
+
+/// `p .* (v - p'*v)` for `p = softmax(z)` (the node `p`): the softmax Jacobian
+/// `diag(p) - p*p'` (symmetric) applied to `v`. Reverse mode applies it to the adjoint,
+/// forward mode to the tangent: one formula for both directions.
+pub(crate) fn softmax_product(g: &mut Graph, p: NodeId, v: NodeId) -> NodeId {
+    let pv = g.hadamard(p, v);
+    let inner = g.dot(p, v);
+    let shift = g.scale(inner, p);
+    g.sub(pv, shift)
 }
 
 /// The adjoint of one factor of C = kron(A, B) (of A when `left`, else of B) with `other` the

@@ -7,7 +7,7 @@
 //! Hessian-vector products are `jvp` of a gradient; Jacobians are the linear map of a `jvp`
 //! read off as a matrix (`linear.rs`).
 
-use crate::diff::derivative;
+use crate::diff::{derivative, softmax_product};
 use crate::ir::{Func, Graph, NodeId, Op};
 
 /// The directional derivatives of `roots` when variable node `var` moves along `dir` (a node
@@ -144,6 +144,7 @@ fn tangent(g: &mut Graph, n: NodeId, tan: &[Option<NodeId>]) -> Option<NodeId> {
         }
         Op::Vectorize(a) => g.vectorize_shaped(t(a)?, shape.rows.unwrap_or(0)),
         Op::Unvec(v) => g.unvec(t(v)?, shape.rows.unwrap(), shape.cols.unwrap()),
+        Op::Softmax(z) => softmax_product(g, n, t(z)?),
     };
     Some(out)
 }

@@ -901,6 +901,22 @@ impl<'a> Lowerer<'a> {
                     .with_label(format!("this is {d}")))
                 }
             }
+            Builtin::Softmax => {
+                let s = self.graph.shape(a);
+                if s.is_col() {
+                    Ok(self.graph.softmax(a))
+                } else {
+                    // A matrix is refused rather than read column by column: `softmax(W*X)` of a
+                    // batch is not a scalar loss's usual spelling, and a silent choice of axis
+                    // would be a guess.
+                    let d = self.describe(a);
+                    let want = if s.is_row() { "a column vector" } else { "a vector" };
+                    Err(Error::new(Input::Expr, args[0].span, format!("softmax takes {want}, not {d}"))
+                        .with_kind(ErrorKind::Shape)
+                        .with_label(format!("this is {d}"))
+                        .with_note("softmax(z) = exp(z)/sum(exp(z)) of a column vector z"))
+                }
+            }
             // Dispatched above, before the one-argument functions.
             Builtin::Eye
             | Builtin::Vector

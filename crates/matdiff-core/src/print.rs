@@ -408,6 +408,7 @@ impl Printer<'_> {
                 }
             }
             Op::Vectorize(a) => self.call(if latex { "\\operatorname{vec}" } else { "vec" }, *a),
+            Op::Softmax(a) => self.call(if latex { "\\operatorname{softmax}" } else { "softmax" }, *a),
             Op::Unvec(a) => {
                 let (m, n) = (shape.rows.unwrap(), shape.cols.unwrap());
                 let (m, n) = (self.dim(m), self.dim(n));

@@ -55,6 +55,8 @@ pub enum Rule {
     Vectorize,
     /// `C = unvec(v, m, n)`: `vec(Ḡ)`.
     Unvec,
+    /// `p = softmax(z)`: `p .* (ḡ - p'*ḡ)`, the Jacobian `diag(p) - p*p'` applied to ḡ.
+    Softmax,
 }
 
 /// What a rule is called and says: one row of [`Rule::info`]'s table.
@@ -231,6 +233,14 @@ impl Rule {
                 words: "reshape of a vector".into(),
                 text: "C = unvec(v): v̄ += vec(C̄)".into(),
                 latex: format!(r"C = \operatorname{{unvec}}(v):\ \bar{{v}} {pe} \operatorname{{vec}}(\bar{{C}})"),
+            },
+            Rule::Softmax => RuleInfo {
+                id: "softmax".into(),
+                words: "softmax rule".into(),
+                text: "p = softmax(z): z̄ += p ⊙ (p̄ − pᵀp̄), the Jacobian diag(p) − p·pᵀ applied to p̄".into(),
+                latex: format!(
+                    r"p = \operatorname{{softmax}}(z):\ \bar{{z}} {pe} p \odot \left(\bar{{p}} - p^\top \bar{{p}}\right)"
+                ),
             },
         }
     }

@@ -263,6 +263,16 @@ fn magnitude_of(g: &Graph, n: NodeId, val: &HashMap<NodeId, &Mat<f64>>, mag: &Ha
             let a = m(a);
             Mat::from_fn(r, c, |i, j| a[(i + j * r, 0)])
         }
+        Op::Softmax(a) => {
+            // δp = (diag(p) - p*p')·δz, so |δp| ≤ (diag(p) + p*p')·m(z), on top of p's own
+            // rounding (the shift by the maximum keeps that relative to p).
+            let ma = m(a);
+            let spread: f64 = (0..r).map(|i| v[(i, 0)].abs() * ma[(i, 0)]).sum();
+            Mat::from_fn(r, 1, |i, _| {
+                let p = v[(i, 0)].abs();
+                p + carry(p, ma[(i, 0)]) + p * spread
+            })
+        }
     }
 }
 

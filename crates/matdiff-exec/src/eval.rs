@@ -1,7 +1,7 @@
 //! Numeric evaluation of IR nodes with faer (Cholesky for symmetric, LU otherwise).
 
 use faer::linalg::solvers::DenseSolveCore;
-use faer::{Mat, Side};
+use faer::{Mat, MatMut, MatRef, Side};
 use matdiff_core::Shape;
 use matdiff_core::{Graph, NodeId, Op};
 use matdiff_syntax::{Error, Input, Result};
@@ -317,6 +317,34 @@ fn eval_node(g: &Graph, n: NodeId, env: &Env, vals: &HashMap<NodeId, Mat<f64>>) 
             let (m, n) = (env.dims[*m as usize], env.dims[*n as usize]);
             Mat::from_fn(r, c, |i, j| if i == (j / m) + n * (j % m) { 1.0 } else { 0.0 })
         }
+        Op::Softmax(a) => {
+            let mut out = Mat::<f64>::zeros(r, 1);
+            softmax_into(v(a).as_ref(), out.as_mut());
+            out
+        }
+    }
+}
+
+/// `out = exp(z - max(z))/sum(exp(z - max(z)))` for a column `z`: the softmax of both
+/// evaluators (the compiled one calls it on its buffers; it allocates nothing). Shifting by
+/// the maximum makes every exponent at most 0, so nothing overflows and the sum is at least 1
+/// (the maximal entry contributes exp(0)): softmax([1000, 1001, 999]) and softmax([-1000, ..])
+/// are finite. A NaN or infinite entry gives NaNs, as `exp(z)/sum(exp(z))` would.
+pub(crate) fn softmax_into(z: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+    let n = z.nrows();
+    let mut max = f64::NEG_INFINITY;
+    for i in 0..n {
+        // `max` skips NaN; a NaN entry still spreads through its own exponential below.
+        max = max.max(z[(i, 0)]);
+    }
+    let mut sum = 0.0;
+    for i in 0..n {
+        let e = (z[(i, 0)] - max).exp();
+        out[(i, 0)] = e;
+        sum += e;
+    }
+    for i in 0..n {
+        out[(i, 0)] /= sum;
     }
 }
 

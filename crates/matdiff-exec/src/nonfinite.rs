@@ -132,6 +132,7 @@ fn describe<'a>(g: &Graph, n: NodeId, v: &Mat<f64>, at: &dyn Fn(NodeId) -> &'a M
                 Op::Norm1(_) => "norm1",
                 Op::Dot(..) => "an inner product",
                 Op::Trace(_) => "tr",
+                Op::Softmax(_) => "softmax",
                 _ => "an operation",
             };
             let r =

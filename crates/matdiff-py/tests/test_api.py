@@ -129,6 +129,26 @@ def test_softmax_jacobian_and_logsumexp_hessian(rng):
     assert rel_err(matdiff.evaluate(h.expr, decl="x: vector(n)", x=x), np.diag(p) - np.outer(p, p)) < 1e-12
 
 
+def test_softmax_builtin_is_stable_and_differentiable(rng):
+    # softmax(z) is a function of the language: its Jacobian reads diag(p) - p*p'.
+    z = rng.standard_normal(4)
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    j = matdiff.derivative("softmax(z)", wrt="z", decl="z: vector(n)", check=True)
+    assert j.json["check"]["verdict"] == "agrees"
+    assert j.layout == "jacobian" and j.shape == ("n", "n")
+    assert rel_err(matdiff.evaluate(j.expr, decl="z: vector(n)", z=z), np.diag(p) - np.outer(p, p)) < 1e-12
+    # The compiled function shifts by the maximum: finite at entries near 1000.
+    ce, decl = "-y'*log(softmax(W*x))", "W: matrix(m,n); x: vector(n); y: vector(m)"
+    f = matdiff.compile(ce, wrt=["W"], decl=decl)
+    W, x, y = np.eye(3), np.array([1000.0, 1001.0, 999.0]), np.array([0.0, 1.0, 0.0])
+    value, (gW,) = f(W=W, x=x, y=y)
+    q = np.exp([-1.0, 0.0, -2.0]) / np.exp([-1.0, 0.0, -2.0]).sum()
+    assert np.isfinite(value) and abs(value + np.log(q[1])) < 1e-12
+    assert rel_err(gW, np.outer(q - y, x)) < 1e-12
+    with pytest.raises(matdiff.ShapeError):
+        matdiff.grad("sum(softmax(W))", wrt="W", decl="W: matrix(m,n)")
+
+
 @pytest.mark.parametrize("dims", [(3, 2), (5, 4)])
 def test_hessian_and_hvp_against_finite_differences(rng, dims):
     N, d = dims

@@ -62,6 +62,7 @@ pub const FUNCTIONS: &[&str] = &[
     "vec",
     "unvec",
     "commutation",
+    "softmax",
 ];
 
 /// The longest input (in bytes) accepted by the parsers.

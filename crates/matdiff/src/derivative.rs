@@ -608,7 +608,8 @@ pub fn steps_text(p: &mut Problem, d: &Derivative) -> String {
 /// The diagonal factors of a result worth a name when printed: `A'*diag(w)*A` with
 /// `w = sigmoid(A*x).*(1 - sigmoid(A*x))`. A weight that is also the factor of an outer product
 /// (`e*e'/s^2` with `e/s` the weight) is named `p`, so that the log-sum-exp Hessian and the
-/// softmax Jacobian read `diag(p) - p*p'` with `p = exp(x)/sum(exp(x))`. Returns `(name, node)`
+/// softmax Jacobian read `diag(p) - p*p'` with `p = exp(x)/sum(exp(x))`; a `softmax(z)` weight
+/// (a probability vector) is named `p` too (`diag(p) - p*p'` with `p = softmax(z)`). Returns `(name, node)`
 /// pairs for [`matdiff_core::print_with_names`] (`w`, `w2`, …, `p`, `p2`, … skipping names in use).
 pub fn named_weights(p: &Problem, root: NodeId) -> Vec<(String, NodeId)> {
     use matdiff_core::Op;
@@ -631,7 +632,7 @@ pub fn named_weights(p: &Problem, root: NodeId) -> Vec<(String, NodeId)> {
         if matches!(g.op(h), Op::Var(_)) || out.iter().any(|o| o.1 == h) {
             continue;
         }
-        let stem = if outer.contains(&h) { "p" } else { "w" };
+        let stem = if outer.contains(&h) || matches!(g.op(h), Op::Softmax(_)) { "p" } else { "w" };
         let name = (1..)
             .map(|k| if k == 1 { stem.to_string() } else { format!("{stem}{k}") })
             .find(|c| !taken.contains(c) && !out.iter().any(|o| &o.0 == c))

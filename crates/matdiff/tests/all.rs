@@ -30,6 +30,7 @@ mod scale;
 mod scaling;
 mod seeds;
 mod simplify;
+mod softmax;
 mod solve;
 mod steps;
 mod typed;

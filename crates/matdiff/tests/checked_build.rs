@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-const OPS: [Build; 22] = [
+const OPS: [Build; 23] = [
     Build::Add,
     Build::Sub,
     Build::Neg,
@@ -31,6 +31,7 @@ const OPS: [Build; 22] = [
     Build::DiagPart,
     Build::Kron,
     Build::Vec,
+    Build::Softmax,
 ];
 
 fn base() -> (Graph, Vec<NodeId>) {
@@ -90,13 +91,15 @@ proptest! {
 fn refusals_name_the_shapes() {
     let (mut g, pool) = base();
     let (a, b, x) = (pool[0], pool[1], pool[2]);
-    let cases: [(Build, Vec<NodeId>, &str); 6] = [
+    let cases: [(Build, Vec<NodeId>, &str); 8] = [
         (Build::Mul, vec![x, a], "inner dimensions"),
         (Build::Add, vec![a, b], "same shape"),
         (Build::Trace, vec![b], "square"),
         (Build::Inv, vec![x], "square"),
         (Build::Diag, vec![a], "column vector"),
         (Build::Kron, vec![pool[4], a], "vectors or matrices"),
+        (Build::Softmax, vec![a], "column vector"),
+        (Build::Softmax, vec![pool[4]], "column vector"),
     ];
     for (op, args, why) in cases {
         let e = g.apply(op, &args).unwrap_err();

@@ -11,9 +11,10 @@
 //! MATDIFF_REQUIRE_JAX=1); otherwise their text is covered by the snapshots (and
 //! scripts/check_emitted.py runs them where the package is installed).
 
+use crate::common::max_abs;
 use faer::Mat;
 use matdiff::emit::{emit, parameters, Lang, Source};
-use matdiff::{check_sizes, eval, random_dims, random_env, Problem, Shape, EXAMPLES};
+use matdiff::{check_sizes, eval, eval_with_error, random_dims, random_env, Problem, Shape, EXAMPLES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value as Json};
@@ -246,7 +247,11 @@ fn exportable(c: &Case) -> bool {
         && finite_point(&p, &grads.nodes, 0).is_some()
 }
 
-/// Random inputs (sizes 2..5) where matdiff's value and gradients are finite, and those values.
+/// Random inputs (sizes 2..5) where matdiff's value and gradients are finite and each is either
+/// exactly zero or larger than its own rounding error, and those values. The modules are
+/// compared relatively with no absolute floor, which means something only above rounding: a
+/// gradient through a saturated `tanh` (1 - tanh(t)^2 at t ≈ 50) is rounding noise of 1e-15,
+/// and two correct programs give different noise.
 fn finite_point(p: &Problem, grads: &[matdiff::NodeId], seed: u64) -> Option<(matdiff::Env, Vec<Mat<f64>>)> {
     let g = p.graph();
     let mut roots = vec![p.output];
@@ -256,9 +261,13 @@ fn finite_point(p: &Problem, grads: &[matdiff::NodeId], seed: u64) -> Option<(ma
         let dims = random_dims(g, &mut rng, 2, 5);
         let env = random_env(g, p.output, dims, &mut rng);
         check_sizes(g, &roots, &env).ok()?;
-        let vals = eval(g, &roots, &env);
+        let (vals, errs) = eval_with_error(g, &roots, &env);
         let finite = vals.iter().all(|m| (0..m.nrows()).all(|i| (0..m.ncols()).all(|j| m[(i, j)].is_finite())));
-        finite.then_some((env, vals))
+        let above_rounding = vals.iter().zip(&errs).all(|(m, &e)| {
+            let size = max_abs(m);
+            size == 0.0 || size > 100.0 * e
+        });
+        (finite && above_rounding).then_some((env, vals))
     })
 }
 
@@ -497,5 +506,64 @@ fn a_dimension_no_input_fixes_is_an_error_not_a_panic() {
     for lang in Lang::ALL {
         let err = emit(&p, &grads, lang, Source { expr: "a*tr(eye(k))", decls: "a: scalar" }).unwrap_err();
         assert!(err.message.contains("dimension k"), "{}: {}", lang.name(), err.message);
+    }
+}
+
+/// The emitted softmax is the stable one: at entries near ±1000 (where exp overflows or
+/// underflows) every Python flavor that imports gives matdiff's finite value and gradient.
+#[test]
+fn emitted_softmax_is_finite_at_extreme_entries() {
+    let (expr, decls) = ("-y'*log(softmax(z))", "z: vector(n); y: vector(n)");
+    let mut p = Problem::new(expr, decls).unwrap();
+    let grads = p.gradients(&["z"]).unwrap();
+    let y = vec![0.2, 1.0, 0.5];
+    for z in [vec![1000.0, 1001.0, 999.0], vec![-1000.0, -1001.0, -999.0]] {
+        let values = [("z", z.clone()), ("y", y.clone())]
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), matdiff::Value::Vector(v)))
+            .collect();
+        let env = matdiff::bind(p.graph(), &values).unwrap();
+        let want = eval(p.graph(), &[p.output, grads.nodes[0]], &env);
+        for lang in [Lang::Numpy, Lang::Jax, Lang::Torch] {
+            if !crate::common::python_with(lang.name(), &format!("the emitted {} softmax module", lang.name())) {
+                continue;
+            }
+            let code = emit(&p, &grads, lang, Source { expr, decls }).unwrap();
+            assert!(
+                code.contains(match lang {
+                    Lang::Numpy => "np.max(z)",
+                    Lang::Jax => "jax.nn.softmax(z)",
+                    _ => "torch.softmax(z, 0)",
+                }),
+                "{}: not the stable softmax:\n{code}",
+                lang.name()
+            );
+            let dir = std::env::temp_dir().join(format!("matdiff-softmax-{}-{}", lang.name(), std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("m.py"), &code).unwrap();
+            let conv = match lang {
+                Lang::Torch => "torch.tensor(v, dtype=torch.float64)",
+                Lang::Jax => "jnp.array(v, dtype=jnp.float64)",
+                _ => "np.array(v, dtype=np.float64)",
+            };
+            let script = format!(
+                "import sys, json, numpy as np\nsys.path.insert(0, {dir:?})\nimport m\n\
+                 from m import *\nz, y = [{conv} for v in ({z:?}, {y:?})]\nv, g = m.f_and_grad(z=z, y=y)\n\
+                 print(json.dumps([float(v)] + [float(t) for t in np.asarray(g).ravel()]))\n",
+                dir = dir.to_string_lossy(),
+            );
+            let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+            assert!(out.status.success(), "{}: {}", lang.name(), String::from_utf8_lossy(&out.stderr));
+            let got: Vec<f64> = serde_json::from_slice(&out.stdout).unwrap();
+            let expected: Vec<f64> = std::iter::once(want[0][(0, 0)]).chain((0..3).map(|i| want[1][(i, 0)])).collect();
+            for (g, w) in got.iter().zip(&expected) {
+                assert!(
+                    g.is_finite() && (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                    "{} at z = {z:?}: {got:?} vs {expected:?}",
+                    lang.name()
+                );
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }

@@ -52,6 +52,11 @@ fn solves_traces_and_distribution_agree() {
             "W1: matrix(H,D); b1: vector(H); W2: matrix(C,H); b2: vector(C); X: matrix(D,B); T: matrix(C,B)",
             &["W1", "b1", "W2", "b2"],
         ),
+        (
+            "-y'*log(softmax(W*x + b)) + u'*softmax(z)",
+            "W: matrix(m,n); x: vector(n); b: vector(m); y: vector(m); u: vector(k); z: vector(k)",
+            &["W", "b", "z"],
+        ),
     ];
     for (i, (e, d, w)) in cases.iter().enumerate() {
         agree(e, d, w, 100 + i as u64);

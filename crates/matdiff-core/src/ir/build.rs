@@ -397,7 +397,8 @@ impl Graph {
         }
         // Adjacent factors that simplify together (Kronecker, vec and commutation rules).
         for i in 0..fs.len().saturating_sub(1) {
-            if let Some(rep) = self.simplify_pair(fs[i], fs[i + 1]) {
+            if let Some(rep) = self.simplify_pair(fs[i], fs[i + 1]).or_else(|| self.reciprocal_inner(fs[i], fs[i + 1]))
+            {
                 let rep = if rep.is_empty() { vec![self.identity(self.shape(fs[i]).rows.unwrap())] } else { rep };
                 let all: Vec<NodeId> =
                     fs[..i].iter().chain(&rep).chain(&fs[i + 2..]).chain(&scalars).copied().collect();
@@ -508,6 +509,27 @@ impl Graph {
             }
         }
         true
+    }
+
+    /// `[sum(u.*v)]` when the pair is `u'*v` of columns one of which has the factor `w.^-1` of
+    /// the other (`p'*(y./p)` is `sum(y)`, the softmax adjoint of a cross-entropy), as `dot` does.
+    fn reciprocal_inner(&mut self, x: NodeId, v: NodeId) -> Option<Vec<NodeId>> {
+        let Op::Transpose(u) = *self.op(x) else { return None };
+        if !(self.shape(u).is_col() && self.shape(v).is_col()) {
+            return None;
+        }
+        if !(self.has_reciprocal_factor(v, u) || self.has_reciprocal_factor(u, v)) {
+            return None;
+        }
+        let h = self.hadamard(u, v);
+        Some(vec![self.sum(h)])
+    }
+
+    /// Whether the elementwise-product chain `y` has the factor `x.^-1` (so `x.*y` cancels it).
+    fn has_reciprocal_factor(&self, y: NodeId, x: NodeId) -> bool {
+        let mut factors = vec![];
+        let (_, y) = self.split_coef(y);
+        self.hadamard_factors(y, &mut factors, MAX_MERGED_FACTORS) && factors.contains(&(x, -1.0))
     }
 
     /// `a.*b` rebuilt with like bases merged, when the chains share a base; `None` otherwise.
@@ -640,6 +662,8 @@ impl Graph {
                 self.scale(s, inner)
             }
             Op::Transpose(x) | Op::Vectorize(x) | Op::Unvec(x) => self.sum(x),
+            // The entries of a softmax sum to one.
+            Op::Softmax(_) => self.constant(1.0),
             Op::Kron(x, y) => {
                 let (sx, sy) = (self.sum(x), self.sum(y));
                 self.scale(sx, sy)
@@ -692,6 +716,13 @@ impl Graph {
         let shape = self.shape(a);
         if shape.is_scalar() {
             return self.scale(a, b);
+        }
+        // a'*(y./a) is sum(y): the softmax adjoint p'*(g) with g = -y./p (cross-entropy).
+        for (x, y) in [(a, b), (b, a)] {
+            if self.has_reciprocal_factor(y, x) {
+                let h = self.hadamard(x, y);
+                return self.sum(h);
+            }
         }
         if shape.is_col() {
             let at = self.transpose(a);
@@ -831,6 +862,38 @@ impl Graph {
             return self.times(c, inner);
         }
         self.intern(Op::Diag(v), Shape::mat(n, n), true)
+    }
+    /// `softmax(z)` of a column vector (lowering and [`Graph::apply`] check the shape). It does
+    /// not change when one number is added to every entry: `softmax(z + c)` is `softmax(z)` (c a
+    /// constant or a scalar broadcast), and the softmax of a constant vector is
+    /// `vector(1)/sum(vector(1))` (1/n in every entry).
+    pub fn softmax(&mut self, z: NodeId) -> NodeId {
+        let shape = self.shape(z);
+        debug_assert!(shape.is_col(), "softmax of a column vector");
+        // A term with the same value in every entry: a constant, or a scalar times one.
+        let uniform = |g: &Graph, t: NodeId| match *g.op(t) {
+            Op::Scale(_, f) => g.fill_value(f).is_some(),
+            _ => g.fill_value(t).is_some(),
+        };
+        let all_uniform = match self.op(z) {
+            Op::Lin(ts) => ts.iter().all(|&(_, t)| uniform(self, t)),
+            _ => uniform(self, z),
+        };
+        if all_uniform {
+            let ones = self.fill(1.0, shape);
+            let n = self.sum(ones);
+            let inv = self.pow(n, -1.0);
+            return self.scale(inv, ones);
+        }
+        if let Op::Lin(ts) = self.op(z) {
+            if ts.iter().any(|&(_, t)| uniform(self, t)) {
+                let rest: Vec<(f64, NodeId)> =
+                    ts.iter().filter(|&&(_, t)| !uniform(self, t)).map(|&(c, t)| (c.get(), t)).collect();
+                let shifted = self.lin(rest);
+                return self.softmax(shifted);
+            }
+        }
+        self.intern(Op::Softmax(z), shape, false)
     }
     /// Diagonal of a square matrix as a column vector.
     pub fn diag_part(&mut self, m: NodeId) -> NodeId {

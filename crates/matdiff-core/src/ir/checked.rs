@@ -77,6 +77,8 @@ pub enum Build {
     Kron,
     /// `vec(a)`: the columns stacked.
     Vec,
+    /// `softmax(z)` of a column vector.
+    Softmax,
 }
 
 impl Build {
@@ -176,6 +178,12 @@ impl Graph {
                     return Err(self.shape_error(op, &s, "the operand must be a column vector"));
                 }
                 self.diag(a)
+            }
+            Build::Softmax => {
+                if !s[0].is_col() {
+                    return Err(self.shape_error(op, &s, "softmax takes a column vector"));
+                }
+                self.softmax(a)
             }
             Build::DiagPart => {
                 square(self)?;

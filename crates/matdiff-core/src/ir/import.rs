@@ -63,6 +63,7 @@ impl Graph {
                 Op::Kron(a, b) => self.kron_shaped(m(a), m(b), shape),
                 Op::Vectorize(a) => self.vectorize_shaped(m(a), shape.rows.unwrap()),
                 Op::Unvec(a) => self.unvec(m(a), shape.rows.unwrap(), shape.cols.unwrap()),
+                Op::Softmax(a) => self.softmax(m(a)),
                 Op::Commutation(r, c) => self.commutation_shaped(dim(*r), dim(*c), shape.rows.unwrap()),
             };
             ids.push(new);

@@ -97,6 +97,10 @@ pub enum Op {
     Unvec(NodeId),
     /// `commutation(m, n)`: the mn×mn permutation K with K*vec(A) = vec(A') for A m×n.
     Commutation(DimId, DimId),
+    /// `softmax(z)` of a column vector: `exp(z - max(z))/sum(exp(z - max(z)))`. One node, not
+    /// an expansion into `exp` and `sum`, so that both evaluators can shift by the maximum
+    /// (finite for any finite z) and the rule table can name its derivative.
+    Softmax(NodeId),
 }
 
 impl Op {
@@ -122,7 +126,8 @@ impl Op {
             | Diag(a)
             | DiagPart(a)
             | Vectorize(a)
-            | Unvec(a) => vec![*a],
+            | Unvec(a)
+            | Softmax(a) => vec![*a],
         }
     }
 }

@@ -184,6 +184,11 @@ pub enum Step {
         dst: usize,
         a: Opnd,
     },
+    /// dst = softmax(a) of a column (shifted by its maximum; `eval::softmax_into`).
+    Softmax {
+        dst: usize,
+        a: Opnd,
+    },
     /// dst = the commutation matrix K(m, n).
     Commutation {
         dst: usize,
@@ -551,6 +556,7 @@ impl Planner<'_> {
                 Self::at(dst)
             }
             Op::Vectorize(a) | Op::Unvec(a) => unary(self, a, |dst, a| Step::Reshape { dst, a }),
+            Op::Softmax(a) => unary(self, a, |dst, a| Step::Softmax { dst, a }),
             Op::Commutation(m, k) => {
                 let (m, k) = (self.env.dims[m as usize], self.env.dims[k as usize]);
                 let dst = self.out(n);

@@ -156,6 +156,7 @@ fn dst_of(step: &Step) -> Option<usize> {
         | Kron { dst, .. }
         | Reshape { dst, .. }
         | Commutation { dst, .. }
+        | Softmax { dst, .. }
         | Fused { dst, .. } => Some(*dst),
     }
 }
@@ -568,6 +569,7 @@ fn run_step(step: &Step, ctx: &Ctx<'_, '_>, factors: &mut [Factor], stack: &mut 
                 out[(i, i)] = a[(i, 0)];
             }
         }
+        Step::Softmax { a, .. } => crate::eval::softmax_into(ctx.get(*a), out),
         Step::DiagPart { a, .. } => {
             let a = ctx.get(*a);
             for i in 0..out.nrows() {

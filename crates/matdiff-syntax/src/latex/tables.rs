@@ -100,6 +100,7 @@ pub(super) fn function(word: &str) -> Option<&'static str> {
         "unvec" => "unvec",
         "kron" => "kron",
         "commutation" => "commutation",
+        "softmax" => "softmax",
         _ => return None,
     })
 }

@@ -276,6 +276,7 @@ fn op_name(op: &Op) -> &'static str {
         Op::Vectorize(_) => "vec",
         Op::Unvec(_) => "unvec",
         Op::Commutation(..) => "constant",
+        Op::Softmax(_) => "softmax",
     }
 }
 

@@ -96,5 +96,6 @@ pub fn rebuild(g: &mut Graph, op: &Op, n: NodeId, m: &dyn Fn(NodeId) -> NodeId) 
             let s = g.shape(n);
             g.unvec(m(*a), s.rows.unwrap(), s.cols.unwrap())
         }
+        Op::Softmax(a) => g.softmax(m(*a)),
     }
 }

@@ -51,6 +51,9 @@ pub(crate) enum Helper {
     Commutation,
     /// The diagonal as a vector (Rust).
     DiagPart,
+    /// The softmax of a vector, shifted by its maximum (Rust and NumPy; JAX and PyTorch call
+    /// their own).
+    Softmax,
     /// A factorization reused by solves, inverse and log det (Rust).
     Factor,
     /// K⁻¹B from a factorization (Rust).
@@ -111,6 +114,7 @@ impl Helper {
             Helper::Reshape => "reshape",
             Helper::Commutation => "commutation",
             Helper::DiagPart => "diag_part",
+            Helper::Softmax => "softmax",
             Helper::Factor => "factor",
             Helper::Solve => "solve",
             Helper::SolveT => "solve_t",
@@ -155,6 +159,7 @@ impl Helper {
             Helper::Reshape => "_reshape",
             Helper::Commutation => "_commutation",
             Helper::DiagPart => "_diag_part",
+            Helper::Softmax => "_softmax",
             Helper::Factor => "_factor",
             Helper::Solve => "_solve",
             Helper::SolveT => "_solve_t",
@@ -246,6 +251,7 @@ fn chain(fs: &[&Mat<f64>]) -> Mat<f64> {
             Helper::Reshape => "/// The entries of `a`, column-major, as an r×c matrix (vec and unvec).\nfn reshape(a: &Mat<f64>, r: usize, c: usize) -> Mat<f64> {\n    let m = a.nrows();\n    Mat::from_fn(r, c, |i, j| {\n        let k = i + j * r;\n        a[(k % m, k / m)]\n    })\n}\n",
             Helper::Commutation => "/// The commutation matrix K(m,n): K·vec(A) = vec(Aᵀ) for A m×n.\nfn commutation(m: usize, n: usize) -> Mat<f64> {\n    Mat::from_fn(m * n, m * n, |i, j| if i == j / m + n * (j % m) { 1.0 } else { 0.0 })\n}\n",
             Helper::DiagPart => "/// The diagonal of a square matrix as a vector (n×1).\nfn diag_part(a: &Mat<f64>) -> Mat<f64> {\n    Mat::from_fn(a.nrows(), 1, |i, _| a[(i, i)])\n}\n",
+            Helper::Softmax => "/// exp(z - max(z)) / sum(exp(z - max(z))) of a vector (n×1): the shift keeps every\n/// exponent at most 0, so nothing overflows and the sum is at least 1.\nfn softmax(z: &Mat<f64>) -> Mat<f64> {\n    let max = (0..z.nrows()).map(|i| z[(i, 0)]).fold(f64::NEG_INFINITY, f64::max);\n    let e = Mat::from_fn(z.nrows(), 1, |i, _| (z[(i, 0)] - max).exp());\n    let s: f64 = (0..e.nrows()).map(|i| e[(i, 0)]).sum();\n    Mat::from_fn(e.nrows(), 1, |i, _| e[(i, 0)] / s)\n}\n",
             Helper::Factor => r#"/// A factorization made once per matrix and reused by its solves, inverse and log det.
 enum Factor {
     Llt(faer::linalg::solvers::Llt<f64>),
@@ -317,6 +323,7 @@ fn logdet(f: &Factor) -> f64 {
             (Helper::Swish, _) => "def _swish(x):\n    \"\"\"x * sigmoid(x).\"\"\"\n    return x * _sigmoid(x)\n",
             (Helper::Softplus, _) => "def _softplus(x):\n    \"\"\"log(1 + exp(x)), without overflow.\"\"\"\n    return torch.logaddexp(torch.zeros_like(x), x)\n",
             (Helper::Step, _) => "def _step(x):\n    \"\"\"1 where x > 0, else 0.\"\"\"\n    return (x > 0).to(x.dtype)\n",
+            (Helper::Softmax, Flavor::Numpy) => "def _softmax(z):\n    \"\"\"exp(z - max(z)) / sum(exp(z - max(z))): no overflow for large entries.\"\"\"\n    e = np.exp(z - np.max(z))\n    return e / np.sum(e)\n",
             (Helper::Logdet, Flavor::Numpy) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = np.linalg.slogdet(K)\n    return logabsdet if sign > 0 else np.nan\n",
             (Helper::Logdet, Flavor::Jax) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = jnp.linalg.slogdet(K)\n    return jnp.where(sign > 0, logabsdet, jnp.nan)\n",
             (Helper::Logdet, Flavor::Torch) => "def _logdet(K):\n    \"\"\"log det K, or nan when det K <= 0.\"\"\"\n    sign, logabsdet = torch.linalg.slogdet(K)\n    return torch.where(sign > 0, logabsdet, torch.nan)\n",

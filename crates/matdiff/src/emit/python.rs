@@ -442,6 +442,15 @@ impl Backend for Py {
                 let dims = Template::text(format!("{r}, {c}"), prec::LOWEST);
                 call(Helper::Unvec.python_name(), vec![h(*a), dims])
             }
+            Op::Softmax(a) => match self.flavor {
+                Flavor::Numpy => {
+                    self.helpers.add(Helper::Softmax);
+                    call(Helper::Softmax.python_name(), vec![h(*a)])
+                }
+                // Both shift by the maximum themselves; a vector is 1-D, its only axis 0.
+                Flavor::Jax => call("jax.nn.softmax", vec![h(*a)]),
+                Flavor::Torch => call("torch.softmax", vec![h(*a), Template::text("0", prec::ATOM)]),
+            },
             Op::Commutation(r, c) => {
                 self.helpers.add(Helper::Commutation);
                 Template::text(

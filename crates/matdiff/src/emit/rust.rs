@@ -398,6 +398,10 @@ impl Backend for Rs {
                 let (rows, cols) = (self.dim(cx, shape.rows), self.dim(cx, shape.cols));
                 call("reshape", vec![r(*a), Template::text(rows, prec::ATOM), Template::text(cols, prec::ATOM)])
             }
+            Op::Softmax(a) => {
+                self.use_helper(Helper::Softmax);
+                call("softmax", vec![r(*a)])
+            }
             Op::Commutation(m, k) => {
                 self.use_helper(Helper::Commutation);
                 Template::text(format!("commutation({}, {})", cx.dim_arg(*m), cx.dim_arg(*k)), prec::ATOM)

@@ -444,6 +444,11 @@ impl Gen {
         }
         match sh {
             Sh(Some(n), None) => {
+                if self.p(0.5) {
+                    // softmax of any vector: its own node, evaluated shifted by the maximum.
+                    let v = self.expr(sh, d);
+                    return Some(self.call("softmax", &v));
+                }
                 let m = self.expr(Sh(Some(n), Some(n)), d);
                 Some(self.call("diag", &m))
             }

@@ -115,6 +115,12 @@ fn call(func: &str, args: &[Expr], g: &Graph, env: &Env) -> Result<Mat<f64>, Str
         "diag" if a.ncols() == 1 => Mat::from_fn(a.nrows(), a.nrows(), |i, j| if i == j { a[(i, 0)] } else { 0.0 }),
         "diag" => Mat::from_fn(a.nrows(), 1, |i, _| a[(i, i)]),
         "transpose" => a.transpose().to_owned(),
+        "softmax" => {
+            // Written out as exp(z)/sum(exp(z)), unshifted: an independent formula.
+            let e = map(&a, f64::exp);
+            let s: f64 = (0..e.nrows()).map(|i| e[(i, 0)]).sum();
+            map(&e, |x| x / s)
+        }
         "vec" => Mat::from_fn(a.nrows() * a.ncols(), 1, |k, _| a[(k % a.nrows(), k / a.nrows())]),
         _ => return Err(format!("oracle: no function {func}")),
     })
