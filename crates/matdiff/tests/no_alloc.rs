@@ -70,6 +70,12 @@ fn steady_state_runs_allocate_nothing() {
             "A: matrix(N,K); w: vector(N); B: matrix(K,K); p: vector(n); C: matrix(n,n); M: matrix(n,n)",
             vec!["A", "p", "M"],
         ),
+        // softmax's step writes into its buffer (eval::softmax_into): no temporaries.
+        (
+            "-y'*log(softmax(W*x + b)) + u'*softmax(z)",
+            "W: matrix(m,n); x: vector(n); b: vector(m); y: vector(m); u: vector(k); z: vector(k)",
+            vec!["W", "b", "z"],
+        ),
     ]);
     for (i, (expr, decls, wrt)) in cases.iter().enumerate() {
         let mut p = Problem::new(expr, decls).unwrap();
