@@ -1,6 +1,6 @@
 //! Throughput of claim checking on seed-size problems: claims checked per second on one core.
 //!
-//! `cargo bench -p matdiff --bench check` reports `thrpt` in claims per second (elements/s):
+//! `cargo bench -p matdiff-bench --bench check` reports `thrpt` in claims per second (elements/s):
 //! one iteration checks every claim of a problem once, a mix of right and wrong answers in
 //! plain syntax and LaTeX, with the problem compiled once (gradient, path terms and sample
 //! points are reused, as `grade` reuses them within a document).
