@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import matdiff
-from conftest import ROOT, SEEDS, central_diff, rel_err
+from conftest import ROOT, SEEDS, fd_rel_err, rel_err
 
 AE = "0.5*norm2(W'*W*x - x)^2"
 AE_DECL = "W: matrix(m,n); x: vector(n)"
@@ -43,7 +43,7 @@ def test_grad_fields_and_values(rng):
     # The printed gradient is the gradient: evaluate it and compare with the closed form.
     W, x = rng.standard_normal((3, 5)), rng.standard_normal(5)
     assert rel_err(matdiff.evaluate(g.expr, decl=AE_DECL, W=W, x=x), ae_grad(W, x)) < 1e-12
-    assert rel_err(central_diff(lambda w: ae_loss(w, x), W), ae_grad(W, x)) < 1e-6
+    assert fd_rel_err(ae_grad(W, x), lambda w: ae_loss(w, x), W) < 1e-6
 
 
 def test_grad_several_variables_and_check(rng):
@@ -523,3 +523,24 @@ def test_declared_inputs_the_expression_does_not_use_fix_sizes():
     assert k.shape == (2, 6) and rel_err(k, np.kron(x[None, :], np.eye(2))) < 1e-15
     with pytest.raises(matdiff.MatdiffError):
         matdiff.evaluate("sum(eye(m))*x'*x", decl="W: matrix(m,n); x: vector(n)", W=np.ones((3, 2)), x=x)
+
+
+@pytest.mark.parametrize("n", [3, 6])
+def test_finite_difference_comparison_is_scale_invariant(rng, n):
+    # Issue 12: with an absolute floor of 1, a loss of size 1e-10 had every gradient "agree".
+    # matdiff's gradient of s*x'Ax agrees with central differences at every scale, and the
+    # same gradient off by a factor 1.001 is rejected at every scale, the tiniest included.
+    g = matdiff.compile("s*x'*A*x", wrt="x", decl="s: scalar; A: matrix(n,n); x: vector(n)")
+    A, x0 = rng.standard_normal((n, n)), rng.standard_normal(n)
+    for s in [1e-10, 1.0, 1e10]:
+        for xs in [1e-6, 1.0, 1e6]:
+            x = xs * x0
+            _, (grad,) = g(s=s, A=A, x=x)
+
+            def f(v, s=s):
+                return s * (v @ A @ v)
+
+            assert fd_rel_err(grad, f, x) < 1e-6, (s, xs)
+            assert fd_rel_err(1.001 * grad, f, x) > 1e-4, (s, xs)
+            # A gradient missing the transpose (2Ax instead of (A + A')x) is rejected too.
+            assert fd_rel_err(2 * s * (A @ x), f, x) > 1e-2, (s, xs)
