@@ -230,6 +230,15 @@ pub struct Plan {
 /// A term of a sum distributed over a product: coefficient, scalar factors, matrix factors.
 type Term = (f64, Vec<NodeId>, Vec<NodeId>);
 
+/// A product to distribute over its sum factor number `at`.
+struct Distribution {
+    at: usize,
+    terms: Vec<Term>,
+    /// Whether the products of the factors left and right of the sum are planned first and
+    /// shared by the terms' chains (see `shared_sides_cost`).
+    share: bool,
+}
+
 /// How a factor of a product chain is produced.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Factor_ {
@@ -570,7 +579,7 @@ impl Planner<'_> {
     /// parent only, is not planned yet, and its last step is a plain multiply (not a solve).
     fn fusable_product(&mut self, t: NodeId) -> Option<(Opnd, Opnd)> {
         let Op::MatMul(fs) = self.g.op(t).clone() else { return None };
-        if self.parents[t.index()].len() != 1 || self.values.contains_key(&t) || self.chains.contains_key(&fs[..]) {
+        if self.parents[t.index()].len() != 1 || self.values.contains_key(&t) || self.planned(&fs).is_some() {
             return None;
         }
         if self.sandwich_parts(&fs).is_none() && fs.iter().any(|&f| self.diag_vector(f).is_some()) {
@@ -729,6 +738,28 @@ impl Planner<'_> {
         }
     }
 
+    /// The operand of a product already planned: the chain itself, or its transpose read
+    /// transposed (`X'*V'` is `(V*X)'`: the autoencoder's HVP has `W*X*X'*V'*W`, which is
+    /// `(W*X)*(V*X)'*W` with both products shared with the gradient's forward pass).
+    fn planned(&self, fs: &[NodeId]) -> Option<Opnd> {
+        if let Some(&o) = self.chains.get(fs) {
+            return Some(o);
+        }
+        if fs.len() < 2 {
+            return None;
+        }
+        let t: Option<Vec<NodeId>> = fs.iter().rev().map(|&f| self.transpose_of(f)).collect();
+        self.chains.get(&t?).map(|o| o.flip())
+    }
+
+    /// The node `f'`, if the graph has it.
+    fn transpose_of(&self, f: NodeId) -> Option<NodeId> {
+        match *self.g.op(f) {
+            Op::Transpose(x) => Some(x),
+            _ => self.g.find(&Op::Transpose(f), self.g.shape(f).t()),
+        }
+    }
+
     /// Rows of each factor and columns of the last, for the chain-order programme.
     fn chain_dims(&self, fs: &[NodeId]) -> Vec<usize> {
         std::iter::once(self.size(fs[0]).0).chain(fs.iter().map(|&f| self.size(f).1)).collect()
@@ -742,11 +773,11 @@ impl Planner<'_> {
     /// Matrix-chain programme aware of sub-chains already planned: (cost, split table).
     fn chain_dp(&self, fs: &[NodeId]) -> (f64, Vec<Vec<usize>>) {
         let k = fs.len();
-        if k <= 1 || self.chains.contains_key(fs) {
+        if k <= 1 || self.planned(fs).is_some() {
             return (0.0, vec![vec![0; k]; k]);
         }
         let d: Vec<f64> = self.chain_dims(fs).into_iter().map(|d| d as f64).collect();
-        let order = matdiff_core::chain_order(&d, |i, j| self.chains.contains_key(&fs[i..=j]));
+        let order = matdiff_core::chain_order(&d, |i, j| self.planned(&fs[i..=j]).is_some());
         (order.cost, order.split)
     }
 
@@ -790,8 +821,37 @@ impl Planner<'_> {
         self.chain_cost(&rest) + solves
     }
 
+    /// The cost of a product distributed over a sum with the product of the factors on each
+    /// side of the sum (`left`, `right`) computed once and shared by every term's chain; `None`
+    /// when a side is a single factor (nothing to share) or a factor is an inverse (solves are
+    /// costed by `solve_aware_cost`).
+    fn shared_sides_cost(&self, left: &[NodeId], terms: &[Term], right: &[NodeId]) -> Option<f64> {
+        if left.len() < 2 && right.len() < 2 {
+            return None;
+        }
+        let plain = |f: &NodeId| matches!(self.classify(*f), Factor_::Plain(_));
+        if !left.iter().chain(right).chain(terms.iter().flat_map(|t| &t.2)).all(plain) {
+            return None;
+        }
+        let mut cost = self.chain_cost(left) + self.chain_cost(right);
+        for (_, _, factors) in terms {
+            // Each side as one factor: its rows, then the columns of every factor after it.
+            let mut dims = vec![];
+            if let Some(&l) = left.first() {
+                dims.push(self.size(l).0 as f64);
+            }
+            dims.push(self.size(factors[0]).0 as f64);
+            dims.extend(factors.iter().map(|&f| self.size(f).1 as f64));
+            if let Some(&r) = right.last() {
+                dims.push(self.size(r).1 as f64);
+            }
+            cost += matdiff_core::chain_order(&dims, |_, _| false).cost;
+        }
+        Some(cost)
+    }
+
     /// A sum factor worth distributing the product over: `(A - B)*X` → `A*X - B*X`.
-    fn distributable(&mut self, fs: &[NodeId]) -> Option<(usize, Vec<Term>)> {
+    fn distributable(&mut self, fs: &[NodeId]) -> Option<Distribution> {
         for (k, &f) in fs.iter().enumerate() {
             let Op::Lin(ts) = self.g.op(f).clone() else { continue };
             if ts.len() < 2 {
@@ -822,8 +882,13 @@ impl Planner<'_> {
                 let spliced: Vec<NodeId> = fs[..k].iter().chain(factors).chain(&fs[k + 1..]).copied().collect();
                 distributed += self.solve_aware_cost(&spliced);
             }
+            // The terms' chains share the factors left and right of the sum: counted once
+            // (`W*X*X'*(V'*W + W'*V)`, the autoencoder's HVP: W·X·X' once, then two thin
+            // products per term, instead of the n×n sum and its product).
+            let share = self.shared_sides_cost(&fs[..k], &terms, &fs[k + 1..]).filter(|&c| c < distributed);
+            let distributed = share.unwrap_or(distributed);
             if distributed < 0.5 * materialize {
-                return Some((k, terms));
+                return Some(Distribution { at: k, terms, share: share.is_some() });
             }
         }
         None
@@ -852,14 +917,22 @@ impl Planner<'_> {
         if fs.len() == 1 {
             return self.value(fs[0]);
         }
-        if let Some(&o) = self.chains.get(fs) {
+        if let Some(o) = self.planned(fs) {
             return o;
         }
         if let Some(o) = self.sandwich(fs).or_else(|| self.through_diagonal(fs)) {
             self.chains.insert(fs.to_vec(), o);
             return o;
         }
-        if let Some((k, terms)) = self.distributable(fs) {
+        if let Some(Distribution { at: k, terms, share }) = self.distributable(fs) {
+            if share {
+                // The sides first, so that every term's chain finds them planned.
+                for side in [&fs[..k], &fs[k + 1..]] {
+                    if side.len() >= 2 {
+                        self.chain(side);
+                    }
+                }
+            }
             let mut lin = vec![];
             for (c, scalars, factors) in terms {
                 let spliced: Vec<NodeId> = fs[..k].iter().chain(&factors).chain(&fs[k + 1..]).copied().collect();
@@ -1171,7 +1244,7 @@ impl Planner<'_> {
         if i == j {
             return self.value(fs[i]);
         }
-        if let Some(&o) = self.chains.get(&fs[i..=j]) {
+        if let Some(o) = self.planned(&fs[i..=j]) {
             return o;
         }
         let s = split[i][j];
