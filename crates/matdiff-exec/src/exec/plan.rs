@@ -60,6 +60,14 @@ pub enum Step {
         a: Opnd,
         b: Opnd,
     },
+    /// dst = Rᵀ·diag(v)·R (the logistic-regression Hessian `A'*diag(w)*A`): the rows of R
+    /// scaled block by block into a small buffer while they are in cache, each block's product
+    /// added into the lower triangle, then mirrored; the scaled N×d matrix is never written.
+    ScaledSymGemm {
+        dst: usize,
+        r: Opnd,
+        v: Opnd,
+    },
     Scale {
         dst: usize,
         s: Opnd,
@@ -351,6 +359,10 @@ impl Planner<'_> {
                     Step::Solve { f, rhs, .. } => (*f, self.shape_of(*rhs).1),
                     Step::TraceSolve { f, b, .. } => (*f, self.shape_of(*b).1),
                     Step::CapSolve { f, rhs, .. } => (*f, self.shape_of(*rhs).1),
+                    Step::ScaledSymGemm { r, .. } => {
+                        let d = self.shape_of(*r).1;
+                        return Some(super::run::scaled_sym_gemm_scratch(d));
+                    }
                     _ => return None,
                 };
                 let (n, q) = self.factor_sizes[f];
@@ -1047,9 +1059,9 @@ impl Planner<'_> {
             ro
         } else if self.diag_vector(fs[middle.start]).is_some() {
             let v = self.diag_run(&fs[middle]);
-            let dst = self.slot(inner, r);
-            self.emit(Step::ScaleBy { dst, v, x: ro, cols: false });
-            Self::at(dst)
+            let dst = self.slot(r, r);
+            self.emit(Step::ScaledSymGemm { dst, r: ro, v });
+            return Some(Self::at(dst));
         } else {
             let mo = self.value(fs[middle.start]);
             self.product(mo, ro, inner, r)
