@@ -206,14 +206,52 @@ impl Py {
         }
     }
 
+    /// The parts of a product, each diagonal factor `diag(v)` applied to its neighbour as a
+    /// broadcasting scale instead of built as an n×n matrix: `L·diag(v)` is `(L * v)` (columns
+    /// scaled), `diag(v)·R` is `(v[:, None] * R)` (rows; `(v * r)` for a vector), so
+    /// `A'*diag(w)*A` is `(A.T * w) @ A`. Only diagonal factors: `diag(v₁ * ⋯ * vₖ)`.
+    fn scaled_parts(&mut self, cx: &Cx, parts: &[Chain]) -> Vec<Template> {
+        let g = cx.g;
+        let paren = |t: Template| Template::text("(", prec::ATOM).sub(t, prec::LOWEST).t(")");
+        let mut ts: Vec<Template> = vec![];
+        // The product of the diagonal factors that lead the chain, until a factor to scale.
+        let mut leading: Option<Template> = None;
+        for p in parts {
+            if let Chain::Factor(f) = p {
+                if let Op::Diag(v) = g.op(*f) {
+                    match ts.pop() {
+                        Some(left) => ts.push(paren(binop(left, "*", h(*v), prec::MUL))),
+                        None => leading = Some(leading.map_or(h(*v), |u| binop(u, "*", h(*v), prec::MUL))),
+                    }
+                    continue;
+                }
+            }
+            let t = self.chain(cx, p);
+            ts.push(match leading.take() {
+                Some(u) if p.shape(g).is_matrix() => {
+                    let col = Template::new(prec::ATOM).sub(u, prec::ATOM).t("[:, None]");
+                    paren(binop(col, "*", t, prec::MUL))
+                }
+                Some(u) => paren(binop(u, "*", t, prec::MUL)),
+                None => t,
+            });
+        }
+        if let Some(u) = leading {
+            ts.push(call(&format!("{}.diag", self.flavor.m()), vec![u]));
+        }
+        ts
+    }
+
     fn chain(&mut self, cx: &Cx, c: &Chain) -> Template {
         let g = cx.g;
         let m = self.flavor.m();
         match c {
             Chain::Factor(n) => Template::alias(node(*n)),
             Chain::Product(parts) => {
-                let ts: Vec<Template> = parts.iter().map(|p| self.chain(cx, p)).collect();
-                if ts.len() == 2 {
+                let mut ts = self.scaled_parts(cx, parts);
+                if ts.len() == 1 {
+                    ts.pop().expect("one part")
+                } else if ts.len() == 2 {
                     let mut it = ts.into_iter();
                     binop(it.next().unwrap(), "@", it.next().unwrap(), prec::MUL)
                 } else {
