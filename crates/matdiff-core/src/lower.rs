@@ -276,6 +276,7 @@ pub fn lower_into_like(
         reductions: 0,
         strict: false,
         broadcast,
+        sums: HashMap::new(),
     };
     // Unifier variable i is the base's dimension i, pinned by name so it cannot merge with another
     // (a product dimension is the product of its factors' variables).
@@ -367,6 +368,9 @@ struct Lowerer<'a> {
     strict: bool,
     /// Whether scalars broadcast over arrays at all.
     broadcast: bool,
+    /// The terms of each sum just lowered from a chain of `+` and `-`, for the sum it is
+    /// part of (see `binary`).
+    sums: HashMap<NodeId, Vec<(f64, NodeId)>>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -390,6 +394,7 @@ impl<'a> Lowerer<'a> {
             reductions: 0,
             strict,
             broadcast: true,
+            sums: HashMap::new(),
         };
         let result = lw.program(program);
         match result {
@@ -681,7 +686,23 @@ impl<'a> Lowerer<'a> {
                     _ => (a, b),
                 };
                 self.same_shape(a, b, span, if op == BinOp::Add { "add" } else { "subtract" }, l, r)?;
-                Ok(if op == BinOp::Add { self.graph.add(a, b) } else { self.graph.sub(a, b) })
+                // A chain of + and - is one sum however it is grouped (the text does not say:
+                // `a + b + c` is read as (a + b) + c, chains over 32 terms are regrouped), as
+                // the printer writes a sum added whole: `2*a + 2*b - 4*c` is not
+                // 2*(a + b) - 4*c. A subtracted group keeps its brackets: `a - (b + c)`.
+                let chained = |e: &Expr| matches!(e.kind, ExprKind::Binary(BinOp::Add | BinOp::Sub, ..));
+                let left = if chained(l) { self.sums.remove(&a) } else { None };
+                let mut terms = left.unwrap_or_else(|| vec![(1.0, a)]);
+                match op {
+                    BinOp::Add => match if chained(r) { self.sums.remove(&b) } else { None } {
+                        Some(right) => terms.extend(right),
+                        None => terms.push((1.0, b)),
+                    },
+                    _ => terms.push((-1.0, b)),
+                }
+                let sum = self.graph.lin(terms.clone());
+                self.sums.insert(sum, terms);
+                Ok(sum)
             }
             BinOp::Mul => {
                 if sa.is_scalar() || sb.is_scalar() {

@@ -519,9 +519,27 @@ impl Printer<'_> {
         }
     }
 
-    fn lin(&self, mut ts: Vec<(f64, NodeId)>) -> (String, u8) {
-        // Positive terms first, constants last: `W'*W*x - x`, `x + 1`.
-        ts.sort_by_key(|&(c, t)| (c < 0.0, self.g.fill_value(t).is_some(), t));
+    fn lin(&self, ts: Vec<(f64, NodeId)>) -> (String, u8) {
+        let g = self.g;
+        // A sum added whole (coefficient 1, no name of its own) is written as its terms among
+        // the others: `a + b + c` is how (a + b) + c and a + (b + c) read, and how the text
+        // reads back (a chain of + and - is lowered as one sum).
+        let mut flat = Vec::with_capacity(ts.len());
+        let mut todo = ts;
+        while let Some((c, t)) = todo.pop() {
+            match g.op(t) {
+                Op::Lin(inner) if c == 1.0 && inner.len() > 1 && !self.names.contains_key(&t) => {
+                    matdiff_syntax::budget::tick();
+                    todo.extend(inner.iter().map(|(ci, ti)| (ci.get(), *ti)));
+                }
+                _ => flat.push((c, t)),
+            }
+        }
+        let mut ts = flat;
+        // Positive terms first, constants last: `W'*W*x - x`, `x + 1`; otherwise in the
+        // structural order of terms (never by node id).
+        let class = |c: f64, t: NodeId| (c < 0.0, g.fill_value(t).is_some());
+        ts.sort_by(|&(c, t), &(d, u)| class(c, t).cmp(&class(d, u)).then(g.cmp_terms(t, u)));
         if ts.len() == 1 {
             let (c, t) = ts[0];
             return self.coef_term(c, t);
@@ -550,7 +568,8 @@ impl Printer<'_> {
 
     /// One term `c*t` of a sum: whether it is subtracted, and its text without the sign.
     fn lin_term(&self, c: f64, t: NodeId) -> (bool, String) {
-        // A nested sum added as a whole needs no brackets: a + (b + c) reads as a + b + c.
+        // A nested sum added as a whole (by its where-name) needs no brackets: a + (b + c)
+        // reads as a + b + c.
         let (body, _) = if c == 1.0 && matches!(self.g.op(t), Op::Lin(ts) if ts.len() > 1) {
             self.form(t)
         } else {

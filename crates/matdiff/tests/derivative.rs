@@ -372,12 +372,12 @@ fn readable_forms_table() {
         ("hessian", "sum(softplus(A*x)) - y'*A*x", "A: matrix(N,d); x: vector(d); y: vector(N)", "x",
             "A'*diag(w)*A\nwhere w = sigmoid(A*x).*(1 - sigmoid(A*x))"),
         ("hessian", "sum(softplus(-y.*(A*x)))", "A: matrix(N,d); x: vector(d); y: vector(N)", "x",
-            "A'*diag(w)*A\nwhere w = (1 - sigmoid(-y.*(A*x))).*(sigmoid(-y.*(A*x)).*y.^2)"),
+            "A'*diag(w)*A\nwhere w = y.^2.*sigmoid(-y.*(A*x)).*(1 - sigmoid(-y.*(A*x)))"),
         ("hessian", "x'*A*x", "A: matrix(n,n); x: vector(n)", "x", "A + A'"),
         ("hessian", "tr(X'*A*X)", "A: matrix(n,n); X: matrix(n,k)", "X", "kron(eye(k), A + A')"),
         ("hessian", "0.5*norm2(W'*W*x - x)^2", "W: matrix(m,n); x: vector(n)", "W",
-            "kron(x*x', W*W') + kron(eye(n), W*x*x'*W') + kron(t0*x' + x*t0', eye(m)) \
-             + (kron(x*x'*W', W) + kron(W', W*x*x'))*commutation(m, n)\nwhere t0 = W'*W*x - x"),
+            "(kron(x*x'*W', W) + kron(W', W*x*x'))*commutation(m, n) + kron(eye(n), W*x*x'*W') \
+             + kron(x*x', W*W') + kron(t0*x' + x*t0', eye(m))\nwhere t0 = W'*W*x - x"),
     ];
     for &(kind, expr, decl, wrt, want) in table {
         let case = Case {

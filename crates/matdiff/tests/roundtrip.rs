@@ -96,11 +96,8 @@ fn corpus_roundtrip() -> (Vec<Outcome>, Vec<String>) {
     (outcomes, fails)
 }
 
-/// Every printed gradient of the corpus parses back to the same values (inline and where-form).
-/// Printing the parsed-back expression again gives the same text for most, but not all: the
-/// canonical order of terms and factors follows node creation, and some products and sums
-/// re-associate when read back (`x'*x*v` becomes a scaling). The share is tracked here, and
-/// `printing_is_idempotent_on_the_corpus` (ignored) demands all.
+/// Every printed gradient of the corpus parses back to the same values (inline and where-form);
+/// `printing_is_idempotent_on_the_corpus` demands the same text as well.
 #[test]
 fn property_corpus_gradients_round_trip() {
     let (outcomes, fails) = corpus_roundtrip();
@@ -121,8 +118,10 @@ fn property_corpus_gradients_round_trip() {
     );
 }
 
+/// Printing is canonical: every gradient of the corpus prints the same after a round trip
+/// (print, read back, print). Commutative operands are ordered structurally (`ir/order.rs`),
+/// never by node id, and the text reads back to the same canonical form.
 #[test]
-#[ignore = "printing is canonical for the seeds but not yet for every random gradient (about 92% are)"]
 fn printing_is_idempotent_on_the_corpus() {
     let (outcomes, fails) = corpus_roundtrip();
     assert!(fails.is_empty(), "{}", fails.join("\n"));

@@ -7,11 +7,15 @@
 
 use super::{Func, Graph, NodeId, Num, Op};
 use crate::shape::{DimId, Shape};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The most factors two elementwise-product chains may have together for like bases in them to
 /// be merged (`t.*u./t` is `u`); longer chains are left as built (see `merge_hadamard_powers`).
 pub const MAX_MERGED_FACTORS: usize = 64;
+
+/// How many nodes of each term of a sum (through the sums inside it) are searched for terms
+/// shared with the other terms (see `colliding_sums`).
+pub const MAX_SUM_VIEW: usize = 64;
 
 impl Graph {
     /// A scalar constant.
@@ -176,7 +180,10 @@ impl Graph {
                 let k = acc.values().next().unwrap().abs();
                 let k = if acc.values().all(|c| *c < 0.0) { -k } else { k };
                 let common = k.abs() != 1.0 && acc.values().all(|c| c.abs() == k.abs());
-                let ts = acc.into_iter().map(|(t, c)| (Num::new(if common { c / k } else { c }), t)).collect();
+                let mut ts: Vec<(Num, NodeId)> =
+                    acc.into_iter().map(|(t, c)| (Num::new(if common { c / k } else { c }), t)).collect();
+                // Stored in the order terms are written (for the printer and the emitters).
+                ts.sort_by(|a, b| self.cmp_terms(a.1, b.1));
                 let sum = self.intern(Op::Lin(ts), shape, sym);
                 if common {
                     self.intern(Op::Lin(vec![(Num::new(k), sum)]), shape, sym)
@@ -201,34 +208,51 @@ impl Graph {
         }
     }
 
-    /// The multi-term sums among `terms` that share a term (or a constant) with another term.
+    /// The sums to open up among `terms` and the sums inside them: those on the way to a term
+    /// (or a constant) that another of `terms` shares, however deep (`s - (log(a) - (s + c))`
+    /// is `log(a) - 2*s - c`), so that like terms meet as they do when the sum is printed
+    /// with its inner sums written out and read back. Each term's sums are searched down to
+    /// [`MAX_SUM_VIEW`] nodes, so that building a deeply nested sum stays linear.
     fn colliding_sums(&self, terms: &[(f64, NodeId)]) -> Vec<NodeId> {
-        let inner_of = |t: NodeId| -> Vec<NodeId> {
-            match self.op(t) {
-                Op::Lin(ts) if ts.len() == 1 => match self.op(ts[0].1) {
-                    Op::Lin(inner) => inner.iter().map(|p| p.1).collect(),
-                    _ => vec![ts[0].1],
-                },
-                Op::Lin(ts) => ts.iter().map(|p| p.1).collect(),
-                _ => vec![t],
+        // Per term: the leaves reached through sums (a constant as one key) and, for each
+        // leaf, the sums above it in this term.
+        let konst = NodeId(u32::MAX);
+        let mut views: Vec<Vec<(NodeId, Vec<NodeId>)>> = Vec::with_capacity(terms.len());
+        for &(_, t) in terms {
+            let mut leaves = vec![];
+            let mut todo: Vec<(NodeId, Vec<NodeId>)> = vec![(t, vec![])];
+            let mut seen = 0;
+            while let Some((n, path)) = todo.pop() {
+                seen += 1;
+                match self.op(n) {
+                    Op::Lin(inner) if seen <= MAX_SUM_VIEW => {
+                        let mut below = path.clone();
+                        below.push(n);
+                        todo.extend(inner.iter().map(|&(_, x)| (x, below.clone())));
+                    }
+                    _ => leaves.push((if self.fill_value(n).is_some() { konst } else { n }, path)),
+                }
             }
-        };
-        let key = |g: &Graph, t: NodeId| if g.fill_value(t).is_some() { NodeId(u32::MAX) } else { t };
-        let groups: Vec<Vec<NodeId>> =
-            terms.iter().map(|&(_, t)| inner_of(t).into_iter().map(|x| key(self, x)).collect()).collect();
-        let mut out = vec![];
-        for (i, &(_, t)) in terms.iter().enumerate() {
-            let sum = match self.op(t) {
-                Op::Lin(ts) if ts.len() == 1 && matches!(self.op(ts[0].1), Op::Lin(_)) => ts[0].1,
-                Op::Lin(ts) if ts.len() > 1 => t,
-                _ => continue,
-            };
-            let clash = groups[i].iter().any(|x| groups.iter().enumerate().any(|(j, gj)| j != i && gj.contains(x)));
-            if clash {
-                out.push(sum);
-                out.push(t);
+            views.push(leaves);
+        }
+        // How many terms reach each leaf (counted once per term).
+        let mut reached: HashMap<NodeId, usize> = HashMap::new();
+        for view in &views {
+            let mut mine: Vec<NodeId> = view.iter().map(|v| v.0).collect();
+            mine.sort_unstable();
+            mine.dedup();
+            for leaf in mine {
+                *reached.entry(leaf).or_insert(0) += 1;
             }
         }
+        let mut out = vec![];
+        for (leaf, path) in views.iter().flatten() {
+            if reached[leaf] > 1 {
+                out.extend(path.iter().copied());
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
         out
     }
 
@@ -260,6 +284,13 @@ impl Graph {
             if self.shape(x).is_scalar() {
                 return self.times(c, s);
             }
+            // `s*matrix(c)` is c*(s*matrix(1)): the value joins the coefficient, as in products.
+            if c != 1.0 {
+                let shape = self.shape(x);
+                let one = self.fill(1.0, shape);
+                let inner = self.scale(s, one);
+                return self.times(c, inner);
+            }
         }
         let (cs, s1) = self.split_coef(s);
         let (cx, x1) = self.split_coef(x);
@@ -284,11 +315,12 @@ impl Graph {
             return self.intern(Op::Scale(s, x), xs, sym);
         }
         // Scalar times scalar: one flat product of powers, like bases merged (b*b is b^2,
-        // e/e is 1), factors in id order, so equal products are one node however grouped.
+        // e/e is 1), factors in structural order, so equal products are one node however
+        // grouped or built.
         let mut fs = vec![];
         self.scalar_factors(s, &mut fs);
         self.scalar_factors(x, &mut fs);
-        fs.sort_by_key(|f| f.0);
+        fs.sort_by(|a, b| self.cmp_nodes(a.0, b.0));
         let mut merged: Vec<(NodeId, f64)> = vec![];
         for (b, p) in fs {
             match merged.last_mut() {
@@ -304,12 +336,15 @@ impl Graph {
                 let sig = self.map(Func::Sigmoid, u);
                 merged[i] = (sig, 1.0);
                 merged.remove(j);
-                merged.sort_by_key(|f| f.0);
+                merged.sort_by(|a, b| self.cmp_nodes(a.0, b.0));
             }
         }
+        // The chain is ordered by its factors as they stand (`b^-1` is a denominator, `b` is not).
+        let mut factors: Vec<NodeId> =
+            merged.into_iter().filter(|f| f.1 != 0.0).map(|(b, p)| self.scalar_power(b, p)).collect();
+        factors.sort_by(|&a, &b| self.cmp_nodes(a, b));
         let mut product: Option<NodeId> = None;
-        for (b, p) in merged.into_iter().filter(|f| f.1 != 0.0) {
-            let f = self.scalar_power(b, p);
+        for f in factors {
             product = Some(match product {
                 None => f,
                 Some(acc) => self.intern(Op::Scale(acc, f), Shape::SCALAR, true),
@@ -319,10 +354,10 @@ impl Graph {
     }
 
     /// The factors `(base, power)` of a scalar product chain. Powers of one quantity meet
-    /// under one base: `norm2(x)^2` (a squared norm) is the norm squared when the norm is in the
-    /// graph, and `sqrt(b)` is `b^0.5`, so `norm2(x)^2/norm2(x)` is `norm2(x)` and
+    /// under one base: `norm2(x)^2` (a squared norm) is the norm squared (whether or not the
+    /// graph had the norm: reading the text back creates it), and `sqrt(b)` is `b^0.5`, so `norm2(x)^2/norm2(x)` is `norm2(x)` and
     /// `1/sqrt(n)/n` is `n^-1.5`.
-    fn scalar_factors(&self, n: NodeId, out: &mut Vec<(NodeId, f64)>) {
+    fn scalar_factors(&mut self, n: NodeId, out: &mut Vec<(NodeId, f64)>) {
         match *self.op(n) {
             Op::Scale(a, b) if self.shape(n).is_scalar() => {
                 self.scalar_factors(a, out);
@@ -331,10 +366,7 @@ impl Graph {
             _ => {
                 let (base, p) = self.split_pow(n);
                 let (base, p) = match *self.op(base) {
-                    Op::SqNorm(e) => match self.find(&Op::Norm2(e), Shape::SCALAR) {
-                        Some(norm) => (norm, 2.0 * p),
-                        None => (base, p),
-                    },
+                    Op::SqNorm(e) => (self.norm2(e), 2.0 * p),
                     Op::Map(Func::Sqrt, b) if self.shape(b).is_scalar() => (b, 0.5 * p),
                     _ => (base, p),
                 };
@@ -392,6 +424,13 @@ impl Graph {
                     work.push(y);
                 }
                 Op::Identity => dropped_identity = Some(f),
+                // A filled factor's value joins the coefficient (`2*matrix(0.25)*x` and
+                // `matrix(0.5)*x` are one node): the constant is where re-reading puts it.
+                Op::Fill(c) if c.get() != 1.0 && c.get() != 0.0 => {
+                    coef *= c.get();
+                    let shape = self.shape(f);
+                    fs.push(self.fill(1.0, shape));
+                }
                 _ => fs.push(f),
             }
         }
@@ -419,9 +458,19 @@ impl Graph {
                     let shape = Shape { rows: self.shape(fs[0]).rows, cols: self.shape(fs[fs.len() - 1]).cols };
                     return self.zero(shape);
                 }
-                let shape = Shape { rows: self.shape(fs[0]).rows, cols: self.shape(fs[fs.len() - 1]).cols };
-                let sym = self.palindrome(&fs);
-                self.intern(Op::MatMul(fs), shape, sym)
+                // Leading factors that multiply to a 1×1 (`y'*y*x'*x`) are a scalar factor, as
+                // the product reads back left to right: (y'*y)*(x'*x).
+                let last = fs.len() - 1;
+                let head = (0..last).find(|&i| self.shape(fs[0]).rows.is_none() && self.shape(fs[i]).cols.is_none());
+                if let Some(i) = head {
+                    let tail = fs.split_off(i + 1);
+                    let (h, t) = (self.matmul(fs), self.matmul(tail));
+                    self.scale(h, t)
+                } else {
+                    let shape = Shape { rows: self.shape(fs[0]).rows, cols: self.shape(fs[last]).cols };
+                    let sym = self.palindrome(&fs);
+                    self.intern(Op::MatMul(fs), shape, sym)
+                }
             }
         };
         for s in scalars {
@@ -484,15 +533,88 @@ impl Graph {
         if let Some(merged) = self.merge_hadamard_powers(a, b) {
             return merged;
         }
-        let (x, y) = if a <= b { (a, b) } else { (b, a) };
+        // One left-deep chain with its factors in structural order, however it was grouped:
+        // `a.*(b.*c)` and `(c.*a).*b` are one node. Chains longer than MAX_MERGED_FACTORS (a
+        // definitions chain's adjoint) are left as built, so that building one stays linear.
+        let mut factors = vec![];
+        if self.hadamard_factors(a, &mut factors, MAX_MERGED_FACTORS)
+            && self.hadamard_factors(b, &mut factors, MAX_MERGED_FACTORS)
+        {
+            if let Some(fs) = self.regroup_hadamard(&factors) {
+                let mut acc = fs[0];
+                for &f in &fs[1..] {
+                    acc = self.hadamard(acc, f);
+                }
+                return acc;
+            }
+            factors.sort_by(|&x, &y| self.cmp_nodes(x, y));
+            return self.hadamard_chain(&factors);
+        }
+        let (x, y) = if self.cmp_nodes(a, b).is_le() { (a, b) } else { (b, a) };
         let sym = self.node(x).symmetric && self.node(y).symmetric;
         self.intern(Op::Hadamard(x, y), self.shape(a), sym)
     }
 
-    /// The factors of an elementwise-product chain, as (base, exponent) pairs; `false` (and a
-    /// partial list) once there are more than `limit`. Iterative: a chain may be as long as a
-    /// definitions chain is deep.
-    fn hadamard_factors(&self, n: NodeId, out: &mut Vec<(NodeId, f64)>, limit: usize) -> bool {
+    /// The factors of a chain rewritten by a rule that a product of two of them applies (so
+    /// that reading the chain back left to right, which applies it to a prefix and the next
+    /// factor, gives the same node): `exp(u)` and `(1 + exp(u)).^-1` are `sigmoid(u)`, and a
+    /// power of a chain of other factors absorbs them (`B.*C'.*(B.*C').^2` is `(B.*C').^3`).
+    /// `None` when no rule applies.
+    fn regroup_hadamard(&mut self, factors: &[NodeId]) -> Option<Vec<NodeId>> {
+        let without = |skip: &[usize]| -> Vec<NodeId> {
+            factors.iter().enumerate().filter(|(k, _)| !skip.contains(k)).map(|(_, &f)| f).collect()
+        };
+        for (i, &e) in factors.iter().enumerate() {
+            if !matches!(self.op(e), Op::Map(Func::Exp, _)) {
+                continue;
+            }
+            for (j, &w) in factors.iter().enumerate() {
+                let Op::Pow(den, p) = *self.op(w) else { continue };
+                if let Some(u) = self.logistic_ratio(e, den).filter(|_| p.get() == -1.0) {
+                    let mut out = without(&[i, j]);
+                    out.push(self.map(Func::Sigmoid, u));
+                    return Some(out);
+                }
+            }
+        }
+        for (j, &w) in factors.iter().enumerate() {
+            let Op::Pow(base, p) = *self.op(w) else { continue };
+            let mut inner = vec![];
+            if !matches!(self.op(base), Op::Hadamard(..))
+                || !self.hadamard_factors(base, &mut inner, MAX_MERGED_FACTORS)
+            {
+                continue;
+            }
+            let mut rest = without(&[j]);
+            let all_there = inner.iter().all(|f| match rest.iter().position(|r| r == f) {
+                Some(k) => {
+                    rest.remove(k);
+                    true
+                }
+                None => false,
+            });
+            if all_there {
+                rest.push(self.pow(base, p.get() + 1.0));
+                return Some(rest);
+            }
+        }
+        None
+    }
+
+    /// The left-deep chain `f0.*f1.*…` of factors already ordered and simplified together.
+    fn hadamard_chain(&mut self, factors: &[NodeId]) -> NodeId {
+        let shape = self.shape(factors[0]);
+        let mut acc = factors[0];
+        for &f in &factors[1..] {
+            let sym = self.node(acc).symmetric && self.node(f).symmetric;
+            acc = self.intern(Op::Hadamard(acc, f), shape, sym);
+        }
+        acc
+    }
+
+    /// The factors of an elementwise-product chain; `false` (and a partial list) once there
+    /// are more than `limit`. Iterative: a chain may be as long as a definitions chain is deep.
+    fn hadamard_factors(&self, n: NodeId, out: &mut Vec<NodeId>, limit: usize) -> bool {
         let mut todo = vec![n];
         // A chain of k factors has k - 1 product nodes: counting both bounds the walk even
         // down a long spine before its first factor.
@@ -502,7 +624,7 @@ impl Graph {
             visited += 1;
             match *self.op(n) {
                 Op::Hadamard(x, y) => todo.extend([y, x]),
-                _ => out.push(self.split_pow(n)),
+                _ => out.push(n),
             }
             if out.len() > limit || visited > 2 * limit {
                 return false;
@@ -529,7 +651,8 @@ impl Graph {
     fn has_reciprocal_factor(&self, y: NodeId, x: NodeId) -> bool {
         let mut factors = vec![];
         let (_, y) = self.split_coef(y);
-        self.hadamard_factors(y, &mut factors, MAX_MERGED_FACTORS) && factors.contains(&(x, -1.0))
+        self.hadamard_factors(y, &mut factors, MAX_MERGED_FACTORS)
+            && factors.iter().any(|&f| self.split_pow(f) == (x, -1.0))
     }
 
     /// `a.*b` rebuilt with like bases merged, when the chains share a base; `None` otherwise.
@@ -545,7 +668,8 @@ impl Graph {
             return None;
         }
         let mut merged: BTreeMap<NodeId, f64> = BTreeMap::new();
-        for &(base, p) in &factors {
+        for &f in &factors {
+            let (base, p) = self.split_pow(f);
             *merged.entry(base).or_insert(0.0) += p;
         }
         if merged.len() == factors.len() {
@@ -580,6 +704,11 @@ impl Graph {
         match self.op(a).clone() {
             Op::Pow(b, q) if integer => return self.pow(b, q.get() * p),
             Op::Norm2(e) if p == 2.0 => return self.sqnorm(e),
+            // (norm2(x)^2)^3 is norm2(x)^6, however it was written.
+            Op::SqNorm(e) => {
+                let norm = self.norm2(e);
+                return self.pow(norm, 2.0 * p);
+            }
             Op::Lin(ts) if ts.len() == 1 && integer => {
                 let inner = self.pow(ts[0].1, p);
                 return self.times(ts[0].0.get().powf(p), inner);
@@ -668,6 +797,10 @@ impl Graph {
                 let (sx, sy) = (self.sum(x), self.sum(y));
                 self.scale(sx, sy)
             }
+            // sum(x.*y) of matrices is their inner product, as `dot` builds it.
+            Op::Hadamard(x, y) if self.shape(a).is_matrix() && !matches!(self.op(x), Op::Hadamard(..)) => {
+                self.dot(x, y)
+            }
             _ => self.intern(Op::Sum(a), Shape::SCALAR, true),
         }
     }
@@ -753,8 +886,19 @@ impl Graph {
                 _ => {}
             }
         }
-        let (x, y) = if a <= b { (a, b) } else { (b, a) };
-        self.intern(Op::Dot(x, y), Shape::SCALAR, true)
+        // One form for `sum(a.*b)` however it was built: the elementwise product simplified as
+        // such (`G.*(G.*I)` is `I.*G.^2`, then `tr(G.^2)`), an inner product of its two factors
+        // when it has two, else the sum of the product.
+        let h = self.hadamard(a, b);
+        match *self.op(h) {
+            Op::Hadamard(x, y) if !matches!(self.op(x), Op::Hadamard(..)) => {
+                if (x, y) != (a, b) && (x, y) != (b, a) {
+                    return self.dot(x, y);
+                }
+                self.intern(Op::Dot(x, y), Shape::SCALAR, true)
+            }
+            _ => self.sum(h),
+        }
     }
 
     /// The trace of a square matrix.

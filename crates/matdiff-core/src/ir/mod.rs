@@ -9,9 +9,11 @@ mod checked;
 mod func;
 mod import;
 mod kron;
+mod order;
 
 pub use checked::Build;
 pub use func::Func;
+pub use order::Key;
 
 use crate::shape::{DimId, DimTable, Shape};
 use std::collections::HashMap;
@@ -53,13 +55,16 @@ pub enum Op {
     Fill(Num),
     /// Identity matrix (square shape).
     Identity,
-    /// Linear combination `Σ cᵢ·tᵢ` of same-shaped terms, sorted by id, no zero coefficients.
+    /// Linear combination `Σ cᵢ·tᵢ` of same-shaped terms in structural order
+    /// ([`Graph::cmp_terms`]), no zero coefficients.
     Lin(Vec<(Num, NodeId)>),
-    /// Scalar `s` (first) times anything.
+    /// Scalar `s` (first) times anything. A product of scalars is a left-deep chain, its
+    /// factors in structural order.
     Scale(NodeId, NodeId),
     /// Matrix product chain of two or more non-scalar factors.
     MatMul(Vec<NodeId>),
-    /// Elementwise product of same-shaped non-scalars, sorted by id.
+    /// Elementwise product of same-shaped non-scalars: a chain is left-deep, its factors in
+    /// structural order ([`Graph::cmp_nodes`]).
     Hadamard(NodeId, NodeId),
     /// Elementwise power by a constant.
     Pow(NodeId, Num),
@@ -75,7 +80,7 @@ pub enum Op {
     Norm1(NodeId),
     /// Euclidean (Frobenius) norm.
     Norm2(NodeId),
-    /// Frobenius inner product `sum(A.*B)` of same-shaped matrices, sorted by id.
+    /// Frobenius inner product `sum(A.*B)` of same-shaped matrices, in structural order.
     Dot(NodeId, NodeId),
     /// Trace of a square matrix.
     Trace(NodeId),
@@ -158,6 +163,8 @@ pub struct Var {
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     nodes: Vec<Node>,
+    /// The structural key of each node (`order`), computed once when it is interned.
+    keys: Vec<Key>,
     index: HashMap<(Op, Shape), NodeId>,
     /// Input variables, indexed by `Op::Var` (added through [`Graph::add_var`], which checks
     /// them; read with [`Graph::vars`]).
@@ -258,6 +265,8 @@ impl Graph {
             return id;
         }
         let id = NodeId(self.nodes.len() as u32);
+        let key = self.make_key(&op, shape);
+        self.keys.push(key);
         self.nodes.push(Node { op: op.clone(), shape, symmetric });
         self.index.insert((op, shape), id);
         id
