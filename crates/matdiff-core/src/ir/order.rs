@@ -174,7 +174,7 @@ impl Graph {
         self.keys[id.index()]
     }
 
-    /// The structural order of two nodes: by [`Key`], which depends on the expressions only.
+    /// The structural order of two nodes: by its structural key (`Key`), which depends on the expressions only.
     /// Distinct nodes have distinct keys unless their 128-bit hashes collide; only then does
     /// the id decide, so that the order stays total.
     pub fn cmp_nodes(&self, a: NodeId, b: NodeId) -> Ordering {
