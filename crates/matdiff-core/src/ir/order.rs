@@ -170,13 +170,13 @@ impl Graph {
     }
 
     /// The structural key of node `id`.
-    pub fn key(&self, id: NodeId) -> Key {
+    fn key(&self, id: NodeId) -> Key {
         self.keys[id.index()]
     }
 
-    /// The structural order of two nodes: by its structural key (`Key`), which depends on the expressions only.
-    /// Distinct nodes have distinct keys unless their 128-bit hashes collide; only then does
-    /// the id decide, so that the order stays total.
+    /// The structural order of two nodes: by their structural keys, which depend on the
+    /// expressions only. Distinct nodes have distinct keys unless their 128-bit hashes
+    /// collide; only then does the id decide, so that the order stays total.
     pub fn cmp_nodes(&self, a: NodeId, b: NodeId) -> Ordering {
         self.key(a).cmp(&self.key(b)).then(a.cmp(&b))
     }

@@ -380,25 +380,35 @@ fn lin_tiled<'a>(out: MatMut<'_, f64>, n: usize, term: &(dyn Fn(usize) -> (f64, 
 
 /// out = diag(v)·x, or x·diag(v) when `cols`: one pass over x.
 fn scale_by(out: MatMut<'_, f64>, v: MatRef<'_, f64>, x: MatRef<'_, f64>, cols: bool) {
+    // `v` as a column, whichever way it is stored.
+    let v = if v.ncols() == 1 { v } else { v.transpose() };
     in_column_halves(out, PARALLEL_ENTRIES_CHEAP, |mut out, c0| {
-        let r = out.nrows();
         let x = x.subcols(c0, out.ncols());
-        let vc = if v.ncols() == 1 { col(v, 0) } else { None };
+        if !cols {
+            return scale_rows(out, v, x);
+        }
         for j in 0..out.ncols() {
+            let s = v[(c0 + j, 0)];
             let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
             match (oc, col(x, j)) {
-                (Some(o), Some(xc)) if cols => {
-                    let s = entry(v, c0 + j);
-                    o.iter_mut().zip(xc).for_each(|(o, &x)| *o = s * x)
-                }
-                (Some(o), Some(xc)) if vc.is_some() => super::simd::zip_map(o, vc.unwrap(), xc, &|s, x| s * x),
-                _ => (0..r).for_each(|i| {
-                    let s = if cols { entry(v, c0 + j) } else { entry(v, i) };
-                    out[(i, j)] = s * x[(i, j)]
-                }),
+                (Some(o), Some(xc)) => o.iter_mut().zip(xc).for_each(|(o, &x)| *o = s * x),
+                _ => (0..out.nrows()).for_each(|i| out[(i, j)] = s * x[(i, j)]),
             }
         }
     })
+}
+
+/// out = diag(v)·x for a column `v`, on this thread: the kernel of `scale_by` and of each
+/// block of `scaled_sym_gemm`.
+fn scale_rows(mut out: MatMut<'_, f64>, v: MatRef<'_, f64>, x: MatRef<'_, f64>) {
+    let vc = col(v, 0);
+    for j in 0..out.ncols() {
+        let oc = out.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
+        match (oc, vc, col(x, j)) {
+            (Some(o), Some(w), Some(xc)) => super::simd::zip_map(o, w, xc, &|s, x| s * x),
+            _ => (0..out.nrows()).for_each(|i| out[(i, j)] = v[(i, 0)] * x[(i, j)]),
+        }
+    }
 }
 
 /// out = a·b for a product known to be symmetric: the lower triangle (faer's triangular
@@ -489,20 +499,13 @@ fn scaled_sym_gemm(mut out: MatMut<'_, f64>, r: MatRef<'_, f64>, v: MatRef<'_, f
 /// The lower triangle of Rᵀ·diag(v)·R into `out`, R's rows in blocks of `buf`'s rows.
 fn lower_scaled(mut out: MatMut<'_, f64>, r: MatRef<'_, f64>, v: MatRef<'_, f64>, mut buf: MatMut<'_, f64>) {
     use faer::linalg::matmul::triangular::{matmul as tri, BlockStructure};
-    let (n, d) = (r.nrows(), r.ncols());
+    let n = r.nrows();
     let rect = BlockStructure::Rectangular;
-    let vc = col(v, 0);
     for i0 in (0..n).step_by(buf.nrows().max(1)) {
         let h = buf.nrows().min(n - i0);
         let rb = r.subrows(i0, h);
         let mut s = buf.rb_mut().subrows_mut(0, h);
-        for j in 0..d {
-            let sc = s.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut());
-            match (sc, vc, col(rb, j)) {
-                (Some(o), Some(w), Some(x)) => super::simd::zip_map(o, &w[i0..i0 + h], x, &|w, x| w * x),
-                _ => (0..h).for_each(|i| s[(i, j)] = v[(i0 + i, 0)] * rb[(i, j)]),
-            }
-        }
+        scale_rows(s.rb_mut(), v.subrows(i0, h), rb);
         let accum = if i0 == 0 { Accum::Replace } else { Accum::Add };
         tri(out.rb_mut(), BlockStructure::TriangularLower, accum, rb.transpose(), rect, s.rb(), rect, 1.0, Par::Seq);
     }
